@@ -1,0 +1,229 @@
+/** The inventory file (YAML), validated at load. See README "Configuration". */
+import { z } from "zod";
+
+/** Names that end up in argv on nodes: a conservative charset, so they are also safe in Slack text. */
+export const Name = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+    "use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  );
+export type Name = z.infer<typeof Name>;
+
+/** A secret is never written inline: it names an environment variable or a file holding it. */
+export const SecretRef = z.union([
+  z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name") }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]);
+export type SecretRef = z.infer<typeof SecretRef>;
+
+const SlackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, "a Slack user ID such as U012ABCDEF");
+const SlackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, "a Slack user-group ID such as S012ABCDEF");
+const SlackChannelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, "a Slack channel ID such as C012ABCDEF");
+
+export const HostKeyPin = z
+  .string()
+  .min(1)
+  .refine(
+    (s) => /^SHA256:[A-Za-z0-9+/]{43}=?$/.test(s) || /^\S+\s+(ssh-|ecdsa-|sk-)\S*\s+[A-Za-z0-9+/=]+/.test(s),
+    "give the SHA256 fingerprint (`SHA256:...` as printed by ssh-keygen -lf) or a known_hosts line",
+  );
+
+export const NodeConfig = z
+  .object({
+    name: Name,
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(22),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/, "a POSIX user name")
+      .default("root"),
+    privateKey: SecretRef,
+    passphrase: SecretRef.optional(),
+    hostKey: HostKeyPin,
+    /** Prefix privileged commands with `sudo -n --`. */
+    sudo: z.boolean().optional(),
+  })
+  .strict();
+export type NodeConfig = z.infer<typeof NodeConfig>;
+
+export const FenceConfig = z.discriminatedUnion("method", [
+  z.object({ method: z.literal("none") }).strict(),
+  z
+    .object({
+      method: z.literal("stonith"),
+      /** heartbeat stonith plugin type, e.g. apcsmart, apcmaster, external/ipmi. */
+      type: z.string().regex(/^[a-z0-9_/.-]+$/),
+      params: z.record(z.string(), z.string()).default({}),
+      secretParams: z.record(z.string(), SecretRef).default({}),
+    })
+    .strict(),
+  z
+    .object({
+      method: z.literal("fence-agent"),
+      agent: z.string().regex(/^fence_[a-z0-9_]+$/, "a fence agent such as fence_apc or fence_ipmilan"),
+      /** Options passed on stdin (name=value); per-node overrides under `nodes`. */
+      params: z.record(z.string(), z.string()).default({}),
+      secretParams: z.record(z.string(), SecretRef).default({}),
+      nodes: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+    })
+    .strict(),
+  z.object({ method: z.literal("stonith_admin") }).strict(),
+]);
+export type FenceConfig = z.infer<typeof FenceConfig>;
+
+export const ToolstackConfig = z
+  .object({
+    hypervisor: z.enum(["xm", "xl"]),
+    drbd: z.union([z.literal(8), z.literal(9)]),
+    ha: z.enum(["heartbeat", "pacemaker", "none"]),
+    fence: FenceConfig.default({ method: "none" }),
+  })
+  .strict();
+export type ToolstackConfig = z.infer<typeof ToolstackConfig>;
+
+export const DrbdResourceConfig = z
+  .object({
+    name: Name,
+    /** DRBD 8 /proc/drbd only shows minors: the minor maps it to this resource. */
+    minor: z.number().int().min(0).max(1048575).optional(),
+    device: z
+      .string()
+      .regex(/^\/dev\/drbd[0-9]+$/)
+      .optional(),
+    /** allow-two-primaries is set in the resource's configuration (needed for live migration). */
+    allowTwoPrimaries: z.boolean().default(false),
+  })
+  .strict();
+export type DrbdResourceConfig = z.infer<typeof DrbdResourceConfig>;
+
+export const GuestConfig = z
+  .object({
+    name: Name,
+    /** Node the guest normally runs on (failback target). */
+    home: Name.optional(),
+    /** Path of the domain config on the nodes. */
+    configFile: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._/-]+$/, "an absolute path without spaces")
+      .optional(),
+    memoryMiB: z.number().int().positive().optional(),
+    vcpus: z.number().int().positive().optional(),
+    drbd: z.array(Name).default([]),
+  })
+  .strict();
+export type GuestConfig = z.infer<typeof GuestConfig>;
+
+export const ClusterConfig = z
+  .object({
+    name: Name,
+    /** Slack channels this cluster answers in; the first is where events go. */
+    channels: z.array(SlackChannelId).min(1),
+    toolstack: ToolstackConfig,
+    nodes: z.array(NodeConfig).min(1),
+    guests: z.array(GuestConfig).default([]),
+    drbd: z.array(DrbdResourceConfig).default([]),
+    commandTimeoutMs: z.number().int().positive().default(15_000),
+  })
+  .strict();
+export type ClusterConfig = z.infer<typeof ClusterConfig>;
+
+const RoleMembers = z
+  .object({ users: z.array(SlackUserId).default([]), groups: z.array(SlackGroupId).default([]) })
+  .strict();
+
+export const RoleName = z.enum(["viewer", "operator", "approver", "admin"]);
+export type RoleName = z.infer<typeof RoleName>;
+
+export const RolesConfig = z
+  .object({
+    viewer: RoleMembers.default({ users: [], groups: [] }),
+    operator: RoleMembers.default({ users: [], groups: [] }),
+    approver: RoleMembers.default({ users: [], groups: [] }),
+    admin: RoleMembers.default({ users: [], groups: [] }),
+  })
+  .strict();
+export type RolesConfig = z.infer<typeof RolesConfig>;
+
+export const InventoryConfig = z
+  .object({
+    clusters: z.array(ClusterConfig).min(1),
+    roles: RolesConfig.default({
+      viewer: { users: [], groups: [] },
+      operator: { users: [], groups: [] },
+      approver: { users: [], groups: [] },
+      admin: { users: [], groups: [] },
+    }),
+    oncall: z
+      .object({ users: z.array(SlackUserId).default([]), groups: z.array(SlackGroupId).default([]) })
+      .strict()
+      .default({ users: [], groups: [] }),
+  })
+  .strict()
+  .superRefine((inv, ctx) => {
+    const clusterNames = new Set<string>();
+    inv.clusters.forEach((c, ci) => {
+      if (clusterNames.has(c.name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["clusters", ci, "name"],
+          message: `duplicate cluster "${c.name}"`,
+        });
+      clusterNames.add(c.name);
+      const nodes = new Set<string>();
+      c.nodes.forEach((n, ni) => {
+        if (nodes.has(n.name))
+          ctx.addIssue({
+            code: "custom",
+            path: ["clusters", ci, "nodes", ni, "name"],
+            message: `duplicate node "${n.name}"`,
+          });
+        nodes.add(n.name);
+      });
+      const resources = new Set(c.drbd.map((r) => r.name));
+      const minors = new Map<number, string>();
+      c.drbd.forEach((r, ri) => {
+        if (c.toolstack.drbd === 8 && r.minor === undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: ["clusters", ci, "drbd", ri, "minor"],
+            message: "DRBD 8 needs the minor of each resource (/proc/drbd shows only minors)",
+          });
+        if (r.minor !== undefined) {
+          const other = minors.get(r.minor);
+          if (other)
+            ctx.addIssue({
+              code: "custom",
+              path: ["clusters", ci, "drbd", ri, "minor"],
+              message: `minor ${r.minor} is already used by resource "${other}"`,
+            });
+          minors.set(r.minor, r.name);
+        }
+      });
+      const guests = new Set<string>();
+      c.guests.forEach((g, gi) => {
+        if (guests.has(g.name))
+          ctx.addIssue({
+            code: "custom",
+            path: ["clusters", ci, "guests", gi, "name"],
+            message: `duplicate guest "${g.name}"`,
+          });
+        guests.add(g.name);
+        if (g.home && !nodes.has(g.home))
+          ctx.addIssue({
+            code: "custom",
+            path: ["clusters", ci, "guests", gi, "home"],
+            message: `unknown node "${g.home}"; nodes are: ${[...nodes].join(", ")}`,
+          });
+        g.drbd.forEach((r, ri) => {
+          if (!resources.has(r))
+            ctx.addIssue({
+              code: "custom",
+              path: ["clusters", ci, "guests", gi, "drbd", ri],
+              message: `unknown DRBD resource "${r}"; declare it under clusters[${ci}].drbd`,
+            });
+        });
+      });
+    });
+  });
+export type InventoryConfig = z.infer<typeof InventoryConfig>;
