@@ -1,0 +1,88 @@
+/**
+ * Contracts between the chat front ends (Slack via Bolt, the console) and the command core.
+ * Front ends translate their events into these shapes; the core never imports Bolt.
+ */
+
+/** A `/xen ...` invocation. */
+export interface CommandRequest {
+  source: "slack" | "console";
+  /** Identifies one delivery: Slack's trigger_id (same on retries), or the console's line id. */
+  deliveryId: string;
+  teamId: string | null;
+  channelId: string;
+  userId: string;
+  /** Text after the slash command, e.g. `status lab ics1`. */
+  text: string;
+}
+
+/** A button click on a message the bot posted. */
+export interface ActionRequest {
+  source: "slack" | "console";
+  deliveryId: string;
+  channelId: string;
+  userId: string;
+  /** The message carrying the button. */
+  messageTs: string;
+  actionId: string;
+  value: string;
+}
+
+/** What the user sees at once (ephemeral): the ack text. */
+export interface Reply {
+  text: string;
+  blocks?: Block[];
+}
+
+/** Minimal Block Kit typing: enough to build and to render as plain text. */
+export type TextObject = { type: "mrkdwn" | "plain_text"; text: string; emoji?: boolean };
+export interface ButtonElement {
+  type: "button";
+  text: TextObject;
+  action_id: string;
+  value?: string;
+  style?: "primary" | "danger";
+}
+export type Block =
+  | { type: "header"; text: TextObject; block_id?: string }
+  | { type: "section"; text?: TextObject; fields?: TextObject[]; block_id?: string }
+  | { type: "context"; elements: TextObject[]; block_id?: string }
+  | { type: "divider"; block_id?: string }
+  | { type: "actions"; elements: ButtonElement[]; block_id?: string };
+
+export interface OutboundMessage {
+  /** Fallback text (notifications, screen readers); always set. */
+  text: string;
+  blocks?: Block[];
+  /** Post as a reply in this thread. */
+  threadTs?: string;
+}
+
+export interface MessageRef {
+  channel: string;
+  ts: string;
+}
+
+/**
+ * Where bot output goes. The Slack implementation sends through the rate-limited sender; the
+ * console implementation prints. Failures to deliver are logged by the implementation, never thrown
+ * back into Slack.
+ */
+export interface Notifier {
+  post(channel: string, message: OutboundMessage): Promise<MessageRef | null>;
+  update(ref: MessageRef, message: OutboundMessage): Promise<void>;
+  postEphemeral(channel: string, user: string, message: OutboundMessage): Promise<void>;
+  /** Attach a long text (full log, detail) as a file in the channel/thread. */
+  upload?(channel: string, file: { filename: string; content: string; title: string; threadTs?: string }): Promise<void>;
+}
+
+/** The command core as the front ends see it. Both calls must return fast (before Slack's 3 s ack). */
+export interface CommandCore {
+  command(request: CommandRequest): Promise<Reply>;
+  action(request: ActionRequest): Promise<Reply | null>;
+}
+
+/** Slack user-group membership, for authorisation on immutable IDs. */
+export interface GroupDirectory {
+  /** IDs of the user groups the user belongs to, from a cache kept fresh in the background. */
+  groupsOf(userId: string): Promise<readonly string[]>;
+}
