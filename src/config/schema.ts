@@ -161,69 +161,86 @@ export const InventoryConfig = z
   })
   .strict()
   .superRefine((inv, ctx) => {
-    const clusterNames = new Set<string>();
-    inv.clusters.forEach((c, ci) => {
-      if (clusterNames.has(c.name))
-        ctx.addIssue({
-          code: "custom",
-          path: ["clusters", ci, "name"],
-          message: `duplicate cluster "${c.name}"`,
+    for (const issue of crossReferenceIssues(inv)) ctx.addIssue({ code: "custom", ...issue });
+  });
+export type InventoryConfig = z.infer<typeof InventoryConfig>;
+
+export interface CrossReferenceIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+type Loose = Record<string, unknown>;
+const asArray = (v: unknown): Loose[] =>
+  Array.isArray(v) ? v.filter((x): x is Loose => typeof x === "object" && x !== null) : [];
+const asString = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+/**
+ * Checks that span entries (duplicates, references between nodes, guests and DRBD resources). Written
+ * against loosely typed input so it can also run when other parts of the file are invalid: the user
+ * gets every problem in one pass.
+ */
+export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
+  const issues: CrossReferenceIssue[] = [];
+  const clusters = asArray((raw as Loose | null)?.clusters);
+  const clusterNames = new Set<string>();
+  clusters.forEach((c, ci) => {
+    const name = asString(c.name);
+    if (name !== undefined && clusterNames.has(name))
+      issues.push({ path: ["clusters", ci, "name"], message: `duplicate cluster "${name}"` });
+    if (name !== undefined) clusterNames.add(name);
+    const nodes = new Set<string>();
+    asArray(c.nodes).forEach((n, ni) => {
+      const nodeName = asString(n.name);
+      if (nodeName === undefined) return;
+      if (nodes.has(nodeName))
+        issues.push({ path: ["clusters", ci, "nodes", ni, "name"], message: `duplicate node "${nodeName}"` });
+      nodes.add(nodeName);
+    });
+    const drbdVersion = (c.toolstack as Loose | undefined)?.drbd;
+    const resources = new Set<string>();
+    const minors = new Map<number, string>();
+    asArray(c.drbd).forEach((r, ri) => {
+      const resName = asString(r.name) ?? `#${ri}`;
+      resources.add(resName);
+      if (drbdVersion === 8 && r.minor === undefined)
+        issues.push({
+          path: ["clusters", ci, "drbd", ri, "minor"],
+          message: "DRBD 8 needs the minor of each resource (/proc/drbd shows only minors)",
         });
-      clusterNames.add(c.name);
-      const nodes = new Set<string>();
-      c.nodes.forEach((n, ni) => {
-        if (nodes.has(n.name))
-          ctx.addIssue({
-            code: "custom",
-            path: ["clusters", ci, "nodes", ni, "name"],
-            message: `duplicate node "${n.name}"`,
-          });
-        nodes.add(n.name);
-      });
-      const resources = new Set(c.drbd.map((r) => r.name));
-      const minors = new Map<number, string>();
-      c.drbd.forEach((r, ri) => {
-        if (c.toolstack.drbd === 8 && r.minor === undefined)
-          ctx.addIssue({
-            code: "custom",
+      if (typeof r.minor === "number") {
+        const other = minors.get(r.minor);
+        if (other !== undefined)
+          issues.push({
             path: ["clusters", ci, "drbd", ri, "minor"],
-            message: "DRBD 8 needs the minor of each resource (/proc/drbd shows only minors)",
+            message: `minor ${r.minor} is already used by resource "${other}"`,
           });
-        if (r.minor !== undefined) {
-          const other = minors.get(r.minor);
-          if (other)
-            ctx.addIssue({
-              code: "custom",
-              path: ["clusters", ci, "drbd", ri, "minor"],
-              message: `minor ${r.minor} is already used by resource "${other}"`,
-            });
-          minors.set(r.minor, r.name);
-        }
-      });
-      const guests = new Set<string>();
-      c.guests.forEach((g, gi) => {
-        if (guests.has(g.name))
-          ctx.addIssue({
-            code: "custom",
-            path: ["clusters", ci, "guests", gi, "name"],
-            message: `duplicate guest "${g.name}"`,
-          });
-        guests.add(g.name);
-        if (g.home && !nodes.has(g.home))
-          ctx.addIssue({
-            code: "custom",
-            path: ["clusters", ci, "guests", gi, "home"],
-            message: `unknown node "${g.home}"; nodes are: ${[...nodes].join(", ")}`,
-          });
-        g.drbd.forEach((r, ri) => {
-          if (!resources.has(r))
-            ctx.addIssue({
-              code: "custom",
-              path: ["clusters", ci, "guests", gi, "drbd", ri],
-              message: `unknown DRBD resource "${r}"; declare it under clusters[${ci}].drbd`,
-            });
+        minors.set(r.minor, resName);
+      }
+    });
+    const guests = new Set<string>();
+    asArray(c.guests).forEach((g, gi) => {
+      const guestName = asString(g.name);
+      if (guestName !== undefined && guests.has(guestName))
+        issues.push({
+          path: ["clusters", ci, "guests", gi, "name"],
+          message: `duplicate guest "${guestName}"`,
         });
+      if (guestName !== undefined) guests.add(guestName);
+      const home = asString(g.home);
+      if (home !== undefined && nodes.size > 0 && !nodes.has(home))
+        issues.push({
+          path: ["clusters", ci, "guests", gi, "home"],
+          message: `unknown node "${home}"; nodes are: ${[...nodes].join(", ")}`,
+        });
+      (Array.isArray(g.drbd) ? g.drbd : []).forEach((r: unknown, ri: number) => {
+        if (typeof r === "string" && !resources.has(r))
+          issues.push({
+            path: ["clusters", ci, "guests", gi, "drbd", ri],
+            message: `unknown DRBD resource "${r}"; declare it under clusters[${ci}].drbd`,
+          });
       });
     });
   });
-export type InventoryConfig = z.infer<typeof InventoryConfig>;
+  return issues;
+}

@@ -1,0 +1,109 @@
+/**
+ * One cluster snapshot: every node queried in parallel, every part (domains, Xen info, DRBD, HA)
+ * read independently, so one node down or hanging costs its own timeout and nothing else, and a
+ * part that fails is "unknown" with its error, never "empty".
+ */
+import type { ClusterConfig } from "../config/schema";
+import type { DrbdDriver, HaDriver, HypervisorDriver } from "../drivers/types";
+import { errorCode, errorMessage } from "../errors";
+import type { CommandRunner } from "../exec/runner";
+import type { Logger } from "../log";
+import type { ClusterState, NodeState, PartError } from "../model/schema";
+import { deriveWarnings } from "./warnings";
+
+export interface ClusterDrivers {
+  hypervisor: HypervisorDriver;
+  drbd: DrbdDriver;
+  ha: HaDriver | null;
+}
+
+export interface SnapshotDeps {
+  runnerFor(node: string): CommandRunner;
+  drivers: ClusterDrivers;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export interface SnapshotOptions {
+  signal?: AbortSignal;
+  /** Per-command timeout; defaults to the cluster's commandTimeoutMs. */
+  timeoutMs?: number;
+  /** Only these nodes (others are left out of the state). */
+  nodes?: readonly string[];
+}
+
+const TRANSPORT_CODES = new Set([
+  "ssh_connect_failed",
+  "ssh_timeout",
+  "ssh_host_key_mismatch",
+  "ssh_host_key_unknown",
+  "ssh_disconnected",
+]);
+
+type Part<T> = { value: T; error: null } | { value: null; error: PartError & { transport: boolean } };
+
+async function part<T>(fn: () => Promise<T>): Promise<Part<T>> {
+  try {
+    return { value: await fn(), error: null };
+  } catch (err) {
+    const code = errorCode(err);
+    return { value: null, error: { code, message: errorMessage(err), transport: TRANSPORT_CODES.has(code) } };
+  }
+}
+
+function strip(error: (PartError & { transport: boolean }) | null): PartError | null {
+  return error ? { code: error.code, message: error.message } : null;
+}
+
+export async function snapshotNode(
+  cluster: ClusterConfig,
+  node: string,
+  deps: SnapshotDeps,
+  options: SnapshotOptions = {},
+): Promise<NodeState> {
+  const started = performance.now();
+  const runner = deps.runnerFor(node);
+  const call = { signal: options.signal, timeoutMs: options.timeoutMs ?? cluster.commandTimeoutMs };
+  const { hypervisor, drbd, ha } = deps.drivers;
+  const [domains, xenInfo, drbdState, haView] = await Promise.all([
+    part(() => hypervisor.listDomains(runner, call)),
+    part(() => hypervisor.info(runner, call)),
+    part(() => drbd.status(runner, { resources: cluster.drbd }, call)),
+    ha ? part(() => ha.view(runner, call)) : Promise.resolve({ value: null, error: null } as const),
+  ]);
+  const parts = [domains, xenInfo, drbdState, ...(ha ? [haView] : [])];
+  const transportErrors = parts.map((p) => p.error).filter((e) => e?.transport);
+  // Unreachable only when every part failed on the transport: a node that answered anything is up.
+  const reachable = transportErrors.length < parts.length;
+  const state: NodeState = {
+    name: node,
+    reachable,
+    error: reachable ? null : strip(transportErrors[0] ?? null),
+    domains: domains.value,
+    domainsError: strip(domains.error),
+    xenInfo: xenInfo.value,
+    xenInfoError: strip(xenInfo.error),
+    drbd: drbdState.value,
+    drbdError: strip(drbdState.error),
+    ha: haView.value,
+    haError: strip(haView.error),
+    durationMs: Math.round(performance.now() - started),
+  };
+  if (!reachable) deps.logger.warn({ node, code: state.error?.code }, "node unreachable during snapshot");
+  return state;
+}
+
+export async function takeSnapshot(
+  cluster: ClusterConfig,
+  deps: SnapshotDeps,
+  options: SnapshotOptions = {},
+): Promise<ClusterState> {
+  const names = options.nodes ?? cluster.nodes.map((n) => n.name);
+  const nodes = await Promise.all(names.map((name) => snapshotNode(cluster, name, deps, options)));
+  return {
+    cluster: cluster.name,
+    takenAt: (deps.now?.() ?? new Date()).toISOString(),
+    nodes,
+    warnings: deriveWarnings(cluster, nodes),
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The only module that reads process.env. Everything else receives a RuntimeEnv (or values derived
+ * from it) through createDeps, so tests pass their own.
+ */
+import { z } from "zod";
+import { XenopsError } from "../errors";
+import { formatPath } from "./load";
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((s) => (s === "" ? undefined : s));
+
+export const RuntimeEnv = z.object({
+  XENOPS_CONFIG: optionalString,
+  REDIS_URL: optionalString,
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_APP_TOKEN: optionalString,
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_API_URL: optionalString,
+  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  XENOPS_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default("xenops"),
+});
+export type RuntimeEnv = z.infer<typeof RuntimeEnv>;
+
+export function readRuntimeEnv(
+  source: Readonly<Record<string, string | undefined>> = process.env,
+): RuntimeEnv {
+  const parsed = RuntimeEnv.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${formatPath(i.path as PropertyKey[])}: ${i.message}`);
+    throw new XenopsError("config_invalid", `invalid environment:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}
+
+/** The raw environment, for resolving `{ env: NAME }` secrets. Kept here so no other module touches process.env. */
+export function secretEnv(): Readonly<Record<string, string | undefined>> {
+  return process.env;
+}

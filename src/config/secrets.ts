@@ -1,0 +1,25 @@
+/** Resolves SecretRefs. Secret values are only ever held in memory and never logged. */
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { XenopsError } from "../errors";
+import type { SecretRef } from "./schema";
+
+export type SecretEnv = Readonly<Record<string, string | undefined>>;
+
+function expandHome(path: string): string {
+  return path.startsWith("~/") ? `${homedir()}${path.slice(1)}` : path;
+}
+
+export async function resolveSecret(ref: SecretRef, env: SecretEnv, what: string): Promise<string> {
+  if ("env" in ref) {
+    const value = env[ref.env];
+    if (value === undefined || value === "")
+      throw new XenopsError("config_invalid", `${what}: environment variable ${ref.env} is not set`);
+    return value;
+  }
+  try {
+    return await readFile(expandHome(ref.file), "utf8");
+  } catch (err) {
+    throw new XenopsError("config_invalid", `${what}: cannot read ${ref.file}: ${(err as Error).message}`);
+  }
+}
