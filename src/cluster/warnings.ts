@@ -85,6 +85,22 @@ export function deriveWarnings(cluster: ClusterConfig, nodes: readonly NodeState
     { node: string; role: string; connection: string; standalone: boolean }[]
   >();
   for (const node of nodes) {
+    const declared = new Set(cluster.drbd.map((r) => r.name));
+    for (const name of declared) {
+      const res = node.drbd?.find((r) => r.name === name);
+      if (node.drbd && (!res || res.unconfigured))
+        out.push(
+          warning(
+            "disk_degraded",
+            "warning",
+            `${name} on ${node.name}: not configured (DRBD is not running it)`,
+            {
+              node: node.name,
+              resource: name,
+            },
+          ),
+        );
+    }
     for (const res of node.drbd ?? []) {
       if (res.unconfigured) continue;
       const at = { node: node.name, resource: res.name };

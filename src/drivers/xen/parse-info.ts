@@ -20,7 +20,12 @@ export function parseXenInfo(text: string): XenInfo {
       throw new ParseError(XEN_INFO_KIND, lineNo, "expected `key : value`", line);
     const key = m[1];
     if (lineOf.has(key))
-      throw new ParseError(XEN_INFO_KIND, lineNo, `key "${key}" repeated (first on line ${lineOf.get(key)})`, line);
+      throw new ParseError(
+        XEN_INFO_KIND,
+        lineNo,
+        `key "${key}" repeated (first on line ${lineOf.get(key)})`,
+        line,
+      );
     values.set(key, (m[2] ?? "").trim());
     lineOf.set(key, lineNo);
   });
@@ -33,7 +38,12 @@ export function parseXenInfo(text: string): XenInfo {
     if (value === undefined || value === "") return null;
     if (!/^\d+$/.test(value)) {
       const lineNo = lineOf.get(key) ?? 0;
-      throw new ParseError(XEN_INFO_KIND, lineNo, `${key} is not a whole number: "${value}"`, lines[lineNo - 1]);
+      throw new ParseError(
+        XEN_INFO_KIND,
+        lineNo,
+        `${key} is not a whole number: "${value}"`,
+        lines[lineNo - 1],
+      );
     }
     return Number(value);
   };

@@ -35,7 +35,10 @@ export function stateFlags(state: string): DomainFlags {
 }
 
 /** Splits a printed name into the guest it belongs to and a migration marker. */
-export function guestOfName(name: string, id: number | null): {
+export function guestOfName(
+  name: string,
+  id: number | null,
+): {
   guest: string | null;
   migration: MigrationMarker | null;
   isDom0: boolean;
