@@ -37,7 +37,13 @@ export class ConsoleNotifier implements Notifier {
   }
 
   async post(channel: string, message: OutboundMessage): Promise<MessageRef> {
-    const entry: ConsoleMessage = { channel, ts: this.nextTs(), threadTs: message.threadTs ?? null, message, version: 1 };
+    const entry: ConsoleMessage = {
+      channel,
+      ts: this.nextTs(),
+      threadTs: message.threadTs ?? null,
+      message,
+      version: 1,
+    };
     this.messages.set(entry.ts, entry);
     this.print("new", entry);
     return { channel, ts: entry.ts };
@@ -55,10 +61,15 @@ export class ConsoleNotifier implements Notifier {
   }
 
   async postEphemeral(channel: string, user: string, message: OutboundMessage): Promise<void> {
-    this.write(`--- only visible to ${user} in ${channel}\n${renderPlainText(message).replace(/^/gm, "  ")}\n`);
+    this.write(
+      `--- only visible to ${user} in ${channel}\n${renderPlainText(message).replace(/^/gm, "  ")}\n`,
+    );
   }
 
-  async upload(channel: string, file: { filename: string; content: string; title: string; threadTs?: string }): Promise<void> {
+  async upload(
+    channel: string,
+    file: { filename: string; content: string; title: string; threadTs?: string },
+  ): Promise<void> {
     this.write(`--- file ${file.filename} (${file.content.length} bytes) "${file.title}" in ${channel}\n`);
   }
 

@@ -1,0 +1,118 @@
+/**
+ * The console front end: the same command core, queue and jobs as Slack, driven by lines of
+ * `<SLACK_USER_ID>: <text>` where text is `/xen ...` or `click <button text>`.
+ */
+import type { CommandCore } from "../app/types";
+import { errorMessage } from "../errors";
+import type { JobOutcome } from "../queue/queues";
+import type { ConsoleNotifier } from "./notifier";
+
+const LINE = /^\s*([UW][A-Z0-9]{2,})\s*:\s*(.*?)\s*$/;
+const SLASH = /^\/xen(?:\s+(.*))?$/;
+const CLICK = /^click\s+(.+)$/i;
+
+export interface ConsoleSessionOptions {
+  core: CommandCore;
+  notifier: ConsoleNotifier;
+  /** Channel the console speaks in (the cluster's configured channel). */
+  channel: string;
+  write: (text: string) => void;
+  waitForJob(jobId: string, timeoutMs: number): Promise<JobOutcome>;
+  /** Distinguishes deliveries of this session from other sessions' (idempotent job ids). */
+  sessionId: string;
+}
+
+export interface SettleResult {
+  outcomes: JobOutcome[];
+  /** Jobs that failed or did not finish in time. */
+  problems: JobOutcome[];
+}
+
+export class ConsoleSession {
+  private readonly queued: string[] = [];
+  private readonly settled = new Map<string, JobOutcome>();
+  private lineNo = 0;
+  /** Lines that could not be run (bad syntax, no such button). */
+  errors = 0;
+
+  constructor(private readonly opts: ConsoleSessionOptions) {}
+
+  /** Register a job this session caused (wired to createDeps' onEnqueued). */
+  trackJob(jobId: string): void {
+    if (!this.queued.includes(jobId)) this.queued.push(jobId);
+  }
+
+  async line(raw: string, defaultUser?: string): Promise<void> {
+    this.lineNo += 1;
+    const trimmed = raw.trim();
+    if (trimmed === "" || trimmed.startsWith("#")) return;
+    const match = LINE.exec(trimmed);
+    const user = match?.[1] ?? defaultUser;
+    const text = match ? (match[2] ?? "") : trimmed;
+    const { write } = this.opts;
+    if (!user) {
+      this.errors += 1;
+      write(`line ${this.lineNo}: expected "<SLACK_USER_ID>: <text>", e.g. "UVIEWER1: /xen status"\n`);
+      return;
+    }
+    write(`>>> ${user}: ${text}\n`);
+    const deliveryId = `console-${this.opts.sessionId}-${this.lineNo}`;
+    const slash = SLASH.exec(text);
+    if (slash) {
+      const reply = await this.opts.core.command({
+        source: "console",
+        deliveryId,
+        teamId: null,
+        channelId: this.opts.channel,
+        userId: user,
+        text: slash[1] ?? "",
+      });
+      write(`--- only visible to ${user}\n${reply.text.replace(/^/gm, "  ")}\n`);
+      return;
+    }
+    const click = CLICK.exec(text);
+    if (click) {
+      const label = click[1] ?? "";
+      const found = this.opts.notifier.findButton(label);
+      if (!found) {
+        this.errors += 1;
+        write(`line ${this.lineNo}: no message has a button "${label}"\n`);
+        return;
+      }
+      const reply = await this.opts.core.action({
+        source: "console",
+        deliveryId,
+        channelId: found.message.channel,
+        userId: user,
+        messageTs: found.message.ts,
+        actionId: found.button.action_id,
+        value: found.button.value ?? "",
+      });
+      if (reply) write(`--- only visible to ${user}\n${reply.text.replace(/^/gm, "  ")}\n`);
+      return;
+    }
+    this.errors += 1;
+    write(`line ${this.lineNo}: expected "/xen <verb> ..." or "click <button text>" after "${user}:"\n`);
+  }
+
+  /** Waits until every job this session queued (including jobs queued by those jobs) has finished. */
+  async settle(timeoutMs = 120_000): Promise<SettleResult> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const pending = this.queued.filter((id) => !this.settled.has(id));
+      if (pending.length === 0) break;
+      for (const jobId of pending) {
+        const left = Math.max(1, deadline - Date.now());
+        let outcome: JobOutcome;
+        try {
+          outcome = await this.opts.waitForJob(jobId, left);
+        } catch (err) {
+          outcome = { state: "failed", jobId, failedReason: errorMessage(err) };
+        }
+        this.settled.set(jobId, outcome);
+      }
+    }
+    const outcomes = this.queued.map((id) => this.settled.get(id)!);
+    return { outcomes, problems: outcomes.filter((o) => o.state === "failed" || o.state === "timeout") };
+  }
+}

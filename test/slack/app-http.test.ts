@@ -1,0 +1,175 @@
+import { stringify } from "node:querystring";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSlackApp, ReplayGuard, type SlackApp } from "../../src/slack/app";
+import { blockActionsPayload, FakeSlack, signSlackRequest, slashCommandPayload } from "../support/fake-slack";
+import { BOT_TOKEN, captureLogger, SIGNING_SECRET, stubCore } from "./helpers";
+
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+describe("Slack app in HTTP mode (Bolt HTTPReceiver + replay guard)", () => {
+  let slack: FakeSlack;
+  let app: SlackApp;
+  let url: string;
+  const log = captureLogger();
+  const core = stubCore({
+    command: async (r) => ({ text: `you said ${r.text}` }),
+    action: async () => ({ text: "done" }),
+  });
+
+  beforeAll(async () => {
+    slack = await FakeSlack.start({ validTokens: [BOT_TOKEN] });
+    app = createSlackApp({
+      mode: "http",
+      botToken: BOT_TOKEN,
+      signingSecret: SIGNING_SECRET,
+      port: 0,
+      host: "127.0.0.1",
+      slackApiUrl: slack.apiUrl,
+      core,
+      logger: log.logger,
+    });
+    await app.start();
+    url = `http://127.0.0.1:${app.httpPort()}/slack/events`;
+  });
+
+  afterAll(async () => {
+    await app.stop();
+    await slack.close();
+  });
+
+  async function post(
+    body: string,
+    opts: { ts?: number; signature?: string; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; text: string; headers: Headers }> {
+    const ts = opts.ts ?? nowSec();
+    const res = await fetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": String(ts),
+        "x-slack-signature": opts.signature ?? signSlackRequest(SIGNING_SECRET, body, ts),
+        ...opts.headers,
+      },
+      body,
+    });
+    return { status: res.status, text: await res.text(), headers: res.headers };
+  }
+
+  const commandBody = (text: string, trigger = `t-${Math.random()}`) =>
+    stringify({ ...slashCommandPayload({ text, trigger_id: trigger }) });
+
+  it("accepts a correctly signed slash command and answers with the ephemeral reply", async () => {
+    const res = await post(commandBody("status lab", "http-trigger-1"));
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text)).toEqual({ response_type: "ephemeral", text: "you said status lab" });
+    expect(core.commands.at(-1)).toMatchObject({
+      deliveryId: "http-trigger-1",
+      channelId: "C0OPS",
+      text: "status lab",
+    });
+  });
+
+  it("accepts a signed block action, acks empty and replies via chat.postEphemeral", async () => {
+    const body = stringify({
+      payload: JSON.stringify(blockActionsPayload({ actionId: "xenops:deny", triggerId: "http-act-1" })),
+    });
+    const res = await post(body);
+    expect(res.status).toBe(200);
+    expect(res.text).toBe("");
+    expect(core.actions.at(-1)).toMatchObject({ actionId: "xenops:deny", deliveryId: "http-act-1" });
+    const eph = await slack.waitForCall((c) => c.method === "chat.postEphemeral" && c.args.text === "done");
+    expect(eph.args).toMatchObject({ channel: "C0OPS", user: "U0ALICE" });
+  });
+
+  it("rejects a bad signature with 401 and never reaches the core", async () => {
+    const before = core.commands.length;
+    const body = commandBody("reboot everything");
+    const res = await post(body, { signature: signSlackRequest("wrong-secret", body, nowSec()) });
+    expect(res.status).toBe(401);
+    const tampered = await post(`${body}x`, { signature: signSlackRequest(SIGNING_SECRET, body, nowSec()) });
+    expect(tampered.status).toBe(401);
+    expect(core.commands.length).toBe(before);
+  });
+
+  it("rejects a stale timestamp (older than 5 minutes) even when correctly signed", async () => {
+    const before = core.commands.length;
+    const res = await post(commandBody("status"), { ts: nowSec() - 6 * 60 });
+    expect(res.status).toBe(401);
+    expect(core.commands.length).toBe(before);
+  });
+
+  it("rejects a timestamp far in the future", async () => {
+    const res = await post(commandBody("status"), { ts: nowSec() + 10 * 60 });
+    expect(res.status).toBe(401);
+  });
+
+  it("rejects a replay of a valid request with 401", async () => {
+    const body = commandBody("migrate web1 ics2", "replayed-trigger");
+    const ts = nowSec();
+    const first = await post(body, { ts });
+    expect(first.status).toBe(200);
+    const before = core.commands.length;
+    const again = await post(body, { ts });
+    expect(again.status).toBe(401);
+    expect(core.commands.length).toBe(before);
+    expect(
+      log.entries().some((e) => e.msg === "slack request replayed: duplicate signature" && e.status === 401),
+    ).toBe(true);
+  });
+
+  it("acks a duplicate carrying x-slack-retry-num without dispatching it again", async () => {
+    const body = commandBody("status", "retried-trigger");
+    const ts = nowSec();
+    expect((await post(body, { ts })).status).toBe(200);
+    const before = core.commands.length;
+    const retry = await post(body, {
+      ts,
+      headers: { "x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout" },
+    });
+    expect(retry.status).toBe(200);
+    expect(core.commands.length).toBe(before);
+  });
+
+  it("passes a re-signed Slack retry to the core with the same deliveryId (the core dedupes)", async () => {
+    const body = commandBody("status", "same-trigger");
+    expect((await post(body, { ts: nowSec() - 2 })).status).toBe(200);
+    const retry = await post(body, { ts: nowSec(), headers: { "x-slack-retry-num": "1" } });
+    expect(retry.status).toBe(200);
+    expect(core.commands.filter((c) => c.deliveryId === "same-trigger")).toHaveLength(2);
+  });
+
+  it("rejects requests without signature headers", async () => {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: commandBody("status"),
+    });
+    expect(res.status).toBe(401);
+  });
+
+  it("never logs the signing secret or the bot token", () => {
+    const all = log.lines.join("\n");
+    expect(all).not.toContain(SIGNING_SECRET);
+    expect(all).not.toContain(BOT_TOKEN);
+  });
+});
+
+describe("ReplayGuard", () => {
+  it("remembers a signature for the window and forgets it afterwards", () => {
+    let now = 1_000_000_000_000;
+    const guard = new ReplayGuard(300, () => now);
+    const ts = Math.floor(now / 1000);
+    expect(guard.admit("v0=abc", ts)).toBe(true);
+    expect(guard.admit("v0=abc", ts)).toBe(false);
+    expect(guard.admit("v0=def", ts)).toBe(true);
+    now += 301_000;
+    expect(guard.admit("v0=abc", ts)).toBe(true);
+  });
+
+  it("flags timestamps beyond the window in the future", () => {
+    const now = 1_000_000_000_000;
+    const guard = new ReplayGuard(300, () => now);
+    expect(guard.tooFarAhead(now / 1000 + 60)).toBe(false);
+    expect(guard.tooFarAhead(now / 1000 + 301)).toBe(true);
+  });
+});

@@ -1,0 +1,182 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createSlackWebClient } from "../../src/slack/client";
+import { type SenderLimits, SlackSender } from "../../src/slack/sender";
+import { FakeSlack } from "../support/fake-slack";
+import { BOT_TOKEN, captureLogger } from "./helpers";
+
+describe("SlackSender", () => {
+  let slack: FakeSlack;
+  let log: ReturnType<typeof captureLogger>;
+
+  beforeEach(async () => {
+    slack = await FakeSlack.start({ validTokens: [BOT_TOKEN] });
+    log = captureLogger();
+  });
+  afterEach(async () => {
+    await slack.close();
+  });
+
+  function sender(limits: Partial<SenderLimits> = {}): SlackSender {
+    const client = createSlackWebClient(BOT_TOKEN, { slackApiUrl: slack.apiUrl, logger: log.logger });
+    return new SlackSender(client, log.logger, { limits: { retryBaseMs: 20, ...limits } });
+  }
+
+  it("posts with the bot token and returns the message reference", async () => {
+    const s = sender();
+    const ref = await s.post("C1", {
+      text: "hello",
+      blocks: [{ type: "divider" }],
+      threadTs: "1700000000.000009",
+    });
+    expect(ref).toEqual({ channel: "C1", ts: expect.stringMatching(/^\d+\.\d+$/) });
+    const [call] = slack.callsTo("chat.postMessage");
+    expect(call?.token).toBe(BOT_TOKEN);
+    expect(call?.args).toMatchObject({ channel: "C1", text: "hello", thread_ts: "1700000000.000009" });
+    expect(call?.args.blocks).toEqual([{ type: "divider" }]);
+  });
+
+  it("paces posts to one channel at about one per second, other channels unaffected", async () => {
+    const s = sender(); // default: 1000 ms per channel
+    const started = Date.now();
+    const posts = [1, 2, 3].map((i) => s.post("CPACE", { text: `m${i}` }));
+    const other = s.post("COTHER", { text: "elsewhere" });
+    expect(s.queueDepth).toBe(4);
+    await other;
+    expect(Date.now() - started).toBeLessThan(500);
+    const refs = await Promise.all(posts);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000 - 20);
+    expect(refs.every((r) => r !== null)).toBe(true);
+    const calls = slack.callsTo("chat.postMessage").filter((c) => c.args.channel === "CPACE");
+    expect(calls.map((c) => c.args.text)).toEqual(["m1", "m2", "m3"]); // order kept
+    for (let i = 1; i < calls.length; i++) {
+      expect((calls[i]?.at ?? 0) - (calls[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(1_000 - 20);
+    }
+    expect(s.queueDepth).toBe(0);
+  });
+
+  it("coalesces edits of one message: the first goes out, the newest replaces the queued ones", async () => {
+    const s = sender({ updateIntervalMs: 300 });
+    const ref = await s.post("C1", { text: "v0" });
+    if (!ref) throw new Error("post failed");
+    const edits = [1, 2, 3, 4, 5].map((i) => s.update(ref, { text: `v${i}` }));
+    await Promise.all(edits); // every caller is released, including the replaced ones
+    const updates = slack.callsTo("chat.update");
+    expect(updates.map((c) => c.args.text)).toEqual(["v1", "v5"]);
+    expect((updates[1]?.at ?? 0) - (updates[0]?.at ?? 0)).toBeGreaterThanOrEqual(300 - 20);
+    expect(slack.messages.get(`C1/${ref.ts}`)?.text).toBe("v5");
+    expect(s.stats()).toMatchObject({ coalesced: 3, queueDepth: 0 });
+  });
+
+  it("always sends the final edit, also when it arrives while an edit is in flight", async () => {
+    const s = sender({ updateIntervalMs: 200 });
+    const ref = await s.post("C1", { text: "v0" });
+    if (!ref) throw new Error("post failed");
+    const first = s.update(ref, { text: "progress 10%" });
+    await slack.waitForCall((c) => c.method === "chat.update");
+    const last = s.update(ref, { text: "done", blocks: [{ type: "divider" }] });
+    await Promise.all([first, last]);
+    const updates = slack.callsTo("chat.update");
+    expect(updates.map((c) => c.args.text)).toEqual(["progress 10%", "done"]);
+    expect(updates[1]?.args.blocks).toEqual([{ type: "divider" }]);
+  });
+
+  it("honours 429 Retry-After, counts it and delivers afterwards", async () => {
+    const s = sender();
+    slack.rateLimit("chat.postMessage", 1, 1);
+    const ref = await s.post("C429", { text: "after the limit" });
+    expect(ref).not.toBeNull();
+    const calls = slack.callsTo("chat.postMessage");
+    expect(calls.map((c) => c.status)).toEqual([429, 200]);
+    expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(1_000 - 20);
+    expect(s.rateLimitedCount).toBe(1);
+    expect(log.entries().some((e) => e.msg === "slack call rate limited" && e.retryAfterMs === 1000)).toBe(
+      true,
+    );
+  });
+
+  it("holds back the rate-limited method for other channels too", async () => {
+    const s = sender();
+    slack.rateLimit("chat.postMessage", 1, 1);
+    const started = Date.now();
+    const a = s.post("CA", { text: "a" });
+    // Once the sender has seen the 429 (calls already in flight cannot be held back).
+    await vi.waitFor(() => expect(s.rateLimitedCount).toBe(1));
+    await s.post("CB", { text: "b" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000 - 20);
+    await a;
+    expect(slack.callsTo("chat.postMessage").filter((c) => c.status === 200)).toHaveLength(2);
+  });
+
+  it("never re-posts a Slack error: logs it once with fixed message and fields, returns null", async () => {
+    const s = sender();
+    slack.failWith("chat.postMessage", "channel_not_found");
+    const ref = await s.post("CGONE", { text: "lost" });
+    expect(ref).toBeNull();
+    await s.drain();
+    // Exactly the one failed call: no retry, no error message sent anywhere.
+    expect(slack.calls.map((c) => c.method)).toEqual(["chat.postMessage"]);
+    const errors = log.entries().filter((e) => e.msg === "slack call failed");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({
+      method: "chat.postMessage",
+      channel: "CGONE",
+      error: "channel_not_found",
+    });
+    expect(log.lines.join("\n")).not.toContain(BOT_TOKEN);
+    expect(s.stats().failed).toBe(1);
+  });
+
+  it("retries transient failures a bounded number of times", async () => {
+    const s = sender({ maxRetries: 2 });
+    slack.failHttp("chat.postEphemeral", 503, 2);
+    await s.postEphemeral("C1", "U1", { text: "third time lucky" });
+    expect(slack.callsTo("chat.postEphemeral").map((c) => c.status)).toEqual([503, 503, 200]);
+
+    slack.failWith("chat.postEphemeral", "internal_error", 5);
+    await s.postEphemeral("C1", "U1", { text: "gives up" });
+    const giving = slack.callsTo("chat.postEphemeral").filter((c) => c.args.text === "gives up");
+    expect(giving).toHaveLength(3); // first try + 2 retries
+    expect(s.stats()).toMatchObject({ failed: 1, retried: 4 });
+  });
+
+  it("drops a message whose Retry-After exceeds the limit instead of waiting for hours", async () => {
+    const s = sender({ maxRetryAfterMs: 5_000 });
+    slack.rateLimit("chat.update", 1, 3600);
+    const ref = await s.post("C1", { text: "v0" });
+    if (!ref) throw new Error("post failed");
+    await s.update(ref, { text: "v1" });
+    expect(slack.callsTo("chat.update")).toHaveLength(1);
+    expect(s.stats()).toMatchObject({ rateLimited: 1, failed: 1 });
+  });
+
+  it("throttles all calls through the global token bucket", async () => {
+    const s = sender({ bucketCapacity: 2, bucketRefillPerSec: 10 });
+    const started = Date.now();
+    await Promise.all([1, 2, 3, 4].map((i) => s.postEphemeral("C1", "U1", { text: `e${i}` })));
+    // Two from the burst, then one every 100 ms.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200 - 20);
+    expect(slack.callsTo("chat.postEphemeral")).toHaveLength(4);
+  });
+
+  it("uploads a file into a thread through the external upload flow", async () => {
+    const s = sender();
+    await s.upload("C1", {
+      filename: "status.txt",
+      title: "lab status",
+      content: "node1 ok\nnode2 ok\n",
+      threadTs: "1700000000.000001",
+    });
+    expect(slack.callsTo("files.getUploadURLExternal")[0]?.args).toMatchObject({ filename: "status.txt" });
+    expect(slack.uploads).toEqual([
+      {
+        fileId: expect.any(String),
+        filename: "status.txt",
+        content: "node1 ok\nnode2 ok\n",
+        token: BOT_TOKEN,
+      },
+    ]);
+    const complete = slack.callsTo("files.completeUploadExternal")[0];
+    expect(complete?.args).toMatchObject({ channel_id: "C1", thread_ts: "1700000000.000001" });
+    expect(complete?.args.files).toEqual([{ id: slack.uploads[0]?.fileId, title: "lab status" }]);
+  });
+});

@@ -1,0 +1,581 @@
+/**
+ * A local fake of the Slack platform for tests: the Web API over HTTP (point a WebClient at `apiUrl`)
+ * and a Socket Mode WebSocket endpoint on the same loopback port. It records every call, answers the
+ * methods xenops uses, and has hooks to force rate limiting and errors and to wait for calls/acks.
+ */
+import { createHmac } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parse as parseQuery } from "node:querystring";
+import { type WebSocket, WebSocketServer } from "ws";
+
+export interface RecordedCall {
+  method: string;
+  /** Parsed arguments: form fields (JSON-looking values decoded), JSON body, or multipart text fields. */
+  args: Record<string, unknown>;
+  /** Token from `Authorization: Bearer` or the `token` argument; null when none was sent. */
+  token: string | null;
+  /** HTTP status the fake answered with. */
+  status: number;
+  at: number;
+}
+
+export interface RecordedUpload {
+  fileId: string;
+  filename: string;
+  content: string;
+  token: string | null;
+}
+
+export interface PostedMessage {
+  channel: string;
+  ts: string;
+  text: string;
+  blocks: unknown;
+  threadTs: string | null;
+  updates: number;
+}
+
+export interface EnvelopeAck {
+  envelopeId: string;
+  /** The `payload` the app sent with its ack (`{}` when it acked without one). */
+  payload: Record<string, unknown>;
+  sentAt: number;
+  ackedAt: number;
+}
+
+export interface FakeSlackOptions {
+  teamId?: string;
+  botUserId?: string;
+  botId?: string;
+  /** When set, only these bot tokens pass `auth.test` and Web API calls; others get `invalid_auth`. */
+  validTokens?: readonly string[];
+  /** User-group id → member user ids, for `usergroups.users.list`. */
+  usergroups?: Record<string, readonly string[]>;
+}
+
+type Answer = { status: number; body: unknown; headers?: Record<string, string> };
+
+interface Forced {
+  remaining: number;
+  answer: Answer;
+}
+
+export class FakeSlack {
+  readonly calls: RecordedCall[] = [];
+  readonly uploads: RecordedUpload[] = [];
+  readonly messages = new Map<string, PostedMessage>();
+  readonly acks: EnvelopeAck[] = [];
+  readonly usergroups = new Map<string, string[]>();
+
+  private readonly forced = new Map<string, Forced[]>();
+  private readonly callWaiters: {
+    predicate: (c: RecordedCall) => boolean;
+    resolve: (c: RecordedCall) => void;
+  }[] = [];
+  private readonly pendingAcks = new Map<string, { sentAt: number; resolve: (a: EnvelopeAck) => void }>();
+  private readonly sockets = new Set<WebSocket>();
+  private readonly connectionWaiters: (() => void)[] = [];
+  private readonly pendingUploads = new Map<string, { filename: string }>();
+  private tsCounter = 0;
+  private idCounter = 0;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly wss: WebSocketServer,
+    readonly port: number,
+    private readonly options: Required<Omit<FakeSlackOptions, "validTokens" | "usergroups">> &
+      Pick<FakeSlackOptions, "validTokens">,
+  ) {}
+
+  static async start(options: FakeSlackOptions = {}): Promise<FakeSlack> {
+    const server = createServer();
+    const wss = new WebSocketServer({ server, path: "/socket" });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const fake = new FakeSlack(server, wss, port, {
+      teamId: options.teamId ?? "T0FAKE",
+      botUserId: options.botUserId ?? "UBOT",
+      botId: options.botId ?? "BBOT",
+      validTokens: options.validTokens,
+    });
+    for (const [id, users] of Object.entries(options.usergroups ?? {})) fake.usergroups.set(id, [...users]);
+    server.on("request", (req, res) => {
+      fake.handleHttp(req, res).catch((err: unknown) => {
+        res.writeHead(500, { "content-type": "text/plain" });
+        res.end(String(err));
+      });
+    });
+    wss.on("connection", (ws) => fake.handleSocket(ws));
+    return fake;
+  }
+
+  /** Base URL for `WebClient({ slackApiUrl })`. */
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.port}/api/`;
+  }
+
+  get socketConnections(): number {
+    return this.sockets.size;
+  }
+
+  callsTo(method: string): RecordedCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  /** The next `count` calls of `method` answer HTTP 429 with `Retry-After: retryAfterSec`. */
+  rateLimit(method: string, count: number, retryAfterSec: number): void {
+    this.force(method, count, {
+      status: 429,
+      body: { ok: false, error: "ratelimited" },
+      headers: { "retry-after": String(retryAfterSec) },
+    });
+  }
+
+  /** The next `count` calls of `method` answer `{ ok: false, error }`. */
+  failWith(method: string, error: string, count = 1): void {
+    this.force(method, count, { status: 200, body: { ok: false, error } });
+  }
+
+  /** The next `count` calls of `method` answer a bare HTTP error status (e.g. 503). */
+  failHttp(method: string, status: number, count = 1): void {
+    this.force(method, count, { status, body: "upstream error" });
+  }
+
+  /**
+   * Resolves with the first call matching `predicate`, including calls already recorded (so a test can
+   * not miss one that arrived before it started waiting).
+   */
+  waitForCall(predicate: (c: RecordedCall) => boolean, timeoutMs = 5_000): Promise<RecordedCall> {
+    const seen = this.calls.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        predicate,
+        resolve: (c: RecordedCall) => {
+          clearTimeout(timer);
+          resolve(c);
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.callWaiters.indexOf(waiter);
+        if (i >= 0) this.callWaiters.splice(i, 1);
+        reject(new Error(`fake-slack: no matching call within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.callWaiters.push(waiter);
+    });
+  }
+
+  /** Resolves once at least one Socket Mode client is connected (and has been sent `hello`). */
+  waitForSocketConnection(timeoutMs = 5_000): Promise<void> {
+    if (this.sockets.size > 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`fake-slack: no socket connection within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.connectionWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Sends a Socket Mode envelope to the connected app and resolves when the app acks it (the ack's
+   * payload and time are recorded in `acks`).
+   */
+  sendEnvelope(
+    type: "slash_commands" | "interactive" | "events_api",
+    payload: Record<string, unknown>,
+    opts: { envelopeId?: string; retryAttempt?: number; timeoutMs?: number } = {},
+  ): Promise<EnvelopeAck> {
+    const socket = [...this.sockets].at(-1);
+    if (!socket) return Promise.reject(new Error("fake-slack: no Socket Mode client connected"));
+    const envelopeId = opts.envelopeId ?? `env-${++this.idCounter}`;
+    const timeoutMs = opts.timeoutMs ?? 5_000;
+    const promise = new Promise<EnvelopeAck>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingAcks.delete(envelopeId);
+        reject(new Error(`fake-slack: envelope ${envelopeId} not acked within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pendingAcks.set(envelopeId, {
+        sentAt: Date.now(),
+        resolve: (a) => {
+          clearTimeout(timer);
+          resolve(a);
+        },
+      });
+    });
+    socket.send(
+      JSON.stringify({
+        envelope_id: envelopeId,
+        type,
+        payload,
+        accepts_response_payload: type !== "events_api",
+        ...(opts.retryAttempt !== undefined
+          ? { retry_attempt: opts.retryAttempt, retry_reason: "timeout" }
+          : {}),
+      }),
+    );
+    return promise;
+  }
+
+  sendSlashCommand(overrides: Partial<SlashCommandPayload> = {}): Promise<EnvelopeAck> {
+    return this.sendEnvelope("slash_commands", { ...slashCommandPayload(overrides) });
+  }
+
+  sendBlockAction(overrides: BlockActionOverrides = {}): Promise<EnvelopeAck> {
+    return this.sendEnvelope("interactive", blockActionsPayload(overrides));
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    this.sockets.clear();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- internals ----
+
+  private force(method: string, count: number, answer: Answer): void {
+    const list = this.forced.get(method) ?? [];
+    list.push({ remaining: count, answer });
+    this.forced.set(method, list);
+  }
+
+  private takeForced(method: string): Answer | null {
+    const list = this.forced.get(method);
+    const head = list?.[0];
+    if (!list || !head) return null;
+    head.remaining -= 1;
+    if (head.remaining <= 0) list.shift();
+    return head.answer;
+  }
+
+  private nextTs(): string {
+    this.tsCounter += 1;
+    return `1700000000.${String(this.tsCounter).padStart(6, "0")}`;
+  }
+
+  private record(call: RecordedCall): void {
+    this.calls.push(call);
+    for (const w of [...this.callWaiters]) {
+      if (w.predicate(call)) {
+        this.callWaiters.splice(this.callWaiters.indexOf(w), 1);
+        w.resolve(call);
+      }
+    }
+  }
+
+  private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const raw = await readBody(req);
+    const contentType = req.headers["content-type"] ?? "";
+    const auth = req.headers.authorization;
+    const headerToken = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : null;
+
+    if (url.pathname.startsWith("/upload/")) {
+      const fileId = url.pathname.slice("/upload/".length);
+      const pending = this.pendingUploads.get(fileId);
+      const fields = await parseMultipart(raw, contentType);
+      const file = fields.files.values().next().value;
+      this.uploads.push({
+        fileId,
+        filename: pending?.filename ?? "unknown",
+        content: file ?? raw.toString("utf8"),
+        token: headerToken,
+      });
+      this.record({ method: "upload", args: { fileId }, token: headerToken, status: 200, at: Date.now() });
+      res.writeHead(pending ? 200 : 404, { "content-type": "text/plain" });
+      res.end(pending ? `OK - ${raw.length}` : "unknown upload");
+      return;
+    }
+
+    if (!url.pathname.startsWith("/api/")) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const method = url.pathname.slice("/api/".length);
+    const args = await parseArgs(raw, contentType);
+    const token = headerToken ?? (typeof args.token === "string" ? args.token : null);
+    const answer = this.takeForced(method) ?? this.answer(method, args, token);
+    this.record({ method, args, token, status: answer.status, at: Date.now() });
+    const isJson = typeof answer.body !== "string";
+    res.writeHead(answer.status, {
+      "content-type": isJson ? "application/json; charset=utf-8" : "text/plain",
+      ...answer.headers,
+    });
+    res.end(isJson ? JSON.stringify(answer.body) : answer.body);
+  }
+
+  private answer(method: string, args: Record<string, unknown>, token: string | null): Answer {
+    const ok = (body: Record<string, unknown>): Answer => ({ status: 200, body: { ok: true, ...body } });
+    const err = (error: string): Answer => ({ status: 200, body: { ok: false, error } });
+    if (method === "apps.connections.open") {
+      if (!token?.startsWith("xapp-")) return err("not_allowed_token_type");
+      return ok({ url: `ws://127.0.0.1:${this.port}/socket?ticket=${++this.idCounter}` });
+    }
+    if (!token) return err("not_authed");
+    if (this.options.validTokens && !this.options.validTokens.includes(token)) return err("invalid_auth");
+    const str = (k: string): string | null => (typeof args[k] === "string" ? (args[k] as string) : null);
+    switch (method) {
+      case "auth.test":
+        return ok({
+          url: "https://fake.slack.test/",
+          team: "Fake",
+          user: "xenops",
+          team_id: this.options.teamId,
+          user_id: this.options.botUserId,
+          bot_id: this.options.botId,
+        });
+      case "chat.postMessage": {
+        const channel = str("channel");
+        if (!channel) return err("channel_not_found");
+        const ts = this.nextTs();
+        const message: PostedMessage = {
+          channel,
+          ts,
+          text: str("text") ?? "",
+          blocks: args.blocks ?? null,
+          threadTs: str("thread_ts"),
+          updates: 0,
+        };
+        this.messages.set(`${channel}/${ts}`, message);
+        return ok({
+          channel,
+          ts,
+          message: { type: "message", text: message.text, ts, bot_id: this.options.botId },
+        });
+      }
+      case "chat.update": {
+        const channel = str("channel");
+        const ts = str("ts");
+        const message = channel && ts ? this.messages.get(`${channel}/${ts}`) : undefined;
+        if (!message) return err("message_not_found");
+        message.text = str("text") ?? message.text;
+        message.blocks = args.blocks ?? message.blocks;
+        message.updates += 1;
+        return ok({ channel, ts, text: message.text });
+      }
+      case "chat.postEphemeral":
+        if (!str("channel") || !str("user")) return err("channel_not_found");
+        return ok({ message_ts: this.nextTs() });
+      case "usergroups.users.list": {
+        const id = str("usergroup");
+        const users = id ? this.usergroups.get(id) : undefined;
+        return users ? ok({ users }) : err("no_such_subteam");
+      }
+      case "users.info": {
+        const user = str("user");
+        if (!user) return err("user_not_found");
+        return ok({
+          user: {
+            id: user,
+            name: user.toLowerCase(),
+            real_name: `User ${user}`,
+            deleted: false,
+            is_bot: false,
+          },
+        });
+      }
+      case "conversations.info": {
+        const channel = str("channel");
+        if (!channel) return err("channel_not_found");
+        return ok({ channel: { id: channel, name: `chan-${channel.toLowerCase()}`, is_channel: true } });
+      }
+      case "files.getUploadURLExternal": {
+        const fileId = `F${String(++this.idCounter).padStart(6, "0")}`;
+        this.pendingUploads.set(fileId, { filename: str("filename") ?? "untitled" });
+        return ok({ upload_url: `http://127.0.0.1:${this.port}/upload/${fileId}`, file_id: fileId });
+      }
+      case "files.completeUploadExternal": {
+        const files = Array.isArray(args.files) ? (args.files as { id?: string; title?: string }[]) : [];
+        if (files.length === 0 || files.some((f) => !f.id || !this.pendingUploads.has(f.id)))
+          return err("invalid_arguments");
+        return ok({ files: files.map((f) => ({ id: f.id, title: f.title ?? null })) });
+      }
+      default:
+        return err("unknown_method");
+    }
+  }
+
+  private handleSocket(ws: WebSocket): void {
+    this.sockets.add(ws);
+    ws.on("close", () => this.sockets.delete(ws));
+    ws.on("message", (data) => {
+      let msg: { envelope_id?: unknown; payload?: unknown };
+      try {
+        msg = JSON.parse(String(data)) as typeof msg;
+      } catch {
+        return;
+      }
+      if (typeof msg.envelope_id !== "string") return;
+      const pending = this.pendingAcks.get(msg.envelope_id);
+      const ack: EnvelopeAck = {
+        envelopeId: msg.envelope_id,
+        payload: (msg.payload as Record<string, unknown> | undefined) ?? {},
+        sentAt: pending?.sentAt ?? Number.NaN,
+        ackedAt: Date.now(),
+      };
+      this.acks.push(ack);
+      if (pending) {
+        this.pendingAcks.delete(msg.envelope_id);
+        pending.resolve(ack);
+      }
+    });
+    ws.send(
+      JSON.stringify({
+        type: "hello",
+        num_connections: this.sockets.size,
+        debug_info: { host: "fake-slack", approximate_connection_time: 3600 },
+        connection_info: { app_id: "AFAKE" },
+      }),
+    );
+    for (const w of this.connectionWaiters.splice(0)) w();
+  }
+}
+
+// ---- payload builders (shared by Socket Mode and HTTP tests) ----
+
+export interface SlashCommandPayload {
+  token: string;
+  team_id: string;
+  team_domain: string;
+  channel_id: string;
+  channel_name: string;
+  user_id: string;
+  user_name: string;
+  command: string;
+  text: string;
+  api_app_id: string;
+  is_enterprise_install: string;
+  response_url: string;
+  trigger_id: string;
+}
+
+let triggerCounter = 0;
+function nextTriggerId(): string {
+  triggerCounter += 1;
+  return `${1000 + triggerCounter}.4242.abcdef${triggerCounter}`;
+}
+
+export function slashCommandPayload(overrides: Partial<SlashCommandPayload> = {}): SlashCommandPayload {
+  return {
+    token: "legacy-verification-token",
+    team_id: "T0FAKE",
+    team_domain: "fake",
+    channel_id: "C0OPS",
+    channel_name: "ops",
+    user_id: "U0ALICE",
+    user_name: "alice",
+    command: "/xen",
+    text: "status",
+    api_app_id: "AFAKE",
+    is_enterprise_install: "false",
+    response_url: "https://hooks.slack.test/commands/T0FAKE/1/abc",
+    trigger_id: nextTriggerId(),
+    ...overrides,
+  };
+}
+
+export interface BlockActionOverrides {
+  actionId?: string;
+  value?: string;
+  userId?: string;
+  channelId?: string;
+  messageTs?: string;
+  triggerId?: string;
+}
+
+export function blockActionsPayload(o: BlockActionOverrides = {}): Record<string, unknown> {
+  const channelId = o.channelId ?? "C0OPS";
+  const messageTs = o.messageTs ?? "1700000000.000001";
+  const actionId = o.actionId ?? "xenops:approve";
+  return {
+    type: "block_actions",
+    user: { id: o.userId ?? "U0ALICE", username: "alice", name: "alice", team_id: "T0FAKE" },
+    api_app_id: "AFAKE",
+    token: "legacy-verification-token",
+    container: { type: "message", message_ts: messageTs, channel_id: channelId, is_ephemeral: false },
+    trigger_id: o.triggerId ?? nextTriggerId(),
+    team: { id: "T0FAKE", domain: "fake" },
+    enterprise: null,
+    is_enterprise_install: false,
+    channel: { id: channelId, name: "ops" },
+    message: { type: "message", ts: messageTs, text: "approval needed", user: "UBOT", bot_id: "BBOT" },
+    state: { values: {} },
+    response_url: "https://hooks.slack.test/actions/T0FAKE/1/abc",
+    actions: [
+      {
+        type: "button",
+        action_id: actionId,
+        block_id: "b1",
+        text: { type: "plain_text", text: "Approve", emoji: true },
+        value: o.value ?? "job-1",
+        action_ts: "1700000001.000000",
+      },
+    ],
+  };
+}
+
+/** Slack's request signature: `v0=` + HMAC-SHA256(secret, `v0:${timestamp}:${body}`). */
+export function signSlackRequest(signingSecret: string, body: string, timestampSec: number): string {
+  return `v0=${createHmac("sha256", signingSecret).update(`v0:${timestampSec}:${body}`).digest("hex")}`;
+}
+
+// ---- body parsing ----
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Decodes values that WebClient JSON-encoded into form fields (blocks, files, ...). */
+function decodeField(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  const t = value.trim();
+  if ((t.startsWith("[") && t.endsWith("]")) || (t.startsWith("{") && t.endsWith("}"))) {
+    try {
+      return JSON.parse(t);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+async function parseArgs(raw: Buffer, contentType: string): Promise<Record<string, unknown>> {
+  const text = raw.toString("utf8");
+  if (contentType.startsWith("application/json")) {
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  }
+  if (contentType.startsWith("multipart/form-data")) {
+    return (await parseMultipart(raw, contentType)).fields;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(parseQuery(text))) out[k] = decodeField(Array.isArray(v) ? v[0] : v);
+  return out;
+}
+
+async function parseMultipart(
+  raw: Buffer,
+  contentType: string,
+): Promise<{ fields: Record<string, unknown>; files: Map<string, string> }> {
+  const fields: Record<string, unknown> = {};
+  const files = new Map<string, string>();
+  if (!contentType.startsWith("multipart/form-data")) return { fields, files };
+  // Node's fetch Response can parse multipart bodies: no extra dependency needed.
+  const form = await new Response(raw, { headers: { "content-type": contentType } }).formData();
+  for (const [k, v] of form.entries()) {
+    if (typeof v === "string") fields[k] = decodeField(v);
+    else files.set(k, await v.text());
+  }
+  return { fields, files };
+}
