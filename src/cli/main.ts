@@ -2,12 +2,17 @@
 import { Command } from "commander";
 import { registerConfigCommands } from "./config-check";
 import { registerParseCommand } from "./parse";
+import { registerServeCommands } from "./serve";
 
 export function buildProgram(): Command {
   const program = new Command();
-  program.name("xenops").description("Slack chat-ops for high-availability Xen clusters").showHelpAfterError();
+  program
+    .name("xenops")
+    .description("Slack chat-ops for high-availability Xen clusters")
+    .showHelpAfterError();
   registerConfigCommands(program);
   registerParseCommand(program);
+  registerServeCommands(program);
   return program;
 }
 

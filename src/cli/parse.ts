@@ -5,7 +5,8 @@ import { errorMessage, ParseError } from "../errors";
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  for await (const chunk of stdin)
+    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(chunks).toString("utf8");
 }
 
@@ -19,7 +20,9 @@ export interface ParseIo {
 export async function runParse(kind: string, io: ParseIo): Promise<number> {
   const entry = parserFor(kind);
   if (!entry) {
-    io.stderr.write(`xenops parse: unknown kind "${kind}"; kinds: ${parserKinds.map((p) => p.kind).join(", ")}\n`);
+    io.stderr.write(
+      `xenops parse: unknown kind "${kind}"; kinds: ${parserKinds.map((p) => p.kind).join(", ")}\n`,
+    );
     return 2;
   }
   const text = await readStdin(io.stdin);
@@ -43,6 +46,10 @@ export function registerParseCommand(program: Command): void {
       `\nKinds:\n${parserKinds.map((p) => `  ${p.kind.padEnd(18)} ${p.description}`).join("\n")}\n\nExample:\n  ssh root@ics1 cat /proc/drbd | xenops parse proc-drbd`,
     )
     .action(async (kind: string) => {
-      process.exitCode = await runParse(kind, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+      process.exitCode = await runParse(kind, {
+        stdin: process.stdin,
+        stdout: process.stdout,
+        stderr: process.stderr,
+      });
     });
 }

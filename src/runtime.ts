@@ -1,0 +1,182 @@
+/**
+ * Long-running modes shared by the CLI (`xenops bot|worker|console`) and the lab: Slack front end
+ * and/or workers, or the console. Each returns a handle that closes everything it started.
+ */
+import { randomUUID } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
+import { createInterface } from "node:readline";
+import type { CommandCore, GroupDirectory } from "./app/types";
+import type { RuntimeEnv } from "./config/env";
+import type { InventoryConfig } from "./config/schema";
+import type { SecretEnv } from "./config/secrets";
+import { ConsoleNotifier } from "./console/notifier";
+import { ConsoleSession } from "./console/session";
+import { StaticGroupDirectory } from "./core/authz";
+import { createDeps, type Deps } from "./deps";
+import { XenopsError } from "./errors";
+import type { Logger } from "./log";
+import { createSlackApp } from "./slack/app";
+import { createSlackWebClient } from "./slack/client";
+import { createSlackGroupDirectory } from "./slack/groups";
+import { createSlackNotifier, SlackSender } from "./slack/sender";
+import type { SshPoolOptions } from "./ssh/pool";
+
+export interface RuntimeBase {
+  inventory: InventoryConfig;
+  env: RuntimeEnv;
+  secretEnv: SecretEnv;
+  logger: Logger;
+  redisUrl: string;
+  sshOptions?: SshPoolOptions;
+}
+
+export interface Running {
+  deps: Deps;
+  close(): Promise<void>;
+}
+
+function configuredGroups(inventory: InventoryConfig): string[] {
+  const { roles, oncall } = inventory;
+  return [...new Set([...Object.values(roles).flatMap((r) => r.groups), ...oncall.groups])];
+}
+
+/** Slack bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP) and/or workers. */
+export async function startSlackRuntime(
+  base: RuntimeBase,
+  parts: { bot: boolean; worker: boolean; clusters?: readonly string[] },
+): Promise<Running> {
+  const { env, logger } = base;
+  if (!env.SLACK_BOT_TOKEN) throw new XenopsError("config_invalid", "SLACK_BOT_TOKEN is not set");
+  const secrets = [env.SLACK_BOT_TOKEN, env.SLACK_APP_TOKEN, env.SLACK_SIGNING_SECRET].filter(
+    (s): s is string => !!s,
+  );
+  const clientOptions = { logger, secrets, ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}) };
+  const client = createSlackWebClient(env.SLACK_BOT_TOKEN, clientOptions);
+  const groupDirectory = createSlackGroupDirectory(client, logger.child({ component: "groups" }), {
+    groups: configuredGroups(base.inventory),
+    ttlMs: 5 * 60_000,
+  });
+
+  // The Slack app needs the core and the core's deps need the app's sender: bind the core late.
+  let deps: Deps | undefined;
+  const lateCore: CommandCore = {
+    command: (r) => (deps as Deps).core.command(r),
+    action: (r) => (deps as Deps).core.action(r),
+  };
+  const app = parts.bot
+    ? createSlackApp({
+        mode: env.SLACK_APP_TOKEN ? "socket" : "http",
+        botToken: env.SLACK_BOT_TOKEN,
+        ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : {}),
+        ...(env.SLACK_SIGNING_SECRET ? { signingSecret: env.SLACK_SIGNING_SECRET } : {}),
+        ...(env.PORT !== undefined ? { port: env.PORT } : {}),
+        ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
+        core: lateCore,
+        logger: logger.child({ component: "slack" }),
+      })
+    : null;
+  const sender = app?.sender ?? new SlackSender(client, logger.child({ component: "sender" }));
+  deps = await createDeps({
+    inventory: base.inventory,
+    logger,
+    redisUrl: base.redisUrl,
+    queuePrefix: env.XENOPS_QUEUE_PREFIX,
+    secretEnv: base.secretEnv,
+    notifier: createSlackNotifier(sender),
+    groups: groupDirectory,
+    ssh: parts.worker,
+    ...(base.sshOptions ? { sshOptions: base.sshOptions } : {}),
+  });
+  const workers = parts.worker ? deps.startWorkers(parts.clusters) : null;
+  await workers?.ready();
+  await app?.start();
+  logger.info({ bot: parts.bot, worker: parts.worker }, "xenops started");
+  const started = deps;
+  return {
+    deps: started,
+    async close() {
+      await app?.stop();
+      groupDirectory.stop();
+      await started.close();
+      await sender.drain?.();
+    },
+  };
+}
+
+export interface ConsoleRuntimeOptions {
+  /** Script file, `-` for stdin, or undefined for the interactive console. */
+  script?: string;
+  write: (text: string) => void;
+  /** The Slack user the interactive console speaks as when a line has no `USER:` prefix. */
+  defaultUser?: string;
+  groups?: GroupDirectory;
+  settleTimeoutMs?: number;
+}
+
+/** Runs the console (scripted or interactive) with an in-process worker. Resolves to the exit status. */
+export async function runConsole(base: RuntimeBase, options: ConsoleRuntimeOptions): Promise<number> {
+  const channel = base.inventory.clusters[0]?.channels[0];
+  if (!channel) throw new XenopsError("config_invalid", "no cluster channel configured");
+  const notifier = new ConsoleNotifier(options.write);
+  let session: ConsoleSession | undefined;
+  const deps = await createDeps({
+    inventory: base.inventory,
+    logger: base.logger,
+    redisUrl: base.redisUrl,
+    queuePrefix: `${base.env.XENOPS_QUEUE_PREFIX}-console-${randomUUID().slice(0, 8)}`,
+    secretEnv: base.secretEnv,
+    notifier,
+    groups: options.groups ?? new StaticGroupDirectory(),
+    onEnqueued: (job) => session?.trackJob(job.jobId),
+    ...(base.sshOptions ? { sshOptions: base.sshOptions } : {}),
+  });
+  session = new ConsoleSession({
+    core: deps.core,
+    notifier,
+    channel,
+    write: options.write,
+    waitForJob: (id, ms) => deps.jobs.waitForJob(id, ms),
+    sessionId: randomUUID().slice(0, 8),
+  });
+  if (options.script !== undefined && options.script !== "-" && !existsSync(options.script)) {
+    await deps.close();
+    throw new XenopsError("invalid_argument", `script file not found: ${options.script}`);
+  }
+  const workers = deps.startWorkers();
+  try {
+    await workers.ready();
+    const input =
+      options.script === undefined || options.script === "-"
+        ? process.stdin
+        : createReadStream(options.script, "utf8");
+    const interactive = options.script === undefined && process.stdin.isTTY === true;
+    const rl = createInterface({
+      input,
+      terminal: interactive,
+      ...(interactive ? { output: process.stdout } : {}),
+    });
+    if (interactive) {
+      options.write(
+        `xenops console: type "<SLACK_USER_ID>: /xen status" (or just "/xen status" as ${options.defaultUser ?? "nobody"}); "click <button>" presses a button; Ctrl-D quits.\n`,
+      );
+      rl.setPrompt("xenops> ");
+      rl.prompt();
+    }
+    for await (const line of rl) {
+      await session.line(line, options.defaultUser);
+      if (interactive) rl.prompt();
+    }
+    const { problems } = await session.settle(options.settleTimeoutMs);
+    for (const p of problems) {
+      options.write(
+        p.state === "failed"
+          ? `job ${p.jobId} failed: ${p.failedReason}\n`
+          : `job ${p.jobId} did not finish in time\n`,
+      );
+    }
+    if (problems.length > 0) return 1;
+    return session.errors > 0 ? 2 : 0;
+  } finally {
+    await deps.close();
+  }
+}
