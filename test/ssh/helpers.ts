@@ -1,0 +1,182 @@
+/** Shared fixtures for the SSH tests: loggers, keys, and servers that run commands with /bin/sh. */
+import { spawn } from "node:child_process";
+import { Writable } from "node:stream";
+import pino, { type Logger } from "pino";
+import { generateKeyPair } from "../../src/ssh/keys";
+import type { SshNodeSettings } from "../../src/ssh/pool";
+import {
+  type ConnectionPolicy,
+  type ExecHandler,
+  type ExecRequest,
+  type RunningSshServer,
+  startSshServer,
+} from "../../src/ssh/server";
+
+/** Keys are generated once per test file: ed25519 generation is fast, but there is no need to repeat it. */
+export const hostKeys = generateKeyPair("ed25519", { comment: "test-host" });
+export const otherHostKeys = generateKeyPair("ed25519", { comment: "impostor-host" });
+export const clientKeys = generateKeyPair("ed25519", { comment: "xenops-client" });
+export const strangerKeys = generateKeyPair("ed25519", { comment: "stranger" });
+
+export interface CapturedLogger {
+  logger: Logger;
+  /** Every log line written so far, raw JSON. */
+  text(): string;
+  records(): Array<Record<string, unknown>>;
+}
+
+export function captureLogger(): CapturedLogger {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString("utf8"));
+      cb();
+    },
+  });
+  const logger = pino({ level: "debug" }, sink);
+  return {
+    logger,
+    text: () => lines.join(""),
+    records: () =>
+      lines
+        .join("")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+export function nodeSettings(server: { host: string; port: number }, extra: Partial<SshNodeSettings> = {}) {
+  return {
+    name: "n1",
+    host: server.host,
+    port: server.port,
+    user: "root",
+    privateKey: clientKeys.privateKey,
+    hostKeyPin: hostKeys.fingerprint,
+    ...extra,
+  } satisfies SshNodeSettings;
+}
+
+export interface ExecTrace {
+  command: string;
+  pid: number | undefined;
+  /** Reason of the abort signal, if it fired ("signal KILL", "channel closed", ...). */
+  aborted: string | undefined;
+  exitCode: number | undefined;
+}
+
+export interface ShellServer extends RunningSshServer {
+  execs: ExecTrace[];
+  /** Highest number of commands running at the same time. */
+  maxConcurrent(): number;
+  running(): number;
+  /** How many TCP connections reached the server (policy consulted). */
+  attempts(): number;
+}
+
+function signalExitCode(signal: NodeJS.Signals | null): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+  return 128 + ((signal && numbers[signal]) ?? 0);
+}
+
+/**
+ * onExec that really runs the command with `/bin/sh -c` (as sshd does with the user's shell), in
+ * its own process group so an abort can kill everything it started.
+ */
+export function shellHandler(traces: ExecTrace[], cwd?: string): ExecHandler {
+  return (req: ExecRequest) =>
+    new Promise((resolve) => {
+      const trace: ExecTrace = {
+        command: req.command,
+        pid: undefined,
+        aborted: undefined,
+        exitCode: undefined,
+      };
+      traces.push(trace);
+      const child = spawn("/bin/sh", ["-c", req.command], { detached: true, stdio: "pipe", cwd });
+      trace.pid = child.pid;
+      child.stdin.on("error", () => {});
+      req.stdin.pipe(child.stdin);
+      child.stdout.on("data", (d: Buffer) => req.stdout.write(d));
+      child.stderr.on("data", (d: Buffer) => req.stderr.write(d));
+      const onAbort = (): void => {
+        trace.aborted = String(req.signal.reason);
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      };
+      if (req.signal.aborted) onAbort();
+      else req.signal.addEventListener("abort", onAbort, { once: true });
+      child.on("close", (code, signal) => {
+        req.signal.removeEventListener("abort", onAbort);
+        trace.exitCode = code ?? signalExitCode(signal);
+        resolve({ exitCode: trace.exitCode });
+      });
+    });
+}
+
+export async function startShellServer(
+  options: { port?: number; policy?: ConnectionPolicy; cwd?: string; handler?: ExecHandler } = {},
+): Promise<ShellServer> {
+  const execs: ExecTrace[] = [];
+  let running = 0;
+  let max = 0;
+  let attempts = 0;
+  const inner = options.handler ?? shellHandler(execs, options.cwd);
+  const server = await startSshServer({
+    port: options.port ?? 0,
+    hostKeys: [hostKeys.privateKey],
+    authorizedKeys: [clientKeys.publicKey],
+    connectionPolicy: () => {
+      attempts++;
+      return options.policy?.() ?? "accept";
+    },
+    onExec: async (req) => {
+      running++;
+      max = Math.max(max, running);
+      try {
+        return await inner(req);
+      } finally {
+        running--;
+      }
+    },
+  });
+  return Object.assign(server, {
+    execs,
+    maxConcurrent: () => max,
+    running: () => running,
+    attempts: () => attempts,
+  });
+}
+
+/** True while a process with this pid exists (and is not a zombie we could still reap). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor(check: () => boolean, ms: number, stepMs = 20): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return check();
+}
+
+/** Awaits a promise that must reject, returning the error (fails the test if it resolves). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the promise to reject, but it resolved");
+}

@@ -1,0 +1,278 @@
+/**
+ * SshPool against Debian's real OpenSSH sshd: quoting through a real sshd + sh, exit codes, stderr,
+ * stdin, host key pinning, and what remote termination really achieves (see src/ssh/runner.ts).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExecError } from "../../src/errors";
+import { type SshNodeSettings, SshPool } from "../../src/ssh/pool";
+import { splitCommandLine } from "../../src/ssh/quote";
+import {
+  ensureLoginUser,
+  type OpenSshServer,
+  openSshUnavailableReason,
+  openSshVersion,
+  startOpenSsh,
+} from "../support/sshd";
+import { captureLogger, clientKeys, otherHostKeys, rejectionOf, waitFor } from "./helpers";
+
+const unavailable = openSshUnavailableReason();
+if (unavailable) console.warn(`skipping OpenSSH interop tests: ${unavailable}`);
+
+/** Runs `$SSH_ORIGINAL_COMMAND` with sh, as a restricted-key wrapper would. */
+const FORCE_COMMAND = '#!/bin/sh\nexec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n';
+
+const scratch = mkdtempSync(join(tmpdir(), "xenops-interop-"));
+const marker = join(scratch, "PWNED");
+const HOSTILE = [
+  `x; touch ${marker}`,
+  `$(touch ${marker})`,
+  `\`touch ${marker}\``,
+  `x && touch ${marker} || touch ${marker}`,
+  `> ${marker}`,
+  "$(id)",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal shell expansion is the point
+  "${HOME}",
+  `'"'"'`,
+  "a\\b",
+  "line1\nline2\n",
+  "",
+  " ",
+  "*",
+  "~root",
+  "#x",
+  "!!",
+  "{a,b}",
+  "A=b",
+  "-n",
+  "héllo ✓ 日本語 😀",
+  "\x01\x1b[31m\x7f",
+];
+
+let sleepSeq = 0;
+/** A `sleep` whose command line is unique, so pgrep finds exactly ours. */
+function uniqueSleep(seconds = 30): string {
+  sleepSeq++;
+  return `${seconds}.${process.pid}${sleepSeq}`;
+}
+function pidsOf(cmdline: string): number[] {
+  const out = spawnSync("pgrep", ["-f", "-x", cmdline.replaceAll(".", "\\.")], { encoding: "utf8" });
+  return out.stdout
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map(Number);
+}
+
+describe.skipIf(unavailable !== undefined)(
+  `OpenSSH interop${unavailable ? ` (skipped: ${unavailable})` : ""}`,
+  () => {
+    let forced: OpenSshServer;
+    let plain: OpenSshServer;
+    let user: string;
+    const pools: SshPool[] = [];
+    const strays: string[] = [];
+
+    beforeAll(async () => {
+      user = ensureLoginUser();
+      [forced, plain] = await Promise.all([
+        startOpenSsh({ authorizedKeys: [clientKeys.publicKey], forceCommandScript: FORCE_COMMAND }),
+        startOpenSsh({ authorizedKeys: [clientKeys.publicKey] }),
+      ]);
+    });
+
+    afterAll(async () => {
+      for (const pool of pools) await pool.close();
+      for (const s of strays) spawnSync("pkill", ["-KILL", "-f", "-x", s.replaceAll(".", "\\.")]);
+      await forced?.stop();
+      await plain?.stop();
+      rmSync(scratch, { recursive: true, force: true });
+    });
+
+    function runnerFor(server: OpenSshServer, extra: Partial<SshNodeSettings> = {}, name = "n1") {
+      const log = captureLogger();
+      const pool = new SshPool({
+        nodes: [
+          {
+            name,
+            host: server.host,
+            port: server.port,
+            user: "root",
+            privateKey: clientKeys.privateKey,
+            hostKeyPin: server.hostKeyFingerprint,
+            ...extra,
+          },
+        ],
+        logger: log.logger,
+        options: { reconnect: { initialDelayMs: 0 } },
+      });
+      pools.push(pool);
+      return { pool, runner: pool.runner(name), log };
+    }
+
+    const setups = () =>
+      [
+        ["root via ForceCommand sh -c", forced, "root"],
+        ["root, plain session (bash -c)", plain, "root"],
+        ["unprivileged user, plain session (sh -c)", plain, user],
+      ] as const;
+
+    it("passes hostile arguments through sshd and the remote shell verbatim, with no side effect", async () => {
+      for (const [label, server, login] of setups()) {
+        const { runner } = runnerFor(server, { user: login });
+        const argv = ["printf", "%s\\0", ...HOSTILE];
+        const result = await runner.run(argv);
+        expect(result.stdout.split("\0").slice(0, -1), label).toEqual(HOSTILE);
+        expect((await runner.run(["printf", "[%s]", ""])).stdout, label).toBe("[]");
+        // A program name that looks like an assignment is still a program name.
+        expect(((await rejectionOf(runner.run(["A=b", "true"]))) as ExecError).exitCode, label).toBe(127);
+      }
+      expect(existsSync(marker)).toBe(false);
+    });
+
+    it("reports exit codes, signals, stdout, stderr and reads stdin", async () => {
+      const { runner } = runnerFor(forced);
+      const argv = ["sh", "-c", "cat; echo 'no such resource' >&2; exit 5"];
+      const error = (await rejectionOf(runner.run(argv, { stdin: "fence-secret=1\n" }))) as ExecError;
+      expect(error).toBeInstanceOf(ExecError);
+      expect(error).toMatchObject({
+        code: "exec_failed",
+        node: "n1",
+        argv,
+        exitCode: 5,
+        signal: null,
+        stdout: "fence-secret=1\n",
+        stderr: "no such resource\n",
+      });
+      // Through the forced wrapper the inner shell's death is an exit code (143); a plain bash session
+      // execs the command directly, so sshd reports the signal itself.
+      const viaWrapper = (await rejectionOf(runner.run(["sh", "-c", "kill -TERM $$"]))) as ExecError;
+      expect(viaWrapper).toMatchObject({ exitCode: 143, signal: null });
+      const direct = runnerFor(plain).runner;
+      const killed = (await rejectionOf(direct.run(["sh", "-c", "kill -TERM $$"]))) as ExecError;
+      expect(killed).toMatchObject({ code: "exec_failed", exitCode: null, signal: "SIGTERM" });
+      expect(killed.message).toBe("n1: sh was killed by SIGTERM");
+      expect((await runner.run(["false"], { okExitCodes: [1] })).exitCode).toBe(1);
+    });
+
+    it("reuses one connection and runs commands concurrently within MaxSessions", async () => {
+      const { pool, runner } = runnerFor(plain);
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => runner.run(["echo", String(i)])),
+      );
+      expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 12 }, (_, i) => `${i}\n`));
+      expect(pool.stats().nodes.n1!.connects).toBe(1);
+    });
+
+    it("streams stdout line by line", async () => {
+      const { runner } = runnerFor(forced);
+      const lines: string[] = [];
+      const handle = runner.stream!(
+        ["sh", "-c", "for i in 1 2 3; do echo event $i; sleep 0.05; done"],
+        (l) => {
+          lines.push(l);
+        },
+      );
+      expect((await handle.done).exitCode).toBe(0);
+      expect(lines).toEqual(["event 1", "event 2", "event 3"]);
+    });
+
+    it("accepts the pinned key as fingerprint or known_hosts line and refuses any other", async () => {
+      const ok = runnerFor(forced, { hostKeyPin: `[${forced.host}]:${forced.port} ${forced.hostPublicKey}` });
+      expect((await ok.runner.run(["echo", "pinned"])).stdout).toBe("pinned\n");
+
+      const bad = runnerFor(forced, { hostKeyPin: otherHostKeys.fingerprint });
+      const error = (await rejectionOf(bad.runner.run(["touch", marker]))) as ExecError;
+      expect(error.code).toBe("ssh_host_key_mismatch");
+      expect(error.message).toContain(`expected ${otherHostKeys.fingerprint}`);
+      expect(error.message).toContain(`presented ${forced.hostKeyFingerprint}`);
+      expect(existsSync(marker)).toBe(false);
+      expect(bad.pool.stats().connections).toBe(0);
+    });
+
+    it("on timeout kills the remote process group (unprivileged login, no forced command)", async () => {
+      const { runner, pool } = runnerFor(plain, { user });
+      const a = uniqueSleep();
+      const b = uniqueSleep();
+      strays.push(`sleep ${a}`, `sleep ${b}`);
+      const started = performance.now();
+      const pending = rejectionOf(
+        runner.run(["sh", "-c", `sleep ${a} & sleep ${b}; wait`], { timeoutMs: 700 }),
+      );
+      expect(
+        await waitFor(() => pidsOf(`sleep ${a}`).length === 1 && pidsOf(`sleep ${b}`).length === 1, 3000),
+      ).toBe(true);
+      const error = (await pending) as ExecError;
+      expect(error.code).toBe("ssh_timeout");
+      expect(performance.now() - started).toBeLessThan(1500);
+      // sshd killpg()s the session: the shell, the foreground sleep and the background one.
+      expect(await waitFor(() => pidsOf(`sleep ${a}`).length + pidsOf(`sleep ${b}`).length === 0, 2000)).toBe(
+        true,
+      );
+      expect(await waitFor(() => pool.stats().nodes.n1!.inFlight === 0, 2000)).toBe(true);
+      expect((await runner.run(["echo", "next"])).stdout).toBe("next\n");
+    });
+
+    it("an abort ends the remote process the same way", async () => {
+      const { runner } = runnerFor(plain, { user });
+      const s = uniqueSleep();
+      strays.push(`sleep ${s}`);
+      const ac = new AbortController();
+      const pending = rejectionOf(runner.run(["sleep", s], { signal: ac.signal }));
+      expect(await waitFor(() => pidsOf(`sleep ${s}`).length === 1, 3000)).toBe(true);
+      ac.abort();
+      expect(((await pending) as ExecError).code).toBe("exec_aborted");
+      expect(await waitFor(() => pidsOf(`sleep ${s}`).length === 0, 2000)).toBe(true);
+    });
+
+    it("documents the limits: forced commands and (before OpenSSH 10) root logins ignore the signal", async () => {
+      const version = openSshVersion() ?? [0, 0];
+      const rootCanBeSignalled = version[0] >= 10;
+      const cases = [
+        {
+          label: "forced command",
+          server: forced,
+          killed: false,
+          log: /refusing to send signal KILL to forced-command/,
+        },
+        {
+          label: "root login",
+          server: plain,
+          killed: rootCanBeSignalled,
+          log: rootCanBeSignalled ? /./ : /session signalling requires privilege separation/,
+        },
+      ];
+      for (const c of cases) {
+        const { runner } = runnerFor(c.server);
+        const s = uniqueSleep();
+        strays.push(`sleep ${s}`);
+        const pending = rejectionOf(runner.run(["sleep", s], { timeoutMs: 500 }));
+        expect(await waitFor(() => pidsOf(`sleep ${s}`).length === 1, 3000), c.label).toBe(true);
+        expect(((await pending) as ExecError).code, c.label).toBe("ssh_timeout");
+        await new Promise((r) => setTimeout(r, 500));
+        // The caller got its ssh_timeout on time either way; only the remote side differs.
+        expect(pidsOf(`sleep ${s}`).length === 0, c.label).toBe(c.killed);
+        expect(c.server.log(), c.label).toMatch(c.log);
+        spawnSync("pkill", ["-KILL", "-f", "-x", `sleep ${s}`.replaceAll(".", "\\.")]);
+      }
+    });
+
+    it("where signals are refused, closing the channel still stops a command at its next write (SIGPIPE)", async () => {
+      const { runner } = runnerFor(forced);
+      const tag = uniqueSleep(0);
+      const script = `while :; do echo tick; sleep ${tag}; done`;
+      strays.push(`sleep ${tag}`);
+      const pending = rejectionOf(runner.run(["sh", "-c", script], { timeoutMs: 300 }));
+      expect(((await pending) as ExecError).code).toBe("ssh_timeout");
+      const shells = () =>
+        spawnSync("pgrep", ["-f", "-x", `sh -c ${script}`.replaceAll(".", "\\.")], {
+          encoding: "utf8",
+        }).stdout.trim();
+      expect(await waitFor(() => shells() === "", 2000)).toBe(true);
+      // The request itself was read back faithfully by the simulator's parser too.
+      expect(splitCommandLine(`sh -c '${script}'`)).toEqual(["sh", "-c", script]);
+    });
+  },
+);
