@@ -63,18 +63,14 @@ async function sshSettings(
   const config = inventory.clusters.find((c) => c.name === cluster);
   if (!config) throw new XenopsError("unknown_cluster", `unknown cluster "${cluster}"`);
   return Promise.all(
-    config.nodes.map(async (node) => ({
-      name: node.name,
-      host: node.host,
-      port: node.port,
-      user: node.user,
-      privateKey: await resolveSecret(node.privateKey, env, `${cluster}/${node.name} privateKey`),
-      ...(node.passphrase
-        ? { passphrase: await resolveSecret(node.passphrase, env, `${cluster}/${node.name} passphrase`) }
-        : {}),
-      hostKeyPin: node.hostKey,
-      sudo: node.sudo ?? false,
-    })),
+    config.nodes.map(async (node) => {
+      const what = `${cluster}/${node.name}`;
+      const privateKey = await resolveSecret(node.privateKey, env, `${what} privateKey`);
+      const passphrase = node.passphrase
+        ? await resolveSecret(node.passphrase, env, `${what} passphrase`)
+        : undefined;
+      return sshNodeSettings(node, passphrase === undefined ? { privateKey } : { privateKey, passphrase });
+    }),
   );
 }
 
