@@ -19,7 +19,7 @@ import type { Logger } from "./log";
 import { createJobQueues, type JobQueues } from "./queue/queues";
 import type { JobName } from "./queue/schema";
 import { startWorkers, type Workers } from "./queue/worker";
-import { type SshNodeSettings, SshPool, type SshPoolOptions } from "./ssh/pool";
+import { type SshNodeSettings, SshPool, type SshPoolOptions, sshNodeSettings } from "./ssh/pool";
 
 export interface DepsConfig {
   inventory: InventoryConfig;
