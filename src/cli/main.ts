@@ -1,5 +1,6 @@
 /** The `xenops` command line: a thin entry point that composes the pieces. */
 import { Command } from "commander";
+import { registerAuditCommands } from "./audit";
 import { registerConfigCommands } from "./config-check";
 import { registerParseCommand } from "./parse";
 import { registerServeCommands } from "./serve";
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerParseCommand(program);
   registerServeCommands(program);
+  registerAuditCommands(program);
   return program;
 }
 

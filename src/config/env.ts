@@ -19,6 +19,7 @@ export const RuntimeEnv = z.object({
   SLACK_SIGNING_SECRET: optionalString,
   SLACK_API_URL: optionalString,
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  XENOPS_AUDIT_FILE: optionalString.transform((s) => s ?? "./xenops-audit.jsonl"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   XENOPS_QUEUE_PREFIX: z
     .string()

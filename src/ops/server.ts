@@ -1,0 +1,259 @@
+/**
+ * The operations HTTP server (node:http), for Prometheus, load balancers and operators:
+ *
+ *   GET /metrics        Prometheus text exposition of `metrics` (./metrics).
+ *   GET /healthz        JSON {status, checks: {redis, slack?, workers?}}; 200 when every check passes, else 503.
+ *   /admin/queues/...   bull-board dashboard of `dashboard.queues`, behind HTTP Basic authentication. Only
+ *                       mounted when `dashboard` is given. Read-only by default: the dashboard can add, retry
+ *                       and edit jobs, which would bypass Slack authorization and approvals.
+ *
+ * Wiring (for the integrator):
+ *
+ *   const ops = await startOpsServer({
+ *     port: 9464, host: "0.0.0.0",
+ *     metrics,                                               // new Metrics()
+ *     health: {
+ *       redis: redisPing(client),                            // client from createRedisConnection
+ *       slack: () => slackConnected,                         // optional
+ *       workers: () => ({ running: true, clusters: ["prod"] }), // optional
+ *     },
+ *     dashboard: { queues: clusters.map((c) => jobs.queue(c)), username: "ops",
+ *                  password: await resolveSecret(ref, env, "dashboard password") },
+ *     logger,
+ *   });
+ *   ...
+ *   await ops.close();
+ *
+ * The host defaults to 127.0.0.1: exposing /metrics and /healthz beyond the host is a deliberate choice.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { errorMessage } from "../errors";
+import type { Logger } from "../log";
+import type { Metrics } from "./metrics";
+
+export const DASHBOARD_PATH = "/admin/queues";
+
+export interface HealthChecks {
+  /** Resolves true when Redis answers (see redisPing). Required: nothing works without Redis. */
+  redis: () => Promise<boolean>;
+  /** The Slack connection is up (bot processes). */
+  slack?: () => boolean;
+  /** Workers of this process; unhealthy when they should run and do not. */
+  workers?: () => { running: boolean; clusters: readonly string[] };
+}
+
+export interface DashboardOptions {
+  queues: readonly Queue[];
+  username: string;
+  /** The resolved secret (SecretRef resolved by the caller), never the reference. */
+  password: string;
+  /** Allow retrying, removing, adding and editing jobs from the browser (default false). */
+  allowWrites?: boolean;
+}
+
+export interface OpsServerOptions {
+  /** 0 picks a free port (tests). */
+  port: number;
+  host?: string;
+  metrics: Metrics;
+  health: HealthChecks;
+  dashboard?: DashboardOptions;
+  logger?: Logger;
+  /** A check that has not answered within this long fails (default 2000 ms). */
+  healthTimeoutMs?: number;
+}
+
+export interface OpsServer {
+  /** e.g. http://127.0.0.1:9464 */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  error?: string;
+  [detail: string]: unknown;
+}
+
+export interface HealthReport {
+  status: "ok" | "fail";
+  checks: Record<string, CheckResult>;
+}
+
+/** A `health.redis` check: PING on the given client (one from createRedisConnection). */
+export function redisPing(client: Redis): () => Promise<boolean> {
+  return async () => (await client.ping()) === "PONG";
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
+  const { metrics, logger } = options;
+  const host = options.host ?? "127.0.0.1";
+  const timeoutMs = options.healthTimeoutMs ?? 2_000;
+  const dashboard = options.dashboard ? await createDashboard(options.dashboard) : undefined;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    if (dashboard && (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`))) {
+      if (!dashboard.authorized(req.headers.authorization)) {
+        res.writeHead(401, {
+          "WWW-Authenticate": 'Basic realm="xenops", charset="UTF-8"',
+          "Content-Type": "text/plain; charset=utf-8",
+        });
+        res.end("authentication required\n");
+        return;
+      }
+      // bull-board's routes are relative to where it is mounted.
+      req.url = (req.url ?? "").slice(DASHBOARD_PATH.length) || "/";
+      if (req.url.startsWith("?")) req.url = `/${req.url}`;
+      dashboard.handler(req, res);
+      return;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" });
+      res.end("method not allowed\n");
+      return;
+    }
+    if (path === "/metrics") {
+      const body = await metrics.render();
+      res.writeHead(200, { "Content-Type": metrics.contentType });
+      res.end(req.method === "HEAD" ? undefined : body);
+      return;
+    }
+    if (path === "/healthz") {
+      const report = await runHealthChecks(options.health, timeoutMs);
+      res.writeHead(report.status === "ok" ? 200 : 503, {
+        "Content-Type": "application/json; charset=utf-8",
+        "Cache-Control": "no-store",
+      });
+      res.end(req.method === "HEAD" ? undefined : `${JSON.stringify(report)}\n`);
+      return;
+    }
+    res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
+    res.end("not found\n");
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger?.error({ err: errorMessage(err), url: req.url }, "ops server request failed");
+      if (!res.headersSent) res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" });
+      res.end("internal error\n");
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", (err) => logger?.error({ err: err.message }, "ops server error"));
+  const { port } = server.address() as AddressInfo;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  logger?.info({ host, port, dashboard: dashboard !== undefined }, "ops server listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive connections (Prometheus, browsers) would hold close() open.
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+/** Runs every configured check concurrently; a check that throws or is late fails with the reason. */
+export async function runHealthChecks(health: HealthChecks, timeoutMs: number): Promise<HealthReport> {
+  const checks: Record<string, CheckResult> = {};
+  const redisStart = Date.now();
+  checks.redis = await withTimeout(health.redis(), timeoutMs)
+    .then((ok): CheckResult => (ok ? { ok: true } : { ok: false, error: "no answer" }))
+    .catch((err: unknown): CheckResult => ({ ok: false, error: errorMessage(err) }))
+    .then((r) => ({ ...r, ms: Date.now() - redisStart }));
+  if (health.slack) {
+    try {
+      checks.slack = health.slack() ? { ok: true } : { ok: false, error: "not connected" };
+    } catch (err) {
+      checks.slack = { ok: false, error: errorMessage(err) };
+    }
+  }
+  if (health.workers) {
+    try {
+      const { running, clusters } = health.workers();
+      checks.workers = running
+        ? { ok: true, clusters: [...clusters] }
+        : { ok: false, error: "workers are not running", clusters: [...clusters] };
+    } catch (err) {
+      checks.workers = { ok: false, error: errorMessage(err) };
+    }
+  }
+  const ok = Object.values(checks).every((c) => c.ok);
+  return { status: ok ? "ok" : "fail", checks };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** sha256 first so both sides have equal length: timingSafeEqual then hides where and whether they differ. */
+function sameSecret(a: string, b: string): boolean {
+  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
+}
+
+/** Checks an Authorization header against the configured Basic credentials, in constant time. */
+export function basicAuthorized(header: string | undefined, username: string, password: string): boolean {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
+  const decoded = match?.[1] ? Buffer.from(match[1], "base64").toString("utf8") : "";
+  const colon = decoded.indexOf(":");
+  const user = colon >= 0 ? decoded.slice(0, colon) : "";
+  const pass = colon >= 0 ? decoded.slice(colon + 1) : "";
+  // Both comparisons always run: no early exit that would tell a wrong username from a wrong password.
+  const userOk = sameSecret(user, username);
+  const passOk = sameSecret(pass, password);
+  return colon >= 0 && userOk && passOk;
+}
+
+async function createDashboard(
+  options: DashboardOptions,
+): Promise<{ handler: Handler; authorized: (header: string | undefined) => boolean }> {
+  if (!options.username || !options.password)
+    throw new Error("the queue dashboard needs a username and a non-empty password");
+  // Loaded only when a dashboard is configured: they pull in express.
+  const [{ createBullBoard }, { BullMQAdapter }, { ExpressAdapter }] = await Promise.all([
+    import("@bull-board/api"),
+    import("@bull-board/api/bullMQAdapter"),
+    import("@bull-board/express"),
+  ]);
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(DASHBOARD_PATH);
+  createBullBoard({
+    queues: options.queues.map((q) => new BullMQAdapter(q, { readOnlyMode: options.allowWrites !== true })),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: "xenops jobs" } },
+  });
+  // An express application: callable as a plain node:http handler.
+  const handler = serverAdapter.getRouter() as Handler;
+  const { username, password } = options;
+  return { handler, authorized: (header) => basicAuthorized(header, username, password) };
+}
