@@ -1,0 +1,81 @@
+/**
+ * The lab: an embedded default that runs the whole product against the simulated cluster. Used by
+ * `npm run lab`, by end-to-end tests and by the benchmarks.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type InventoryConfig, InventoryConfig as InventorySchema } from "../config/schema";
+import type { Logger } from "../log";
+import { startEmbeddedRedis } from "../queue/embedded-redis";
+import { referenceLab, type SimClusterSpecInput, type SimulatedCluster, startSimulatedCluster } from "../sim";
+
+/** The lab's Slack channel; the console speaks in it. */
+export const LAB_CHANNEL = "C0LAB";
+
+/** Fixed lab identities (README "Quick start"). */
+export const LAB_ROLES = {
+  viewer: { users: ["UVIEWER1"], groups: [] },
+  operator: { users: ["UOPER1", "UOPER2"], groups: [] },
+  approver: { users: ["UAPPROVER1", "UAPPROVER2"], groups: [] },
+  admin: { users: ["UADMIN1"], groups: [] },
+};
+
+export interface LabOptions {
+  /** Use this Redis instead of starting one. */
+  redisUrl?: string;
+  spec?: SimClusterSpecInput;
+  channel?: string;
+  logger?: Logger;
+  clock?: "real" | "manual";
+  commandTimeoutMs?: number;
+}
+
+export interface Lab {
+  redisUrl: string;
+  sim: SimulatedCluster;
+  inventory: InventoryConfig;
+  /** Directory holding the lab's client key (removed on close). */
+  dir: string;
+  close(): Promise<void>;
+}
+
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  const dir = await mkdtemp(join(tmpdir(), "xenops-lab-"));
+  const closers: (() => Promise<void>)[] = [() => rm(dir, { recursive: true, force: true })];
+  try {
+    let redisUrl = options.redisUrl;
+    if (!redisUrl) {
+      const redis = await startEmbeddedRedis(options.logger ? { logger: options.logger } : {});
+      closers.unshift(() => redis.stop());
+      redisUrl = redis.url;
+    }
+    const sim = await startSimulatedCluster(options.spec ?? referenceLab(), {
+      clock: options.clock ?? "real",
+    });
+    closers.unshift(() => sim.close());
+    const keyFile = join(dir, "id_ed25519");
+    await writeFile(keyFile, sim.clientKey.privateKey, { mode: 0o600 });
+    const cluster = sim.toClusterConfig(keyFile, {
+      channels: [options.channel ?? LAB_CHANNEL],
+      ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
+    });
+    const inventory = InventorySchema.parse({
+      clusters: [cluster],
+      roles: LAB_ROLES,
+      oncall: { users: ["UADMIN1"] },
+    });
+    return {
+      redisUrl,
+      sim,
+      inventory,
+      dir,
+      async close() {
+        for (const close of closers) await close().catch(() => {});
+      },
+    };
+  } catch (err) {
+    for (const close of closers) await close().catch(() => {});
+    throw err;
+  }
+}

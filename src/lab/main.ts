@@ -1,0 +1,64 @@
+/**
+ * `npm run lab`: Redis (embedded unless REDIS_URL), the simulated reference cluster, a worker and
+ * the bot. With SLACK_BOT_TOKEN and SLACK_APP_TOKEN it joins Slack in Socket Mode; otherwise it
+ * opens the console (`--script FILE` runs a script and exits).
+ */
+import { Command } from "commander";
+import { readRuntimeEnv, secretEnv } from "../config/env";
+import { errorMessage } from "../errors";
+import { createLogger } from "../log";
+import { runConsole, startSlackRuntime } from "../runtime";
+import { startLab } from "./lab";
+
+const program = new Command()
+  .name("npm run lab --")
+  .option("--script <file>", "run console lines from a file ('-' for stdin), then exit")
+  .option("--as <user>", "Slack user ID for console lines without a 'USER:' prefix", "UOPER1")
+  .parse(process.argv);
+const opts = program.opts<{ script?: string; as: string }>();
+
+const env = readRuntimeEnv();
+const slackMode = Boolean(env.SLACK_BOT_TOKEN && env.SLACK_APP_TOKEN) && opts.script === undefined;
+// The console prints bot messages on stdout; keep the logs on stderr and quiet unless asked.
+const logger = createLogger({
+  level: env.LOG_LEVEL === "info" && !slackMode ? "warn" : env.LOG_LEVEL,
+  name: "xenops-lab",
+});
+
+async function main(): Promise<number> {
+  const lab = await startLab({ ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}), logger });
+  const base = { inventory: lab.inventory, env, secretEnv: secretEnv(), logger, redisUrl: lab.redisUrl };
+  try {
+    const nodes = lab.sim.nodes.map((n) => `${n.name} ssh://127.0.0.1:${n.port}`).join(", ");
+    process.stderr.write(
+      `lab: cluster "${lab.inventory.clusters[0]?.name}" (${nodes}); redis ${lab.redisUrl}\n`,
+    );
+    if (slackMode) {
+      const running = await startSlackRuntime(base, { bot: true, worker: true });
+      process.stderr.write("lab: connected to Slack in Socket Mode; Ctrl-C stops\n");
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await running.close();
+      return 0;
+    }
+    return await runConsole(base, {
+      ...(opts.script !== undefined ? { script: opts.script } : {}),
+      defaultUser: opts.as,
+      write: (t) => process.stdout.write(t),
+    });
+  } finally {
+    await lab.close();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`lab: ${errorMessage(err)}\n`);
+    process.exitCode = 1;
+  },
+);
