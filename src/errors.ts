@@ -18,6 +18,10 @@ export type ErrorCode =
   | "unknown_guest"
   | "forbidden"
   | "approval_expired"
+  | "approval_refused"
+  | "approval_denied"
+  | "lock_lost"
+  | "state_changed"
   | "state_unknown"
   | "internal";
 

@@ -145,6 +145,41 @@ export const RolesConfig = z
   .strict();
 export type RolesConfig = z.infer<typeof RolesConfig>;
 
+/**
+ * Per-action overrides of the approval policies (defaults in src/approval/policy.ts). Everything is optional;
+ * what is left out keeps the default. Fence always keeps the two-person rule.
+ */
+export const ApprovalPolicyOverride = z
+  .object({
+    requestRole: RoleName.optional(),
+    approveRole: RoleName.exclude(["viewer"]).optional(),
+    approvals: z.number().int().min(1).max(5).optional(),
+    twoPerson: z.boolean().optional(),
+    expiresInMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 60)
+      .optional(),
+  })
+  .strict();
+export type ApprovalPolicyOverride = z.infer<typeof ApprovalPolicyOverride>;
+
+export const ApprovalsConfig = z
+  .object({
+    migrate: ApprovalPolicyOverride.optional(),
+    create: ApprovalPolicyOverride.optional(),
+    evacuate: ApprovalPolicyOverride.optional(),
+    failback: ApprovalPolicyOverride.optional(),
+    fence: ApprovalPolicyOverride.refine((p) => p.twoPerson !== false, {
+      message: "fence always needs two persons: twoPerson cannot be false",
+      path: ["twoPerson"],
+    }).optional(),
+    split_brain_recover: ApprovalPolicyOverride.optional(),
+  })
+  .strict();
+export type ApprovalsConfig = z.infer<typeof ApprovalsConfig>;
+
 export const InventoryConfig = z
   .object({
     clusters: z.array(ClusterConfig).min(1),
@@ -158,6 +193,8 @@ export const InventoryConfig = z
       .object({ users: z.array(SlackUserId).default([]), groups: z.array(SlackGroupId).default([]) })
       .strict()
       .default({ users: [], groups: [] }),
+    /** Optional: without it every risky action keeps its default approval policy. */
+    approvals: ApprovalsConfig.optional(),
   })
   .strict()
   .superRefine((inv, ctx) => {

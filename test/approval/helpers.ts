@@ -1,0 +1,167 @@
+/** Shared pieces of the approval tests: a recording notifier, roles, plans, an engine on real Redis. */
+import type { MessageRef, Notifier, OutboundMessage } from "../../src/app/types";
+import type { ApprovalEngineOptions } from "../../src/approval/engine";
+import { ApprovalEngine } from "../../src/approval/engine";
+import type { ActionPlan, ApprovalRecord } from "../../src/approval/types";
+import type { AuditEntryInput } from "../../src/audit/schema";
+import { Authorizer, StaticGroupDirectory } from "../../src/core/authz";
+import { silentLogger } from "../../src/log";
+import { testRedisUrl, uniquePrefix } from "../support/redis";
+
+export class RecordingNotifier implements Notifier {
+  readonly posts: { channel: string; ref: MessageRef; message: OutboundMessage }[] = [];
+  readonly updates: { ref: MessageRef; message: OutboundMessage }[] = [];
+  readonly ephemerals: { channel: string; user: string; message: OutboundMessage }[] = [];
+  private seq = 0;
+
+  async post(channel: string, message: OutboundMessage): Promise<MessageRef> {
+    this.seq += 1;
+    const ref = { channel, ts: `1700000000.${String(this.seq).padStart(6, "0")}` };
+    this.posts.push({ channel, ref, message });
+    return ref;
+  }
+
+  async update(ref: MessageRef, message: OutboundMessage): Promise<void> {
+    this.updates.push({ ref, message });
+  }
+
+  async postEphemeral(channel: string, user: string, message: OutboundMessage): Promise<void> {
+    this.ephemerals.push({ channel, user, message });
+  }
+
+  /** What the message at `ts` shows now (last update, else the post). */
+  current(ts: string): OutboundMessage | undefined {
+    const updated = this.updates.filter((u) => u.ref.ts === ts).at(-1);
+    return updated?.message ?? this.posts.find((p) => p.ref.ts === ts)?.message;
+  }
+}
+
+export const APPROVERS = Array.from({ length: 50 }, (_, i) => `UAPP${String(i).padStart(2, "0")}`);
+
+export const ROLES = {
+  viewer: { users: ["UVIEWER1"], groups: [] },
+  operator: { users: ["UOPER1", "UOPER2"], groups: [] },
+  approver: { users: ["UAPPROVER1", "UAPPROVER2", "UAPPROVER3", ...APPROVERS], groups: ["SAPPROVERS"] },
+  admin: { users: ["UADMIN1"], groups: [] },
+};
+
+export function authorizer(): Authorizer {
+  return new Authorizer(ROLES, new StaticGroupDirectory({ UGROUPIE: ["SAPPROVERS"] }));
+}
+
+export function migratePlan(overrides: Partial<ActionPlan> = {}): ActionPlan {
+  return {
+    action: "migrate",
+    cluster: "lab",
+    summary: "Live-migrate internet from ics2 to ics1",
+    target: { guest: "internet", node: "ics1" },
+    params: { guest: "internet", from: "ics2", to: "ics1" },
+    steps: [
+      {
+        node: "ics1",
+        argv: ["drbdadm", "primary", "internet"],
+        description: "Make DRBD internet primary on ics1 (dual-primary)",
+        destructive: false,
+      },
+      {
+        node: "ics2",
+        argv: ["xm", "migrate", "--live", "internet", "ics1"],
+        description: "Live-migrate internet to ics1",
+        destructive: true,
+      },
+      {
+        node: "ics2",
+        argv: ["logger", "-t", "xenops", "migrated internet; it's on ics1"],
+        description: "Note it in syslog",
+        destructive: false,
+      },
+    ],
+    checks: [
+      { name: "drbd-uptodate", ok: true, detail: "internet UpToDate/UpToDate" },
+      { name: "memory", ok: false, detail: "ics1 has 2048 MiB free, guest needs 3070 MiB" },
+    ],
+    stateHash: "ab".repeat(32),
+    stateSummary: "ics1: up; drbd internet Secondary/UpToDate\nics2: up; internet running",
+    ...overrides,
+  };
+}
+
+export function fencePlan(): ActionPlan {
+  return migratePlan({
+    action: "fence",
+    summary: "Fence ics2 (power off)",
+    target: { node: "ics2" },
+    params: { victim: "ics2" },
+    steps: [
+      {
+        node: "ics1",
+        argv: ["stonith_admin", "--fence", "ics2"],
+        description: "Fence ics2",
+        destructive: true,
+      },
+    ],
+  });
+}
+
+export function splitBrainPlan(): ActionPlan {
+  return migratePlan({
+    action: "split_brain_recover",
+    summary: "Recover split brain of internet, discarding ics2's changes",
+    target: { resource: "internet", node: "ics2" },
+    params: { resource: "internet", victim: "ics2" },
+    steps: [
+      {
+        node: "ics2",
+        argv: ["drbdadm", "--", "--discard-my-data", "connect", "internet"],
+        description: "Discard ics2's data",
+        destructive: true,
+      },
+    ],
+  });
+}
+
+/** A controllable clock, starting at a fixed time. */
+export class TestClock {
+  constructor(public ms = Date.parse("2030-01-01T12:00:00Z")) {}
+  now = () => this.ms;
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+export interface Harness {
+  engine: ApprovalEngine;
+  notifier: RecordingNotifier;
+  enqueued: { record: ApprovalRecord; deliveryId: string }[];
+  audit: AuditEntryInput[];
+  prefix: string;
+}
+
+/** An engine on the test Redis with a fresh prefix; `share` reuses another harness's prefix and recorders. */
+export function makeEngine(
+  options: Partial<ApprovalEngineOptions> & { share?: Harness } = {},
+  cleanup: (engine: ApprovalEngine) => void,
+): Harness {
+  const { share, ...rest } = options;
+  const notifier = share?.notifier ?? new RecordingNotifier();
+  const enqueued = share?.enqueued ?? [];
+  const audit = share?.audit ?? [];
+  const prefix = share?.prefix ?? uniquePrefix("approval");
+  const engine = new ApprovalEngine({
+    redisUrl: testRedisUrl(),
+    prefix,
+    notifier,
+    authorizer: authorizer(),
+    logger: silentLogger(),
+    enqueueExecution: async (record, { deliveryId }) => {
+      enqueued.push({ record, deliveryId });
+      return { jobId: `exec-${record.id}` };
+    },
+    audit: async (entry) => {
+      audit.push(entry);
+    },
+    ...rest,
+  });
+  cleanup(engine);
+  return { engine, notifier, enqueued, audit, prefix };
+}
