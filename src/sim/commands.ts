@@ -1,0 +1,208 @@
+/**
+ * The command dispatcher: what a simulated node does with one SSH exec request. The command line is
+ * split with the project's own POSIX word splitter; anything that needs a real shell (pipes,
+ * redirections, variables...) is refused, because the simulator never runs a shell and must not
+ * silently accept a line a real node would run differently. `sudo -n --` is stripped (root needs
+ * no sudo). Which programs exist depends on the node's toolstack, like the packages installed on it.
+ */
+import { XenopsError } from "../errors";
+import { splitCommandLine } from "../ssh/quote";
+import type { CommandContext, CommandIO, Program } from "./cmd/context";
+import { untilAborted } from "./cmd/context";
+import { drbdadm, drbdsetup } from "./cmd/drbd";
+import { fenceAgent, stonith, stonithAdmin } from "./cmd/fence";
+import { clStatus, crmMon } from "./cmd/ha";
+import { xl, xm } from "./cmd/xen";
+import { renderProcDrbd8, renderProcDrbd9 } from "./render/drbd8";
+import type { Simulation } from "./simulation";
+
+export type { CommandIO } from "./cmd/context";
+
+export interface CommandTarget {
+  sim: Simulation;
+  node: string;
+}
+
+const cat: Program = (ctx) => {
+  if (ctx.args.length === 0) return 0;
+  let rc = 0;
+  for (const path of ctx.args) {
+    if (path === "/proc/drbd") {
+      ctx.io.stdout(
+        ctx.sim.state.toolstack.drbd === 8
+          ? renderProcDrbd8(ctx.sim, ctx.node)
+          : renderProcDrbd9(ctx.sim, ctx.node),
+      );
+    } else {
+      ctx.io.stderr(`cat: ${path}: No such file or directory\n`);
+      rc = 1;
+    }
+  }
+  return rc;
+};
+
+const uname: Program = (ctx) => {
+  const ts = ctx.sim.state.toolstack;
+  const flags = ctx.args.join("");
+  if (flags === "-n") ctx.io.stdout(`${ctx.node.name}\n`);
+  else if (flags === "-r") ctx.io.stdout(`${ts.kernelRelease}\n`);
+  else if (flags === "-a")
+    ctx.io.stdout(`Linux ${ctx.node.name} ${ts.kernelRelease} ${ts.kernelVersion} ${ts.machine} GNU/Linux\n`);
+  else if (flags === "" || flags === "-s") ctx.io.stdout("Linux\n");
+  else {
+    ctx.io.stderr(`uname: invalid option -- '${flags.replace(/^-/, "")[0] ?? ""}'\n`);
+    return 1;
+  }
+  return 0;
+};
+
+const sleep: Program = async (ctx) => {
+  const secs = Number(ctx.args[0]);
+  if (ctx.args.length !== 1 || !Number.isFinite(secs) || secs < 0) {
+    ctx.io.stderr(
+      ctx.args.length ? `sleep: invalid time interval '${ctx.args[0]}'\n` : "sleep: missing operand\n",
+    );
+    return 1;
+  }
+  // Real time: sleep is how tests exercise client timeouts.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, secs * 1000);
+    ctx.io.signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+  return ctx.io.signal.aborted ? 143 : 0;
+};
+
+const BASE: Record<string, Program> = {
+  cat,
+  uname,
+  sleep,
+  true: () => 0,
+  false: () => 1,
+  hostname: (ctx) => {
+    ctx.io.stdout(`${ctx.node.name}\n`);
+    return 0;
+  },
+  echo: (ctx) => {
+    ctx.io.stdout(`${ctx.args.join(" ")}\n`);
+    return 0;
+  },
+  drbdadm,
+  drbdsetup,
+};
+
+/** The programs installed on a node of this simulation. */
+export function programsFor(sim: Simulation): Record<string, Program> {
+  const ts = sim.state.toolstack;
+  const programs: Record<string, Program> = { ...BASE };
+  if (ts.hypervisor === "xm") programs.xm = xm;
+  else programs.xl = xl;
+  if (ts.ha === "heartbeat") {
+    programs.cl_status = clStatus;
+    programs.stonith = stonith;
+  } else {
+    programs.crm_mon = crmMon;
+    programs.stonith_admin = stonithAdmin;
+  }
+  // fence-agents ship every agent; a heartbeat node may have them too if its device is one.
+  if (ts.ha === "pacemaker" || sim.state.fence?.type.startsWith("fence_")) {
+    programs.fence_apc = fenceAgent;
+    programs.fence_ipmilan = fenceAgent;
+  }
+  return programs;
+}
+
+/** Removes `sudo [-n] [--]`; null when sudo is used in a way a non-interactive run would not be. */
+function stripSudo(argv: string[]): string[] | null {
+  if (argv[0] !== "sudo") return argv;
+  let i = 1;
+  while (i < argv.length && argv[i] === "-n") i++;
+  if (argv[i] === "--") i++;
+  else if (argv[i]?.startsWith("-")) return null;
+  return argv.slice(i);
+}
+
+/**
+ * Runs one command on a simulated node and resolves with its exit status. A node that is down (or
+ * whose connection has died) never answers: the returned promise settles only when io.signal aborts.
+ */
+export async function handleCommand(
+  target: CommandTarget,
+  command: string | readonly string[],
+  io: CommandIO,
+): Promise<{ exitCode: number }> {
+  const { sim } = target;
+  sim.sync();
+  const node = sim.node(target.node);
+  if (!node) throw new XenopsError("unknown_node", `no simulated node ${target.node}`);
+  if (!node.up) {
+    await untilAborted(io.signal);
+    return { exitCode: 255 };
+  }
+
+  let argv: string[];
+  if (typeof command === "string") {
+    try {
+      argv = splitCommandLine(command);
+    } catch (err) {
+      io.stderr(
+        `sh: 1: ${err instanceof Error ? err.message : String(err)} (the simulated node runs no shell)\n`,
+      );
+      return { exitCode: 2 };
+    }
+  } else argv = [...command];
+
+  const stripped = stripSudo(argv);
+  if (stripped === null) {
+    io.stderr(
+      "sudo: a terminal is required to read the password; either use the -S option to read from standard input or configure an askpass helper\n",
+    );
+    return { exitCode: 1 };
+  }
+  if (stripped.length === 0) return { exitCode: 0 };
+  const [path, ...args] = stripped as [string, ...string[]];
+  const program = path.slice(path.lastIndexOf("/") + 1);
+  const run = programsFor(sim)[program];
+  if (!run) {
+    io.stderr(`sh: 1: ${path}: not found\n`);
+    return { exitCode: 127 };
+  }
+  const ctx: CommandContext = { sim, node, program, args, io };
+  const exitCode = await run(ctx);
+  return { exitCode };
+}
+
+export interface ExecOutput {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Collects a command's output in memory. */
+export async function execInProcess(
+  sim: Simulation,
+  node: string,
+  command: string | readonly string[],
+  options: { stdin?: string; signal?: AbortSignal } = {},
+): Promise<ExecOutput> {
+  let stdout = "";
+  let stderr = "";
+  const io: CommandIO = {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    readStdin: async () => options.stdin ?? "",
+    signal: options.signal ?? new AbortController().signal,
+  };
+  const { exitCode } = await handleCommand({ sim, node }, command, io);
+  return { stdout, stderr, exitCode };
+}

@@ -1,0 +1,110 @@
+/**
+ * Fault injection, usable while the lab runs. Each fault changes the simulation the way the real
+ * failure would, and the consequences follow from the model: a dead node's peers see DRBD
+ * WFConnection at once and the node dead after deadtime; a split brain leaves both sides StandAlone
+ * with diverged data until someone discards one side's changes.
+ */
+import type { Simulation } from "./simulation";
+
+export interface Faults {
+  /** Power loss/crash: SSH stops answering, guests die. rebootAfterMs: comes back by itself. */
+  nodeDown(node: string, options?: { rebootAfterMs?: number }): void;
+  /** Power on: boots after afterMs (0: at once). */
+  nodeUp(node: string, afterMs?: number): void;
+  /** SSH connections are refused (the node itself keeps running). */
+  unreachable(node: string): void;
+  /** SSH accepts TCP connections and never answers. */
+  hanging(node: string): void;
+  /** Every command on the node waits this long (real time) before it runs. */
+  slowSsh(node: string, ms: number): void;
+  /** Undoes unreachable/hanging/slowSsh for one node. */
+  reachable(node: string): void;
+  /** Diverged data: both sides StandAlone (by default both Primary too), each with out-of-sync KiB. */
+  splitBrain(resource: string, options?: { oosKiB?: number; bothPrimary?: boolean }): void;
+  /** A resync of `kib` KiB from `source` to its peer, at the resource's sync rate. */
+  startResync(resource: string, source: string, kib: number): void;
+  /** The HA stack of a surviving node takes over deadNode's guests (promote DRBD, start guests). */
+  heartbeatTakeover(deadNode: string): boolean;
+  /** The fence device stops (false) or starts (true) answering. */
+  fenceDevice(reachable: boolean): void;
+  /**
+   * Clears every fault: nodes up and reachable, no delays, fence device answering, split brains
+   * resolved by discarding the side that runs no guest.
+   */
+  heal(): void;
+}
+
+export function createFaults(sim: Simulation): Faults {
+  const node = (name: string) => {
+    const n = sim.node(name);
+    if (!n)
+      throw new Error(`unknown node ${name}; nodes are ${sim.state.nodes.map((x) => x.name).join(", ")}`);
+    return n;
+  };
+  const faults: Faults = {
+    nodeDown(name, options = {}) {
+      node(name);
+      sim.nodeDown(name, options.rebootAfterMs ?? null);
+    },
+    nodeUp(name, afterMs = 0) {
+      node(name);
+      sim.nodeUp(name, afterMs);
+    },
+    unreachable(name) {
+      node(name).reachability = "unreachable";
+      sim.changed();
+    },
+    hanging(name) {
+      node(name).reachability = "hanging";
+      sim.changed();
+    },
+    slowSsh(name, ms) {
+      if (!(ms >= 0)) throw new RangeError(`slowSsh needs a delay >= 0, got ${ms}`);
+      node(name).sshDelayMs = ms;
+    },
+    reachable(name) {
+      const n = node(name);
+      n.reachability = "ok";
+      n.sshDelayMs = 0;
+      sim.changed();
+    },
+    splitBrain(resource, options) {
+      sim.splitBrain(resource, options);
+    },
+    startResync(resource, source, kib) {
+      sim.startResync(resource, source, kib);
+    },
+    heartbeatTakeover(deadNode) {
+      node(deadNode);
+      return sim.heartbeatTakeover(deadNode);
+    },
+    fenceDevice(reachable) {
+      if (!sim.state.fence) throw new Error("this lab has no fence device");
+      sim.state.fence.reachable = reachable;
+      sim.changed();
+    },
+    heal() {
+      if (sim.state.fence) sim.state.fence.reachable = true;
+      for (const n of sim.state.nodes) {
+        n.reachability = "ok";
+        n.sshDelayMs = 0;
+        if (!n.up) sim.nodeUp(n.name, 0);
+      }
+      for (const r of sim.state.drbd) {
+        const sides = r.nodes.map((n) => r.local[n]);
+        if (!sides.some((l) => l?.splitBrain || l?.netWanted === false)) continue;
+        const [a, b] = r.nodes;
+        const victim = sim.deviceOpen(r, a) && !sim.deviceOpen(r, b) ? b : sim.deviceOpen(r, b) ? a : b;
+        const survivor = victim === a ? b : a;
+        // What an operator does: the victim drops its link, gives up Primary and its changes.
+        const diverged = r.local[victim]?.splitBrain === true || r.local[survivor]?.splitBrain === true;
+        sim.disconnect(r.name, victim);
+        if (diverged) sim.demote(r.name, victim);
+        sim.connect(r.name, victim, diverged);
+        sim.connect(r.name, survivor, false);
+      }
+      sim.changed();
+    },
+  };
+  return faults;
+}
