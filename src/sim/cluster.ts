@@ -71,18 +71,9 @@ export interface SimulatedCluster {
   close(): Promise<void>;
 }
 
-/**
- * ssh2's ed25519 generator drops a leading zero byte of the public key about once in 200 keys, and
- * generateKeyPair rejects such a key; a lab of 100 nodes would hit that often, so draw again.
- */
+/** An ed25519 pair for the lab (generateKeyPair already discards malformed ones). */
 export function labKeyPair(comment: string): GeneratedKeyPair {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return generateKeyPair("ed25519", { comment });
-    } catch (error) {
-      if (attempt >= 20) throw error;
-    }
-  }
+  return generateKeyPair("ed25519", { comment });
 }
 
 function readAll(stream: NodeJS.ReadableStream): Promise<string> {

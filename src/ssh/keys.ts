@@ -29,14 +29,21 @@ export function generateKeyPair(
     options.passphrase !== undefined
       ? { passphrase: options.passphrase, cipher: "aes256-ctr", rounds: 16 }
       : {};
-  const pair =
-    type === "ed25519"
-      ? ssh2.utils.generateKeyPairSync("ed25519", { comment, ...encryption })
-      : type === "ecdsa"
-        ? ssh2.utils.generateKeyPairSync("ecdsa", { bits: 256, comment, ...encryption })
-        : ssh2.utils.generateKeyPairSync("rsa", { bits: 2048, comment, ...encryption });
-  const publicKey = pair.public.trim();
-  return { privateKey: pair.private, publicKey, fingerprint: fingerprintOfPublicKeyText(publicKey) };
+  // ssh2's generator drops a leading zero byte of an ed25519 key about once in 200 keys, giving a
+  // key it then cannot read; such a pair is discarded and generated again.
+  for (let attempt = 1; ; attempt++) {
+    const pair =
+      type === "ed25519"
+        ? ssh2.utils.generateKeyPairSync("ed25519", { comment, ...encryption })
+        : type === "ecdsa"
+          ? ssh2.utils.generateKeyPairSync("ecdsa", { bits: 256, comment, ...encryption })
+          : ssh2.utils.generateKeyPairSync("rsa", { bits: 2048, comment, ...encryption });
+    const publicKey = pair.public.trim();
+    const privateOk = !(ssh2.utils.parseKey(pair.private, options.passphrase) instanceof Error);
+    if (privateOk && !(ssh2.utils.parseKey(publicKey) instanceof Error))
+      return { privateKey: pair.private, publicKey, fingerprint: fingerprintOfPublicKeyText(publicKey) };
+    if (attempt >= 10) throw new XenopsError("internal", "could not generate a readable key pair");
+  }
 }
 
 function fingerprintOfPublicKeyText(publicKey: string): string {

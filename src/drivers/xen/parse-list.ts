@@ -9,8 +9,13 @@ import { Domain, type DomainFlags, type MigrationMarker } from "../../model/sche
 export type XenListKind = "xm-list" | "xl-list";
 
 const HEADER = /^Name\s+ID\s+Mem(?:\(MiB\))?\s+VCPUs\s+State\s+Time\(s\)$/;
-/** Six positional flags: running, blocked, paused, shutdown, crashed, dying. */
-const STATE = /^[r-][b-][p-][s-][c-][d-]$/;
+/**
+ * Six positional flags: running, blocked, paused, shutdown, shutdown reason, dying. xm prints `c`
+ * for crashed in the fifth place; xl prints the shutdown reason there (`-` poweroff, `r` reboot,
+ * `s` suspend, `c` crash, `w` watchdog, `S` soft reset, `?` unknown), e.g. `---ss-` for a domain
+ * suspended to migrate away.
+ */
+const STATE = /^[r-][b-][p-][s-][-rscwS?][d-]$/;
 const INT = /^\d+$/;
 const SECONDS = /^\d+(?:\.\d+)?$/;
 

@@ -253,3 +253,19 @@ describe("parseXenList rejects what it cannot read", () => {
     expect(err).toMatchObject({ kind: "xl-list", line: 3, text: row });
   });
 });
+
+describe("xl shutdown-reason column", () => {
+  it("reads xl's fifth state letter as the shutdown reason (---ss- while migrating away)", () => {
+    const text = [
+      "Name                                        ID   Mem VCPUs\tState\tTime(s)",
+      "Domain-0                                     0  2048    16     r-----     120.5",
+      "web--migratedaway                           12  4096     2     ---ss-      33.0",
+      "db                                          13 16384     4     ----c-       1.0",
+    ].join("\n");
+    const domains = parseXenList(text, "xl-list");
+    expect(domains[1]).toMatchObject({ guest: "web", migration: "migratedaway", state: "---ss-" });
+    expect(domains[1]!.flags).toMatchObject({ shutdown: true, crashed: false });
+    expect(domains[2]!.flags).toMatchObject({ crashed: true });
+    expect(() => parseXenList(text.replace("---ss-", "---sx-"), "xl-list")).toThrow(/line 3/);
+  });
+});
