@@ -263,7 +263,11 @@ describe("ApprovalEngine.decide", () => {
     const deadline = Date.now() + 3_000;
     while ((await h.engine.get(record.id))?.status !== "expired" && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
-    await h.engine.settled();
+    // The sweep updates the card after it has marked the record expired: wait for the card too.
+    while (!cardText(h, record.messageTs).includes("Expired") && Date.now() < deadline) {
+      await h.engine.settled();
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(cardText(h, record.messageTs)).toContain("Expired");
     await h.engine.close();
   });
