@@ -14,7 +14,10 @@ export const statusCommand: CommandSpec<StatusArgs> = {
   parse({ positionals }, ctx) {
     const { cluster, rest } = pickCluster(positionals, ctx.clustersHere);
     if (rest.length > 1) throw new UsageError(`too many arguments: ${rest.slice(1).join(" ").slice(0, 60)}`);
-    return { cluster: cluster.name, target: rest[0] === undefined ? null : pickNodeOrGuest(cluster, rest[0]) };
+    return {
+      cluster: cluster.name,
+      target: rest[0] === undefined ? null : pickNodeOrGuest(cluster, rest[0]),
+    };
   },
   async run(ctx, args) {
     const job = await ctx.jobs.enqueue(

@@ -53,7 +53,11 @@ export function createStatusProcessor(deps: StatusJobDeps) {
     try {
       const state = await takeSnapshot(
         cluster,
-        { runnerFor: (node) => deps.runnerFor(cluster.name, node), drivers: deps.driversFor(cluster.name), logger: log },
+        {
+          runnerFor: (node) => deps.runnerFor(cluster.name, node),
+          drivers: deps.driversFor(cluster.name),
+          logger: log,
+        },
         { signal },
       );
       const focus = data.target
@@ -65,7 +69,8 @@ export function createStatusProcessor(deps: StatusJobDeps) {
       if (messageTs) await deps.notifier.update({ channel: data.channel, ts: messageTs }, card.main);
       else messageTs = (await deps.notifier.post(data.channel, card.main))?.ts ?? null;
       if (messageTs) {
-        for (const detail of card.detail ?? []) await deps.notifier.post(data.channel, { ...detail, threadTs: messageTs });
+        for (const detail of card.detail ?? [])
+          await deps.notifier.post(data.channel, { ...detail, threadTs: messageTs });
         if (card.detailText && deps.notifier.upload)
           await deps.notifier.upload(data.channel, {
             filename: `status-${cluster.name}.txt`,
@@ -76,7 +81,13 @@ export function createStatusProcessor(deps: StatusJobDeps) {
       }
       const unreachable = state.nodes.filter((n) => !n.reachable).map((n) => n.name);
       log.info({ warnings: state.warnings.length, unreachable: unreachable.length }, "status card posted");
-      return { cluster: cluster.name, nodes: state.nodes.length, unreachable, warnings: state.warnings.length, messageTs };
+      return {
+        cluster: cluster.name,
+        nodes: state.nodes.length,
+        unreachable,
+        warnings: state.warnings.length,
+        messageTs,
+      };
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
       const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts || signal?.aborted;

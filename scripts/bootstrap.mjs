@@ -23,7 +23,10 @@ function npmDependenciesStale() {
 if (npmDependenciesStale()) {
   console.error("bootstrap: installing npm dependencies (npm ci)");
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const r = spawnSync(npm, ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+  const r = spawnSync(npm, ["ci", "--no-audit", "--no-fund"], {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 

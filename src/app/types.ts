@@ -72,7 +72,10 @@ export interface Notifier {
   update(ref: MessageRef, message: OutboundMessage): Promise<void>;
   postEphemeral(channel: string, user: string, message: OutboundMessage): Promise<void>;
   /** Attach a long text (full log, detail) as a file in the channel/thread. */
-  upload?(channel: string, file: { filename: string; content: string; title: string; threadTs?: string }): Promise<void>;
+  upload?(
+    channel: string,
+    file: { filename: string; content: string; title: string; threadTs?: string },
+  ): Promise<void>;
 }
 
 /** The command core as the front ends see it. Both calls must return fast (before Slack's 3 s ack). */

@@ -2,8 +2,9 @@
  * Authorisation on Slack's immutable IDs: user IDs and user-group membership from the config's
  * roles. Names and display names are never consulted.
  */
-import type { InventoryConfig, RoleName } from "../config/schema";
+
 import type { GroupDirectory } from "../app/types";
+import type { InventoryConfig, RoleName } from "../config/schema";
 
 /** Each role includes the ones before it: an approver may also do what an operator may. */
 export const ROLE_ORDER: readonly RoleName[] = ["viewer", "operator", "approver", "admin"];

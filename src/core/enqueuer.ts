@@ -10,5 +10,10 @@ export interface EnqueuedJob {
 }
 
 export interface JobEnqueuer {
-  enqueue<N extends JobName>(cluster: string, name: N, payload: JobPayloads[N], options: { deliveryId: string }): Promise<EnqueuedJob>;
+  enqueue<N extends JobName>(
+    cluster: string,
+    name: N,
+    payload: JobPayloads[N],
+    options: { deliveryId: string },
+  ): Promise<EnqueuedJob>;
 }

@@ -52,8 +52,13 @@ export function createCommandCore(deps: CoreDeps): CommandCore {
 
   return {
     async command(request: CommandRequest): Promise<Reply> {
-      const log = deps.logger.child({ user: request.userId, channel: request.channelId, delivery: request.deliveryId });
-      if (request.text.length > MAX_TEXT) return { text: `That command is too long (${request.text.length} characters; at most ${MAX_TEXT}).` };
+      const log = deps.logger.child({
+        user: request.userId,
+        channel: request.channelId,
+        delivery: request.deliveryId,
+      });
+      if (request.text.length > MAX_TEXT)
+        return { text: `That command is too long (${request.text.length} characters; at most ${MAX_TEXT}).` };
       const { positionals, flags } = tokenize(request.text);
       const [verb = "help", ...rest] = positionals;
       const spec = byVerb.get(verb.toLowerCase());
@@ -72,7 +77,9 @@ export function createCommandCore(deps: CoreDeps): CommandCore {
       };
       if (!(await authorizer.has(request.userId, spec.role))) {
         log.warn({ verb: spec.verb, needed: spec.role }, "command refused: missing role");
-        return { text: `Sorry, \`${slash} ${spec.verb}\` needs the *${spec.role}* role, which you do not have. Ask an admin.` };
+        return {
+          text: `Sorry, \`${slash} ${spec.verb}\` needs the *${spec.role}* role, which you do not have. Ask an admin.`,
+        };
       }
       const unknownFlags = [...flags].filter((f) => !(spec.flags ?? []).includes(f));
       try {
@@ -85,7 +92,9 @@ export function createCommandCore(deps: CoreDeps): CommandCore {
       } catch (err) {
         if (err instanceof UsageError) return { text: `${err.message}\nUsage: \`${slash} ${spec.usage}\`` };
         log.error({ err, verb: spec.verb }, "command failed");
-        return { text: `Could not run \`${slash} ${spec.verb}\`: ${errorMessage(err)}. Nothing was queued; try again.` };
+        return {
+          text: `Could not run \`${slash} ${spec.verb}\`: ${errorMessage(err)}. Nothing was queued; try again.`,
+        };
       }
     },
 

@@ -2,8 +2,9 @@
  * The explicit driver registry: every supported toolstack generation is listed here, nowhere else.
  * Adding a driver means adding its folder and one line below.
  */
-import type { ToolstackConfig } from "../config/schema";
+
 import type { ClusterDrivers } from "../cluster/snapshot";
+import type { ToolstackConfig } from "../config/schema";
 import { drbd8Driver, parsers as drbd8Parsers } from "./drbd8";
 import { drbd9Driver, parsers as drbd9Parsers } from "./drbd9";
 import { heartbeatDriver, parsers as heartbeatParsers } from "./heartbeat";
@@ -11,7 +12,10 @@ import { pacemakerDriver, parsers as pacemakerParsers } from "./pacemaker";
 import type { DrbdDriver, HaDriver, HypervisorDriver, ParserEntry } from "./types";
 import { parsers as xenParsers, xlDriver, xmDriver } from "./xen";
 
-export const hypervisorDrivers: Record<ToolstackConfig["hypervisor"], HypervisorDriver> = { xm: xmDriver, xl: xlDriver };
+export const hypervisorDrivers: Record<ToolstackConfig["hypervisor"], HypervisorDriver> = {
+  xm: xmDriver,
+  xl: xlDriver,
+};
 export const drbdDrivers: Record<ToolstackConfig["drbd"], DrbdDriver> = { 8: drbd8Driver, 9: drbd9Driver };
 export const haDrivers: Record<ToolstackConfig["ha"], HaDriver | null> = {
   heartbeat: heartbeatDriver,
