@@ -84,11 +84,41 @@ export function deriveWarnings(cluster: ClusterConfig, nodes: readonly NodeState
     string,
     { node: string; role: string; connection: string; standalone: boolean }[]
   >();
+  // Which nodes should carry a declared resource? The config does not say; DRBD does: the nodes
+  // running it, and the peers they name (DRBD 9). DRBD 8 names no peers, but its resources have exactly
+  // two nodes: with one side known, the other is certain only in a two-node cluster (otherwise the
+  // known side reports the missing peer as disconnected). A resource running nowhere is expected
+  // everywhere. Without this, every node of a cluster of pairs reports every other pair's resources.
+  const carriers = new Map<string, Set<string>>();
+  const namedPeers = new Map<string, Set<string>>();
+  const unnamedPeers = new Set<string>();
+  const addTo = (map: Map<string, Set<string>>, key: string, value: string): void => {
+    const set = map.get(key) ?? new Set<string>();
+    set.add(value);
+    map.set(key, set);
+  };
+  for (const node of nodes) {
+    for (const res of node.drbd ?? []) {
+      if (res.unconfigured) continue;
+      addTo(carriers, res.name, node.name);
+      if (res.peers.length === 0) unnamedPeers.add(res.name);
+      for (const p of res.peers) {
+        if (p.node) addTo(namedPeers, res.name, p.node);
+        else unnamedPeers.add(res.name);
+      }
+    }
+  }
+  const expectedOn = (resource: string, node: string): boolean => {
+    const running = carriers.get(resource);
+    if (!running) return true;
+    if (namedPeers.get(resource)?.has(node)) return true;
+    return unnamedPeers.has(resource) && running.size < 2 && cluster.nodes.length === 2;
+  };
   for (const node of nodes) {
     const declared = new Set(cluster.drbd.map((r) => r.name));
     for (const name of declared) {
       const res = node.drbd?.find((r) => r.name === name);
-      if (node.drbd && (!res || res.unconfigured))
+      if (node.drbd && (!res || res.unconfigured) && expectedOn(name, node.name))
         out.push(
           warning(
             "disk_degraded",

@@ -1,0 +1,73 @@
+/**
+ * A child process of the benchmarks running one xenops part, as a deployment runs it:
+ *   bot       startSlackRuntime bot only (Socket Mode)
+ *   worker    startSlackRuntime worker only
+ *   bot-http  the HTTP-mode bot on 127.0.0.1 and a free port (createSlackApp + createDeps, as
+ *             startSlackRuntime wires it; startSlackRuntime does not report the port it bound)
+ *   idle      nothing started: the memory of the runtime and the modules alone, for reference
+ * Usage: node --import tsx bench/proc-runtime.ts CONFIG.json (forked with an IPC channel).
+ * Messages in: {type:"memory"} → {type:"memory", usage}; {type:"close"} → closes and exits.
+ * Message out at start: {type:"ready", url?}.
+ */
+import { readFileSync } from "node:fs";
+import { pino } from "pino";
+import { readRuntimeEnv } from "../src/config/env";
+import { InventoryConfig } from "../src/config/schema";
+import { startSlackRuntime } from "../src/runtime";
+import { startHttpStack } from "../test/e2e/harness";
+
+export interface ProcConfig {
+  role: "bot" | "worker" | "bot-http" | "idle";
+  inventory: unknown;
+  redisUrl: string;
+  env: Record<string, string>;
+}
+
+async function main(): Promise<void> {
+  const file = process.argv[2];
+  if (!file || !process.send)
+    throw new Error("usage: fork bench/proc-runtime.ts CONFIG.json with an IPC channel");
+  const config = JSON.parse(readFileSync(file, "utf8")) as ProcConfig;
+  const inventory = InventoryConfig.parse(config.inventory);
+  const env = readRuntimeEnv(config.env);
+  const logger = pino({ level: env.LOG_LEVEL, name: `bench-${config.role}` }, pino.destination(2));
+  let close: () => Promise<void>;
+  let url: string | undefined;
+  if (config.role === "idle") {
+    close = async () => {};
+  } else if (config.role === "bot-http") {
+    const stack = await startHttpStack({
+      inventory,
+      redisUrl: config.redisUrl,
+      queuePrefix: env.XENOPS_QUEUE_PREFIX,
+      slackApiUrl: env.SLACK_API_URL ?? "",
+      auditFile: env.XENOPS_AUDIT_FILE,
+      logger,
+      worker: false,
+    });
+    url = stack.url;
+    close = () => stack.close();
+  } else {
+    const running = await startSlackRuntime(
+      { inventory, env, secretEnv: {}, logger, redisUrl: config.redisUrl },
+      { bot: config.role === "bot", worker: config.role === "worker" },
+    );
+    close = () => running.close();
+  }
+  process.on("message", (msg: { type?: string }) => {
+    if (msg.type === "memory") process.send?.({ type: "memory", usage: process.memoryUsage() });
+    if (msg.type === "close") {
+      close().finally(() => process.exit(0));
+    }
+  });
+  // The parent went away: do not linger.
+  process.on("disconnect", () => {
+    close().finally(() => process.exit(0));
+  });
+  process.send({ type: "ready", ...(url ? { url } : {}) });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`proc-runtime: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

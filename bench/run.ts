@@ -1,0 +1,104 @@
+/**
+ * `npm run bench`: the performance tables of issues 2 and 3. Not a test: it prints PASS/MISS per
+ * target and exits 0 either way (non-zero only when a benchmark could not run).
+ *
+ *   a. snapshot latency at 1, 20, 100 simulated nodes: xenops cold/warm vs parallel-ssh
+ *   b. ack latency of the HTTP-mode bot under 200 concurrent slash commands
+ *   c. command-to-card latency at 2 and 100 nodes (Socket Mode bot and worker as processes)
+ *   d. RSS of the bot and the worker with 100 nodes
+ *
+ * Everything listens on loopback. Redis: REDIS_URL, or an embedded redis-server.
+ */
+import { cpus } from "node:os";
+import { pino } from "pino";
+import { startEmbeddedRedis } from "../src/queue/embedded-redis";
+import { ackBench, cardBench, printAckTable, printCardTables, printMemoryTable } from "./slack";
+import { PARALLEL_SSH, printSnapshotTables, snapshotBench } from "./snapshot";
+import { fmt, say, section } from "./util";
+
+/** What the xenops child processes logged at warn and above, so it does not interleave with the tables. */
+function printChildLog(lines: readonly string[]): void {
+  if (lines.length === 0) return;
+  say(`  the xenops processes logged ${lines.length} line(s) at warn or above:`);
+  for (const l of lines.slice(0, 8)) say(`    ${l}`);
+  if (lines.length > 8) say(`    ... ${lines.length - 8} more`);
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "silent" });
+  say(
+    `xenops bench: node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? "unknown"}); ` +
+      "the simulated nodes share this machine with xenops and with the load.",
+  );
+  const external = process.env.REDIS_URL;
+  const redis = external ? null : await startEmbeddedRedis({ logger });
+  const redisUrl = external ?? redis?.url ?? "";
+  const verdicts: string[] = [];
+  try {
+    section("a. snapshot latency (issue 2): takeSnapshot over SshPool vs parallel-ssh, scaleLab(n)");
+    say(
+      "  cold: new pool per run (connects included); warm: one pool, connected; medians and p95 of up to 10 runs.\n" +
+        `  parallel-ssh (${PARALLEL_SSH}): one invocation per distinct command of the snapshot, -p n, run concurrently\n` +
+        "  (at most 400 ssh processes at once); the 1-node row snapshots one node of scaleLab(2) (scaleLab needs 2).",
+    );
+    const rows = await snapshotBench({
+      sizes: [1, 20, 100],
+      runs: 10,
+      seriesBudgetMs: 12_000,
+      psshRuns: 3,
+      psshBudgetMs: 12_000,
+      psshAbortMs: 30_000,
+      logger,
+    });
+    verdicts.push(...printSnapshotTables(rows));
+    const listed = rows.at(-1)?.commands ?? [];
+    const perNode = listed.filter((c) => !c.startsWith("cl_status nodestatus "));
+    say(
+      `  commands per node: ${perNode.join(" · ")} · cl_status nodestatus NODE for each of the ${
+        listed.length - perNode.length
+      } members`,
+    );
+
+    section("b. ack latency (issue 3): 200 concurrent signed /xen status to the HTTP-mode bot (own process)");
+    const ackLog: string[] = [];
+    const acks = await ackBench({ redisUrl, logger, concurrency: 200, bursts: 2, log: ackLog });
+    verdicts.push(...printAckTable(acks));
+    printChildLog(ackLog);
+
+    section(
+      "c. command-to-card latency: Socket Mode bot and worker (own processes), fake Slack, simulated lab",
+    );
+    const cardLog: string[] = [];
+    const small = await cardBench({ redisUrl, logger, nodes: 2, runs: 6, budgetMs: 15_000, log: cardLog });
+    const large = await cardBench({ redisUrl, logger, nodes: 100, runs: 4, budgetMs: 30_000, log: cardLog });
+    printCardTables([small, large]);
+    say(
+      "  from sending /xen status (Socket Mode envelope) to the chat.update carrying the card at the fake Slack",
+    );
+    printChildLog(cardLog);
+
+    section("d. memory of the bot and the worker (separate processes) after the status commands above");
+    say("  2 nodes (reference lab):");
+    printMemoryTable(small, false);
+    say("  100 nodes (scaleLab(100)):");
+    verdicts.push(...printMemoryTable(large, true));
+
+    section("targets");
+    for (const v of verdicts) say(v);
+    say(`\nbench finished in ${fmt((performance.now() - started) / 1000, 1)} s`);
+    return 0;
+  } finally {
+    await redis?.stop();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

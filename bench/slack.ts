@@ -1,0 +1,420 @@
+/**
+ * Issue 3 and the deployment numbers: ack latency of the HTTP-mode bot under 200 concurrent slash
+ * commands, command-to-card latency at 2 and 100 simulated nodes, and the memory of the bot and the
+ * worker as separate processes. xenops runs in child processes (bench/proc-runtime.ts); this process
+ * holds the fake Slack, the simulated cluster and the load, all on loopback.
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { InventoryConfig } from "../src/config/schema";
+import { LAB_CHANNEL, startLab } from "../src/lab/lab";
+import { createJobQueues } from "../src/queue/queues";
+import { scaleLab } from "../src/sim";
+import {
+  awaitCard,
+  BOT_TOKEN,
+  blockTexts,
+  cardMark,
+  commandBody,
+  labEnvVars,
+  postSigned,
+  withChannels,
+} from "../test/e2e/harness";
+import { FakeSlack } from "../test/support/fake-slack";
+import type { ProcConfig } from "./proc-runtime";
+import { fmt, median, percentile, say, sleep, table, verdict, within } from "./util";
+
+const ROOT = join(import.meta.dirname, "..");
+
+// ---- child processes ----
+
+export interface Proc {
+  role: ProcConfig["role"];
+  pid: number;
+  url: string | undefined;
+  /** What the process logged (warn and above) and wrote to stderr, last lines first kept. */
+  log: string[];
+  /** VmRSS and VmHWM (peak) from /proc, in MB. */
+  rss(): { rssMB: number; peakMB: number };
+  memory(): Promise<NodeJS.MemoryUsage>;
+  close(): Promise<void>;
+}
+
+function procStatusMB(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const text = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1]);
+  return kb / 1024;
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+export async function startProc(config: ProcConfig, dir: string): Promise<Proc> {
+  const file = join(dir, `${config.role}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(file, JSON.stringify(config), { mode: 0o600 });
+  const child = fork(join(ROOT, "bench", "proc-runtime.ts"), [file], {
+    cwd: ROOT,
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "pipe", "ipc"],
+  });
+  const pid = child.pid;
+  if (!pid) throw new Error(`could not start the ${config.role} process`);
+  const log: string[] = [];
+  let partial = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    const lines = (partial + chunk.toString("utf8")).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) if (line.trim() && log.length < 200) log.push(line);
+  });
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  let ready: { url?: string };
+  try {
+    ready = await within(
+      30_000,
+      `the ${config.role} process start`,
+      new Promise<{ url?: string }>((resolve, reject) => {
+        child.on("message", (m: { type?: string; url?: string }) => {
+          if (m.type === "ready") resolve(m);
+        });
+        child.once("exit", (code) => reject(new Error(`the ${config.role} process exited with ${code}`)));
+      }),
+    );
+  } catch (err) {
+    kill();
+    throw err;
+  }
+  return {
+    role: config.role,
+    pid,
+    url: ready.url,
+    log,
+    rss: () => ({ rssMB: procStatusMB(pid, "VmRSS"), peakMB: procStatusMB(pid, "VmHWM") }),
+    memory: () =>
+      within(
+        5_000,
+        `memory of the ${config.role} process`,
+        new Promise<NodeJS.MemoryUsage>((resolve) => {
+          const on = (m: { type?: string; usage?: NodeJS.MemoryUsage }) => {
+            if (m.type !== "memory" || !m.usage) return;
+            child.off("message", on);
+            resolve(m.usage);
+          };
+          child.on("message", on);
+          child.send({ type: "memory" });
+        }),
+      ),
+    async close() {
+      if (child.connected) child.send({ type: "close" });
+      if (!(await waitExit(child, 10_000))) {
+        kill();
+        await waitExit(child, 5_000);
+      }
+    },
+  };
+}
+
+// ---- b. ack latency ----
+
+/** One line per log entry of the child processes: `[role] level: msg (err)`. */
+export function summarizeLogs(procs: readonly Pick<Proc, "role" | "log">[]): string[] {
+  const names: Record<number, string> = { 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+  return procs.flatMap((p) =>
+    p.log.map((line) => {
+      try {
+        const e = JSON.parse(line) as { level?: number; msg?: string; err?: unknown; component?: string };
+        const err =
+          e.err === undefined
+            ? ""
+            : ` (${typeof e.err === "string" ? e.err : JSON.stringify(e.err).slice(0, 160)})`;
+        return `[${p.role}] ${names[e.level ?? 0] ?? e.level}: ${e.component ? `${e.component}: ` : ""}${e.msg ?? ""}${err}`;
+      } catch {
+        return `[${p.role}] ${line.slice(0, 200)}`;
+      }
+    }),
+  );
+}
+
+export interface AckResult {
+  verb: "status" | "help";
+  label: string;
+  n: number;
+  latencies: number[];
+  wallMs: number;
+  failures: number;
+}
+
+export async function ackBench(opts: {
+  redisUrl: string;
+  logger: Logger;
+  concurrency: number;
+  bursts: number;
+  /** Receives what the child processes logged (warn and above). */
+  log: string[];
+}): Promise<AckResult[]> {
+  const dir = await mkdtemp(join(tmpdir(), "xenops-bench-ack-"));
+  const slack = await FakeSlack.start({ validTokens: [BOT_TOKEN] });
+  const lab = await startLab({ redisUrl: opts.redisUrl, logger: opts.logger });
+  const prefix = `bench-ack-${process.pid}-${Date.now()}`;
+  let bot: Proc | undefined;
+  try {
+    bot = await startProc(
+      {
+        role: "bot-http",
+        inventory: lab.inventory,
+        redisUrl: lab.redisUrl,
+        env: labEnvVars({
+          slackApiUrl: slack.apiUrl,
+          queuePrefix: prefix,
+          mode: "http",
+          auditFile: join(dir, "audit.jsonl"),
+        }),
+      },
+      dir,
+    );
+    const url = bot.url ?? "";
+    let seq = 0;
+    const one = async (verb: "status" | "help"): Promise<{ ms: number; ok: boolean }> => {
+      const body = commandBody({
+        text: verb,
+        user_id: "UVIEWER1",
+        channel_id: LAB_CHANNEL,
+        trigger_id: `bench-${prefix}-${++seq}`,
+      });
+      const t = performance.now();
+      const res = await postSigned(url, body);
+      const ms = performance.now() - t;
+      const expected = verb === "status" ? "Queued as job" : "operate the Xen/DRBD clusters";
+      return { ms, ok: res.status === 200 && res.text.includes(expected) };
+    };
+    // Warm-up: connections, JIT, Redis scripts.
+    for (let i = 0; i < 20; i++) await one("status");
+    const results: AckResult[] = [];
+    // The status bursts are the target; a help burst (no Redis write) shows what the enqueue costs.
+    const bursts = [
+      ...Array.from({ length: opts.bursts }, (_, i) => ({
+        verb: "status" as const,
+        label: `status burst ${i + 1}`,
+      })),
+      { verb: "help" as const, label: "help burst (no enqueue)" },
+    ];
+    for (const burst of bursts) {
+      const t = performance.now();
+      const all = await within(
+        60_000,
+        "a burst of slash commands",
+        Promise.all(Array.from({ length: opts.concurrency }, () => one(burst.verb))),
+      );
+      results.push({
+        verb: burst.verb,
+        label: burst.label,
+        n: all.length,
+        latencies: all.map((r) => r.ms),
+        wallMs: performance.now() - t,
+        failures: all.filter((r) => !r.ok).length,
+      });
+      await sleep(300);
+    }
+    return results;
+  } finally {
+    await bot?.close();
+    if (bot) opts.log.push(...summarizeLogs([bot]));
+    // The queued status jobs had no worker; drop them.
+    const jobs = createJobQueues({ redisUrl: lab.redisUrl, prefix, clusters: ["lab"], logger: opts.logger });
+    await jobs
+      .queue("lab")
+      .obliterate({ force: true })
+      .catch(() => {});
+    await jobs.close();
+    await lab.close();
+    await slack.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function printAckTable(results: readonly AckResult[]): string[] {
+  say(
+    table(
+      ["run", "requests", "p50 ms", "p99 ms", "max ms", "burst wall ms", "failed"],
+      results.map((r) => [
+        r.label,
+        String(r.n),
+        fmt(median(r.latencies)),
+        fmt(percentile(r.latencies, 99)),
+        fmt(Math.max(...r.latencies)),
+        fmt(r.wallMs, 0),
+        String(r.failures),
+      ]),
+    ),
+  );
+  const status = results.filter((r) => r.verb === "status");
+  const worst = Math.max(...status.map((r) => percentile(r.latencies, 99)));
+  const failed = results.reduce((a, r) => a + r.failures, 0);
+  const lines = [
+    verdict(
+      "ack p99 < 100 ms under 200 concurrent /xen status",
+      worst < 100 && failed === 0,
+      `worst p99 ${fmt(worst)} ms${failed ? `, ${failed} requests not acked as expected` : ""}`,
+    ),
+  ];
+  for (const l of lines) say(l);
+  return lines;
+}
+
+// ---- c. command-to-card latency, d. memory ----
+
+export interface CardResult {
+  nodes: number;
+  ackMs: number[];
+  /** First run: the worker connects to every node. */
+  coldCardMs: number;
+  warmCardMs: number[];
+  reachable: string[];
+  memory: { role: string; rssMB: number; peakMB: number; heapMB: number }[];
+}
+
+export async function cardBench(opts: {
+  redisUrl: string;
+  logger: Logger;
+  nodes: number;
+  runs: number;
+  budgetMs: number;
+  /** Receives what the child processes logged (warn and above). */
+  log: string[];
+}): Promise<CardResult> {
+  const dir = await mkdtemp(join(tmpdir(), "xenops-bench-card-"));
+  const slack = await FakeSlack.start({ validTokens: [BOT_TOKEN] });
+  const lab = await startLab({
+    redisUrl: opts.redisUrl,
+    logger: opts.logger,
+    ...(opts.nodes > 2 ? { spec: scaleLab(opts.nodes) } : {}),
+  });
+  // One channel per run: the sender paces posts per channel (1/s), and a large card's thread messages
+  // would otherwise hold up the next run's placeholder.
+  const channels = Array.from({ length: opts.runs }, (_, i) => `C0BENCH${String(i).padStart(3, "0")}`);
+  const inventory: InventoryConfig = withChannels(lab.inventory, channels);
+  const prefix = `bench-card-${opts.nodes}-${process.pid}-${Date.now()}`;
+  const env = labEnvVars({
+    slackApiUrl: slack.apiUrl,
+    queuePrefix: prefix,
+    auditFile: join(dir, "audit.jsonl"),
+  });
+  const procs: Proc[] = [];
+  try {
+    const [bot, worker, idle] = await Promise.all([
+      startProc({ role: "bot", inventory, redisUrl: lab.redisUrl, env }, dir),
+      startProc({ role: "worker", inventory, redisUrl: lab.redisUrl, env }, dir),
+      startProc({ role: "idle", inventory, redisUrl: lab.redisUrl, env }, dir),
+    ]);
+    procs.push(bot, worker, idle);
+    await slack.waitForSocketConnection(10_000);
+
+    const ackMs: number[] = [];
+    const cardMs: number[] = [];
+    const reachable: string[] = [];
+    const started = performance.now();
+    for (const [i, channel] of channels.entries()) {
+      if (i > 1 && performance.now() - started > opts.budgetMs) break;
+      const mark = cardMark(slack);
+      const t0 = Date.now();
+      const ack = await slack.sendSlashCommand({ text: "status", user_id: "UVIEWER1", channel_id: channel });
+      ackMs.push(ack.ackedAt - ack.sentAt);
+      const { card } = await awaitCard(slack, channel, mark, 60_000);
+      cardMs.push(card.at - t0);
+      const texts = blockTexts(card.args.blocks).join("\n");
+      reachable.push(/(\d+\/\d+) nodes reachable/.exec(texts)?.[1] ?? `no card: ${String(card.args.text)}`);
+    }
+    const memory = [];
+    for (const p of procs) {
+      const usage = await p.memory();
+      memory.push({ role: p.role, ...p.rss(), heapMB: usage.heapUsed / 1024 / 1024 });
+    }
+    return {
+      nodes: opts.nodes,
+      ackMs,
+      coldCardMs: cardMs[0] ?? Number.NaN,
+      warmCardMs: cardMs.slice(1),
+      reachable,
+      memory,
+    };
+  } finally {
+    await Promise.all(procs.map((p) => p.close()));
+    opts.log.push(...summarizeLogs(procs));
+    await lab.close();
+    await slack.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function printCardTables(results: readonly CardResult[]): string[] {
+  say(
+    table(
+      [
+        "nodes",
+        "runs",
+        "ack p50 ms",
+        "card ms, 1st run (connects)",
+        "card ms, later runs p50 / max",
+        "card says",
+      ],
+      results.map((r) => [
+        String(r.nodes),
+        String(r.ackMs.length),
+        fmt(median(r.ackMs), 0),
+        fmt(r.coldCardMs, 0),
+        r.warmCardMs.length
+          ? `${fmt(median(r.warmCardMs), 0)} / ${fmt(Math.max(...r.warmCardMs), 0)}`
+          : "n/a",
+        [...new Set(r.reachable)].map((x) => `${x} reachable`).join(", "),
+      ]),
+    ),
+  );
+  return [];
+}
+
+export function printMemoryTable(result: CardResult, target: boolean): string[] {
+  const parts = result.memory.filter((m) => m.role === "bot" || m.role === "worker");
+  const idle = result.memory.find((m) => m.role === "idle");
+  const total = parts.reduce((a, m) => a + m.rssMB, 0);
+  const peak = parts.reduce((a, m) => a + m.peakMB, 0);
+  say(
+    table(
+      ["process", "RSS MB", "peak RSS MB", "JS heap used MB"],
+      [
+        ...parts.map((m) => [m.role, fmt(m.rssMB), fmt(m.peakMB), fmt(m.heapMB)]),
+        ["bot + worker", fmt(total), fmt(peak), ""],
+        ...(idle
+          ? [
+              [
+                "(reference: same modules loaded, nothing started)",
+                fmt(idle.rssMB),
+                fmt(idle.peakMB),
+                fmt(idle.heapMB),
+              ],
+            ]
+          : []),
+      ],
+    ),
+  );
+  if (!target) return [];
+  const line = verdict(
+    `bot + worker RSS < 200 MB with ${result.nodes} nodes`,
+    total < 200,
+    `${fmt(total)} MB after the status commands (peaks sum to ${fmt(peak)} MB)`,
+  );
+  say(line);
+  return [line];
+}
