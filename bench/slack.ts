@@ -300,7 +300,7 @@ export async function cardBench(opts: {
   const lab = await startLab({
     redisUrl: opts.redisUrl,
     logger: opts.logger,
-    ...(opts.nodes > 2 ? { spec: scaleLab(opts.nodes) } : {}),
+    ...(opts.nodes > 2 ? { spec: scaleLab(opts.nodes, { flavour: "modern" }) } : {}),
   });
   // One channel per run: the sender paces posts per channel (1/s), and a large card's thread messages
   // would otherwise hold up the next run's placeholder.

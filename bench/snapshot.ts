@@ -37,6 +37,13 @@ export interface SnapshotBenchOptions {
   psshBudgetMs: number;
   psshAbortMs: number;
   logger: Logger;
+  /** Toolstack of the simulated nodes (default "modern": one crm_mon per node). */
+  flavour?: "reference" | "modern";
+  /**
+   * Added to every command on every simulated node, to model a real dom0 (xm/xl and drbdsetup take
+   * tens of milliseconds there); 0 measures xenops and the in-process simulator alone.
+   */
+  commandLatencyMs?: number;
 }
 
 interface PsshResult {
@@ -135,7 +142,11 @@ function runPsshOnce(
 async function benchSize(n: number, opts: SnapshotBenchOptions): Promise<SnapshotRow> {
   const { logger } = opts;
   // scaleLab needs two nodes at least: the 1-node row snapshots one node of a 2-node lab.
-  const sim: SimulatedCluster = await startSimulatedCluster(scaleLab(Math.max(2, n)));
+  const sim: SimulatedCluster = await startSimulatedCluster(
+    scaleLab(Math.max(2, n), { flavour: opts.flavour ?? "modern" }),
+  );
+  if (opts.commandLatencyMs)
+    for (const node of sim.nodes) sim.faults.slowSsh(node.name, opts.commandLatencyMs);
   const dir = await mkdtemp(join(tmpdir(), `xenops-bench-${n}-`));
   try {
     const key = join(dir, "id_ed25519");
