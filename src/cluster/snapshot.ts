@@ -31,7 +31,16 @@ export interface SnapshotOptions {
   timeoutMs?: number;
   /** Only these nodes (others are left out of the state). */
   nodes?: readonly string[];
+  /**
+   * On clusters larger than this, the HA view (cluster-wide: Pacemaker's CIB status, heartbeat's
+   * membership) is read on this many nodes only; default 4. A 100-node crm_mon is ~0.5 MB of XML,
+   * and reading it on every node cost most of a large snapshot's time and memory.
+   */
+  haObservers?: number;
 }
+
+/** PartError code of a node whose HA view was not read because other nodes' views cover it. */
+export const HA_NOT_SAMPLED = "ha_not_sampled";
 
 const TRANSPORT_CODES = new Set([
   "ssh_connect_failed",
@@ -61,6 +70,7 @@ export async function snapshotNode(
   node: string,
   deps: SnapshotDeps,
   options: SnapshotOptions = {},
+  haObservedOn: readonly string[] | null = null,
 ): Promise<NodeState> {
   const started = performance.now();
   const runner = deps.runnerFor(node);
@@ -70,9 +80,11 @@ export async function snapshotNode(
     part(() => hypervisor.listDomains(runner, call)),
     part(() => hypervisor.info(runner, call)),
     part(() => drbd.status(runner, { resources: cluster.drbd }, call)),
-    ha ? part(() => ha.view(runner, call)) : Promise.resolve({ value: null, error: null } as const),
+    ha && !haObservedOn
+      ? part(() => ha.view(runner, call))
+      : Promise.resolve({ value: null, error: null } as const),
   ]);
-  const parts = [domains, xenInfo, drbdState, ...(ha ? [haView] : [])];
+  const parts = [domains, xenInfo, drbdState, ...(ha && !haObservedOn ? [haView] : [])];
   const transportErrors = parts.map((p) => p.error).filter((e) => e?.transport);
   // Unreachable only when every part failed on the transport: a node that answered anything is up.
   const reachable = transportErrors.length < parts.length;
@@ -87,7 +99,10 @@ export async function snapshotNode(
     drbd: drbdState.value,
     drbdError: strip(drbdState.error),
     ha: haView.value,
-    haError: strip(haView.error),
+    haError:
+      ha && haObservedOn
+        ? { code: HA_NOT_SAMPLED, message: `cluster-wide view read on ${haObservedOn.join(", ")}` }
+        : strip(haView.error),
     durationMs: Math.round(performance.now() - started),
   };
   if (!reachable) deps.logger.warn({ node, code: state.error?.code }, "node unreachable during snapshot");
@@ -103,7 +118,27 @@ export async function takeSnapshot(
   // Every command of the snapshot listens on the caller's signal: thousands at once on a large
   // cluster, which is expected, not a leak (Node warns from 11 on).
   if (options.signal) setMaxListeners(0, options.signal);
-  const nodes = await Promise.all(names.map((name) => snapshotNode(cluster, name, deps, options)));
+  const observers = options.haObservers ?? 4;
+  // Large clusters: read the HA view on the first `observers` nodes only.
+  const sampled = deps.drivers.ha && names.length > observers ? names.slice(0, observers) : null;
+  const nodes = await Promise.all(
+    names.map((name) =>
+      snapshotNode(cluster, name, deps, options, sampled && !sampled.includes(name) ? sampled : null),
+    ),
+  );
+  if (sampled && deps.drivers.ha && !nodes.some((n) => n.ha !== null)) {
+    // No sampled node gave a view: read it everywhere else, so the HA state is never left unknown
+    // just because the sample was unlucky.
+    const ha = deps.drivers.ha;
+    const call = { signal: options.signal, timeoutMs: options.timeoutMs ?? cluster.commandTimeoutMs };
+    await Promise.all(
+      nodes.map(async (node, i) => {
+        if (sampled.includes(node.name) || !node.reachable) return;
+        const got = await part(() => ha.view(deps.runnerFor(node.name), call));
+        nodes[i] = { ...node, ha: got.value, haError: strip(got.error) };
+      }),
+    );
+  }
   return {
     cluster: cluster.name,
     takenAt: (deps.now?.() ?? new Date()).toISOString(),

@@ -49,7 +49,7 @@ export function deriveWarnings(cluster: ClusterConfig, nodes: readonly NodeState
       ["Xen info", node.xenInfoError],
       ["DRBD", node.drbdError],
       ["HA", node.haError],
-    ].filter(([, e]) => e !== null);
+    ].filter(([, e]) => e !== null && (e as { code: string }).code !== "ha_not_sampled");
     for (const [what, err] of unknownParts) {
       const e = err as { code: string; message: string };
       out.push(

@@ -361,6 +361,28 @@ describe("takeSnapshot over SSH: a cluster of pairs (scaleLab)", () => {
     expect(state.warnings).toEqual([]);
   });
 
+  it("reads the cluster-wide HA view on a sample of nodes, and everywhere when the sample gives none", async () => {
+    const { state } = await lab.snapshot();
+    expect(state.nodes.map((n) => (n.ha ? "view" : n.haError?.code))).toEqual([
+      "view",
+      "view",
+      "view",
+      "view",
+      "ha_not_sampled",
+      "ha_not_sampled",
+    ]);
+    for (const name of ["n001", "n002", "n003", "n004"]) lab.sim.faults.unreachable(name);
+    await lab.sim.settled();
+    try {
+      const { state: degraded } = await lab.snapshot();
+      expect(degraded.nodes.map((n) => n.ha !== null)).toEqual([false, false, false, false, true, true]);
+      expect(degraded.nodes[4]?.ha?.nodes.length).toBe(6);
+    } finally {
+      for (const name of ["n001", "n002", "n003", "n004"]) lab.sim.faults.reachable(name);
+      await lab.sim.settled();
+    }
+  });
+
   it("shares one abort signal among all its commands without a listener-leak warning", async () => {
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);

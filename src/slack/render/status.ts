@@ -203,7 +203,16 @@ function xenLine(node: NodeState): string {
   return escapeMrkdwn(parts.join(" · "));
 }
 
+/** Large clusters read the HA view on a sample of nodes: count members from the views read. */
+function haSummary(nodes: readonly NodeState[]): string {
+  const views = nodes.flatMap((n) => (n.ha ? [n.ha] : []));
+  const members = views[0]?.nodes ?? [];
+  const online = members.filter((m) => m.status === "online").length;
+  return `${views.filter((v) => v.running).length} of ${views.length} views running; members ${online}/${members.length} online`;
+}
+
 function haLine(ha: HaView | null, err: PartError | null): string {
+  if (!ha && err?.code === "ha_not_sampled") return `HA: ${escapeMrkdwn(err.message)}`;
   if (!ha) return `HA: ${escapeMrkdwn(unknown(err))}`;
   const head = `HA (${ha.stack}, seen from ${ha.observer})`;
   if (!ha.running) return escapeMrkdwn(`${head}: not running`);
@@ -376,7 +385,14 @@ function overviewLines(nodes: readonly NodeState[]): string[] {
         n.drbd === null
           ? "unknown"
           : `${n.drbd.filter((r) => r.peers.some((p) => p.connectionState === "Connected")).length}/${n.drbd.length} conn`;
-      const ha = n.ha === null ? "unknown" : n.ha.running ? "running" : "stopped";
+      const ha =
+        n.ha === null
+          ? n.haError?.code === "ha_not_sampled"
+            ? "sampled"
+            : "unknown"
+          : n.ha.running
+            ? "running"
+            : "stopped";
       return [n.name, "ok", doms, drbd, ha];
     }),
   );
@@ -401,9 +417,9 @@ function summaryFields(state: ClusterState, nodes: readonly NodeState[]): Block 
         ? `\nunknown on ${nodes.filter((n) => n.drbd === null).length} nodes`
         : ""
     }`,
-    `*HA*\n${nodes.filter((n) => n.ha?.running).length} nodes running HA${
-      nodes.some((n) => n.ha === null)
-        ? `\nunknown on ${nodes.filter((n) => n.ha === null).length} nodes`
+    `*HA*\n${haSummary(nodes)}${
+      nodes.some((n) => n.ha === null && n.haError?.code !== "ha_not_sampled")
+        ? `\nunknown on ${nodes.filter((n) => n.ha === null && n.haError?.code !== "ha_not_sampled").length} nodes`
         : ""
     }`,
   ];
