@@ -1,13 +1,18 @@
 /**
- * `status` job: snapshot the cluster over SSH and post the card. Read-only, so BullMQ may retry it;
- * the placeholder message is remembered in the job data so a retry edits the same message.
+ * `status` job: snapshot the cluster over SSH and post the card. Read-only, so BullMQ may retry it.
+ * The message is its JobCard (src/jobs-ui/card.ts): the "queued" card posted at enqueue time (when a
+ * card store is given) becomes "collecting…", then the status card itself with the job's facts in a
+ * footer. Its ts is remembered in the job data too, so a retry edits the same message.
  */
 import { type Job, UnrecoverableError } from "bullmq";
 import type { Notifier } from "../src/app/types";
 import { type ClusterDrivers, takeSnapshot } from "../src/cluster/snapshot";
 import type { InventoryConfig } from "../src/config/schema";
-import { errorMessage } from "../src/errors";
 import type { CommandRunner } from "../src/exec/runner";
+import { openJobCard } from "../src/jobs-ui/card";
+import type { CardStore } from "../src/jobs-ui/card-store";
+import { JobCancelled, JobControl } from "../src/jobs-ui/control";
+import { describeJob } from "../src/jobs-ui/describe";
 import type { Logger } from "../src/log";
 import type { StatusJob } from "../src/queue/schema";
 import { renderStatusCard } from "../src/slack/render/status";
@@ -18,6 +23,8 @@ export interface StatusJobDeps {
   driversFor(cluster: string): ClusterDrivers;
   notifier: Notifier;
   logger: Logger;
+  /** Shares the card with the "queued" message posted at enqueue time. */
+  cards?: CardStore;
 }
 
 export interface StatusJobResult {
@@ -41,14 +48,22 @@ export function createStatusProcessor(deps: StatusJobDeps) {
     const cluster = deps.inventory.clusters.find((c) => c.name === data.cluster);
     if (!cluster) throw new UnrecoverableError(`unknown cluster "${data.cluster}"`);
 
+    const card = openJobCard(job, deps, {
+      title: describeJob("status", data),
+      logger: log,
+      // A status usually takes a second or two: edit the card once, with the result, unless it is slow.
+      settleMs: 4_000,
+      ...(data.messageTs ? { existing: { channel: data.channel, ts: data.messageTs } } : {}),
+    });
+    card.start(
+      `:hourglass_flowing_sand: Collecting status of ${cluster.name}${data.target ? ` (${data.target})` : ""} for <@${data.requestedBy}>…`,
+    );
+    const control = new JobControl(job, signal, card);
     let messageTs = data.messageTs ?? null;
-    if (!messageTs) {
-      const ref = await deps.notifier.post(data.channel, {
-        text: `:hourglass_flowing_sand: Collecting status of ${cluster.name}${data.target ? ` (${data.target})` : ""} for <@${data.requestedBy}>…`,
+    if (!messageTs)
+      void card.ref().then(async (ref) => {
+        if (ref?.ts) await job.updateData({ ...data, messageTs: ref.ts }).catch(() => {});
       });
-      messageTs = ref?.ts ?? null;
-      if (messageTs) await job.updateData({ ...data, messageTs });
-    }
 
     try {
       const state = await takeSnapshot(
@@ -58,24 +73,25 @@ export function createStatusProcessor(deps: StatusJobDeps) {
           drivers: deps.driversFor(cluster.name),
           logger: log,
         },
-        { signal },
+        { signal: control.signal },
       );
+      control.throwIfCancelled();
       const focus = data.target
         ? cluster.nodes.some((n) => n.name === data.target)
           ? { node: data.target }
           : { guest: data.target }
         : undefined;
-      const card = renderStatusCard(state, focus ? { focus } : undefined);
-      if (messageTs) await deps.notifier.update({ channel: data.channel, ts: messageTs }, card.main);
-      else messageTs = (await deps.notifier.post(data.channel, card.main))?.ts ?? null;
+      const statusCard = renderStatusCard(state, focus ? { focus } : undefined);
+      await card.done(undefined, { message: statusCard.main });
+      messageTs = (await card.ref())?.ts ?? null;
       if (messageTs) {
-        for (const detail of card.detail ?? [])
+        for (const detail of statusCard.detail ?? [])
           await deps.notifier.post(data.channel, { ...detail, threadTs: messageTs });
-        if (card.detailText && deps.notifier.upload)
+        if (statusCard.detailText && deps.notifier.upload)
           await deps.notifier.upload(data.channel, {
             filename: `status-${cluster.name}.txt`,
             title: `Status of ${cluster.name}`,
-            content: card.detailText,
+            content: statusCard.detailText,
             threadTs: messageTs,
           });
       }
@@ -89,14 +105,16 @@ export function createStatusProcessor(deps: StatusJobDeps) {
         messageTs,
       };
     } catch (err) {
+      if (err instanceof JobCancelled || control.cancelled) {
+        await card.cancelled(control.cancelRequest?.by ?? null);
+        throw err;
+      }
       const attempts = job.opts.attempts ?? 1;
       const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts || signal?.aborted;
-      if (final && messageTs)
-        await deps.notifier.update(
-          { channel: data.channel, ts: messageTs },
-          { text: `:x: Status of ${cluster.name} failed: ${errorMessage(err)}` },
-        );
+      if (final) await card.failed(err);
       throw err;
+    } finally {
+      control.dispose();
     }
   };
 }

@@ -3,20 +3,43 @@
  * the inventory. Entry points (CLI, lab) call createDeps and pass in the front-end specific parts
  * (notifier, group directory), so tests swap parts without monkey-patching.
  */
+import type { Redis } from "ioredis";
 import { commands } from "../commands";
+import { createApproveProcessor } from "../jobs/approve";
+import { createDrbdWatchProcessor, type WatchSettings } from "../jobs/drbd-watch";
+import { createOperationExecuteProcessor } from "../jobs/operation-execute";
+import { createOperationPlanProcessor } from "../jobs/operation-plan";
 import { createStatusProcessor } from "../jobs/status";
 import type { CommandCore, GroupDirectory, Notifier } from "./app/types";
+import { ApprovalEngine, approvalActionHandler } from "./approval/engine";
+import { AuditLog } from "./audit/log";
 import type { ClusterDrivers } from "./cluster/snapshot";
 import type { InventoryConfig } from "./config/schema";
 import { resolveSecret, type SecretEnv } from "./config/secrets";
+import { Authorizer } from "./core/authz";
 import type { EnqueuedJob, JobEnqueuer } from "./core/enqueuer";
+import type { JobAdmin } from "./core/job-admin";
 import type { ActionHandler } from "./core/router";
 import { createCommandCore } from "./core/router";
-import { driversFor } from "./drivers/registry";
+import { driversFor, type MutationDrivers, mutationDriversFor } from "./drivers/registry";
 import { XenopsError } from "./errors";
+import { Events, type EventsConfig } from "./events";
 import type { CommandRunner } from "./exec/runner";
+import { createCancelAction, createJobAdmin } from "./jobs-ui/admin";
+import { announceQueuedJob } from "./jobs-ui/announce";
+import { type CardStore, RedisCardStore } from "./jobs-ui/card-store";
+import { RedisWatchRegistry } from "./jobs-ui/watch-registry";
+import { AuditRecorder } from "./lifecycle/audit";
+import { commandAuditEntry, DeliveryJobs } from "./lifecycle/command-audit";
+import { jobContextLogger } from "./lifecycle/context";
+import { instrumentProcessors, observeRunner } from "./lifecycle/instrument";
+import { LockManager } from "./locks/lock";
 import type { Logger } from "./log";
+import { DEFAULT_OPERATION_SETTINGS, type OperationDeps, type OperationSettings } from "./operations/context";
+import { startRecovery } from "./operations/recovery";
+import { Metrics } from "./ops/metrics";
 import { createJobQueues, type JobQueues } from "./queue/queues";
+import { closeConnection, createRedisConnection } from "./queue/redis";
 import type { JobName } from "./queue/schema";
 import { startWorkers, type Workers } from "./queue/worker";
 import { type SshNodeSettings, SshPool, type SshPoolOptions, sshNodeSettings } from "./ssh/pool";
@@ -39,6 +62,21 @@ export interface DepsConfig {
   actions?: readonly ActionHandler[];
   /** Called for every job a command or action queues (the console waits for them). */
   onEnqueued?: (job: EnqueuedJob & { cluster: string; name: JobName }) => void;
+  /** Metrics of this process (default: a new registry without process metrics). */
+  metrics?: Metrics;
+  /** The audit log file (XENOPS_AUDIT_FILE); without it nothing is audited and `/xen history` says so. */
+  auditFile?: string;
+  /** DRBD resync watch timing (tests shorten it). */
+  watch?: Partial<WatchSettings>;
+  /** Risky operations (issue 4): timeouts, lock TTL, verification and crash-recovery timing (tests shorten them). */
+  operations?: Partial<OperationSettings>;
+  /**
+   * Cluster events (issue 5): start the monitor, events2 streams and webhook with the workers. Off by
+   * default; the runtime turns it on. An object tunes it (tests, lab).
+   */
+  events?:
+    | boolean
+    | Pick<EventsConfig, "webhookPort" | "removeSchedulersOnStop" | "incidentPolicy" | "now" | "operations" | "recovery">;
 }
 
 export interface Deps {
@@ -53,6 +91,24 @@ export interface Deps {
   /** Starts workers for these clusters (default: all) in this process. */
   startWorkers(clusters?: readonly string[]): Workers;
   close(): Promise<void>;
+  /** Jobs by name and outcome, SSH latency, events (`metrics.event(kind)`), Slack sender (set by the runtime). */
+  metrics: Metrics;
+  /** Audit records (no-op without `auditFile`); `audit.append` is the ApprovalEngine's `audit` hook. */
+  audit: AuditRecorder;
+  /** The client the lifecycle pieces share (audit, cards, healthz). */
+  redis: Redis;
+  jobAdmin: JobAdmin;
+  cards: CardStore;
+  /** For /healthz: whether this process runs workers, and for which clusters. */
+  workerHealth(): { running: boolean; clusters: readonly string[] };
+  /** Cluster events: pipeline, incidents, `isInMaintenance(cluster, node)`, `reportFence(...)` (issue 5). */
+  events: Events;
+  /** The approval engine (requests, atomic decisions, execution claims and journals). */
+  approvals: ApprovalEngine;
+  /** Locks of risky actions (fencing tokens). */
+  locks: LockManager;
+  /** What the risky operations (migrate, create, fence, evacuate) run on: planner, executor, recovery. */
+  operations: OperationDeps;
 }
 
 async function sshSettings(
@@ -75,7 +131,10 @@ async function sshSettings(
 }
 
 export async function createDeps(config: DepsConfig): Promise<Deps> {
-  const { inventory, logger } = config;
+  const { inventory } = config;
+  // Every line logged while a job runs carries its job id, number and Slack user (src/lifecycle/context).
+  const logger = jobContextLogger(config.logger);
+  const metrics = config.metrics ?? new Metrics({ defaultMetrics: false });
   const clusterNames = inventory.clusters.map((c) => c.name);
   const pools = new Map<string, SshPool>();
   if (config.ssh !== false && !config.runnerFor) {
@@ -100,6 +159,11 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
         throw new XenopsError("unknown_cluster", `no SSH access configured for cluster "${cluster}"`);
       return pool.runner(node);
     });
+  // SSH latency per node (metrics) and the commands each job ran (its audit record).
+  const observedRunnerFor = (cluster: string, node: string): CommandRunner =>
+    observeRunner(runnerFor(cluster, node), cluster, (c, n, seconds, ok) =>
+      metrics.sshCommand(c, n, seconds, ok),
+    );
   const clusterDrivers = new Map(inventory.clusters.map((c) => [c.name, driversFor(c.toolstack)]));
   const driversForCluster = (cluster: string): ClusterDrivers => {
     const drivers = clusterDrivers.get(cluster);
@@ -113,12 +177,126 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     clusters: clusterNames,
     logger: logger.child({ component: "queue" }),
   });
+  const redis = createRedisConnection(config.redisUrl, { role: "client", name: "xenops:lifecycle", logger });
+  const auditLog = config.auditFile
+    ? new AuditLog({ redis, prefix: config.queuePrefix, file: config.auditFile, logger })
+    : null;
+  const audit = new AuditRecorder(auditLog, logger.child({ component: "audit" }), {
+    redis,
+    prefix: config.queuePrefix,
+  });
+  const cards = new RedisCardStore(redis, config.queuePrefix);
+  const queuedBy = new DeliveryJobs();
   const observedJobs: JobEnqueuer = {
     async enqueue(cluster, name, payload, options) {
       const job = await jobs.enqueue(cluster, name, payload, options);
       config.onEnqueued?.({ ...job, cluster, name });
+      queuedBy.remember(options.deliveryId, { jobId: job.jobId, number: job.number, cluster });
+      // The "queued" card, off the ack path (jobs whose JobSpec has `card: true`).
+      if (!job.duplicate)
+        void announceQueuedJob(
+          { notifier: config.notifier, cards, logger },
+          { jobId: job.jobId, number: job.number, name, payload },
+        );
       return job;
     },
+  };
+  // Risky operations (issue 4): one approval engine and one lock manager per process.
+  const locks = new LockManager({
+    redisUrl: config.redisUrl,
+    prefix: config.queuePrefix,
+    logger: logger.child({ component: "locks" }),
+  });
+  const approvals = new ApprovalEngine({
+    redisUrl: config.redisUrl,
+    prefix: config.queuePrefix,
+    notifier: config.notifier,
+    authorizer: new Authorizer(inventory.roles, config.groups),
+    logger,
+    audit: (entry) => audit.append(entry),
+    // The winner of a decision queues the execution; the delivery id makes a retried enqueue the same job.
+    async enqueueExecution(record, { deliveryId }) {
+      const cluster = record.plan.cluster;
+      if (record.plan.action === "split_brain_recover")
+        return observedJobs.enqueue(
+          cluster,
+          "split-brain-recover",
+          { cluster, approvalId: record.id },
+          { deliveryId },
+        );
+      if (!["migrate", "create", "fence", "evacuate"].includes(record.plan.action))
+        throw new XenopsError("internal", `no execution job for action ${record.plan.action}`);
+      return observedJobs.enqueue(
+        cluster,
+        "operation-execute",
+        {
+          cluster,
+          channel: record.channel,
+          requestedBy: record.requestedBy,
+          deliveryId,
+          requestText: record.plan.summary,
+          approvalId: record.id,
+        },
+        { deliveryId },
+      );
+    },
+  });
+  const mutations = new Map<string, MutationDrivers>();
+  const operations: OperationDeps = {
+    inventory,
+    runnerFor: observedRunnerFor,
+    driversFor: driversForCluster,
+    mutationsFor(cluster) {
+      const known = mutations.get(cluster);
+      if (known) return known;
+      const c = inventory.clusters.find((x) => x.name === cluster);
+      if (!c) throw new XenopsError("unknown_cluster", `unknown cluster "${cluster}"`);
+      const built = mutationDriversFor(c.toolstack);
+      mutations.set(cluster, built);
+      return built;
+    },
+    notifier: config.notifier,
+    logger: logger.child({ component: "operations" }),
+    approvals,
+    locks,
+    jobs: observedJobs,
+    secretEnv: config.secretEnv,
+    settings: { ...DEFAULT_OPERATION_SETTINGS, ...config.operations },
+    audit: (entry) => audit.append(entry),
+    // Risky actions are refused on a node in a maintenance window (issue 5).
+    maintenance: (cluster, node) => events.isInMaintenance(cluster, node),
+  };
+  const recoveries: { stop(): Promise<void> }[] = [];
+
+  const eventOptions = typeof config.events === "object" ? config.events : {};
+  const events = new Events({
+    inventory,
+    logger,
+    redisUrl: config.redisUrl,
+    prefix: config.queuePrefix,
+    notifier: config.notifier,
+    secretEnv: config.secretEnv,
+    groups: config.groups,
+    runnerFor: observedRunnerFor,
+    driversFor: driversForCluster,
+    queues: jobs,
+    jobs: observedJobs,
+    approvals: () => ({ engine: approvals, locks }),
+    ...eventOptions,
+  });
+  const jobAdmin = createJobAdmin({
+    jobs,
+    inventory,
+    groups: config.groups,
+    notifier: config.notifier,
+    cards,
+    audit: (entry) => audit.record(entry),
+    ...(auditLog ? { history: (n: number) => audit.recent(n) } : {}),
+    logger,
+  });
+  const isRunning = async (jobId: string): Promise<boolean> => {
+    const job = await jobs.getJob(jobId);
+    return job ? ["active", "waiting", "delayed", "prioritized"].includes(await job.getState()) : false;
   };
   const core = createCommandCore({
     inventory,
@@ -126,19 +304,42 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     jobs: observedJobs,
     groups: config.groups,
     logger: logger.child({ component: "core" }),
-    ...(config.actions ? { actions: config.actions } : {}),
+    actions: [
+      ...(config.actions ?? []),
+      createCancelAction(jobAdmin),
+      events.actionHandler,
+      approvalActionHandler(approvals),
+    ],
+    jobAdmin,
+    onCommand: (event) => audit.record(commandAuditEntry(event, queuedBy.take(event.request.deliveryId))),
   });
 
   const running: Workers[] = [];
+  let closing = false;
   return {
     inventory,
     logger,
     jobs,
     core,
     notifier: config.notifier,
-    runnerFor,
+    runnerFor: observedRunnerFor,
     driversFor: driversForCluster,
     pools,
+    metrics,
+    audit,
+    redis,
+    jobAdmin,
+    cards,
+    events,
+    approvals,
+    locks,
+    operations,
+    workerHealth() {
+      return {
+        running: running.length > 0 && !closing,
+        clusters: [...new Set(running.flatMap((w) => w.clusters))],
+      };
+    },
     startWorkers(clusters = clusterNames) {
       const workers = startWorkers({
         redisUrl: config.redisUrl,
@@ -146,23 +347,69 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
         clusters,
         concurrency: config.workerConcurrency ?? 4,
         logger: logger.child({ component: "worker" }),
-        processors: {
-          status: createStatusProcessor({
+        // Instrumented: job context in the logs, metrics by job and outcome, the outcome's audit record.
+        processors: instrumentProcessors(
+          {
+            status: createStatusProcessor({
+              inventory,
+              runnerFor: observedRunnerFor,
+              driversFor: driversForCluster,
+              notifier: config.notifier,
+              logger: logger.child({ component: "job" }),
+              cards,
+            }),
+            "drbd-watch": createDrbdWatchProcessor({
+              inventory,
+              runnerFor: observedRunnerFor,
+              driversFor: driversForCluster,
+              notifier: config.notifier,
+              logger: logger.child({ component: "job" }),
+              cards,
+              registry: new RedisWatchRegistry(redis, config.queuePrefix, isRunning),
+              ...(config.watch ? { settings: config.watch } : {}),
+              onEvent: (kind) => metrics.event(kind),
+            }),
+            ...events.processors(),
+            "operation-plan": createOperationPlanProcessor(operations),
+            // A finished fence tells its node's incident (issue 5: "Start its guests on SURVIVOR").
+            "operation-execute": events.observeExecutions(createOperationExecuteProcessor(operations)),
+            approve: createApproveProcessor({ approvals, notifier: config.notifier }),
+          },
+          {
             inventory,
-            runnerFor,
-            driversFor: driversForCluster,
-            notifier: config.notifier,
-            logger: logger.child({ component: "job" }),
-          }),
-        },
+            metrics,
+            audit: (entry) => audit.record(entry),
+            jobNumber: (jobId) => cards.jobNumber(jobId),
+            logger,
+          },
+        ),
       });
       running.push(workers);
-      return workers;
+      // Approval expiry and stalled enqueues; then executions whose worker died (at start and periodically).
+      approvals.start();
+      recoveries.push(
+        startRecovery(operations, { clusters, owner: `${process.pid}-${Date.now().toString(36)}` }),
+      );
+      if (!config.events) return workers;
+      // The event sources (monitor schedulers, events2 streams, webhook) run where the workers run.
+      const sources = events.start(clusters).catch((err: unknown) => {
+        logger.error({ err }, "cluster event sources did not start");
+        return null;
+      });
+      return { ...workers, ready: async () => void (await Promise.all([workers.ready(), sources])) };
     },
     async close() {
+      closing = true;
+      await Promise.allSettled(recoveries.map((r) => r.stop()));
+      await events.close();
       await Promise.allSettled(running.map((w) => w.close(true)));
       await jobs.close();
       await Promise.allSettled([...pools.values()].map((p) => p.close()));
+      await approvals.close();
+      await locks.close();
+      await audit.flush();
+      await auditLog?.close();
+      await closeConnection(redis);
     },
   };
 }

@@ -23,6 +23,8 @@ export type ErrorCode =
   | "lock_lost"
   | "state_changed"
   | "state_unknown"
+  /** A risky operation's preflight check failed: nothing ran, nothing was asked of the approvers. */
+  | "preflight_failed"
   | "internal";
 
 export class XenopsError extends Error {

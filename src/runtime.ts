@@ -14,7 +14,16 @@ import { ConsoleSession } from "./console/session";
 import { StaticGroupDirectory } from "./core/authz";
 import { createDeps, type Deps } from "./deps";
 import { XenopsError } from "./errors";
+import {
+  type OpsOptions,
+  opsOptionsFromEnv,
+  SlackConnectionCheck,
+  startOpsFor,
+  watchSettingsFromEnv,
+} from "./lifecycle/ops";
 import type { Logger } from "./log";
+import { Metrics } from "./ops/metrics";
+import type { OpsServer } from "./ops/server";
 import { createSlackApp } from "./slack/app";
 import { createSlackWebClient } from "./slack/client";
 import { createSlackGroupDirectory } from "./slack/groups";
@@ -28,11 +37,33 @@ export interface RuntimeBase {
   logger: Logger;
   redisUrl: string;
   sshOptions?: SshPoolOptions;
+  /** The operations server: null off, undefined from XENOPS_OPS_PORT (off when unset). */
+  ops?: OpsOptions | null;
+  /** Told the ops server's URL once it listens (the lab prints it). */
+  onOpsListening?: (url: string) => void;
 }
 
 export interface Running {
   deps: Deps;
+  /** The operations server, when one was started. */
+  ops: OpsServer | null;
   close(): Promise<void>;
+}
+
+/** Slack allows about one edit per message every 3 s: the sender spaces edits of one message that far. */
+const SLACK_EDIT_INTERVAL_MS = 3_000;
+
+async function startOps(
+  base: RuntimeBase,
+  deps: Deps,
+  checks: { slack?: () => boolean; workers: boolean },
+): Promise<OpsServer | null> {
+  const options = base.ops === undefined ? opsOptionsFromEnv(base.env) : base.ops;
+  if (!options) return null;
+  const server = await startOpsFor(deps, options, checks);
+  base.logger.info({ url: server.url, dashboard: options.dashboard !== undefined }, "ops server started");
+  base.onOpsListening?.(server.url);
+  return server;
 }
 
 function configuredGroups(inventory: InventoryConfig): string[] {
@@ -73,9 +104,17 @@ export async function startSlackRuntime(
         ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
         core: lateCore,
         logger: logger.child({ component: "slack" }),
+        senderLimits: { updateIntervalMs: SLACK_EDIT_INTERVAL_MS },
       })
     : null;
-  const sender = app?.sender ?? new SlackSender(client, logger.child({ component: "sender" }));
+  const sender =
+    app?.sender ??
+    new SlackSender(client, logger.child({ component: "sender" }), {
+      limits: { updateIntervalMs: SLACK_EDIT_INTERVAL_MS },
+    });
+  const role = parts.bot && parts.worker ? "bot+worker" : parts.bot ? "bot" : "worker";
+  const metrics = new Metrics({ labels: { role } });
+  metrics.observeSender(() => sender.stats());
   deps = await createDeps({
     inventory: base.inventory,
     logger,
@@ -86,15 +125,31 @@ export async function startSlackRuntime(
     groups: groupDirectory,
     ssh: parts.worker,
     ...(base.sshOptions ? { sshOptions: base.sshOptions } : {}),
+    metrics,
+    auditFile: env.XENOPS_AUDIT_FILE,
+    watch: watchSettingsFromEnv(env),
+    // Cluster events (monitor, events2, webhook) run with the workers.
+    events: true,
   });
   const workers = parts.worker ? deps.startWorkers(parts.clusters) : null;
   await workers?.ready();
   await app?.start();
+  const slackCheck = parts.bot
+    ? new SlackConnectionCheck(client, logger.child({ component: "health" }))
+    : null;
+  slackCheck?.start();
+  const ops = await startOps(base, deps, {
+    ...(slackCheck ? { slack: () => slackCheck.ok() } : {}),
+    workers: parts.worker,
+  });
   logger.info({ bot: parts.bot, worker: parts.worker }, "xenops started");
   const started = deps;
   return {
     deps: started,
+    ops,
     async close() {
+      await ops?.close();
+      slackCheck?.stop();
       await app?.stop();
       groupDirectory.stop();
       await started.close();
@@ -111,6 +166,11 @@ export interface ConsoleRuntimeOptions {
   defaultUser?: string;
   groups?: GroupDirectory;
   settleTimeoutMs?: number;
+  /**
+   * Console-only `!` directives other than the built-in `!sleep` (the lab passes `!sim ...`, which drives
+   * the simulator). Returns the text to print.
+   */
+  directive?: (text: string) => Promise<string>;
 }
 
 /** Runs the console (scripted or interactive) with an in-process worker. Resolves to the exit status. */
@@ -129,6 +189,11 @@ export async function runConsole(base: RuntimeBase, options: ConsoleRuntimeOptio
     groups: options.groups ?? new StaticGroupDirectory(),
     onEnqueued: (job) => session?.trackJob(job.jobId),
     ...(base.sshOptions ? { sshOptions: base.sshOptions } : {}),
+    metrics: new Metrics({ labels: { role: "console" } }),
+    auditFile: base.env.XENOPS_AUDIT_FILE,
+    watch: watchSettingsFromEnv(base.env),
+    // Cluster events; the console's queue prefix is thrown away, so are its monitor schedulers.
+    events: { removeSchedulersOnStop: true },
   });
   session = new ConsoleSession({
     core: deps.core,
@@ -137,14 +202,17 @@ export async function runConsole(base: RuntimeBase, options: ConsoleRuntimeOptio
     write: options.write,
     waitForJob: (id, ms) => deps.jobs.waitForJob(id, ms),
     sessionId: randomUUID().slice(0, 8),
+    ...(options.directive ? { directive: options.directive } : {}),
   });
   if (options.script !== undefined && options.script !== "-" && !existsSync(options.script)) {
     await deps.close();
     throw new XenopsError("invalid_argument", `script file not found: ${options.script}`);
   }
   const workers = deps.startWorkers();
+  let ops: OpsServer | null = null;
   try {
     await workers.ready();
+    ops = await startOps(base, deps, { workers: true });
     const input =
       options.script === undefined || options.script === "-"
         ? process.stdin
@@ -177,6 +245,7 @@ export async function runConsole(base: RuntimeBase, options: ConsoleRuntimeOptio
     if (problems.length > 0) return 1;
     return session.errors > 0 ? 2 : 0;
   } finally {
+    await ops?.close();
     await deps.close();
   }
 }

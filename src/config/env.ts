@@ -25,6 +25,17 @@ export const RuntimeEnv = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
     .default("xenops"),
+  /** Operations server (/metrics, /healthz, /admin/queues) port; unset: no server; 0: any free port. */
+  XENOPS_OPS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Its listen address (default 127.0.0.1). */
+  XENOPS_OPS_HOST: optionalString,
+  /** Basic-auth credentials of the BullMQ dashboard at /admin/queues; both unset: no dashboard. */
+  XENOPS_DASHBOARD_USER: optionalString,
+  XENOPS_DASHBOARD_PASSWORD: optionalString,
+  /** DRBD watch: warn when a resync has not progressed for this long (default 120). */
+  XENOPS_WATCH_STALL_SECONDS: z.coerce.number().int().positive().optional(),
+  /** DRBD watch: give up after this long (default 720 = 12 h). */
+  XENOPS_WATCH_TIMEOUT_MINUTES: z.coerce.number().int().positive().optional(),
 });
 export type RuntimeEnv = z.infer<typeof RuntimeEnv>;
 

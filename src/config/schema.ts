@@ -114,6 +114,45 @@ export const GuestConfig = z
   .strict();
 export type GuestConfig = z.infer<typeof GuestConfig>;
 
+/**
+ * Per-cluster event settings. `failback: auto` files the failback request by itself (as `failbackAs`,
+ * who must hold the operator role) as soon as the node is back and in sync: it still needs approval.
+ */
+export const MonitorConfig = z
+  .object({
+    enabled: z.boolean().optional(),
+    /** How often the cluster is snapshotted (default 10 s). */
+    intervalMs: z.number().int().min(1_000).max(3_600_000).optional(),
+    /** DRBD 9: follow `drbdsetup events2` on every node (default true). */
+    push: z.boolean().optional(),
+    failback: z.enum(["offer", "auto"]).optional(),
+    failbackAs: z
+      .string()
+      .regex(/^[UW][A-Z0-9]{2,}$/, "a Slack user ID such as U012ABCDEF")
+      .optional(),
+  })
+  .strict()
+  .refine((m) => m.failback !== "auto" || m.failbackAs !== undefined, {
+    message: "failback: auto needs failbackAs (the Slack user the failback requests are filed as)",
+    path: ["failbackAs"],
+  });
+export type MonitorConfig = z.infer<typeof MonitorConfig>;
+
+/**
+ * The HTTP endpoint for node-side hooks (contrib/: DRBD handlers, HA alert agent). Requests carry an
+ * HMAC-SHA256 of `TIMESTAMP.BODY` keyed with `secret`; stale or replayed requests are refused.
+ */
+export const WebhookConfig = z
+  .object({
+    secret: SecretRef,
+    host: z.string().min(1).default("0.0.0.0"),
+    port: z.number().int().min(0).max(65535).default(8089),
+    /** Requests older (or newer) than this are refused. */
+    maxSkewSeconds: z.number().int().min(5).max(3_600).default(300),
+  })
+  .strict();
+export type WebhookConfig = z.infer<typeof WebhookConfig>;
+
 export const ClusterConfig = z
   .object({
     name: Name,
@@ -124,6 +163,8 @@ export const ClusterConfig = z
     guests: z.array(GuestConfig).default([]),
     drbd: z.array(DrbdResourceConfig).default([]),
     commandTimeoutMs: z.number().int().positive().default(15_000),
+    /** Cluster events (issue 5): the monitor, push sources and failback. Optional: defaults apply. */
+    monitor: MonitorConfig.optional(),
   })
   .strict();
 export type ClusterConfig = z.infer<typeof ClusterConfig>;
@@ -195,6 +236,8 @@ export const InventoryConfig = z
       .default({ users: [], groups: [] }),
     /** Optional: without it every risky action keeps its default approval policy. */
     approvals: ApprovalsConfig.optional(),
+    /** Optional: the endpoint for node-side event hooks (issue 5). */
+    webhook: WebhookConfig.optional(),
   })
   .strict()
   .superRefine((inv, ctx) => {

@@ -20,6 +20,11 @@ export interface ConsoleSessionOptions {
   waitForJob(jobId: string, timeoutMs: number): Promise<JobOutcome>;
   /** Distinguishes deliveries of this session from other sessions' (idempotent job ids). */
   sessionId: string;
+  /**
+   * Console-only `!` lines besides the built-in `!sleep SECONDS` (the lab's `!sim ...` drives the
+   * simulator). They never reach the command core, so they cannot exist in Slack.
+   */
+  directive?: (text: string) => Promise<string>;
 }
 
 export interface SettleResult {
@@ -48,8 +53,17 @@ export class ConsoleSession {
     if (trimmed === "" || trimmed.startsWith("#")) return;
     const match = LINE.exec(trimmed);
     const user = match?.[1] ?? defaultUser;
-    const text = match ? (match[2] ?? "") : trimmed;
+    // `{approval}`: the id of the newest approval card, which a script cannot know in advance
+    // (e.g. `/xen approve {approval} ics2` for a typed confirmation).
+    const text = (match ? (match[2] ?? "") : trimmed).replace(
+      /\{approval\}/g,
+      () => this.opts.notifier.findButton("Approve")?.button.value ?? "{approval}",
+    );
     const { write } = this.opts;
+    if (text.startsWith("!")) {
+      await this.runDirective(text);
+      return;
+    }
     if (!user) {
       this.errors += 1;
       write(`line ${this.lineNo}: expected "<SLACK_USER_ID>: <text>", e.g. "UVIEWER1: /xen status"\n`);
@@ -73,7 +87,8 @@ export class ConsoleSession {
     const click = CLICK.exec(text);
     if (click) {
       const label = click[1] ?? "";
-      const found = this.opts.notifier.findButton(label);
+      // A person clicks once the card is there: wait for it while the jobs this session queued run.
+      const found = await this.waitForButton(label);
       if (!found) {
         this.errors += 1;
         write(`line ${this.lineNo}: no message has a button "${label}"\n`);
@@ -95,6 +110,58 @@ export class ConsoleSession {
     write(`line ${this.lineNo}: expected "/xen <verb> ..." or "click <button text>" after "${user}:"\n`);
   }
 
+  /** The button, once a message has it; null when no queued job is left that could still post it. */
+  private async waitForButton(label: string, timeoutMs = 120_000) {
+    await this.waitForJobs(() => this.opts.notifier.findButton(label) !== null, timeoutMs);
+    return this.opts.notifier.findButton(label);
+  }
+
+  /** Lets the jobs this session queued run until `done()` holds or none is left (or the timeout). */
+  private async waitForJobs(done: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (done()) return;
+      const pending = this.queued.filter((id) => !this.settled.has(id));
+      if (pending.length === 0 || Date.now() >= deadline) return;
+      for (const jobId of pending) {
+        try {
+          const outcome = await this.opts.waitForJob(jobId, 100);
+          if (outcome.state !== "timeout") this.settled.set(jobId, outcome);
+        } catch {
+          // settle() reports it
+        }
+        if (done()) return;
+      }
+    }
+  }
+
+  private async runDirective(text: string): Promise<void> {
+    const { write } = this.opts;
+    write(`>>> ${text}\n`);
+    if (/^!wait\s*$/.test(text)) {
+      // Until every job queued so far (and the jobs those queued) has finished: scripts step through time.
+      await this.waitForJobs(() => false, 600_000);
+      return;
+    }
+    const sleep = /^!sleep\s+(\d+(?:\.\d+)?)\s*$/.exec(text);
+    if (sleep) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(Number(sleep[1]), 600) * 1000));
+      return;
+    }
+    if (!this.opts.directive) {
+      this.errors += 1;
+      write(`line ${this.lineNo}: unknown directive; this console knows "!sleep SECONDS" and "!wait"\n`);
+      return;
+    }
+    try {
+      const out = await this.opts.directive(text);
+      if (out) write(`${out.replace(/^/gm, "--- ")}\n`);
+    } catch (err) {
+      this.errors += 1;
+      write(`line ${this.lineNo}: ${errorMessage(err)}\n`);
+    }
+  }
+
   /** Waits until every job this session queued (including jobs queued by those jobs) has finished. */
   async settle(timeoutMs = 120_000): Promise<SettleResult> {
     const deadline = Date.now() + timeoutMs;
@@ -113,6 +180,11 @@ export class ConsoleSession {
       }
     }
     const outcomes = this.queued.map((id) => this.settled.get(id)!);
-    return { outcomes, problems: outcomes.filter((o) => o.state === "failed" || o.state === "timeout") };
+    // A job someone cancelled on purpose (`/xen cancel`, the Cancel button) is not a problem of the script.
+    const cancelled = (o: JobOutcome) => o.state === "failed" && /^cancelled\b/.test(o.failedReason);
+    return {
+      outcomes,
+      problems: outcomes.filter((o) => (o.state === "failed" && !cancelled(o)) || o.state === "timeout"),
+    };
   }
 }

@@ -5,10 +5,11 @@
  */
 import type { ActionRequest, CommandCore, CommandRequest, GroupDirectory, Reply } from "../app/types";
 import type { InventoryConfig } from "../config/schema";
-import { errorMessage } from "../errors";
+import { errorCode, errorMessage } from "../errors";
 import type { Logger } from "../log";
 import { Authorizer } from "./authz";
 import type { JobEnqueuer } from "./enqueuer";
+import type { JobAdmin } from "./job-admin";
 import { type CommandContext, type CommandSpec, type ParsedArgs, UsageError } from "./spec";
 
 export interface ActionHandler {
@@ -26,6 +27,27 @@ export interface CoreDeps {
   logger: Logger;
   /** The slash command as users type it, for help texts. */
   slashCommand?: string;
+  /** Job listing, cancel and history, for the `jobs`, `cancel` and `history` verbs. */
+  jobAdmin?: JobAdmin;
+  /**
+   * Told about every command once it has been answered (the audit log). Called synchronously; it must not
+   * block: the ack is on its way.
+   */
+  onCommand?: (event: CommandEvent) => void;
+}
+
+/** What the core did with one command, for the audit log. */
+export interface CommandEvent {
+  request: CommandRequest;
+  /** The verb as registered; null when the text named none. */
+  verb: string | null;
+  /** ok: the handler answered; refused: role missing; usage: bad arguments; failed: the handler threw. */
+  outcome: "ok" | "refused" | "usage" | "failed" | "unknown_verb" | "too_long";
+  /** The validated arguments, when parsing succeeded. */
+  parameters?: unknown;
+  /** The role the verb needs. */
+  role?: string;
+  error?: { code: string; message: string };
 }
 
 const MAX_TEXT = 500;
@@ -57,13 +79,23 @@ export function createCommandCore(deps: CoreDeps): CommandCore {
         channel: request.channelId,
         delivery: request.deliveryId,
       });
-      if (request.text.length > MAX_TEXT)
+      const report = (event: Omit<CommandEvent, "request">): void => {
+        try {
+          deps.onCommand?.({ request, ...event });
+        } catch (err) {
+          log.error({ err: errorMessage(err) }, "command hook failed");
+        }
+      };
+      if (request.text.length > MAX_TEXT) {
+        report({ verb: null, outcome: "too_long" });
         return { text: `That command is too long (${request.text.length} characters; at most ${MAX_TEXT}).` };
+      }
       const { positionals, flags } = tokenize(request.text);
       const [verb = "help", ...rest] = positionals;
       const spec = byVerb.get(verb.toLowerCase());
       if (!spec) {
         log.info({ verb: verb.slice(0, 40) }, "unknown verb");
+        report({ verb: null, outcome: "unknown_verb" });
         return helpReply(`Unknown verb "${verb.slice(0, 40)}".`);
       }
       const clustersHere = deps.inventory.clusters.filter((c) => c.channels.includes(request.channelId));
@@ -74,24 +106,52 @@ export function createCommandCore(deps: CoreDeps): CommandCore {
         jobs: deps.jobs,
         logger: log,
         commands: deps.commands,
+        ...(deps.jobAdmin ? { jobAdmin: deps.jobAdmin } : {}),
       };
       if (!(await authorizer.has(request.userId, spec.role))) {
         log.warn({ verb: spec.verb, needed: spec.role }, "command refused: missing role");
+        report({
+          verb: spec.verb,
+          role: spec.role,
+          outcome: "refused",
+          error: { code: "forbidden", message: `needs the ${spec.role} role` },
+        });
         return {
           text: `Sorry, \`${slash} ${spec.verb}\` needs the *${spec.role}* role, which you do not have. Ask an admin.`,
         };
       }
       const unknownFlags = [...flags].filter((f) => !(spec.flags ?? []).includes(f));
+      let parsed: { args: unknown } | null = null;
       try {
         if (unknownFlags.length > 0)
           throw new UsageError(
             `unknown option ${unknownFlags.map((f) => `"${f.slice(0, 20)}"`).join(", ")}${spec.flags?.length ? `; options: ${spec.flags.join(", ")}` : ""}`,
           );
         const args = spec.parse({ positionals: rest, flags }, ctx);
-        return await spec.run(ctx, args);
+        parsed = { args };
+        const reply = await spec.run(ctx, args);
+        report({ verb: spec.verb, role: spec.role, outcome: "ok", parameters: args });
+        return reply;
       } catch (err) {
-        if (err instanceof UsageError) return { text: `${err.message}\nUsage: \`${slash} ${spec.usage}\`` };
+        const given = parsed ? { parameters: parsed.args } : {};
+        if (err instanceof UsageError) {
+          report({
+            verb: spec.verb,
+            role: spec.role,
+            outcome: "usage",
+            ...given,
+            error: { code: "invalid_argument", message: err.message },
+          });
+          return { text: `${err.message}\nUsage: \`${slash} ${spec.usage}\`` };
+        }
         log.error({ err, verb: spec.verb }, "command failed");
+        report({
+          verb: spec.verb,
+          role: spec.role,
+          outcome: "failed",
+          ...given,
+          error: { code: errorCode(err), message: errorMessage(err) },
+        });
         return {
           text: `Could not run \`${slash} ${spec.verb}\`: ${errorMessage(err)}. Nothing was queued; try again.`,
         };

@@ -3,6 +3,7 @@ import type { CommandRequest, Reply } from "../app/types";
 import type { ClusterConfig, InventoryConfig, RoleName } from "../config/schema";
 import type { Logger } from "../log";
 import type { JobEnqueuer } from "./enqueuer";
+import type { JobAdmin } from "./job-admin";
 
 /** Bad input: the message says what to fix; the usage line is appended by the router. */
 export class UsageError extends Error {
@@ -26,6 +27,8 @@ export interface CommandContext {
   logger: Logger;
   /** Every registered verb (for help). */
   commands: readonly CommandSpec[];
+  /** Job listing, cancel and audit history (absent where the process has no access to them). */
+  jobAdmin?: JobAdmin;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the registry holds specs of every argument type

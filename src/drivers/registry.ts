@@ -6,11 +6,22 @@
 import type { ClusterDrivers } from "../cluster/snapshot";
 import type { ToolstackConfig } from "../config/schema";
 import { drbd8Driver, parsers as drbd8Parsers } from "./drbd8";
+import { drbd8Commands } from "./drbd8/commands";
 import { drbd9Driver, parsers as drbd9Parsers } from "./drbd9";
+import { drbd9Commands } from "./drbd9/commands";
+import { type FenceDriver, fenceDriverFor } from "./fence";
 import { heartbeatDriver, parsers as heartbeatParsers } from "./heartbeat";
 import { pacemakerDriver, parsers as pacemakerParsers } from "./pacemaker";
-import type { DrbdDriver, HaDriver, HypervisorDriver, ParserEntry } from "./types";
+import type {
+  DrbdCommands,
+  DrbdDriver,
+  HaDriver,
+  HypervisorCommands,
+  HypervisorDriver,
+  ParserEntry,
+} from "./types";
 import { parsers as xenParsers, xlDriver, xmDriver } from "./xen";
+import { xlCommands, xmCommands } from "./xen/commands";
 
 export const hypervisorDrivers: Record<ToolstackConfig["hypervisor"], HypervisorDriver> = {
   xm: xmDriver,
@@ -28,6 +39,31 @@ export function driversFor(toolstack: ToolstackConfig): ClusterDrivers {
     hypervisor: hypervisorDrivers[toolstack.hypervisor],
     drbd: drbdDrivers[toolstack.drbd],
     ha: haDrivers[toolstack.ha],
+  };
+}
+
+/** Argv builders of the mutations (migrate, create, fence...), by toolstack. */
+export const hypervisorCommands: Record<ToolstackConfig["hypervisor"], HypervisorCommands> = {
+  xm: xmCommands,
+  xl: xlCommands,
+};
+export const drbdCommands: Record<ToolstackConfig["drbd"], DrbdCommands> = {
+  8: drbd8Commands,
+  9: drbd9Commands,
+};
+
+export interface MutationDrivers {
+  hypervisor: HypervisorCommands;
+  drbd: DrbdCommands;
+  /** Null when the cluster has no fence method configured. */
+  fence: FenceDriver | null;
+}
+
+export function mutationDriversFor(toolstack: ToolstackConfig): MutationDrivers {
+  return {
+    hypervisor: hypervisorCommands[toolstack.hypervisor],
+    drbd: drbdCommands[toolstack.drbd],
+    fence: fenceDriverFor(toolstack.fence),
   };
 }
 

@@ -43,3 +43,48 @@ export interface ParserEntry {
   description: string;
   parse(text: string): unknown;
 }
+
+// --- Mutations (issue 4): argv builders only. They never run anything; the executor runs their argv
+// through a CommandRunner (quoted, never shell-pasted). Every value that lands in argv is checked to be
+// one plain word (no leading '-', no whitespace or control characters), so a name can never become an
+// option of the program it is passed to.
+
+/** Argv of the hypervisor's mutations. */
+export interface HypervisorCommands {
+  readonly id: "xm" | "xl";
+  /** Live migration of `domain` to `host` (the target as the nodes resolve it: its node name). */
+  migrateLive(domain: string, host: string): string[];
+  /** Starts a domain from its config file. */
+  create(configFile: string): string[];
+  /** Clean shutdown (returns at once; the domain goes away when the guest OS has stopped). */
+  shutdown(domain: string): string[];
+  /** Pulls the plug of a domain. */
+  destroy(domain: string): string[];
+}
+
+/** The DRBD kernel module's version, from the first line of /proc/drbd. */
+export interface DrbdVersion {
+  major: number;
+  minor: number;
+  patch: number | null;
+  /** As printed, e.g. `8.3.13`. */
+  text: string;
+}
+
+/** Argv of DRBD role and connection changes (drbdadm). Never with --force. */
+export interface DrbdCommands {
+  readonly id: 8 | 9;
+  /** Reads the module version (`cat /proc/drbd`); throws when it is not there or unreadable. */
+  version(runner: CommandRunner, options?: DriverCallOptions): Promise<DrbdVersion>;
+  primary(resource: string): string[];
+  secondary(resource: string): string[];
+  connect(resource: string): string[];
+  disconnect(resource: string): string[];
+  /** Connect, discarding this side's changes on split brain: syntax by version (8.0-8.3 vs 8.4+). */
+  connectDiscardMyData(resource: string, version: DrbdVersion): string[];
+  /**
+   * Turns allow-two-primaries on or off at run time (`drbdadm net-options`, DRBD 8.4 and 9). Null on
+   * 8.0-8.3, which cannot change it without a config change: there it must be in the resource's config.
+   */
+  allowTwoPrimaries(resource: string, enabled: boolean, version: DrbdVersion): string[] | null;
+}

@@ -3,11 +3,13 @@
  * the bot. With SLACK_BOT_TOKEN and SLACK_APP_TOKEN it joins Slack in Socket Mode; otherwise it
  * opens the console (`--script FILE` runs a script and exits).
  */
+import { randomBytes } from "node:crypto";
 import { Command } from "commander";
 import { readRuntimeEnv, secretEnv } from "../config/env";
 import { errorMessage } from "../errors";
 import { createLogger } from "../log";
 import { runConsole, startSlackRuntime } from "../runtime";
+import { labDirectives } from "./directives";
 import { startLab } from "./lab";
 
 const program = new Command()
@@ -27,11 +29,36 @@ const logger = createLogger({
 
 async function main(): Promise<number> {
   const lab = await startLab({ ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}), logger });
-  const base = { inventory: lab.inventory, env, secretEnv: secretEnv(), logger, redisUrl: lab.redisUrl };
+  // The lab's audit log survives the lab (its Redis does not), so `xenops audit verify` can check it.
+  const auditFile = secretEnv().XENOPS_AUDIT_FILE ? env.XENOPS_AUDIT_FILE : ".lab/xenops-audit.jsonl";
+  // Operations server on a free port (or XENOPS_OPS_PORT), dashboard behind a per-run password.
+  const dashboard = {
+    username: env.XENOPS_DASHBOARD_USER ?? "lab",
+    password: env.XENOPS_DASHBOARD_PASSWORD ?? randomBytes(9).toString("base64url"),
+  };
+  const base = {
+    inventory: lab.inventory,
+    env: { ...env, XENOPS_AUDIT_FILE: auditFile },
+    secretEnv: secretEnv(),
+    logger,
+    redisUrl: lab.redisUrl,
+    ops: {
+      port: env.XENOPS_OPS_PORT ?? 0,
+      ...(env.XENOPS_OPS_HOST ? { host: env.XENOPS_OPS_HOST } : {}),
+      dashboard,
+    },
+    onOpsListening: (url: string) =>
+      process.stderr.write(
+        `lab: ops ${url}/metrics ${url}/healthz; dashboard ${url}/admin/queues (user ${dashboard.username}, password ${dashboard.password})\n`,
+      ),
+  };
   try {
     const nodes = lab.sim.nodes.map((n) => `${n.name} ssh://127.0.0.1:${n.port}`).join(", ");
     process.stderr.write(
       `lab: cluster "${lab.inventory.clusters[0]?.name}" (${nodes}); redis ${lab.redisUrl}\n`,
+    );
+    process.stderr.write(
+      `lab: audit log ${auditFile} (check it: npm run xenops -- audit verify --file ${auditFile})\n`,
     );
     if (slackMode) {
       const running = await startSlackRuntime(base, { bot: true, worker: true });
@@ -47,6 +74,7 @@ async function main(): Promise<number> {
       ...(opts.script !== undefined ? { script: opts.script } : {}),
       defaultUser: opts.as,
       write: (t) => process.stdout.write(t),
+      directive: labDirectives(lab.sim),
     });
   } finally {
     await lab.close();

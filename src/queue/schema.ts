@@ -28,6 +28,104 @@ export const StatusJob = z.object({
 });
 export type StatusJob = z.infer<typeof StatusJob>;
 
+/**
+ * `drbd-watch`: follow a DRBD resync and keep one message updated until the resource is in sync (see
+ * jobs/drbd-watch.ts; `enqueueWatch` there queues one from other jobs or events).
+ */
+export const DrbdWatchJob = z.object({
+  ...RequestFields,
+  resource: Name,
+  /** Warn when nothing progressed for this long (default from the worker's settings). */
+  stallSeconds: z.number().int().positive().max(86_400).optional(),
+  /** Give up after this long (default from the worker's settings). */
+  timeoutSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(7 * 86_400)
+    .optional(),
+  /** Why it was started when no one typed the command (e.g. "resync after migrate of web1"). */
+  reason: z.string().max(300).optional(),
+});
+export type DrbdWatchJob = z.infer<typeof DrbdWatchJob>;
+
+/** `monitor` (issue 5): one snapshot of a cluster turned into events; queued by a job scheduler per cluster. */
+export const MonitorJob = z.object({
+  cluster: Name,
+  /** schedule: the scheduler; start: the run when the monitor starts; poke: a push source hinted at a change. */
+  reason: z.enum(["schedule", "start", "poke"]).optional(),
+});
+export type MonitorJob = z.infer<typeof MonitorJob>;
+
+/** `maintenance` (issue 5): start or end a node's maintenance window (`durationMs` null ends it). */
+export const MaintenanceJob = z.object({
+  ...RequestFields,
+  node: Name,
+  durationMs: z
+    .number()
+    .int()
+    .positive()
+    .max(7 * 24 * 3_600_000)
+    .nullable(),
+  reason: z.string().max(200),
+});
+export type MaintenanceJob = z.infer<typeof MaintenanceJob>;
+
+/** `split-brain-plan` (issue 5): plan the recovery of a split brain keeping `survivor`'s data; posts the approval card. */
+export const SplitBrainPlanJob = z.object({
+  ...RequestFields,
+  resource: Name,
+  survivor: Name,
+  victim: Name,
+  /** Thread of the split-brain incident, where the approval card goes. */
+  threadTs: z.string().max(40).nullable(),
+});
+export type SplitBrainPlanJob = z.infer<typeof SplitBrainPlanJob>;
+
+/** `split-brain-recover` (issue 5): run an approved split-brain recovery (exactly once, see the approval engine). */
+export const SplitBrainRecoverJob = z.object({
+  cluster: Name,
+  approvalId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+});
+export type SplitBrainRecoverJob = z.infer<typeof SplitBrainRecoverJob>;
+
+/** The risky operations (issue 4): what to plan, as typed (the cluster is the payload's). */
+export const OperationSpec = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("migrate"), guest: Name, target: Name }),
+  z.object({ action: z.literal("create"), guest: Name, node: Name.nullable() }),
+  z.object({ action: z.literal("fence"), node: Name }),
+  z.object({ action: z.literal("evacuate"), node: Name }),
+]);
+export type OperationSpec = z.infer<typeof OperationSpec>;
+
+const ApprovalId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+
+/**
+ * `operation-plan` (issue 4): read-only. Snapshot, preflight, plan; posts the refusal, the dry run, or
+ * the approval request (jobs/operation-plan.ts).
+ */
+export const OperationPlanJob = z.object({
+  ...RequestFields,
+  operation: OperationSpec,
+  dryRun: z.boolean(),
+});
+export type OperationPlanJob = z.infer<typeof OperationPlanJob>;
+
+/** `operation-execute` (issue 4): runs an approved plan exactly once (queued by the approval engine). */
+export const OperationExecuteJob = z.object({
+  ...RequestFields,
+  approvalId: ApprovalId,
+});
+export type OperationExecuteJob = z.infer<typeof OperationExecuteJob>;
+
+/** `approve` (issue 4): `/xen approve ID TEXT`, an approval with its typed confirmation. */
+export const ApproveJob = z.object({
+  ...RequestFields,
+  approvalId: ApprovalId,
+  typed: z.string().max(200),
+});
+export type ApproveJob = z.infer<typeof ApproveJob>;
+
 export interface JobSpec {
   payload: z.ZodType;
   /**
@@ -35,11 +133,24 @@ export interface JobSpec {
    * a worker crash); read-only jobs are retried with exponential backoff.
    */
   mutating: boolean;
+  /**
+   * The job keeps a JobCard (src/jobs-ui/card.ts): a "queued" card is posted when it is enqueued and the
+   * processor's card then updates that same message.
+   */
+  card?: boolean;
 }
 
 /** The registry: one entry per job. */
 export const JOBS = {
-  status: { payload: StatusJob, mutating: false },
+  status: { payload: StatusJob, mutating: false, card: true },
+  "drbd-watch": { payload: DrbdWatchJob, mutating: false, card: true },
+  monitor: { payload: MonitorJob, mutating: false },
+  maintenance: { payload: MaintenanceJob, mutating: false },
+  "split-brain-plan": { payload: SplitBrainPlanJob, mutating: false },
+  "split-brain-recover": { payload: SplitBrainRecoverJob, mutating: true },
+  "operation-plan": { payload: OperationPlanJob, mutating: false },
+  "operation-execute": { payload: OperationExecuteJob, mutating: true },
+  approve: { payload: ApproveJob, mutating: true },
 } as const satisfies Record<string, JobSpec>;
 
 export type JobName = keyof typeof JOBS;

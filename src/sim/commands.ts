@@ -13,6 +13,7 @@ import { drbdadm, drbdsetup } from "./cmd/drbd";
 import { fenceAgent, stonith, stonithAdmin } from "./cmd/fence";
 import { clStatus, crmMon } from "./cmd/ha";
 import { xl, xm } from "./cmd/xen";
+import { hooked, passHooks } from "./hooks";
 import { renderProcDrbd8, renderProcDrbd9 } from "./render/drbd8";
 import type { Simulation } from "./simulation";
 
@@ -79,7 +80,38 @@ const sleep: Program = async (ctx) => {
   return ctx.io.signal.aborted ? 143 : 0;
 };
 
+/** Files a simulated node has besides /proc/drbd: the guests' domain config files. */
+function fileExists(ctx: CommandContext, path: string): boolean {
+  return path === "/proc/drbd" || ctx.sim.state.guests.some((g) => g.configFile === path);
+}
+
+/** `test -f|-e|-r PATH` (coreutils test: exit 0 true, 1 false, 2 on a usage error). */
+const test: Program = (ctx) => {
+  const [op, path, ...extra] = ctx.args;
+  if (extra.length > 0 || path === undefined || !["-f", "-e", "-r"].includes(op ?? "")) {
+    ctx.io.stderr(`test: ${ctx.args.join(" ")}: not simulated by xenops-sim\n`);
+    return 2;
+  }
+  return fileExists(ctx, path) ? 0 : 1;
+};
+
+/** `ls [-l] PATH...`: names the files that exist, complains about the others (exit 2). */
+const ls: Program = (ctx) => {
+  const paths = ctx.args.filter((a) => !a.startsWith("-"));
+  let rc = 0;
+  for (const path of paths) {
+    if (fileExists(ctx, path)) ctx.io.stdout(`${path}\n`);
+    else {
+      ctx.io.stderr(`ls: cannot access '${path}': No such file or directory\n`);
+      rc = 2;
+    }
+  }
+  return rc;
+};
+
 const BASE: Record<string, Program> = {
+  test,
+  ls,
   cat,
   uname,
   sleep,
@@ -173,8 +205,13 @@ export async function handleCommand(
     io.stderr(`sh: 1: ${path}: not found\n`);
     return { exitCode: 127 };
   }
+  // Test hooks (src/sim/hooks.ts): a command held "before" whose client goes away never runs.
+  // Without hooks nothing is awaited here: a program starts in the same tick (event streams rely on it).
+  const hook = hooked(sim, node.name, stripped);
+  if (hook && !(await passHooks(sim, node.name, stripped, "before", io.signal))) return { exitCode: 255 };
   const ctx: CommandContext = { sim, node, program, args, io };
   const exitCode = await run(ctx);
+  if (hook) await passHooks(sim, node.name, stripped, "after", io.signal);
   return { exitCode };
 }
 

@@ -4,6 +4,14 @@
  * WFConnection at once and the node dead after deadtime; a split brain leaves both sides StandAlone
  * with diverged data until someone discards one side's changes.
  */
+import {
+  type CommandHold,
+  type CommandMatch,
+  type CommandWatch,
+  type HoldPhase,
+  holdCommand,
+  watchCommands,
+} from "./hooks";
 import type { Simulation } from "./simulation";
 
 export interface Faults {
@@ -27,6 +35,14 @@ export interface Faults {
   heartbeatTakeover(deadNode: string): boolean;
   /** The fence device stops (false) or starts (true) answering. */
   fenceDevice(reachable: boolean): void;
+  /** The fence device reports success for `node` but its power never changes (true), or works again (false). */
+  fenceIneffective(node: string, ineffective?: boolean): void;
+  /** The next live migration (of `guest`, or any) breaks off after `fraction` (default 0.5) of its time. */
+  failMigration(guest?: string | null, fraction?: number): void;
+  /** Test hook: holds matching commands before they run (or after, before they answer) until released. */
+  holdCommand(match: CommandMatch, phase?: HoldPhase): CommandHold;
+  /** Test hook: counts matching commands. */
+  watchCommands(match: CommandMatch): CommandWatch;
   /**
    * Clears every fault: nodes up and reachable, no delays, fence device answering, split brains
    * resolved by discarding the side that runs no guest.
@@ -83,8 +99,25 @@ export function createFaults(sim: Simulation): Faults {
       sim.state.fence.reachable = reachable;
       sim.changed();
     },
+    fenceIneffective(name, ineffective = true) {
+      node(name);
+      const fence = sim.state.fence;
+      if (!fence) throw new Error("this lab has no fence device");
+      const others = (fence.ineffective ?? []).filter((n) => n !== name);
+      fence.ineffective = ineffective ? [...others, name] : others;
+    },
+    failMigration(guest = null, fraction = 0.5) {
+      if (guest !== null && !sim.guest(guest)) throw new Error(`unknown guest ${guest}`);
+      sim.state.migrationFaults = [...(sim.state.migrationFaults ?? []), { guest, fraction }];
+    },
+    holdCommand: (match, phase) => holdCommand(sim, match, phase),
+    watchCommands: (match) => watchCommands(sim, match),
     heal() {
-      if (sim.state.fence) sim.state.fence.reachable = true;
+      if (sim.state.fence) {
+        sim.state.fence.reachable = true;
+        sim.state.fence.ineffective = [];
+      }
+      sim.state.migrationFaults = [];
       for (const n of sim.state.nodes) {
         n.reachability = "ok";
         n.sshDelayMs = 0;

@@ -28,6 +28,7 @@ export {
   programsFor,
 } from "./commands";
 export { createFaults, type Faults } from "./faults";
+export type { CommandHold, CommandMatch, CommandWatch, HoldPhase } from "./hooks";
 export * from "./model";
 export { modernLab, referenceLab, scaleLab } from "./presets";
 export { type DrbdView, Simulation, type SimulationOptions } from "./simulation";

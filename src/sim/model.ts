@@ -372,6 +372,8 @@ export interface SimFence {
   password: string;
   ttydev: string;
   address: string;
+  /** Fault: the device reports success for these nodes but their power never changes (miswired outlet). */
+  ineffective?: string[];
 }
 
 export interface SimMigration {
@@ -383,6 +385,16 @@ export interface SimMigration {
   live: boolean;
   /** xl renames the source `NAME--migratedaway` for the last part (after the target acknowledged). */
   handoverAt: number;
+  /** Fault: the migration breaks off at this time (the sender resumes the guest). */
+  failAt?: number;
+  /** Set when it broke off: the migrate command reports failure. */
+  failed?: boolean;
+}
+
+/** Fault: the next migration (of `guest`, or any when null) breaks off after `fraction` of its duration. */
+export interface SimMigrationFault {
+  guest: string | null;
+  fraction: number;
 }
 
 export interface SimShutdown {
@@ -411,6 +423,8 @@ export interface SimState {
   migrations: SimMigration[];
   shutdowns: SimShutdown[];
   drbdProcDetails: number;
+  /** Pending "migration fails midway" faults, consumed by the migrations they hit. */
+  migrationFaults?: SimMigrationFault[];
 }
 
 /** Free memory as the hypervisor computes it: total minus every domain, dom0 included. */

@@ -377,6 +377,7 @@ export class Simulation {
       next = Math.min(next, Math.max(t, at));
     };
     for (const m of s.migrations) {
+      if (m.failAt !== undefined) consider(m.failAt);
       if (m.handoverAt > 0) consider(m.handoverAt);
       consider(m.startedAt + m.durationMs);
     }
@@ -464,6 +465,11 @@ export class Simulation {
     let any = false;
 
     for (const m of [...s.migrations]) {
+      if (m.failAt !== undefined && m.failAt <= t) {
+        this.abortMigration(m);
+        any = true;
+        continue;
+      }
       if (m.handoverAt > 0 && m.handoverAt <= t) {
         m.handoverAt = 0;
         const src = this.findGuestDomain(m.from, m.guest);
@@ -751,6 +757,12 @@ export class Simulation {
       live,
       handoverAt: now + Math.round(durationMs * 0.9),
     };
+    const faults = this.state.migrationFaults ?? [];
+    const fault = faults.find((f) => f.guest === null || f.guest === g.name);
+    if (fault) {
+      this.state.migrationFaults = faults.filter((f) => f !== fault);
+      migration.failAt = now + Math.round(durationMs * Math.min(0.85, Math.max(0, fault.fraction)));
+    }
     const xm = this.state.toolstack.hypervisor === "xm";
     // xend renames the sender so a migration to localhost cannot clash (XendCheckpoint.save).
     if (xm) dom.name = `migrating-${g.name}`;
@@ -762,6 +774,20 @@ export class Simulation {
     this.state.migrations.push(migration);
     this.changed();
     return { ok: true, migration };
+  }
+
+  /** Fault: the migration breaks off; the sender keeps (resumes) the guest, the receiver drops its copy. */
+  private abortMigration(m: SimMigration): void {
+    this.state.migrations = this.state.migrations.filter((x) => x !== m);
+    m.failed = true;
+    const src = this.findGuestDomain(m.from, m.guest);
+    if (src) {
+      src.name = m.guest;
+      src.flags = { ...RUNNING_IDLE };
+    }
+    const to = this.node(m.to);
+    if (to) to.domains = to.domains.filter((d) => d.guest !== m.guest);
+    this.touchHa();
   }
 
   migrationOf(guest: string): SimMigration | undefined {
@@ -852,6 +878,23 @@ export class Simulation {
     if (this.deviceOpen(r, node)) return { ok: false, code: "SS_DeviceInUse" };
     me.role = "Secondary";
     me.changedAt = this.processed;
+    return { ok: true, changed: true };
+  }
+
+  /**
+   * `drbdadm net-options --allow-two-primaries=yes|no` (DRBD 8.4+/9). The simulator keeps one flag per
+   * resource (both sides are changed together in practice). Turning it off while both sides are
+   * Primary fails like the kernel's state check.
+   */
+  setAllowTwoPrimaries(rname: string, node: string, allow: boolean): DrbdChangeResult {
+    this.sync();
+    const r = this.resource(rname);
+    if (!r?.local[node]) return { ok: false, code: "NotConfigured" };
+    if (r.allowTwoPrimaries === allow) return { ok: true, changed: false };
+    if (!allow && r.connected && r.nodes.every((n) => r.local[n]?.role === "Primary"))
+      return { ok: false, code: "SS_TwoPrimaries" };
+    r.allowTwoPrimaries = allow;
+    this.changed();
     return { ok: true, changed: true };
   }
 
@@ -1211,6 +1254,12 @@ export class Simulation {
       return { ok: false, reason: "unreachable" };
     }
     if (!node) return { ok: false, reason: "unknown_target" };
+    if (this.state.fence.ineffective?.includes(target)) {
+      // The device switched an outlet that does not feed this node: it reports success, nothing happens.
+      record("success", null);
+      this.changed();
+      return { ok: true };
+    }
     const reboot = this.state.timing.rebootMs;
     if (action === "on") {
       if (!node.up && node.bootAt === null) node.bootAt = this.processed + reboot;

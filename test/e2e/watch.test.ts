@@ -46,7 +46,10 @@ async function until<T>(what: string, fn: () => T | undefined | null | false, ms
 /** The channel message (not a thread reply) whose text starts like a job card of this job number. */
 function card(number: number): PostedMessage | undefined {
   return [...slack.messages.values()].find(
-    (m) => m.channel === "C0LAB" && m.threadTs === null && m.text.startsWith(`DRBD watch: internet in lab (job ${number})`),
+    (m) =>
+      m.channel === "C0LAB" &&
+      m.threadTs === null &&
+      m.text.startsWith(`DRBD watch: internet in lab (job ${number})`),
   );
 }
 
@@ -92,7 +95,11 @@ describe("DRBD watch through Slack", () => {
     // 60 MiB at the lab's 10 MiB/s: about 6 s. One 429 on chat.update on the way, which the sender rides out.
     lab.sim.faults.startResync("internet", "ics2", 60 * 1024);
     slack.rateLimit("chat.update", 1, 1);
-    const ack = await slack.sendSlashCommand({ text: "drbd watch internet", channel_id: "C0LAB", user_id: "UOPER1" });
+    const ack = await slack.sendSlashCommand({
+      text: "drbd watch internet",
+      channel_id: "C0LAB",
+      user_id: "UOPER1",
+    });
     expect(ack.payload.text).toMatch(/^Queued as job 1: watching DRBD internet in lab\./);
 
     const message = await until("the card in sync", () => {
@@ -109,7 +116,6 @@ describe("DRBD watch through Slack", () => {
     expect(message.updates).toBe(edits.length);
     // Within the budget: at least 3 s between edits of the message, the final one included.
     const times = edits.map((c) => c.at);
-    console.info(slack.callsTo("chat.update").filter((c) => c.args.ts === message.ts).map((c) => `${c.at} ${c.status} ${String(c.args.text).slice(0, 60)}`).join("\n"));
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(2_950);
     // It advanced: an edit with a progress bar before the final state.
     const texts = edits.map((c) => JSON.stringify(c.args.blocks));
@@ -117,7 +123,9 @@ describe("DRBD watch through Slack", () => {
     expect(message.text).toMatch(/Done in/);
     expect(JSON.stringify(message.blocks)).toContain("Connected and UpToDate/UpToDate, nothing out of sync");
     expect(cancelButton(message)).toBeUndefined();
-    console.info(`watch e2e: ${edits.length} chat.update calls for one message over ${((times.at(-1)! - times[0]!) / 1000).toFixed(1)} s`);
+    console.info(
+      `watch e2e: ${edits.length} chat.update calls for one message over ${((times.at(-1)! - times[0]!) / 1000).toFixed(1)} s`,
+    );
   });
 
   it("stops a running watch from the card's Cancel button", async () => {
@@ -147,7 +155,10 @@ describe("DRBD watch through Slack", () => {
     });
     await until("the card cancelled", () => card(2)?.text.includes("Cancelled by <@UAPPROVER1>"));
     const ephemeral = slack.callsTo("chat.postEphemeral").map((c) => [c.args.user, c.args.text]);
-    expect(ephemeral).toContainEqual(["UOPER2", "Only the requester (<@UOPER1>), approvers and admins may cancel job 2."]);
+    expect(ephemeral).toContainEqual([
+      "UOPER2",
+      "Only the requester (<@UOPER1>), approvers and admins may cancel job 2.",
+    ]);
     expect(ephemeral).toContainEqual([
       "UAPPROVER1",
       expect.stringMatching(/^Cancelling job 2 \(DRBD watch: internet in lab\): its worker was told to stop/),
@@ -165,7 +176,9 @@ describe("operations endpoints of the running runtime", () => {
     const text = await res.text();
     expect(text).toMatch(/xenops_jobs_total\{[^}]*name="drbd-watch"[^}]*outcome="in_sync"[^}]*\} 1/);
     expect(text).toMatch(/xenops_jobs_total\{[^}]*name="drbd-watch"[^}]*outcome="cancelled"[^}]*\} 1/);
-    expect(text).toMatch(/xenops_ssh_command_duration_seconds_count\{[^}]*node="ics1"[^}]*result="ok"[^}]*\} \d+/);
+    expect(text).toMatch(
+      /xenops_ssh_command_duration_seconds_count\{[^}]*node="ics1"[^}]*result="ok"[^}]*\} \d+/,
+    );
     expect(text).toMatch(/xenops_slack_sender_queue_depth\{role="bot\+worker"\} \d+/);
     expect(text).toMatch(/xenops_slack_rate_limited_total\{role="bot\+worker"\} 1/);
     expect(text).toMatch(/^process_cpu_user_seconds_total/m);
@@ -174,7 +187,10 @@ describe("operations endpoints of the running runtime", () => {
   it("/healthz checks Redis, the Slack connection and the workers", async () => {
     const res = await fetch(`${running.ops!.url}/healthz`);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { status: string; checks: Record<string, { ok: boolean; clusters?: string[] }> };
+    const body = (await res.json()) as {
+      status: string;
+      checks: Record<string, { ok: boolean; clusters?: string[] }>;
+    };
     expect(body.status).toBe("ok");
     expect(body.checks.redis?.ok).toBe(true);
     expect(body.checks.slack?.ok).toBe(true);

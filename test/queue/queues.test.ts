@@ -8,6 +8,9 @@ import type { StatusJob } from "../../src/queue/schema";
 import { type Processors, startWorkers, type Workers } from "../../src/queue/worker";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
+/** These tests queue status jobs only. */
+type TestProcessors = Pick<Processors, "status">;
+
 const logger = silentLogger();
 const cleanups: Array<() => Promise<void>> = [];
 
@@ -32,8 +35,15 @@ function setup(name: string, clusters: string[] = ["lab"]) {
   const redisUrl = testRedisUrl();
   const queues = createJobQueues({ redisUrl, prefix, clusters, logger, retryBackoffMs: 50 });
   cleanups.push(() => queues.close());
-  const work = (processors: Processors, serve: string[] = clusters, concurrency = 1): Workers => {
-    const workers = startWorkers({ redisUrl, prefix, clusters: serve, processors, concurrency, logger });
+  const work = (processors: TestProcessors, serve: string[] = clusters, concurrency = 1): Workers => {
+    const workers = startWorkers({
+      redisUrl,
+      prefix,
+      clusters: serve,
+      processors: processors as Processors,
+      concurrency,
+      logger,
+    });
     cleanups.push(() => workers.close(true));
     return workers;
   };
@@ -279,7 +289,7 @@ describe("clusters", () => {
   it("gives a worker only the jobs of the clusters it serves", async () => {
     const { queues, work } = setup("isolation", ["siteA", "siteB"]);
     const ran: string[] = [];
-    const processors: Processors = {
+    const processors: TestProcessors = {
       status: async (job) => {
         ran.push(job.data.cluster);
         return job.data.cluster;
@@ -305,7 +315,7 @@ describe("clusters", () => {
 describe("cancellation", () => {
   function hangingProcessor() {
     const started = deferred<string>();
-    const processors: Processors = {
+    const processors: TestProcessors = {
       status: (job, _token, signal) =>
         new Promise((_resolve, reject) => {
           if (!signal) return reject(new Error("no abort signal"));
@@ -380,7 +390,7 @@ describe("without Redis", () => {
       redisUrl: gone.url,
       prefix: uniquePrefix("down"),
       clusters: ["lab"],
-      processors: { status: async () => null },
+      processors: { status: async () => null } as TestProcessors as Processors,
       logger,
     });
     const started = Date.now();

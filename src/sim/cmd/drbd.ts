@@ -94,6 +94,7 @@ const DRBDADM_COMMANDS_8 = new Set([
 ]);
 
 const SIMULATED = new Set([
+  "net-options",
   "connect",
   "disconnect",
   "primary",
@@ -220,6 +221,17 @@ export const drbdadm: Program = (ctx) => {
       case "secondary": {
         const res = ctx.sim.demote(r.name, ctx.node.name);
         if (!res.ok) rv = Math.max(rv, reportFailure(ctx, call("secondary"), res.code));
+        break;
+      }
+      case "net-options": {
+        const two = opts.find((o) => /^--allow-two-primaries(=(yes|no))?$/.test(o));
+        const other = opts.find((o) => o !== two);
+        if (!two || other) {
+          ctx.io.stderr(`drbdadm net-options ${other ?? ""}: not simulated by xenops-sim\n`);
+          return 20;
+        }
+        const res = ctx.sim.setAllowTwoPrimaries(r.name, ctx.node.name, !two.endsWith("=no"));
+        if (!res.ok) rv = Math.max(rv, reportFailure(ctx, call("net-options", [two]), res.code));
         break;
       }
       case "disconnect": {

@@ -61,7 +61,7 @@ function hostOf(ctx: CommandContext, name: string): SimNode | undefined {
   return ctx.sim.state.nodes.find((n) => n.name.toLowerCase() === name.toLowerCase());
 }
 
-export const stonith: Program = (ctx) => {
+export const stonith: Program = async (ctx) => {
   const { io } = ctx;
   const usage = (): number => {
     io.stderr(STONITH_USAGE("stonith"));
@@ -149,6 +149,17 @@ export const stonith: Program = (ctx) => {
   if (params !== null) {
     // stonith1_compat_string_to_NVpair: one blank-separated token per name, the last takes the rest.
     const tokens = params.trim().split(/[ \t\n\r\f]+/);
+    names.forEach((n, i) => {
+      const value = i === names.length - 1 ? tokens.slice(i).join(" ") : tokens[i];
+      if (value !== undefined && value !== "") config.set(n, value);
+    });
+  } else if (file === "/dev/stdin") {
+    // A parameter "file" on stdin (how xenops passes secret parameters): one line, values in -n order.
+    const tokens =
+      (await io.readStdin())
+        .split("\n")[0]
+        ?.trim()
+        .split(/[ \t\r\f]+/) ?? [];
     names.forEach((n, i) => {
       const value = i === names.length - 1 ? tokens.slice(i).join(" ") : tokens[i];
       if (value !== undefined && value !== "") config.set(n, value);

@@ -167,6 +167,12 @@ export const xm: Program = async (ctx) => {
       const m = started.migration;
       // xm migrate returns when the domain has left this host.
       if (!(await waitUntil(ctx, () => !sim.state.migrations.includes(m)))) return 1;
+      if (m.failed)
+        return xmFail(
+          ctx,
+          "migrate",
+          `/usr/lib/xen/bin/xc_save 22 ${domainArg(ctx, name)?.id ?? 0} 0 0 ${live ? 1 : 0} failed`,
+        );
       return 0;
     }
     default:
@@ -309,6 +315,12 @@ export const xl: Program = async (ctx) => {
       err(" Savefile contains xl domain config in JSON format\n");
       err("Parsing config from <saved>\n");
       if (!(await waitUntil(ctx, () => m.handoverAt === 0 || !sim.state.migrations.includes(m)))) return 1;
+      if (m.failed) {
+        err("xc: error: Failed to write page data: Broken pipe\n");
+        err("migration sender: libxl_domain_suspend failed (rc=-3)\n");
+        err("Migration failed, resuming at sender.\n");
+        return 1;
+      }
       err("migration target: Transfer complete, requesting permission to start domain.\n");
       err("migration sender: Target has acknowledged transfer.\n");
       err("migration sender: Giving target permission to start.\n");

@@ -1,0 +1,27 @@
+import { pickCluster, pickGuest, pickNode } from "../src/core/resolve";
+import { type CommandSpec, UsageError } from "../src/core/spec";
+import { enqueuePlan, type OperationArgs } from "../src/operations/command";
+
+export const createCommand: CommandSpec<OperationArgs> = {
+  verb: "create",
+  summary: "start a guest from its config on a node (default: its home; checks, approval; --dry-run)",
+  usage: "create [cluster] GUEST [on NODE] [--dry-run]",
+  role: "operator",
+  flags: ["--dry-run"],
+  parse({ positionals, flags }, ctx) {
+    const { cluster, rest } = pickCluster(positionals, ctx.clustersHere);
+    const [guestWord, ...more] = rest;
+    if (guestWord === undefined) throw new UsageError("name the guest to start");
+    const guest = pickGuest(cluster, guestWord);
+    let node: string | null = null;
+    if (more.length === 2 && more[0] === "on") node = pickNode(cluster, more[1] as string);
+    else if (more.length === 1) node = pickNode(cluster, more[0] as string);
+    else if (more.length > 0) throw new UsageError(`too many arguments: ${more.join(" ").slice(0, 60)}`);
+    return {
+      cluster: cluster.name,
+      operation: { action: "create", guest, node },
+      dryRun: flags.has("--dry-run"),
+    };
+  },
+  run: (ctx, args) => enqueuePlan(ctx, args),
+};

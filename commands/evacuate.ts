@@ -1,0 +1,18 @@
+import { pickCluster, pickNode } from "../src/core/resolve";
+import { type CommandSpec, UsageError } from "../src/core/spec";
+import { enqueuePlan, type OperationArgs } from "../src/operations/command";
+
+export const evacuateCommand: CommandSpec<OperationArgs> = {
+  verb: "evacuate",
+  summary: "live-migrate every guest off a node, one at a time (one approval; --dry-run)",
+  usage: "evacuate [cluster] NODE [--dry-run]",
+  role: "operator",
+  flags: ["--dry-run"],
+  parse({ positionals, flags }, ctx) {
+    const { cluster, rest } = pickCluster(positionals, ctx.clustersHere);
+    if (rest.length !== 1) throw new UsageError("name the one node to evacuate");
+    const node = pickNode(cluster, rest[0] as string);
+    return { cluster: cluster.name, operation: { action: "evacuate", node }, dryRun: flags.has("--dry-run") };
+  },
+  run: (ctx, args) => enqueuePlan(ctx, args),
+};

@@ -1,0 +1,74 @@
+import type { AuditRecord } from "../src/audit/schema";
+import { type CommandSpec, UsageError } from "../src/core/spec";
+import { formatDuration, utcTime } from "../src/jobs-ui/format";
+import { escapeMrkdwn } from "../src/slack/render/text";
+
+interface HistoryArgs {
+  n: number;
+}
+
+const DEFAULT_N = 10;
+const MAX_N = 50;
+const MAX_REPLY_CHARS = 3_500;
+
+function who(id: string): string {
+  return /^[UW][A-Z0-9]{2,}$/.test(id) ? `<@${id}>` : escapeMrkdwn(id);
+}
+
+function code(text: string): string {
+  return `\`${escapeMrkdwn(text.slice(0, 120)).replace(/`/g, "'")}\``;
+}
+
+export function historyLine(r: AuditRecord): string {
+  const p = r.parameters ?? {};
+  const job = r.jobNumber !== undefined ? ` · job ${r.jobNumber}` : "";
+  const took = r.durationMs !== undefined ? ` in ${formatDuration(r.durationMs)}` : "";
+  const err = r.error ? `: ${escapeMrkdwn(r.error.message.slice(0, 100))}` : "";
+  const outcome = r.outcome ? ` → ${r.outcome}${err}` : err;
+  let what: string;
+  switch (r.kind) {
+    case "command":
+    case "refusal":
+      what = `${r.kind} ${code(r.command ?? "")}`;
+      break;
+    case "job_finished":
+    case "job_cancelled":
+      what = `${r.kind === "job_cancelled" ? "job cancelled" : "job finished"}: ${escapeMrkdwn(String(p.job ?? ""))}${took}`;
+      break;
+    case "action":
+      what = `action ${code(r.command ?? "")}`;
+      break;
+    default:
+      what = `${r.kind.replace(/_/g, " ")}${r.command ? ` ${code(r.command)}` : ""}`;
+  }
+  return `• #${r.seq} ${utcTime(Date.parse(r.time))} · ${who(r.actor)} · ${what}${outcome}${job}`;
+}
+
+export const historyCommand: CommandSpec<HistoryArgs> = {
+  verb: "history",
+  summary: `the last N records of the audit log for the clusters here (default ${DEFAULT_N}, at most ${MAX_N})`,
+  usage: "history [N]",
+  role: "viewer",
+  parse({ positionals }) {
+    const [n, ...rest] = positionals;
+    if (rest.length > 0) throw new UsageError(`too many arguments: ${rest.join(" ").slice(0, 60)}`);
+    if (n === undefined) return { n: DEFAULT_N };
+    if (!/^\d{1,4}$/.test(n) || Number(n) < 1)
+      throw new UsageError(`"${n.slice(0, 20)}" is not a number of records`);
+    return { n: Math.min(Number(n), MAX_N) };
+  },
+  async run(ctx, args) {
+    if (!ctx.jobAdmin) return { text: "The audit log is not available in this process." };
+    // Read more than asked: records of clusters that do not answer here are left out.
+    const records = await ctx.jobAdmin.history(Math.min(args.n * 5, 500));
+    if (records === null) return { text: "No audit log is configured for this bot (XENOPS_AUDIT_FILE)." };
+    const here = new Set(ctx.clustersHere.map((c) => c.name));
+    const shown = records.filter((r) => r.cluster === undefined || here.has(r.cluster)).slice(-args.n);
+    if (shown.length === 0) return { text: "The audit log has no records for the clusters here yet." };
+    const lines = shown.map(historyLine);
+    while (lines.length > 1 && lines.join("\n").length > MAX_REPLY_CHARS) lines.shift();
+    return {
+      text: `*Audit log: last ${lines.length} record${lines.length === 1 ? "" : "s"}* (verify with \`xenops audit verify\`)\n${lines.join("\n")}`,
+    };
+  },
+};

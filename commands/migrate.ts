@@ -1,0 +1,24 @@
+import { pickCluster, pickGuest, pickNode } from "../src/core/resolve";
+import { type CommandSpec, UsageError } from "../src/core/spec";
+import { enqueuePlan, type OperationArgs } from "../src/operations/command";
+
+export const migrateCommand: CommandSpec<OperationArgs> = {
+  verb: "migrate",
+  summary: "live-migrate a guest to another node (plan, checks, approval; --dry-run only shows the plan)",
+  usage: "migrate [cluster] GUEST [to] NODE [--dry-run]",
+  role: "operator",
+  flags: ["--dry-run"],
+  parse({ positionals, flags }, ctx) {
+    const { cluster, rest } = pickCluster(positionals, ctx.clustersHere);
+    const words = rest.length === 3 && rest[1] === "to" ? [rest[0], rest[2]] : rest;
+    if (words.length !== 2) throw new UsageError("name the guest and the node to move it to");
+    const guest = pickGuest(cluster, words[0] as string);
+    const target = pickNode(cluster, words[1] as string);
+    return {
+      cluster: cluster.name,
+      operation: { action: "migrate", guest, target },
+      dryRun: flags.has("--dry-run"),
+    };
+  },
+  run: (ctx, args) => enqueuePlan(ctx, args),
+};

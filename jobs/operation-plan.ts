@@ -1,0 +1,111 @@
+/**
+ * `operation-plan` job (migrate, create, fence, evacuate): read-only. Snapshot the cluster, run the
+ * preflight and build the plan, then post exactly one of: the refusal card (every check, failed ones
+ * first), the dry-run card (plan and checks, no buttons), or the approval request (the engine's card
+ * with Approve/Deny). Retried like any read-only job; the approval id is remembered in the job data so
+ * a retry never asks twice.
+ */
+import type { Job } from "bullmq";
+import { policyFor } from "../src/approval/policy";
+import { pickRelevantState, summarizeRelevantState } from "../src/approval/state-hash";
+import { errorCode, errorMessage, XenopsError } from "../src/errors";
+import { auditSafely, type OperationDeps } from "../src/operations/context";
+import { planOperation, requestOfSpec } from "../src/operations/plan";
+import { describeRequest } from "../src/operations/preflight";
+import { renderDryRun, renderRefusal } from "../src/operations/render";
+import type { OperationPlanJob } from "../src/queue/schema";
+
+export interface OperationPlanResult {
+  /** The job itself did its work (the label the job instrumentation reads). */
+  outcome: "ok";
+  /** What it posted. */
+  result: "refused" | "dry-run" | "requested" | "forbidden";
+  summary: string;
+  approvalId?: string;
+  failed?: string[];
+}
+
+type PlanJobData = OperationPlanJob & { approvalId?: string };
+
+export function createOperationPlanProcessor(deps: OperationDeps) {
+  return async function operationPlan(
+    job: Job<PlanJobData>,
+    _token?: string,
+    signal?: AbortSignal,
+  ): Promise<OperationPlanResult> {
+    const d = job.data;
+    if (d.approvalId)
+      return { outcome: "ok", result: "requested", summary: "approval requested", approvalId: d.approvalId };
+    const request = requestOfSpec(d.cluster, d.operation);
+    const what = describeRequest(request);
+    const outcome = await planOperation(deps, request, signal ? { signal } : {});
+
+    if (!outcome.ok) {
+      const failed = outcome.checks.filter((c) => !c.ok);
+      const focus = {
+        guests: "guest" in request ? [request.guest] : [],
+        nodes: "node" in request && request.node ? [request.node] : [],
+      };
+      await deps.notifier.post(
+        d.channel,
+        renderRefusal({
+          what,
+          requestedBy: d.requestedBy,
+          checks: outcome.checks,
+          stateSummary: summarizeRelevantState(pickRelevantState(outcome.state, focus)),
+        }),
+      );
+      await auditSafely(deps, {
+        kind: "refusal",
+        actor: d.requestedBy,
+        cluster: d.cluster,
+        command: d.requestText,
+        parameters: { ...d.operation, dryRun: d.dryRun, failed: failed.map((c) => `${c.name}: ${c.detail}`) },
+        outcome: "refused",
+        error: {
+          code: "preflight_failed",
+          message: `preflight failed: ${failed.map((c) => c.name).join(", ")}`,
+        },
+        ...(job.id ? { jobId: job.id } : {}),
+      });
+      return {
+        outcome: "ok",
+        result: "refused",
+        summary: `refused: ${failed.map((c) => c.name).join(", ")}`,
+        failed: failed.map((c) => c.name),
+      };
+    }
+
+    const policy = policyFor(outcome.plan.action, deps.inventory, outcome.plan);
+    if (d.dryRun) {
+      await deps.notifier.post(d.channel, renderDryRun(outcome.plan, policy, d.requestedBy));
+      return { outcome: "ok", result: "dry-run", summary: "dry run posted" };
+    }
+    try {
+      const record = await deps.approvals.request(outcome.plan, {
+        requestedBy: d.requestedBy,
+        channel: d.channel,
+        policy,
+      });
+      await job.updateData({ ...d, approvalId: record.id });
+      return { outcome: "ok", result: "requested", summary: "approval requested", approvalId: record.id };
+    } catch (err) {
+      if (err instanceof XenopsError && err.code === "forbidden") {
+        await deps.notifier.postEphemeral(d.channel, d.requestedBy, {
+          text: `Not requested: ${errorMessage(err)}. ${what} was not asked of the approvers.`,
+        });
+        await auditSafely(deps, {
+          kind: "refusal",
+          actor: d.requestedBy,
+          cluster: d.cluster,
+          command: d.requestText,
+          parameters: { ...d.operation },
+          outcome: "refused",
+          error: { code: errorCode(err), message: errorMessage(err) },
+        });
+        return { outcome: "ok", result: "forbidden", summary: errorMessage(err) };
+      }
+      throw err;
+    }
+  };
+}

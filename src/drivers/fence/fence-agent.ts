@@ -1,0 +1,72 @@
+/**
+ * fence-agents (`fence_apc`, `fence_ipmilan`, ...): every option as a `name=value` line on stdin
+ * (fencing.py reads stdin when there are no command-line arguments), so passwords are never in argv.
+ * Lines: `action=...`, then the cluster's params, then the target's own params (`nodes.<node>`: its
+ * plug, or its BMC address for IPMI), then the secret params resolved at run time. Exit status:
+ * 0 success (status: ON), 2 status OFF, 1 failure (device unreachable, login refused, bad plug).
+ */
+import { XenopsError } from "../../errors";
+import { checkKey, checkValue, requireSecret } from "./params";
+import { type FenceDriver, type FenceInvocation, type PowerStatus, REDACTED } from "./types";
+
+export interface FenceAgentConfig {
+  agent: string;
+  params: Record<string, string>;
+  secretParams: Record<string, unknown>;
+  nodes: Record<string, Record<string, string>>;
+}
+
+const AGENT = /^fence_[a-z0-9_]+$/;
+
+export function fenceAgentDriver(config: FenceAgentConfig): FenceDriver {
+  if (!AGENT.test(config.agent))
+    throw new XenopsError(
+      "invalid_argument",
+      `not a fence agent: ${JSON.stringify(config.agent.slice(0, 40))}`,
+    );
+  const agent = config.agent;
+  const secretNames = Object.keys(config.secretParams).map((k) => checkKey(k, agent));
+  const plain = (target: string): [string, string][] => {
+    const merged = new Map<string, string>();
+    for (const [k, v] of Object.entries(config.params)) merged.set(checkKey(k, agent), checkValue(v, agent));
+    for (const [k, v] of Object.entries(config.nodes[target] ?? {}))
+      merged.set(checkKey(k, agent), checkValue(v, agent));
+    for (const k of secretNames) merged.delete(k);
+    merged.delete("action");
+    return [...merged];
+  };
+  const lines = (action: string, target: string, secret: (name: string) => string): string =>
+    [
+      `action=${action}`,
+      ...plain(target).map(([k, v]) => `${k}=${v}`),
+      ...secretNames.map((k) => `${k}=${secret(k)}`),
+    ]
+      .map((l) => `${l}\n`)
+      .join("");
+  const invocation = (action: string, target: string): FenceInvocation => {
+    // Validate now (plan time), not only when it runs.
+    const shown = lines(action, target, () => REDACTED);
+    return {
+      argv: [agent],
+      stdin: (secrets) => lines(action, target, (k) => requireSecret(secrets, k)),
+      stdinShown: shown,
+    };
+  };
+  return {
+    method: "fence-agent",
+    label: `fence agent ${agent}`,
+    secretNames,
+    needsParamOrder: false,
+    paramOrderQuery: () => null,
+    parseParamOrder: () => [],
+    fence: (target, action) => invocation(action === "off" ? "off" : "reboot", target),
+    deviceCheck: (target) => invocation("monitor", target),
+    powerStatus: (target) => invocation("status", target),
+    deviceOk: (exitCode) => exitCode === 0,
+    parsePowerStatus(exitCode, stdout): PowerStatus {
+      if (exitCode === 0 && /Status: ON/i.test(stdout)) return "on";
+      if (exitCode === 2 || /Status: OFF/i.test(stdout)) return "off";
+      return "unknown";
+    },
+  };
+}

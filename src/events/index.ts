@@ -1,0 +1,363 @@
+/**
+ * Cluster events (issue 5), assembled: the Redis store, maintenance windows, incidents, the pipeline,
+ * the button handler, the job processors, and the sources a worker starts (monitor schedulers, DRBD 9
+ * events2 streams, the webhook). createDeps builds one per process; only workers start the sources.
+ *
+ * For other code:
+ * - `isInMaintenance(cluster, node)`: call before anything risky on a node (null: go ahead).
+ * - `reportFence(...)`: a fencing job tells the incident of the node how it went; a verified fence
+ *   offers "Start its guests on SURVIVOR".
+ * - `pipeline.report(event)`: anything else worth an incident.
+ */
+import type { ApprovalEngine } from "../approval/engine";
+import type { ApprovalRecord } from "../approval/types";
+import type { GroupDirectory, Notifier } from "../app/types";
+import type { ClusterDrivers } from "../cluster/snapshot";
+import type { InventoryConfig } from "../config/schema";
+import { resolveSecret, type SecretEnv } from "../config/secrets";
+import { Authorizer } from "../core/authz";
+import type { JobEnqueuer } from "../core/enqueuer";
+import type { ActionHandler } from "../core/router";
+import { errorMessage } from "../errors";
+import type { CommandRunner } from "../exec/runner";
+import type { LockManager } from "../locks/lock";
+import type { Logger } from "../log";
+import type { JobQueues } from "../queue/queues";
+import { closeConnection, createRedisConnection } from "../queue/redis";
+import { createMaintenanceProcessor } from "../../jobs/maintenance";
+import { createSplitBrainPlanProcessor, createSplitBrainRecoverProcessor } from "../../jobs/split-brain";
+import { createEventActionHandler, type OperationRequests } from "./actions";
+import { Events2Watcher } from "./events2";
+import { type IncidentPolicy, IncidentManager } from "./incidents";
+import { MaintenanceStore, type MaintenanceWindow } from "./maintenance";
+import { createMonitorProcessor, monitorSettings, poke, schedulerId, startMonitors } from "./monitor";
+import { EventPipeline } from "./pipeline";
+import type { RecoveryDeps } from "./recovery";
+import { EventStore, eventKeys } from "./store";
+import { type ClusterEvent, type Condition, fingerprint } from "./types";
+import { startWebhookServer, type WebhookServer } from "./webhook";
+
+export type { MaintenanceWindow } from "./maintenance";
+
+export interface EventsConfig {
+  inventory: InventoryConfig;
+  logger: Logger;
+  redisUrl: string;
+  prefix: string;
+  notifier: Notifier;
+  secretEnv: SecretEnv;
+  groups: GroupDirectory;
+  runnerFor(cluster: string, node: string): CommandRunner;
+  driversFor(cluster: string): ClusterDrivers;
+  /** The queues (monitor schedulers, pokes). */
+  queues: JobQueues;
+  /** The enqueuer commands use (observed: the console waits for what it queues). */
+  jobs: JobEnqueuer;
+  /** The approval engine and locks, bound late (built with the rest of the runtime). */
+  approvals?: () => { engine: ApprovalEngine; locks: LockManager } | null;
+  /** How clicks reach the risky operations; default: their `operation-plan` jobs. */
+  operations?: OperationRequests;
+  now?: () => number;
+  incidentPolicy?: Partial<IncidentPolicy>;
+  /** Webhook listen port override (tests, lab: 0 for any free port). */
+  webhookPort?: number;
+  /** Remove the monitor schedulers when the sources stop (throwaway queue prefixes: console, tests). */
+  removeSchedulersOnStop?: boolean;
+  /** Resync follow-up timing of the split-brain recovery (tests shorten it). */
+  recovery?: Pick<RecoveryDeps, "pollMs" | "resyncTimeoutMs">;
+}
+
+export interface EventSources {
+  /** The webhook, when configured and listening in this process. */
+  webhook: WebhookServer | null;
+  watchers: Events2Watcher[];
+  monitors: string[];
+  stop(): Promise<void>;
+}
+
+/** The issue-4 planning jobs, as the default way a click asks for fence, start and failback. */
+export function operationPlanRequests(jobs: JobEnqueuer): OperationRequests {
+  const base = (r: { cluster: string; channel: string; requestedBy: string; requestText: string }, deliveryId: string) => ({
+    cluster: r.cluster,
+    channel: r.channel,
+    requestedBy: r.requestedBy,
+    deliveryId,
+    requestText: r.requestText,
+    dryRun: false,
+  });
+  return {
+    async fence(r) {
+      return [await jobs.enqueue(r.cluster, "operation-plan", { ...base(r, r.deliveryId), operation: { action: "fence", node: r.node } }, { deliveryId: r.deliveryId })];
+    },
+    async start(r) {
+      const out = [];
+      for (const guest of r.guests) {
+        const deliveryId = `${r.deliveryId}:${guest}`;
+        out.push(await jobs.enqueue(r.cluster, "operation-plan", { ...base(r, deliveryId), operation: { action: "create", guest, node: r.node } }, { deliveryId }));
+      }
+      return out;
+    },
+    async migrate(r) {
+      const out = [];
+      for (const guest of r.guests) {
+        const deliveryId = `${r.deliveryId}:${guest}`;
+        out.push(await jobs.enqueue(r.cluster, "operation-plan", { ...base(r, deliveryId), operation: { action: "migrate", guest, target: r.target } }, { deliveryId }));
+      }
+      return out;
+    },
+  };
+}
+
+export class Events {
+  readonly store: EventStore;
+  readonly maintenance: MaintenanceStore;
+  readonly incidents: IncidentManager;
+  readonly pipeline: EventPipeline;
+  readonly actionHandler: ActionHandler;
+  readonly operations: OperationRequests;
+  private readonly redis;
+  private readonly log: Logger;
+  private readonly sources = new Set<EventSources>();
+
+  constructor(private readonly config: EventsConfig) {
+    this.log = config.logger.child({ component: "events" });
+    this.redis = createRedisConnection(config.redisUrl, { role: "client", name: "xenops:events", logger: this.log });
+    const keys = eventKeys(config.prefix);
+    const now = config.now ?? Date.now;
+    this.store = new EventStore(this.redis, keys);
+    this.maintenance = new MaintenanceStore(this.redis, keys, now);
+    this.incidents = new IncidentManager({
+      store: this.store,
+      maintenance: this.maintenance,
+      notifier: config.notifier,
+      inventory: config.inventory,
+      logger: config.logger,
+      now,
+      ...(config.incidentPolicy ? { policy: config.incidentPolicy } : {}),
+    });
+    this.operations = config.operations ?? operationPlanRequests(config.jobs);
+    this.pipeline = new EventPipeline({
+      store: this.store,
+      incidents: this.incidents,
+      inventory: config.inventory,
+      logger: config.logger,
+      now,
+      onOpened: (cluster, c) => this.autoFailback(cluster.name, c),
+    });
+    this.actionHandler = createEventActionHandler({
+      inventory: config.inventory,
+      authorizer: new Authorizer(config.inventory.roles, config.groups),
+      maintenance: this.maintenance,
+      incidents: this.incidents,
+      jobs: config.jobs,
+      operations: this.operations,
+      logger: config.logger,
+      now,
+    });
+  }
+
+  /** URLs of the webhooks this process listens on (benchmarks, the lab's banner). */
+  webhookUrls(): string[] {
+    return [...this.sources].flatMap((s) => (s.webhook ? [s.webhook.url] : []));
+  }
+
+  /** Binds the approval engine and locks (built after this module in the composition root). */
+  bindApprovals(access: () => { engine: ApprovalEngine; locks: LockManager } | null): void {
+    this.config.approvals = access;
+  }
+
+  /** The active maintenance window of a node, or null. Call before planning or running anything risky on it. */
+  isInMaintenance(cluster: string, node: string): Promise<MaintenanceWindow | null> {
+    return this.maintenance.isInMaintenance(cluster, node);
+  }
+
+  private recoveryDeps(): RecoveryDeps {
+    return {
+      inventory: this.config.inventory,
+      runnerFor: this.config.runnerFor,
+      driversFor: this.config.driversFor,
+      notifier: this.config.notifier,
+      maintenance: this.maintenance,
+      pipeline: this.pipeline,
+      logger: this.config.logger.child({ component: "split-brain" }),
+      approvals: () => this.config.approvals?.() ?? null,
+      threadOf: async (cluster, resource) =>
+        (await this.incidents.byKey(fingerprint({ cluster, subject: resource, node: null, family: "link" })))?.threadTs ?? null,
+      ...this.config.recovery,
+    };
+  }
+
+  /** Processors of the jobs this module owns, for startWorkers. */
+  processors() {
+    return {
+      monitor: createMonitorProcessor({
+        inventory: this.config.inventory,
+        runnerFor: this.config.runnerFor,
+        driversFor: this.config.driversFor,
+        pipeline: this.pipeline,
+        logger: this.config.logger,
+      }),
+      maintenance: createMaintenanceProcessor({
+        inventory: this.config.inventory,
+        maintenance: this.maintenance,
+        pipeline: this.pipeline,
+        notifier: this.config.notifier,
+        logger: this.config.logger,
+      }),
+      "split-brain-plan": createSplitBrainPlanProcessor(this.recoveryDeps()),
+      "split-brain-recover": createSplitBrainRecoverProcessor(this.recoveryDeps()),
+    } as const;
+  }
+
+  /** Queues the execution of an approved split-brain recovery (the approval engine's enqueueExecution for that action). */
+  enqueueRecovery(record: ApprovalRecord, options: { deliveryId: string }) {
+    return this.config.jobs.enqueue(record.plan.cluster, "split-brain-recover", { cluster: record.plan.cluster, approvalId: record.id }, options);
+  }
+
+  /**
+   * How a fencing attempt ended, for the node's incident. A fence that succeeded and was verified
+   * (the node is seen off) offers to start the node's guests on a survivor.
+   */
+  reportFence(cluster: string, node: string, outcome: { ok: boolean; verified: boolean; summary: string; details?: string[] }): Promise<unknown> {
+    const at = new Date((this.config.now ?? Date.now)()).toISOString();
+    const event: ClusterEvent = {
+      cluster,
+      kind: outcome.ok ? "fence_succeeded" : "fence_failed",
+      family: "node",
+      severity: outcome.ok && outcome.verified ? "warning" : "critical",
+      subject: null,
+      node,
+      title: outcome.ok ? (outcome.verified ? `${node} was fenced and is verified off` : `${node}: fence command succeeded but the node is NOT verified off`) : `Fencing ${node} FAILED: ${outcome.summary}`,
+      evidence: [outcome.summary, ...(outcome.details ?? [])],
+      source: "job",
+      at,
+    };
+    return this.pipeline.report(
+      event,
+      outcome.ok && outcome.verified
+        ? (facts) => {
+            facts.memory.fencedAt[node] = at;
+            return facts;
+          }
+        : undefined,
+    );
+  }
+
+  /**
+   * Wraps the risky operations' execution processor: when an approved fence ends, its node's
+   * incident hears how (a verified fence offers to start the node's guests elsewhere).
+   */
+  observeExecutions<J extends { data: { approvalId: string } }, R>(
+    processor: (job: J, token?: string, signal?: AbortSignal) => Promise<R>,
+  ): (job: J, token?: string, signal?: AbortSignal) => Promise<R> {
+    return async (job, token, signal) => {
+      const result = await processor(job, token, signal);
+      try {
+        const record = await this.config.approvals?.()?.engine.get(job.data.approvalId);
+        const outcome = result as { status?: string; summary?: string; details?: string[] };
+        if (record?.plan.action === "fence" && outcome.status && outcome.status !== "refused") {
+          const node = String(record.plan.params.victim ?? record.plan.target.node ?? "");
+          if (node)
+            await this.reportFence(record.plan.cluster, node, {
+              ok: outcome.status !== "failed",
+              verified: outcome.status === "succeeded",
+              summary: outcome.summary ?? outcome.status,
+              details: outcome.details ?? [],
+            });
+        }
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err) }, "could not report the fence outcome to its incident");
+      }
+      return result;
+    };
+  }
+
+  private async autoFailback(cluster: string, c: Condition): Promise<void> {
+    const config = this.config.inventory.clusters.find((x) => x.name === cluster);
+    const action = c.actions?.[0];
+    if (config?.monitor?.failback !== "auto" || c.kind !== "failback_ready" || action?.kind !== "failback") return;
+    const as = config.monitor.failbackAs;
+    const channel = config.channels[0];
+    if (!as || !channel) return;
+    if (await this.maintenance.isInMaintenance(cluster, action.node)) return;
+    const incident = await this.incidents.byKey(c.key);
+    await this.operations.migrate({
+      cluster,
+      requestedBy: as,
+      channel,
+      threadTs: incident?.threadTs ?? null,
+      deliveryId: `failback:${cluster}:${action.node}:${c.at}`,
+      requestText: `[automatic failback] ${action.guests.join(", ")} to ${action.node}`,
+      guests: action.guests,
+      target: action.node,
+      failback: true,
+    });
+    this.log.info({ cluster, node: action.node, guests: action.guests }, "automatic failback requested");
+  }
+
+  /** Starts the event sources of these clusters in this (worker) process. */
+  async start(clusters: readonly string[]): Promise<EventSources> {
+    const { inventory, queues } = this.config;
+    const monitors = await startMonitors(queues, inventory, clusters);
+    const watchers: Events2Watcher[] = [];
+    for (const name of clusters) {
+      const cluster = inventory.clusters.find((c) => c.name === name);
+      if (!cluster || cluster.toolstack.drbd !== 9) continue;
+      const settings = monitorSettings(cluster);
+      if (!settings.enabled || !settings.push) continue;
+      for (const node of cluster.nodes) {
+        const w = new Events2Watcher({
+          cluster: name,
+          node: node.name,
+          runner: this.config.runnerFor(name, node.name),
+          pipeline: this.pipeline,
+          logger: this.config.logger,
+          poke: () => poke(queues, name),
+        });
+        w.start();
+        watchers.push(w);
+      }
+    }
+    let webhook: WebhookServer | null = null;
+    const wh = inventory.webhook;
+    if (wh) {
+      try {
+        const secret = (await resolveSecret(wh.secret, this.config.secretEnv, "webhook secret")).trim();
+        webhook = await startWebhookServer({
+          inventory,
+          secret,
+          host: wh.host,
+          port: this.config.webhookPort ?? wh.port,
+          maxSkewSeconds: wh.maxSkewSeconds,
+          redis: this.redis,
+          keys: this.store.keys,
+          pipeline: this.pipeline,
+          logger: this.config.logger,
+          poke: (cluster) => (clusters.includes(cluster) ? poke(queues, cluster) : Promise.resolve()),
+          ...(this.config.now ? { now: this.config.now } : {}),
+        });
+      } catch (err) {
+        this.log.error({ err: errorMessage(err) }, "the event webhook could not start; node-side hooks are not heard");
+      }
+    }
+    const sources: EventSources = {
+      webhook,
+      watchers,
+      monitors,
+      stop: async () => {
+        this.sources.delete(sources);
+        for (const w of watchers) w.close();
+        await webhook?.close();
+        if (this.config.removeSchedulersOnStop)
+          await Promise.allSettled(monitors.map((c) => queues.queue(c).removeJobScheduler(schedulerId(c))));
+      },
+    };
+    this.sources.add(sources);
+    return sources;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.sources].map((s) => s.stop()));
+    await closeConnection(this.redis);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The monitor: a BullMQ job scheduler per cluster (every `monitor.intervalMs`, 10 s by default) whose
+ * jobs snapshot the cluster and hand the state to the event pipeline. One extra run is queued when
+ * the monitor starts (what changed while the bot was down is reported at once) and whenever a push
+ * source hints at a change ("poke": webhook, an events2 stream that dropped).
+ *
+ * A run that finds the previous run of the same cluster still going (a hanging node costs a whole
+ * command timeout) is skipped: the next tick comes soon enough.
+ */
+import type { Job } from "bullmq";
+import { type ClusterDrivers, takeSnapshot } from "../cluster/snapshot";
+import type { ClusterConfig, InventoryConfig } from "../config/schema";
+import type { CommandRunner } from "../exec/runner";
+import type { Logger } from "../log";
+import type { JobQueues } from "../queue/queues";
+import type { MonitorJob } from "../queue/schema";
+import type { EventPipeline } from "./pipeline";
+
+export const DEFAULT_MONITOR_INTERVAL_MS = 10_000;
+
+export function monitorSettings(cluster: ClusterConfig): { enabled: boolean; intervalMs: number; push: boolean } {
+  const m = cluster.monitor;
+  return {
+    enabled: m?.enabled ?? true,
+    intervalMs: m?.intervalMs ?? DEFAULT_MONITOR_INTERVAL_MS,
+    push: m?.push ?? true,
+  };
+}
+
+export function schedulerId(cluster: string): string {
+  return `monitor-${cluster}`;
+}
+
+const JOB_OPTS = { attempts: 1, removeOnComplete: { count: 20 }, removeOnFail: { count: 50 } };
+
+/** Creates or updates the schedulers of these clusters and queues one run each right away. */
+export async function startMonitors(jobs: JobQueues, inventory: InventoryConfig, clusters: readonly string[]): Promise<string[]> {
+  const started: string[] = [];
+  for (const name of clusters) {
+    const cluster = inventory.clusters.find((c) => c.name === name);
+    if (!cluster) continue;
+    const settings = monitorSettings(cluster);
+    const queue = jobs.queue(name);
+    if (!settings.enabled) {
+      await queue.removeJobScheduler(schedulerId(name));
+      continue;
+    }
+    const data: MonitorJob = { cluster: name, reason: "schedule" };
+    await queue.upsertJobScheduler(schedulerId(name), { every: settings.intervalMs }, { name: "monitor", data, opts: JOB_OPTS });
+    await poke(jobs, name, "start");
+    started.push(name);
+  }
+  return started;
+}
+
+/** Queues one monitor run now (at most one per cluster per second). */
+export async function poke(jobs: JobQueues, cluster: string, reason: "start" | "poke" = "poke"): Promise<void> {
+  const data: MonitorJob = { cluster, reason };
+  await jobs.queue(cluster).add("monitor", data, { ...JOB_OPTS, jobId: `monitor-${reason}-${cluster}-${Math.floor(Date.now() / 1000)}` });
+}
+
+export interface MonitorDeps {
+  inventory: InventoryConfig;
+  runnerFor(cluster: string, node: string): CommandRunner;
+  driversFor(cluster: string): ClusterDrivers;
+  pipeline: EventPipeline;
+  logger: Logger;
+}
+
+export interface MonitorResult {
+  cluster: string;
+  skipped: boolean;
+  opened: string[];
+  resolved: string[];
+  happened: string[];
+  durationMs: number;
+}
+
+export function createMonitorProcessor(deps: MonitorDeps) {
+  const running = new Set<string>();
+  return async function monitorProcessor(job: Job<MonitorJob>, _token?: string, signal?: AbortSignal): Promise<MonitorResult> {
+    const started = Date.now();
+    const name = job.data.cluster;
+    const cluster = deps.inventory.clusters.find((c) => c.name === name);
+    const empty = { cluster: name, opened: [], resolved: [], happened: [] };
+    if (!cluster) return { ...empty, skipped: true, durationMs: 0 };
+    if (running.has(name)) return { ...empty, skipped: true, durationMs: 0 };
+    running.add(name);
+    try {
+      const log = deps.logger.child({ cluster: name, component: "monitor" });
+      const state = await takeSnapshot(
+        cluster,
+        { runnerFor: (node) => deps.runnerFor(name, node), drivers: deps.driversFor(name), logger: log },
+        { ...(signal ? { signal } : {}), timeoutMs: Math.min(cluster.commandTimeoutMs, monitorSettings(cluster).intervalMs * 2) },
+      );
+      const r = await deps.pipeline.observe(state);
+      return {
+        cluster: name,
+        skipped: false,
+        opened: r.opened.map((c) => c.kind),
+        resolved: r.resolved.map((c) => c.kind),
+        happened: r.happened.map((e) => e.kind),
+        durationMs: Date.now() - started,
+      };
+    } finally {
+      running.delete(name);
+    }
+  };
+}

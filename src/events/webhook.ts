@@ -1,0 +1,267 @@
+/**
+ * The HTTP endpoint for node-side hooks (contrib/drbd/xenops-drbd-handler.sh, contrib/ha/xenops-alert.sh):
+ *
+ *   POST /xenops/event
+ *   X-Xenops-Timestamp: <unix seconds>
+ *   X-Xenops-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+ *   {"cluster":"lab","node":"ics1","source":"drbd","event":"split-brain","resource":"internet",...}
+ *
+ * Refused: a bad or missing signature (401), a timestamp further than `maxSkewSeconds` from now
+ * (401, stale), the same signature twice (409, replay: each accepted signature is remembered in Redis
+ * for twice the skew window, so any replay within the window in which the timestamp is valid is caught),
+ * a body over 16 KiB (413), unknown cluster or node (422). The secret is never logged or echoed.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { type InventoryConfig, Name } from "../config/schema";
+import { errorMessage } from "../errors";
+import type { Logger } from "../log";
+import type { Facts } from "./facts";
+import type { EventPipeline } from "./pipeline";
+import type { EventKeys } from "./store";
+import type { ClusterEvent } from "./types";
+
+export const WEBHOOK_PATH = "/xenops/event";
+const MAX_BODY = 16 * 1024;
+
+const Detail = z.string().max(500);
+export const WebhookBody = z
+  .object({
+    cluster: Name,
+    node: Name,
+    source: z.enum(["drbd", "ha"]),
+    /** DRBD: the handler name; HA: the alert kind (node, fencing, resource) or heartbeat's start/stop. */
+    event: z.string().regex(/^[a-z][a-z0-9-]{0,40}$/),
+    resource: Name.optional(),
+    /** DRBD: the peer (DRBD_PEER / DRBD_PEERS); HA: the node the alert is about. */
+    peer: Name.optional(),
+    /** Free-form fields the script saw (DRBD_* / CRM_alert_* variables), shown as evidence. */
+    details: z.record(z.string().regex(/^[A-Za-z0-9_]{1,40}$/), Detail).optional(),
+  })
+  .strict();
+export type WebhookBody = z.infer<typeof WebhookBody>;
+
+/** The signature a client must send for `body` at `timestamp` (seconds). */
+export function signWebhook(secret: string, timestamp: number | string, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
+}
+
+export type VerifyResult = { ok: true } | { ok: false; status: 401 | 409; reason: string };
+
+/** Checks signature and freshness; remembers the signature (replay guard) when both are fine. */
+export async function verifyWebhook(
+  opts: { secret: string; maxSkewSeconds: number; redis: Redis; keys: EventKeys; nowMs: number },
+  headers: { timestamp: string | undefined; signature: string | undefined },
+  body: string,
+): Promise<VerifyResult> {
+  const { timestamp, signature } = headers;
+  if (!timestamp || !/^\d{1,12}$/.test(timestamp) || !signature)
+    return { ok: false, status: 401, reason: "missing or malformed signature headers" };
+  const expected = Buffer.from(signWebhook(opts.secret, timestamp, body));
+  const given = Buffer.from(signature);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { ok: false, status: 401, reason: "bad signature" };
+  const skew = Math.abs(opts.nowMs / 1000 - Number(timestamp));
+  if (skew > opts.maxSkewSeconds) return { ok: false, status: 401, reason: `stale request (${Math.round(skew)} s off)` };
+  const fresh = await opts.redis.set(opts.keys.nonce(signature.slice(7, 71)), "1", "EX", opts.maxSkewSeconds * 2, "NX");
+  if (fresh !== "OK") return { ok: false, status: 409, reason: "replayed request" };
+  return { ok: true };
+}
+
+function ev(body: WebhookBody, e: Omit<ClusterEvent, "cluster" | "source" | "at" | "evidence">, at: string): ClusterEvent {
+  const details = Object.entries(body.details ?? {}).map(([k, v]) => `${k}=${v}`);
+  return {
+    cluster: body.cluster,
+    source: "webhook",
+    at,
+    evidence: [`${body.source} hook on ${body.node}: ${body.event}${body.resource ? ` ${body.resource}` : ""}${body.peer ? ` peer ${body.peer}` : ""}`, ...details],
+    ...e,
+  };
+}
+
+/** What a hook means: an event for the pipeline, and the facts it asserts. Null: nothing to say (a poll will look). */
+export function interpretWebhook(body: WebhookBody, at: string): { event: ClusterEvent | null; mutate?: (f: Facts) => Facts } {
+  const r = body.resource ?? null;
+  const n = body.node;
+  if (body.source === "drbd") {
+    switch (body.event) {
+      case "split-brain":
+        if (!r) return { event: null };
+        return {
+          event: ev(body, { kind: "split_brain", family: "link", severity: "critical", subject: r, node: null, relatedNode: null, title: `DRBD on ${n} detected a split brain of ${r} it could not resolve` }, at),
+          mutate: (f) => {
+            f.memory.splitBrainReports[r] = { node: n, at };
+            return f;
+          },
+        };
+      case "pri-lost-after-sb":
+        if (!r) return { event: null };
+        return {
+          event: ev(body, { kind: "split_brain_auto_resolved", family: "link", severity: "critical", subject: r, node: null, title: `DRBD's after-sb policy DISCARDED ${n}'s data of ${r} (it was Primary: pri-lost-after-sb)` }, at),
+        };
+      case "fence-peer":
+        return {
+          event: ev(body, { kind: "drbd_handler", family: "link", severity: "warning", subject: r, node: null, relatedNode: body.peer ?? null, title: `DRBD on ${n} asked to fence its peer${body.peer ? ` ${body.peer}` : ""}${r ? ` for ${r}` : ""} (fence-peer)` }, at),
+        };
+      case "before-resync-target":
+        return {
+          event: ev(body, { kind: "resync_started", family: "resync", severity: "info", subject: r, node: null, relatedNode: n, title: `Resync of ${r ?? "a resource"} onto ${n} is starting` }, at),
+        };
+      case "after-resync-target":
+        return {
+          event: ev(body, { kind: "resync_finished", family: "resync", severity: "info", subject: r, node: null, relatedNode: n, title: `Resync of ${r ?? "a resource"} onto ${n} finished` }, at),
+        };
+      default:
+        return {
+          event: ev(body, { kind: "drbd_handler", family: "link", severity: "warning", subject: r, node: null, relatedNode: n, title: `DRBD handler ${body.event} ran on ${n}${r ? ` for ${r}` : ""}` }, at),
+        };
+    }
+  }
+  // HA: Pacemaker alerts (node, fencing, resource) or heartbeat resource-script calls (start/stop).
+  const target = body.peer ?? n;
+  const desc = body.details?.CRM_alert_desc ?? body.details?.desc ?? "";
+  switch (body.event) {
+    case "node": {
+      const lost = /lost|offline|dead/i.test(desc);
+      const member = /member|online|active/i.test(desc);
+      if (!lost && !member) return { event: null };
+      return {
+        event: lost
+          ? ev(body, { kind: "ha_alert", family: "node", severity: "warning", subject: null, node: target, title: `The HA stack on ${n} reports ${target} lost` }, at)
+          : null,
+        mutate: (f) => {
+          const node = f.nodes[target];
+          if (node) node.ha = { status: lost ? "offline" : "online", observer: n, stack: "pacemaker" };
+          return f;
+        },
+      };
+    }
+    case "fencing": {
+      const rc = body.details?.CRM_alert_rc ?? body.details?.rc ?? "";
+      const ok = rc === "0";
+      return {
+        event: ev(body, { kind: ok ? "fence_succeeded" : "fence_failed", family: "node", severity: ok ? "warning" : "critical", subject: null, node: target, title: ok ? `${target} was fenced (reported by the fencer on ${n})` : `Fencing ${target} FAILED (reported by the fencer on ${n}, rc ${rc || "?"})` }, at),
+        ...(ok
+          ? {
+              mutate: (f: Facts) => {
+                f.memory.fencedAt[target] = at;
+                return f;
+              },
+            }
+          : {}),
+      };
+    }
+    default:
+      // Resource starts and stops (Pacemaker alerts, heartbeat scripts): the monitor reads where things run now.
+      return { event: null };
+  }
+}
+
+export interface WebhookServerOptions {
+  inventory: InventoryConfig;
+  secret: string;
+  host: string;
+  port: number;
+  maxSkewSeconds: number;
+  redis: Redis;
+  keys: EventKeys;
+  pipeline: EventPipeline;
+  logger: Logger;
+  /** Ask the monitor to poll this cluster now. */
+  poke?: (cluster: string) => Promise<void>;
+  now?: () => number;
+}
+
+export interface WebhookServer {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        resolve(null);
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+export async function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServer> {
+  const log = o.logger.child({ component: "webhook" });
+  const now = o.now ?? Date.now;
+  const answer = (res: ServerResponse, status: number, text: string) => {
+    res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+    res.end(`${text}\n`);
+  };
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      if (req.method !== "POST" || (req.url ?? "").split("?")[0] !== WEBHOOK_PATH) return answer(res, 404, "not found");
+      const body = await readBody(req);
+      if (body === null) return answer(res, 413, "body too large");
+      const header = (name: string) => {
+        const v = req.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      const verdict = await verifyWebhook(
+        { secret: o.secret, maxSkewSeconds: o.maxSkewSeconds, redis: o.redis, keys: o.keys, nowMs: now() },
+        { timestamp: header("x-xenops-timestamp"), signature: header("x-xenops-signature") },
+        body,
+      );
+      if (!verdict.ok) {
+        log.warn({ remote: req.socket.remoteAddress, reason: verdict.reason }, "webhook request refused");
+        return answer(res, verdict.status, verdict.reason);
+      }
+      let parsed: WebhookBody;
+      try {
+        parsed = WebhookBody.parse(JSON.parse(body));
+      } catch (err) {
+        return answer(res, 400, `invalid body: ${errorMessage(err).slice(0, 300)}`);
+      }
+      const cluster = o.inventory.clusters.find((c) => c.name === parsed.cluster);
+      const nodes = new Set(cluster?.nodes.map((n) => n.name) ?? []);
+      if (!cluster || !nodes.has(parsed.node) || (parsed.peer && !nodes.has(parsed.peer)))
+        return answer(res, 422, "unknown cluster or node");
+      const at = new Date(now()).toISOString();
+      const { event, mutate } = interpretWebhook(parsed, at);
+      log.info({ cluster: parsed.cluster, node: parsed.node, source: parsed.source, event: parsed.event, resource: parsed.resource }, "webhook event");
+      answer(res, 202, "accepted");
+      try {
+        if (event || mutate) await o.pipeline.report(event, mutate, parsed.cluster);
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, "webhook event could not be processed");
+      }
+      await o.poke?.(parsed.cluster).catch(() => {});
+    })().catch((err: unknown) => {
+      log.error({ err: errorMessage(err) }, "webhook handler failed");
+      if (!res.headersSent) answer(res, 500, "internal error");
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ host: o.host, port }, "webhook listening");
+  return {
+    port,
+    url: `http://${o.host === "0.0.0.0" ? "127.0.0.1" : o.host}:${port}${WEBHOOK_PATH}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      }),
+  };
+}

@@ -1,0 +1,108 @@
+/** What the operations (planner, executor, crash recovery) need from the composition root. */
+import type { Notifier } from "../app/types";
+import type { ApprovalEngine } from "../approval/engine";
+import type { AuditEntryInput } from "../audit/schema";
+import type { ClusterDrivers } from "../cluster/snapshot";
+import type { ClusterConfig, InventoryConfig } from "../config/schema";
+import { resolveSecret, type SecretEnv } from "../config/secrets";
+import type { JobEnqueuer } from "../core/enqueuer";
+import type { MutationDrivers } from "../drivers/registry";
+import { XenopsError } from "../errors";
+import type { CommandRunner } from "../exec/runner";
+import type { LockManager } from "../locks/lock";
+import type { Logger } from "../log";
+import { DEFAULT_PLAN_SETTINGS, type PlanSettings } from "./preflight";
+
+export interface OperationSettings extends PlanSettings {
+  /** TTL of the action locks (renewed every third while held). A dead worker's locks free up after it. */
+  lockTtlMs: number;
+  /** Between two looks while verifying (placement settling, node going down). */
+  pollIntervalMs: number;
+  /** After `xm migrate` returned: how long the guest may take to show up on the target only. */
+  migrateVerifyTimeoutMs: number;
+  /** After the fence command: how long the node may take to be seen off. */
+  fenceVerifyTimeoutMs: number;
+  /** Per-command timeout of the verification snapshots (short: a fenced node does not answer). */
+  probeTimeoutMs: number;
+  /** While a long step runs, how often the card shows the time elapsed. */
+  progressIntervalMs: number;
+  /** How often a worker looks for executions whose worker died (also once at start). */
+  recoveryIntervalMs: number;
+}
+
+export const DEFAULT_OPERATION_SETTINGS: OperationSettings = {
+  ...DEFAULT_PLAN_SETTINGS,
+  lockTtlMs: 60_000,
+  pollIntervalMs: 1_000,
+  migrateVerifyTimeoutMs: 60_000,
+  fenceVerifyTimeoutMs: 180_000,
+  probeTimeoutMs: 5_000,
+  progressIntervalMs: 5_000,
+  recoveryIntervalMs: 15_000,
+};
+
+export interface OperationDeps {
+  inventory: InventoryConfig;
+  runnerFor(cluster: string, node: string): CommandRunner;
+  driversFor(cluster: string): ClusterDrivers;
+  mutationsFor(cluster: string): MutationDrivers;
+  notifier: Notifier;
+  logger: Logger;
+  approvals: ApprovalEngine;
+  locks: LockManager;
+  /** To queue a fresh plan when the cluster changed after approval. */
+  jobs: JobEnqueuer;
+  secretEnv: SecretEnv;
+  settings: OperationSettings;
+  audit?: (entry: AuditEntryInput) => Promise<void>;
+  /**
+   * The node's active maintenance window (src/events/maintenance.ts), or null. Risky actions on a node
+   * in maintenance are refused (fence it, migrate to or from it, start guests on it).
+   */
+  maintenance?: (
+    cluster: string,
+    node: string,
+  ) => Promise<{ by: string; until: string; reason: string } | null>;
+}
+
+export function clusterConfig(deps: Pick<OperationDeps, "inventory">, name: string): ClusterConfig {
+  const cluster = deps.inventory.clusters.find((c) => c.name === name);
+  if (!cluster) throw new XenopsError("unknown_cluster", `unknown cluster "${name}"`);
+  return cluster;
+}
+
+/** The cluster's fence secrets (secretParams), resolved now; values are only ever held in memory. */
+export async function resolveFenceSecrets(
+  cluster: ClusterConfig,
+  env: SecretEnv,
+): Promise<Map<string, string>> {
+  const fence = cluster.toolstack.fence;
+  const out = new Map<string, string>();
+  if (fence.method !== "stonith" && fence.method !== "fence-agent") return out;
+  for (const [name, ref] of Object.entries(fence.secretParams))
+    out.set(name, await resolveSecret(ref, env, `${cluster.name} fence secret ${name}`));
+  return out;
+}
+
+/** Replaces every secret value in `text` by [redacted] (for messages built from a command's output). */
+export function redactValues(text: string, secrets: ReadonlyMap<string, string>): string {
+  let out = text;
+  for (const v of secrets.values()) {
+    const value = v.replace(/\r?\n$/, "");
+    if (value.length >= 3) out = out.split(value).join("[redacted]");
+  }
+  return out;
+}
+
+/** Audit without ever failing the caller. */
+export async function auditSafely(
+  deps: Pick<OperationDeps, "audit" | "logger">,
+  entry: AuditEntryInput,
+): Promise<void> {
+  if (!deps.audit) return;
+  try {
+    await deps.audit(entry);
+  } catch (err) {
+    deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "audit write failed");
+  }
+}

@@ -1,0 +1,732 @@
+/**
+ * Runs an approved plan, exactly once:
+ *
+ *   1. take the locks of everything the plan touches (guests, DRBD resources, nodes, the cluster's
+ *      fence lock), all or nothing; busy → refused (the approval is consumed, nothing ran);
+ *   2. claim the execution (ApprovalEngine.claimExecution): a duplicate job or delivery stops here;
+ *   3. re-read the cluster, plan again and compare: a different state hash, a failed check or a
+ *      different list of commands → refused, and a fresh plan is requested ("asks again");
+ *   4. run the steps one by one: lock.assertHeld() and a journal entry before each, progress on the
+ *      card, a read-back after the ones that move or start a guest or fence a node;
+ *   5. verify the end state from a fresh read and report it.
+ *
+ * A step that fails or times out is never retried: the guest is located on every node, the
+ * preparation is undone where the fresh state shows it safe, and on-call is paged when the guest runs
+ * on two nodes, on none, or where it runs cannot be told. A fence is run at most once per approval.
+ */
+import type { MessageRef } from "../app/types";
+import { planStateHash } from "../approval/state-hash";
+import type { ApprovalRecord } from "../approval/types";
+import type { ClusterConfig } from "../config/schema";
+import { errorCode, errorMessage, XenopsError } from "../errors";
+import { type Lock, lockKeys, lockKeysForPlan } from "../locks/lock";
+import { auditSafely, clusterConfig, type OperationDeps, redactValues, resolveFenceSecrets } from "./context";
+import { describeLocation, locateGuest, runsOnlyOn } from "./locate";
+import { operationSpecOf, planOperation, requestOfPlan } from "./plan";
+import { focusOfPlan } from "./preflight";
+import {
+  type ExecutionView,
+  oncallMentions,
+  renderExecutionCard,
+  renderPage,
+  type StepStatusView,
+} from "./render";
+import { type ExecutionOutcome, OperationStep } from "./types";
+import {
+  checkCreated,
+  checkMigrated,
+  fenceSuccesses,
+  probe,
+  undoPreparation,
+  verifyFenced,
+  waitForPlacement,
+} from "./verify";
+
+/** Validates the stored plan's steps (they came back from Redis as JSON). */
+export function parseSteps(record: ApprovalRecord): OperationStep[] {
+  return record.plan.steps.map((s, i) => {
+    const parsed = OperationStep.safeParse(s);
+    if (!parsed.success)
+      throw new XenopsError(
+        "invalid_argument",
+        `step ${i + 1} of the approved plan is malformed: ${parsed.error.issues[0]?.message ?? "invalid"}`,
+      );
+    return parsed.data;
+  });
+}
+
+/** Every lock the plan needs: lockKeysForPlan plus each node a step runs on (and the fence target). */
+export function operationLockKeys(
+  record: ApprovalRecord,
+  cluster: ClusterConfig,
+  steps: readonly OperationStep[],
+): string[] {
+  const keys = new Set(lockKeysForPlan(record.plan, cluster));
+  for (const s of steps) {
+    keys.add(lockKeys.node(cluster.name, s.node));
+    if (s.fenceTarget) keys.add(lockKeys.node(cluster.name, s.fenceTarget));
+    if (s.guest) keys.add(lockKeys.guest(cluster.name, s.guest));
+    if (s.resource) keys.add(lockKeys.drbd(cluster.name, s.resource));
+  }
+  return [...keys].sort();
+}
+
+/** Keeps the card of one execution up to date: updates are sent in order, never concurrently. */
+export class ExecutionCardWriter {
+  readonly view: ExecutionView;
+  private ref: MessageRef | null;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly deps: Pick<OperationDeps, "notifier" | "logger" | "inventory">,
+    record: ApprovalRecord,
+  ) {
+    this.ref = record.messageTs ? { channel: record.channel, ts: record.messageTs } : null;
+    this.view = {
+      record,
+      statuses: record.plan.steps.map(() => "pending"),
+      notes: record.plan.steps.map(() => null),
+      phase: null,
+      result: null,
+      oncall: null,
+    };
+  }
+
+  /** Sends the current view (queued behind the previous update). */
+  update(): Promise<void> {
+    const message = renderExecutionCard(this.view);
+    const next = this.chain.then(async () => {
+      try {
+        if (this.ref) await this.deps.notifier.update(this.ref, message);
+        else this.ref = await this.deps.notifier.post(this.view.record.channel, message);
+      } catch (err) {
+        this.deps.logger.warn({ err: errorMessage(err) }, "execution card update failed");
+      }
+    });
+    this.chain = next;
+    return next;
+  }
+
+  step(i: number, status: StepStatusView, note: string | null = null): Promise<void> {
+    this.view.statuses[i] = status;
+    this.view.notes[i] = note;
+    return this.update();
+  }
+
+  phase(text: string | null): Promise<void> {
+    this.view.phase = text;
+    return this.update();
+  }
+
+  /** The final card, and the page message when the outcome pages. */
+  async finish(result: ExecutionOutcome, recovered = false): Promise<void> {
+    this.view.result = result;
+    this.view.phase = null;
+    if (recovered) this.view.recovered = true;
+    const pages = (result.status === "failed" || result.status === "uncertain") && result.page;
+    if (pages) this.view.oncall = oncallMentions(this.deps.inventory);
+    this.view.statuses = this.view.statuses.map((s) =>
+      s === "pending" && result.status !== "succeeded" ? "skipped" : s,
+    );
+    await this.update();
+    if (pages) {
+      const { record } = this.view;
+      const page = renderPage({
+        oncall: this.view.oncall ?? oncallMentions(this.deps.inventory),
+        cluster: record.plan.cluster,
+        summary: `${record.plan.summary}: ${result.summary}`,
+        details: result.status === "failed" || result.status === "uncertain" ? result.details : [],
+      });
+      try {
+        await this.deps.notifier.post(record.channel, this.ref ? { ...page, threadTs: this.ref.ts } : page);
+        // In the thread for the context, and in the channel so it is seen.
+        if (this.ref) await this.deps.notifier.post(record.channel, page);
+      } catch (err) {
+        this.deps.logger.error({ err: errorMessage(err) }, "could not post the page");
+      }
+    }
+  }
+}
+
+const journalOutcome = (o: ExecutionOutcome) =>
+  o.status === "succeeded" ? "ok" : o.status === "refused" ? "cancelled" : "failed";
+
+/** Writes the journal's end and the audit record; the first outcome stands. */
+export async function recordOutcome(
+  deps: OperationDeps,
+  record: ApprovalRecord,
+  jobId: string,
+  outcome: ExecutionOutcome,
+  extra: { exitCodes?: (number | null)[]; stepDurationsMs?: number[]; durationMs?: number } = {},
+): Promise<void> {
+  try {
+    await deps.approvals.finish(record.id, journalOutcome(outcome), outcome.summary.slice(0, 500));
+  } catch (err) {
+    deps.logger.error(
+      { approvalId: record.id, err: errorMessage(err) },
+      "could not finish the execution journal",
+    );
+  }
+  await auditSafely(deps, {
+    kind: "action",
+    actor: record.requestedBy,
+    cluster: record.plan.cluster,
+    parameters: {
+      approvalId: record.id,
+      action: record.plan.action,
+      target: record.plan.target,
+      approvedBy: record.approvedBy,
+      result: outcome.status,
+      summary: outcome.summary,
+    },
+    plan: record.plan.steps.map((s) => ({ node: s.node, argv: s.argv })),
+    stateHash: record.plan.stateHash,
+    outcome: outcome.status === "succeeded" ? "ok" : outcome.status === "refused" ? "refused" : "failed",
+    jobId,
+    ...(extra.exitCodes ? { exitCodes: extra.exitCodes } : {}),
+    ...(extra.stepDurationsMs ? { stepDurationsMs: extra.stepDurationsMs } : {}),
+    ...(extra.durationMs !== undefined ? { durationMs: extra.durationMs } : {}),
+  });
+}
+
+export interface ExecuteOptions {
+  jobId: string;
+  /** Cancel: honoured between steps only (a running destructive step is never cut off halfway). */
+  signal?: AbortSignal;
+}
+
+/** Executes an approved request (the execution job's body). Never throws after the claim. */
+export async function executeApproved(
+  deps: OperationDeps,
+  approvalId: string,
+  options: ExecuteOptions,
+): Promise<ExecutionOutcome> {
+  const { jobId } = options;
+  const log = deps.logger.child({ approvalId, jobId });
+  const record = await deps.approvals.get(approvalId);
+  if (!record) throw new XenopsError("invalid_argument", `approval ${approvalId} does not exist`);
+  const cluster = clusterConfig(deps, record.plan.cluster);
+  const card = new ExecutionCardWriter(deps, record);
+  // Let this process's "approved" card update land before the execution card replaces it.
+  await deps.approvals.settled();
+
+  let steps: OperationStep[];
+  try {
+    steps = parseSteps(record);
+  } catch (err) {
+    const claim = await deps.approvals.claimExecution(approvalId, jobId);
+    if (claim === "already_claimed") return duplicate();
+    const outcome: ExecutionOutcome = {
+      status: "refused",
+      summary: "The approved plan cannot be read",
+      reason: errorMessage(err),
+      replan: false,
+    };
+    await recordOutcome(deps, record, jobId, outcome);
+    await card.finish(outcome);
+    return outcome;
+  }
+
+  const keys = operationLockKeys(record, cluster, steps);
+  const lock = await deps.locks.acquire(keys, {
+    owner: `exec-${jobId}`.replaceAll("|", "-"),
+    ttlMs: deps.settings.lockTtlMs,
+  });
+  if (!lock) {
+    const holders = (await deps.locks.holders(keys)).filter((h) => h !== null);
+    const claim = await deps.approvals.claimExecution(approvalId, jobId);
+    if (claim === "already_claimed") return duplicate();
+    const outcome: ExecutionOutcome = {
+      status: "refused",
+      summary: "Another action is in progress on the same guest, disk or node",
+      reason: `busy: ${holders.map((h) => `${h.key} (${h.owner})`).join(", ") || "a lock"}; nothing ran. Request it again once that action is done.`,
+      replan: false,
+    };
+    log.warn({ busy: holders.map((h) => h.key) }, "execution refused: locks busy");
+    await recordOutcome(deps, record, jobId, outcome);
+    await card.finish(outcome);
+    return outcome;
+  }
+  try {
+    const claim = await deps.approvals.claimExecution(approvalId, jobId);
+    if (claim === "already_claimed") return duplicate();
+    return await new Execution(deps, record, cluster, steps, lock, card, jobId, options.signal).run();
+  } finally {
+    await lock.release().catch((err: unknown) => log.warn({ err: errorMessage(err) }, "lock release failed"));
+  }
+
+  function duplicate(): ExecutionOutcome {
+    log.warn("execution already claimed by another job: not acting");
+    return {
+      status: "refused",
+      summary: "Already executed (or being executed) by another job",
+      reason: "this approval's execution was claimed before; nothing ran twice",
+      replan: false,
+    };
+  }
+}
+
+class Execution {
+  private readonly started = Date.now();
+  private readonly exitCodes: (number | null)[];
+  private readonly durations: number[];
+  private secrets: ReadonlyMap<string, string> = new Map();
+  private fenceHistoryBefore = 0;
+
+  constructor(
+    private readonly deps: OperationDeps,
+    private readonly record: ApprovalRecord,
+    private readonly cluster: ClusterConfig,
+    private readonly steps: OperationStep[],
+    private readonly lock: Lock,
+    private readonly card: ExecutionCardWriter,
+    private readonly jobId: string,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.exitCodes = steps.map(() => null);
+    this.durations = steps.map(() => 0);
+  }
+
+  private get log() {
+    return this.deps.logger.child({ approvalId: this.record.id, jobId: this.jobId });
+  }
+
+  private async end(outcome: ExecutionOutcome): Promise<ExecutionOutcome> {
+    await recordOutcome(this.deps, this.record, this.jobId, outcome, {
+      exitCodes: this.exitCodes,
+      stepDurationsMs: this.durations,
+      durationMs: Date.now() - this.started,
+    });
+    await this.card.finish(outcome);
+    this.log.info({ status: outcome.status, summary: outcome.summary }, "execution finished");
+    return outcome;
+  }
+
+  async run(): Promise<ExecutionOutcome> {
+    const { plan } = this.record;
+    await this.card.phase("Re-reading the cluster to compare it with the state that was approved…");
+    const request = requestOfPlan(plan);
+    if (!request)
+      return this.end({
+        status: "refused",
+        summary: "The approved plan names no operation xenops can run",
+        reason: `action ${plan.action}`,
+        replan: false,
+      });
+    let fresh: Awaited<ReturnType<typeof planOperation>>;
+    try {
+      fresh = await planOperation(this.deps, request);
+    } catch (err) {
+      return this.end({
+        status: "refused",
+        summary: "Could not re-read the cluster",
+        reason: `${errorMessage(err)}; nothing ran`,
+        replan: false,
+      });
+    }
+    const now = planStateHash(fresh.state, focusOfPlan(plan));
+    const sameSteps =
+      fresh.ok &&
+      fresh.plan.steps.length === plan.steps.length &&
+      fresh.plan.steps.every(
+        (s, i) =>
+          s.node === plan.steps[i]?.node && JSON.stringify(s.argv) === JSON.stringify(plan.steps[i]?.argv),
+      );
+    if (now !== plan.stateHash || (fresh.ok && !sameSteps))
+      return this.stateChanged(
+        now !== plan.stateHash
+          ? `the relevant state changed (hash ${plan.stateHash.slice(0, 12)} when approved, ${now.slice(0, 12)} now)`
+          : "planned again now, the commands would differ",
+        fresh.ok ? fresh.plan.stateSummary : null,
+      );
+    if (!fresh.ok) {
+      const failed = fresh.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+      return this.end({
+        status: "refused",
+        summary: "A preflight check fails now",
+        reason: `${failed.join("; ")}; nothing ran`,
+        replan: false,
+      });
+    }
+    if (this.steps.some((s) => s.kind === "fence")) {
+      try {
+        this.secrets = await resolveFenceSecrets(this.cluster, this.deps.secretEnv);
+      } catch (err) {
+        return this.end({
+          status: "refused",
+          summary: "The fence secrets cannot be resolved",
+          reason: `${errorMessage(err)}; nothing ran`,
+          replan: false,
+        });
+      }
+      const fencer = this.steps.find((s) => s.kind === "fence")?.node ?? "";
+      this.fenceHistoryBefore = fenceSuccesses(fresh.state, fencer, String(plan.params.victim ?? ""));
+    }
+
+    this.card.view.phase = null;
+    for (let i = 0; i < this.steps.length; i++) {
+      const step = this.steps[i] as OperationStep;
+      if (this.signal?.aborted)
+        return this.failed(i, new XenopsError("exec_aborted", "cancelled before this step"), false);
+      try {
+        await this.lock.assertHeld();
+      } catch (err) {
+        return this.failed(i, err, false);
+      }
+      await this.deps.approvals.stepStarted(this.record.id, i);
+      await this.card.step(i, "running");
+      const t0 = Date.now();
+      const ticker = setInterval(() => {
+        void this.card.step(i, "running", `${Math.round((Date.now() - t0) / 1000)} s`);
+      }, this.deps.settings.progressIntervalMs);
+      ticker.unref();
+      try {
+        const res = await this.runStep(step);
+        this.exitCodes[i] = res.exitCode;
+        this.durations[i] = res.durationMs;
+      } catch (err) {
+        this.durations[i] = Date.now() - t0;
+        this.exitCodes[i] =
+          err instanceof Error && "exitCode" in err && typeof err.exitCode === "number" ? err.exitCode : null;
+        clearInterval(ticker);
+        await this.deps.approvals
+          .stepFailed(this.record.id, i, {
+            code: errorCode(err),
+            message: redactValues(errorMessage(err), this.secrets).slice(0, 500),
+          })
+          .catch(() => {});
+        await this.card.step(
+          i,
+          "failed",
+          errorCode(err) === "ssh_timeout" ? "timed out" : `exit ${this.exitCodes[i] ?? "?"}`,
+        );
+        return this.failed(i, err, true);
+      } finally {
+        clearInterval(ticker);
+      }
+      await this.deps.approvals.stepDone(this.record.id, i, {
+        exitCode: this.exitCodes[i],
+        durationMs: this.durations[i],
+      });
+      await this.card.step(i, "done", `${Math.max(1, Math.round(this.durations[i]! / 1000))} s`);
+
+      const readBack = await this.readBack(i, step);
+      if (readBack) return readBack;
+    }
+    return this.verifyEnd();
+  }
+
+  private async runStep(step: OperationStep) {
+    const runner = this.deps.runnerFor(this.cluster.name, step.node);
+    let stdin: string | undefined;
+    if (step.kind === "fence") {
+      const fence = this.deps.mutationsFor(this.cluster.name).fence;
+      if (!fence || !step.fenceTarget)
+        throw new XenopsError("config_invalid", "the cluster has no fence method any more");
+      const inv = fence.fence(step.fenceTarget, step.fenceAction ?? "reboot", step.paramOrder);
+      if (
+        JSON.stringify(inv.argv) !== JSON.stringify(step.argv) ||
+        (inv.stdinShown ?? null) !== (step.stdinShown ?? null)
+      )
+        throw new XenopsError("state_changed", "the fence configuration changed since the plan was approved");
+      stdin = inv.stdin ? inv.stdin(this.secrets) : undefined;
+    }
+    // The job's cancel signal is not passed on: cutting the SSH channel would not stop a migration or
+    // a fence, it would only stop us from learning how it ended.
+    return runner.run(step.argv, {
+      timeoutMs: step.timeoutMs ?? this.cluster.commandTimeoutMs,
+      ...(stdin !== undefined ? { stdin } : {}),
+    });
+  }
+
+  /** After a step that moves or starts a guest, or fences a node: read the result back. */
+  private async readBack(i: number, step: OperationStep): Promise<ExecutionOutcome | null> {
+    const s = this.deps.settings;
+    if (step.kind === "migrate" && step.guest && step.to) {
+      await this.card.phase(`Checking that ${step.guest} runs on ${step.to} only…`);
+      const seen = await waitForPlacement(
+        this.deps,
+        this.cluster,
+        step.guest,
+        step.to,
+        s.migrateVerifyTimeoutMs,
+      );
+      await this.card.phase(null);
+      if (!seen.ok)
+        return this.failed(
+          i,
+          new XenopsError("state_unknown", `after the migration, ${describeLocation(seen.loc)}`),
+          true,
+        );
+    }
+    if (step.kind === "create" && step.guest) {
+      await this.card.phase(`Checking that ${step.guest} runs on ${step.node}…`);
+      const seen = await waitForPlacement(
+        this.deps,
+        this.cluster,
+        step.guest,
+        step.node,
+        s.migrateVerifyTimeoutMs,
+      );
+      await this.card.phase(null);
+      if (!seen.ok)
+        return this.failed(
+          i,
+          new XenopsError("state_unknown", `after the create, ${describeLocation(seen.loc)}`),
+          true,
+        );
+    }
+    if (step.kind === "fence" && step.fenceTarget) {
+      await this.card.phase(`Waiting until ${step.fenceTarget} is seen off (SSH, HA view, fence device)…`);
+      const evidence = await verifyFenced(this.deps, this.cluster, {
+        target: step.fenceTarget,
+        fencer: step.node,
+        historyBefore: this.fenceHistoryBefore,
+        secrets: this.secrets,
+        timeoutMs: s.fenceVerifyTimeoutMs,
+      });
+      if (evidence.verified)
+        return this.end({
+          status: "succeeded",
+          summary: `${step.fenceTarget} was fenced and is verified off`,
+          details: [
+            `fenced from ${step.node} with ${this.deps.mutationsFor(this.cluster.name).fence?.label ?? "the fence device"}`,
+            ...evidence.details,
+          ],
+        });
+      return this.end({
+        status: evidence.sshDown ? "uncertain" : "failed",
+        summary: evidence.sshDown
+          ? `${step.fenceTarget} stopped answering, but nothing confirmed it is off`
+          : `${step.fenceTarget} did not go down: the fence command succeeded but the node still answers`,
+        details: [
+          ...evidence.details,
+          "the fence is not run again for this approval; check the device and the node by hand",
+        ],
+        page: true,
+      } as ExecutionOutcome);
+    }
+    return null;
+  }
+
+  private async verifyEnd(): Promise<ExecutionOutcome> {
+    const { plan } = this.record;
+    await this.card.phase("Verifying the result on every node…");
+    const state = await probe(this.deps, this.cluster);
+    if (plan.action === "create") {
+      const step = this.steps.find((s) => s.kind === "create") as OperationStep;
+      const resources = this.cluster.guests.find((g) => g.name === step.guest)?.drbd ?? [];
+      const c = checkCreated(state, step.guest ?? "", step.node, resources);
+      return this.end(
+        c.ok
+          ? {
+              status: "succeeded",
+              summary: `${step.guest} runs on ${step.node} (verified)`,
+              details: c.details,
+            }
+          : {
+              status: "failed",
+              summary: `${step.guest} was started but the result does not check out`,
+              details: c.details,
+              page: !c.placed,
+            },
+      );
+    }
+    // migrate / evacuate: every guest moved.
+    const migrations = this.steps.filter((s) => s.kind === "migrate");
+    const details: string[] = [];
+    let ok = true;
+    let page = false;
+    for (const m of migrations) {
+      const resources = this.cluster.guests.find((g) => g.name === m.guest)?.drbd ?? [];
+      const c = checkMigrated(state, m, resources);
+      details.push(...c.details);
+      ok &&= c.ok;
+      page ||= !c.placed;
+    }
+    const names = migrations.map((m) => m.guest).join(", ");
+    const to = [...new Set(migrations.map((m) => m.to))].join(", ");
+    return this.end(
+      ok
+        ? {
+            status: "succeeded",
+            summary: `${names} ${migrations.length === 1 ? "runs" : "run"} on ${to} (verified)`,
+            details,
+          }
+        : { status: "failed", summary: `The migration ran but the result does not check out`, details, page },
+    );
+  }
+
+  private async stateChanged(why: string, nowSummary: string | null): Promise<ExecutionOutcome> {
+    const { record } = this;
+    const request = requestOfPlan(record.plan);
+    let replanned = false;
+    if (request) {
+      try {
+        await this.deps.jobs.enqueue(
+          record.plan.cluster,
+          "operation-plan",
+          {
+            cluster: record.plan.cluster,
+            channel: record.channel,
+            requestedBy: record.requestedBy,
+            deliveryId: `replan-${record.id}`,
+            requestText: `(plan again after a state change; request ${record.id})`,
+            operation: operationSpecOf(request),
+            dryRun: false,
+          },
+          { deliveryId: `replan-${record.id}` },
+        );
+        replanned = true;
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err) }, "could not queue the new plan");
+      }
+    }
+    return this.end({
+      status: "refused",
+      summary: "The cluster changed since this was approved: nothing ran",
+      reason: `${why}.${nowSummary ? ` Now:\n${nowSummary}` : ""}${replanned ? "" : " Request it again."}`,
+      replan: replanned,
+    });
+  }
+
+  /**
+   * Step `i` failed (or its read-back did). Locate the guest on every node, undo the preparation where
+   * that is safe, page when the guest is on two nodes, none, or unknown, and report.
+   */
+  private async failed(i: number, err: unknown, ran: boolean): Promise<ExecutionOutcome> {
+    const step = this.steps[i] as OperationStep;
+    const why = redactValues(errorMessage(err), this.secrets);
+    const code = errorCode(err);
+    const stepText = `step ${i + 1} (${step.description} on ${step.node}) ${ran ? (code === "ssh_timeout" ? "timed out" : "failed") : "was not run"}: ${why}`;
+    this.log.warn({ step: i, code, ran }, "execution step failed");
+    await this.card.phase(`Step ${i + 1} failed; locating everything it touched…`);
+    if (code === "lock_lost") {
+      // Someone else may be acting on the same guest, disk or node now: run nothing, not even an undo.
+      const guest = step.guest;
+      const where = guest ? describeLocation(locateGuest(await probe(this.deps, this.cluster), guest)) : null;
+      return this.end({
+        status: "uncertain",
+        summary: `Stopped before step ${i + 1}: the lock was lost`,
+        details: [
+          stepText,
+          ...(where ? [where] : []),
+          "nothing more was run, not even an undo of the steps before",
+        ],
+        page: true,
+      });
+    }
+    const guard = () => this.lock.assertHeld();
+
+    if (step.kind === "fence") {
+      const target = step.fenceTarget ?? "";
+      const state = await probe(this.deps, this.cluster, [target]);
+      const up = state.nodes[0]?.reachable;
+      return this.end({
+        status: "failed",
+        summary: `Fencing ${target} failed; it is not known to be off`,
+        details: [
+          stepText,
+          up
+            ? `${target} still answers over SSH`
+            : `${target} does not answer over SSH (that alone does not prove it is off)`,
+          "the fence is not retried; fix the device or fence by hand",
+        ],
+        page: true,
+      });
+    }
+
+    const guest = step.guest ?? "";
+    const unitSteps = this.steps.map((s, k) => ({ s, k })).filter((x) => x.s.guest === guest);
+    const ranSteps = unitSteps.filter((x) => x.k < i || (x.k === i && ran)).map((x) => x.s);
+    const earlier = [
+      ...new Set(
+        this.steps
+          .slice(0, i)
+          .filter((s) => s.kind === "migrate" && s.guest !== guest)
+          .map((s) => s.guest),
+      ),
+    ];
+    const later = [
+      ...new Set(
+        this.steps
+          .slice(i + 1)
+          .filter((s) => s.kind === "migrate" && s.guest !== guest)
+          .map((s) => s.guest),
+      ),
+    ];
+    const context = [
+      ...(earlier.length ? [`moved before the failure: ${earlier.join(", ")}`] : []),
+      ...(later.length ? [`not attempted: ${later.join(", ")}`] : []),
+    ];
+
+    if (step.kind === "create" || this.record.plan.action === "create") {
+      const node = step.node;
+      const seen = await waitForPlacement(
+        this.deps,
+        this.cluster,
+        guest,
+        null,
+        this.deps.settings.migrateVerifyTimeoutMs,
+      );
+      const loc = seen.loc;
+      if (loc.on.length === 0 && loc.unknown.length === 0) {
+        const undo = await undoPreparation(this.deps, this.cluster, seen.state, guest, ranSteps, guard);
+        return this.end({
+          status: "failed",
+          summary: `${guest} did not start; it runs nowhere`,
+          details: [stepText, ...undo.lines],
+          page: false,
+        });
+      }
+      if (runsOnlyOn(loc, node))
+        return this.end({
+          status: "failed",
+          summary: `${guest} runs on ${node}, but a step failed`,
+          details: [stepText, describeLocation(loc)],
+          page: false,
+        });
+      return this.end({
+        status: "uncertain",
+        summary: `${describeLocation(loc)}: look now`,
+        details: [stepText, "nothing more was run"],
+        page: true,
+      });
+    }
+
+    // migrate / evacuate
+    const from = step.from ?? "";
+    const to = step.to ?? "";
+    const seen = await waitForPlacement(
+      this.deps,
+      this.cluster,
+      guest,
+      null,
+      this.deps.settings.migrateVerifyTimeoutMs,
+    );
+    const loc = seen.loc;
+    if (runsOnlyOn(loc, from)) {
+      const undo = await undoPreparation(this.deps, this.cluster, seen.state, guest, ranSteps, guard);
+      return this.end({
+        status: "failed",
+        summary: `${guest} was not moved: it still runs on ${from} only`,
+        details: [stepText, ...undo.lines, ...context],
+        page: false,
+      });
+    }
+    if (runsOnlyOn(loc, to))
+      return this.end({
+        status: "failed",
+        summary: `${guest} runs on ${to} only, but step ${i + 1} failed`,
+        details: [stepText, "the remaining steps were not run", ...context],
+        page: false,
+      });
+    const located = locateGuest(seen.state, guest);
+    return this.end({
+      status: located.unknown.length > 0 ? "uncertain" : "failed",
+      summary: `${describeLocation(located)}: look now`,
+      details: [stepText, "nothing more was run (one writer per disk: xenops will not guess)", ...context],
+      page: true,
+    } as ExecutionOutcome);
+  }
+}

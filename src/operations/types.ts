@@ -1,0 +1,102 @@
+/**
+ * Contracts of the risky operations (migrate, create, fence, evacuate). Planning is read-only and
+ * produces an ActionPlan (src/approval/types.ts) from a fresh ClusterState; execution runs exactly
+ * the approved plan's steps, after re-reading the cluster and comparing its state hash.
+ */
+import { z } from "zod";
+import type { ActionPlan, PreflightCheck } from "../approval/types";
+import type { DrbdVersion } from "../drivers/types";
+import type { ClusterState } from "../model/schema";
+
+export type OperationRequest =
+  | { action: "migrate"; cluster: string; guest: string; target: string }
+  | { action: "create"; cluster: string; guest: string; node: string | null }
+  | { action: "fence"; cluster: string; node: string }
+  | { action: "evacuate"; cluster: string; node: string };
+
+export type PlanOutcome =
+  /** Every check passed: the plan can be shown for approval (or as a dry run). */
+  | { ok: true; plan: ActionPlan; state: ClusterState }
+  /** A check failed: nothing may run. `checks` says which and why. */
+  | { ok: false; checks: PreflightCheck[]; summary: string; state: ClusterState };
+
+export type ExecutionOutcome =
+  | { status: "succeeded"; summary: string; details: string[] }
+  /** Refused before any step ran: the cluster changed since approval, a lock is held, ... */
+  | { status: "refused"; summary: string; reason: string; replan: boolean }
+  /** Failed after steps ran: where things stand was re-read and is reported; `page` asks for on-call. */
+  | { status: "failed"; summary: string; details: string[]; page: boolean }
+  /** The outcome cannot be established (crash recovery, verification impossible): page. */
+  | { status: "uncertain"; summary: string; details: string[]; page: true };
+
+/** Progress of an execution, for the live card: step k of n and free text. */
+export type ProgressReporter = (update: { step: number; total: number; text: string }) => Promise<void>;
+
+// --- Steps as the executor reads them back ---------------------------------------------------------
+// ActionPlan.steps are PlannedSteps (what the card shows). The operations store a little more on each
+// step (its kind, the guest/resource it is about, its timeout); the approval record keeps the plan as
+// JSON, so these fields travel with it and are validated again (zod) before anything runs.
+
+export const StepKind = z.enum([
+  /** `drbdadm net-options --allow-two-primaries=yes R` (DRBD 8.4+/9, for this migration only). */
+  "drbd-allow-two-primaries",
+  /** `drbdadm primary R` (never --force). */
+  "drbd-primary",
+  /** `xm migrate --live` / `xl migrate`. */
+  "migrate",
+  /** `drbdadm secondary R`. */
+  "drbd-secondary",
+  /** `drbdadm net-options --allow-two-primaries=no R`. */
+  "drbd-disallow-two-primaries",
+  /** `xm create CFG` / `xl create CFG`. */
+  "create",
+  /** The cluster's fence method, run from a surviving peer. */
+  "fence",
+]);
+export type StepKind = z.infer<typeof StepKind>;
+
+export const OperationStep = z.object({
+  node: z.string().min(1),
+  argv: z.array(z.string()).min(1),
+  description: z.string(),
+  destructive: z.boolean(),
+  kind: StepKind,
+  /** The guest this step moves or starts (migrate, create, and the DRBD steps around them). */
+  guest: z.string().optional(),
+  resource: z.string().optional(),
+  /** migrate: source and target nodes. */
+  from: z.string().optional(),
+  to: z.string().optional(),
+  /** fence: the node being fenced, the action, the plugin parameter order (stonith -F). */
+  fenceTarget: z.string().optional(),
+  fenceAction: z.enum(["reboot", "off"]).optional(),
+  paramOrder: z.array(z.string()).optional(),
+  /** What goes on stdin, as shown (secrets `[redacted]`); the real text is built when the step runs. */
+  stdinShown: z.string().nullable().optional(),
+  timeoutMs: z.number().int().positive().optional(),
+});
+export type OperationStep = z.infer<typeof OperationStep>;
+
+/**
+ * Facts beyond the snapshot that a preflight needs, read (read-only) by the planner. `null` always
+ * means "could not be established", which fails the check that needs it.
+ */
+export interface PlanFacts {
+  /** DRBD module version per node (only read when a resource needs allow-two-primaries at run time). */
+  drbdVersion: Record<string, DrbdVersion | null>;
+  /** create: whether the guest's config file exists on the node (`test -f`). */
+  configFile: Record<string, boolean | null>;
+  /** fence: the device check run from the fencing node; ok null when the method has none. */
+  fenceDevice: { ok: boolean | null; detail: string } | null;
+  /** fence (heartbeat stonith with secret parameters): the plugin's parameter order. */
+  fenceParamOrder: string[] | null;
+  /**
+   * Maintenance windows (`/xen maintenance`) of the nodes involved: a description of the window, "" for
+   * none, null when it could not be read. Nodes not listed were not asked (no maintenance store).
+   */
+  maintenance: Record<string, string | null>;
+}
+
+export function emptyFacts(): PlanFacts {
+  return { drbdVersion: {}, configFile: {}, fenceDevice: null, fenceParamOrder: null, maintenance: {} };
+}

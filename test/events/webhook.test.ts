@@ -1,0 +1,153 @@
+/** The node-side hook endpoint: HMAC authentication (bad signature, stale, replay) and what hooks mean. */
+import { afterEach, describe, expect, it } from "vitest";
+import { signWebhook, startWebhookServer, WEBHOOK_PATH, type WebhookServer } from "../../src/events/webhook";
+import { silentLogger } from "../../src/log";
+import { referenceLab } from "../../src/sim";
+import { type Harness, harness, parents, replies } from "./helpers";
+
+const SECRET = "s3cret-for-tests-only-0123456789";
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(): Promise<{ x: Harness; server: WebhookServer; pokes: string[] }> {
+  const x = harness(referenceLab());
+  cleanups.push(() => x.close());
+  const pokes: string[] = [];
+  const server = await startWebhookServer({
+    inventory: x.inventory,
+    secret: SECRET,
+    host: "127.0.0.1",
+    port: 0,
+    maxSkewSeconds: 300,
+    redis: x.store.redis,
+    keys: x.store.keys,
+    pipeline: x.pipeline,
+    logger: silentLogger(),
+    poke: async (c) => {
+      pokes.push(c);
+    },
+    now: () => x.sim.now(),
+  });
+  cleanups.push(() => server.close());
+  return { x, server, pokes };
+}
+
+async function send(
+  server: WebhookServer,
+  body: string,
+  opts: { ts: number; signature?: string; secret?: string },
+): Promise<{ status: number; text: string }> {
+  const res = await fetch(server.url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-xenops-timestamp": String(opts.ts),
+      "x-xenops-signature": opts.signature ?? signWebhook(opts.secret ?? SECRET, opts.ts, body),
+    },
+    body,
+  });
+  return { status: res.status, text: (await res.text()).trim() };
+}
+
+/** Resolves once the pipeline has taken the request (the endpoint answers 202 before it is processed). */
+async function settle(x: Harness, n = 10): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await x.pipeline.flush("lab");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("webhook authentication", () => {
+  it("accepts a signed, fresh request once: a replay is refused", async () => {
+    const { x, server } = await setup();
+    await x.poll();
+    const ts = Math.floor(x.sim.now() / 1000);
+    const body = JSON.stringify({ cluster: "lab", node: "ics1", source: "drbd", event: "fence-peer", resource: "internet", peer: "ics2" });
+    expect(await send(server, body, { ts })).toEqual({ status: 202, text: "accepted" });
+    expect(await send(server, body, { ts })).toEqual({ status: 409, text: "replayed request" });
+  });
+
+  it("refuses a bad signature, a wrong secret, a missing one, and a stale or future timestamp", async () => {
+    const { x, server } = await setup();
+    const ts = Math.floor(x.sim.now() / 1000);
+    const body = JSON.stringify({ cluster: "lab", node: "ics1", source: "drbd", event: "split-brain", resource: "internet" });
+    expect((await send(server, body, { ts, signature: `sha256=${"0".repeat(64)}` })).status).toBe(401);
+    expect((await send(server, body, { ts, secret: "not-the-secret" })).text).toBe("bad signature");
+    // Signed over another body.
+    expect((await send(server, body, { ts, signature: signWebhook(SECRET, ts, `${body} `) })).status).toBe(401);
+    const missing = await fetch(server.url, { method: "POST", body });
+    expect(missing.status).toBe(401);
+    const stale = await send(server, body, { ts: ts - 301 });
+    expect(stale.status).toBe(401);
+    expect(stale.text).toMatch(/^stale request/);
+    expect((await send(server, body, { ts: ts + 400 })).status).toBe(401);
+    expect(x.notifier.posts).toHaveLength(0);
+  });
+
+  it("refuses unknown clusters and nodes, bad bodies and other paths", async () => {
+    const { x, server } = await setup();
+    const ts = Math.floor(x.sim.now() / 1000);
+    const unknown = JSON.stringify({ cluster: "lab", node: "ics9", source: "drbd", event: "split-brain", resource: "internet" });
+    expect((await send(server, unknown, { ts })).status).toBe(422);
+    const bad = JSON.stringify({ cluster: "lab", node: "ics1", source: "drbd", event: "split-brain; rm -rf /" });
+    expect((await send(server, bad, { ts })).status).toBe(400);
+    const other = await fetch(server.url.replace(WEBHOOK_PATH, "/other"), { method: "POST", body: "{}" });
+    expect(other.status).toBe(404);
+  });
+});
+
+describe("what hooks mean", () => {
+  it("a split-brain handler call opens the split-brain incident at once and asks for a poll", async () => {
+    const { x, server, pokes } = await setup();
+    await x.poll();
+    x.sim.splitBrain("internet", { bothPrimary: false, oosKiB: 0 });
+    // Before any poll sees it: the handler's word is enough to post.
+    const ts = Math.floor(x.sim.now() / 1000);
+    const body = JSON.stringify({
+      cluster: "lab",
+      node: "ics1",
+      source: "drbd",
+      event: "split-brain",
+      resource: "internet",
+      peer: "ics2",
+      details: { DRBD_RESOURCE: "internet", DRBD_PEER: "ics2" },
+    });
+    expect((await send(server, body, { ts })).status).toBe(202);
+    await settle(x);
+    expect(pokes).toEqual(["lab"]);
+    expect(parents(x.notifier)).toHaveLength(1);
+    expect(JSON.stringify(x.notifier.posts[0]?.message)).toContain("DRBD on ics1 detected a split brain of internet");
+    // The poll then sees both sides StandAlone: with the handler's report that is a split brain, in the same incident.
+    const r = await x.poll();
+    expect(r.opened.map((c) => c.kind)).toEqual(["split_brain"]);
+    expect(parents(x.notifier)).toHaveLength(1);
+    const card = JSON.stringify(x.notifier.current(parents(x.notifier)[0]?.ref.ts ?? ""));
+    expect(card).toContain("Keep ics1");
+    expect(card).toContain("split-brain handler fired on ics1");
+  });
+
+  it("a Pacemaker fencing alert marks the node fenced (verified by the fencer)", async () => {
+    const { x, server } = await setup();
+    await x.poll();
+    x.sim.nodeDown("ics2");
+    x.tick(31_000);
+    await x.poll();
+    const ts = Math.floor(x.sim.now() / 1000);
+    const body = JSON.stringify({
+      cluster: "lab",
+      node: "ics1",
+      source: "ha",
+      event: "fencing",
+      peer: "ics2",
+      details: { CRM_alert_kind: "fencing", CRM_alert_node: "ics2", CRM_alert_rc: "0", CRM_alert_desc: "Operation off of ics2 by ics1: OK" },
+    });
+    expect((await send(server, body, { ts })).status).toBe(202);
+    await settle(x);
+    const parent = parents(x.notifier)[0];
+    const thread = replies(x.notifier, parent?.ref.ts ?? "").map((p) => JSON.stringify(p.message));
+    expect(thread.some((t) => t.includes("ics2 was fenced (reported by the fencer on ics1)"))).toBe(true);
+    expect(thread.some((t) => t.includes("Start its guests on ics1"))).toBe(true);
+  });
+});

@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createStatusProcessor } from "../../jobs/status";
+import { driversFor } from "../../src/drivers/registry";
+import { MemoryCardStore } from "../../src/jobs-ui/card-store";
+import { JobCancelled } from "../../src/jobs-ui/control";
+import { silentLogger } from "../../src/log";
+import type { StatusJob } from "../../src/queue/schema";
+import { referenceLab, Simulation, SystemClock } from "../../src/sim";
+import { fakeJob, labInventory, RecordingNotifier, simRunner } from "./helpers";
+
+const sims: Simulation[] = [];
+afterEach(() => {
+  for (const s of sims.splice(0)) s.stopRealTime();
+});
+
+function setup() {
+  const sim = new Simulation(referenceLab(), { clock: new SystemClock() });
+  sims.push(sim);
+  const inventory = labInventory();
+  const notifier = new RecordingNotifier();
+  const cards = new MemoryCardStore();
+  const processor = createStatusProcessor({
+    inventory,
+    runnerFor: (_c, node) => simRunner(sim, node),
+    driversFor: () => driversFor(inventory.clusters[0]!.toolstack),
+    notifier,
+    logger: silentLogger(),
+    cards,
+  });
+  const data: StatusJob = {
+    cluster: "lab",
+    target: null,
+    channel: "C0LAB",
+    requestedBy: "UVIEWER1",
+    deliveryId: "d1",
+    requestText: "status",
+  };
+  return { sim, notifier, cards, processor, data };
+}
+
+describe("status job card", () => {
+  it("turns the queued card into the status card with one edit, the job's facts in a footer", async () => {
+    const { notifier, cards, processor, data } = setup();
+    const job = fakeJob("status", data);
+    await cards.claimForAnnounce(job.id!);
+    await cards.announced(job.id!, { channel: "C0LAB", ts: "1699999999.000001" });
+
+    const result = await processor(job);
+
+    expect(result.messageTs).toBe("1699999999.000001");
+    expect(notifier.posts()).toHaveLength(0);
+    const edits = notifier.updatesOf("1699999999.000001");
+    expect(edits).toHaveLength(1);
+    expect(edits[0]!.text).toContain("2/2 nodes reachable");
+    expect(edits[0]!.text).toMatch(
+      /Status of lab · job \S+ · :white_check_mark: Done in \d+\.\ds · requested by @UVIEWER1$/m,
+    );
+    expect(job.data).toMatchObject({ messageTs: "1699999999.000001" });
+  });
+
+  it("says who cancelled it", async () => {
+    const { notifier, processor, data } = setup();
+    const ctl = new AbortController();
+    ctl.abort("by UADMIN1");
+    const err = await processor(fakeJob("status", data), undefined, ctl.signal).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobCancelled);
+    expect(notifier.latest(notifier.posts()[0]!.ts)).toMatch(/Cancelled by @UADMIN1 after/);
+  });
+});
