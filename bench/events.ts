@@ -21,7 +21,7 @@ import type { InventoryConfig } from "../src/config/schema";
 import { StaticGroupDirectory } from "../src/core/authz";
 import { createDeps, type Deps } from "../src/deps";
 import { signWebhook } from "../src/events/webhook";
-import { startLab, type Lab } from "../src/lab/lab";
+import { type Lab, startLab } from "../src/lab/lab";
 import type { Logger } from "../src/log";
 import { startEmbeddedRedis } from "../src/queue/embedded-redis";
 import { modernLab, referenceLab, type SimClusterSpecInput } from "../src/sim";
@@ -97,7 +97,9 @@ async function rig(
   const inventory: InventoryConfig = {
     ...lab.inventory,
     clusters: lab.inventory.clusters.map((c) => ({ ...c, monitor })),
-    ...(webhook ? { webhook: { secret: { env: SECRET_ENV }, host: "127.0.0.1", port: 0, maxSkewSeconds: 300 } } : {}),
+    ...(webhook
+      ? { webhook: { secret: { env: SECRET_ENV }, host: "127.0.0.1", port: 0, maxSkewSeconds: 300 } }
+      : {}),
   };
   const notifier = new TimingNotifier();
   const deps = await createDeps({
@@ -125,9 +127,14 @@ async function rig(
   try {
     await deps.startWorkers().ready();
     // The monitor's first run stores the facts every later change is compared with.
-    await within(20_000, "the first monitor run", (async () => {
-      while (!(await deps.events.pipeline.load(lab.inventory.clusters[0]?.name ?? "")).facts) await sleep(50);
-    })());
+    await within(
+      20_000,
+      "the first monitor run",
+      (async () => {
+        while (!(await deps.events.pipeline.load(lab.inventory.clusters[0]?.name ?? "")).facts)
+          await sleep(50);
+      })(),
+    );
   } catch (err) {
     await deps.close();
     await lab.close();
@@ -220,11 +227,23 @@ export async function runEventsBench(options: EventsBenchOptions = {}): Promise<
         const hook = await series(r, pushRuns, {
           inject: async () => {
             n += 1;
-            const body = JSON.stringify({ cluster: "lab", node: "ics1", source: "drbd", event: "split-brain", resource: "internet", peer: "ics2", details: { run: String(n) } });
+            const body = JSON.stringify({
+              cluster: "lab",
+              node: "ics1",
+              source: "drbd",
+              event: "split-brain",
+              resource: "internet",
+              peer: "ics2",
+              details: { run: String(n) },
+            });
             const ts = Math.floor(Date.now() / 1000);
             const res = await fetch(url, {
               method: "POST",
-              headers: { "x-xenops-timestamp": String(ts), "x-xenops-signature": signWebhook(SECRET, ts, body), "content-type": "application/json" },
+              headers: {
+                "x-xenops-timestamp": String(ts),
+                "x-xenops-signature": signWebhook(SECRET, ts, body),
+                "content-type": "application/json",
+              },
               body,
             });
             if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
@@ -263,10 +282,23 @@ export async function runEventsBench(options: EventsBenchOptions = {}): Promise<
   say(
     table(
       ["source", "runs", "p50 ms", "p99 ms", "max ms", "target p99"],
-      rows.map((x) => [x.source, String(x.runs), fmt(x.p50, 0), fmt(x.p99, 0), fmt(x.max, 0), `≤ ${x.targetMs} ms`]),
+      rows.map((x) => [
+        x.source,
+        String(x.runs),
+        fmt(x.p50, 0),
+        fmt(x.p99, 0),
+        fmt(x.max, 0),
+        `≤ ${x.targetMs} ms`,
+      ]),
     ),
   );
-  const verdicts = rows.map((x) => verdict(`event latency, ${x.source}`, x.p99 <= x.targetMs, `p99 ${fmt(x.p99, 0)} ms (target ≤ ${x.targetMs} ms)`));
+  const verdicts = rows.map((x) =>
+    verdict(
+      `event latency, ${x.source}`,
+      x.p99 <= x.targetMs,
+      `p99 ${fmt(x.p99, 0)} ms (target ≤ ${x.targetMs} ms)`,
+    ),
+  );
   for (const v of verdicts) say(`  ${v}`);
   return { rows, verdicts };
 }

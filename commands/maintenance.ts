@@ -18,13 +18,16 @@ export const maintenanceCommand: CommandSpec<MaintenanceArgs> = {
   parse({ positionals }, ctx) {
     const { cluster, rest } = pickCluster(positionals, ctx.clustersHere);
     const [nodeArg, durationArg, ...reason] = rest;
-    if (nodeArg === undefined || durationArg === undefined) throw new UsageError("name the node and a duration (e.g. 2h, 90m) or `off`");
+    if (nodeArg === undefined || durationArg === undefined)
+      throw new UsageError("name the node and a duration (e.g. 2h, 90m) or `off`");
     const node = pickNode(cluster, nodeArg);
     let durationMs: number | null = null;
     if (durationArg.toLowerCase() !== "off") {
       durationMs = parseDuration(durationArg);
-      if (durationMs === null) throw new UsageError(`"${durationArg.slice(0, 20)}" is not a duration; use e.g. 45m, 2h, 1h30m, 1d`);
-      if (durationMs > MAX_MAINTENANCE_MS) throw new UsageError(`at most ${formatDuration(MAX_MAINTENANCE_MS)}`);
+      if (durationMs === null)
+        throw new UsageError(`"${durationArg.slice(0, 20)}" is not a duration; use e.g. 45m, 2h, 1h30m, 1d`);
+      if (durationMs > MAX_MAINTENANCE_MS)
+        throw new UsageError(`at most ${formatDuration(MAX_MAINTENANCE_MS)}`);
     }
     return { cluster: cluster.name, node, durationMs, reason: reason.join(" ").slice(0, 200) };
   },
@@ -44,7 +47,14 @@ export const maintenanceCommand: CommandSpec<MaintenanceArgs> = {
       },
       { deliveryId: ctx.request.deliveryId },
     );
-    const what = args.durationMs === null ? `end the maintenance of ${args.node}` : `put ${args.node} in maintenance for ${formatDuration(args.durationMs)}`;
-    return { text: job.duplicate ? `Already queued as job ${job.number}: ${what}.` : `Queued as job ${job.number}: ${what}.` };
+    const what =
+      args.durationMs === null
+        ? `end the maintenance of ${args.node}`
+        : `put ${args.node} in maintenance for ${formatDuration(args.durationMs)}`;
+    return {
+      text: job.duplicate
+        ? `Already queued as job ${job.number}: ${what}.`
+        : `Queued as job ${job.number}: ${what}.`,
+    };
   },
 };

@@ -21,7 +21,9 @@ export interface MaintenanceJobDeps {
 }
 
 export function createMaintenanceProcessor(deps: MaintenanceJobDeps) {
-  return async function maintenanceProcessor(job: Job<MaintenanceJob>): Promise<{ node: string; until: string | null }> {
+  return async function maintenanceProcessor(
+    job: Job<MaintenanceJob>,
+  ): Promise<{ node: string; until: string | null }> {
     const d = job.data;
     if (!deps.inventory.clusters.some((c) => c.name === d.cluster && c.nodes.some((n) => n.name === d.node)))
       throw new UnrecoverableError(`unknown node ${d.node} in ${d.cluster}`);
@@ -32,10 +34,15 @@ export function createMaintenanceProcessor(deps: MaintenanceJobDeps) {
           ? `:wrench: Maintenance of ${escapeMrkdwn(d.node)} (${escapeMrkdwn(d.cluster)}) ended early by <@${d.requestedBy}>. Its events are reported again.`
           : `:wrench: ${escapeMrkdwn(d.node)} (${escapeMrkdwn(d.cluster)}) was not in maintenance.`,
       });
-      await deps.pipeline.flush(d.cluster).catch((err: unknown) => deps.logger.warn({ err }, "flush after maintenance failed"));
+      await deps.pipeline
+        .flush(d.cluster)
+        .catch((err: unknown) => deps.logger.warn({ err }, "flush after maintenance failed"));
       return { node: d.node, until: null };
     }
-    const w = await deps.maintenance.set({ cluster: d.cluster, node: d.node, by: d.requestedBy, reason: d.reason }, d.durationMs);
+    const w = await deps.maintenance.set(
+      { cluster: d.cluster, node: d.node, by: d.requestedBy, reason: d.reason },
+      d.durationMs,
+    );
     await deps.notifier.post(d.channel, {
       text: `:wrench: ${escapeMrkdwn(d.node)} (${escapeMrkdwn(d.cluster)}) is in maintenance for ${formatDuration(d.durationMs)}, until ${slackDate(w.until)}, set by <@${d.requestedBy}>${d.reason ? `: ${escapeMrkdwn(d.reason)}` : ""}. Its events are silenced and risky actions on it are blocked. End it early with \`/xen maintenance ${escapeMrkdwn(d.node)} off\`.`,
     });

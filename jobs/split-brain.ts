@@ -4,7 +4,11 @@
  * engine's claim makes a second delivery a no-op.
  */
 import { type Job, UnrecoverableError } from "bullmq";
-import { executeSplitBrainRecovery, type RecoveryDeps, requestSplitBrainRecovery } from "../src/events/recovery";
+import {
+  executeSplitBrainRecovery,
+  type RecoveryDeps,
+  requestSplitBrainRecovery,
+} from "../src/events/recovery";
 import type { SplitBrainPlanJob, SplitBrainRecoverJob } from "../src/queue/schema";
 
 export function createSplitBrainPlanProcessor(deps: RecoveryDeps) {
@@ -27,7 +31,11 @@ export function createSplitBrainPlanProcessor(deps: RecoveryDeps) {
 }
 
 export function createSplitBrainRecoverProcessor(deps: RecoveryDeps) {
-  return async function splitBrainRecover(job: Job<SplitBrainRecoverJob>, _token?: string, signal?: AbortSignal) {
+  return async function splitBrainRecover(
+    job: Job<SplitBrainRecoverJob>,
+    _token?: string,
+    signal?: AbortSignal,
+  ) {
     if (!job.id) throw new UnrecoverableError("a recovery job needs an id");
     return executeSplitBrainRecovery(deps, job.data.approvalId, job.id, signal);
   };

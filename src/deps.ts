@@ -76,7 +76,10 @@ export interface DepsConfig {
    */
   events?:
     | boolean
-    | Pick<EventsConfig, "webhookPort" | "removeSchedulersOnStop" | "incidentPolicy" | "now" | "operations" | "recovery">;
+    | Pick<
+        EventsConfig,
+        "webhookPort" | "removeSchedulersOnStop" | "incidentPolicy" | "now" | "operations" | "recovery"
+      >;
 }
 
 export interface Deps {
@@ -282,6 +285,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     queues: jobs,
     jobs: observedJobs,
     approvals: () => ({ engine: approvals, locks }),
+    onEvent: (kind) => metrics.event(kind),
     ...eventOptions,
   });
   const jobAdmin = createJobAdmin({

@@ -9,10 +9,10 @@
  * against the inventory.
  */
 import { z } from "zod";
+import type { ActionRequest, Reply } from "../app/types";
 import { policyFor } from "../approval/policy";
 import type { RiskyAction } from "../approval/types";
-import type { ActionRequest, Reply } from "../app/types";
-import { Name, type ClusterConfig, type InventoryConfig } from "../config/schema";
+import { type ClusterConfig, type InventoryConfig, Name } from "../config/schema";
 import type { Authorizer } from "../core/authz";
 import type { EnqueuedJob, JobEnqueuer } from "../core/enqueuer";
 import type { ActionHandler } from "../core/router";
@@ -29,7 +29,14 @@ const ActionValue = z.object({
   c: Name,
   a: z.discriminatedUnion("kind", [
     z.object({ kind: z.literal("fence"), node: Name }).strict(),
-    z.object({ kind: z.literal("start_guests"), node: Name, survivor: Name, guests: z.array(Name).min(1).max(50) }).strict(),
+    z
+      .object({
+        kind: z.literal("start_guests"),
+        node: Name,
+        survivor: Name,
+        guests: z.array(Name).min(1).max(50),
+      })
+      .strict(),
     z.object({ kind: z.literal("keep_data"), resource: Name, survivor: Name, victim: Name }).strict(),
     z.object({ kind: z.literal("failback"), node: Name, guests: z.array(Name).min(1).max(50) }).strict(),
   ]),
@@ -41,7 +48,9 @@ export interface OperationRequests {
   /** Start (create) each guest on `node`. */
   start(req: OperationContext & { guests: string[]; node: string }): Promise<EnqueuedJob[]>;
   /** Live-migrate each guest to `target` (failback). */
-  migrate(req: OperationContext & { guests: string[]; target: string; failback: boolean }): Promise<EnqueuedJob[]>;
+  migrate(
+    req: OperationContext & { guests: string[]; target: string; failback: boolean },
+  ): Promise<EnqueuedJob[]>;
 }
 
 export interface OperationContext {
@@ -98,7 +107,8 @@ function checkNames(cluster: ClusterConfig, a: IncidentAction): string | null {
   for (const n of nodesTouched(a)) if (!nodes.has(n)) return `unknown node "${n}" in ${cluster.name}`;
   if (a.kind === "start_guests" || a.kind === "failback")
     for (const g of a.guests) if (!guests.has(g)) return `unknown guest "${g}" in ${cluster.name}`;
-  if (a.kind === "keep_data" && a.victim === a.survivor) return "the survivor and the victim are the same node";
+  if (a.kind === "keep_data" && a.victim === a.survivor)
+    return "the survivor and the victim are the same node";
   return null;
 }
 
@@ -133,9 +143,13 @@ export function createEventActionHandler(deps: EventActionDeps): ActionHandler {
       const bad = checkNames(cluster, a);
       if (bad) return { text: `${bad}; nothing was done.` };
       const action = policyAction(a);
-      const role = action === "split_brain_recover"
-        ? policyFor(action, deps.inventory, { params: { victim: a.kind === "keep_data" ? a.victim : "" }, target: {} }).requestRole
-        : policyFor(action, deps.inventory).requestRole;
+      const role =
+        action === "split_brain_recover"
+          ? policyFor(action, deps.inventory, {
+              params: { victim: a.kind === "keep_data" ? a.victim : "" },
+              target: {},
+            }).requestRole
+          : policyFor(action, deps.inventory).requestRole;
       if (!(await deps.authorizer.has(request.userId, role)))
         return { text: `Requesting to ${describe(a)} needs the *${role}* role, which you do not have.` };
       try {
@@ -155,7 +169,10 @@ export function createEventActionHandler(deps: EventActionDeps): ActionHandler {
         deliveryId: `event:${value.i}:${JSON.stringify(a)}:${window}`,
         requestText: `[button] ${describe(a)}`,
       };
-      log.info({ cluster: cluster.name, user: request.userId, action: a.kind, incident: value.i }, "event action requested");
+      log.info(
+        { cluster: cluster.name, user: request.userId, action: a.kind, incident: value.i },
+        "event action requested",
+      );
       let jobs: EnqueuedJob[];
       try {
         switch (a.kind) {
@@ -186,12 +203,19 @@ export function createEventActionHandler(deps: EventActionDeps): ActionHandler {
             jobs = await deps.operations.start({ ...ctx, guests: a.guests, node: a.survivor });
             break;
           case "failback":
-            jobs = await deps.operations.migrate({ ...ctx, guests: a.guests, target: a.node, failback: true });
+            jobs = await deps.operations.migrate({
+              ...ctx,
+              guests: a.guests,
+              target: a.node,
+              failback: true,
+            });
             break;
         }
       } catch (err) {
         log.error({ err: errorMessage(err) }, "event action failed");
-        return { text: `Could not queue the request to ${describe(a)}: ${errorMessage(err)}. Nothing was done.` };
+        return {
+          text: `Could not queue the request to ${describe(a)}: ${errorMessage(err)}. Nothing was done.`,
+        };
       }
       const numbers = jobs.map((j) => j.number).join(", ");
       const dup = jobs.length > 0 && jobs.every((j) => j.duplicate);

@@ -52,13 +52,23 @@ export function strandedGuests(cluster: ClusterConfig, facts: Facts, node: strin
   // Unknown is never "not running": every other node must have answered.
   if (others.some(([, n]) => n.guests === null)) return null;
   const running = new Set(others.flatMap(([, n]) => [...(n.guests ?? []), ...n.migrating]));
-  const mine = new Set(Object.entries(facts.memory.lastSeenOn).filter(([, on]) => on === node).map(([g]) => g));
-  for (const g of cluster.guests) if (g.home === node && facts.memory.lastSeenOn[g.name] === undefined) mine.add(g.name);
+  const mine = new Set(
+    Object.entries(facts.memory.lastSeenOn)
+      .filter(([, on]) => on === node)
+      .map(([g]) => g),
+  );
+  for (const g of cluster.guests)
+    if (g.home === node && facts.memory.lastSeenOn[g.name] === undefined) mine.add(g.name);
   return [...mine].filter((g) => !running.has(g)).sort();
 }
 
 /** A node to start a dead node's guests on: healthy and holding their DRBD resources. */
-export function survivorFor(cluster: ClusterConfig, facts: Facts, dead: string, guests: readonly string[]): string | null {
+export function survivorFor(
+  cluster: ClusterConfig,
+  facts: Facts,
+  dead: string,
+  guests: readonly string[],
+): string | null {
   const resources = new Set(cluster.guests.filter((g) => guests.includes(g.name)).flatMap((g) => g.drbd));
   const candidates = Object.entries(facts.nodes)
     .filter(([name, n]) => name !== dead && nodeHealthy(n))
@@ -79,7 +89,10 @@ function nodeConditions(cluster: ClusterConfig, facts: Facts): Condition[] {
     if (nodeDead(n) && n.ha) {
       const unclean = n.ha.status === "unclean";
       const fencedAt = facts.memory.fencedAt[name];
-      const evidence = [`${n.ha.stack} on ${n.ha.observer}: node ${name} status ${n.ha.status}`, `${name} ${ssh}`];
+      const evidence = [
+        `${n.ha.stack} on ${n.ha.observer}: node ${name} status ${n.ha.status}`,
+        `${name} ${ssh}`,
+      ];
       let actions: IncidentAction[] = [{ kind: "fence", node: name }];
       let detail = unclean
         ? `${n.ha.stack} calls ${name} UNCLEAN: it must be fenced before its guests may run elsewhere.`
@@ -88,7 +101,10 @@ function nodeConditions(cluster: ClusterConfig, facts: Facts): Condition[] {
         const guests = strandedGuests(cluster, facts, name);
         const survivor = guests && guests.length > 0 ? survivorFor(cluster, facts, name, guests) : null;
         evidence.push(`fenced at ${fencedAt}`);
-        actions = guests && guests.length > 0 && survivor ? [{ kind: "start_guests", node: name, survivor, guests }] : [];
+        actions =
+          guests && guests.length > 0 && survivor
+            ? [{ kind: "start_guests", node: name, survivor, guests }]
+            : [];
         detail =
           guests === null
             ? `${name} was fenced. Where its guests run cannot be told (a node did not answer).`
@@ -122,7 +138,10 @@ function nodeConditions(cluster: ClusterConfig, facts: Facts): Condition[] {
           severity: haConfigured ? "warning" : "critical",
           title: `${name} does not answer over SSH`,
           detail: `Its state is unknown: ${haSays}.`,
-          evidence: [`${name}: ${n.error ?? "no answer"}`, ...(n.ha ? [`${n.ha.stack} on ${n.ha.observer}: ${name} ${n.ha.status}`] : [])],
+          evidence: [
+            `${name}: ${n.error ?? "no answer"}`,
+            ...(n.ha ? [`${n.ha.stack} on ${n.ha.observer}: ${name} ${n.ha.status}`] : []),
+          ],
         }),
       );
     } else if (haConfigured && n.haRunning === false) {
@@ -202,7 +221,10 @@ function linkConditions(cluster: ClusterConfig, facts: Facts): Condition[] {
           title: `SPLIT-BRAIN on ${res}: the nodes' data diverged and DRBD stopped replicating`,
           detail:
             "Choose the node whose data to keep. The other node's changes since the split are discarded (its guest is stopped first), then it resyncs from the survivor.",
-          evidence: [...evidence, ...(report ? [`split-brain handler fired on ${report.node} at ${report.at}`] : [])],
+          evidence: [
+            ...evidence,
+            ...(report ? [`split-brain handler fired on ${report.node} at ${report.at}`] : []),
+          ],
           actions,
           splitBrain: split,
         }),
@@ -215,7 +237,8 @@ function linkConditions(cluster: ClusterConfig, facts: Facts): Condition[] {
           kind: "drbd_standalone",
           severity: "critical",
           title: `${res} is StandAlone on ${alone.join(" and ")}: not replicating, not trying to`,
-          detail: "DRBD will not reconnect by itself from StandAlone; someone must connect it (or resolve a split brain).",
+          detail:
+            "DRBD will not reconnect by itself from StandAlone; someone must connect it (or resolve a split brain).",
           evidence,
           relatedNode: absentPeer(facts, sides),
         }),
@@ -245,9 +268,7 @@ function resyncAndDiskConditions(cluster: ClusterConfig, facts: Facts): Conditio
     const syncing = sides.filter((s) => s.side.repl !== null && SYNCING.test(s.side.repl));
     if (syncing.length > 0) {
       const target =
-        syncing.find((s) => SYNC_TARGET.test(s.side.repl ?? ""))?.node ??
-        syncing[0]?.side.peer ??
-        null;
+        syncing.find((s) => SYNC_TARGET.test(s.side.repl ?? ""))?.node ?? syncing[0]?.side.peer ?? null;
       const source = syncing.find((s) => !SYNC_TARGET.test(s.side.repl ?? ""))?.node ?? null;
       const pct = syncing.map((s) => s.side.syncPercent).find((p) => p !== null) ?? null;
       const eta = syncing.map((s) => s.side.etaSec).find((p) => p !== null) ?? null;
@@ -321,7 +342,8 @@ function guestConditions(facts: Facts): Condition[] {
         kind: "guest_on_two_nodes",
         severity: "critical",
         title: `${guest} runs on ${nodes.join(" and ")} at once: two writers on one disk`,
-        detail: "Both copies write to the same DRBD resource. Stop one of them now; the data may already be damaged.",
+        detail:
+          "Both copies write to the same DRBD resource. Stop one of them now; the data may already be damaged.",
         evidence: nodes.map((n) => `${n}: domain ${guest} present`),
       }),
     );
@@ -338,14 +360,21 @@ function failbackConditions(cluster: ClusterConfig, facts: Facts): Condition[] {
     const away: { guest: string; on: string }[] = [];
     let ready = true;
     for (const g of cluster.guests.filter((x) => x.home === name)) {
-      const on = Object.entries(facts.nodes).filter(([, n]) => n.guests?.includes(g.name)).map(([n]) => n);
+      const on = Object.entries(facts.nodes)
+        .filter(([, n]) => n.guests?.includes(g.name))
+        .map(([n]) => n);
       const migrating = Object.values(facts.nodes).some((n) => n.migrating.includes(g.name));
       if (migrating || on.includes(name) || on.length !== 1 || !on[0]) continue;
       const elsewhere = on[0];
       for (const r of g.drbd) {
         for (const n of [name, elsewhere]) {
           const side = facts.nodes[n]?.drbd?.[r];
-          if (!side || side.conn !== "Connected" || side.disk !== "UpToDate" || side.peerDisk !== "UpToDate" || (side.repl !== null && SYNCING.test(side.repl)))
+          if (
+            side?.conn !== "Connected" ||
+            side.disk !== "UpToDate" ||
+            side.peerDisk !== "UpToDate" ||
+            (side.repl !== null && SYNCING.test(side.repl))
+          )
             ready = false;
         }
       }
@@ -425,7 +454,8 @@ export function happenings(cluster: ClusterConfig, prev: Facts | null, next: Fac
   if (prev.haResources && next.haResources) {
     for (const [id, before] of Object.entries(prev.haResources)) {
       const after = next.haResources[id];
-      if (!after || moved.has(id) || before.length !== 1 || after.length !== 1 || before[0] === after[0]) continue;
+      if (!after || moved.has(id) || before.length !== 1 || after.length !== 1 || before[0] === after[0])
+        continue;
       out.push(
         happening(next, {
           kind: "failover",
@@ -451,8 +481,12 @@ export function happenings(cluster: ClusterConfig, prev: Facts | null, next: Fac
         severity: ok ? "warning" : "critical",
         subject: null,
         node: f.target,
-        title: ok ? `${f.target} was fenced (${f.action}) by ${f.delegate ?? "the fencer"}` : `Fencing ${f.target} (${f.action}) FAILED`,
-        evidence: [`fence history: target=${f.target} action=${f.action} status=${f.status} delegate=${f.delegate ?? "-"} completed=${f.completed ?? "-"}`],
+        title: ok
+          ? `${f.target} was fenced (${f.action}) by ${f.delegate ?? "the fencer"}`
+          : `Fencing ${f.target} (${f.action}) FAILED`,
+        evidence: [
+          `fence history: target=${f.target} action=${f.action} status=${f.status} delegate=${f.delegate ?? "-"} completed=${f.completed ?? "-"}`,
+        ],
       }),
     );
   }
@@ -482,10 +516,20 @@ export function happenings(cluster: ClusterConfig, prev: Facts | null, next: Fac
 }
 
 /** Families whose incidents stay open until their condition is gone; others are happenings. */
-export const CONDITION_FAMILIES: ReadonlySet<EventFamily> = new Set(["node", "link", "disk", "resync", "guest", "failback"]);
+export const CONDITION_FAMILIES: ReadonlySet<EventFamily> = new Set([
+  "node",
+  "link",
+  "disk",
+  "resync",
+  "guest",
+  "failback",
+]);
 
 /** What a cleared condition means, for the "resolved" follow-up. */
-export function resolutionText(c: Condition, facts: Facts): { kind: EventKind; title: string; evidence: string[] } {
+export function resolutionText(
+  c: Condition,
+  facts: Facts,
+): { kind: EventKind; title: string; evidence: string[] } {
   const n = c.node ? facts.nodes[c.node] : undefined;
   switch (c.family) {
     case "node":
@@ -494,7 +538,11 @@ export function resolutionText(c: Condition, facts: Facts): { kind: EventKind; t
         title: nodeHealthy(n)
           ? `${c.node} is back: answers over SSH${n?.ha ? `, ${n.ha.stack} says ${n.ha.status}` : ""}`
           : `${c.node}: ${c.title} no longer holds`,
-        evidence: n ? [`${c.node}: reachable=${n.reachable}${n.ha ? ` ${n.ha.stack} ${n.ha.status} (seen from ${n.ha.observer})` : ""}`] : [],
+        evidence: n
+          ? [
+              `${c.node}: reachable=${n.reachable}${n.ha ? ` ${n.ha.stack} ${n.ha.status} (seen from ${n.ha.observer})` : ""}`,
+            ]
+          : [],
       };
     case "link": {
       const sides = c.subject ? sidesOf(facts, c.subject) : [];
@@ -506,10 +554,13 @@ export function resolutionText(c: Condition, facts: Facts): { kind: EventKind; t
     }
     case "resync": {
       const sides = c.subject ? sidesOf(facts, c.subject) : [];
-      const done = sides.length > 0 && sides.every((s) => s.side.disk === "UpToDate" && s.side.peerDisk === "UpToDate");
+      const done =
+        sides.length > 0 && sides.every((s) => s.side.disk === "UpToDate" && s.side.peerDisk === "UpToDate");
       return {
         kind: "resync_finished",
-        title: done ? `Resync of ${c.subject} finished: UpToDate/UpToDate` : `Resync of ${c.subject} stopped before the end`,
+        title: done
+          ? `Resync of ${c.subject} finished: UpToDate/UpToDate`
+          : `Resync of ${c.subject} stopped before the end`,
         evidence: sides.map((s) => sideLine(s.node, s.side)),
       };
     }
@@ -517,20 +568,29 @@ export function resolutionText(c: Condition, facts: Facts): { kind: EventKind; t
       const side = c.subject && c.node ? facts.nodes[c.node]?.drbd?.[c.subject] : undefined;
       return {
         kind: "disk_degraded",
-        title: side ? `${c.subject} on ${c.node}: disk ${side.disk} again` : `${c.subject} on ${c.node}: no longer reported degraded`,
+        title: side
+          ? `${c.subject} on ${c.node}: disk ${side.disk} again`
+          : `${c.subject} on ${c.node}: no longer reported degraded`,
         evidence: side && c.node ? [sideLine(c.node, side)] : [],
       };
     }
     case "guest": {
       const on = c.subject ? guestPlacement(facts, c.subject).on : [];
-      return { kind: "guest_on_two_nodes", title: `${c.subject} now runs on ${on.length ? on.join(", ") : "no node we can see"}`, evidence: [] };
+      return {
+        kind: "guest_on_two_nodes",
+        title: `${c.subject} now runs on ${on.length ? on.join(", ") : "no node we can see"}`,
+        evidence: [],
+      };
     }
     case "failback": {
       const g = c.actions?.[0]?.kind === "failback" ? c.actions[0].guests : [];
       const home = g.filter((x) => facts.nodes[c.node ?? ""]?.guests?.includes(x));
       return {
         kind: "failback_ready",
-        title: home.length === g.length && g.length > 0 ? `${g.join(", ")} ${g.length === 1 ? "is" : "are"} back on ${c.node}` : "Failback is no longer possible as offered",
+        title:
+          home.length === g.length && g.length > 0
+            ? `${g.join(", ")} ${g.length === 1 ? "is" : "are"} back on ${c.node}`
+            : "Failback is no longer possible as offered",
         evidence: [],
       };
     }

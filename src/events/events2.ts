@@ -30,17 +30,45 @@ export interface Events2WatcherOptions {
   onApplied?: (at: number) => void;
 }
 
-const HELPERS: Record<string, { kind: ClusterEvent["kind"]; severity: ClusterEvent["severity"]; family: ClusterEvent["family"]; what: string }> = {
-  "split-brain": { kind: "split_brain", severity: "critical", family: "link", what: "DRBD detected a split brain it could not resolve" },
+const HELPERS: Record<
+  string,
+  {
+    kind: ClusterEvent["kind"];
+    severity: ClusterEvent["severity"];
+    family: ClusterEvent["family"];
+    what: string;
+  }
+> = {
+  "split-brain": {
+    kind: "split_brain",
+    severity: "critical",
+    family: "link",
+    what: "DRBD detected a split brain it could not resolve",
+  },
   "pri-lost-after-sb": {
     kind: "split_brain_auto_resolved",
     severity: "critical",
     family: "link",
     what: "DRBD's after-sb policy made this Primary lose its data",
   },
-  "fence-peer": { kind: "drbd_handler", severity: "warning", family: "link", what: "DRBD asked to fence its peer" },
-  "before-resync-target": { kind: "resync_started", severity: "info", family: "resync", what: "a resync onto this node starts" },
-  "after-resync-target": { kind: "resync_finished", severity: "info", family: "resync", what: "a resync onto this node finished" },
+  "fence-peer": {
+    kind: "drbd_handler",
+    severity: "warning",
+    family: "link",
+    what: "DRBD asked to fence its peer",
+  },
+  "before-resync-target": {
+    kind: "resync_started",
+    severity: "info",
+    family: "resync",
+    what: "a resync onto this node starts",
+  },
+  "after-resync-target": {
+    kind: "resync_finished",
+    severity: "info",
+    family: "resync",
+    what: "a resync onto this node finished",
+  },
 };
 
 export class Events2Watcher {
@@ -114,7 +142,11 @@ export class Events2Watcher {
       node: null,
       relatedNode: this.o.node,
       title: `${this.o.node}: ${helper} handler for ${resource}: ${known.what}`,
-      evidence: [`events2 on ${this.o.node}: call helper ${Object.entries(fields).map(([k, v]) => `${k}:${v}`).join(" ")}`],
+      evidence: [
+        `events2 on ${this.o.node}: call helper ${Object.entries(fields)
+          .map(([k, v]) => `${k}:${v}`)
+          .join(" ")}`,
+      ],
       source: "events2",
       at: new Date().toISOString(),
     };
@@ -154,7 +186,10 @@ export class Events2Watcher {
       this.timer = null;
     }
     if (this.closed) return;
-    this.log.info({ err: err ? errorMessage(err) : null, retryInMs: this.backoff }, "events2 stream ended; reconnecting");
+    this.log.info(
+      { err: err ? errorMessage(err) : null, retryInMs: this.backoff },
+      "events2 stream ended; reconnecting",
+    );
     this.o.poke?.().catch(() => {});
     const wait = this.backoff;
     this.backoff = Math.min(this.backoff * 2, this.o.maxBackoffMs ?? 30_000);

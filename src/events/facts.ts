@@ -142,7 +142,8 @@ function nodeFacts(cluster: ClusterConfig, state: ClusterState, node: NodeState)
   }
   if (!ha && node.ha?.running) {
     const self = node.ha.nodes.find((m) => m.name === node.name);
-    if (self && self.status !== "unknown") ha = { status: self.status, observer: node.name, stack: node.ha.stack };
+    if (self && self.status !== "unknown")
+      ha = { status: self.status, observer: node.name, stack: node.ha.stack };
   }
   const drbd = node.drbd
     ? Object.fromEntries(node.drbd.map((r) => [r.name, drbdSide(cluster, state.nodes, node.name, r)]))
@@ -251,19 +252,20 @@ export function withMemory(next: Facts, previous: Facts | null): Facts {
   for (const [name, n] of Object.entries(next.nodes)) {
     for (const [res, side] of Object.entries(n.drbd ?? {})) {
       const key = `${res}|${name}`;
-      if (side.conn !== "Connected")
-        memory.disconnectedSince[key] = old.disconnectedSince[key] ?? next.at;
+      if (side.conn !== "Connected") memory.disconnectedSince[key] = old.disconnectedSince[key] ?? next.at;
     }
   }
   // A resource seen connected on every side after the report is no longer split.
   for (const [res, report] of Object.entries(memory.splitBrainReports)) {
     const sides = Object.values(next.nodes).flatMap((n) => (n.drbd?.[res] ? [n.drbd[res]] : []));
     const after = Date.parse(next.at) > Date.parse(report.at);
-    if (after && sides.length > 0 && sides.every((s) => s.conn === "Connected")) delete memory.splitBrainReports[res];
+    if (after && sides.length > 0 && sides.every((s) => s.conn === "Connected"))
+      delete memory.splitBrainReports[res];
   }
   for (const [res, r] of Object.entries(memory.recovering)) {
     const sides = Object.values(next.nodes).flatMap((n) => (n.drbd?.[res] ? [n.drbd[res]] : []));
-    if (r.done && sides.length > 0 && sides.every((s) => s.conn === "Connected")) delete memory.recovering[res];
+    if (r.done && sides.length > 0 && sides.every((s) => s.conn === "Connected"))
+      delete memory.recovering[res];
   }
   return { ...next, memory };
 }

@@ -21,9 +21,23 @@ import type { MessageRef, Notifier, OutboundMessage } from "../app/types";
 import type { InventoryConfig } from "../config/schema";
 import type { Logger } from "../log";
 import type { MaintenanceStore } from "./maintenance";
-import { type IncidentView, oncallMentions, renderFollowUp, renderIncident, renderStorm, type StormView } from "./render";
+import {
+  type IncidentView,
+  oncallMentions,
+  renderFollowUp,
+  renderIncident,
+  renderStorm,
+  type StormView,
+} from "./render";
 import type { EventStore } from "./store";
-import { type ClusterEvent, fingerprint, type IncidentAction, SEVERITY_RANK, type Severity, worse } from "./types";
+import {
+  type ClusterEvent,
+  fingerprint,
+  type IncidentAction,
+  SEVERITY_RANK,
+  type Severity,
+  worse,
+} from "./types";
 
 export interface IncidentPolicy {
   flapWindowMs: number;
@@ -151,7 +165,9 @@ export class IncidentManager {
 
   private async save(rec: IncidentRecord): Promise<void> {
     await this.redis.set(this.keys.incident(rec.id), JSON.stringify(rec), "PX", this.policy.retentionMs);
-    const active = rec.status === "open" || (rec.resolvedAtMs !== null && this.now() - rec.resolvedAtMs < this.policy.attachWindowMs);
+    const active =
+      rec.status === "open" ||
+      (rec.resolvedAtMs !== null && this.now() - rec.resolvedAtMs < this.policy.attachWindowMs);
     if (active) await this.redis.sadd(this.keys.active(rec.cluster), rec.id);
     else await this.redis.srem(this.keys.active(rec.cluster), rec.id);
   }
@@ -213,12 +229,18 @@ export class IncidentManager {
     if ((e.family === "resync" || e.family === "disk") && e.subject)
       candidates.push(fingerprint({ cluster: e.cluster, subject: e.subject, node: null, family: "link" }));
     if (e.relatedNode && !(e.family === "node" && e.node === e.relatedNode))
-      candidates.push(fingerprint({ cluster: e.cluster, subject: null, node: e.relatedNode, family: "node" }));
+      candidates.push(
+        fingerprint({ cluster: e.cluster, subject: null, node: e.relatedNode, family: "node" }),
+      );
     for (const key of candidates) {
       if (key === fingerprint(e)) continue;
       const parent = await this.byKey(key);
-      if (!parent || !parent.threadTs || parent.silenced) continue;
-      if (parent.status === "resolved" && (parent.resolvedAtMs === null || this.now() - parent.resolvedAtMs > this.policy.attachWindowMs)) continue;
+      if (!parent?.threadTs || parent.silenced) continue;
+      if (
+        parent.status === "resolved" &&
+        (parent.resolvedAtMs === null || this.now() - parent.resolvedAtMs > this.policy.attachWindowMs)
+      )
+        continue;
       return parent;
     }
     return null;
@@ -252,7 +274,8 @@ export class IncidentManager {
         await this.save(existing);
         return this.change(key, e, true);
       }
-      if (now - existing.lastAtMs < this.policy.coalesceWindowMs || existing.condition) return this.repeat(existing, e, false);
+      if (now - existing.lastAtMs < this.policy.coalesceWindowMs || existing.condition)
+        return this.repeat(existing, e, false);
     } else if (
       existing?.status === "resolved" &&
       existing.resolvedAtMs !== null &&
@@ -315,7 +338,16 @@ export class IncidentManager {
       rec.attachedTo = parent.id;
       rec.threadTs = parent.threadTs;
       const page = this.shouldPage(rec) && !parent.paged;
-      await this.followUp(rec, { icon: iconOf(e.severity), title: e.title, evidence: e.evidence, ...(e.detail ? { detail: e.detail } : {}) }, { force: true, page, buttons: e.actions });
+      await this.followUp(
+        rec,
+        {
+          icon: iconOf(e.severity),
+          title: e.title,
+          evidence: e.evidence,
+          ...(e.detail ? { detail: e.detail } : {}),
+        },
+        { force: true, page, buttons: e.actions },
+      );
       if (page) rec.paged = true;
       await this.save(rec);
       return;
@@ -331,7 +363,10 @@ export class IncidentManager {
     rec.threadTs = rec.ts;
     rec.lastParentUpdateAt = this.now();
     if (!ref) rec.dirty = true;
-    this.log.info({ cluster: rec.cluster, key: rec.key, kind: e.kind, severity: rec.severity, ts: rec.ts }, "incident opened");
+    this.log.info(
+      { cluster: rec.cluster, key: rec.key, kind: e.kind, severity: rec.severity, ts: rec.ts },
+      "incident opened",
+    );
     await this.save(rec);
   }
 
@@ -355,7 +390,12 @@ export class IncidentManager {
     }
     storm.total += 1;
     storm.lastAtMs = now;
-    storm.lines.push({ id: rec.id, text: `${rec.cluster}: ${rec.current.title}`, severity: rec.severity, resolved: false });
+    storm.lines.push({
+      id: rec.id,
+      text: `${rec.cluster}: ${rec.current.title}`,
+      severity: rec.severity,
+      resolved: false,
+    });
     if (storm.lines.length > 200) storm.lines = storm.lines.slice(-200);
     if (this.shouldPage(rec) && !storm.paged) {
       storm.paged = true;
@@ -410,15 +450,23 @@ export class IncidentManager {
       await this.save(rec);
       return;
     }
-    const title = reopened ? `Again: ${e.title} (flap ${rec.flaps})` : rec.count > 1 ? `Again: ${e.title} (${rec.count} times)` : e.title;
-    await this.followUp(rec, { icon: reopened ? "🔁" : iconOf(e.severity), title, evidence: e.evidence }, { force: escalated, page: this.shouldPage(rec), buttons: escalated ? e.actions : undefined });
+    const title = reopened
+      ? `Again: ${e.title} (flap ${rec.flaps})`
+      : rec.count > 1
+        ? `Again: ${e.title} (${rec.count} times)`
+        : e.title;
+    await this.followUp(
+      rec,
+      { icon: reopened ? "🔁" : iconOf(e.severity), title, evidence: e.evidence },
+      { force: escalated, page: this.shouldPage(rec), buttons: escalated ? e.actions : undefined },
+    );
     await this.maybeUpdateParent(rec, escalated);
     await this.save(rec);
   }
 
   private async change(key: string, e: ClusterEvent, significant: boolean): Promise<void> {
     const rec = await this.byKey(key);
-    if (!rec || rec.status !== "open") return this.open(e, true);
+    if (rec?.status !== "open") return this.open(e, true);
     const escalated = SEVERITY_RANK[e.severity] > SEVERITY_RANK[rec.severity];
     // An incident keeps the worst severity it reached until it is resolved (a dead node that is
     // rebooting after its fence is still the same critical incident).
@@ -438,7 +486,12 @@ export class IncidentManager {
     if (significant)
       await this.followUp(
         rec,
-        { icon: iconOf(e.severity), title: e.title, evidence: e.evidence, ...(e.detail ? { detail: e.detail } : {}) },
+        {
+          icon: iconOf(e.severity),
+          title: e.title,
+          evidence: e.evidence,
+          ...(e.detail ? { detail: e.detail } : {}),
+        },
         { force: escalated || (e.actions?.length ?? 0) > 0, page: this.shouldPage(rec), buttons: e.actions },
       );
     await this.maybeUpdateParent(rec, significant);
@@ -447,7 +500,7 @@ export class IncidentManager {
 
   private async resolve(key: string, title: string, evidence: string[]): Promise<void> {
     const rec = await this.byKey(key);
-    if (!rec || rec.status !== "open") return;
+    if (rec?.status !== "open") return;
     const now = this.now();
     rec.status = "resolved";
     rec.resolvedAt = new Date(now).toISOString();
@@ -466,7 +519,11 @@ export class IncidentManager {
       return;
     }
     // The first resolution is always said; a flapping incident's are throttled like its other news.
-    await this.followUp(rec, { icon: "✅", title: `Resolved: ${title}`, evidence }, { force: rec.flaps === 0 });
+    await this.followUp(
+      rec,
+      { icon: "✅", title: `Resolved: ${title}`, evidence },
+      { force: rec.flaps === 0 },
+    );
     await this.maybeUpdateParent(rec, true);
     this.log.info({ cluster: rec.cluster, key }, "incident resolved");
     await this.save(rec);
@@ -478,7 +535,12 @@ export class IncidentManager {
     const rec = await this.byKey(key);
     const now = this.now();
     // Into the open incident of the same fingerprint (fencing of a dead node, a split brain DRBD resolved).
-    if (rec && !rec.silenced && (rec.status === "open" || (rec.resolvedAtMs !== null && now - rec.resolvedAtMs < this.policy.attachWindowMs))) {
+    if (
+      rec &&
+      !rec.silenced &&
+      (rec.status === "open" ||
+        (rec.resolvedAtMs !== null && now - rec.resolvedAtMs < this.policy.attachWindowMs))
+    ) {
       const escalated = SEVERITY_RANK[e.severity] > SEVERITY_RANK[rec.severity] && rec.status === "open";
       if (escalated) rec.severity = e.severity;
       rec.lastAt = new Date(now).toISOString();
@@ -488,11 +550,20 @@ export class IncidentManager {
         await this.save(rec);
         return;
       }
-      await this.followUp(rec, { icon: iconOf(e.severity), title: e.title, evidence: e.evidence, ...(e.detail ? { detail: e.detail } : {}) }, {
-        force: true,
-        page: e.severity === "critical" && this.shouldPage({ ...rec, severity: "critical" }),
-        buttons: e.actions,
-      });
+      await this.followUp(
+        rec,
+        {
+          icon: iconOf(e.severity),
+          title: e.title,
+          evidence: e.evidence,
+          ...(e.detail ? { detail: e.detail } : {}),
+        },
+        {
+          force: true,
+          page: e.severity === "critical" && this.shouldPage({ ...rec, severity: "critical" }),
+          buttons: e.actions,
+        },
+      );
       if (e.severity === "critical" && oncallMentions(this.options.inventory.oncall) !== "") rec.paged = true;
       await this.maybeUpdateParent(rec, escalated);
       await this.save(rec);
@@ -511,7 +582,10 @@ export class IncidentManager {
     const now = this.now();
     const due = now - rec.lastFollowUpAt >= this.policy.followUpIntervalMs;
     if (!opts.force && (!due || !(await this.allow(rec.channel, "all")))) {
-      rec.pending = { count: rec.pending.count + 1, latest: { icon: f.icon, title: f.title, evidence: f.evidence } };
+      rec.pending = {
+        count: rec.pending.count + 1,
+        latest: { icon: f.icon, title: f.title, evidence: f.evidence },
+      };
       rec.dirty = true;
       return;
     }
@@ -524,11 +598,16 @@ export class IncidentManager {
       renderFollowUp(
         {
           icon: f.icon,
-          title: held > 0 ? `${f.title} (${held} earlier update${held === 1 ? "" : "s"} summarized here)` : f.title,
+          title:
+            held > 0
+              ? `${f.title} (${held} earlier update${held === 1 ? "" : "s"} summarized here)`
+              : f.title,
           ...(f.detail ? { detail: f.detail } : {}),
           evidence: f.evidence,
           ...(mention ? { mention } : {}),
-          ...(opts.buttons && opts.buttons.length > 0 ? { buttons: { incidentId: rec.id, cluster: rec.cluster, actions: opts.buttons } } : {}),
+          ...(opts.buttons && opts.buttons.length > 0
+            ? { buttons: { incidentId: rec.id, cluster: rec.cluster, actions: opts.buttons } }
+            : {}),
         },
         rec.threadTs,
       ),
@@ -540,7 +619,10 @@ export class IncidentManager {
     rec.dirty = true;
     if (!rec.ts) return;
     if (!important && this.now() - rec.lastParentUpdateAt < this.policy.parentUpdateIntervalMs) return;
-    await this.options.notifier.update({ channel: rec.channel, ts: rec.ts }, renderIncident(this.view(rec), this.options.inventory));
+    await this.options.notifier.update(
+      { channel: rec.channel, ts: rec.ts },
+      renderIncident(this.view(rec), this.options.inventory),
+    );
     rec.lastParentUpdateAt = this.now();
     rec.dirty = false;
   }
@@ -558,7 +640,10 @@ export class IncidentManager {
         if (!until && rec.status === "open") {
           rec.silenced = false;
           rec.silencedUntil = null;
-          rec.current = { ...rec.current, detail: `${rec.current.detail ? `${rec.current.detail} ` : ""}(Held back during maintenance; still present after it ended.)` };
+          rec.current = {
+            ...rec.current,
+            detail: `${rec.current.detail ? `${rec.current.detail} ` : ""}(Held back during maintenance; still present after it ended.)`,
+          };
           await this.publish(rec);
           continue;
         }
@@ -582,13 +667,18 @@ export class IncidentManager {
         changed = true;
       }
       if (rec.dirty && rec.ts && now - rec.lastParentUpdateAt >= this.policy.parentUpdateIntervalMs) {
-        await this.options.notifier.update({ channel: rec.channel, ts: rec.ts }, renderIncident(this.view(rec), this.options.inventory));
+        await this.options.notifier.update(
+          { channel: rec.channel, ts: rec.ts },
+          renderIncident(this.view(rec), this.options.inventory),
+        );
         rec.lastParentUpdateAt = now;
         rec.dirty = false;
         changed = true;
       }
       const stale =
-        (rec.status === "resolved" && rec.resolvedAtMs !== null && now - rec.resolvedAtMs >= this.policy.attachWindowMs) ||
+        (rec.status === "resolved" &&
+          rec.resolvedAtMs !== null &&
+          now - rec.resolvedAtMs >= this.policy.attachWindowMs) ||
         (!rec.condition && now - rec.lastAtMs >= this.policy.attachWindowMs);
       if (stale && !rec.condition && rec.status === "open") {
         // A happening nobody added to for a while: keep the record (threads), stop tracking it.
@@ -606,7 +696,8 @@ export class IncidentManager {
     const raw = await this.redis.get(key);
     if (!raw) return;
     const storm = JSON.parse(raw) as StormRecord;
-    if (!storm.dirty || !storm.ts || this.now() - storm.lastUpdateAt < this.policy.parentUpdateIntervalMs) return;
+    if (!storm.dirty || !storm.ts || this.now() - storm.lastUpdateAt < this.policy.parentUpdateIntervalMs)
+      return;
     await this.options.notifier.update({ channel, ts: storm.ts }, renderStorm(storm, this.options.inventory));
     storm.dirty = false;
     storm.lastUpdateAt = this.now();

@@ -9,9 +9,12 @@
  *   offers "Start its guests on SURVIVOR".
  * - `pipeline.report(event)`: anything else worth an incident.
  */
+
+import { createMaintenanceProcessor } from "../../jobs/maintenance";
+import { createSplitBrainPlanProcessor, createSplitBrainRecoverProcessor } from "../../jobs/split-brain";
+import type { GroupDirectory, Notifier } from "../app/types";
 import type { ApprovalEngine } from "../approval/engine";
 import type { ApprovalRecord } from "../approval/types";
-import type { GroupDirectory, Notifier } from "../app/types";
 import type { ClusterDrivers } from "../cluster/snapshot";
 import type { InventoryConfig } from "../config/schema";
 import { resolveSecret, type SecretEnv } from "../config/secrets";
@@ -24,11 +27,9 @@ import type { LockManager } from "../locks/lock";
 import type { Logger } from "../log";
 import type { JobQueues } from "../queue/queues";
 import { closeConnection, createRedisConnection } from "../queue/redis";
-import { createMaintenanceProcessor } from "../../jobs/maintenance";
-import { createSplitBrainPlanProcessor, createSplitBrainRecoverProcessor } from "../../jobs/split-brain";
 import { createEventActionHandler, type OperationRequests } from "./actions";
 import { Events2Watcher } from "./events2";
-import { type IncidentPolicy, IncidentManager } from "./incidents";
+import { IncidentManager, type IncidentPolicy } from "./incidents";
 import { MaintenanceStore, type MaintenanceWindow } from "./maintenance";
 import { createMonitorProcessor, monitorSettings, poke, schedulerId, startMonitors } from "./monitor";
 import { EventPipeline } from "./pipeline";
@@ -61,6 +62,8 @@ export interface EventsConfig {
   incidentPolicy?: Partial<IncidentPolicy>;
   /** Webhook listen port override (tests, lab: 0 for any free port). */
   webhookPort?: number;
+  /** Counts events by kind (the process's metrics). */
+  onEvent?: (kind: string) => void;
   /** Remove the monitor schedulers when the sources stop (throwaway queue prefixes: console, tests). */
   removeSchedulersOnStop?: boolean;
   /** Resync follow-up timing of the split-brain recovery (tests shorten it). */
@@ -77,7 +80,10 @@ export interface EventSources {
 
 /** The issue-4 planning jobs, as the default way a click asks for fence, start and failback. */
 export function operationPlanRequests(jobs: JobEnqueuer): OperationRequests {
-  const base = (r: { cluster: string; channel: string; requestedBy: string; requestText: string }, deliveryId: string) => ({
+  const base = (
+    r: { cluster: string; channel: string; requestedBy: string; requestText: string },
+    deliveryId: string,
+  ) => ({
     cluster: r.cluster,
     channel: r.channel,
     requestedBy: r.requestedBy,
@@ -87,13 +93,27 @@ export function operationPlanRequests(jobs: JobEnqueuer): OperationRequests {
   });
   return {
     async fence(r) {
-      return [await jobs.enqueue(r.cluster, "operation-plan", { ...base(r, r.deliveryId), operation: { action: "fence", node: r.node } }, { deliveryId: r.deliveryId })];
+      return [
+        await jobs.enqueue(
+          r.cluster,
+          "operation-plan",
+          { ...base(r, r.deliveryId), operation: { action: "fence", node: r.node } },
+          { deliveryId: r.deliveryId },
+        ),
+      ];
     },
     async start(r) {
       const out = [];
       for (const guest of r.guests) {
         const deliveryId = `${r.deliveryId}:${guest}`;
-        out.push(await jobs.enqueue(r.cluster, "operation-plan", { ...base(r, deliveryId), operation: { action: "create", guest, node: r.node } }, { deliveryId }));
+        out.push(
+          await jobs.enqueue(
+            r.cluster,
+            "operation-plan",
+            { ...base(r, deliveryId), operation: { action: "create", guest, node: r.node } },
+            { deliveryId },
+          ),
+        );
       }
       return out;
     },
@@ -101,7 +121,14 @@ export function operationPlanRequests(jobs: JobEnqueuer): OperationRequests {
       const out = [];
       for (const guest of r.guests) {
         const deliveryId = `${r.deliveryId}:${guest}`;
-        out.push(await jobs.enqueue(r.cluster, "operation-plan", { ...base(r, deliveryId), operation: { action: "migrate", guest, target: r.target } }, { deliveryId }));
+        out.push(
+          await jobs.enqueue(
+            r.cluster,
+            "operation-plan",
+            { ...base(r, deliveryId), operation: { action: "migrate", guest, target: r.target } },
+            { deliveryId },
+          ),
+        );
       }
       return out;
     },
@@ -121,7 +148,11 @@ export class Events {
 
   constructor(private readonly config: EventsConfig) {
     this.log = config.logger.child({ component: "events" });
-    this.redis = createRedisConnection(config.redisUrl, { role: "client", name: "xenops:events", logger: this.log });
+    this.redis = createRedisConnection(config.redisUrl, {
+      role: "client",
+      name: "xenops:events",
+      logger: this.log,
+    });
     const keys = eventKeys(config.prefix);
     const now = config.now ?? Date.now;
     this.store = new EventStore(this.redis, keys);
@@ -143,6 +174,7 @@ export class Events {
       logger: config.logger,
       now,
       onOpened: (cluster, c) => this.autoFailback(cluster.name, c),
+      ...(config.onEvent ? { onEvent: config.onEvent } : {}),
     });
     this.actionHandler = createEventActionHandler({
       inventory: config.inventory,
@@ -182,7 +214,8 @@ export class Events {
       logger: this.config.logger.child({ component: "split-brain" }),
       approvals: () => this.config.approvals?.() ?? null,
       threadOf: async (cluster, resource) =>
-        (await this.incidents.byKey(fingerprint({ cluster, subject: resource, node: null, family: "link" })))?.threadTs ?? null,
+        (await this.incidents.byKey(fingerprint({ cluster, subject: resource, node: null, family: "link" })))
+          ?.threadTs ?? null,
       ...this.config.recovery,
     };
   }
@@ -211,14 +244,23 @@ export class Events {
 
   /** Queues the execution of an approved split-brain recovery (the approval engine's enqueueExecution for that action). */
   enqueueRecovery(record: ApprovalRecord, options: { deliveryId: string }) {
-    return this.config.jobs.enqueue(record.plan.cluster, "split-brain-recover", { cluster: record.plan.cluster, approvalId: record.id }, options);
+    return this.config.jobs.enqueue(
+      record.plan.cluster,
+      "split-brain-recover",
+      { cluster: record.plan.cluster, approvalId: record.id },
+      options,
+    );
   }
 
   /**
    * How a fencing attempt ended, for the node's incident. A fence that succeeded and was verified
    * (the node is seen off) offers to start the node's guests on a survivor.
    */
-  reportFence(cluster: string, node: string, outcome: { ok: boolean; verified: boolean; summary: string; details?: string[] }): Promise<unknown> {
+  reportFence(
+    cluster: string,
+    node: string,
+    outcome: { ok: boolean; verified: boolean; summary: string; details?: string[] },
+  ): Promise<unknown> {
     const at = new Date((this.config.now ?? Date.now)()).toISOString();
     const event: ClusterEvent = {
       cluster,
@@ -227,7 +269,11 @@ export class Events {
       severity: outcome.ok && outcome.verified ? "warning" : "critical",
       subject: null,
       node,
-      title: outcome.ok ? (outcome.verified ? `${node} was fenced and is verified off` : `${node}: fence command succeeded but the node is NOT verified off`) : `Fencing ${node} FAILED: ${outcome.summary}`,
+      title: outcome.ok
+        ? outcome.verified
+          ? `${node} was fenced and is verified off`
+          : `${node}: fence command succeeded but the node is NOT verified off`
+        : `Fencing ${node} FAILED: ${outcome.summary}`,
       evidence: [outcome.summary, ...(outcome.details ?? [])],
       source: "job",
       at,
@@ -275,7 +321,8 @@ export class Events {
   private async autoFailback(cluster: string, c: Condition): Promise<void> {
     const config = this.config.inventory.clusters.find((x) => x.name === cluster);
     const action = c.actions?.[0];
-    if (config?.monitor?.failback !== "auto" || c.kind !== "failback_ready" || action?.kind !== "failback") return;
+    if (config?.monitor?.failback !== "auto" || c.kind !== "failback_ready" || action?.kind !== "failback")
+      return;
     const as = config.monitor.failbackAs;
     const channel = config.channels[0];
     if (!as || !channel) return;
@@ -302,7 +349,7 @@ export class Events {
     const watchers: Events2Watcher[] = [];
     for (const name of clusters) {
       const cluster = inventory.clusters.find((c) => c.name === name);
-      if (!cluster || cluster.toolstack.drbd !== 9) continue;
+      if (cluster?.toolstack.drbd !== 9) continue;
       const settings = monitorSettings(cluster);
       if (!settings.enabled || !settings.push) continue;
       for (const node of cluster.nodes) {
@@ -337,7 +384,10 @@ export class Events {
           ...(this.config.now ? { now: this.config.now } : {}),
         });
       } catch (err) {
-        this.log.error({ err: errorMessage(err) }, "the event webhook could not start; node-side hooks are not heard");
+        this.log.error(
+          { err: errorMessage(err) },
+          "the event webhook could not start; node-side hooks are not heard",
+        );
       }
     }
     const sources: EventSources = {

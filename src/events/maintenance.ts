@@ -29,7 +29,8 @@ export function parseDuration(text: string): number | null {
   const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/i.exec(text.trim());
   if (!m || text.trim() === "") return null;
   const [, d, h, min, s] = m;
-  const ms = ((Number(d ?? 0) * 24 + Number(h ?? 0)) * 60 + Number(min ?? 0)) * 60_000 + Number(s ?? 0) * 1000;
+  const ms =
+    ((Number(d ?? 0) * 24 + Number(h ?? 0)) * 60 + Number(min ?? 0)) * 60_000 + Number(s ?? 0) * 1000;
   return ms > 0 ? ms : null;
 }
 
@@ -49,16 +50,27 @@ export class MaintenanceStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async set(window: Omit<MaintenanceWindow, "since" | "until">, durationMs: number): Promise<MaintenanceWindow> {
+  async set(
+    window: Omit<MaintenanceWindow, "since" | "until">,
+    durationMs: number,
+  ): Promise<MaintenanceWindow> {
     if (!(durationMs > 0) || durationMs > MAX_MAINTENANCE_MS)
-      throw new XenopsError("invalid_argument", `a maintenance window lasts between 1 s and ${formatDuration(MAX_MAINTENANCE_MS)}`);
+      throw new XenopsError(
+        "invalid_argument",
+        `a maintenance window lasts between 1 s and ${formatDuration(MAX_MAINTENANCE_MS)}`,
+      );
     const now = this.now();
     const full: MaintenanceWindow = {
       ...window,
       since: new Date(now).toISOString(),
       until: new Date(now + durationMs).toISOString(),
     };
-    await this.redis.set(this.keys.maintenance(window.cluster, window.node), JSON.stringify(full), "PX", durationMs);
+    await this.redis.set(
+      this.keys.maintenance(window.cluster, window.node),
+      JSON.stringify(full),
+      "PX",
+      durationMs,
+    );
     return full;
   }
 
@@ -91,7 +103,13 @@ export class MaintenanceStore {
     const out: MaintenanceWindow[] = [];
     let cursor = "0";
     do {
-      const [next, keys] = await this.redis.scan(cursor, "MATCH", `${this.keys.maintenancePrefix(cluster)}*`, "COUNT", 200);
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        "MATCH",
+        `${this.keys.maintenancePrefix(cluster)}*`,
+        "COUNT",
+        200,
+      );
       cursor = next;
       for (const key of keys) {
         const node = key.slice(this.keys.maintenancePrefix(cluster).length);

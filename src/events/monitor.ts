@@ -18,7 +18,11 @@ import type { EventPipeline } from "./pipeline";
 
 export const DEFAULT_MONITOR_INTERVAL_MS = 10_000;
 
-export function monitorSettings(cluster: ClusterConfig): { enabled: boolean; intervalMs: number; push: boolean } {
+export function monitorSettings(cluster: ClusterConfig): {
+  enabled: boolean;
+  intervalMs: number;
+  push: boolean;
+} {
   const m = cluster.monitor;
   return {
     enabled: m?.enabled ?? true,
@@ -34,7 +38,11 @@ export function schedulerId(cluster: string): string {
 const JOB_OPTS = { attempts: 1, removeOnComplete: { count: 20 }, removeOnFail: { count: 50 } };
 
 /** Creates or updates the schedulers of these clusters and queues one run each right away. */
-export async function startMonitors(jobs: JobQueues, inventory: InventoryConfig, clusters: readonly string[]): Promise<string[]> {
+export async function startMonitors(
+  jobs: JobQueues,
+  inventory: InventoryConfig,
+  clusters: readonly string[],
+): Promise<string[]> {
   const started: string[] = [];
   for (const name of clusters) {
     const cluster = inventory.clusters.find((c) => c.name === name);
@@ -46,7 +54,11 @@ export async function startMonitors(jobs: JobQueues, inventory: InventoryConfig,
       continue;
     }
     const data: MonitorJob = { cluster: name, reason: "schedule" };
-    await queue.upsertJobScheduler(schedulerId(name), { every: settings.intervalMs }, { name: "monitor", data, opts: JOB_OPTS });
+    await queue.upsertJobScheduler(
+      schedulerId(name),
+      { every: settings.intervalMs },
+      { name: "monitor", data, opts: JOB_OPTS },
+    );
     await poke(jobs, name, "start");
     started.push(name);
   }
@@ -54,9 +66,16 @@ export async function startMonitors(jobs: JobQueues, inventory: InventoryConfig,
 }
 
 /** Queues one monitor run now (at most one per cluster per second). */
-export async function poke(jobs: JobQueues, cluster: string, reason: "start" | "poke" = "poke"): Promise<void> {
+export async function poke(
+  jobs: JobQueues,
+  cluster: string,
+  reason: "start" | "poke" = "poke",
+): Promise<void> {
   const data: MonitorJob = { cluster, reason };
-  await jobs.queue(cluster).add("monitor", data, { ...JOB_OPTS, jobId: `monitor-${reason}-${cluster}-${Math.floor(Date.now() / 1000)}` });
+  await jobs.queue(cluster).add("monitor", data, {
+    ...JOB_OPTS,
+    jobId: `monitor-${reason}-${cluster}-${Math.floor(Date.now() / 1000)}`,
+  });
 }
 
 export interface MonitorDeps {
@@ -78,7 +97,11 @@ export interface MonitorResult {
 
 export function createMonitorProcessor(deps: MonitorDeps) {
   const running = new Set<string>();
-  return async function monitorProcessor(job: Job<MonitorJob>, _token?: string, signal?: AbortSignal): Promise<MonitorResult> {
+  return async function monitorProcessor(
+    job: Job<MonitorJob>,
+    _token?: string,
+    signal?: AbortSignal,
+  ): Promise<MonitorResult> {
     const started = Date.now();
     const name = job.data.cluster;
     const cluster = deps.inventory.clusters.find((c) => c.name === name);
@@ -91,7 +114,10 @@ export function createMonitorProcessor(deps: MonitorDeps) {
       const state = await takeSnapshot(
         cluster,
         { runnerFor: (node) => deps.runnerFor(name, node), drivers: deps.driversFor(name), logger: log },
-        { ...(signal ? { signal } : {}), timeoutMs: Math.min(cluster.commandTimeoutMs, monitorSettings(cluster).intervalMs * 2) },
+        {
+          ...(signal ? { signal } : {}),
+          timeoutMs: Math.min(cluster.commandTimeoutMs, monitorSettings(cluster).intervalMs * 2),
+        },
       );
       const r = await deps.pipeline.observe(state);
       return {

@@ -23,6 +23,8 @@ export interface PipelineOptions {
   now?: () => number;
   /** Called (outside the mutex) for every condition that opened: automatic failback hooks here. */
   onOpened?: (cluster: ClusterConfig, condition: Condition) => Promise<void>;
+  /** Counts every condition that opened and every happening, by kind (metrics). */
+  onEvent?: (kind: string) => void;
 }
 
 /** What one change produced, for callers that care (tests, the bench, the console). */
@@ -46,7 +48,15 @@ function surface(c: Condition): string {
   return `${c.title}|${c.detail ?? ""}|${c.evidence.join("\n")}`;
 }
 
-const FAMILY_ORDER: Record<string, number> = { node: 0, link: 1, guest: 2, disk: 3, resync: 4, failover: 5, failback: 6 };
+const FAMILY_ORDER: Record<string, number> = {
+  node: 0,
+  link: 1,
+  guest: 2,
+  disk: 3,
+  resync: 4,
+  failover: 5,
+  failback: 6,
+};
 
 export class EventPipeline {
   private readonly log: Logger;
@@ -86,7 +96,12 @@ export class EventPipeline {
    * several nodes arriving within `batchMs` are applied together: one change seen by both ends of a
    * link is one transition, not two.
    */
-  observeDrbd(clusterName: string, node: string, resources: readonly DrbdResourceState[], batchMs = 30): Promise<PipelineResult> {
+  observeDrbd(
+    clusterName: string,
+    node: string,
+    resources: readonly DrbdResourceState[],
+    batchMs = 30,
+  ): Promise<PipelineResult> {
     const cluster = this.cluster(clusterName);
     let batch = this.drbdBatches.get(clusterName);
     if (!batch) {
@@ -97,9 +112,13 @@ export class EventPipeline {
         return this.run(cluster, (prev) => {
           if (!prev) return null;
           let next = prev;
-          for (const [n, res] of created.updates) if (next.nodes[n]) next = withNodeDrbd(cluster, next, n, res, at);
+          for (const [n, res] of created.updates)
+            if (next.nodes[n]) next = withNodeDrbd(cluster, next, n, res, at);
           if (next === prev) return null;
-          return { facts: next, events: happenings(cluster, prev, next).filter((e) => e.kind === "split_brain_auto_resolved") };
+          return {
+            facts: next,
+            events: happenings(cluster, prev, next).filter((e) => e.kind === "split_brain_auto_resolved"),
+          };
         });
       });
       this.drbdBatches.set(clusterName, created);
@@ -113,7 +132,11 @@ export class EventPipeline {
    * A happening from outside the facts (webhook, fencing job, recovery job), optionally with a change
    * to the remembered facts (a split-brain report, a verified fence).
    */
-  report(event: ClusterEvent | null, mutate?: (facts: Facts) => Facts, clusterName?: string): Promise<PipelineResult> {
+  report(
+    event: ClusterEvent | null,
+    mutate?: (facts: Facts) => Facts,
+    clusterName?: string,
+  ): Promise<PipelineResult> {
     const name = event?.cluster ?? clusterName;
     if (!name) throw new XenopsError("invalid_argument", "report needs an event or a cluster");
     const cluster = this.cluster(name);
@@ -133,7 +156,8 @@ export class EventPipeline {
       if (!prev) return null;
       const next = structuredClone(prev);
       const current = next.memory.recovering[resource];
-      if (approvalId) next.memory.recovering[resource] = { at: new Date(this.now()).toISOString(), approvalId };
+      if (approvalId)
+        next.memory.recovering[resource] = { at: new Date(this.now()).toISOString(), approvalId };
       else if (current) next.memory.recovering[resource] = { ...current, done: true };
       return { facts: next, events: [] };
     });
@@ -159,7 +183,11 @@ export class EventPipeline {
         if (this.chains.get(cluster.name) === result) this.chains.delete(cluster.name);
       });
     return result.then(async (r) => {
-      for (const c of r.opened) await this.options.onOpened?.(cluster, c).catch((err: unknown) => this.log.warn({ err }, "onOpened hook failed"));
+      for (const e of [...r.opened, ...r.happened]) this.options.onEvent?.(e.kind);
+      for (const c of r.opened)
+        await this.options
+          .onOpened?.(cluster, c)
+          .catch((err: unknown) => this.log.warn({ err }, "onOpened hook failed"));
       return r;
     });
   }
@@ -183,7 +211,9 @@ export class EventPipeline {
     const opens: IncidentInput[] = [];
     const changes: IncidentInput[] = [];
     const resolves: IncidentInput[] = [];
-    for (const c of [...nextConditions].sort((a, b) => (FAMILY_ORDER[a.family] ?? 9) - (FAMILY_ORDER[b.family] ?? 9))) {
+    for (const c of [...nextConditions].sort(
+      (a, b) => (FAMILY_ORDER[a.family] ?? 9) - (FAMILY_ORDER[b.family] ?? 9),
+    )) {
       const p = prevConditions.get(c.key);
       if (!p) {
         opens.push({ op: "open", event: c, condition: true });

@@ -11,11 +11,17 @@
  * hash, run the steps with the journal, then follow the resync until both sides are UpToDate and
  * report in the incident's thread.
  */
+
+import type { Notifier } from "../app/types";
 import type { ApprovalEngine } from "../approval/engine";
 import { policyFor } from "../approval/policy";
-import { pickRelevantState, planStateHash, type StateFocus, summarizeRelevantState } from "../approval/state-hash";
+import {
+  pickRelevantState,
+  planStateHash,
+  type StateFocus,
+  summarizeRelevantState,
+} from "../approval/state-hash";
 import type { ActionPlan, ApprovalRecord, PlannedStep, PreflightCheck } from "../approval/types";
-import type { Notifier } from "../app/types";
 import { type ClusterDrivers, takeSnapshot } from "../cluster/snapshot";
 import type { ClusterConfig, InventoryConfig } from "../config/schema";
 import { mutationDriversFor } from "../drivers/registry";
@@ -41,14 +47,18 @@ export type RecoveryPlanOutcome =
   | { ok: true; plan: ActionPlan; state: ClusterState }
   | { ok: false; checks: PreflightCheck[]; summary: string; state: ClusterState };
 
-const SYNCING = /^(SyncSource|SyncTarget|PausedSyncS|PausedSyncT|StartingSyncS|StartingSyncT|WFBitMapS|WFBitMapT|WFSyncUUID)$/;
+const SYNCING =
+  /^(SyncSource|SyncTarget|PausedSyncS|PausedSyncT|StartingSyncS|StartingSyncT|WFBitMapS|WFBitMapT|WFSyncUUID)$/;
 
 function resOn(state: ClusterState, node: string, resource: string): DrbdResourceState | null {
   return state.nodes.find((n) => n.name === node)?.drbd?.find((r) => r.name === resource) ?? null;
 }
 
 export function recoveryFocus(cluster: ClusterConfig, resource: string): StateFocus {
-  return { resources: [resource], guests: cluster.guests.filter((g) => g.drbd.includes(resource)).map((g) => g.name) };
+  return {
+    resources: [resource],
+    guests: cluster.guests.filter((g) => g.drbd.includes(resource)).map((g) => g.name),
+  };
 }
 
 /** The recovery plan for a fresh snapshot. Pure apart from the DRBD version, read by the caller. */
@@ -68,26 +78,55 @@ export function planSplitBrainRecovery(
   check("two different nodes", survivor !== victim, `keep ${survivor}, discard ${victim}`);
   for (const n of [survivor, victim]) {
     const ns = nodeOf(n);
-    check(`${n} answers`, !!ns?.reachable, ns?.reachable ? "reachable over SSH" : `unreachable: ${ns?.error?.message ?? "not in the snapshot"}`);
-    check(`${n} DRBD state known`, !!ns?.drbd, ns?.drbd ? "read" : `unknown: ${ns?.drbdError?.message ?? "no answer"}`);
-    check(`${n} guests known`, !!ns?.domains, ns?.domains ? "read" : `unknown: ${ns?.domainsError?.message ?? "no answer"}`);
+    check(
+      `${n} answers`,
+      !!ns?.reachable,
+      ns?.reachable ? "reachable over SSH" : `unreachable: ${ns?.error?.message ?? "not in the snapshot"}`,
+    );
+    check(
+      `${n} DRBD state known`,
+      !!ns?.drbd,
+      ns?.drbd ? "read" : `unknown: ${ns?.drbdError?.message ?? "no answer"}`,
+    );
+    check(
+      `${n} guests known`,
+      !!ns?.domains,
+      ns?.domains ? "read" : `unknown: ${ns?.domainsError?.message ?? "no answer"}`,
+    );
   }
   const s = resOn(state, survivor, resource);
   const v = resOn(state, victim, resource);
-  check(`${resource} on both nodes`, !!s && !!v, `${survivor}: ${s ? "present" : "absent"}, ${victim}: ${v ? "present" : "absent"}`);
+  check(
+    `${resource} on both nodes`,
+    !!s && !!v,
+    `${survivor}: ${s ? "present" : "absent"}, ${victim}: ${v ? "present" : "absent"}`,
+  );
   const conn = (r: DrbdResourceState | null) => r?.peers[0]?.connectionState ?? "StandAlone";
   if (s && v) {
-    const split = conn(s) !== "Connected" && conn(v) !== "Connected" && (conn(s) === "StandAlone" || conn(v) === "StandAlone");
-    check("split brain", split, `${survivor} ${conn(s)}, ${victim} ${conn(v)}${split ? "" : ": not a split brain (a side is connected or none is StandAlone)"}`);
+    const split =
+      conn(s) !== "Connected" &&
+      conn(v) !== "Connected" &&
+      (conn(s) === "StandAlone" || conn(v) === "StandAlone");
+    check(
+      "split brain",
+      split,
+      `${survivor} ${conn(s)}, ${victim} ${conn(v)}${split ? "" : ": not a split brain (a side is connected or none is StandAlone)"}`,
+    );
     check(
       `${survivor}'s data usable`,
       s.diskState === "UpToDate" || s.diskState === "Consistent",
       `${survivor}'s disk is ${s.diskState}${s.diskState === "UpToDate" || s.diskState === "Consistent" ? "" : ": keeping it would keep nothing usable"}`,
     );
   }
-  check("DRBD version known", version !== null, version ? `DRBD ${version.text}` : "could not read /proc/drbd on the victim");
+  check(
+    "DRBD version known",
+    version !== null,
+    version ? `DRBD ${version.text}` : "could not read /proc/drbd on the victim",
+  );
   const runningOnVictim = (nodeOf(victim)?.domains ?? []).filter((d) => d.guest && users.includes(d.guest));
-  const runningOnSurvivor = (nodeOf(survivor)?.domains ?? []).filter((d) => d.guest && users.includes(d.guest));
+  const runningOnSurvivor = (nodeOf(survivor)?.domains ?? []).filter(
+    (d) => d.guest && users.includes(d.guest),
+  );
   if (runningOnVictim.length > 0)
     check(
       "guests on the victim",
@@ -96,7 +135,12 @@ export function planSplitBrainRecovery(
     );
   const failed = checks.filter((c) => !c.ok);
   if (failed.length > 0 || !s || !v || !version)
-    return { ok: false, checks, summary: `Cannot plan the recovery of ${resource}: ${failed.map((c) => c.detail).join("; ")}`, state };
+    return {
+      ok: false,
+      checks,
+      summary: `Cannot plan the recovery of ${resource}: ${failed.map((c) => c.detail).join("; ")}`,
+      state,
+    };
 
   const steps: (PlannedStep & { kind: string; guest?: string })[] = [];
   for (const d of runningOnVictim)
@@ -109,9 +153,21 @@ export function planSplitBrainRecovery(
       guest: d.guest ?? d.name,
     });
   if (v.role === "Primary")
-    steps.push({ node: victim, argv: commands.drbd.secondary(resource), description: `Make ${resource} Secondary on ${victim}`, destructive: false, kind: "secondary" });
+    steps.push({
+      node: victim,
+      argv: commands.drbd.secondary(resource),
+      description: `Make ${resource} Secondary on ${victim}`,
+      destructive: false,
+      kind: "secondary",
+    });
   if (conn(v) !== "StandAlone")
-    steps.push({ node: victim, argv: commands.drbd.disconnect(resource), description: `Disconnect ${resource} on ${victim}`, destructive: false, kind: "disconnect" });
+    steps.push({
+      node: victim,
+      argv: commands.drbd.disconnect(resource),
+      description: `Disconnect ${resource} on ${victim}`,
+      destructive: false,
+      kind: "disconnect",
+    });
   steps.push({
     node: victim,
     argv: commands.drbd.connectDiscardMyData(resource, version),
@@ -120,7 +176,13 @@ export function planSplitBrainRecovery(
     kind: "discard",
   });
   if (conn(s) === "StandAlone")
-    steps.push({ node: survivor, argv: commands.drbd.connect(resource), description: `Reconnect ${resource} on ${survivor}`, destructive: false, kind: "connect" });
+    steps.push({
+      node: survivor,
+      argv: commands.drbd.connect(resource),
+      description: `Reconnect ${resource} on ${survivor}`,
+      destructive: false,
+      kind: "connect",
+    });
 
   const focus = recoveryFocus(cluster, resource);
   const plan: ActionPlan = {
@@ -161,10 +223,18 @@ function clusterOf(inventory: InventoryConfig, name: string): ClusterConfig {
   return c;
 }
 
-async function snapshot(deps: RecoveryDeps, cluster: ClusterConfig, signal?: AbortSignal): Promise<ClusterState> {
+async function snapshot(
+  deps: RecoveryDeps,
+  cluster: ClusterConfig,
+  signal?: AbortSignal,
+): Promise<ClusterState> {
   return takeSnapshot(
     cluster,
-    { runnerFor: (n) => deps.runnerFor(cluster.name, n), drivers: deps.driversFor(cluster.name), logger: deps.logger },
+    {
+      runnerFor: (n) => deps.runnerFor(cluster.name, n),
+      drivers: deps.driversFor(cluster.name),
+      logger: deps.logger,
+    },
     signal ? { signal } : {},
   );
 }
@@ -176,7 +246,8 @@ export async function requestSplitBrainRecovery(
   signal?: AbortSignal,
 ): Promise<{ ok: boolean; approvalId: string | null; summary: string }> {
   const cluster = clusterOf(deps.inventory, req.cluster);
-  const say = (text: string) => deps.notifier.post(req.channel, { text, ...(req.threadTs ? { threadTs: req.threadTs } : {}) });
+  const say = (text: string) =>
+    deps.notifier.post(req.channel, { text, ...(req.threadTs ? { threadTs: req.threadTs } : {}) });
   try {
     await deps.maintenance.assertNotInMaintenance(cluster.name, [req.victim, req.survivor]);
   } catch (err) {
@@ -185,13 +256,18 @@ export async function requestSplitBrainRecovery(
   }
   const access = deps.approvals();
   if (!access) {
-    await say(":no_entry: The approval engine is not running in this worker: the recovery cannot be requested.");
+    await say(
+      ":no_entry: The approval engine is not running in this worker: the recovery cannot be requested.",
+    );
     return { ok: false, approvalId: null, summary: "no approval engine" };
   }
   const state = await snapshot(deps, cluster, signal);
   let version: DrbdVersion | null = null;
   try {
-    version = await mutationDriversFor(cluster.toolstack).drbd.version(deps.runnerFor(cluster.name, req.victim), signal ? { signal } : {});
+    version = await mutationDriversFor(cluster.toolstack).drbd.version(
+      deps.runnerFor(cluster.name, req.victim),
+      signal ? { signal } : {},
+    );
   } catch (err) {
     deps.logger.warn({ err: errorMessage(err) }, "DRBD version unreadable");
   }
@@ -243,7 +319,10 @@ export async function executeSplitBrainRecovery(
     await engine.finish(approvalId, outcome, detail).catch(() => false);
   };
 
-  const lock = await locks.acquire(lockKeysForPlan(plan, cluster), { owner: `split-brain-recover ${jobId}`, ttlMs: 60_000 });
+  const lock = await locks.acquire(lockKeysForPlan(plan, cluster), {
+    owner: `split-brain-recover ${jobId}`,
+    ttlMs: 60_000,
+  });
   if (!lock) {
     const msg = `Recovery of ${resource} not started: another action holds ${resource} or ${victim}. Nothing ran.`;
     await say(`:no_entry: ${escapeMrkdwn(msg)}`);
@@ -267,7 +346,9 @@ export async function executeSplitBrainRecovery(
       await finish("cancelled", "state changed");
       return { outcome: "refused", summary: msg };
     }
-    await say(`:gear: Recovering the split brain of ${escapeMrkdwn(resource)}: keeping ${escapeMrkdwn(survivor)}'s data, discarding ${escapeMrkdwn(victim)}'s (approved by ${record.approvedBy.map((u) => `<@${u}>`).join(", ")}).`);
+    await say(
+      `:gear: Recovering the split brain of ${escapeMrkdwn(resource)}: keeping ${escapeMrkdwn(survivor)}'s data, discarding ${escapeMrkdwn(victim)}'s (approved by ${record.approvedBy.map((u) => `<@${u}>`).join(", ")}).`,
+    );
     const steps = plan.steps as StepView[];
     const hypervisor = deps.driversFor(cluster.name).hypervisor;
     for (const [i, step] of steps.entries()) {
@@ -276,14 +357,21 @@ export async function executeSplitBrainRecovery(
       await engine.stepStarted(approvalId, i);
       const runner = deps.runnerFor(cluster.name, step.node);
       try {
-        const res = await runner.run(step.argv, { timeoutMs: cluster.commandTimeoutMs, ...(signal ? { signal } : {}) });
+        const res = await runner.run(step.argv, {
+          timeoutMs: cluster.commandTimeoutMs,
+          ...(signal ? { signal } : {}),
+        });
         if (step.kind === "shutdown") {
           const name = step.guest ?? "";
           const deadline = Date.now() + 180_000;
           for (;;) {
             const domains = await hypervisor.listDomains(runner, { timeoutMs: cluster.commandTimeoutMs });
             if (!domains.some((d) => d.guest === name)) break;
-            if (Date.now() > deadline) throw new XenopsError("exec_failed", `${name} did not shut down on ${step.node} within 3 minutes`);
+            if (Date.now() > deadline)
+              throw new XenopsError(
+                "exec_failed",
+                `${name} did not shut down on ${step.node} within 3 minutes`,
+              );
             await sleep(deps.pollMs ?? 1_000);
           }
         }
@@ -291,7 +379,9 @@ export async function executeSplitBrainRecovery(
       } catch (err) {
         await engine.stepFailed(approvalId, i, { error: errorMessage(err) }).catch(() => undefined);
         const after = await snapshot(deps, cluster).catch(() => null);
-        const now = after ? summarizeRelevantState(pickRelevantState(after, recoveryFocus(cluster, resource))) : "state unknown";
+        const now = after
+          ? summarizeRelevantState(pickRelevantState(after, recoveryFocus(cluster, resource)))
+          : "state unknown";
         const msg = `Step ${i + 1} (${step.description}) FAILED: ${errorMessage(err)}. Stopped there. Now:\n${now}`;
         await say(`:x: ${escapeMrkdwn(msg)}`);
         await finish("failed", msg);
@@ -305,12 +395,25 @@ export async function executeSplitBrainRecovery(
     let lastNote = 0;
     for (;;) {
       const [a, b] = await Promise.all(
-        [survivor, victim].map((n) => deps.driversFor(cluster.name).drbd.status(deps.runnerFor(cluster.name, n), { resources: cluster.drbd }, { timeoutMs: cluster.commandTimeoutMs }).catch(() => null)),
+        [survivor, victim].map((n) =>
+          deps
+            .driversFor(cluster.name)
+            .drbd.status(
+              deps.runnerFor(cluster.name, n),
+              { resources: cluster.drbd },
+              { timeoutMs: cluster.commandTimeoutMs },
+            )
+            .catch(() => null),
+        ),
       );
       const ra = a?.find((r) => r.name === resource) ?? null;
       const rb = b?.find((r) => r.name === resource) ?? null;
       const done = (r: DrbdResourceState | null) =>
-        !!r && r.diskState === "UpToDate" && r.peers[0]?.connectionState === "Connected" && r.peers[0]?.diskState === "UpToDate" && !SYNCING.test(r.peers[0]?.replicationState ?? "");
+        !!r &&
+        r.diskState === "UpToDate" &&
+        r.peers[0]?.connectionState === "Connected" &&
+        r.peers[0]?.diskState === "UpToDate" &&
+        !SYNCING.test(r.peers[0]?.replicationState ?? "");
       if (done(ra) && done(rb)) {
         const msg = `Split brain of ${resource} recovered: ${survivor}'s data kept, ${victim}'s changes discarded and resynced. ${resource} is UpToDate/UpToDate on ${survivor} and ${victim}.`;
         await say(`:white_check_mark: ${escapeMrkdwn(msg)}`);
@@ -323,7 +426,10 @@ export async function executeSplitBrainRecovery(
             subject: resource,
             node: null,
             title: `Recovered by xenops: kept ${survivor}'s data; ${resource} is UpToDate/UpToDate`,
-            evidence: [ra, rb].map((r, i) => `${i === 0 ? survivor : victim}: ${r?.role}/${r?.peers[0]?.role} ${r?.diskState}/${r?.peers[0]?.diskState} ${r?.peers[0]?.connectionState}`),
+            evidence: [ra, rb].map(
+              (r, i) =>
+                `${i === 0 ? survivor : victim}: ${r?.role}/${r?.peers[0]?.role} ${r?.diskState}/${r?.peers[0]?.diskState} ${r?.peers[0]?.connectionState}`,
+            ),
             source: "job",
             at: new Date().toISOString(),
           })
@@ -335,7 +441,9 @@ export async function executeSplitBrainRecovery(
       if (pct !== null && pct - lastPct >= 10 && Date.now() - lastNote > 30_000) {
         lastPct = pct;
         lastNote = Date.now();
-        await say(`:arrows_counterclockwise: Resync of ${escapeMrkdwn(resource)} from ${escapeMrkdwn(survivor)} to ${escapeMrkdwn(victim)}: ${pct.toFixed(1)}%`);
+        await say(
+          `:arrows_counterclockwise: Resync of ${escapeMrkdwn(resource)} from ${escapeMrkdwn(survivor)} to ${escapeMrkdwn(victim)}: ${pct.toFixed(1)}%`,
+        );
       }
       if (Date.now() > deadline || signal?.aborted) {
         const msg = `The steps ran, but ${resource} did not reach UpToDate/UpToDate within ${Math.round(timeoutMs / 60_000)} min (now ${ra?.diskState ?? "?"}/${rb?.diskState ?? "?"}). Check it; the incident stays open.`;

@@ -59,13 +59,19 @@ export function actionLabel(a: IncidentAction): string {
   }
 }
 
-export function actionButtons(incidentId: string, cluster: string, actions: readonly IncidentAction[]): ButtonElement[] {
+export function actionButtons(
+  incidentId: string,
+  cluster: string,
+  actions: readonly IncidentAction[],
+): ButtonElement[] {
   return actions.slice(0, 5).map((a, i) => ({
     type: "button",
     text: { type: "plain_text", text: truncate(actionLabel(a), 75) },
     action_id: `${EVENT_ACTION_PREFIX}${a.kind}:${i}`,
     value: JSON.stringify({ v: 1, i: incidentId, c: cluster, a }),
-    ...(a.kind === "fence" || a.kind === "keep_data" ? { style: "danger" as const } : { style: "primary" as const }),
+    ...(a.kind === "fence" || a.kind === "keep_data"
+      ? { style: "danger" as const }
+      : { style: "primary" as const }),
   }));
 }
 
@@ -81,8 +87,11 @@ function writerHint(sides: readonly SplitBrainSide[]): string {
   const running = sides.filter((s) => s.runs.length > 0);
   if (running.length === 1 && running[0])
     return `${running[0].node} runs ${running[0].runs.join(", ")}: it has been writing since the split. Keeping its data is usually right.`;
-  if (running.length > 1) return "Guests run on both sides: both have been writing. Whatever you choose, the other side's writes are lost.";
-  const oos = sides.filter((s) => (s.outOfSyncKiB ?? 0) > 0).sort((a, b) => (b.outOfSyncKiB ?? 0) - (a.outOfSyncKiB ?? 0));
+  if (running.length > 1)
+    return "Guests run on both sides: both have been writing. Whatever you choose, the other side's writes are lost.";
+  const oos = sides
+    .filter((s) => (s.outOfSyncKiB ?? 0) > 0)
+    .sort((a, b) => (b.outOfSyncKiB ?? 0) - (a.outOfSyncKiB ?? 0));
   if (oos[0] && oos.length > 1)
     return `No guest runs on either side. ${oos[0].node} has more changed data since the split (${kib(oos[0].outOfSyncKiB)}).`;
   return "No guest runs on either side and DRBD does not tell which side wrote last.";
@@ -106,15 +115,24 @@ export function splitBrainFields(sides: readonly SplitBrainSide[]): Block[] {
   }));
   return [
     { type: "section", fields: fields.slice(0, 10) },
-    { type: "section", text: { type: "mrkdwn", text: `*Who wrote last:* ${escapeMrkdwn(writerHint(sides))}` } },
+    {
+      type: "section",
+      text: { type: "mrkdwn", text: `*Who wrote last:* ${escapeMrkdwn(writerHint(sides))}` },
+    },
   ];
 }
 
-export function renderIncident(view: IncidentView, inventory: Pick<InventoryConfig, "oncall">): OutboundMessage {
+export function renderIncident(
+  view: IncidentView,
+  inventory: Pick<InventoryConfig, "oncall">,
+): OutboundMessage {
   const e = view.current;
   const resolved = view.status === "resolved";
   const sev = view.severity.toUpperCase();
-  const title = truncate(`${resolved ? "✅ RESOLVED" : `${ICON[view.severity]} ${sev}`} · ${view.cluster} · ${e.title}`, HEADER_MAX);
+  const title = truncate(
+    `${resolved ? "✅ RESOLVED" : `${ICON[view.severity]} ${sev}`} · ${view.cluster} · ${e.title}`,
+    HEADER_MAX,
+  );
   const counters = [
     `opened ${slackDate(view.openedAt)}`,
     view.count > 1 ? `seen *${view.count}* times` : null,
@@ -129,18 +147,27 @@ export function renderIncident(view: IncidentView, inventory: Pick<InventoryConf
       type: "section",
       text: {
         type: "mrkdwn",
-        text: truncate(`*${escapeMrkdwn(e.title)}*${e.detail ? `\n${escapeMrkdwn(e.detail)}` : ""}`, SECTION_MAX),
+        text: truncate(
+          `*${escapeMrkdwn(e.title)}*${e.detail ? `\n${escapeMrkdwn(e.detail)}` : ""}`,
+          SECTION_MAX,
+        ),
       },
     },
   ];
   if (e.splitBrain && e.splitBrain.length > 0 && !resolved) blocks.push(...splitBrainFields(e.splitBrain));
-  blocks.push({ type: "section", text: { type: "mrkdwn", text: `*Evidence*\n${evidenceBlock(e.evidence)}` } });
+  blocks.push({
+    type: "section",
+    text: { type: "mrkdwn", text: `*Evidence*\n${evidenceBlock(e.evidence)}` },
+  });
   if (resolved && view.resolution)
     blocks.push({
       type: "section",
       text: {
         type: "mrkdwn",
-        text: truncate(`✅ *Resolved* ${view.resolvedAt ? slackDate(view.resolvedAt) : ""}: ${escapeMrkdwn(view.resolution.title)}`, SECTION_MAX),
+        text: truncate(
+          `✅ *Resolved* ${view.resolvedAt ? slackDate(view.resolvedAt) : ""}: ${escapeMrkdwn(view.resolution.title)}`,
+          SECTION_MAX,
+        ),
       },
     });
   const mentions = oncallMentions(inventory.oncall);
@@ -150,11 +177,24 @@ export function renderIncident(view: IncidentView, inventory: Pick<InventoryConf
     ...(view.silencedUntil ? [`silenced by maintenance until ${slackDate(view.silencedUntil)}`] : []),
     ...(view.paged && mentions ? [`on-call: ${mentions}`] : []),
   ];
-  blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: truncate(context.join(" · "), SECTION_MAX) }] });
+  blocks.push({
+    type: "context",
+    elements: [{ type: "mrkdwn", text: truncate(context.join(" · "), SECTION_MAX) }],
+  });
   if (!resolved && e.actions && e.actions.length > 0)
-    blocks.push({ type: "actions", block_id: `xenops-event-${view.id}`, elements: actionButtons(view.id, view.cluster, e.actions) });
+    blocks.push({
+      type: "actions",
+      block_id: `xenops-event-${view.id}`,
+      elements: actionButtons(view.id, view.cluster, e.actions),
+    });
   const page = view.paged && !resolved && mentions ? `${mentions} ` : "";
-  return { text: truncate(`${page}${resolved ? "RESOLVED" : sev}: ${escapeMrkdwn(view.cluster)}: ${escapeMrkdwn(e.title)}`, 3_000), blocks };
+  return {
+    text: truncate(
+      `${page}${resolved ? "RESOLVED" : sev}: ${escapeMrkdwn(view.cluster)}: ${escapeMrkdwn(e.title)}`,
+      3_000,
+    ),
+    blocks,
+  };
 }
 
 /** A follow-up in an incident's thread. */
@@ -173,13 +213,19 @@ export function renderFollowUp(
   const blocks: Block[] = [
     {
       type: "section",
-      text: { type: "mrkdwn", text: truncate(`${head}${opts.detail ? `\n${escapeMrkdwn(opts.detail)}` : ""}`, SECTION_MAX) },
+      text: {
+        type: "mrkdwn",
+        text: truncate(`${head}${opts.detail ? `\n${escapeMrkdwn(opts.detail)}` : ""}`, SECTION_MAX),
+      },
     },
   ];
   if (opts.evidence && opts.evidence.length > 0)
     blocks.push({ type: "section", text: { type: "mrkdwn", text: evidenceBlock(opts.evidence) } });
   if (opts.buttons && opts.buttons.actions.length > 0)
-    blocks.push({ type: "actions", elements: actionButtons(opts.buttons.incidentId, opts.buttons.cluster, opts.buttons.actions) });
+    blocks.push({
+      type: "actions",
+      elements: actionButtons(opts.buttons.incidentId, opts.buttons.cluster, opts.buttons.actions),
+    });
   return {
     text: truncate(`${opts.mention ? `${opts.mention} ` : ""}${escapeMrkdwn(opts.title)}`, 3_000),
     blocks,
@@ -205,7 +251,10 @@ export function renderStorm(view: StormView, inventory: Pick<InventoryConfig, "o
   return {
     text: `${mentions ? `${mentions} ` : ""}Event storm: ${view.total} more incidents`,
     blocks: [
-      { type: "header", text: { type: "plain_text", text: "🌪️ Event storm: incidents are grouped here", emoji: true } },
+      {
+        type: "header",
+        text: { type: "plain_text", text: "🌪️ Event storm: incidents are grouped here", emoji: true },
+      },
       {
         type: "section",
         text: {
@@ -216,7 +265,14 @@ export function renderStorm(view: StormView, inventory: Pick<InventoryConfig, "o
           ),
         },
       },
-      ...(mentions ? [{ type: "context" as const, elements: [{ type: "mrkdwn" as const, text: `on-call: ${mentions}` }] }] : []),
+      ...(mentions
+        ? [
+            {
+              type: "context" as const,
+              elements: [{ type: "mrkdwn" as const, text: `on-call: ${mentions}` }],
+            },
+          ]
+        : []),
     ],
   };
 }

@@ -65,25 +65,42 @@ export async function verifyWebhook(
   if (given.length !== expected.length || !timingSafeEqual(given, expected))
     return { ok: false, status: 401, reason: "bad signature" };
   const skew = Math.abs(opts.nowMs / 1000 - Number(timestamp));
-  if (skew > opts.maxSkewSeconds) return { ok: false, status: 401, reason: `stale request (${Math.round(skew)} s off)` };
-  const fresh = await opts.redis.set(opts.keys.nonce(signature.slice(7, 71)), "1", "EX", opts.maxSkewSeconds * 2, "NX");
+  if (skew > opts.maxSkewSeconds)
+    return { ok: false, status: 401, reason: `stale request (${Math.round(skew)} s off)` };
+  const fresh = await opts.redis.set(
+    opts.keys.nonce(signature.slice(7, 71)),
+    "1",
+    "EX",
+    opts.maxSkewSeconds * 2,
+    "NX",
+  );
   if (fresh !== "OK") return { ok: false, status: 409, reason: "replayed request" };
   return { ok: true };
 }
 
-function ev(body: WebhookBody, e: Omit<ClusterEvent, "cluster" | "source" | "at" | "evidence">, at: string): ClusterEvent {
+function ev(
+  body: WebhookBody,
+  e: Omit<ClusterEvent, "cluster" | "source" | "at" | "evidence">,
+  at: string,
+): ClusterEvent {
   const details = Object.entries(body.details ?? {}).map(([k, v]) => `${k}=${v}`);
   return {
     cluster: body.cluster,
     source: "webhook",
     at,
-    evidence: [`${body.source} hook on ${body.node}: ${body.event}${body.resource ? ` ${body.resource}` : ""}${body.peer ? ` peer ${body.peer}` : ""}`, ...details],
+    evidence: [
+      `${body.source} hook on ${body.node}: ${body.event}${body.resource ? ` ${body.resource}` : ""}${body.peer ? ` peer ${body.peer}` : ""}`,
+      ...details,
+    ],
     ...e,
   };
 }
 
 /** What a hook means: an event for the pipeline, and the facts it asserts. Null: nothing to say (a poll will look). */
-export function interpretWebhook(body: WebhookBody, at: string): { event: ClusterEvent | null; mutate?: (f: Facts) => Facts } {
+export function interpretWebhook(
+  body: WebhookBody,
+  at: string,
+): { event: ClusterEvent | null; mutate?: (f: Facts) => Facts } {
   const r = body.resource ?? null;
   const n = body.node;
   if (body.source === "drbd") {
@@ -91,7 +108,19 @@ export function interpretWebhook(body: WebhookBody, at: string): { event: Cluste
       case "split-brain":
         if (!r) return { event: null };
         return {
-          event: ev(body, { kind: "split_brain", family: "link", severity: "critical", subject: r, node: null, relatedNode: null, title: `DRBD on ${n} detected a split brain of ${r} it could not resolve` }, at),
+          event: ev(
+            body,
+            {
+              kind: "split_brain",
+              family: "link",
+              severity: "critical",
+              subject: r,
+              node: null,
+              relatedNode: null,
+              title: `DRBD on ${n} detected a split brain of ${r} it could not resolve`,
+            },
+            at,
+          ),
           mutate: (f) => {
             f.memory.splitBrainReports[r] = { node: n, at };
             return f;
@@ -100,23 +129,82 @@ export function interpretWebhook(body: WebhookBody, at: string): { event: Cluste
       case "pri-lost-after-sb":
         if (!r) return { event: null };
         return {
-          event: ev(body, { kind: "split_brain_auto_resolved", family: "link", severity: "critical", subject: r, node: null, title: `DRBD's after-sb policy DISCARDED ${n}'s data of ${r} (it was Primary: pri-lost-after-sb)` }, at),
+          event: ev(
+            body,
+            {
+              kind: "split_brain_auto_resolved",
+              family: "link",
+              severity: "critical",
+              subject: r,
+              node: null,
+              title: `DRBD's after-sb policy DISCARDED ${n}'s data of ${r} (it was Primary: pri-lost-after-sb)`,
+            },
+            at,
+          ),
         };
       case "fence-peer":
         return {
-          event: ev(body, { kind: "drbd_handler", family: "link", severity: "warning", subject: r, node: null, relatedNode: body.peer ?? null, title: `DRBD on ${n} asked to fence its peer${body.peer ? ` ${body.peer}` : ""}${r ? ` for ${r}` : ""} (fence-peer)` }, at),
+          event: ev(
+            body,
+            {
+              kind: "drbd_handler",
+              family: "link",
+              severity: "warning",
+              subject: r,
+              node: null,
+              relatedNode: body.peer ?? null,
+              title: `DRBD on ${n} asked to fence its peer${body.peer ? ` ${body.peer}` : ""}${r ? ` for ${r}` : ""} (fence-peer)`,
+            },
+            at,
+          ),
         };
       case "before-resync-target":
         return {
-          event: ev(body, { kind: "resync_started", family: "resync", severity: "info", subject: r, node: null, relatedNode: n, title: `Resync of ${r ?? "a resource"} onto ${n} is starting` }, at),
+          event: ev(
+            body,
+            {
+              kind: "resync_started",
+              family: "resync",
+              severity: "info",
+              subject: r,
+              node: null,
+              relatedNode: n,
+              title: `Resync of ${r ?? "a resource"} onto ${n} is starting`,
+            },
+            at,
+          ),
         };
       case "after-resync-target":
         return {
-          event: ev(body, { kind: "resync_finished", family: "resync", severity: "info", subject: r, node: null, relatedNode: n, title: `Resync of ${r ?? "a resource"} onto ${n} finished` }, at),
+          event: ev(
+            body,
+            {
+              kind: "resync_finished",
+              family: "resync",
+              severity: "info",
+              subject: r,
+              node: null,
+              relatedNode: n,
+              title: `Resync of ${r ?? "a resource"} onto ${n} finished`,
+            },
+            at,
+          ),
         };
       default:
         return {
-          event: ev(body, { kind: "drbd_handler", family: "link", severity: "warning", subject: r, node: null, relatedNode: n, title: `DRBD handler ${body.event} ran on ${n}${r ? ` for ${r}` : ""}` }, at),
+          event: ev(
+            body,
+            {
+              kind: "drbd_handler",
+              family: "link",
+              severity: "warning",
+              subject: r,
+              node: null,
+              relatedNode: n,
+              title: `DRBD handler ${body.event} ran on ${n}${r ? ` for ${r}` : ""}`,
+            },
+            at,
+          ),
         };
     }
   }
@@ -130,7 +218,18 @@ export function interpretWebhook(body: WebhookBody, at: string): { event: Cluste
       if (!lost && !member) return { event: null };
       return {
         event: lost
-          ? ev(body, { kind: "ha_alert", family: "node", severity: "warning", subject: null, node: target, title: `The HA stack on ${n} reports ${target} lost` }, at)
+          ? ev(
+              body,
+              {
+                kind: "ha_alert",
+                family: "node",
+                severity: "warning",
+                subject: null,
+                node: target,
+                title: `The HA stack on ${n} reports ${target} lost`,
+              },
+              at,
+            )
           : null,
         mutate: (f) => {
           const node = f.nodes[target];
@@ -143,7 +242,20 @@ export function interpretWebhook(body: WebhookBody, at: string): { event: Cluste
       const rc = body.details?.CRM_alert_rc ?? body.details?.rc ?? "";
       const ok = rc === "0";
       return {
-        event: ev(body, { kind: ok ? "fence_succeeded" : "fence_failed", family: "node", severity: ok ? "warning" : "critical", subject: null, node: target, title: ok ? `${target} was fenced (reported by the fencer on ${n})` : `Fencing ${target} FAILED (reported by the fencer on ${n}, rc ${rc || "?"})` }, at),
+        event: ev(
+          body,
+          {
+            kind: ok ? "fence_succeeded" : "fence_failed",
+            family: "node",
+            severity: ok ? "warning" : "critical",
+            subject: null,
+            node: target,
+            title: ok
+              ? `${target} was fenced (reported by the fencer on ${n})`
+              : `Fencing ${target} FAILED (reported by the fencer on ${n}, rc ${rc || "?"})`,
+          },
+          at,
+        ),
         ...(ok
           ? {
               mutate: (f: Facts) => {
@@ -208,7 +320,8 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
   };
   const server: Server = createServer((req, res) => {
     void (async () => {
-      if (req.method !== "POST" || (req.url ?? "").split("?")[0] !== WEBHOOK_PATH) return answer(res, 404, "not found");
+      if (req.method !== "POST" || (req.url ?? "").split("?")[0] !== WEBHOOK_PATH)
+        return answer(res, 404, "not found");
       const body = await readBody(req);
       if (body === null) return answer(res, 413, "body too large");
       const header = (name: string) => {
@@ -236,7 +349,16 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
         return answer(res, 422, "unknown cluster or node");
       const at = new Date(now()).toISOString();
       const { event, mutate } = interpretWebhook(parsed, at);
-      log.info({ cluster: parsed.cluster, node: parsed.node, source: parsed.source, event: parsed.event, resource: parsed.resource }, "webhook event");
+      log.info(
+        {
+          cluster: parsed.cluster,
+          node: parsed.node,
+          source: parsed.source,
+          event: parsed.event,
+          resource: parsed.resource,
+        },
+        "webhook event",
+      );
       answer(res, 202, "accepted");
       try {
         if (event || mutate) await o.pipeline.report(event, mutate, parsed.cluster);

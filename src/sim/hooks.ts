@@ -20,6 +20,8 @@ export interface CommandWatch {
 }
 
 export interface CommandHold extends CommandWatch {
+  /** Commands held right now (a held command whose client went away stops being held). */
+  readonly holding: number;
   /** Resolves once a matching command is being held. */
   held(): Promise<void>;
   /** Lets the held command (and later ones) go on, and stops holding. */
@@ -97,6 +99,9 @@ export function holdCommand(sim: Simulation, match: CommandMatch, phase: HoldPha
   return {
     get count() {
       return hook.seen.length;
+    },
+    get holding() {
+      return hook.heldNow;
     },
     seen: hook.seen,
     held: () =>

@@ -215,8 +215,9 @@ async function crashAt(
   else if ("when" in stop) await until("the crash point", stop.when);
   await kill(first);
   // What the dying worker's command does now: a held command sees its client gone (and, held before
-  // it ran, never runs); an unheld one (a migration in flight) goes on without it.
-  hold?.release();
+  // it ran, never runs); an unheld one (a migration in flight) goes on without it. Wait until the
+  // node noticed the connection is gone before letting go of the hold.
+  if (hold) await until("the held command to see its client gone", () => hold.holding === 0);
   hold?.stop();
   const second = await newWorker(s);
   const journal = await finished(s, id);

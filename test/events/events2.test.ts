@@ -49,7 +49,11 @@ describe("events2 push", () => {
     expect(x.notifier.posts).toHaveLength(0);
     x.sim.splitBrain("web");
     // One side's stream may arrive first (StandAlone), the other's makes it a split brain: one incident.
-    await until(() => JSON.stringify(x.notifier.current(parents(x.notifier)[0]?.ref.ts ?? "") ?? "").includes("SPLIT-BRAIN on web"));
+    await until(() =>
+      JSON.stringify(x.notifier.current(parents(x.notifier)[0]?.ref.ts ?? "") ?? "").includes(
+        "SPLIT-BRAIN on web",
+      ),
+    );
     // The next poll agrees: nothing new.
     const r = await x.poll();
     expect(r.opened).toEqual([]);
@@ -65,7 +69,9 @@ describe("events2 push", () => {
     x.sim.startResync("db", "hv2", 1024 * 1024);
     await until(() => x.notifier.posts.some((p) => JSON.stringify(p.message).includes("Resync of db")));
     x.tick(3600_000);
-    await until(() => x.notifier.posts.some((p) => JSON.stringify(p.message).includes("finished: UpToDate/UpToDate")));
+    await until(() =>
+      x.notifier.posts.some((p) => JSON.stringify(p.message).includes("finished: UpToDate/UpToDate")),
+    );
   });
 
   it("a stream that breaks asks for a poll and reconnects when the node is back", async () => {
@@ -78,7 +84,9 @@ describe("events2 push", () => {
     x.sim.nodeDown("hv2");
     await until(() => pokes.includes("hv2"));
     // The survivor's stream reports the lost link at once.
-    await until(() => x.notifier.posts.some((p) => JSON.stringify(p.message).includes("lost its replication link")));
+    await until(() =>
+      x.notifier.posts.some((p) => JSON.stringify(p.message).includes("lost its replication link")),
+    );
     const hv2 = watchers[1];
     const before = hv2?.applied ?? 0;
     x.sim.nodeUp("hv2", 0);

@@ -22,8 +22,20 @@ import { quoteArgv } from "../../src/ssh/quote";
 import { RecordingNotifier } from "../approval/helpers";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
-function transport(node: string, argv: readonly string[], code: "ssh_connect_failed" | "ssh_disconnected", message: string) {
-  return new ExecError(code, `${node}: ${message}`, { node, argv, exitCode: null, signal: null, stdout: "", stderr: "" });
+function transport(
+  node: string,
+  argv: readonly string[],
+  code: "ssh_connect_failed" | "ssh_disconnected",
+  message: string,
+) {
+  return new ExecError(code, `${node}: ${message}`, {
+    node,
+    argv,
+    exitCode: null,
+    signal: null,
+    stdout: "",
+    stderr: "",
+  });
 }
 
 /** A CommandRunner over the simulator: exit codes checked like the SSH runner, transport failures for dead nodes. */
@@ -105,7 +117,11 @@ export function simRunner(sim: Simulation, node: string): CommandRunner {
 }
 
 /** The inventory of a simulated lab (no SSH details needed by in-process runners). */
-export function simInventory(sim: Simulation, extra: Partial<ClusterConfig> = {}, top: Record<string, unknown> = {}): InventoryConfig {
+export function simInventory(
+  sim: Simulation,
+  extra: Partial<ClusterConfig> = {},
+  top: Record<string, unknown> = {},
+): InventoryConfig {
   const s = sim.state;
   return InventoryConfig.parse({
     clusters: [
@@ -113,7 +129,12 @@ export function simInventory(sim: Simulation, extra: Partial<ClusterConfig> = {}
         name: s.name,
         channels: ["C0LAB"],
         toolstack: { hypervisor: s.toolstack.hypervisor, drbd: s.toolstack.drbd, ha: s.toolstack.ha },
-        nodes: s.nodes.map((n) => ({ name: n.name, host: "127.0.0.1", privateKey: { file: "/dev/null" }, hostKey: `SHA256:${"A".repeat(43)}` })),
+        nodes: s.nodes.map((n) => ({
+          name: n.name,
+          host: "127.0.0.1",
+          privateKey: { file: "/dev/null" },
+          hostKey: `SHA256:${"A".repeat(43)}`,
+        })),
         guests: s.guests.map((g) => ({ name: g.name, ...(g.home ? { home: g.home } : {}), drbd: g.drbd })),
         drbd: s.drbd.map((r) => ({ name: r.name, minor: r.minor })),
         ...extra,
@@ -130,10 +151,19 @@ export function simInventory(sim: Simulation, extra: Partial<ClusterConfig> = {}
   });
 }
 
-export function snapshotOf(sim: Simulation, cluster: ClusterConfig, drivers?: ClusterDrivers): Promise<ClusterState> {
+export function snapshotOf(
+  sim: Simulation,
+  cluster: ClusterConfig,
+  drivers?: ClusterDrivers,
+): Promise<ClusterState> {
   return takeSnapshot(
     cluster,
-    { runnerFor: (n) => simRunner(sim, n), drivers: drivers ?? driversFor(cluster.toolstack), logger: silentLogger(), now: () => new Date(sim.now()) },
+    {
+      runnerFor: (n) => simRunner(sim, n),
+      drivers: drivers ?? driversFor(cluster.toolstack),
+      logger: silentLogger(),
+      now: () => new Date(sim.now()),
+    },
     { timeoutMs: 2_000 },
   );
 }
@@ -159,7 +189,13 @@ export interface Harness {
 
 export function harness(
   spec: SimClusterSpecInput,
-  opts: { prefix?: string; policy?: Partial<IncidentPolicy>; cluster?: Partial<ClusterConfig>; sim?: Simulation; notifier?: RecordingNotifier } = {},
+  opts: {
+    prefix?: string;
+    policy?: Partial<IncidentPolicy>;
+    cluster?: Partial<ClusterConfig>;
+    sim?: Simulation;
+    notifier?: RecordingNotifier;
+  } = {},
 ): Harness {
   const sim = opts.sim ?? new Simulation(spec);
   const inventory = simInventory(sim, opts.cluster ?? {});
@@ -171,7 +207,15 @@ export function harness(
   const store = new EventStore(redis, keys);
   const maintenance = new MaintenanceStore(redis, keys, now);
   const notifier = opts.notifier ?? new RecordingNotifier();
-  const incidents = new IncidentManager({ store, maintenance, notifier, inventory, logger: silentLogger(), now, ...(opts.policy ? { policy: opts.policy } : {}) });
+  const incidents = new IncidentManager({
+    store,
+    maintenance,
+    notifier,
+    inventory,
+    logger: silentLogger(),
+    now,
+    ...(opts.policy ? { policy: opts.policy } : {}),
+  });
   const pipeline = new EventPipeline({ store, incidents, inventory, logger: silentLogger(), now });
   const h: Harness = {
     sim,

@@ -45,7 +45,9 @@ UAPPROVER2: /xen approve {approval} ics2
 `;
 
 describe("cluster events in the lab", () => {
-  it("node death → fence → start on the survivor; split brain → recovery card → UpToDate/UpToDate", { timeout: 120_000 }, async () => {
+  it("node death → fence → start on the survivor; split brain → recovery card → UpToDate/UpToDate", {
+    timeout: 120_000,
+  }, async () => {
     const lab = await startLab({
       redisUrl: testRedisUrl(),
       logger: silentLogger(),
@@ -63,7 +65,10 @@ describe("cluster events in the lab", () => {
       };
       const script = join(dir, "events.txt");
       await writeFile(script, SCRIPT);
-      const discards = lab.sim.faults.watchCommands({ node: "ics2", argv: ["drbdadm", "--", "--discard-my-data", "connect"] });
+      const discards = lab.sim.faults.watchCommands({
+        node: "ics2",
+        argv: ["drbdadm", "--", "--discard-my-data", "connect"],
+      });
       let out = "";
       const write = (t: string) => {
         out += t;
@@ -106,13 +111,19 @@ describe("cluster events in the lab", () => {
       const incident = (m: string) => /^new message \S+ in C0LAB\n/.test(m);
 
       // One incident for the dead node, paged, with a Fence button; later verified fenced, with the offer.
-      const nodeIncidents = messages.filter((m) => incident(m) && m.includes("ics2 does not answer over SSH"));
+      const nodeIncidents = messages.filter(
+        (m) => incident(m) && m.includes("ics2 does not answer over SSH"),
+      );
       expect(nodeIncidents).toHaveLength(1);
-      expect(out).toMatch(/CRITICAL · lab · ics2 is dead according to heartbeat on ics1[\s\S]*on-call: @UADMIN1[\s\S]*\[Fence ics2\]/);
+      expect(out).toMatch(
+        /CRITICAL · lab · ics2 is dead according to heartbeat on ics1[\s\S]*on-call: @UADMIN1[\s\S]*\[Fence ics2\]/,
+      );
       expect(out).toContain("ics2 was fenced and is verified off");
       expect(out).toContain("[Start its guests on ics1]");
       // The split brain: its own incident with the recovery card, then the recovery in its thread.
-      expect(out).toMatch(/CRITICAL · lab · SPLIT-BRAIN on internet[\s\S]*Who wrote last: ics1 runs internet[\s\S]*\[Keep ics1's data\] \[Keep ics2's data\]/);
+      expect(out).toMatch(
+        /CRITICAL · lab · SPLIT-BRAIN on internet[\s\S]*Who wrote last: ics1 runs internet[\s\S]*\[Keep ics1's data\] \[Keep ics2's data\]/,
+      );
       expect(out).toContain("approving needs the typed confirmation `ics2`");
       expect(out).toContain("$ drbdadm -- --discard-my-data connect internet");
       expect(out).toContain("Split brain of internet recovered: ics1's data kept");

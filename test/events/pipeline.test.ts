@@ -18,8 +18,12 @@ afterEach(async () => {
 });
 
 function buttonsOf(message: unknown): { text: string; value: string }[] {
-  const blocks = (message as { blocks?: { type: string; elements?: { text: { text: string }; value: string }[] }[] }).blocks ?? [];
-  return blocks.flatMap((b) => (b.type === "actions" ? (b.elements ?? []).map((e) => ({ text: e.text.text, value: e.value })) : []));
+  const blocks =
+    (message as { blocks?: { type: string; elements?: { text: { text: string }; value: string }[] }[] })
+      .blocks ?? [];
+  return blocks.flatMap((b) =>
+    b.type === "actions" ? (b.elements ?? []).map((e) => ({ text: e.text.text, value: e.value })) : [],
+  );
 }
 
 describe("node death (reference lab: xm, DRBD 8, heartbeat)", () => {
@@ -36,7 +40,11 @@ describe("node death (reference lab: xm, DRBD 8, heartbeat)", () => {
     if (!parent) throw new Error("no parent");
     expect(JSON.stringify(parent.message)).toContain("ics2 does not answer over SSH");
     // The link is down because its peer is: a follow-up in the node's thread, not a second incident.
-    expect(replies(x.notifier, parent.ref.ts).some((r) => JSON.stringify(r.message).includes("internet lost its replication link"))).toBe(true);
+    expect(
+      replies(x.notifier, parent.ref.ts).some((r) =>
+        JSON.stringify(r.message).includes("internet lost its replication link"),
+      ),
+    ).toBe(true);
 
     x.tick(31_000);
     const second = await x.poll();
@@ -48,7 +56,9 @@ describe("node death (reference lab: xm, DRBD 8, heartbeat)", () => {
     expect(JSON.stringify(now)).toContain("<@UONCALL1>");
     expect(buttonsOf(now).map((b) => b.text)).toEqual(["Fence ics2"]);
     // Paged once, in the thread too (a mention in an edit notifies nobody).
-    const pages = replies(x.notifier, parent.ref.ts).filter((r) => JSON.stringify(r.message).includes("<@UONCALL1>"));
+    const pages = replies(x.notifier, parent.ref.ts).filter((r) =>
+      JSON.stringify(r.message).includes("<@UONCALL1>"),
+    );
     expect(pages).toHaveLength(1);
 
     // Polling on while it stays dead says nothing new.
@@ -70,7 +80,18 @@ describe("node death (reference lab: xm, DRBD 8, heartbeat)", () => {
     if (!parent) throw new Error("no parent");
     const at = new Date(x.sim.now()).toISOString();
     await x.pipeline.report(
-      { cluster: "lab", kind: "fence_succeeded", family: "node", severity: "warning", subject: null, node: "ics2", title: "ics2 was fenced and is verified off", evidence: ["stonith -t apcsmart -T off ics2"], source: "job", at },
+      {
+        cluster: "lab",
+        kind: "fence_succeeded",
+        family: "node",
+        severity: "warning",
+        subject: null,
+        node: "ics2",
+        title: "ics2 was fenced and is verified off",
+        evidence: ["stonith -t apcsmart -T off ics2"],
+        source: "job",
+        at,
+      },
       (f) => {
         f.memory.fencedAt.ics2 = at;
         return f;
@@ -78,11 +99,15 @@ describe("node death (reference lab: xm, DRBD 8, heartbeat)", () => {
     );
     const thread = replies(x.notifier, parent.ref.ts).map((r) => JSON.stringify(r.message));
     expect(thread.some((t) => t.includes("ics2 was fenced and is verified off"))).toBe(true);
-    const offer = replies(x.notifier, parent.ref.ts).find((r) => buttonsOf(r.message).some((b) => b.text === "Start its guests on ics1"));
+    const offer = replies(x.notifier, parent.ref.ts).find((r) =>
+      buttonsOf(r.message).some((b) => b.text === "Start its guests on ics1"),
+    );
     expect(offer).toBeDefined();
     const value = JSON.parse(buttonsOf(offer?.message)[0]?.value ?? "{}");
     expect(value.a).toEqual({ kind: "start_guests", node: "ics2", survivor: "ics1", guests: ["internet"] });
-    expect(buttonsOf(x.notifier.current(parent.ref.ts)).map((b) => b.text)).toEqual(["Start its guests on ics1"]);
+    expect(buttonsOf(x.notifier.current(parent.ref.ts)).map((b) => b.text)).toEqual([
+      "Start its guests on ics1",
+    ]);
   });
 
   it("failover, node back and failback: takeover moves the guest, the node comes back, failback is offered", async () => {
@@ -108,7 +133,9 @@ describe("node death (reference lab: xm, DRBD 8, heartbeat)", () => {
     const thread = replies(x.notifier, parent.ref.ts).map((r) => JSON.stringify(r.message));
     expect(thread.some((t) => t.includes("Resolved: ics2 is back"))).toBe(true);
     expect(thread.some((t) => t.includes("internet moved from ics2 to ics1"))).toBe(true);
-    const offer = replies(x.notifier, parent.ref.ts).find((r) => buttonsOf(r.message).some((b) => b.text === "Fail back to ics2"));
+    const offer = replies(x.notifier, parent.ref.ts).find((r) =>
+      buttonsOf(r.message).some((b) => b.text === "Fail back to ics2"),
+    );
     expect(offer).toBeDefined();
     expect(JSON.stringify(x.notifier.current(parent.ref.ts))).toContain("RESOLVED");
   });
@@ -131,7 +158,12 @@ describe("DRBD events", () => {
     expect(card).toContain("<@UONCALL1>");
     const buttons = buttonsOf(x.notifier.current(parents(x.notifier)[0]?.ref.ts ?? ""));
     expect(buttons.map((b) => b.text)).toEqual(["Keep ics1's data", "Keep ics2's data"]);
-    expect(JSON.parse(buttons[0]?.value ?? "{}").a).toEqual({ kind: "keep_data", resource: "internet", survivor: "ics1", victim: "ics2" });
+    expect(JSON.parse(buttons[0]?.value ?? "{}").a).toEqual({
+      kind: "keep_data",
+      resource: "internet",
+      survivor: "ics1",
+      victim: "ics2",
+    });
   });
 
   it("a split brain resolved outside xenops is loud, with evidence, in the split brain's thread", async () => {
@@ -148,7 +180,11 @@ describe("DRBD events", () => {
     expect(e?.evidence.some((l) => l.startsWith("before: ics1: Primary"))).toBe(true);
     const parent = parents(x.notifier)[0];
     expect(parents(x.notifier)).toHaveLength(1);
-    expect(replies(x.notifier, parent?.ref.ts ?? "").some((p) => JSON.stringify(p.message).includes("resolved WITHOUT xenops"))).toBe(true);
+    expect(
+      replies(x.notifier, parent?.ref.ts ?? "").some((p) =>
+        JSON.stringify(p.message).includes("resolved WITHOUT xenops"),
+      ),
+    ).toBe(true);
   });
 
   it("resync started and finished; disk Inconsistent without a resync", async () => {
@@ -166,7 +202,11 @@ describe("DRBD events", () => {
     const done = await x.poll();
     expect(done.resolved.map((c) => c.kind)).toEqual(["resync_started"]);
     const parent = parents(x.notifier)[0];
-    expect(replies(x.notifier, parent?.ref.ts ?? "").some((p) => JSON.stringify(p.message).includes("Resync of internet finished: UpToDate/UpToDate"))).toBe(true);
+    expect(
+      replies(x.notifier, parent?.ref.ts ?? "").some((p) =>
+        JSON.stringify(p.message).includes("Resync of internet finished: UpToDate/UpToDate"),
+      ),
+    ).toBe(true);
 
     // A resync that cannot run (link down): the target stays Inconsistent.
     x.sim.disconnect("internet", "ics1");
@@ -181,7 +221,9 @@ describe("DRBD events", () => {
     x.sim.disconnect("internet", "ics1");
     const r = await x.poll();
     expect(r.opened.map((c) => c.kind)).toEqual(["drbd_standalone"]);
-    expect(r.opened[0]?.evidence.join("\n")).toContain("ics1: Secondary/Unknown UpToDate/DUnknown StandAlone");
+    expect(r.opened[0]?.evidence.join("\n")).toContain(
+      "ics1: Secondary/Unknown UpToDate/DUnknown StandAlone",
+    );
     x.sim.connect("internet", "ics1", false);
     const back = await x.poll();
     expect(back.resolved.map((c) => c.kind)).toEqual(["drbd_standalone"]);
@@ -295,7 +337,10 @@ describe("coalescing, storms, restarts, maintenance", () => {
   it("maintenance silences a node's events; what still holds when it ends is posted then", async () => {
     const x = h(referenceLab());
     await x.poll();
-    await x.maintenance.set({ cluster: "lab", node: "ics2", by: "UOPER1", reason: "kernel update" }, 3600_000);
+    await x.maintenance.set(
+      { cluster: "lab", node: "ics2", by: "UOPER1", reason: "kernel update" },
+      3600_000,
+    );
     x.sim.nodeDown("ics2");
     x.tick(31_000);
     await x.poll();
@@ -310,6 +355,11 @@ describe("coalescing, storms, restarts, maintenance", () => {
   it("buttons carry only names (validated again on click)", () => {
     const b = actionButtons("abcdefgh12345678", "lab", [{ kind: "fence", node: "ics2" }]);
     expect(b[0]?.action_id).toBe("xenops:event:fence:0");
-    expect(JSON.parse(b[0]?.value ?? "")).toEqual({ v: 1, i: "abcdefgh12345678", c: "lab", a: { kind: "fence", node: "ics2" } });
+    expect(JSON.parse(b[0]?.value ?? "")).toEqual({
+      v: 1,
+      i: "abcdefgh12345678",
+      c: "lab",
+      a: { kind: "fence", node: "ics2" },
+    });
   });
 });

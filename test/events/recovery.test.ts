@@ -10,13 +10,27 @@ const v = (text: string) => {
   return { major: major ?? 0, minor: minor ?? 0, patch: patch ?? null, text };
 };
 
-async function plan(sim: Simulation, survivor: string, victim: string, version = v("8.2.6"), resource?: string) {
+async function plan(
+  sim: Simulation,
+  survivor: string,
+  victim: string,
+  version = v("8.2.6"),
+  resource?: string,
+) {
   const inventory = simInventory(sim);
   const cluster = inventory.clusters[0];
   if (!cluster) throw new Error("no cluster");
   const res = resource ?? sim.state.drbd[0]?.name ?? "";
   const state = await snapshotOf(sim, cluster);
-  return { inventory, outcome: planSplitBrainRecovery(cluster, state, { cluster: cluster.name, resource: res, survivor, victim }, version) };
+  return {
+    inventory,
+    outcome: planSplitBrainRecovery(
+      cluster,
+      state,
+      { cluster: cluster.name, resource: res, survivor, victim },
+      version,
+    ),
+  };
 }
 
 describe("split-brain recovery plan", () => {
@@ -40,7 +54,10 @@ describe("split-brain recovery plan", () => {
       "internet runs on ics2 and will be shut down first; start it on ics1 afterwards",
     );
     // Approving needs the victim's name typed, and only approvers may ask.
-    expect(policyFor("split_brain_recover", inventory, outcome.plan)).toMatchObject({ typedConfirmation: "ics2", requestRole: "approver" });
+    expect(policyFor("split_brain_recover", inventory, outcome.plan)).toMatchObject({
+      typedConfirmation: "ics2",
+      requestRole: "approver",
+    });
   });
 
   it("DRBD 8.4 and 9: `drbdadm connect --discard-my-data R`; no guest to stop when the victim runs none", async () => {
@@ -83,15 +100,25 @@ describe("split-brain recovery plan", () => {
     down.nodeDown("ics2");
     const b = await plan(down, "ics1", "ics2");
     expect(b.outcome.ok).toBe(false);
-    if (!b.outcome.ok) expect(b.outcome.checks.filter((c) => !c.ok).map((c) => c.name)).toContain("ics2 answers");
+    if (!b.outcome.ok)
+      expect(b.outcome.checks.filter((c) => !c.ok).map((c) => c.name)).toContain("ics2 answers");
 
     const sb = new Simulation(referenceLab());
     sb.splitBrain("internet");
     const inventory = simInventory(sb);
     const cluster = inventory.clusters[0];
     if (!cluster) throw new Error("no cluster");
-    const c = planSplitBrainRecovery(cluster, await snapshotOf(sb, cluster), { cluster: "lab", resource: "internet", survivor: "ics1", victim: "ics1" }, null);
+    const c = planSplitBrainRecovery(
+      cluster,
+      await snapshotOf(sb, cluster),
+      { cluster: "lab", resource: "internet", survivor: "ics1", victim: "ics1" },
+      null,
+    );
     expect(c.ok).toBe(false);
-    if (!c.ok) expect(c.checks.filter((x) => !x.ok).map((x) => x.name)).toEqual(["two different nodes", "DRBD version known"]);
+    if (!c.ok)
+      expect(c.checks.filter((x) => !x.ok).map((x) => x.name)).toEqual([
+        "two different nodes",
+        "DRBD version known",
+      ]);
   });
 });

@@ -49,7 +49,14 @@ async function until(predicate: () => boolean | Promise<boolean>, ms = 10_000): 
 
 let seq = 0;
 const command = (deps: Deps, userId: string, text: string) =>
-  deps.core.command({ source: "console", deliveryId: `t-${++seq}`, teamId: null, channelId: "C0LAB", userId, text });
+  deps.core.command({
+    source: "console",
+    deliveryId: `t-${++seq}`,
+    teamId: null,
+    channelId: "C0LAB",
+    userId,
+    text,
+  });
 
 describe("the monitor job", () => {
   it("runs on start and on its schedule, and turns faults into incidents", async () => {
@@ -58,7 +65,9 @@ describe("the monitor job", () => {
     expect(await deps.jobs.queue("lab").getJobSchedulers()).toHaveLength(1);
     await until(async () => (await deps.events.pipeline.load("lab")).facts !== null);
     sim.splitBrain("internet");
-    await until(() => notifier.posts.some((p) => JSON.stringify(p.message).includes("SPLIT-BRAIN on internet")));
+    await until(() =>
+      notifier.posts.some((p) => JSON.stringify(p.message).includes("SPLIT-BRAIN on internet")),
+    );
   });
 });
 
@@ -66,15 +75,36 @@ describe("/xen maintenance", () => {
   it("sets and ends a window; risky buttons on the node are refused meanwhile", async () => {
     const sim = new Simulation(referenceLab());
     const { deps, notifier, queued } = await start(sim);
-    expect((await command(deps, "UVIEWER1", "maintenance ics2 2h")).text).toMatch(/needs the \*operator\* role/);
+    expect((await command(deps, "UVIEWER1", "maintenance ics2 2h")).text).toMatch(
+      /needs the \*operator\* role/,
+    );
     expect((await command(deps, "UOPER1", "maintenance ics2 soon")).text).toMatch(/is not a duration/);
-    expect((await command(deps, "UOPER1", "maintenance ics2 2h kernel update")).text).toMatch(/^Queued as job \d+: put ics2 in maintenance for 2h/);
+    expect((await command(deps, "UOPER1", "maintenance ics2 2h kernel update")).text).toMatch(
+      /^Queued as job \d+: put ics2 in maintenance for 2h/,
+    );
     await until(() => notifier.posts.some((p) => p.message.text.includes("is in maintenance for 2h")));
-    expect(await deps.events.isInMaintenance("lab", "ics2")).toMatchObject({ node: "ics2", by: "UOPER1", reason: "kernel update" });
+    expect(await deps.events.isInMaintenance("lab", "ics2")).toMatchObject({
+      node: "ics2",
+      by: "UOPER1",
+      reason: "kernel update",
+    });
     expect(await deps.events.isInMaintenance("lab", "ics1")).toBeNull();
 
-    const value = JSON.stringify({ v: 1, i: "abcdefgh12345678", c: "lab", a: { kind: "fence", node: "ics2" } });
-    const click = await deps.core.action({ source: "console", deliveryId: "c1", channelId: "C0LAB", userId: "UOPER1", messageTs: "1.1", actionId: "xenops:event:fence:0", value });
+    const value = JSON.stringify({
+      v: 1,
+      i: "abcdefgh12345678",
+      c: "lab",
+      a: { kind: "fence", node: "ics2" },
+    });
+    const click = await deps.core.action({
+      source: "console",
+      deliveryId: "c1",
+      channelId: "C0LAB",
+      userId: "UOPER1",
+      messageTs: "1.1",
+      actionId: "xenops:event:fence:0",
+      value,
+    });
     expect(click?.text).toMatch(/ics2 is in maintenance until .* risky actions on it are blocked/);
     expect(queued.filter((q) => q.name === "operation-plan")).toHaveLength(0);
 
@@ -98,21 +128,51 @@ describe("buttons on incidents", () => {
         actionId: "xenops:event:x:0",
         value: JSON.stringify({ v: 1, i: "abcdefgh12345678", c: "lab", a }),
       });
-    expect((await click("UVIEWER1", { kind: "fence", node: "ics2" }, "d1"))?.text).toMatch(/needs the \*operator\* role/);
-    expect((await click("UOPER1", { kind: "fence", node: "ics9" }, "d2"))?.text).toMatch(/unknown node "ics9"/);
+    expect((await click("UVIEWER1", { kind: "fence", node: "ics2" }, "d1"))?.text).toMatch(
+      /needs the \*operator\* role/,
+    );
+    expect((await click("UOPER1", { kind: "fence", node: "ics9" }, "d2"))?.text).toMatch(
+      /unknown node "ics9"/,
+    );
     expect((await click("UOPER1", { kind: "fence", node: "-rf" }, "d3"))?.text).toMatch(/not valid/);
-    expect((await click("UOPER1", { kind: "fence", node: "ics2" }, "d4"))?.text).toMatch(/^Queued as job \d+: planning to fence ics2/);
+    expect((await click("UOPER1", { kind: "fence", node: "ics2" }, "d4"))?.text).toMatch(
+      /^Queued as job \d+: planning to fence ics2/,
+    );
     // A second click within the minute is the same request.
     expect((await click("UOPER2", { kind: "fence", node: "ics2" }, "d5"))?.text).toMatch(/^Already queued/);
-    expect((await click("UOPER1", { kind: "start_guests", node: "ics2", survivor: "ics1", guests: ["internet"] }, "d6"))?.text).toMatch(/planning to start internet on ics1/);
-    expect((await click("UOPER1", { kind: "failback", node: "ics2", guests: ["internet"] }, "d7"))?.text).toMatch(/planning to fail internet back to ics2/);
+    expect(
+      (
+        await click(
+          "UOPER1",
+          { kind: "start_guests", node: "ics2", survivor: "ics1", guests: ["internet"] },
+          "d6",
+        )
+      )?.text,
+    ).toMatch(/planning to start internet on ics1/);
+    expect(
+      (await click("UOPER1", { kind: "failback", node: "ics2", guests: ["internet"] }, "d7"))?.text,
+    ).toMatch(/planning to fail internet back to ics2/);
     // Split-brain recovery: only approvers may ask.
     const keep = { kind: "keep_data", resource: "internet", survivor: "ics1", victim: "ics2" };
     expect((await click("UOPER1", keep, "d8"))?.text).toMatch(/needs the \*approver\* role/);
-    expect((await click("UAPPROVER1", keep, "d9"))?.text).toMatch(/planning to recover internet keeping ics1's data/);
-    expect(queued.map((q) => q.name)).toEqual(["operation-plan", "operation-plan", "operation-plan", "operation-plan", "split-brain-plan"]);
+    expect((await click("UAPPROVER1", keep, "d9"))?.text).toMatch(
+      /planning to recover internet keeping ics1's data/,
+    );
+    expect(queued.map((q) => q.name)).toEqual([
+      "operation-plan",
+      "operation-plan",
+      "operation-plan",
+      "operation-plan",
+      "split-brain-plan",
+    ]);
     const plans = await Promise.all(queued.map((q) => deps.jobs.getJob(q.jobId)));
-    expect(plans.map((j) => (j?.data as { operation?: unknown }).operation ?? (j?.data as { victim?: string }).victim)).toEqual([
+    expect(
+      plans.map(
+        (j) =>
+          (j?.data as { operation?: unknown } | undefined)?.operation ??
+          (j?.data as { victim?: string } | undefined)?.victim,
+      ),
+    ).toEqual([
       { action: "fence", node: "ics2" },
       { action: "fence", node: "ics2" },
       { action: "create", guest: "internet", node: "ics1" },

@@ -1,4 +1,9 @@
 /** The node-side hook endpoint: HMAC authentication (bad signature, stale, replay) and what hooks mean. */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { signWebhook, startWebhookServer, WEBHOOK_PATH, type WebhookServer } from "../../src/events/webhook";
 import { silentLogger } from "../../src/log";
@@ -64,7 +69,14 @@ describe("webhook authentication", () => {
     const { x, server } = await setup();
     await x.poll();
     const ts = Math.floor(x.sim.now() / 1000);
-    const body = JSON.stringify({ cluster: "lab", node: "ics1", source: "drbd", event: "fence-peer", resource: "internet", peer: "ics2" });
+    const body = JSON.stringify({
+      cluster: "lab",
+      node: "ics1",
+      source: "drbd",
+      event: "fence-peer",
+      resource: "internet",
+      peer: "ics2",
+    });
     expect(await send(server, body, { ts })).toEqual({ status: 202, text: "accepted" });
     expect(await send(server, body, { ts })).toEqual({ status: 409, text: "replayed request" });
   });
@@ -72,11 +84,19 @@ describe("webhook authentication", () => {
   it("refuses a bad signature, a wrong secret, a missing one, and a stale or future timestamp", async () => {
     const { x, server } = await setup();
     const ts = Math.floor(x.sim.now() / 1000);
-    const body = JSON.stringify({ cluster: "lab", node: "ics1", source: "drbd", event: "split-brain", resource: "internet" });
+    const body = JSON.stringify({
+      cluster: "lab",
+      node: "ics1",
+      source: "drbd",
+      event: "split-brain",
+      resource: "internet",
+    });
     expect((await send(server, body, { ts, signature: `sha256=${"0".repeat(64)}` })).status).toBe(401);
     expect((await send(server, body, { ts, secret: "not-the-secret" })).text).toBe("bad signature");
     // Signed over another body.
-    expect((await send(server, body, { ts, signature: signWebhook(SECRET, ts, `${body} `) })).status).toBe(401);
+    expect((await send(server, body, { ts, signature: signWebhook(SECRET, ts, `${body} `) })).status).toBe(
+      401,
+    );
     const missing = await fetch(server.url, { method: "POST", body });
     expect(missing.status).toBe(401);
     const stale = await send(server, body, { ts: ts - 301 });
@@ -89,9 +109,20 @@ describe("webhook authentication", () => {
   it("refuses unknown clusters and nodes, bad bodies and other paths", async () => {
     const { x, server } = await setup();
     const ts = Math.floor(x.sim.now() / 1000);
-    const unknown = JSON.stringify({ cluster: "lab", node: "ics9", source: "drbd", event: "split-brain", resource: "internet" });
+    const unknown = JSON.stringify({
+      cluster: "lab",
+      node: "ics9",
+      source: "drbd",
+      event: "split-brain",
+      resource: "internet",
+    });
     expect((await send(server, unknown, { ts })).status).toBe(422);
-    const bad = JSON.stringify({ cluster: "lab", node: "ics1", source: "drbd", event: "split-brain; rm -rf /" });
+    const bad = JSON.stringify({
+      cluster: "lab",
+      node: "ics1",
+      source: "drbd",
+      event: "split-brain; rm -rf /",
+    });
     expect((await send(server, bad, { ts })).status).toBe(400);
     const other = await fetch(server.url.replace(WEBHOOK_PATH, "/other"), { method: "POST", body: "{}" });
     expect(other.status).toBe(404);
@@ -118,7 +149,9 @@ describe("what hooks mean", () => {
     await settle(x);
     expect(pokes).toEqual(["lab"]);
     expect(parents(x.notifier)).toHaveLength(1);
-    expect(JSON.stringify(x.notifier.posts[0]?.message)).toContain("DRBD on ics1 detected a split brain of internet");
+    expect(JSON.stringify(x.notifier.posts[0]?.message)).toContain(
+      "DRBD on ics1 detected a split brain of internet",
+    );
     // The poll then sees both sides StandAlone: with the handler's report that is a split brain, in the same incident.
     const r = await x.poll();
     expect(r.opened.map((c) => c.kind)).toEqual(["split_brain"]);
@@ -141,7 +174,12 @@ describe("what hooks mean", () => {
       source: "ha",
       event: "fencing",
       peer: "ics2",
-      details: { CRM_alert_kind: "fencing", CRM_alert_node: "ics2", CRM_alert_rc: "0", CRM_alert_desc: "Operation off of ics2 by ics1: OK" },
+      details: {
+        CRM_alert_kind: "fencing",
+        CRM_alert_node: "ics2",
+        CRM_alert_rc: "0",
+        CRM_alert_desc: "Operation off of ics2 by ics1: OK",
+      },
     });
     expect((await send(server, body, { ts })).status).toBe(202);
     await settle(x);
@@ -149,5 +187,80 @@ describe("what hooks mean", () => {
     const thread = replies(x.notifier, parent?.ref.ts ?? "").map((p) => JSON.stringify(p.message));
     expect(thread.some((t) => t.includes("ics2 was fenced (reported by the fencer on ics1)"))).toBe(true);
     expect(thread.some((t) => t.includes("Start its guests on ics1"))).toBe(true);
+  });
+});
+
+const run = promisify(execFile);
+const tools = Promise.all(
+  ["openssl", "curl"].map((t) =>
+    run("sh", ["-c", `command -v ${t}`]).then(
+      () => true,
+      () => false,
+    ),
+  ),
+).then((x) => x.every(Boolean));
+
+describe("the node-side scripts (contrib/)", () => {
+  it("the DRBD handler and the HA alert agent post signed events the endpoint accepts", async (ctx) => {
+    if (!(await tools)) return ctx.skip();
+    const { x, server } = await setup();
+    await x.poll();
+    x.sim.nodeDown("ics2");
+    x.tick(31_000);
+    await x.poll();
+    const dir = await mkdtemp(join(tmpdir(), "xenops-hook-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, "secret"), `${SECRET}\n`, { mode: 0o600 });
+    // The scripts sign with the wall clock; the endpoint here checks against the simulated one.
+    await server.close();
+    const live = await startWebhookServer({
+      inventory: x.inventory,
+      secret: SECRET,
+      host: "127.0.0.1",
+      port: 0,
+      maxSkewSeconds: 300,
+      redis: x.store.redis,
+      keys: x.store.keys,
+      pipeline: x.pipeline,
+      logger: silentLogger(),
+    });
+    cleanups.push(() => live.close());
+    const env = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      XENOPS_HOOK_CONF: "/nonexistent",
+      XENOPS_URL: live.url,
+      XENOPS_CLUSTER: "lab",
+      XENOPS_NODE: "ics1",
+      XENOPS_SECRET_FILE: join(dir, "secret"),
+      XENOPS_STATE_DIR: dir,
+    };
+    const handler = resolve("contrib/drbd/xenops-drbd-handler.sh");
+    const fence = await run("sh", [handler, "fence-peer", "7"], {
+      env: { ...env, DRBD_RESOURCE: "internet", DRBD_PEER: "ics2", DRBD_MINOR: "0" },
+    }).then(
+      () => 0,
+      (e: { code?: number }) => e.code ?? -1,
+    );
+    // The real handler's status passes through unchanged.
+    expect(fence).toBe(7);
+    const alert = resolve("contrib/ha/xenops-alert.sh");
+    await run("sh", [alert], {
+      env: {
+        ...env,
+        CRM_alert_kind: "fencing",
+        CRM_alert_node: "ics2",
+        CRM_alert_rc: "0",
+        CRM_alert_desc: "Operation off of ics2 by ics1 for crmd: OK",
+        CRM_alert_task: "off",
+      },
+    });
+    await settle(x);
+    const parent = parents(x.notifier)[0];
+    const thread = replies(x.notifier, parent?.ref.ts ?? "").map((p) => JSON.stringify(p.message));
+    expect(
+      thread.some((t) => t.includes("DRBD on ics1 asked to fence its peer ics2 for internet (fence-peer)")),
+    ).toBe(true);
+    expect(thread.some((t) => t.includes("ics2 was fenced (reported by the fencer on ics1)"))).toBe(true);
+    expect(thread.some((t) => t.includes("DRBD_MINOR=0"))).toBe(true);
   });
 });
