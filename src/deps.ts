@@ -405,8 +405,9 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     async close() {
       closing = true;
       await Promise.allSettled(recoveries.map((r) => r.stop()));
-      await events.close();
+      await events.stopSources();
       await Promise.allSettled(running.map((w) => w.close(true)));
+      await events.close();
       await jobs.close();
       await Promise.allSettled([...pools.values()].map((p) => p.close()));
       await approvals.close();

@@ -16,7 +16,6 @@ import {
 import {
   type ClusterEvent,
   type Condition,
-  type EventFamily,
   type EventKind,
   fingerprint,
   type IncidentAction,
@@ -356,7 +355,8 @@ function failbackConditions(cluster: ClusterConfig, facts: Facts): Condition[] {
   const out: Condition[] = [];
   for (const { name } of cluster.nodes) {
     const home = facts.nodes[name];
-    if (!nodeHealthy(home)) continue;
+    // Only for a node that came back: a guest moved off its home on purpose is not a failback.
+    if (!nodeHealthy(home) || !facts.memory.returned?.[name]) continue;
     const away: { guest: string; on: string }[] = [];
     let ready = true;
     for (const g of cluster.guests.filter((x) => x.home === name)) {
@@ -397,6 +397,24 @@ function failbackConditions(cluster: ClusterConfig, facts: Facts): Condition[] {
     );
   }
   return out;
+}
+
+/**
+ * Forgets nodes that came back once their home guests are home (or run nowhere), or after a day: the
+ * failback offer ends with them.
+ */
+export function pruneReturned(cluster: ClusterConfig, facts: Facts): void {
+  const returned = facts.memory.returned;
+  if (!returned) return;
+  for (const [node, at] of Object.entries(returned)) {
+    const away = cluster.guests.some(
+      (g) =>
+        g.home === node &&
+        !facts.nodes[node]?.guests?.includes(g.name) &&
+        Object.values(facts.nodes).some((n) => n.guests?.includes(g.name) || n.migrating.includes(g.name)),
+    );
+    if (!away || Date.parse(facts.at) - Date.parse(at) > 24 * 3600_000) delete returned[node];
+  }
 }
 
 /** Every condition that holds in `facts`, keyed by fingerprint. */
@@ -446,6 +464,7 @@ export function happenings(cluster: ClusterConfig, prev: Facts | null, next: Fac
         subject: guest,
         node: null,
         relatedNode: from,
+        onlyInThread: fromHealthy,
         title: `${guest} moved from ${from} to ${to}${fromHealthy ? "" : ` (failover: ${from} is down)`}`,
         evidence: [`before: ${guest} on ${from}`, `now: ${guest} on ${to}`],
       }),
@@ -464,6 +483,7 @@ export function happenings(cluster: ClusterConfig, prev: Facts | null, next: Fac
           subject: id,
           node: null,
           relatedNode: before[0] ?? null,
+          onlyInThread: nodeHealthy(next.nodes[before[0] ?? ""]),
           title: `HA resource ${id} moved from ${before[0]} to ${after[0]}`,
           evidence: [`before: ${id} active on ${before[0]}`, `now: ${id} active on ${after[0]}`],
         }),
@@ -514,16 +534,6 @@ export function happenings(cluster: ClusterConfig, prev: Facts | null, next: Fac
   }
   return out;
 }
-
-/** Families whose incidents stay open until their condition is gone; others are happenings. */
-export const CONDITION_FAMILIES: ReadonlySet<EventFamily> = new Set([
-  "node",
-  "link",
-  "disk",
-  "resync",
-  "guest",
-  "failback",
-]);
 
 /** What a cleared condition means, for the "resolved" follow-up. */
 export function resolutionText(

@@ -54,6 +54,8 @@ export interface FactsMemory {
   recovering: Record<string, { at: string; approvalId: string; done?: boolean }>;
   /** `resource|node` → ISO time this side was first seen not Connected. */
   disconnectedSince: Record<string, string>;
+  /** Node → ISO time it came back after being down or unreachable (failback is offered for it). */
+  returned?: Record<string, string>;
 }
 
 export interface Facts {
@@ -237,13 +239,22 @@ export function withMemory(next: Facts, previous: Facts | null): Facts {
     splitBrainReports: { ...old.splitBrainReports },
     recovering: { ...old.recovering },
     disconnectedSince: {},
+    returned: { ...(old.returned ?? {}) },
   };
+  const returned = memory.returned ?? {};
+  for (const [name, n] of Object.entries(next.nodes)) {
+    if (!nodeHealthy(n)) delete returned[name];
+    else if (previous?.nodes[name] && !nodeHealthy(previous.nodes[name])) returned[name] = next.at;
+  }
   // Where each guest runs: only a guest seen on exactly one node, and no node unknown that could
   // also have it... an unknown node cannot un-see it elsewhere, so one known location is enough.
   const seen = new Map<string, string[]>();
   for (const [name, n] of Object.entries(next.nodes))
     for (const g of n.guests ?? []) seen.set(g, [...(seen.get(g) ?? []), name]);
-  for (const [g, where] of seen) if (where.length === 1 && where[0]) memory.lastSeenOn[g] = where[0];
+  // Not while it migrates: xm shows the incoming domain under the plain name before the move is done.
+  const migrating = new Set(Object.values(next.nodes).flatMap((n) => n.migrating));
+  for (const [g, where] of seen)
+    if (where.length === 1 && where[0] && !migrating.has(g)) memory.lastSeenOn[g] = where[0];
 
   for (const [name, n] of Object.entries(next.nodes)) {
     // Back (answers and HA online): fencing is history.

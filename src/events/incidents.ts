@@ -299,6 +299,7 @@ export class IncidentManager {
       status: "open",
       severity: e.severity,
       current: e,
+      peakTitle: e.title,
       openedAt: new Date(now).toISOString(),
       lastAt: new Date(now).toISOString(),
       lastAtMs: now,
@@ -349,6 +350,11 @@ export class IncidentManager {
         { force: true, page, buttons: e.actions },
       );
       if (page) rec.paged = true;
+      await this.save(rec);
+      return;
+    }
+    if (e.onlyInThread) {
+      // Nothing it belongs to: not worth a message of its own (kept, so a repeat is coalesced).
       await this.save(rec);
       return;
     }
@@ -436,6 +442,7 @@ export class IncidentManager {
     rec.resolvedAtMs = null;
     rec.resolution = null;
     const escalated = SEVERITY_RANK[e.severity] > SEVERITY_RANK[rec.severity];
+    if (SEVERITY_RANK[e.severity] >= SEVERITY_RANK[rec.severity]) rec.peakTitle = e.title;
     rec.severity = worse(rec.severity, e.severity);
     rec.current = e;
     rec.lastAt = new Date(now).toISOString();
@@ -470,6 +477,7 @@ export class IncidentManager {
     const escalated = SEVERITY_RANK[e.severity] > SEVERITY_RANK[rec.severity];
     // An incident keeps the worst severity it reached until it is resolved (a dead node that is
     // rebooting after its fence is still the same critical incident).
+    if (SEVERITY_RANK[e.severity] >= SEVERITY_RANK[rec.severity]) rec.peakTitle = e.title;
     rec.severity = worse(rec.severity, e.severity);
     rec.current = e;
     rec.lastAt = new Date(this.now()).toISOString();
@@ -655,7 +663,7 @@ export class IncidentManager {
         await this.followUp(rec, p, { force: true });
         changed = true;
       }
-      if (!rec.ts && !rec.attachedTo && !rec.stormed && rec.status === "open") {
+      if (!rec.ts && !rec.attachedTo && !rec.stormed && !rec.current.onlyInThread && rec.status === "open") {
         // The parent could not be posted: try again.
         const ref = await this.post(rec.channel, renderIncident(this.view(rec), this.options.inventory));
         if (ref) {

@@ -406,8 +406,13 @@ export class Events {
     return sources;
   }
 
-  async close(): Promise<void> {
+  /** Stops the sources (streams, webhook, throwaway schedulers); the pipeline stays usable. */
+  async stopSources(): Promise<void> {
     await Promise.allSettled([...this.sources].map((s) => s.stop()));
+  }
+
+  async close(): Promise<void> {
+    await this.stopSources();
     await closeConnection(this.redis);
   }
 }

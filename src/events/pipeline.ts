@@ -9,7 +9,7 @@ import type { ClusterConfig, InventoryConfig } from "../config/schema";
 import { XenopsError } from "../errors";
 import type { Logger } from "../log";
 import type { ClusterState, DrbdResourceState } from "../model/schema";
-import { CONDITION_FAMILIES, conditionsOf, happenings, resolutionText } from "./detect";
+import { conditionsOf, happenings, pruneReturned, resolutionText } from "./detect";
 import { type Facts, factsFromState, nodeHealthy, withMemory, withNodeDrbd } from "./facts";
 import type { IncidentInput, IncidentManager } from "./incidents";
 import type { EventStore, StoredState } from "./store";
@@ -205,6 +205,7 @@ export class EventPipeline {
       return result;
     }
     const facts = outcome.facts;
+    if (facts) pruneReturned(cluster, facts);
     const prevConditions = new Map(stored.conditions.map((c) => [c.key, c]));
     const nextConditions = facts ? conditionsOf(cluster, facts) : stored.conditions;
     const ops: IncidentInput[] = [];
@@ -238,10 +239,7 @@ export class EventPipeline {
     for (const op of ops) await incidents.apply(op);
     for (const e of outcome.events) {
       result.happened.push(e);
-      if (CONDITION_FAMILIES.has(e.family) && e.family !== "node" && e.family !== "link") {
-        // A happening in a condition family without its own meaning: a follow-up at most.
-        await incidents.happen(e);
-      } else await incidents.happen(e);
+      await incidents.happen(e);
     }
     for (const op of changes) await incidents.apply(op);
     for (const op of resolves) await incidents.apply(op);

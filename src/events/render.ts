@@ -24,6 +24,8 @@ export interface IncidentView {
   flaps: number;
   paged: boolean;
   silencedUntil?: string | null;
+  /** The title at the worst it got: what a resolved incident is remembered by. */
+  peakTitle?: string;
 }
 
 const ICON: Record<Severity, string> = { critical: "🔴", warning: "🟠", info: "🔵" };
@@ -129,8 +131,9 @@ export function renderIncident(
   const e = view.current;
   const resolved = view.status === "resolved";
   const sev = view.severity.toUpperCase();
+  const headline = resolved ? (view.peakTitle ?? e.title) : e.title;
   const title = truncate(
-    `${resolved ? "✅ RESOLVED" : `${ICON[view.severity]} ${sev}`} · ${view.cluster} · ${e.title}`,
+    `${resolved ? "✅ RESOLVED" : `${ICON[view.severity]} ${sev}`} · ${view.cluster} · ${headline}`,
     HEADER_MAX,
   );
   const counters = [

@@ -101,6 +101,11 @@ export interface ClusterEvent {
   actions?: IncidentAction[];
   /** A node incident this event belongs in (a DRBD link down because its peer died). */
   relatedNode?: string | null;
+  /**
+   * Say it only in the thread of the incident it relates to, never as a message of its own (a guest
+   * moved between healthy nodes: a planned migration has its own card).
+   */
+  onlyInThread?: boolean;
   /** Split-brain recovery card content. */
   splitBrain?: SplitBrainSide[];
 }

@@ -389,7 +389,9 @@ describe("the console example", () => {
     expect(out).toContain("Not recorded: Approving this needs the approver role");
     expect(out).toMatch(/✅ Done: Live-migrate internet from ics2 to ics1/);
     expect(out).toContain("Result: internet runs on ics1 (verified)");
-    expect(out).toContain("You requested this action, so you cannot approve it: the two-person rule needs someone else.");
+    expect(out).toContain(
+      "You requested this action, so you cannot approve it: the two-person rule needs someone else.",
+    );
     expect(out).toMatch(/✅ Done: Live-migrate internet from ics1 to ics2/);
   });
 });

@@ -229,6 +229,21 @@ describe("DRBD events", () => {
     expect(back.resolved.map((c) => c.kind)).toEqual(["drbd_standalone"]);
   });
 
+  it("a planned migration between healthy nodes is no incident (it has its own card)", async () => {
+    const x = h(referenceLab());
+    await x.poll();
+    x.sim.promote("internet", "ics1");
+    expect(x.sim.startMigration("ics2", "internet", "ics1", true).ok).toBe(true);
+    await x.poll();
+    x.tick(60_000);
+    x.sim.demote("internet", "ics2");
+    const r = await x.poll();
+    expect(r.happened.map((e) => [e.kind, e.severity, e.title])).toEqual([
+      ["failover", "info", "internet moved from ics2 to ics1"],
+    ]);
+    expect(x.notifier.posts).toHaveLength(0);
+  });
+
   it("a guest running on two nodes is critical", async () => {
     const x = h(referenceLab());
     await x.poll();

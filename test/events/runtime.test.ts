@@ -6,20 +6,24 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { StaticGroupDirectory } from "../../src/core/authz";
 import { createDeps, type Deps } from "../../src/deps";
+import type { OperationRequests } from "../../src/events/actions";
 import { silentLogger } from "../../src/log";
 import type { JobName } from "../../src/queue/schema";
 import { referenceLab, Simulation } from "../../src/sim";
 import { RecordingNotifier } from "../approval/helpers";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
-import { simInventory, simRunner } from "./helpers";
+import { simInventory, simRunner, snapshotOf } from "./helpers";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function start(sim: Simulation, opts: { workers?: boolean } = {}) {
-  const inventory = simInventory(sim, { monitor: { intervalMs: 1_000 } });
+async function start(
+  sim: Simulation,
+  opts: { workers?: boolean; monitor?: Record<string, unknown>; operations?: OperationRequests } = {},
+) {
+  const inventory = simInventory(sim, { monitor: { intervalMs: 1_000, ...opts.monitor } });
   const notifier = new RecordingNotifier();
   const queued: { name: JobName; payload?: unknown; jobId: string }[] = [];
   const deps: Deps = await createDeps({
@@ -32,7 +36,7 @@ async function start(sim: Simulation, opts: { workers?: boolean } = {}) {
     groups: new StaticGroupDirectory(),
     runnerFor: (_c, n) => simRunner(sim, n),
     onEnqueued: (job) => queued.push({ name: job.name, jobId: job.jobId }),
-    events: { removeSchedulersOnStop: true },
+    events: { removeSchedulersOnStop: true, ...(opts.operations ? { operations: opts.operations } : {}) },
   });
   cleanups.push(() => deps.close());
   if (opts.workers !== false) await deps.startWorkers().ready();
@@ -179,5 +183,41 @@ describe("buttons on incidents", () => {
       { action: "migrate", guest: "internet", target: "ics2" },
       "ics2",
     ]);
+  });
+});
+
+describe("automatic failback", () => {
+  it("files the failback request itself (as failbackAs) once the node is back and in sync", async () => {
+    const sim = new Simulation(referenceLab());
+    const asked: unknown[] = [];
+    const operations: OperationRequests = {
+      fence: async () => [],
+      start: async () => [],
+      migrate: async (r) => {
+        asked.push({ requestedBy: r.requestedBy, guests: r.guests, target: r.target, failback: r.failback });
+        return [];
+      },
+    };
+    const { deps, inventory } = await start(sim, {
+      workers: false,
+      monitor: { failback: "auto", failbackAs: "UOPER2" },
+      operations,
+    });
+    const cluster = inventory.clusters[0];
+    if (!cluster) throw new Error("no cluster");
+    const poll = async () => deps.events.pipeline.observe(await snapshotOf(sim, cluster));
+    await poll();
+    sim.nodeDown("ics2");
+    sim.tick(31_000);
+    await poll();
+    sim.heartbeatTakeover("ics2");
+    sim.tick(6_000);
+    await poll();
+    expect(asked).toEqual([]);
+    sim.nodeUp("ics2", 0);
+    sim.tick(1_000);
+    const r = await poll();
+    expect(r.opened.map((c) => c.kind)).toContain("failback_ready");
+    expect(asked).toEqual([{ requestedBy: "UOPER2", guests: ["internet"], target: "ics2", failback: true }]);
   });
 });
