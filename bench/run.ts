@@ -12,6 +12,7 @@
 import { cpus } from "node:os";
 import { pino } from "pino";
 import { startEmbeddedRedis } from "../src/queue/embedded-redis";
+import { runEventsBench } from "./events";
 import { ackBench, cardBench, printAckTable, printCardTables, printMemoryTable } from "./slack";
 import { PARALLEL_SSH, printSnapshotTables, snapshotBench } from "./snapshot";
 import { fmt, say, section } from "./util";
@@ -89,6 +90,9 @@ async function main(): Promise<number> {
     printMemoryTable(small, false);
     say("  100 nodes (scaleLab(100)):");
     verdicts.push(...printMemoryTable(large, true));
+
+    const events = await runEventsBench({ redisUrl, logger });
+    verdicts.push(...events.verdicts);
 
     section("targets");
     for (const v of verdicts) say(v);
