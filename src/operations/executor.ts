@@ -516,7 +516,7 @@ class Execution {
     if (plan.action === "create") {
       const step = this.steps.find((s) => s.kind === "create") as OperationStep;
       const resources = this.cluster.guests.find((g) => g.name === step.guest)?.drbd ?? [];
-      const c = checkCreated(state, step.guest ?? "", step.node, resources);
+      const c = checkCreated(state, step.guest ?? "", step.node, resources, this.cluster);
       return this.end(
         c.ok
           ? {

@@ -162,7 +162,7 @@ async function recoverOne(
     const loc = seen.loc;
     const resources = cluster.guests.find((g) => g.name === step.guest)?.drbd ?? [];
     if (runsOnlyOn(loc, step.node)) {
-      const c = checkCreated(seen.state, step.guest, step.node, resources);
+      const c = checkCreated(seen.state, step.guest, step.node, resources, cluster);
       if (status(i) === undefined)
         return {
           status: "failed",

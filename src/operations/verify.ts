@@ -9,6 +9,7 @@ import { errorCode, errorMessage } from "../errors";
 import type { ClusterState } from "../model/schema";
 import { type OperationDeps, redactValues } from "./context";
 import {
+  confirmedDown,
   describeLocation,
   drbdOn,
   type GuestLocation,
@@ -38,6 +39,21 @@ export function probe(
  * Polls until the guest's placement has settled (no migration names) and, when `expect` is given, it
  * runs only there; or until the timeout. Returns the last state and location read.
  */
+/**
+ * Where the guest runs, where a node that does not answer counts as running nothing only when it is
+ * confirmed down (the rule the create preflight uses: no SSH and HA declares it offline), e.g. the
+ * peer that was just fenced. Any other silent node stays "unknown".
+ */
+export function locateExceptDown(
+  state: ClusterState,
+  guest: string,
+  cluster?: ClusterConfig,
+): { loc: GuestLocation; down: string[] } {
+  const seen = locateGuest(state, guest);
+  const down = cluster ? seen.unknown.filter((n) => confirmedDown(cluster, state, n).down) : [];
+  return { loc: { ...seen, unknown: seen.unknown.filter((n) => !down.includes(n)) }, down };
+}
+
 export async function waitForPlacement(
   deps: OperationDeps,
   cluster: ClusterConfig,
@@ -48,7 +64,7 @@ export async function waitForPlacement(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const state = await probe(deps, cluster);
-    const loc = locateGuest(state, guest);
+    const { loc } = locateExceptDown(state, guest, cluster);
     const settled = migrationSettled(loc) && loc.unknown.length === 0;
     const ok = expect === null ? settled : runsOnlyOn(loc, expect);
     if (ok || Date.now() >= deadline) return { state, loc, ok };
@@ -96,10 +112,15 @@ export function checkCreated(
   guest: string,
   node: string,
   resources: readonly string[],
+  cluster?: ClusterConfig,
 ): UnitCheck {
-  const loc = locateGuest(state, guest);
+  const { loc, down } = locateExceptDown(state, guest, cluster);
   const placed = runsOnlyOn(loc, node);
-  const details = [placed ? `${guest} runs on ${node} only (checked on every node)` : describeLocation(loc)];
+  const details = [
+    placed
+      ? `${guest} runs on ${node} only (checked on every node${down.length ? `; ${down.join(", ")} confirmed down` : ""})`
+      : describeLocation(loc),
+  ];
   let ok = placed;
   for (const r of resources) {
     const x = drbdOn(state, node, r);

@@ -129,7 +129,9 @@ describe("cluster events in the lab", () => {
       expect(out).toContain("Split brain of internet recovered: ics1's data kept");
       expect(out).toMatch(/RESOLVED · lab · SPLIT-BRAIN on internet/);
       expect(session.errors).toBe(0);
-      // The start's own verification may find ics2 (fenced, off) "unknown": that is the operation's call.
+      // The start counts the fenced peer as running nothing (confirmed down), so it verifies.
+      expect(out).toContain("✅ Done: Start internet on ics1");
+      expect(out).toContain("ics2 confirmed down");
       expect(problems).toEqual([]);
 
       // The cluster itself: internet runs on ics1, UpToDate/UpToDate, ics2 discarded its side.
