@@ -426,6 +426,13 @@ export class ApprovalEngine {
     const record = await this.get(id);
     if (!record) return no(null, "missing", "This approval request does not exist (any more).");
     const { policy } = record;
+    // The requester hears about the two-person rule first: it holds whatever roles they have.
+    if (decision === "approve" && policy.twoPerson && userId === record.requestedBy)
+      return no(
+        record,
+        "self",
+        "You requested this action, so you cannot approve it: the two-person rule needs someone else.",
+      );
 
     const mayDecide =
       decision === "approve"

@@ -178,9 +178,9 @@ describe("migrate through Slack-like approvals", () => {
     const id = await s.approvalId();
     const ts = cardTs(s, id);
     expect(s.text(ts)).toContain("$ xm migrate --live internet ics1");
-    // The requester (an operator) cannot approve.
+    // The requester cannot approve their own request: the two-person rule is said first.
     expect(await s.click("UOPER1", "Approve")).toMatch(
-      /^Not recorded: Approving this needs the approver role/,
+      /^Not recorded: You requested this action, so you cannot approve it: the two-person rule/,
     );
     const approved = await s.click("UAPPROVER1", "Approve");
     expect(approved).toBeNull();
