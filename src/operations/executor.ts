@@ -442,37 +442,25 @@ class Execution {
   /** After a step that moves or starts a guest, or fences a node: read the result back. */
   private async readBack(i: number, step: OperationStep): Promise<ExecutionOutcome | null> {
     const s = this.deps.settings;
-    if (step.kind === "migrate" && step.guest && step.to) {
-      await this.card.phase(`Checking that ${step.guest} runs on ${step.to} only…`);
+    // After a migrate or a create the guest must run on its destination only.
+    const placedOn = step.kind === "migrate" ? step.to : step.kind === "create" ? step.node : undefined;
+    if (step.guest && placedOn) {
+      await this.card.phase(`Checking that ${step.guest} runs on ${placedOn} only…`);
       const seen = await waitForPlacement(
         this.deps,
         this.cluster,
         step.guest,
-        step.to,
+        placedOn,
         s.migrateVerifyTimeoutMs,
       );
       await this.card.phase(null);
       if (!seen.ok)
         return this.failed(
           i,
-          new XenopsError("state_unknown", `after the migration, ${describeLocation(seen.loc)}`),
-          true,
-        );
-    }
-    if (step.kind === "create" && step.guest) {
-      await this.card.phase(`Checking that ${step.guest} runs on ${step.node}…`);
-      const seen = await waitForPlacement(
-        this.deps,
-        this.cluster,
-        step.guest,
-        step.node,
-        s.migrateVerifyTimeoutMs,
-      );
-      await this.card.phase(null);
-      if (!seen.ok)
-        return this.failed(
-          i,
-          new XenopsError("state_unknown", `after the create, ${describeLocation(seen.loc)}`),
+          new XenopsError(
+            "state_unknown",
+            `after the ${step.kind === "migrate" ? "migration" : "create"}, ${describeLocation(seen.loc)}`,
+          ),
           true,
         );
     }

@@ -268,10 +268,13 @@ export async function startSimulatedCluster(
   };
 }
 
-/** The inventory entry for a lab, as the operator would write it (secrets by file). */
-function toClusterConfig(
+/**
+ * The inventory entry for a simulation, as the operator would write it (secrets by file). Tests that
+ * run the simulation in-process (no SSH servers) pass placeholder connection data for the nodes.
+ */
+export function toClusterConfig(
   sim: Simulation,
-  nodes: SimulatedNodeInfo[],
+  nodes: readonly Pick<SimulatedNodeInfo, "name" | "host" | "port" | "hostKeyLine">[],
   keyFile: string,
   channels: string[] | undefined,
   commandTimeoutMs: number | undefined,

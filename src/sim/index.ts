@@ -18,6 +18,7 @@ export {
   type SimulatedNodeInfo,
   type StartOptions,
   startSimulatedCluster,
+  toClusterConfig,
 } from "./cluster";
 export {
   type CommandIO,

@@ -27,7 +27,13 @@ import {
 import { planOperation } from "../../src/operations/plan";
 import type { OperationRequest, PlanOutcome } from "../../src/operations/types";
 import type { JobName, JobPayloads, OperationSpec } from "../../src/queue/schema";
-import { execInProcess, type SimClusterSpecInput, Simulation, SystemClock } from "../../src/sim";
+import {
+  execInProcess,
+  type SimClusterSpecInput,
+  Simulation,
+  SystemClock,
+  toClusterConfig,
+} from "../../src/sim";
 import { quoteArgv } from "../../src/ssh/quote";
 import { RecordingNotifier } from "../approval/helpers";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
@@ -98,61 +104,14 @@ const HOST_KEY = `SHA256:${"A".repeat(43)}`;
 
 /** The inventory entry for an in-process simulation (like SimulatedCluster.toClusterConfig). */
 export function clusterConfigFor(sim: Simulation, overrides: Partial<ClusterConfig> = {}): ClusterConfig {
-  const s = sim.state;
-  const fence = s.fence;
-  let fenceConfig: ClusterConfig["toolstack"]["fence"] = { method: "none" };
-  if (fence?.type.startsWith("fence_"))
-    fenceConfig = {
-      method: "fence-agent",
-      agent: fence.type,
-      params: {
-        login: fence.login,
-        ...(fence.type === "fence_ipmilan" ? { lanplus: "1" } : { ipaddr: fence.address }),
-      },
-      secretParams: { passwd: { env: "XENOPS_SIM_FENCE_PASSWORD" } },
-      nodes:
-        fence.type === "fence_ipmilan"
-          ? Object.fromEntries(s.nodes.map((n) => [n.name, { ipaddr: n.bmcAddress }]))
-          : Object.fromEntries(s.nodes.map((n) => [n.name, { plug: n.outlet }])),
-    };
-  else if (fence)
-    fenceConfig = {
-      method: "stonith",
-      type: fence.type,
-      params: { ttydev: fence.ttydev, hostlist: s.nodes.map((n) => n.name).join(" ") },
-      secretParams: {},
-    };
-  return ClusterSchema.parse({
-    name: s.name,
-    channels: ["C0LAB"],
-    toolstack: {
-      hypervisor: s.toolstack.hypervisor,
-      drbd: s.toolstack.drbd,
-      ha: s.toolstack.ha,
-      fence: fenceConfig,
-    },
-    nodes: s.nodes.map((n) => ({
-      name: n.name,
-      host: "127.0.0.1",
-      privateKey: { file: "/dev/null" },
-      hostKey: HOST_KEY,
-    })),
-    guests: s.guests.map((g) => ({
-      name: g.name,
-      ...(g.home ? { home: g.home } : {}),
-      configFile: g.configFile,
-      memoryMiB: g.memMiB,
-      drbd: [...g.drbd],
-    })),
-    drbd: s.drbd.map((r) => ({
-      name: r.name,
-      minor: r.minor,
-      device: r.device,
-      allowTwoPrimaries: r.allowTwoPrimaries,
-    })),
-    commandTimeoutMs: 5_000,
-    ...overrides,
-  });
+  // No SSH servers here: the runner executes in-process, so connection data are placeholders.
+  const nodes = sim.state.nodes.map((n) => ({
+    name: n.name,
+    host: "127.0.0.1",
+    port: 22,
+    hostKeyLine: HOST_KEY,
+  }));
+  return ClusterSchema.parse({ ...toClusterConfig(sim, nodes, "/dev/null", ["C0LAB"], 5_000), ...overrides });
 }
 
 export const ROLES = {
