@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { readRuntimeEnv, secretEnv } from "../config/env";
 import { errorMessage } from "../errors";
 import { createLogger } from "../log";
+import { redactRedisUrl } from "../queue/redis";
 import { runConsole, startSlackRuntime } from "../runtime";
 import { labDirectives } from "./directives";
 import { startLab } from "./lab";
@@ -55,7 +56,7 @@ async function main(): Promise<number> {
   try {
     const nodes = lab.sim.nodes.map((n) => `${n.name} ssh://127.0.0.1:${n.port}`).join(", ");
     process.stderr.write(
-      `lab: cluster "${lab.inventory.clusters[0]?.name}" (${nodes}); redis ${lab.redisUrl}\n`,
+      `lab: cluster "${lab.inventory.clusters[0]?.name}" (${nodes}); redis ${redactRedisUrl(lab.redisUrl)}\n`,
     );
     process.stderr.write(
       `lab: audit log ${auditFile} (check it: npm run xenops -- audit verify --file ${auditFile})\n`,

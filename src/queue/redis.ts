@@ -12,6 +12,7 @@
  *   command fails after one reconnect attempt rather than hanging.
  */
 import { Redis, type RedisOptions } from "ioredis";
+import { XenopsError } from "../errors";
 import type { Logger } from "../log";
 
 export type ConnectionRole = "queue" | "worker" | "events" | "client";
@@ -37,15 +38,114 @@ function roleOptions(role: ConnectionRole): RedisOptions {
   }
 }
 
+/**
+ * Where Redis is. Besides `redis://` and `rediss://` URLs, xenops takes a Sentinel URL,
+ * `redis-sentinel://[[user]:password@]host1:26379,host2:26379/MASTER[?db=N&sentinelPassword=P&tls=1]`,
+ * so that every place that passes a Redis URL around works unchanged on Sentinel: ioredis asks the
+ * sentinels for the current master and follows failovers.
+ */
+export type RedisTarget =
+  | { kind: "url"; url: string }
+  | {
+      kind: "sentinel";
+      sentinels: { host: string; port: number }[];
+      name: string;
+      db: number;
+      username?: string;
+      password?: string;
+      sentinelPassword?: string;
+      tls: boolean;
+    };
+
+const SENTINEL_SCHEME = "redis-sentinel://";
+
+export function parseRedisTarget(url: string): RedisTarget {
+  if (!url.startsWith(SENTINEL_SCHEME)) return { kind: "url", url };
+  const rest = url.slice(SENTINEL_SCHEME.length);
+  const at = rest.lastIndexOf("@", rest.indexOf("/") === -1 ? rest.length : rest.indexOf("/"));
+  const auth = at >= 0 ? rest.slice(0, at) : "";
+  const afterAuth = at >= 0 ? rest.slice(at + 1) : rest;
+  const slash = afterAuth.indexOf("/");
+  const hosts = slash >= 0 ? afterAuth.slice(0, slash) : afterAuth;
+  const pathAndQuery = slash >= 0 ? afterAuth.slice(slash + 1) : "";
+  const [path = "", query = ""] = pathAndQuery.split("?", 2);
+  const fail = (what: string): never => {
+    throw new XenopsError(
+      "config_invalid",
+      `invalid Sentinel URL (${what}); expected redis-sentinel://[:password@]host:port[,host:port...]/MASTER_NAME[?db=N]`,
+    );
+  };
+  const sentinels = hosts
+    .split(",")
+    .filter((h) => h !== "")
+    .map((h) => {
+      const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(h);
+      if (!m) return fail(`bad address "${h}"`);
+      const port = m[2] ? Number(m[2]) : 26379;
+      if (!(port > 0 && port < 65536)) return fail(`bad port in "${h}"`);
+      return { host: (m[1] ?? "").replace(/^\[|\]$/g, ""), port };
+    });
+  if (sentinels.length === 0) fail("no sentinel address");
+  const name = decodeURIComponent(path);
+  if (!name) fail("no master name");
+  const params = new URLSearchParams(query);
+  const db = Number(params.get("db") ?? "0");
+  if (!Number.isInteger(db) || db < 0) fail(`bad db "${params.get("db")}"`);
+  const colon = auth.indexOf(":");
+  const username = colon >= 0 ? decodeURIComponent(auth.slice(0, colon)) : "";
+  const password = colon >= 0 ? decodeURIComponent(auth.slice(colon + 1)) : decodeURIComponent(auth);
+  const sentinelPassword = params.get("sentinelPassword");
+  return {
+    kind: "sentinel",
+    sentinels,
+    name,
+    db,
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    ...(sentinelPassword ? { sentinelPassword } : {}),
+    tls: params.get("tls") === "1" || params.get("tls") === "true",
+  };
+}
+
+/** The URL with any password replaced, for logs and messages. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/^([a-z+-]+:\/\/)([^@/]*:)?[^@/]*@/i, (_m, scheme: string, user?: string) =>
+    user ? `${scheme}${user}[redacted]@` : `${scheme}[redacted]@`,
+  );
+}
+
+function targetOptions(url: string): { url?: string; options: RedisOptions } {
+  const target = parseRedisTarget(url);
+  if (target.kind === "url") return { url: target.url, options: {} };
+  return {
+    options: {
+      sentinels: target.sentinels,
+      name: target.name,
+      db: target.db,
+      ...(target.username ? { username: target.username } : {}),
+      ...(target.password ? { password: target.password } : {}),
+      ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
+      ...(target.tls ? { enableTLSForSentinelMode: true, tls: {} } : {}),
+      // After a failover the old master turns replica: a write that reaches it before the sentinels
+      // told us gets READONLY. Reconnect (ioredis asks the sentinels again) and resend the command.
+      reconnectOnError: (err: Error) => (err.message.startsWith("READONLY") ? 2 : false),
+      sentinelRetryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
+    },
+  };
+}
+
 export function createRedisConnection(url: string, options: ConnectionOptions): Redis {
-  const client = new Redis(url, {
+  const target = targetOptions(url);
+  const settings: RedisOptions = {
+    ...target.options,
     ...roleOptions(options.role),
     lazyConnect: false,
     connectTimeout: 5_000,
     connectionName: options.name ?? `xenops:${options.role}`,
     // Reconnect forever, backing off to 2 s.
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
-  });
+  };
+  const client = target.url ? new Redis(target.url, settings) : new Redis(settings);
   registry.add(client);
   let lastErrorLog = 0;
   client.on("error", (err: Error) => {
