@@ -1,13 +1,14 @@
 import { pickCluster, pickGuest, pickNode } from "../src/core/resolve";
 import { type CommandSpec, UsageError } from "../src/core/spec";
 import { enqueuePlan, type OperationArgs } from "../src/operations/command";
+import { haOverride, OVERRIDE_HA_FLAG } from "../src/operations/ha-manager";
 
 export const createCommand: CommandSpec<OperationArgs> = {
   verb: "create",
   summary: "start a guest from its config on a node (default: its home; checks, approval; --dry-run)",
-  usage: "create [cluster] GUEST [on NODE] [--dry-run]",
+  usage: "create [cluster] GUEST [on NODE] [--dry-run] [--override-ha]",
   role: "operator",
-  flags: ["--dry-run"],
+  flags: ["--dry-run", OVERRIDE_HA_FLAG],
   parse({ positionals, flags }, ctx) {
     const { cluster, rest } = pickCluster(positionals, ctx.clustersHere);
     const [guestWord, ...more] = rest;
@@ -19,7 +20,7 @@ export const createCommand: CommandSpec<OperationArgs> = {
     else if (more.length > 0) throw new UsageError(`too many arguments: ${more.join(" ").slice(0, 60)}`);
     return {
       cluster: cluster.name,
-      operation: { action: "create", guest, node },
+      operation: { action: "create", guest, node, ...haOverride(flags) },
       dryRun: flags.has("--dry-run"),
     };
   },

@@ -1,6 +1,7 @@
 /** Every `/xen` verb, in the order help lists them. Adding a verb: one file here and one line below. */
 import type { CommandSpec } from "../src/core/spec";
 import { approveCommand } from "./approve";
+import { attestOffCommand } from "./attest-off";
 import { cancelCommand } from "./cancel";
 import { createCommand } from "./create";
 import { drbdCommand } from "./drbd";
@@ -20,6 +21,7 @@ export const commands: readonly CommandSpec[] = [
   createCommand,
   evacuateCommand,
   fenceCommand,
+  attestOffCommand,
   approveCommand,
   jobsCommand,
   cancelCommand,

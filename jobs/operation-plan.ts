@@ -13,6 +13,7 @@ import { auditSafely, type OperationDeps } from "../src/operations/context";
 import { planOperation, requestOfSpec } from "../src/operations/plan";
 import { describeRequest } from "../src/operations/preflight";
 import { renderDryRun, renderRefusal } from "../src/operations/render";
+import { attachRawOutput, unreadableForRefusal } from "../src/operations/unreadable";
 import type { OperationPlanJob } from "../src/queue/schema";
 
 export interface OperationPlanResult {
@@ -38,6 +39,22 @@ export function createOperationPlanProcessor(deps: OperationDeps) {
       return { outcome: "ok", result: "requested", summary: "approval requested", approvalId: d.approvalId };
     const request = requestOfSpec(d.cluster, d.operation);
     const what = describeRequest(request);
+    // Redis without AOF would forget the approval and the journal on a restart: refused before planning.
+    const volatile = await deps.approvals.durabilityRefusal();
+    if (volatile) {
+      await deps.notifier.post(d.channel, { text: `⛔ Refused: ${what}: ${volatile}` });
+      await auditSafely(deps, {
+        kind: "refusal",
+        actor: d.requestedBy,
+        cluster: d.cluster,
+        command: d.requestText,
+        parameters: { ...d.operation, dryRun: d.dryRun },
+        outcome: "refused",
+        error: { code: "approval_refused", message: volatile },
+        ...(job.id ? { jobId: job.id } : {}),
+      });
+      return { outcome: "ok", result: "refused", summary: volatile, failed: ["redis_persistence"] };
+    }
     const outcome = await planOperation(deps, request, signal ? { signal } : {});
 
     if (!outcome.ok) {
@@ -46,14 +63,20 @@ export function createOperationPlanProcessor(deps: OperationDeps) {
         guests: "guest" in request ? [request.guest] : [],
         nodes: "node" in request && request.node ? [request.node] : [],
       };
-      await deps.notifier.post(
+      // Refused on output that could not be read: show it (first lines on the card, all attached).
+      const unreadable = unreadableForRefusal(outcome.state, outcome.checks, focus.nodes);
+      const ref = await deps.notifier.post(
         d.channel,
         renderRefusal({
           what,
           requestedBy: d.requestedBy,
           checks: outcome.checks,
           stateSummary: summarizeRelevantState(pickRelevantState(outcome.state, focus)),
+          unreadable,
         }),
+      );
+      await attachRawOutput(deps.notifier, ref, unreadable, `Refused: ${what}`).catch((err: unknown) =>
+        deps.logger.warn({ err, jobId: job.id }, "refusal raw output upload failed"),
       );
       await auditSafely(deps, {
         kind: "refusal",

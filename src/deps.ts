@@ -36,8 +36,10 @@ import { instrumentProcessors, observeRunner } from "./lifecycle/instrument";
 import { LockManager } from "./locks/lock";
 import type { Logger } from "./log";
 import { DEFAULT_OPERATION_SETTINGS, type OperationDeps, type OperationSettings } from "./operations/context";
+import { OffProofStore } from "./operations/off-proofs";
 import { startRecovery } from "./operations/recovery";
 import { Metrics } from "./ops/metrics";
+import { RedisDurability } from "./queue/persistence";
 import { createJobQueues, type JobQueues } from "./queue/queues";
 import { closeConnection, createRedisConnection } from "./queue/redis";
 import type { JobName } from "./queue/schema";
@@ -68,6 +70,15 @@ export interface DepsConfig {
   auditFile?: string;
   /** DRBD resync watch timing (tests shorten it). */
   watch?: Partial<WatchSettings>;
+  /** At close, how long jobs still running may take to finish before what they write to closes (default 5 s). */
+  shutdownGraceMs?: number;
+  /**
+   * XENOPS_ALLOW_VOLATILE_REDIS (development only): risky actions run even when Redis has no AOF.
+   * Without it they are refused, and /healthz says why.
+   */
+  allowVolatileRedis?: boolean;
+  /** How often the Redis persistence settings are read again (default 60 s; tests: 0). */
+  persistenceRefreshMs?: number;
   /** Risky operations (issue 4): timeouts, lock TTL, verification and crash-recovery timing (tests shorten them). */
   operations?: Partial<OperationSettings>;
   /**
@@ -110,6 +121,8 @@ export interface Deps {
   approvals: ApprovalEngine;
   /** Locks of risky actions (fencing tokens). */
   locks: LockManager;
+  /** Whether Redis keeps what is written (AOF): refusals of risky actions, /healthz `redis_persistence`. */
+  durability: RedisDurability;
   /** What the risky operations (migrate, create, fence, evacuate) run on: planner, executor, recovery. */
   operations: OperationDeps;
 }
@@ -131,6 +144,43 @@ async function sshSettings(
       return sshNodeSettings(node, passphrase === undefined ? { privateKey } : { privateKey, passphrase });
     }),
   );
+}
+
+/** Wraps each processor so that its runs in progress are in `inFlight`. */
+function trackRunning<P extends object>(inFlight: Set<Promise<unknown>>, processors: P): P {
+  const out: Record<string, unknown> = {};
+  for (const [name, processor] of Object.entries(processors)) {
+    const run = processor as (job: unknown, token: unknown, signal: unknown) => Promise<unknown>;
+    // Three declared parameters: BullMQ only creates abort signals for processors of length >= 3.
+    out[name] = (job: unknown, token: unknown, signal: unknown) => {
+      const p = run(job, token, signal);
+      inFlight.add(p);
+      void p.then(
+        () => inFlight.delete(p),
+        () => inFlight.delete(p),
+      );
+      return p;
+    };
+  }
+  return out as P;
+}
+
+/** Waits up to `graceMs` for the jobs still running; the ones left are the next worker's to recover. */
+async function settleRunning(
+  inFlight: Set<Promise<unknown>>,
+  graceMs: number,
+  logger: Logger,
+): Promise<void> {
+  if (inFlight.size === 0) return;
+  logger.info({ jobs: inFlight.size, graceMs }, "shutdown: waiting for running jobs");
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), graceMs);
+  });
+  const outcome = await Promise.race([Promise.allSettled([...inFlight]).then(() => "done" as const), late]);
+  clearTimeout(timer);
+  if (outcome === "late")
+    logger.warn({ jobs: inFlight.size }, "shutdown: jobs still running; the next worker recovers them");
 }
 
 export async function createDeps(config: DepsConfig): Promise<Deps> {
@@ -189,6 +239,15 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     prefix: config.queuePrefix,
   });
   const cards = new RedisCardStore(redis, config.queuePrefix);
+  const durability = new RedisDurability(redis, {
+    allowVolatile: config.allowVolatileRedis === true,
+    logger: logger.child({ component: "persistence" }),
+    ...(config.persistenceRefreshMs !== undefined ? { refreshMs: config.persistenceRefreshMs } : {}),
+  });
+  // Read at start, so a Redis without AOF is reported in the log right away.
+  void durability
+    .persistence()
+    .catch((err: unknown) => logger.warn({ err }, "could not read Redis persistence"));
   const queuedBy = new DeliveryJobs();
   const observedJobs: JobEnqueuer = {
     async enqueue(cluster, name, payload, options) {
@@ -217,6 +276,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     authorizer: new Authorizer(inventory.roles, config.groups),
     logger,
     audit: (entry) => audit.append(entry),
+    durability,
     // The winner of a decision queues the execution; the delivery id makes a retried enqueue the same job.
     async enqueueExecution(record, { deliveryId }) {
       const cluster = record.plan.cluster;
@@ -227,7 +287,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
           { cluster, approvalId: record.id },
           { deliveryId },
         );
-      if (!["migrate", "create", "fence", "evacuate"].includes(record.plan.action))
+      if (!["migrate", "create", "fence", "evacuate", "attest_off"].includes(record.plan.action))
         throw new XenopsError("internal", `no execution job for action ${record.plan.action}`);
       return observedJobs.enqueue(
         cluster,
@@ -268,6 +328,8 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     audit: (entry) => audit.append(entry),
     // Risky actions are refused on a node in a maintenance window (issue 5).
     maintenance: (cluster, node) => events.isInMaintenance(cluster, node),
+    // Proofs that nodes are off (verified fences, attestations), on the shared lifecycle client.
+    offProofs: new OffProofStore(redis, config.queuePrefix, logger.child({ component: "off-proofs" })),
   };
   const recoveries: { stop(): Promise<void> }[] = [];
 
@@ -319,6 +381,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
   });
 
   const running: Workers[] = [];
+  const inFlight = new Set<Promise<unknown>>();
   let closing = false;
   return {
     inventory,
@@ -337,6 +400,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     events,
     approvals,
     locks,
+    durability,
     operations,
     workerHealth() {
       return {
@@ -351,48 +415,57 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
         clusters,
         concurrency: config.workerConcurrency ?? 4,
         logger: logger.child({ component: "worker" }),
-        // Instrumented: job context in the logs, metrics by job and outcome, the outcome's audit record.
-        processors: instrumentProcessors(
-          {
-            status: createStatusProcessor({
+        // Instrumented: job context in the logs, metrics by job and outcome, the outcome's audit record;
+        // tracked, so close() lets running jobs write their outcome before the audit log closes.
+        processors: trackRunning(
+          inFlight,
+          instrumentProcessors(
+            {
+              status: createStatusProcessor({
+                inventory,
+                runnerFor: observedRunnerFor,
+                driversFor: driversForCluster,
+                notifier: config.notifier,
+                logger: logger.child({ component: "job" }),
+                cards,
+              }),
+              "drbd-watch": createDrbdWatchProcessor({
+                inventory,
+                runnerFor: observedRunnerFor,
+                driversFor: driversForCluster,
+                notifier: config.notifier,
+                logger: logger.child({ component: "job" }),
+                cards,
+                registry: new RedisWatchRegistry(redis, config.queuePrefix, isRunning),
+                ...(config.watch ? { settings: config.watch } : {}),
+                onEvent: (kind) => metrics.event(kind),
+              }),
+              ...events.processors(),
+              "operation-plan": createOperationPlanProcessor(operations),
+              // A finished fence tells its node's incident (issue 5: "Start its guests on SURVIVOR").
+              "operation-execute": events.observeExecutions(createOperationExecuteProcessor(operations)),
+              approve: createApproveProcessor({ approvals, notifier: config.notifier }),
+            },
+            {
               inventory,
-              runnerFor: observedRunnerFor,
-              driversFor: driversForCluster,
-              notifier: config.notifier,
-              logger: logger.child({ component: "job" }),
-              cards,
-            }),
-            "drbd-watch": createDrbdWatchProcessor({
-              inventory,
-              runnerFor: observedRunnerFor,
-              driversFor: driversForCluster,
-              notifier: config.notifier,
-              logger: logger.child({ component: "job" }),
-              cards,
-              registry: new RedisWatchRegistry(redis, config.queuePrefix, isRunning),
-              ...(config.watch ? { settings: config.watch } : {}),
-              onEvent: (kind) => metrics.event(kind),
-            }),
-            ...events.processors(),
-            "operation-plan": createOperationPlanProcessor(operations),
-            // A finished fence tells its node's incident (issue 5: "Start its guests on SURVIVOR").
-            "operation-execute": events.observeExecutions(createOperationExecuteProcessor(operations)),
-            approve: createApproveProcessor({ approvals, notifier: config.notifier }),
-          },
-          {
-            inventory,
-            metrics,
-            audit: (entry) => audit.record(entry),
-            jobNumber: (jobId) => cards.jobNumber(jobId),
-            logger,
-          },
+              metrics,
+              audit: (entry) => audit.record(entry),
+              jobNumber: (jobId) => cards.jobNumber(jobId),
+              logger,
+            },
+          ),
         ),
       });
       running.push(workers);
       // Approval expiry and stalled enqueues; then executions whose worker died (at start and periodically).
       approvals.start();
       recoveries.push(
-        startRecovery(operations, { clusters, owner: `${process.pid}-${Date.now().toString(36)}` }),
+        startRecovery(operations, {
+          clusters,
+          owner: `${process.pid}-${Date.now().toString(36)}`,
+          // The orphan sweep: an approved execution whose job is gone and whose journal Redis lost.
+          jobState: async (jobId) => (await (await jobs.getJob(jobId))?.getState()) ?? "unknown",
+        }),
       );
       if (!config.events) return workers;
       // The event sources (monitor schedulers, events2 streams, webhook) run where the workers run.
@@ -407,6 +480,8 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
       await Promise.allSettled(recoveries.map((r) => r.stop()));
       await events.stopSources();
       await Promise.allSettled(running.map((w) => w.close(true)));
+      // The workers take no more jobs; the running ones still use the queues, SSH and the audit log.
+      await settleRunning(inFlight, config.shutdownGraceMs ?? 5_000, logger);
       await events.close();
       await jobs.close();
       await Promise.allSettled([...pools.values()].map((p) => p.close()));

@@ -41,12 +41,30 @@ export class ParseError extends XenopsError {
   readonly kind: string;
   readonly line: number;
   readonly text: string | undefined;
+  /**
+   * The whole output the parser was given, as read. Set by the driver that ran the command (parsers
+   * see only text), so a refusal can show the operator exactly what could not be read.
+   */
+  raw: string | undefined;
   constructor(kind: string, line: number, message: string, text?: string) {
     super("parse_error", line > 0 ? `${kind}: line ${line}: ${message}` : `${kind}: ${message}`);
     this.name = "ParseError";
     this.kind = kind;
     this.line = line;
     this.text = text;
+  }
+}
+
+/**
+ * Runs `parse` on a command's output; a ParseError it throws carries that output (`raw`) from then on.
+ * Drivers wrap every parse of remote output in it.
+ */
+export function parseOutput<T>(output: string, parse: (text: string) => T): T {
+  try {
+    return parse(output);
+  } catch (err) {
+    if (err instanceof ParseError && err.raw === undefined) err.raw = output;
+    throw err;
   }
 }
 

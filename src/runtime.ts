@@ -24,7 +24,7 @@ import {
 import type { Logger } from "./log";
 import { Metrics } from "./ops/metrics";
 import type { OpsServer } from "./ops/server";
-import { createSlackApp } from "./slack/app";
+import { createSlackApp, redisReplayStore } from "./slack/app";
 import { createSlackWebClient } from "./slack/client";
 import { createSlackGroupDirectory } from "./slack/groups";
 import { createSlackNotifier, SlackSender } from "./slack/sender";
@@ -103,6 +103,8 @@ export async function startSlackRuntime(
         ...(env.PORT !== undefined ? { port: env.PORT } : {}),
         ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
         core: lateCore,
+        // Seen request signatures live in Redis (the deps' client, bound late like the core).
+        replayStore: redisReplayStore(() => (deps as Deps).redis, env.XENOPS_QUEUE_PREFIX),
         logger: logger.child({ component: "slack" }),
         senderLimits: { updateIntervalMs: SLACK_EDIT_INTERVAL_MS },
       })
@@ -128,6 +130,7 @@ export async function startSlackRuntime(
     metrics,
     auditFile: env.XENOPS_AUDIT_FILE,
     watch: watchSettingsFromEnv(env),
+    allowVolatileRedis: env.XENOPS_ALLOW_VOLATILE_REDIS,
     // Cluster events (monitor, events2, webhook) run with the workers.
     events: true,
   });
@@ -192,6 +195,7 @@ export async function runConsole(base: RuntimeBase, options: ConsoleRuntimeOptio
     metrics: new Metrics({ labels: { role: "console" } }),
     auditFile: base.env.XENOPS_AUDIT_FILE,
     watch: watchSettingsFromEnv(base.env),
+    allowVolatileRedis: base.env.XENOPS_ALLOW_VOLATILE_REDIS,
     // Cluster events; the console's queue prefix is thrown away, so are its monitor schedulers.
     events: { removeSchedulersOnStop: true },
   });

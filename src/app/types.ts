@@ -25,6 +25,8 @@ export interface ActionRequest {
   messageTs: string;
   actionId: string;
   value: string;
+  /** Slack's `action_ts` of the click (signed with the request; the same on a replay of it). */
+  actionTs?: string;
 }
 
 /** What the user sees at once (ephemeral): the ack text. */

@@ -26,13 +26,14 @@ import { type ErrorCode, errorMessage, XenopsError } from "../errors";
 import type { Logger } from "../log";
 import { closeConnection, createRedisConnection } from "../queue/redis";
 import { APPROVAL_ACTION_PREFIX, APPROVE_ACTION_ID, DENY_ACTION_ID, renderApprovalCard } from "./card";
-import { enforcePolicyInvariants } from "./policy";
+import { dataLossConfirmation, enforcePolicyInvariants } from "./policy";
 import type {
   ActionPlan,
   ApprovalPolicy,
   ApprovalRecord,
   ApprovalStatus,
   DecisionResult,
+  ExecutionCardStatus,
   ExecutionJournal,
   ExecutionOutcome,
   JournalStep,
@@ -64,7 +65,23 @@ export interface ApprovalEngineOptions {
   enqueueRetryAfterMs?: number;
   /** How long decided requests and execution journals are kept (default 30 days). */
   retentionMs?: number;
+  /**
+   * Whether Redis keeps what is written (src/queue/persistence.ts): a reason when it does not, and then
+   * requesting and approving risky actions are refused.
+   */
+  durability?: { refusal(): Promise<string | null> };
 }
+
+/** What an execution's lease looks like to its holder. */
+export interface LeaseGrant {
+  approvalId: string;
+  owner: string;
+  token: number;
+}
+
+export type LeaseTakeover =
+  | { taken: true; token: number }
+  | { taken: false; why: "missing" | "finished" | "changed" | "live"; detail?: string };
 
 export interface RequestOptions {
   requestedBy: string;
@@ -94,6 +111,11 @@ export function approvalKeys(prefix: string) {
     exec: (id: string) => `${prefix}:exec:${id}`,
     /** ZSET approval id → claimedAtMs, of claimed executions not finished. */
     unfinished: `${prefix}:exec:unfinished`,
+    /**
+     * ZSET approval id → decidedAtMs, of approved requests whose execution has not finished: written with
+     * the decision, so an approval that survived a Redis data loss its journal did not is still found.
+     */
+    executing: `${prefix}:approval:executing`,
   };
 }
 
@@ -107,7 +129,7 @@ end
 `;
 
 /**
- * The decision. KEYS: 1 approval hash, 2 pending zset, 3 enqueue zset.
+ * The decision. KEYS: 1 approval hash, 2 pending zset, 3 enqueue zset, 4 executing zset.
  * ARGV: 1 id, 2 user, 3 "approve" | "deny", 4 now ms or "".
  * Returns {"missing"} | {"decided", status} | {"expired", now} | {"denied", now} | {"self"} | {"duplicate"}
  *   | {"recorded", now, count} | {"approved", now, count}.
@@ -147,6 +169,7 @@ if count >= tonumber(f[4]) then
   redis.call("HSET", h, "status", "approved", "decidedAtMs", now)
   redis.call("ZREM", KEYS[2], ARGV[1])
   redis.call("ZADD", KEYS[3], now, ARGV[1])
+  redis.call("ZADD", KEYS[4], now, ARGV[1])
   return {"approved", now, count}
 end
 return {"recorded", now, count}
@@ -183,19 +206,26 @@ return ARGV[2]
 
 /**
  * The execution claim. KEYS: 1 approval, 2 exec journal, 3 unfinished zset, 4 enqueue zset.
- * ARGV: 1 id, 2 job id, 3 now or "", 4 journal ttl ms.
- * Returns {"claimed"} | {"already", jobId} | {"other_job", jobId} | {"missing"} | {"not_approved", status}.
+ * ARGV: 1 id, 2 job id, 3 now or "", 4 journal ttl ms, 5 lease owner, 6 lease ttl ms.
+ * Returns {"claimed"} | {"already", jobId} | {"other_job", jobId} | {"missing"} | {"not_approved", status}
+ *   | {"lost", claimedAtMs}: claimed before, but the journal is gone (Redis lost data): never run again.
+ * The lease starts with fencing token 1.
  */
 const CLAIM_SCRIPT = `${NOW_LUA}
-local f = redis.call("HMGET", KEYS[1], "status", "executionJobId")
+local f = redis.call("HMGET", KEYS[1], "status", "executionJobId", "executionClaimedAtMs")
 if not f[1] then return {"missing"} end
 if f[1] ~= "approved" then return {"not_approved", f[1]} end
 if redis.call("EXISTS", KEYS[2]) == 1 then return {"already", redis.call("HGET", KEYS[2], "jobId")} end
+if f[3] then return {"lost", f[3]} end
 if f[2] and f[2] ~= ARGV[2] then return {"other_job", f[2]} end
 local now = nowMs(ARGV[3])
-redis.call("HSET", KEYS[2], "approvalId", ARGV[1], "jobId", ARGV[2], "claimedAtMs", now)
+redis.call("HSET", KEYS[2], "approvalId", ARGV[1], "jobId", ARGV[2], "claimedAtMs", now,
+  "leaseOwner", ARGV[5], "leaseToken", "1", "leaseExpiresAtMs", tostring(tonumber(now) + tonumber(ARGV[6])),
+  "cardStatus", "running")
 redis.call("PEXPIRE", KEYS[2], ARGV[4])
 redis.call("ZADD", KEYS[3], now, ARGV[1])
+-- On the approval too: a claim whose journal is lost later is still known to have happened.
+redis.call("HSET", KEYS[1], "executionClaimedAtMs", now)
 if not f[2] then
   -- The job claimed before the enqueuer recorded its id (or the enqueuer died): record it now.
   redis.call("HSET", KEYS[1], "executionJobId", ARGV[2])
@@ -205,22 +235,94 @@ end
 return {"claimed"}
 `;
 
-/** A journal write. KEYS: 1 exec journal. ARGV: 1 field, 2 value, 3 ttl ms. Returns "ok" | "missing" | "finished". */
+/**
+ * A journal write. KEYS: 1 exec journal. ARGV: 1 field, 2 value, 3 ttl ms, 4 fencing token or "" (no check).
+ * Returns "ok" | "missing" | "finished" | "lost" (another worker took the lease over).
+ */
 const JOURNAL_STEP_SCRIPT = `
 if redis.call("EXISTS", KEYS[1]) == 0 then return "missing" end
+if ARGV[4] ~= "" and redis.call("HGET", KEYS[1], "leaseToken") ~= ARGV[4] then return "lost" end
 if redis.call("HEXISTS", KEYS[1], "finishedAtMs") == 1 then return "finished" end
 redis.call("HSET", KEYS[1], ARGV[1], ARGV[2])
 redis.call("PEXPIRE", KEYS[1], ARGV[3])
 return "ok"
 `;
 
-/** KEYS: 1 exec journal, 2 unfinished. ARGV: 1 id, 2 outcome, 3 detail, 4 now or "", 5 ttl ms. */
+/**
+ * KEYS: 1 exec journal, 2 unfinished, 3 executing. ARGV: 1 id, 2 outcome, 3 detail, 4 now or "", 5 ttl ms,
+ * 6 fencing token or "" (no check), 7 the card's final status or "".
+ * Returns "ok" | "missing" | "finished" | "lost" (the lease was taken over: the taker reports).
+ */
 const FINISH_SCRIPT = `${NOW_LUA}
 if redis.call("EXISTS", KEYS[1]) == 0 then return "missing" end
+if ARGV[6] ~= "" and redis.call("HGET", KEYS[1], "leaseToken") ~= ARGV[6] then return "lost" end
 if redis.call("HEXISTS", KEYS[1], "finishedAtMs") == 1 then return "finished" end
 redis.call("HSET", KEYS[1], "finishedAtMs", nowMs(ARGV[4]), "outcome", ARGV[2], "detail", ARGV[3])
+if ARGV[7] ~= "" then redis.call("HSET", KEYS[1], "cardStatus", ARGV[7]) end
 redis.call("PEXPIRE", KEYS[1], ARGV[5])
 redis.call("ZREM", KEYS[2], ARGV[1])
+redis.call("ZREM", KEYS[3], ARGV[1])
+return "ok"
+`;
+
+/**
+ * Renews a lease (even past its expiry: as long as nobody took it over, it is still ours).
+ * KEYS: 1 exec journal. ARGV: 1 token, 2 ttl ms, 3 now or "". Returns "ok" | "missing" | "lost".
+ */
+const LEASE_RENEW_SCRIPT = `${NOW_LUA}
+if redis.call("EXISTS", KEYS[1]) == 0 then return "missing" end
+if redis.call("HGET", KEYS[1], "leaseToken") ~= ARGV[1] then return "lost" end
+redis.call("HSET", KEYS[1], "leaseExpiresAtMs", tostring(tonumber(nowMs(ARGV[3])) + tonumber(ARGV[2])))
+return "ok"
+`;
+
+/**
+ * Takes an expired lease over, bumping the fencing token: the old holder's next check fails.
+ * KEYS: 1 exec journal. ARGV: 1 expected token, 2 new owner, 3 ttl ms, 4 now or "".
+ * Returns {"taken", token} | {"missing"} | {"finished"} | {"changed", token} | {"live", expiresAtMs}.
+ */
+const LEASE_TAKEOVER_SCRIPT = `${NOW_LUA}
+if redis.call("EXISTS", KEYS[1]) == 0 then return {"missing"} end
+if redis.call("HEXISTS", KEYS[1], "finishedAtMs") == 1 then return {"finished"} end
+local f = redis.call("HMGET", KEYS[1], "leaseToken", "leaseExpiresAtMs")
+local token = f[1] or "0"
+if token ~= ARGV[1] then return {"changed", token} end
+local now = tonumber(nowMs(ARGV[4]))
+if f[2] and tonumber(f[2]) > now then return {"live", f[2]} end
+local next = redis.call("HINCRBY", KEYS[1], "leaseToken", 1)
+redis.call("HSET", KEYS[1], "leaseOwner", ARGV[2], "leaseExpiresAtMs", tostring(now + tonumber(ARGV[3])))
+return {"taken", tostring(next)}
+`;
+
+/**
+ * The card may show "running" only while no final state is recorded (a final state is never replaced).
+ * KEYS: 1 exec journal. ARGV: 1 fencing token or "". Returns "ok" | "missing" | "lost" | "final:<status>".
+ */
+const CARD_RUNNING_SCRIPT = `
+if redis.call("EXISTS", KEYS[1]) == 0 then return "missing" end
+local f = redis.call("HMGET", KEYS[1], "cardStatus", "finishedAtMs", "leaseToken")
+if f[2] or (f[1] and f[1] ~= "running") then return "final:" .. (f[1] or "finished") end
+if ARGV[1] ~= "" and f[3] ~= ARGV[1] then return "lost" end
+redis.call("HSET", KEYS[1], "cardStatus", "running")
+return "ok"
+`;
+
+/**
+ * Settles an approved execution whose journal was lost (Redis lost data): writes a finished journal marked
+ * uncertain, so the execution can never be claimed (run) again. KEYS: 1 approval, 2 exec journal,
+ * 3 executing, 4 unfinished. ARGV: 1 id, 2 now or "", 3 detail, 4 ttl ms. Returns "ok" | "exists" | "missing".
+ */
+const MARK_ORPHAN_SCRIPT = `${NOW_LUA}
+if redis.call("EXISTS", KEYS[2]) == 1 then return "exists" end
+local f = redis.call("HMGET", KEYS[1], "status", "executionJobId", "executionClaimedAtMs")
+if not f[1] then return "missing" end
+local now = nowMs(ARGV[2])
+redis.call("HSET", KEYS[2], "approvalId", ARGV[1], "jobId", f[2] or "unknown", "claimedAtMs", f[3] or now,
+  "finishedAtMs", now, "outcome", "failed", "detail", ARGV[3], "cardStatus", "uncertain", "orphaned", "1",
+  "leaseToken", "0", "leaseOwner", "sweeper", "leaseExpiresAtMs", "0")
+redis.call("PEXPIRE", KEYS[2], ARGV[4])
+redis.call("ZREM", KEYS[3], ARGV[1])
+redis.call("ZREM", KEYS[4], ARGV[1])
 return "ok"
 `;
 
@@ -294,6 +396,16 @@ export class ApprovalEngine {
     this.enqueueRetryAfterMs = options.enqueueRetryAfterMs ?? 30_000;
   }
 
+  /** Why risky actions must be refused now (Redis would not keep their journal), or null. */
+  async durabilityRefusal(): Promise<string | null> {
+    return (await this.options.durability?.refusal()) ?? null;
+  }
+
+  /** The clock the journal and the leases use (the injected one, else the Redis server's), in ms. */
+  async now(): Promise<number> {
+    return this.clockMs();
+  }
+
   /** ARGV "now" for the scripts: the injected clock, or "" for the Redis server's. */
   private nowArg(): string {
     return this.options.now ? String(Math.floor(this.options.now())) : "";
@@ -339,10 +451,14 @@ export class ApprovalEngine {
    */
   async request(plan: ActionPlan, opts: RequestOptions): Promise<ApprovalRecord> {
     const policy = enforcePolicyInvariants(plan.action, opts.policy);
-    if (plan.action === "split_brain_recover" && !policy.typedConfirmation)
+    const volatile = await this.durabilityRefusal();
+    if (volatile) throw new XenopsError("approval_refused", volatile);
+    // A data-losing plan is approved only by typing what it loses (NODE/RESOURCE), whoever built the policy.
+    const confirmation = dataLossConfirmation(plan.action, plan);
+    if (confirmation !== undefined && policy.typedConfirmation !== confirmation)
       throw new XenopsError(
         "invalid_argument",
-        "split-brain recovery needs a typed confirmation (the victim node)",
+        `${plan.action === "fence" ? "a fence of the last UpToDate copy" : "split-brain recovery"} needs the typed confirmation ${confirmation}`,
       );
     if (!(await this.options.authorizer.has(opts.requestedBy, policy.requestRole)))
       throw new XenopsError("forbidden", `requesting ${plan.action} needs the ${policy.requestRole} role`);
@@ -456,16 +572,21 @@ export class ApprovalEngine {
         return no(
           record,
           "typed",
-          `The confirmation "${typed.slice(0, 64)}" does not match; type the victim node's name exactly.`,
+          `The confirmation "${typed.slice(0, 64)}" does not match: type exactly \`/xen approve ${id} ${policy.typedConfirmation}\`.`,
         );
     }
 
+    if (decision === "approve") {
+      const volatile = await this.durabilityRefusal();
+      if (volatile) return no(record, "volatile", volatile);
+    }
     const reply = (await this.redis.eval(
       DECIDE_SCRIPT,
-      3,
+      4,
       this.keys.approval(id),
       this.keys.pending,
       this.keys.enqueue,
+      this.keys.executing,
       id,
       userId,
       decision,
@@ -744,7 +865,11 @@ export class ApprovalEngine {
    * again) owns the execution; do not act, look at `journal(id)` instead. Throws approval_denied when the
    * request is not approved, invalid_argument when it does not exist.
    */
-  async claimExecution(id: string, jobId: string): Promise<"claimed" | "already_claimed"> {
+  async claimExecution(
+    id: string,
+    jobId: string,
+    lease: { owner?: string; ttlMs?: number } = {},
+  ): Promise<"claimed" | "already_claimed"> {
     if (!ID_PATTERN.test(id))
       throw new XenopsError("invalid_argument", `not an approval id: "${id.slice(0, 80)}"`);
     const reply = (await this.redis.eval(
@@ -758,11 +883,20 @@ export class ApprovalEngine {
       jobId,
       this.nowArg(),
       String(this.retentionMs),
+      lease.owner ?? jobId,
+      String(lease.ttlMs ?? 60_000),
     )) as [string, string?];
     switch (reply[0]) {
       case "claimed":
         this.log.info({ approvalId: id, jobId }, "execution claimed");
         return "claimed";
+      case "lost":
+        // Claimed once already, and its journal is gone: running it again could run a step twice.
+        this.log.error(
+          { approvalId: id, jobId, claimedAtMs: reply[1] },
+          "execution journal lost after its claim: not running it again",
+        );
+        return "already_claimed";
       case "already":
       case "other_job":
         this.log.warn({ approvalId: id, jobId, owner: reply[1] }, "execution already claimed");
@@ -779,7 +913,13 @@ export class ApprovalEngine {
     }
   }
 
-  private async writeStep(id: string, index: number, status: StepStatus, details?: Record<string, unknown>) {
+  private async writeStep(
+    id: string,
+    index: number,
+    status: StepStatus,
+    details?: Record<string, unknown>,
+    lease?: LeaseGrant,
+  ) {
     if (!Number.isInteger(index) || index < 0)
       throw new XenopsError("invalid_argument", `bad step index ${index}`);
     const step: JournalStep = {
@@ -795,39 +935,226 @@ export class ApprovalEngine {
       `step:${index}`,
       JSON.stringify(step),
       String(this.retentionMs),
+      lease ? String(lease.token) : "",
     );
-    if (result === "missing") throw new XenopsError("invalid_argument", `execution ${id} was never claimed`);
+    if (result === "missing") {
+      const h = await this.redis.hmget(this.keys.approval(id), "status", "executionClaimedAtMs");
+      if (h[0] && !h[1]) throw new XenopsError("invalid_argument", `execution ${id} was never claimed`);
+      // Claimed once (or even the approval is gone): Redis lost data under a running execution.
+      throw new XenopsError(
+        "lock_lost",
+        `the journal of execution ${id} is gone from Redis (Redis lost its data?): stopping`,
+      );
+    }
+    if (result === "lost")
+      throw new XenopsError(
+        "lock_lost",
+        `execution ${id} was taken over by another worker (fencing token ${lease?.token ?? "?"} is stale): stopping`,
+      );
     if (result === "finished") throw new XenopsError("state_changed", `execution ${id} is already finished`);
   }
 
-  /** Call right before running step `index` (0-based, plan order). */
-  stepStarted(id: string, index: number): Promise<void> {
-    return this.writeStep(id, index, "started");
+  /**
+   * Call right before running step `index` (0-based, plan order). With the lease, the fencing token is
+   * checked in the same script: a worker whose execution was taken over gets lock_lost and must not act.
+   */
+  stepStarted(id: string, index: number, lease?: LeaseGrant): Promise<void> {
+    return this.writeStep(id, index, "started", undefined, lease);
   }
 
-  stepDone(id: string, index: number, details?: Record<string, unknown>): Promise<void> {
-    return this.writeStep(id, index, "done", details);
+  stepDone(id: string, index: number, details?: Record<string, unknown>, lease?: LeaseGrant): Promise<void> {
+    return this.writeStep(id, index, "done", details, lease);
   }
 
-  stepFailed(id: string, index: number, details?: Record<string, unknown>): Promise<void> {
-    return this.writeStep(id, index, "failed", details);
+  stepFailed(
+    id: string,
+    index: number,
+    details?: Record<string, unknown>,
+    lease?: LeaseGrant,
+  ): Promise<void> {
+    return this.writeStep(id, index, "failed", details, lease);
   }
 
-  /** Marks the execution finished. False when it already was (the first outcome stands). */
-  async finish(id: string, outcome: ExecutionOutcome, detail = ""): Promise<boolean> {
+  /**
+   * Marks the execution finished. False when it already was (the first outcome stands), or when `lease`
+   * is given and was taken over (the new holder reports). `cardStatus` is the card's final state.
+   */
+  async finish(
+    id: string,
+    outcome: ExecutionOutcome,
+    detail = "",
+    opts: { lease?: LeaseGrant; cardStatus?: ExecutionCardStatus } = {},
+  ): Promise<boolean> {
+    const result = await this.settle(id, outcome, detail, opts);
+    if (result === "missing") throw new XenopsError("invalid_argument", `execution ${id} was never claimed`);
+    return result === "ok";
+  }
+
+  /**
+   * finish(), saying why not: "finished" (another outcome stands), "lost" (the lease was taken over: the
+   * new holder reports), "missing" (no journal: never claimed, or Redis lost it).
+   */
+  async settle(
+    id: string,
+    outcome: ExecutionOutcome,
+    detail = "",
+    opts: { lease?: LeaseGrant; cardStatus?: ExecutionCardStatus } = {},
+  ): Promise<"ok" | "finished" | "lost" | "missing"> {
     const result = await this.redis.eval(
       FINISH_SCRIPT,
-      2,
+      3,
       this.keys.exec(id),
       this.keys.unfinished,
+      this.keys.executing,
       id,
       outcome,
       detail,
       this.nowArg(),
       String(this.retentionMs),
+      opts.lease ? String(opts.lease.token) : "",
+      opts.cardStatus ?? "",
     );
-    if (result === "missing") throw new XenopsError("invalid_argument", `execution ${id} was never claimed`);
     if (result === "ok") this.log.info({ approvalId: id, outcome }, "execution finished");
+    if (result === "lost")
+      this.log.warn({ approvalId: id, outcome }, "execution not finished: its lease was taken over");
+    return result as "ok" | "finished" | "lost" | "missing";
+  }
+
+  /**
+   * This engine as seen by the holder of `lease`: its journal writes, its finish and its card's "running"
+   * check carry the fencing token, so each fails once the execution was taken over. Everything else is
+   * the engine itself (the view's prototype).
+   */
+  fenced(lease: LeaseGrant): ApprovalEngine {
+    const view = Object.create(this) as ApprovalEngine;
+    Object.assign(view, {
+      stepStarted: (id: string, index: number) => this.stepStarted(id, index, lease),
+      stepDone: (id: string, index: number, details?: Record<string, unknown>) =>
+        this.stepDone(id, index, details, lease),
+      stepFailed: (id: string, index: number, details?: Record<string, unknown>) =>
+        this.stepFailed(id, index, details, lease),
+      settle: (
+        id: string,
+        outcome: ExecutionOutcome,
+        detail?: string,
+        opts: { cardStatus?: ExecutionCardStatus } = {},
+      ) => this.settle(id, outcome, detail, { ...opts, lease }),
+      cardMayShowRunning: (id: string) => this.cardMayShowRunning(id, lease),
+    });
+    return view;
+  }
+
+  // --- execution leases ---
+
+  /**
+   * Renews (and so checks) a lease, atomically: "ok" while the token is still the current one (even past
+   * the expiry: nobody took it over), "lost" once another worker took it over, "missing" when the journal
+   * is gone (Redis lost its data).
+   */
+  async renewLease(lease: LeaseGrant, ttlMs: number): Promise<"ok" | "lost" | "missing"> {
+    return (await this.redis.eval(
+      LEASE_RENEW_SCRIPT,
+      1,
+      this.keys.exec(lease.approvalId),
+      String(lease.token),
+      String(ttlMs),
+      this.nowArg(),
+    )) as "ok" | "lost" | "missing";
+  }
+
+  /** Takes over the lease of an unfinished execution if it is still `expectedToken`'s and has expired. */
+  async takeOverLease(
+    id: string,
+    expectedToken: number,
+    owner: string,
+    ttlMs: number,
+  ): Promise<LeaseTakeover> {
+    const reply = (await this.redis.eval(
+      LEASE_TAKEOVER_SCRIPT,
+      1,
+      this.keys.exec(id),
+      String(expectedToken),
+      owner,
+      String(ttlMs),
+      this.nowArg(),
+    )) as [string, string?];
+    if (reply[0] === "taken") {
+      this.log.warn({ approvalId: id, owner, token: Number(reply[1]) }, "execution lease taken over");
+      return { taken: true, token: Number(reply[1]) };
+    }
+    return {
+      taken: false,
+      why: reply[0] as "missing" | "finished" | "changed" | "live",
+      ...(reply[1] ? { detail: reply[1] } : {}),
+    };
+  }
+
+  /**
+   * Before showing "running" on the execution card: true only while no final state is recorded (and the
+   * lease, when given, is still held). A final state is never replaced; a lost journal allows it (nobody
+   * else will update the card).
+   */
+  async cardMayShowRunning(id: string, lease?: LeaseGrant): Promise<boolean> {
+    const result = (await this.redis.eval(
+      CARD_RUNNING_SCRIPT,
+      1,
+      this.keys.exec(id),
+      lease ? String(lease.token) : "",
+    )) as string;
+    return result === "ok" || result === "missing";
+  }
+
+  /** Stores the final card (rendered) of a finished execution, for writers that must show it again. */
+  async saveFinalCard(id: string, message: string): Promise<void> {
+    const key = this.keys.exec(id);
+    await this.redis.multi().hset(key, "finalCard", message).pexpire(key, this.retentionMs).exec();
+  }
+
+  async finalCard(id: string): Promise<string | null> {
+    return this.redis.hget(this.keys.exec(id), "finalCard");
+  }
+
+  /** A note on the journal from a worker that lost its lease (what it found); never changes the outcome. */
+  async addNote(id: string, text: string): Promise<void> {
+    const key = this.keys.exec(id);
+    if ((await this.redis.exists(key)) === 0) return;
+    await this.redis.hset(key, `note:${await this.clockMs()}:${randomBytes(3).toString("hex")}`, text);
+  }
+
+  /** Approved executions not known to have finished (the orphan sweep's candidates), oldest first. */
+  async executingApprovals(): Promise<string[]> {
+    return this.redis.zrange(this.keys.executing, "0", "499");
+  }
+
+  /** Whether the execution was ever claimed (recorded on the approval itself), even if its journal is gone. */
+  async executionClaimedAt(id: string): Promise<string | null> {
+    const ms = await this.redis.hget(this.keys.approval(id), "executionClaimedAtMs");
+    return ms ? iso(Number(ms)) : null;
+  }
+
+  /** Drops an id from the orphan sweep's index (decided otherwise, or its record is gone). */
+  async forgetExecuting(id: string): Promise<void> {
+    await this.redis.zrem(this.keys.executing, id);
+  }
+
+  /**
+   * Settles an approved execution whose journal was lost: a finished journal marked uncertain is written,
+   * so it can never be claimed (run) again. False when a journal exists (nothing was lost).
+   */
+  async markOrphaned(id: string, detail: string): Promise<boolean> {
+    const result = await this.redis.eval(
+      MARK_ORPHAN_SCRIPT,
+      4,
+      this.keys.approval(id),
+      this.keys.exec(id),
+      this.keys.executing,
+      this.keys.unfinished,
+      id,
+      this.nowArg(),
+      detail,
+      String(this.retentionMs),
+    );
+    if (result === "ok") this.log.error({ approvalId: id }, "execution journal lost: marked uncertain");
     return result === "ok";
   }
 
@@ -846,7 +1173,26 @@ export class ApprovalEngine {
           ...(h.detail ? { detail: h.detail } : {}),
         }
       : null;
-    return { approvalId: id, jobId: h.jobId, claimedAt: iso(Number(h.claimedAtMs)), steps, finished };
+    const lease = h.leaseToken
+      ? {
+          owner: h.leaseOwner ?? "",
+          token: Number(h.leaseToken),
+          expiresAtMs: Number(h.leaseExpiresAtMs ?? 0),
+        }
+      : null;
+    const notes = Object.entries(h)
+      .filter(([field]) => field.startsWith("note:"))
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([, value]) => value);
+    return {
+      approvalId: id,
+      jobId: h.jobId,
+      claimedAt: iso(Number(h.claimedAtMs)),
+      steps,
+      finished,
+      lease,
+      notes,
+    };
   }
 
   /** Claimed executions that never finished (their worker died): for crash recovery, oldest first. */

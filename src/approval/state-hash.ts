@@ -73,9 +73,25 @@ export interface RelevantNode {
   ha: { name: string; status: string }[] | null;
 }
 
+/** A proof that a node is off (src/operations/liveness.ts) the plan relies on; null: it has none. */
+export interface RelevantOffProof {
+  node: string;
+  proof: { kind: string; at: string; by: string[]; approvalId: string | null } | null;
+}
+
 export interface RelevantState {
   cluster: string;
   nodes: RelevantNode[];
+  /** Only when the plan relies on off-proofs (absent otherwise, so other hashes do not change). */
+  offProofs?: RelevantOffProof[];
+}
+
+/** The part of an off-proof the state hash covers (structurally an OffProof). */
+export interface OffProofLike {
+  kind: string;
+  at: string;
+  by: string[];
+  approvalId: string | null;
 }
 
 /** What a plan is about: guests (their domains), nodes (everything on them), DRBD resources. */
@@ -83,6 +99,8 @@ export interface StateFocus {
   guests?: readonly string[];
   nodes?: readonly string[];
   resources?: readonly string[];
+  /** Nodes taken to run nothing because of an off-proof: the proofs are part of the state. */
+  offProofNodes?: readonly string[];
 }
 
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -144,8 +162,25 @@ function pickNode(node: NodeState, focus: StateFocus): RelevantNode {
  * The part of `state` a plan with this focus depends on. Every node is listed (its reachability and HA
  * view always matter); domains and DRBD resources only when focused, or all of them on a focused node.
  */
-export function pickRelevantState(state: ClusterState, focus: StateFocus): RelevantState {
-  return { cluster: state.cluster, nodes: state.nodes.map((n) => pickNode(n, focus)).sort(byName) };
+export function pickRelevantState(
+  state: ClusterState,
+  focus: StateFocus,
+  proofs: Readonly<Record<string, OffProofLike | null>> = {},
+): RelevantState {
+  const relevant: RelevantState = {
+    cluster: state.cluster,
+    nodes: state.nodes.map((n) => pickNode(n, focus)).sort(byName),
+  };
+  const proofNodes = [...new Set(focus.offProofNodes ?? [])].sort();
+  if (proofNodes.length > 0)
+    relevant.offProofs = proofNodes.map((node) => {
+      const p = proofs[node];
+      return {
+        node,
+        proof: p ? { kind: p.kind, at: p.at, by: [...p.by], approvalId: p.approvalId } : null,
+      };
+    });
+  return relevant;
 }
 
 /** A guest and the DRBD resources its disks use (migrate, create, failback). */
@@ -168,33 +203,40 @@ export function pickResourceState(state: ClusterState, resources: readonly strin
 }
 
 /** The hash of the focused state, as stored in ActionPlan.stateHash. */
-export function planStateHash(state: ClusterState, focus: StateFocus): string {
-  return stateHash(pickRelevantState(state, focus));
+export function planStateHash(
+  state: ClusterState,
+  focus: StateFocus,
+  proofs: Readonly<Record<string, OffProofLike | null>> = {},
+): string {
+  return stateHash(pickRelevantState(state, focus, proofs));
 }
 
 /** One line per node for ActionPlan.stateSummary: "ics1: up; internet running; drbd internet Primary/UpToDate ...". */
 export function summarizeRelevantState(relevant: RelevantState): string {
-  return relevant.nodes
-    .map((n) => {
-      if (!n.reachable) return `${n.name}: unreachable`;
-      const parts: string[] = [];
-      if (n.domains === null) parts.push("domains unknown");
-      else if (n.domains.length === 0) parts.push("no focused guests");
-      else
-        for (const d of n.domains) {
-          const what =
-            d.migration ??
-            (d.crashed ? "crashed" : d.paused ? "paused" : d.alive ? "running" : "not running");
-          parts.push(`${d.guest ?? d.name} ${what}`);
-        }
-      if (n.drbd === null) parts.push("drbd unknown");
-      else
-        for (const r of n.drbd) {
-          const peers = r.peers.map((p) => `${p.connectionState} ${p.role}/${p.diskState}`).join(", ");
-          parts.push(`drbd ${r.name} ${r.role}/${r.diskState}${peers ? ` (peer ${peers})` : ""}`);
-        }
-      if (n.ha) parts.push(`HA ${n.ha.map((h) => `${h.name} ${h.status}`).join(", ")}`);
-      return `${n.name}: ${parts.join("; ")}`;
-    })
-    .join("\n");
+  const proofs = (relevant.offProofs ?? []).map((o) =>
+    o.proof
+      ? `${o.node}: ${o.proof.kind === "attested-off" ? "attested off" : "fenced"} at ${o.proof.at} (by ${o.proof.by.map((b) => (/^[UW][A-Z0-9]+$/.test(b) ? `<@${b}>` : b)).join(", ")})`
+      : `${o.node}: no off-proof`,
+  );
+  const nodes = relevant.nodes.map((n) => {
+    if (!n.reachable) return `${n.name}: unreachable`;
+    const parts: string[] = [];
+    if (n.domains === null) parts.push("domains unknown");
+    else if (n.domains.length === 0) parts.push("no focused guests");
+    else
+      for (const d of n.domains) {
+        const what =
+          d.migration ?? (d.crashed ? "crashed" : d.paused ? "paused" : d.alive ? "running" : "not running");
+        parts.push(`${d.guest ?? d.name} ${what}`);
+      }
+    if (n.drbd === null) parts.push("drbd unknown");
+    else
+      for (const r of n.drbd) {
+        const peers = r.peers.map((p) => `${p.connectionState} ${p.role}/${p.diskState}`).join(", ");
+        parts.push(`drbd ${r.name} ${r.role}/${r.diskState}${peers ? ` (peer ${peers})` : ""}`);
+      }
+    if (n.ha) parts.push(`HA ${n.ha.map((h) => `${h.name} ${h.status}`).join(", ")}`);
+    return `${n.name}: ${parts.join("; ")}`;
+  });
+  return [...nodes, ...proofs].join("\n");
 }

@@ -6,7 +6,14 @@
 import type { RoleName } from "../config/schema";
 import type { ErrorCode } from "../errors";
 
-export type RiskyAction = "migrate" | "create" | "fence" | "evacuate" | "split_brain_recover" | "failback";
+export type RiskyAction =
+  | "migrate"
+  | "create"
+  | "fence"
+  | "evacuate"
+  | "split_brain_recover"
+  | "failback"
+  | "attest_off";
 
 /** One command of the plan, exactly as it will run. */
 export interface PlannedStep {
@@ -105,4 +112,14 @@ export interface ExecutionJournal {
   /** By index; only steps that were started. */
   steps: JournalStep[];
   finished: { outcome: ExecutionOutcome; at: string; detail?: string } | null;
+  /**
+   * The execution's lease: who runs it, its fencing token (bumped by a takeover) and until when the
+   * holder is known alive (its worker renews it). Null for journals written before leases existed.
+   */
+  lease: { owner: string; token: number; expiresAtMs: number } | null;
+  /** What a worker that lost its lease found afterwards (it never overwrites the outcome). */
+  notes: string[];
 }
+
+/** The final states of an execution card: once one is recorded, the card never shows "running" again. */
+export type ExecutionCardStatus = "running" | "succeeded" | "failed" | "refused" | "uncertain";

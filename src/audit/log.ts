@@ -250,7 +250,8 @@ export class AuditLog {
   private async writeLine(line: string, seq: number): Promise<void> {
     try {
       await mkdir(dirname(this.file), { recursive: true });
-      const fh = await open(this.file, "a");
+      // Records name users, commands and hosts: readable by the owner only (the mode applies on creation).
+      const fh = await open(this.file, "a", 0o600);
       try {
         await fh.write(`${line}\n`);
         if (this.sync) await fh.datasync();

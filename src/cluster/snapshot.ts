@@ -5,17 +5,21 @@
  */
 import { setMaxListeners } from "node:events";
 import type { ClusterConfig } from "../config/schema";
-import type { DrbdDriver, HaDriver, HypervisorDriver } from "../drivers/types";
-import { errorCode, errorMessage } from "../errors";
+import type { DrbdDriver, HaConfigDriver, HaDriver, HypervisorDriver, StartupDriver } from "../drivers/types";
+import { ExecError, errorCode, errorMessage, ParseError } from "../errors";
 import type { CommandRunner } from "../exec/runner";
 import type { Logger } from "../log";
-import type { ClusterState, NodeState, PartError } from "../model/schema";
+import { type ClusterState, type NodeState, PART_RAW_MAX_LINES, type PartError } from "../model/schema";
 import { deriveWarnings } from "./warnings";
 
 export interface ClusterDrivers {
   hypervisor: HypervisorDriver;
   drbd: DrbdDriver;
   ha: HaDriver | null;
+  /** The manager's guest configuration (haresources, the CIB): read where the HA view is read. */
+  haConfig?: HaConfigDriver | null;
+  /** xendomains' boot-time start (/etc/xen/auto, XENDOMAINS_RESTORE): small files, read on every node. */
+  startup?: StartupDriver | null;
 }
 
 export interface SnapshotDeps {
@@ -52,17 +56,59 @@ const TRANSPORT_CODES = new Set([
 
 type Part<T> = { value: T; error: null } | { value: null; error: PartError & { transport: boolean } };
 
+/** Characters kept of one raw output line (a binary blob can be one huge "line"). */
+const RAW_LINE_MAX_CHARS = 1_000;
+
+/**
+ * The output behind a failed part, as read: the whole text a parser refused, or what a command that
+ * ran and failed printed (stdout, then stderr). Undefined when nothing ran (transport failure).
+ * Capped at PART_RAW_MAX_LINES lines, plus one line saying how many were left out.
+ */
+export function rawOutputOf(err: unknown): string[] | undefined {
+  let text: string | undefined;
+  if (err instanceof ParseError) text = err.raw;
+  else if (err instanceof ExecError && err.exitCode !== null)
+    text = [err.stdout, err.stderr].filter((t) => t !== "").join(err.stdout.endsWith("\n") ? "" : "\n");
+  if (text === undefined) return undefined;
+  // Control characters (a binary blob, a terminal escape) are shown as \xNN: visible, and safe in Slack.
+  const lines = text.split("\n").map((l) =>
+    l
+      .replace(/\r$/, "")
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is replaced.
+      .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`),
+  );
+  if (lines.at(-1) === "") lines.pop();
+  const kept = lines
+    .slice(0, PART_RAW_MAX_LINES)
+    .map((l) => (l.length > RAW_LINE_MAX_CHARS ? `${l.slice(0, RAW_LINE_MAX_CHARS)}…` : l));
+  if (lines.length > PART_RAW_MAX_LINES)
+    kept.push(`… ${lines.length - PART_RAW_MAX_LINES} more lines not kept`);
+  return kept;
+}
+
 async function part<T>(fn: () => Promise<T>): Promise<Part<T>> {
   try {
     return { value: await fn(), error: null };
   } catch (err) {
     const code = errorCode(err);
-    return { value: null, error: { code, message: errorMessage(err), transport: TRANSPORT_CODES.has(code) } };
+    const raw = rawOutputOf(err);
+    return {
+      value: null,
+      error: {
+        code,
+        message: errorMessage(err),
+        ...(raw ? { raw } : {}),
+        transport: TRANSPORT_CODES.has(code),
+      },
+    };
   }
 }
 
 function strip(error: (PartError & { transport: boolean }) | null): PartError | null {
-  return error ? { code: error.code, message: error.message } : null;
+  if (!error) return null;
+  return error.raw
+    ? { code: error.code, message: error.message, raw: error.raw }
+    : { code: error.code, message: error.message };
 }
 
 export async function snapshotNode(
@@ -75,16 +121,26 @@ export async function snapshotNode(
   const started = performance.now();
   const runner = deps.runnerFor(node);
   const call = { signal: options.signal, timeoutMs: options.timeoutMs ?? cluster.commandTimeoutMs };
-  const { hypervisor, drbd, ha } = deps.drivers;
-  const [domains, xenInfo, drbdState, haView] = await Promise.all([
+  const { hypervisor, drbd, ha, haConfig, startup } = deps.drivers;
+  const guests = { guests: cluster.guests.map((g) => ({ name: g.name, configFile: g.configFile })) };
+  const none = Promise.resolve({ value: null, error: null } as const);
+  const readHaConfig = haConfig && !haObservedOn;
+  const [domains, xenInfo, drbdState, haView, haConf, boot] = await Promise.all([
     part(() => hypervisor.listDomains(runner, call)),
     part(() => hypervisor.info(runner, call)),
     part(() => drbd.status(runner, { resources: cluster.drbd }, call)),
-    ha && !haObservedOn
-      ? part(() => ha.view(runner, call))
-      : Promise.resolve({ value: null, error: null } as const),
+    ha && !haObservedOn ? part(() => ha.view(runner, call)) : none,
+    readHaConfig ? part(() => haConfig.read(runner, guests, call)) : none,
+    startup ? part(() => startup.read(runner, guests, call)) : none,
   ]);
-  const parts = [domains, xenInfo, drbdState, ...(ha && !haObservedOn ? [haView] : [])];
+  const parts = [
+    domains,
+    xenInfo,
+    drbdState,
+    ...(ha && !haObservedOn ? [haView] : []),
+    ...(readHaConfig ? [haConf] : []),
+    ...(startup ? [boot] : []),
+  ];
   const transportErrors = parts.map((p) => p.error).filter((e) => e?.transport);
   // Unreachable only when every part failed on the transport: a node that answered anything is up.
   const reachable = transportErrors.length < parts.length;
@@ -103,6 +159,15 @@ export async function snapshotNode(
       ha && haObservedOn
         ? { code: HA_NOT_SAMPLED, message: `cluster-wide view read on ${haObservedOn.join(", ")}` }
         : strip(haView.error),
+    ...(haConfig
+      ? {
+          haConfig: haConf.value,
+          haConfigError: haObservedOn
+            ? { code: HA_NOT_SAMPLED, message: `read on ${haObservedOn.join(", ")}` }
+            : strip(haConf.error),
+        }
+      : {}),
+    ...(startup ? { startup: boot.value, startupError: strip(boot.error) } : {}),
     durationMs: Math.round(performance.now() - started),
   };
   if (!reachable) deps.logger.warn({ node, code: state.error?.code }, "node unreachable during snapshot");

@@ -1,6 +1,7 @@
 /** Derived warnings: what an on-call engineer must see first. Pure: config + node states in, warnings out. */
 import type { ClusterConfig } from "../config/schema";
 import type { ClusterWarning, NodeState, Severity, WarningKind } from "../model/schema";
+import { startupWarnings } from "./startup-warnings";
 
 const SYNCING =
   /^(SyncSource|SyncTarget|PausedSyncS|PausedSyncT|StartingSyncS|StartingSyncT|WFBitMapS|WFBitMapT|WFSyncUUID|VerifyS|VerifyT)$/;
@@ -274,5 +275,6 @@ export function deriveWarnings(cluster: ClusterConfig, nodes: readonly NodeState
       }
     }
   }
+  out.push(...startupWarnings(cluster, nodes));
   return out.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
 }

@@ -36,6 +36,14 @@ export const RuntimeEnv = z.object({
   XENOPS_WATCH_STALL_SECONDS: z.coerce.number().int().positive().optional(),
   /** DRBD watch: give up after this long (default 720 = 12 h). */
   XENOPS_WATCH_TIMEOUT_MINUTES: z.coerce.number().int().positive().optional(),
+  /**
+   * Development only: `1` lets risky actions run although Redis has no AOF persistence (a restart would
+   * lose their journal). Unset, they are refused and /healthz fails `redis_persistence`.
+   */
+  XENOPS_ALLOW_VOLATILE_REDIS: z
+    .enum(["", "0", "1"])
+    .optional()
+    .transform((v) => v === "1"),
 });
 export type RuntimeEnv = z.infer<typeof RuntimeEnv>;
 

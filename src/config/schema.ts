@@ -43,6 +43,11 @@ export const NodeConfig = z
     hostKey: HostKeyPin,
     /** Prefix privileged commands with `sudo -n --`. */
     sudo: z.boolean().optional(),
+    /**
+     * This node's own key for the event webhook: a request signed with it may speak only for this node.
+     * Without it the node falls back to the shared `webhook.secret` (a warning is logged at start).
+     */
+    webhookSecret: SecretRef.optional(),
   })
   .strict();
 export type NodeConfig = z.infer<typeof NodeConfig>;
@@ -93,6 +98,11 @@ export const DrbdResourceConfig = z
       .optional(),
     /** allow-two-primaries is set in the resource's configuration (needed for live migration). */
     allowTwoPrimaries: z.boolean().default(false),
+    /**
+     * The nodes that hold this resource; default: every node of the cluster. A resource expected on a
+     * node but absent from its DRBD status makes that node's DRBD state unknown, never "not configured".
+     */
+    nodes: z.array(Name).min(1).optional(),
   })
   .strict();
 export type DrbdResourceConfig = z.infer<typeof DrbdResourceConfig>;
@@ -140,11 +150,13 @@ export type MonitorConfig = z.infer<typeof MonitorConfig>;
 
 /**
  * The HTTP endpoint for node-side hooks (contrib/: DRBD handlers, HA alert agent). Requests carry an
- * HMAC-SHA256 of `TIMESTAMP.BODY` keyed with `secret`; stale or replayed requests are refused.
+ * HMAC-SHA256 of `TIMESTAMP.BODY` keyed with the sending node's `webhookSecret` (or, for nodes without
+ * one, the shared `secret`, accepted with a warning); stale or replayed requests are refused.
  */
 export const WebhookConfig = z
   .object({
-    secret: SecretRef,
+    /** Shared by every node without a `webhookSecret` of its own (any of them can speak for the others). */
+    secret: SecretRef.optional(),
     host: z.string().min(1).default("0.0.0.0"),
     port: z.number().int().min(0).max(65535).default(8089),
     /** Requests older (or newer) than this are refused. */
@@ -217,6 +229,10 @@ export const ApprovalsConfig = z
       path: ["twoPerson"],
     }).optional(),
     split_brain_recover: ApprovalPolicyOverride.optional(),
+    attest_off: ApprovalPolicyOverride.refine((p) => p.twoPerson !== false, {
+      message: "attest_off always needs two persons: twoPerson cannot be false",
+      path: ["twoPerson"],
+    }).optional(),
   })
   .strict();
 export type ApprovalsConfig = z.infer<typeof ApprovalsConfig>;
@@ -288,6 +304,13 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
           path: ["clusters", ci, "drbd", ri, "minor"],
           message: "DRBD 8 needs the minor of each resource (/proc/drbd shows only minors)",
         });
+      (Array.isArray(r.nodes) ? r.nodes : []).forEach((n: unknown, ni: number) => {
+        if (typeof n === "string" && nodes.size > 0 && !nodes.has(n))
+          issues.push({
+            path: ["clusters", ci, "drbd", ri, "nodes", ni],
+            message: `unknown node "${n}"; nodes are: ${[...nodes].join(", ")}`,
+          });
+      });
       if (typeof r.minor === "number") {
         const other = minors.get(r.minor);
         if (other !== undefined)
@@ -322,5 +345,15 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
       });
     });
   });
+  const webhook = (raw as Loose | null)?.webhook;
+  if (webhook && typeof webhook === "object" && (webhook as Loose).secret === undefined) {
+    const perNode = clusters.some((c) => asArray(c.nodes).some((n) => n.webhookSecret !== undefined));
+    if (!perNode)
+      issues.push({
+        path: ["webhook", "secret"],
+        message:
+          "give the nodes their own webhookSecret (clusters[].nodes[].webhookSecret) or a shared secret",
+      });
+  }
   return issues;
 }

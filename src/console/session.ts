@@ -54,7 +54,7 @@ export class ConsoleSession {
     const match = LINE.exec(trimmed);
     const user = match?.[1] ?? defaultUser;
     // `{approval}`: the id of the newest approval card, which a script cannot know in advance
-    // (e.g. `/xen approve {approval} ics2` for a typed confirmation).
+    // (e.g. `/xen approve {approval} ics2/internet` for a typed confirmation).
     const text = (match ? (match[2] ?? "") : trimmed).replace(
       /\{approval\}/g,
       () => this.opts.notifier.findButton("Approve")?.button.value ?? "{approval}",

@@ -1,4 +1,5 @@
 /** The narrow view of the queue that command handlers get. */
+import { XenopsError } from "../errors";
 import type { JobName, JobPayloads } from "../queue/schema";
 
 export interface EnqueuedJob {
@@ -16,4 +17,16 @@ export interface JobEnqueuer {
     payload: JobPayloads[N],
     options: { deliveryId: string },
   ): Promise<EnqueuedJob>;
+}
+
+/**
+ * The queue could not confirm the enqueue in time, or failed after claiming the job id: the job may or
+ * may not be queued. Say so (never "nothing was queued"); a retry with the same delivery id finds the
+ * same job, or queues it exactly once.
+ */
+export class EnqueueOutcomeUnknown extends XenopsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("internal", message, options);
+    this.name = "EnqueueOutcomeUnknown";
+  }
 }

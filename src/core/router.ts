@@ -8,7 +8,7 @@ import type { InventoryConfig } from "../config/schema";
 import { errorCode, errorMessage } from "../errors";
 import type { Logger } from "../log";
 import { Authorizer } from "./authz";
-import type { JobEnqueuer } from "./enqueuer";
+import { EnqueueOutcomeUnknown, type JobEnqueuer } from "./enqueuer";
 import type { JobAdmin } from "./job-admin";
 import { type CommandContext, type CommandSpec, type ParsedArgs, UsageError } from "./spec";
 
@@ -152,6 +152,10 @@ export function createCommandCore(deps: CoreDeps): CommandCore {
           ...given,
           error: { code: errorCode(err), message: errorMessage(err) },
         });
+        if (err instanceof EnqueueOutcomeUnknown)
+          return {
+            text: `\`${slash} ${spec.verb}\` may have been queued: ${errorMessage(err)}. See \`${slash} jobs\` before trying again.`,
+          };
         return {
           text: `Could not run \`${slash} ${spec.verb}\`: ${errorMessage(err)}. Nothing was queued; try again.`,
         };

@@ -10,11 +10,12 @@ import { drbd8Commands } from "./drbd8/commands";
 import { drbd9Driver, parsers as drbd9Parsers } from "./drbd9";
 import { drbd9Commands } from "./drbd9/commands";
 import { type FenceDriver, fenceDriverFor } from "./fence";
-import { heartbeatDriver, parsers as heartbeatParsers } from "./heartbeat";
-import { pacemakerDriver, parsers as pacemakerParsers } from "./pacemaker";
+import { haresourcesDriver, heartbeatDriver, parsers as heartbeatParsers } from "./heartbeat";
+import { cibDriver, pacemakerDriver, parsers as pacemakerParsers } from "./pacemaker";
 import type {
   DrbdCommands,
   DrbdDriver,
+  HaConfigDriver,
   HaDriver,
   HypervisorCommands,
   HypervisorDriver,
@@ -22,6 +23,7 @@ import type {
 } from "./types";
 import { parsers as xenParsers, xlDriver, xmDriver } from "./xen";
 import { xlCommands, xmCommands } from "./xen/commands";
+import { xendomainsDriver, parsers as xendomainsParsers } from "./xendomains";
 
 export const hypervisorDrivers: Record<ToolstackConfig["hypervisor"], HypervisorDriver> = {
   xm: xmDriver,
@@ -33,12 +35,20 @@ export const haDrivers: Record<ToolstackConfig["ha"], HaDriver | null> = {
   pacemaker: pacemakerDriver,
   none: null,
 };
+/** Which guests the cluster manager manages (haresources, the CIB). */
+export const haConfigDrivers: Record<ToolstackConfig["ha"], HaConfigDriver | null> = {
+  heartbeat: haresourcesDriver,
+  pacemaker: cibDriver,
+  none: null,
+};
 
 export function driversFor(toolstack: ToolstackConfig): ClusterDrivers {
   return {
     hypervisor: hypervisorDrivers[toolstack.hypervisor],
     drbd: drbdDrivers[toolstack.drbd],
     ha: haDrivers[toolstack.ha],
+    haConfig: haConfigDrivers[toolstack.ha],
+    startup: xendomainsDriver,
   };
 }
 
@@ -74,6 +84,7 @@ export const parserKinds: readonly ParserEntry[] = [
   ...xenParsers,
   ...heartbeatParsers,
   ...pacemakerParsers,
+  ...xendomainsParsers,
 ];
 
 export function parserFor(kind: string): ParserEntry | undefined {

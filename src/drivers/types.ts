@@ -5,7 +5,8 @@
  */
 import type { DrbdResourceConfig } from "../config/schema";
 import type { CommandRunner } from "../exec/runner";
-import type { Domain, DrbdResourceState, HaView, XenInfo } from "../model/schema";
+import type { Domain, DrbdResourceState, HaConfig, HaView, StartupConfig, XenInfo } from "../model/schema";
+import type { GuestRef } from "./guest-match";
 
 export interface DriverCallOptions {
   signal?: AbortSignal;
@@ -35,6 +36,22 @@ export interface DrbdDriver {
 export interface HaDriver {
   readonly id: "heartbeat" | "pacemaker";
   view(runner: CommandRunner, options?: DriverCallOptions): Promise<HaView>;
+}
+
+/** The inventory's guests, which configuration files name in their own ways. */
+export interface GuestsContext {
+  guests: readonly GuestRef[];
+}
+
+/** The cluster manager's configuration: which guests it starts and moves (haresources, the CIB). */
+export interface HaConfigDriver {
+  readonly id: "heartbeat" | "pacemaker";
+  read(runner: CommandRunner, context: GuestsContext, options?: DriverCallOptions): Promise<HaConfig>;
+}
+
+/** What starts guests at boot (xendomains). */
+export interface StartupDriver {
+  read(runner: CommandRunner, context: GuestsContext, options?: DriverCallOptions): Promise<StartupConfig>;
 }
 
 /** A parser kind exposed by `xenops parse KIND`. */

@@ -14,7 +14,7 @@ import { policyFor } from "../approval/policy";
 import type { RiskyAction } from "../approval/types";
 import { type ClusterConfig, type InventoryConfig, Name } from "../config/schema";
 import type { Authorizer } from "../core/authz";
-import type { EnqueuedJob, JobEnqueuer } from "../core/enqueuer";
+import { type EnqueuedJob, EnqueueOutcomeUnknown, type JobEnqueuer } from "../core/enqueuer";
 import type { ActionHandler } from "../core/router";
 import { errorMessage } from "../errors";
 import type { Logger } from "../log";
@@ -146,7 +146,10 @@ export function createEventActionHandler(deps: EventActionDeps): ActionHandler {
       const role =
         action === "split_brain_recover"
           ? policyFor(action, deps.inventory, {
-              params: { victim: a.kind === "keep_data" ? a.victim : "" },
+              params:
+                a.kind === "keep_data"
+                  ? { victim: a.victim, resource: a.resource }
+                  : { victim: "", resource: "" },
               target: {},
             }).requestRole
           : policyFor(action, deps.inventory).requestRole;
@@ -159,8 +162,17 @@ export function createEventActionHandler(deps: EventActionDeps): ActionHandler {
       }
       const incident = await deps.incidents.get(value.i);
       const threadTs = incident?.threadTs ?? request.messageTs;
-      // Clicks on the same button within a minute are one request (double clicks, two people at once).
-      const window = Math.floor(now() / 60_000);
+      // One request per click, however often its request arrives (a Slack retry, a replay): keyed by
+      // the minute of the click's own action_ts, signed with it, so clicks on the same button within
+      // that minute (double clicks, two people at once) are one request too. Without action_ts (the
+      // console), by the trigger of a Slack click, else by the minute it arrived.
+      const clickTs = /^\d{1,12}(\.\d{1,6})?$/.test(request.actionTs ?? "") ? Number(request.actionTs) : null;
+      const window =
+        clickTs !== null
+          ? `at${Math.floor(clickTs / 60)}`
+          : request.source === "slack"
+            ? `trigger:${request.deliveryId}`
+            : String(Math.floor(now() / 60_000));
       const ctx: OperationContext = {
         cluster: cluster.name,
         requestedBy: request.userId,
@@ -213,6 +225,10 @@ export function createEventActionHandler(deps: EventActionDeps): ActionHandler {
         }
       } catch (err) {
         log.error({ err: errorMessage(err) }, "event action failed");
+        if (err instanceof EnqueueOutcomeUnknown)
+          return {
+            text: `The request to ${describe(a)} may have been queued: ${errorMessage(err)}. See \`/xen jobs\` before clicking again.`,
+          };
         return {
           text: `Could not queue the request to ${describe(a)}: ${errorMessage(err)}. Nothing was done.`,
         };

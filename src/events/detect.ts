@@ -13,6 +13,7 @@ import {
   resourceNames,
   sidesOf,
 } from "./facts";
+import { heartbeatDeadNode, takeoverLinesFor } from "./heartbeat";
 import {
   type ClusterEvent,
   type Condition,
@@ -113,14 +114,18 @@ function nodeConditions(cluster: ClusterConfig, facts: Facts): Condition[] {
                 ? `${name} was fenced. Its guests ${guests.join(", ")} can be started on ${survivor}.`
                 : `${name} was fenced. No healthy node holds the DRBD resources of ${guests.join(", ")}.`;
       }
+      let title = `${name} is ${unclean ? "UNCLEAN (needs fencing)" : "dead"} according to ${n.ha.stack} on ${n.ha.observer}${fencedAt ? " (fenced)" : ""}`;
+      // heartbeat's own log says what it did (STONITH, takeover): the incident follows it.
+      const hb = heartbeatDeadNode(cluster, facts, name, { title, evidence });
+      if (hb) ({ title, detail, actions } = hb);
       out.push(
         condition(facts, {
           ...base,
           kind: "node_dead",
           severity: "critical",
-          title: `${name} is ${unclean ? "UNCLEAN (needs fencing)" : "dead"} according to ${n.ha.stack} on ${n.ha.observer}${fencedAt ? " (fenced)" : ""}`,
+          title,
           detail,
-          evidence,
+          evidence: hb ? hb.evidence : evidence,
           actions,
         }),
       );
@@ -400,6 +405,60 @@ function failbackConditions(cluster: ClusterConfig, facts: Facts): Condition[] {
 }
 
 /**
+ * Guests running on a node other than their home. Reported by a start-up pass (what is true now,
+ * whatever happened while xenops was not running), and followed until they are home again; a guest
+ * moved later on purpose is not news.
+ */
+function awayConditions(cluster: ClusterConfig, facts: Facts, report: (key: string) => boolean): Condition[] {
+  const out: Condition[] = [];
+  for (const g of cluster.guests) {
+    if (!g.home) continue;
+    const on = Object.entries(facts.nodes)
+      .filter(([, n]) => n.guests?.includes(g.name))
+      .map(([name]) => name);
+    const migrating = Object.values(facts.nodes).some((n) => n.migrating.includes(g.name));
+    const at = on[0];
+    if (migrating || on.length !== 1 || !at || at === g.home) continue;
+    const c = condition(facts, {
+      family: "guest",
+      subject: g.name,
+      node: null,
+      kind: "guest_away",
+      severity: "info",
+      title: `${g.name} runs on ${at}, away from its home ${g.home}`,
+      evidence: [],
+    });
+    if (!report(c.key)) continue;
+    const home = facts.nodes[g.home];
+    const ready =
+      nodeHealthy(home) &&
+      g.drbd.every((r) =>
+        [g.home as string, at].every((n) => {
+          const side = facts.nodes[n]?.drbd?.[r];
+          return (
+            side?.conn === "Connected" &&
+            side.disk === "UpToDate" &&
+            side.peerDisk === "UpToDate" &&
+            !(side.repl !== null && SYNCING.test(side.repl))
+          );
+        }),
+      );
+    out.push({
+      ...c,
+      severity: nodeHealthy(home) ? "info" : "warning",
+      detail: nodeHealthy(home)
+        ? ready
+          ? `${g.home} is up and the disks are UpToDate on both sides: ${g.name} can fail back (live migration).`
+          : `${g.home} is up; ${g.name} can fail back once its disks are UpToDate on both sides.`
+        : `${g.home} is not healthy: ${g.name} stays on ${at} for now.`,
+      evidence: [`${g.name}: home ${g.home}, runs on ${at}`, ...takeoverLinesFor(cluster, facts, g.name)],
+      actions: ready ? [{ kind: "failback", node: g.home, guests: [g.name] }] : [],
+    });
+  }
+  return out;
+}
+
+/**
  * Forgets nodes that came back once their home guests are home (or run nowhere), or after a day: the
  * failback offer ends with them.
  */
@@ -417,14 +476,22 @@ export function pruneReturned(cluster: ClusterConfig, facts: Facts): void {
   }
 }
 
-/** Every condition that holds in `facts`, keyed by fingerprint. */
-export function conditionsOf(cluster: ClusterConfig, facts: Facts): Condition[] {
+/**
+ * Every condition that holds in `facts`, keyed by fingerprint. `baseline`: a start-up pass, which also
+ * reports guests away from home; `keep`: conditions open before, followed while they hold.
+ */
+export function conditionsOf(
+  cluster: ClusterConfig,
+  facts: Facts,
+  options: { baseline?: boolean; keep?: ReadonlySet<string> } = {},
+): Condition[] {
   const all = [
     ...nodeConditions(cluster, facts),
     ...linkConditions(cluster, facts),
     ...resyncAndDiskConditions(cluster, facts),
     ...guestConditions(facts),
     ...failbackConditions(cluster, facts),
+    ...awayConditions(cluster, facts, (key) => options.baseline === true || options.keep?.has(key) === true),
   ];
   const byKey = new Map<string, Condition>();
   for (const c of all) if (!byKey.has(c.key)) byKey.set(c.key, c);

@@ -56,6 +56,45 @@ export interface FactsMemory {
   disconnectedSince: Record<string, string>;
   /** Node → ISO time it came back after being down or unreachable (failback is offered for it). */
   returned?: Record<string, string>;
+  /** What heartbeat's logs told so far (src/events/heartbeat.ts). */
+  haLog?: HaLogMemory;
+}
+
+/** One death as heartbeat on a survivor logged it: STONITH, then the takeover of the dead node's groups. */
+export interface HaLogEpisode {
+  /** The node whose log tells it (the survivor). */
+  observer: string;
+  dead: string;
+  /** ISO time of its first line, when the line has one. */
+  since: string | null;
+  stonith: "started" | "reported_reset" | "failed" | "none_configured" | null;
+  device: string | null;
+  takeover: "started" | "complete" | "not_needed" | null;
+  /** Resources of the groups taken over, as heartbeat names them (`drbddisk::internet`). */
+  resources: string[];
+  /** Raw lines, oldest first (the first and the latest ones when there are many). */
+  lines: string[];
+  /** Happenings already posted for it. */
+  reported: { stonithFailed?: boolean; takeover?: boolean };
+}
+
+/** heartbeat's auto_failback of `home`'s groups by `holder`. */
+export interface HaFailbackEpisode {
+  holder: string;
+  home: string;
+  since: string | null;
+  resources: string[];
+  lines: string[];
+  done: boolean;
+}
+
+export interface HaLogMemory {
+  /** Node → the last lines of its log as last read (where the next read continues). */
+  cursors: Record<string, string[]>;
+  /** Dead node → its episode (dropped once the node is back). */
+  episodes: Record<string, HaLogEpisode>;
+  /** Home node → its failback (dropped once done and reported). */
+  failbacks: Record<string, HaFailbackEpisode>;
 }
 
 export interface Facts {
@@ -240,6 +279,7 @@ export function withMemory(next: Facts, previous: Facts | null): Facts {
     recovering: { ...old.recovering },
     disconnectedSince: {},
     returned: { ...(old.returned ?? {}) },
+    ...(old.haLog ? { haLog: structuredClone(old.haLog) } : {}),
   };
   const returned = memory.returned ?? {};
   for (const [name, n] of Object.entries(next.nodes)) {

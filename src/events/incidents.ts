@@ -86,6 +86,8 @@ export interface IncidentRecord extends IncidentView {
   /** Times (ms) of transitions, for the flap counter. */
   resolvedAtMs: number | null;
   lastAtMs: number;
+  /** Kinds of data loss or two writers that already paged for this incident (each pages once). */
+  repaged?: string[];
 }
 
 interface PendingFollowUp {
@@ -220,6 +222,26 @@ export class IncidentManager {
   }
 
   /**
+   * News that raises an incident to data loss or two writers pages on-call again, even when the
+   * incident paged before (once per kind of such news).
+   */
+  private shouldRepage(rec: IncidentRecord, e: ClusterEvent): boolean {
+    return (
+      escalationOf(e) !== null &&
+      !(rec.repaged ?? []).includes(e.kind) &&
+      oncallMentions(this.options.inventory.oncall) !== ""
+    );
+  }
+
+  /** Remembers that `e` paged (so the same kind of news does not page twice) and why, for the message. */
+  private notePaged(rec: IncidentRecord, e: ClusterEvent): void {
+    const reason = escalationOf(e);
+    if (!reason || (rec.repaged ?? []).includes(e.kind)) return;
+    rec.repaged = [...(rec.repaged ?? []), e.kind];
+    rec.escalation = { reason, at: new Date(this.now()).toISOString() };
+  }
+
+  /**
    * The incident an event belongs in: for a resync or disk event, its resource's link incident (a
    * split brain being recovered); else the incident of the node that explains it. Only while that
    * incident is open or was resolved recently, and has a thread.
@@ -338,7 +360,7 @@ export class IncidentManager {
     if (parent?.threadTs) {
       rec.attachedTo = parent.id;
       rec.threadTs = parent.threadTs;
-      const page = this.shouldPage(rec) && !parent.paged;
+      const page = (this.shouldPage(rec) && !parent.paged) || this.shouldRepage(parent, e);
       await this.followUp(
         rec,
         {
@@ -347,9 +369,14 @@ export class IncidentManager {
           evidence: e.evidence,
           ...(e.detail ? { detail: e.detail } : {}),
         },
-        { force: true, page, buttons: e.actions },
+        { force: true, page, buttons: e.actions, source: e.source },
       );
-      if (page) rec.paged = true;
+      if (page) {
+        rec.paged = true;
+        this.notePaged(rec, e);
+        this.notePaged(parent, e);
+        await this.save(parent);
+      }
       await this.save(rec);
       return;
     }
@@ -363,7 +390,11 @@ export class IncidentManager {
       await this.save(rec);
       return;
     }
-    if (this.shouldPage(rec)) rec.paged = true;
+    if (this.shouldPage(rec)) {
+      rec.paged = true;
+      // Opened at data loss already: that is the page; the same news later does not page again.
+      if (escalationOf(e)) rec.repaged = [e.kind];
+    }
     const ref = await this.post(rec.channel, renderIncident(this.view(rec), this.options.inventory));
     rec.ts = ref?.ts ?? null;
     rec.threadTs = rec.ts;
@@ -457,6 +488,7 @@ export class IncidentManager {
       await this.save(rec);
       return;
     }
+    const repage = this.shouldRepage(rec, e);
     const title = reopened
       ? `Again: ${e.title} (flap ${rec.flaps})`
       : rec.count > 1
@@ -465,8 +497,13 @@ export class IncidentManager {
     await this.followUp(
       rec,
       { icon: reopened ? "🔁" : iconOf(e.severity), title, evidence: e.evidence },
-      { force: escalated, page: this.shouldPage(rec), buttons: escalated ? e.actions : undefined },
+      {
+        force: escalated || repage,
+        page: this.shouldPage(rec) || repage,
+        buttons: escalated ? e.actions : undefined,
+      },
     );
+    if (repage) this.notePaged(rec, e);
     await this.maybeUpdateParent(rec, escalated);
     await this.save(rec);
   }
@@ -491,6 +528,7 @@ export class IncidentManager {
       await this.save(rec);
       return;
     }
+    const repage = significant && this.shouldRepage(rec, e);
     if (significant)
       await this.followUp(
         rec,
@@ -500,8 +538,13 @@ export class IncidentManager {
           evidence: e.evidence,
           ...(e.detail ? { detail: e.detail } : {}),
         },
-        { force: escalated || (e.actions?.length ?? 0) > 0, page: this.shouldPage(rec), buttons: e.actions },
+        {
+          force: escalated || repage || (e.actions?.length ?? 0) > 0,
+          page: this.shouldPage(rec) || repage,
+          buttons: e.actions,
+        },
       );
+    if (repage) this.notePaged(rec, e);
     await this.maybeUpdateParent(rec, significant);
     await this.save(rec);
   }
@@ -551,6 +594,7 @@ export class IncidentManager {
     ) {
       const escalated = SEVERITY_RANK[e.severity] > SEVERITY_RANK[rec.severity] && rec.status === "open";
       if (escalated) rec.severity = e.severity;
+      const repage = this.shouldRepage(rec, e);
       rec.lastAt = new Date(now).toISOString();
       rec.lastAtMs = now;
       if (rec.stormed) {
@@ -568,12 +612,17 @@ export class IncidentManager {
         },
         {
           force: true,
-          page: e.severity === "critical" && this.shouldPage({ ...rec, severity: "critical" }),
+          page: (e.severity === "critical" && this.shouldPage({ ...rec, severity: "critical" })) || repage,
           buttons: e.actions,
+          source: e.source,
         },
       );
       if (e.severity === "critical" && oncallMentions(this.options.inventory.oncall) !== "") rec.paged = true;
-      await this.maybeUpdateParent(rec, escalated);
+      if (repage) {
+        rec.paged = true;
+        this.notePaged(rec, e);
+      }
+      await this.maybeUpdateParent(rec, escalated || repage);
       await this.save(rec);
       return;
     }
@@ -584,12 +633,22 @@ export class IncidentManager {
   private async followUp(
     rec: IncidentRecord,
     f: { icon: string; title: string; evidence: string[]; detail?: string },
-    opts: { force?: boolean; page?: boolean; buttons?: readonly IncidentAction[] | undefined },
+    opts: {
+      force?: boolean;
+      page?: boolean;
+      buttons?: readonly IncidentAction[] | undefined;
+      /** Where the news came from: a node's hooks post as often as they are called. */
+      source?: ClusterEvent["source"];
+    },
   ): Promise<void> {
     if (!rec.threadTs) return;
     const now = this.now();
     const due = now - rec.lastFollowUpAt >= this.policy.followUpIntervalMs;
-    if (!opts.force && (!due || !(await this.allow(rec.channel, "all")))) {
+    // Forced news skips the per-incident pace, but a webhook's still counts against the channel's limit.
+    const hold = opts.force
+      ? opts.source === "webhook" && !(await this.allow(rec.channel, "all"))
+      : !due || !(await this.allow(rec.channel, "all"));
+    if (hold) {
       rec.pending = {
         count: rec.pending.count + 1,
         latest: { icon: f.icon, title: f.title, evidence: f.evidence },
@@ -720,6 +779,20 @@ export class IncidentManager {
     await this.followUp(rec, { icon: "👉", title, evidence }, { force: true, buttons: actions });
     await this.maybeUpdateParent(rec, true);
     await this.save(rec);
+  }
+}
+
+/** Why news means data loss or two writers (it pages again), or null. */
+export function escalationOf(e: ClusterEvent): string | null {
+  switch (e.kind) {
+    case "split_brain":
+      return "split brain: the nodes' data diverged";
+    case "split_brain_auto_resolved":
+      return "a split brain was resolved without xenops: data was discarded";
+    case "guest_on_two_nodes":
+      return "a guest runs on two nodes: two writers";
+    default:
+      return e.repage ? e.title : null;
   }
 }
 

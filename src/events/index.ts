@@ -17,7 +17,7 @@ import type { ApprovalEngine } from "../approval/engine";
 import type { ApprovalRecord } from "../approval/types";
 import type { ClusterDrivers } from "../cluster/snapshot";
 import type { InventoryConfig } from "../config/schema";
-import { resolveSecret, type SecretEnv } from "../config/secrets";
+import type { SecretEnv } from "../config/secrets";
 import { Authorizer } from "../core/authz";
 import type { JobEnqueuer } from "../core/enqueuer";
 import type { ActionHandler } from "../core/router";
@@ -36,7 +36,7 @@ import { EventPipeline } from "./pipeline";
 import type { RecoveryDeps } from "./recovery";
 import { EventStore, eventKeys } from "./store";
 import { type ClusterEvent, type Condition, fingerprint } from "./types";
-import { startWebhookServer, type WebhookServer } from "./webhook";
+import { resolveWebhookSecrets, startWebhookServer, type WebhookServer } from "./webhook";
 
 export type { MaintenanceWindow } from "./maintenance";
 
@@ -259,7 +259,7 @@ export class Events {
   reportFence(
     cluster: string,
     node: string,
-    outcome: { ok: boolean; verified: boolean; summary: string; details?: string[] },
+    outcome: { ok: boolean; verified: boolean; summary: string; details?: string[]; title?: string },
   ): Promise<unknown> {
     const at = new Date((this.config.now ?? Date.now)()).toISOString();
     const event: ClusterEvent = {
@@ -269,11 +269,13 @@ export class Events {
       severity: outcome.ok && outcome.verified ? "warning" : "critical",
       subject: null,
       node,
-      title: outcome.ok
-        ? outcome.verified
-          ? `${node} was fenced and is verified off`
-          : `${node}: fence command succeeded but the node is NOT verified off`
-        : `Fencing ${node} FAILED: ${outcome.summary}`,
+      title: outcome.title
+        ? outcome.title
+        : outcome.ok
+          ? outcome.verified
+            ? `${node} was fenced and is verified off`
+            : `${node}: fence command succeeded but the node is NOT verified off`
+          : `Fencing ${node} FAILED: ${outcome.summary}`,
       evidence: [outcome.summary, ...(outcome.details ?? [])],
       source: "job",
       at,
@@ -309,6 +311,19 @@ export class Events {
               verified: outcome.status === "succeeded",
               summary: outcome.summary ?? outcome.status,
               details: outcome.details ?? [],
+            });
+        }
+        // Humans attested the node is off (`/xen attest-off`): like a verified fence, its guests may
+        // start elsewhere.
+        if (record?.plan.action === "attest_off" && outcome.status === "succeeded") {
+          const node = String(record.plan.params.node ?? record.plan.target.node ?? "");
+          if (node)
+            await this.reportFence(record.plan.cluster, node, {
+              ok: true,
+              verified: true,
+              summary: outcome.summary ?? "attested off",
+              details: outcome.details ?? [],
+              title: `${node} was attested off by hand (not fenced by xenops)`,
             });
         }
       } catch (err) {
@@ -369,10 +384,10 @@ export class Events {
     const wh = inventory.webhook;
     if (wh) {
       try {
-        const secret = (await resolveSecret(wh.secret, this.config.secretEnv, "webhook secret")).trim();
+        const secrets = await resolveWebhookSecrets(inventory, this.config.secretEnv, this.config.logger);
         webhook = await startWebhookServer({
           inventory,
-          secret,
+          secrets,
           host: wh.host,
           port: this.config.webhookPort ?? wh.port,
           maxSkewSeconds: wh.maxSkewSeconds,

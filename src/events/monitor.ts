@@ -10,10 +10,14 @@
 import type { Job } from "bullmq";
 import { type ClusterDrivers, takeSnapshot } from "../cluster/snapshot";
 import type { ClusterConfig, InventoryConfig } from "../config/schema";
+import { readHaLogTail } from "../drivers/heartbeat/ha-log";
+import { errorMessage } from "../errors";
 import type { CommandRunner } from "../exec/runner";
 import type { Logger } from "../log";
+import type { ClusterState } from "../model/schema";
 import type { JobQueues } from "../queue/queues";
 import type { MonitorJob } from "../queue/schema";
+import type { HaLogRead } from "./heartbeat";
 import type { EventPipeline } from "./pipeline";
 
 export const DEFAULT_MONITOR_INTERVAL_MS = 10_000;
@@ -78,6 +82,34 @@ export async function poke(
   });
 }
 
+/**
+ * heartbeat's log on every node that answered (heartbeat clusters only). Read here, by the monitor,
+ * and never by `/xen status`: status stays light. A node whose log cannot be read gives null.
+ */
+export async function readHaLogs(
+  cluster: ClusterConfig,
+  state: ClusterState,
+  runnerFor: (node: string) => CommandRunner,
+  options: { timeoutMs?: number; signal?: AbortSignal; logger?: Logger } = {},
+): Promise<HaLogRead[] | undefined> {
+  if (cluster.toolstack.ha !== "heartbeat") return undefined;
+  return Promise.all(
+    state.nodes.map(async (n): Promise<HaLogRead> => {
+      if (!n.reachable) return { node: n.name, lines: null };
+      try {
+        const lines = await readHaLogTail(runnerFor(n.name), {
+          ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        return { node: n.name, lines };
+      } catch (err) {
+        options.logger?.warn({ node: n.name, err: errorMessage(err) }, "heartbeat log not read");
+        return { node: n.name, lines: null };
+      }
+    }),
+  );
+}
+
 export interface MonitorDeps {
   inventory: InventoryConfig;
   runnerFor(cluster: string, node: string): CommandRunner;
@@ -119,7 +151,16 @@ export function createMonitorProcessor(deps: MonitorDeps) {
           timeoutMs: Math.min(cluster.commandTimeoutMs, monitorSettings(cluster).intervalMs * 2),
         },
       );
-      const r = await deps.pipeline.observe(state);
+      const haLogs = await readHaLogs(cluster, state, (node) => deps.runnerFor(name, node), {
+        ...(signal ? { signal } : {}),
+        timeoutMs: Math.min(cluster.commandTimeoutMs, monitorSettings(cluster).intervalMs * 2),
+        logger: log,
+      });
+      // The first run after the workers start compares the cluster with the inventory afresh.
+      const r = await deps.pipeline.observe(state, {
+        ...(haLogs ? { haLogs } : {}),
+        baseline: job.data.reason === "start",
+      });
       return {
         cluster: name,
         skipped: false,

@@ -11,9 +11,10 @@ import type { Logger } from "../log";
 import type { ClusterState, DrbdResourceState } from "../model/schema";
 import { conditionsOf, happenings, pruneReturned, resolutionText } from "./detect";
 import { type Facts, factsFromState, nodeHealthy, withMemory, withNodeDrbd } from "./facts";
+import { applyHaLogs, type HaLogRead } from "./heartbeat";
 import type { IncidentInput, IncidentManager } from "./incidents";
 import type { EventStore, StoredState } from "./store";
-import type { ClusterEvent, Condition, IncidentAction } from "./types";
+import { type ClusterEvent, type Condition, fingerprint, type IncidentAction } from "./types";
 
 export interface PipelineOptions {
   store: EventStore;
@@ -26,6 +27,20 @@ export interface PipelineOptions {
   /** Counts every condition that opened and every happening, by kind (metrics). */
   onEvent?: (kind: string) => void;
 }
+
+/** What a monitor pass brings besides the snapshot. */
+export interface ObserveOptions {
+  /** heartbeat logs tailed on the nodes (the monitor only): takeovers, STONITH, failbacks. */
+  haLogs?: readonly HaLogRead[];
+  /**
+   * The first pass after the worker started: conditions that only a start-up reports (a guest away
+   * from its home) are opened too. A pass with no stored facts is always one.
+   */
+  baseline?: boolean;
+}
+
+/** Happenings from heartbeat's log: they tell what changed in their incident themselves. */
+const SELF_TELLING = new Set(["ha_takeover", "ha_stonith_failed", "ha_failback"]);
 
 /** What one change produced, for callers that care (tests, the bench, the console). */
 export interface PipelineResult {
@@ -82,13 +97,22 @@ export class EventPipeline {
     return this.options.store.load(cluster);
   }
 
-  /** A full snapshot (the monitor). */
-  observe(state: ClusterState): Promise<PipelineResult> {
+  /** A full snapshot (the monitor), with the heartbeat logs it read. */
+  observe(state: ClusterState, options: ObserveOptions = {}): Promise<PipelineResult> {
     const cluster = this.cluster(state.cluster);
-    return this.run(cluster, (prev) => {
-      const next = factsFromState(cluster, state, prev);
-      return { facts: rememberFencing(prev, next), events: happenings(cluster, prev, next) };
-    });
+    return this.run(
+      cluster,
+      (prev) => {
+        const next = factsFromState(cluster, state, prev);
+        const hb = options.haLogs ? applyHaLogs(cluster, prev, next, options.haLogs) : null;
+        // A guest heartbeat moved is told by the takeover or failback itself.
+        const moved = happenings(cluster, prev, next).filter(
+          (e) => !(hb && e.kind === "failover" && e.subject !== null && hb.explained.has(e.subject)),
+        );
+        return { facts: rememberFencing(prev, next), events: [...moved, ...(hb?.events ?? [])] };
+      },
+      { baseline: options.baseline === true },
+    );
   }
 
   /**
@@ -171,11 +195,12 @@ export class EventPipeline {
   private run(
     cluster: ClusterConfig,
     step: (prev: Facts | null) => { facts: Facts | null; events: ClusterEvent[] } | null,
+    opts: { baseline?: boolean } = {},
   ): Promise<PipelineResult> {
     const previous = this.chains.get(cluster.name) ?? Promise.resolve();
     const result = previous
       .catch(() => {})
-      .then(() => this.options.store.withClusterLock(cluster.name, () => this.apply(cluster, step)));
+      .then(() => this.options.store.withClusterLock(cluster.name, () => this.apply(cluster, step, opts)));
     this.chains.set(cluster.name, result);
     void result
       .catch(() => {})
@@ -195,6 +220,7 @@ export class EventPipeline {
   private async apply(
     cluster: ClusterConfig,
     step: (prev: Facts | null) => { facts: Facts | null; events: ClusterEvent[] } | null,
+    opts: { baseline?: boolean } = {},
   ): Promise<PipelineResult> {
     const incidents = this.options.incidents;
     const stored = await this.options.store.load(cluster.name);
@@ -207,10 +233,15 @@ export class EventPipeline {
     const facts = outcome.facts;
     if (facts) pruneReturned(cluster, facts);
     const prevConditions = new Map(stored.conditions.map((c) => [c.key, c]));
-    const nextConditions = facts ? conditionsOf(cluster, facts) : stored.conditions;
+    const baseline = opts.baseline === true || stored.facts === null;
+    const nextConditions = facts
+      ? conditionsOf(cluster, facts, { baseline, keep: new Set(prevConditions.keys()) })
+      : stored.conditions;
+    const told = new Set(outcome.events.filter((e) => SELF_TELLING.has(e.kind)).map((e) => fingerprint(e)));
     const ops: IncidentInput[] = [];
     const opens: IncidentInput[] = [];
     const changes: IncidentInput[] = [];
+    const toldChanges: IncidentInput[] = [];
     const resolves: IncidentInput[] = [];
     for (const c of [...nextConditions].sort(
       (a, b) => (FAMILY_ORDER[a.family] ?? 9) - (FAMILY_ORDER[b.family] ?? 9),
@@ -220,10 +251,17 @@ export class EventPipeline {
         opens.push({ op: "open", event: c, condition: true });
         result.opened.push(c);
       } else if (level(p) !== level(c)) {
-        changes.push({ op: "change", key: c.key, event: c, significant: true });
+        // Told by a happening of the same incident: the message is brought up to date before it.
+        if (told.has(c.key)) toldChanges.push({ op: "change", key: c.key, event: c, significant: false });
+        else changes.push({ op: "change", key: c.key, event: c, significant: true });
         result.changed.push(c);
       } else if (surface(p) !== surface(c)) {
-        changes.push({ op: "change", key: c.key, event: c, significant: false });
+        (told.has(c.key) ? toldChanges : changes).push({
+          op: "change",
+          key: c.key,
+          event: c,
+          significant: false,
+        });
       }
     }
     const nextKeys = new Set(nextConditions.map((c) => c.key));
@@ -235,7 +273,7 @@ export class EventPipeline {
         result.resolved.push(p);
       }
     }
-    ops.push(...opens);
+    ops.push(...opens, ...toldChanges);
     for (const op of ops) await incidents.apply(op);
     for (const e of outcome.events) {
       result.happened.push(e);

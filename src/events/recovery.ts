@@ -5,7 +5,8 @@
  * there, make the victim Secondary, disconnect it if it is still trying to connect, reconnect it
  * discarding its data (with the installed DRBD's syntax: `drbdadm -- --discard-my-data connect R` up
  * to 8.3, `drbdadm connect --discard-my-data R` from 8.4), reconnect the survivor if it is
- * StandAlone. The plan goes on an approval card whose approval needs the victim's name typed.
+ * StandAlone. The plan goes on an approval card whose approval needs `VICTIM/RESOURCE` typed (the node
+ * whose changes are discarded and the resource), and the card shows the exact command to type.
  *
  * Execution (once approved, exactly once): claim, lock, re-read the cluster and compare its state
  * hash, run the steps with the journal, then follow the resync until both sides are UpToDate and

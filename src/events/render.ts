@@ -26,6 +26,8 @@ export interface IncidentView {
   silencedUntil?: string | null;
   /** The title at the worst it got: what a resolved incident is remembered by. */
   peakTitle?: string;
+  /** The latest news that paged on-call again (data loss, two writers). */
+  escalation?: { reason: string; at: string } | null;
 }
 
 const ICON: Record<Severity, string> = { critical: "🔴", warning: "🟠", info: "🔵" };
@@ -179,6 +181,9 @@ export function renderIncident(
     `source ${e.source}`,
     ...(view.silencedUntil ? [`silenced by maintenance until ${slackDate(view.silencedUntil)}`] : []),
     ...(view.paged && mentions ? [`on-call: ${mentions}`] : []),
+    ...(view.escalation && !resolved
+      ? [`⚠️ on-call paged again ${slackDate(view.escalation.at)}: ${escapeMrkdwn(view.escalation.reason)}`]
+      : []),
   ];
   blocks.push({
     type: "context",

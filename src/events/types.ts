@@ -54,7 +54,15 @@ export type EventKind =
   | "fence_failed"
   | "failback_ready"
   | "drbd_handler"
-  | "ha_alert";
+  | "ha_alert"
+  /** heartbeat took a dead node's groups over (its log says so). */
+  | "ha_takeover"
+  /** heartbeat's STONITH of a dead node failed: it will not take over. */
+  | "ha_stonith_failed"
+  /** heartbeat's auto_failback gave a returning node its groups back. */
+  | "ha_failback"
+  /** A guest runs away from its home node. */
+  | "guest_away";
 
 export type EventSource = "poll" | "events2" | "webhook" | "job";
 
@@ -108,6 +116,11 @@ export interface ClusterEvent {
   onlyInThread?: boolean;
   /** Split-brain recovery card content. */
   splitBrain?: SplitBrainSide[];
+  /**
+   * It raises its incident to data loss or two writers (a takeover without a fence, a split brain
+   * resolved without xenops): on-call is paged again even if the incident paged before.
+   */
+  repage?: boolean;
 }
 
 export function fingerprint(e: Pick<ClusterEvent, "cluster" | "subject" | "node" | "family">): string {

@@ -92,6 +92,7 @@ export async function startOpsFor(
     metrics: deps.metrics,
     health: {
       redis: redisPing(deps.redis),
+      persistence: () => deps.durability.health(),
       ...(checks.slack ? { slack: checks.slack } : {}),
       ...(checks.workers ? { workers: () => deps.workerHealth() } : {}),
     },

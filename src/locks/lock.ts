@@ -9,6 +9,9 @@
  *   (called before each destructive step) throws lock_lost once the lock expired or another holder took
  *   it, so a worker that stalled past its TTL cannot act on a lock it lost.
  * - Renewal: while held, a timer extends the TTL every ttl/3; a failed extension marks the lock lost.
+ * - `retakeExpired`: a holder that stalled past the TTL (a paused worker) may take its expired keys back,
+ *   but only when nobody took any of them since: every acquisition records its token per key
+ *   (`lockgen:<key>`), and the keys are taken back only while that record is still this lock's token.
  */
 import type { Redis } from "ioredis";
 import type { ActionPlan } from "../approval/types";
@@ -57,18 +60,41 @@ export function lockKeysForPlan(
   return [...keys].sort();
 }
 
-/** KEYS: the lock keys, then the token counter. ARGV: 1 owner, 2 ttl ms. Returns {1, token} or {0, index of the busy key, its value}. */
+/**
+ * KEYS: the n lock keys, their n generation keys, then the token counter. ARGV: 1 owner, 2 ttl ms,
+ * 3 generation ttl ms. Returns {1, token} or {0, index of the busy key, its value}.
+ */
 const ACQUIRE_SCRIPT = `
-local n = #KEYS - 1
+local n = (#KEYS - 1) / 2
 for i = 1, n do
   local v = redis.call("GET", KEYS[i])
   if v then return {0, i, v} end
 end
 local token = redis.call("INCR", KEYS[#KEYS])
 local value = token .. "|" .. ARGV[1]
-for i = 1, n do redis.call("SET", KEYS[i], value, "PX", ARGV[2]) end
+for i = 1, n do
+  redis.call("SET", KEYS[i], value, "PX", ARGV[2])
+  redis.call("SET", KEYS[n + i], token, "PX", ARGV[3])
+end
 return {1, token}
 `;
+
+/**
+ * Extends, taking back keys that expired while nobody else took them. KEYS: the n lock keys, their n
+ * generation keys. ARGV: 1 value, 2 ttl ms, 3 token. All or none; 1 when all are (again) held.
+ */
+const RETAKE_SCRIPT = `
+local n = #KEYS / 2
+for i = 1, n do
+  local v = redis.call("GET", KEYS[i])
+  if v ~= ARGV[1] and (v or redis.call("GET", KEYS[n + i]) ~= ARGV[3]) then return 0 end
+end
+for i = 1, n do redis.call("SET", KEYS[i], ARGV[1], "PX", ARGV[2]) end
+return 1
+`;
+
+/** How long a key's generation record is kept: longer than any stall a holder could come back from. */
+const GENERATION_TTL_MS = 7 * 24 * 3600_000;
 
 /** KEYS: the lock keys. ARGV: 1 value, 2 ttl ms. Extends all or none; 1 when all still held. */
 const EXTEND_SCRIPT = `
@@ -101,6 +127,11 @@ export interface AcquireOptions {
   renewEveryMs?: number;
   /** Called once when the lock is found lost (renewal failed, or the TTL passed without a renewal). */
   onLost?: (lock: Lock) => void;
+  /**
+   * Expired keys nobody took since are taken back by the next renewal or assertHeld instead of counting
+   * as lost (executions: their lease, not the lock TTL, says whether the worker is alive). Default false.
+   */
+  retakeExpired?: boolean;
 }
 
 export interface LockHolder {
@@ -133,6 +164,8 @@ export class Lock {
     private readonly redis: Redis,
     /** Full Redis keys. */
     private readonly redisKeys: readonly string[],
+    /** Per key, the record of the token that took it last (see retakeExpired). */
+    private readonly generationKeys: readonly string[],
     readonly keys: readonly string[],
     readonly token: number,
     readonly owner: string,
@@ -179,7 +212,9 @@ export class Lock {
       .catch((err) => {
         // Redis unreachable: we cannot know, but past the TTL the keys are gone for sure.
         this.log?.warn({ keys: this.keys, err: errorMessage(err) }, "lock renewal failed");
-        if (Date.now() - this.confirmedAt >= this.ttlMs) this.markLost("not renewed within its TTL");
+        // With retakeExpired the next check asks Redis whether anyone took the keys meanwhile.
+        if (Date.now() - this.confirmedAt >= this.ttlMs && !this.options.retakeExpired)
+          this.markLost("not renewed within its TTL");
       })
       .finally(() => {
         this.renewing = null;
@@ -190,13 +225,23 @@ export class Lock {
   async extend(ttlMs = this.ttlMs): Promise<boolean> {
     if (this.lostFlag || this.released) return false;
     const sentAt = Date.now();
-    const ok = await this.redis.eval(
-      EXTEND_SCRIPT,
-      this.redisKeys.length,
-      ...this.redisKeys,
-      this.value,
-      String(ttlMs),
-    );
+    const ok = this.options.retakeExpired
+      ? await this.redis.eval(
+          RETAKE_SCRIPT,
+          this.redisKeys.length * 2,
+          ...this.redisKeys,
+          ...this.generationKeys,
+          this.value,
+          String(ttlMs),
+          String(this.token),
+        )
+      : await this.redis.eval(
+          EXTEND_SCRIPT,
+          this.redisKeys.length,
+          ...this.redisKeys,
+          this.value,
+          String(ttlMs),
+        );
     if (ok !== 1) {
       this.markLost("expired or taken over");
       return false;
@@ -218,6 +263,11 @@ export class Lock {
       );
     if (this.released) throw new XenopsError("lock_lost", `the lock on ${this.keys.join(", ")} was released`);
     if (this.lostFlag) throw lost();
+    if (this.options.retakeExpired) {
+      // Atomic check (and take back what expired untouched): the same script as the renewal.
+      if (!(await this.extend())) throw lost();
+      return;
+    }
     const values = await this.redis.mget(...this.redisKeys);
     if (values.some((v) => v !== this.value)) {
       this.markLost("expired or taken over");
@@ -259,6 +309,10 @@ export class LockManager {
     return `${this.options.prefix}:lock:${key}`;
   }
 
+  private generationKey(key: string): string {
+    return `${this.options.prefix}:lockgen:${key}`;
+  }
+
   private checkKeys(keys: readonly string[]): string[] {
     const unique = [...new Set(keys)].sort();
     if (unique.length === 0) throw new XenopsError("invalid_argument", "a lock needs at least one key");
@@ -280,14 +334,17 @@ export class LockManager {
       throw new XenopsError("invalid_argument", "lock owner must be non-empty and without '|'");
     const sorted = this.checkKeys(keys);
     const redisKeys = sorted.map((k) => this.redisKey(k));
+    const generationKeys = sorted.map((k) => this.generationKey(k));
     const sentAt = Date.now();
     const reply = (await this.redis.eval(
       ACQUIRE_SCRIPT,
-      redisKeys.length + 1,
+      redisKeys.length * 2 + 1,
       ...redisKeys,
+      ...generationKeys,
       `${this.options.prefix}:locktoken`,
       options.owner,
       String(options.ttlMs),
+      String(GENERATION_TTL_MS),
     )) as [number, number, string?];
     if (reply[0] !== 1) {
       this.options.logger?.info(
@@ -301,6 +358,7 @@ export class LockManager {
     const lock = new Lock(
       this.redis,
       redisKeys,
+      generationKeys,
       sorted,
       token,
       options.owner,

@@ -125,8 +125,70 @@ export const HaView = z.object({
 });
 export type HaView = z.infer<typeof HaView>;
 
-export const PartError = z.object({ code: z.string(), message: z.string() });
+/** At most this many lines of a part's output are kept in its PartError (`raw`). */
+export const PART_RAW_MAX_LINES = 200;
+
+export const PartError = z.object({
+  code: z.string(),
+  message: z.string(),
+  /**
+   * The command's output as read, when it ran but could not be understood (unparseable, or failed
+   * with output): at most PART_RAW_MAX_LINES lines, so a refusal can show what was actually there.
+   */
+  raw: z.array(z.string()).optional(),
+});
 export type PartError = z.infer<typeof PartError>;
+
+/** A Pacemaker location constraint on a guest's resource (`crm_resource --move` leaves `cli-prefer-*`). */
+export const HaLocationConstraint = z.object({
+  id: z.string(),
+  node: z.string(),
+  /** As written: `INFINITY`, `-INFINITY`, `100`... */
+  score: z.string(),
+});
+export type HaLocationConstraint = z.infer<typeof HaLocationConstraint>;
+
+/** A guest the cluster manager starts, stops and moves (so xenops must not do it by hand). */
+export const HaManagedGuest = z.object({
+  guest: z.string(),
+  /** The resource as the manager names it: `xendomains::internet` (haresources) or the primitive id. */
+  resource: z.string(),
+  /** `xendomains`, `Xen`, `ocf:heartbeat:Xen`, `ocf:heartbeat:VirtualDomain`, ... */
+  agent: z.string().nullable(),
+  /** heartbeat: the haresources line's node (the group's preferred node); Pacemaker: null. */
+  preferredNode: z.string().nullable(),
+  /** The whole haresources group (heartbeat: every resource of the line); Pacemaker: [resource]. */
+  group: z.array(z.string()),
+  /** Pacemaker meta attribute allow-migrate (live migration through the manager); null: heartbeat. */
+  allowMigrate: z.boolean().nullable(),
+  /** Pacemaker location constraints on the resource (cli-prefer-*, cli-ban-*, others). */
+  constraints: z.array(HaLocationConstraint),
+});
+export type HaManagedGuest = z.infer<typeof HaManagedGuest>;
+
+/** The cluster manager's configuration as far as guests go, read-only. */
+export const HaConfig = z.object({
+  stack: z.enum(["heartbeat", "pacemaker"]),
+  /** Where it was read: `/etc/ha.d/haresources`, `cibadmin --query --scope configuration`. */
+  source: z.string(),
+  guests: z.array(HaManagedGuest),
+});
+export type HaConfig = z.infer<typeof HaConfig>;
+
+/** What starts guests when dom0 boots: the xendomains init script. */
+export const StartupConfig = z.object({
+  /** The settings file read (`/etc/default/xendomains`, `/etc/sysconfig/xendomains`); null: none. */
+  configFile: z.string().nullable(),
+  /** XENDOMAINS_AUTO: the directory whose configs xendomains starts at boot. */
+  autoDir: z.string(),
+  /** Its entries (`ls -l`): name, symlink target (null for a plain file), the inventory guest. */
+  auto: z.array(z.object({ name: z.string(), target: z.string().nullable(), guest: z.string().nullable() })),
+  /** XENDOMAINS_RESTORE: restore the images saved at shutdown; null when not set. */
+  restore: z.boolean().nullable(),
+  /** XENDOMAINS_SAVE: where running guests are saved at shutdown; "" disables saving; null when not set. */
+  save: z.string().nullable(),
+});
+export type StartupConfig = z.infer<typeof StartupConfig>;
 
 /** One node as seen at snapshot time. Each part is null with its error when it could not be read. */
 export const NodeState = z.object({
@@ -141,6 +203,12 @@ export const NodeState = z.object({
   drbdError: PartError.nullable(),
   ha: HaView.nullable(),
   haError: PartError.nullable(),
+  /** Guests the cluster manager manages (haresources, the CIB); absent when not read. */
+  haConfig: HaConfig.nullable().optional(),
+  haConfigError: PartError.nullable().optional(),
+  /** xendomains' boot-time start (/etc/xen/auto, XENDOMAINS_RESTORE); absent when not read. */
+  startup: StartupConfig.nullable().optional(),
+  startupError: PartError.nullable().optional(),
   durationMs: z.number(),
 });
 export type NodeState = z.infer<typeof NodeState>;
@@ -158,6 +226,8 @@ export const WarningKind = z.enum([
   "guest_on_two_nodes",
   "guest_on_secondary",
   "guest_migrating",
+  "guest_autostart_two_nodes",
+  "guest_autostart_ha_managed",
 ]);
 export type WarningKind = z.infer<typeof WarningKind>;
 

@@ -11,6 +11,7 @@ import { XenopsError } from "../errors";
 import type { CommandRunner } from "../exec/runner";
 import type { LockManager } from "../locks/lock";
 import type { Logger } from "../log";
+import type { OffProofStore } from "./off-proofs";
 import { DEFAULT_PLAN_SETTINGS, type PlanSettings } from "./preflight";
 
 export interface OperationSettings extends PlanSettings {
@@ -28,6 +29,13 @@ export interface OperationSettings extends PlanSettings {
   progressIntervalMs: number;
   /** How often a worker looks for executions whose worker died (also once at start). */
   recoveryIntervalMs: number;
+  /** TTL of an execution's lease (renewed every third by its worker while it is alive). */
+  leaseTtlMs: number;
+  /**
+   * Recovery takes an execution over only once its lease expired and the running step's deadline (its
+   * timeout from its recorded start) plus this grace has passed.
+   */
+  stepGraceMs: number;
 }
 
 export const DEFAULT_OPERATION_SETTINGS: OperationSettings = {
@@ -39,6 +47,8 @@ export const DEFAULT_OPERATION_SETTINGS: OperationSettings = {
   probeTimeoutMs: 5_000,
   progressIntervalMs: 5_000,
   recoveryIntervalMs: 15_000,
+  leaseTtlMs: 30_000,
+  stepGraceMs: 60_000,
 };
 
 export interface OperationDeps {
@@ -63,6 +73,11 @@ export interface OperationDeps {
     cluster: string,
     node: string,
   ) => Promise<{ by: string; until: string; reason: string } | null>;
+  /**
+   * Proofs that nodes are off (src/operations/off-proofs.ts). Without it no node is ever proven off
+   * except through Pacemaker's fence history, so nothing is started in place of a silent node.
+   */
+  offProofs?: OffProofStore;
 }
 
 export function clusterConfig(deps: Pick<OperationDeps, "inventory">, name: string): ClusterConfig {

@@ -20,7 +20,10 @@ import type { ApprovalRecord } from "../approval/types";
 import type { ClusterConfig } from "../config/schema";
 import { errorCode, errorMessage, XenopsError } from "../errors";
 import { type Lock, lockKeys, lockKeysForPlan } from "../locks/lock";
+import type { ClusterState } from "../model/schema";
 import { auditSafely, clusterConfig, type OperationDeps, redactValues, resolveFenceSecrets } from "./context";
+import { ExecutionLease } from "./lease";
+import { type OffProof, seenAlive } from "./liveness";
 import { describeLocation, locateGuest, runsOnlyOn } from "./locate";
 import { operationSpecOf, planOperation, requestOfPlan } from "./plan";
 import { focusOfPlan } from "./preflight";
@@ -33,14 +36,27 @@ import {
 } from "./render";
 import { type ExecutionOutcome, OperationStep } from "./types";
 import {
+  type BeforeFence,
+  beforeFence,
   checkCreated,
   checkMigrated,
-  fenceSuccesses,
+  errorOutput,
+  type FenceEvidence,
+  primariesOf,
   probe,
+  settleArrival,
   undoPreparation,
   verifyFenced,
   waitForPlacement,
 } from "./verify";
+
+/** How a migrate step went wrong, for the warning of a guest that arrived anyway. */
+function migrateErrorText(err: unknown, exitCode: number | null, from: string): string {
+  const code = errorCode(err);
+  if (code === "state_unknown") return `the read-back after the migrate command did not settle in time`;
+  if (code === "ssh_timeout") return `the migrate command on ${from} timed out`;
+  return `the migrate command on ${from} reported an error (${exitCode !== null ? `exit ${exitCode}` : code})`;
+}
 
 /** Validates the stored plan's steps (they came back from Redis as JSON). */
 export function parseSteps(record: ApprovalRecord): OperationStep[] {
@@ -78,7 +94,9 @@ export class ExecutionCardWriter {
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly deps: Pick<OperationDeps, "notifier" | "logger" | "inventory">,
+    /** With `approvals`, the card never goes back from a final state to "running" (checked in Redis). */
+    private readonly deps: Pick<OperationDeps, "notifier" | "logger" | "inventory"> &
+      Partial<Pick<OperationDeps, "approvals">>,
     record: ApprovalRecord,
   ) {
     this.ref = record.messageTs ? { channel: record.channel, ts: record.messageTs } : null;
@@ -92,19 +110,54 @@ export class ExecutionCardWriter {
     };
   }
 
-  /** Sends the current view (queued behind the previous update). */
+  /**
+   * Sends the current view (queued behind the previous update). A "running" view is sent only while the
+   * store records no final state; if one is recorded while it is on its way, the final card is sent again.
+   */
   update(): Promise<void> {
     const message = renderExecutionCard(this.view);
+    const final = this.view.result !== null;
+    const id = this.view.record.id;
+    const approvals = this.deps.approvals;
     const next = this.chain.then(async () => {
       try {
+        if (!final && approvals && !(await approvals.cardMayShowRunning(id))) {
+          this.deps.logger.info({ approvalId: id }, "execution card left as is: its final state is recorded");
+          return;
+        }
+        if (final && approvals) await approvals.saveFinalCard(id, JSON.stringify(message));
         if (this.ref) await this.deps.notifier.update(this.ref, message);
         else this.ref = await this.deps.notifier.post(this.view.record.channel, message);
+        if (!final && approvals && this.ref && !(await approvals.cardMayShowRunning(id))) {
+          const stored = await approvals.finalCard(id);
+          if (stored) await this.deps.notifier.update(this.ref, JSON.parse(stored) as typeof message);
+        }
       } catch (err) {
         this.deps.logger.warn({ err: errorMessage(err) }, "execution card update failed");
       }
     });
     this.chain = next;
     return next;
+  }
+
+  /**
+   * What a worker whose execution was taken over found: in the journal and in the card's thread, never
+   * on the card (its final state belongs to whoever took over).
+   */
+  async lateNote(text: string): Promise<void> {
+    await this.deps.approvals?.addNote(this.view.record.id, text).catch((err: unknown) => {
+      this.deps.logger.warn({ err: errorMessage(err) }, "could not add the note to the journal");
+    });
+    await this.chain;
+    try {
+      const message = { text };
+      await this.deps.notifier.post(
+        this.view.record.channel,
+        this.ref ? { ...message, threadTs: this.ref.ts } : message,
+      );
+    } catch (err) {
+      this.deps.logger.warn({ err: errorMessage(err) }, "could not post the note");
+    }
   }
 
   step(i: number, status: StepStatusView, note: string | null = null): Promise<void> {
@@ -151,22 +204,31 @@ export class ExecutionCardWriter {
 const journalOutcome = (o: ExecutionOutcome) =>
   o.status === "succeeded" ? "ok" : o.status === "refused" ? "cancelled" : "failed";
 
-/** Writes the journal's end and the audit record; the first outcome stands. */
+/**
+ * Writes the journal's end and the audit record; the first outcome stands. Returns how the journal took
+ * it: "lost" or "finished" means another worker owns the outcome (do not show this one on the card).
+ */
 export async function recordOutcome(
   deps: OperationDeps,
   record: ApprovalRecord,
   jobId: string,
   outcome: ExecutionOutcome,
   extra: { exitCodes?: (number | null)[]; stepDurationsMs?: number[]; durationMs?: number } = {},
-): Promise<void> {
+): Promise<"ok" | "finished" | "lost" | "missing" | "error"> {
+  let settled: "ok" | "finished" | "lost" | "missing" | "error" = "error";
   try {
-    await deps.approvals.finish(record.id, journalOutcome(outcome), outcome.summary.slice(0, 500));
+    settled = await deps.approvals.settle(record.id, journalOutcome(outcome), outcome.summary.slice(0, 500), {
+      cardStatus: outcome.status,
+    });
+    if (settled === "missing")
+      deps.logger.error({ approvalId: record.id }, "the execution journal is gone (Redis lost its data?)");
   } catch (err) {
     deps.logger.error(
       { approvalId: record.id, err: errorMessage(err) },
       "could not finish the execution journal",
     );
   }
+  if (settled === "lost" || settled === "finished") return settled;
   await auditSafely(deps, {
     kind: "action",
     actor: record.requestedBy,
@@ -187,6 +249,7 @@ export async function recordOutcome(
     ...(extra.stepDurationsMs ? { stepDurationsMs: extra.stepDurationsMs } : {}),
     ...(extra.durationMs !== undefined ? { durationMs: extra.durationMs } : {}),
   });
+  return settled;
 }
 
 export interface ExecuteOptions {
@@ -227,10 +290,30 @@ export async function executeApproved(
     return outcome;
   }
 
+  // Redis without AOF would forget the journal on a restart: a risky action is refused, loudly.
+  const volatile = await deps.approvals.durabilityRefusal();
+  if (volatile) {
+    const claim = await deps.approvals.claimExecution(approvalId, jobId);
+    if (claim === "already_claimed") return duplicate();
+    const outcome: ExecutionOutcome = {
+      status: "refused",
+      summary: "Redis does not keep the execution journal durably: nothing ran",
+      reason: volatile,
+      replan: false,
+    };
+    log.error({ reason: volatile }, "execution refused: Redis persistence");
+    await recordOutcome(deps, record, jobId, outcome);
+    await card.finish(outcome);
+    return outcome;
+  }
+
   const keys = operationLockKeys(record, cluster, steps);
   const lock = await deps.locks.acquire(keys, {
     owner: `exec-${jobId}`.replaceAll("|", "-"),
     ttlMs: deps.settings.lockTtlMs,
+    // Whether this worker is alive is the lease's business: a pause past the lock TTL is not a loss
+    // unless another action took the keys meanwhile.
+    retakeExpired: true,
   });
   if (!lock) {
     const holders = (await deps.locks.holders(keys)).filter((h) => h !== null);
@@ -247,11 +330,41 @@ export async function executeApproved(
     await card.finish(outcome);
     return outcome;
   }
+  let lease: ExecutionLease | undefined;
   try {
-    const claim = await deps.approvals.claimExecution(approvalId, jobId);
+    const owner = `exec-${jobId}`;
+    const claim = await deps.approvals.claimExecution(approvalId, jobId, {
+      owner,
+      ttlMs: deps.settings.leaseTtlMs,
+    });
     if (claim === "already_claimed") return duplicate();
-    return await new Execution(deps, record, cluster, steps, lock, card, jobId, options.signal).run();
+    // The claim granted the lease with fencing token 1; every journal write, the outcome and the card's
+    // "running" updates carry it from here on (deps.approvals.fenced), and each step checks it first.
+    lease = new ExecutionLease(
+      deps.approvals,
+      { approvalId, owner, token: 1 },
+      { ttlMs: deps.settings.leaseTtlMs, logger: log },
+    ).start();
+    const fencedDeps: OperationDeps = { ...deps, approvals: deps.approvals.fenced(lease.grant) };
+    const held = lease;
+    const fencing = {
+      async assertHeld() {
+        await lock.assertHeld();
+        await held.assertHeld();
+      },
+    };
+    return await new Execution(
+      fencedDeps,
+      record,
+      cluster,
+      steps,
+      fencing,
+      new ExecutionCardWriter(fencedDeps, record),
+      jobId,
+      options.signal,
+    ).run();
   } finally {
+    lease?.stop();
     await lock.release().catch((err: unknown) => log.warn({ err: errorMessage(err) }, "lock release failed"));
   }
 
@@ -271,14 +384,18 @@ class Execution {
   private readonly exitCodes: (number | null)[];
   private readonly durations: number[];
   private secrets: ReadonlyMap<string, string> = new Map();
-  private fenceHistoryBefore = 0;
+  /** What a probe right before the fence step saw of its target (fence verification needs it). */
+  private beforeFence: BeforeFence = { aliveBefore: null, historyBefore: Number.POSITIVE_INFINITY };
+  /** The off-proofs the fresh plan was made with (a create relies on them). */
+  private offProofs: Readonly<Record<string, OffProof | null>> = {};
 
   constructor(
     private readonly deps: OperationDeps,
     private readonly record: ApprovalRecord,
     private readonly cluster: ClusterConfig,
     private readonly steps: OperationStep[],
-    private readonly lock: Lock,
+    /** The locks and the execution's lease: assertHeld checks both (fencing tokens, in Redis). */
+    private readonly lock: Pick<Lock, "assertHeld">,
     private readonly card: ExecutionCardWriter,
     private readonly jobId: string,
     private readonly signal: AbortSignal | undefined,
@@ -292,11 +409,23 @@ class Execution {
   }
 
   private async end(outcome: ExecutionOutcome): Promise<ExecutionOutcome> {
-    await recordOutcome(this.deps, this.record, this.jobId, outcome, {
+    const settled = await recordOutcome(this.deps, this.record, this.jobId, outcome, {
       exitCodes: this.exitCodes,
       stepDurationsMs: this.durations,
       durationMs: Date.now() - this.started,
     });
+    if (settled === "lost" || settled === "finished") {
+      // Taken over while this worker was stalled: the outcome and the card belong to the new holder.
+      const details = "details" in outcome ? outcome.details : [outcome.reason];
+      await this.card.lateNote(
+        `The worker that started this execution came back after another worker had taken it over; it ran nothing more. What it found: ${outcome.summary}${details.length ? ` (${details.join("; ")})` : ""}`,
+      );
+      this.log.warn(
+        { status: outcome.status, summary: outcome.summary },
+        "execution taken over: reported as a note",
+      );
+      return outcome;
+    }
     await this.card.finish(outcome);
     this.log.info({ status: outcome.status, summary: outcome.summary }, "execution finished");
     return outcome;
@@ -324,7 +453,9 @@ class Execution {
         replan: false,
       });
     }
-    const now = planStateHash(fresh.state, focusOfPlan(plan));
+    // The off-proofs the plan relied on are part of the state it was approved on.
+    this.offProofs = fresh.facts?.offProofs ?? {};
+    const now = planStateHash(fresh.state, focusOfPlan(plan), this.offProofs);
     const sameSteps =
       fresh.ok &&
       fresh.plan.steps.length === plan.steps.length &&
@@ -359,8 +490,6 @@ class Execution {
           replan: false,
         });
       }
-      const fencer = this.steps.find((s) => s.kind === "fence")?.node ?? "";
-      this.fenceHistoryBefore = fenceSuccesses(fresh.state, fencer, String(plan.params.victim ?? ""));
     }
 
     this.card.view.phase = null;
@@ -373,7 +502,17 @@ class Execution {
       } catch (err) {
         return this.failed(i, err, false);
       }
-      await this.deps.approvals.stepStarted(this.record.id, i);
+      if (step.kind === "fence" && step.fenceTarget) {
+        // Fence verification needs evidence that did not hold before: look at the target right now.
+        const seen = await probe(this.deps, this.cluster, [step.fenceTarget, step.node]);
+        this.beforeFence = beforeFence(seen, step.fenceTarget, step.node);
+      }
+      try {
+        // With the lease's token: a stale worker learns here, atomically, that it must not run the step.
+        await this.deps.approvals.stepStarted(this.record.id, i);
+      } catch (err) {
+        return this.failed(i, err, false);
+      }
       await this.card.step(i, "running");
       const t0 = Date.now();
       const ticker = setInterval(() => {
@@ -404,10 +543,15 @@ class Execution {
       } finally {
         clearInterval(ticker);
       }
-      await this.deps.approvals.stepDone(this.record.id, i, {
-        exitCode: this.exitCodes[i],
-        durationMs: this.durations[i],
-      });
+      try {
+        await this.deps.approvals.stepDone(this.record.id, i, {
+          exitCode: this.exitCodes[i],
+          durationMs: this.durations[i],
+        });
+      } catch (err) {
+        // Taken over, or the journal is gone, while the step ran: stop, look, report.
+        return this.failed(i, err, true);
+      }
       await this.card.step(i, "done", `${Math.max(1, Math.round(this.durations[i]! / 1000))} s`);
 
       const readBack = await this.readBack(i, step);
@@ -469,30 +613,11 @@ class Execution {
       const evidence = await verifyFenced(this.deps, this.cluster, {
         target: step.fenceTarget,
         fencer: step.node,
-        historyBefore: this.fenceHistoryBefore,
+        before: this.beforeFence,
         secrets: this.secrets,
         timeoutMs: s.fenceVerifyTimeoutMs,
       });
-      if (evidence.verified)
-        return this.end({
-          status: "succeeded",
-          summary: `${step.fenceTarget} was fenced and is verified off`,
-          details: [
-            `fenced from ${step.node} with ${this.deps.mutationsFor(this.cluster.name).fence?.label ?? "the fence device"}`,
-            ...evidence.details,
-          ],
-        });
-      return this.end({
-        status: evidence.sshDown ? "uncertain" : "failed",
-        summary: evidence.sshDown
-          ? `${step.fenceTarget} stopped answering, but nothing confirmed it is off`
-          : `${step.fenceTarget} did not go down: the fence command succeeded but the node still answers`,
-        details: [
-          ...evidence.details,
-          "the fence is not run again for this approval; check the device and the node by hand",
-        ],
-        page: true,
-      } as ExecutionOutcome);
+      return this.end(await fenceOutcome(this.deps, this.cluster, this.record, step, evidence));
     }
     return null;
   }
@@ -501,10 +626,11 @@ class Execution {
     const { plan } = this.record;
     await this.card.phase("Verifying the result on every node…");
     const state = await probe(this.deps, this.cluster);
+    if (plan.action === "attest_off") return this.end(await recordAttestation(this.deps, this.record, state));
     if (plan.action === "create") {
       const step = this.steps.find((s) => s.kind === "create") as OperationStep;
       const resources = this.cluster.guests.find((g) => g.name === step.guest)?.drbd ?? [];
-      const c = checkCreated(state, step.guest ?? "", step.node, resources, this.cluster);
+      const c = checkCreated(state, step.guest ?? "", step.node, resources, this.cluster, this.offProofs);
       return this.end(
         c.ok
           ? {
@@ -702,13 +828,7 @@ class Execution {
         page: false,
       });
     }
-    if (runsOnlyOn(loc, to))
-      return this.end({
-        status: "failed",
-        summary: `${guest} runs on ${to} only, but step ${i + 1} failed`,
-        details: [stepText, "the remaining steps were not run", ...context],
-        page: false,
-      });
+    if (runsOnlyOn(loc, to)) return this.arrived(i, err, ran, stepText, seen.state, context, later);
     const located = locateGuest(seen.state, guest);
     return this.end({
       status: located.unknown.length > 0 ? "uncertain" : "failed",
@@ -717,4 +837,245 @@ class Execution {
       page: true,
     } as ExecutionOutcome);
   }
+
+  /**
+   * Step `i` of a migration unit failed, yet the guest runs on its target only. When the migrate step
+   * itself failed (or its read-back), the guest moved despite the error: finish the unit's
+   * non-destructive tail (demote the source, allow-two-primaries off) and require one Primary per
+   * resource. When another step failed (the demotion), or the migrate step never ran, nothing is run or
+   * retried; the Primaries are only read.
+   * Two Primaries left, or a node that cannot be read, page: with allow-two-primaries on, DRBD no
+   * longer stops a second start of the guest.
+   */
+  private async arrived(
+    i: number,
+    err: unknown,
+    ran: boolean,
+    stepText: string,
+    state: Awaited<ReturnType<typeof probe>>,
+    context: string[],
+    later: readonly (string | undefined)[],
+  ): Promise<ExecutionOutcome> {
+    const step = this.steps[i] as OperationStep;
+    const guest = step.guest ?? "";
+    const from = step.from ?? "";
+    const to = step.to ?? "";
+    const resources = this.cluster.guests.find((g) => g.name === guest)?.drbd ?? [];
+    const output = errorOutput(err, this.secrets);
+    // Only a migrate command that ran can have moved it; otherwise something else did: only read.
+    if (step.kind !== "migrate" || !ran) {
+      const lines: string[] = [];
+      let page = false;
+      for (const r of resources) {
+        const { primary, unknown } = primariesOf(state, r);
+        const single = unknown.length === 0 && primary.length === 1 && primary[0] === to;
+        page ||= !single;
+        lines.push(
+          single
+            ? `${r}: Primary on ${to} only`
+            : `${r}: Primary on ${primary.join(" and ") || "no node"}${unknown.length ? `; unknown on ${unknown.join(", ")}` : ""}`,
+        );
+      }
+      return this.end({
+        status: "failed",
+        summary: `${guest} runs on ${to} only, but step ${i + 1} failed`,
+        details: [
+          stepText,
+          ...output,
+          ...lines,
+          "the remaining steps were not run",
+          ...(page
+            ? ["two Primaries (or an unreadable node): nothing may start the guest anywhere else"]
+            : []),
+          ...context,
+        ],
+        page,
+      });
+    }
+    await this.card.phase(`${guest} arrived on ${to} despite the error; demoting ${from}…`);
+    const tail = this.steps
+      .map((s, k) => ({ index: k, step: s }))
+      .filter(
+        (x) =>
+          x.index > i &&
+          x.step.guest === guest &&
+          (x.step.kind === "drbd-secondary" || x.step.kind === "drbd-disallow-two-primaries"),
+      );
+    const settled = await settleArrival(
+      this.deps,
+      this.cluster,
+      state,
+      { guest, from, to, resources },
+      tail,
+      {
+        guard: () => this.lock.assertHeld(),
+        onRun: async (k, res) => {
+          this.exitCodes[k] = res.exitCode;
+          this.durations[k] = res.durationMs;
+          await this.deps.approvals.stepStarted(this.record.id, k).catch(() => {});
+          if (res.ok)
+            await this.deps.approvals
+              .stepDone(this.record.id, k, { exitCode: res.exitCode, durationMs: res.durationMs })
+              .catch(() => {});
+          else
+            await this.deps.approvals
+              .stepFailed(this.record.id, k, {
+                code: errorCode(res.error),
+                message: redactValues(errorMessage(res.error), this.secrets).slice(0, 500),
+              })
+              .catch(() => {});
+          await this.card.step(k, res.ok ? "done" : "failed", res.ok ? "after the error" : "failed");
+        },
+      },
+    );
+    await this.card.phase(null);
+    const details = [stepText, ...output, ...settled.lines, ...context];
+    if (settled.page)
+      return this.end({
+        status: "failed",
+        summary: `${guest} moved to ${to} despite an error, but the DRBD roles are not safe: look now`,
+        details: [...details, "nothing more was run"],
+        page: true,
+      });
+    if (!settled.ok)
+      return this.end({
+        status: "failed",
+        summary: `${guest} moved to ${to} despite an error, but the result does not check out`,
+        details,
+        page: false,
+      });
+    if (later.length > 0)
+      return this.end({
+        status: "failed",
+        summary: `${guest} moved to ${to} despite an error; stopped before the other guests`,
+        details,
+        page: false,
+      });
+    return this.end({
+      status: "succeeded",
+      summary: `${guest} moved despite an error: it runs on ${to} only (verified)`,
+      warning: `${migrateErrorText(err, this.exitCodes[i] ?? null, from)}, but ${guest} arrived on ${to}; ${from} was demoted and one Primary per resource verified`,
+      details,
+    });
+  }
+}
+
+/** How a fence ended, from its evidence; a verified fence records its off-proof. */
+export async function fenceOutcome(
+  deps: OperationDeps,
+  cluster: ClusterConfig,
+  record: ApprovalRecord,
+  step: OperationStep,
+  evidence: FenceEvidence,
+  recovered = false,
+): Promise<ExecutionOutcome> {
+  const target = step.fenceTarget ?? "";
+  const label = deps.mutationsFor(cluster.name).fence?.label ?? "the fence device";
+  const notAgain = recovered
+    ? "the fence was not run again"
+    : "the fence is not run again for this approval; check the device and the node by hand";
+  if (evidence.verified) {
+    const proof: OffProof = {
+      kind: "fenced",
+      at: new Date().toISOString(),
+      by: record.approvedBy.length > 0 ? [...record.approvedBy] : [record.requestedBy],
+      evidence: evidence.evidence,
+      approvalId: record.id,
+    };
+    let stored = "";
+    if (deps.offProofs)
+      try {
+        await deps.offProofs.record(cluster.name, target, proof);
+      } catch (err) {
+        deps.logger.error({ err }, "could not record the off-proof of a verified fence");
+        stored = `; could not record the off-proof (${errorMessage(err)}): nothing will count it as off`;
+      }
+    return {
+      status: "succeeded",
+      summary: `${target} was fenced and is verified off${recovered ? " (the fence had been sent when the worker stopped)" : ""}`,
+      details: [
+        `fenced (${step.fenceAction === "off" ? "powered off" : "power-cycled"}) from ${step.node} with ${label}`,
+        ...evidence.details.map((d, i) => (i === evidence.details.length - 1 ? `${d}${stored}` : d)),
+        ...(recovered ? [notAgain] : []),
+      ],
+    };
+  }
+  if (evidence.unverifiable)
+    return {
+      status: "uncertain",
+      summary: `${target}: fence reported success; power-off not verified`,
+      details: [
+        ...evidence.details,
+        `${target} does not count as off: once someone has checked it is powered off, attest it with \`/xen attest-off ${target}\``,
+        notAgain,
+      ],
+      page: true,
+    };
+  if (evidence.poweredOn)
+    return {
+      status: "failed",
+      summary: `${target}: the fence did not take effect; the device reports it powered on`,
+      details: [
+        ...evidence.details,
+        `${target} does not count as off: check the device's outlet map; once someone has checked it is powered off, \`/xen attest-off ${target}\``,
+        notAgain,
+      ],
+      page: true,
+    };
+  return {
+    status: evidence.sshDown ? "uncertain" : "failed",
+    summary: evidence.sshDown
+      ? `${target} stopped answering, but nothing confirmed it is off`
+      : `${target} did not go down: the fence command succeeded but the node still answers`,
+    details: [...evidence.details, notAgain],
+    page: true,
+  } as ExecutionOutcome;
+}
+
+/**
+ * The execution of an approved attestation: no command runs. The node is read once more and must
+ * still not be seen alive; then the `attested-off` proof is recorded, naming the requester and the
+ * approvers.
+ */
+export async function recordAttestation(
+  deps: OperationDeps,
+  record: ApprovalRecord,
+  state: ClusterState,
+): Promise<ExecutionOutcome> {
+  const node = String(record.plan.params.node ?? record.plan.target.node ?? "");
+  const alive = seenAlive(state, node);
+  if (alive.alive)
+    return {
+      status: "refused",
+      summary: `${node} is not attested off: it was seen alive`,
+      reason: `${alive.detail}; a node that answers is not off. Nothing was recorded.`,
+      replan: false,
+    };
+  if (!deps.offProofs)
+    return {
+      status: "refused",
+      summary: `${node} is not attested off: this deployment has no off-proof store`,
+      reason: "nothing was recorded",
+      replan: false,
+    };
+  const by = [record.requestedBy, ...record.approvedBy.filter((u) => u !== record.requestedBy)];
+  const proof: OffProof = {
+    kind: "attested-off",
+    at: new Date().toISOString(),
+    by,
+    evidence: [
+      `checked powered off by hand; requested by <@${record.requestedBy}>, confirmed by ${record.approvedBy.map((u) => `<@${u}>`).join(", ")} (typed ${node})`,
+      `${alive.detail} when recorded`,
+    ],
+    approvalId: record.id,
+  };
+  await deps.offProofs.record(record.plan.cluster, node, proof);
+  return {
+    status: "succeeded",
+    summary: `${node} is attested off by ${by.map((u) => `<@${u}>`).join(" and ")}`,
+    details: [
+      `${alive.detail}; recorded at ${proof.at}`,
+      `${node} now counts as running nothing until it is seen alive again; its guests may be started elsewhere`,
+    ],
+  };
 }

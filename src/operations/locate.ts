@@ -203,12 +203,38 @@ export function drbdHealthy(
   return { ok: true, detail: `${resource} on ${node}: ${r.role}, Connected, UpToDate/UpToDate, in sync` };
 }
 
-/** Guest memory: the config's, else what the running domain uses; null when neither is known. */
-export function guestMemoryMiB(cluster: ClusterConfig, state: ClusterState, guest: string): number | null {
+/**
+ * The memory a guest needs on a node it moves to: what its running domain uses now per `xm list` /
+ * `xl list` (ballooning, `mem-set` and a config edited since make the inventory's figure stale); the
+ * inventory's `memoryMiB` only for a guest that runs nowhere. null when unknown (a running domain
+ * whose memory could not be read is not replaced by the inventory's figure).
+ */
+export function guestMemory(
+  cluster: ClusterConfig,
+  state: ClusterState,
+  guest: string,
+): { mib: number | null; source: string } {
+  const on = locateGuest(state, guest).on;
+  if (on.length > 0) {
+    const live = on.find((p) => runsPlainly(p.domain) && p.domain.memoryMiB !== null) ?? on[0];
+    const mib = live?.domain.memoryMiB ?? null;
+    return {
+      mib,
+      source:
+        mib === null
+          ? `the memory of its running domain on ${live?.node ?? "?"} could not be read`
+          : `what it uses now on ${live?.node ?? "?"} per the domain list`,
+    };
+  }
   const configured = cluster.guests.find((g) => g.name === guest)?.memoryMiB;
-  if (configured !== undefined) return configured;
-  const running = locateGuest(state, guest).on.find((p) => p.domain.memoryMiB !== null);
-  return running?.domain.memoryMiB ?? null;
+  return configured !== undefined
+    ? { mib: configured, source: "memoryMiB in the inventory (it runs nowhere)" }
+    : { mib: null, source: "it runs nowhere and the inventory has no memoryMiB" };
+}
+
+/** guestMemory's figure alone. */
+export function guestMemoryMiB(cluster: ClusterConfig, state: ClusterState, guest: string): number | null {
+  return guestMemory(cluster, state, guest).mib;
 }
 
 /** Healthy enough to act: reachable and not declared dead by HA. */

@@ -3,12 +3,14 @@
  * whether a config file exists, whether the fence device answers), then the pure preflight and plan
  * builder. Used by the planning job and again by the executor right before it acts.
  */
+import { lastCopyOverrides } from "../approval/policy";
 import { takeSnapshot } from "../cluster/snapshot";
 import type { ClusterConfig } from "../config/schema";
 import { ExecError, errorMessage } from "../errors";
 import type { ClusterState } from "../model/schema";
 import type { OperationSpec } from "../queue/schema";
 import { clusterConfig, type OperationDeps, redactValues, resolveFenceSecrets } from "./context";
+import { type OperationOverride, overridesOf } from "./ha-manager";
 import { locateGuest, nodeState } from "./locate";
 import { buildPlan, chooseFencer, createNode, evacuationTarget } from "./preflight";
 import { emptyFacts, type OperationRequest, type PlanFacts, type PlanOutcome } from "./types";
@@ -68,6 +70,9 @@ export function involvedNodes(
     }
     case "fence":
       return [request.node];
+    case "attest_off":
+      // Recording that a node is off is not an action on it: a maintenance window does not block it.
+      return [];
     case "evacuate": {
       const guests =
         nodeState(state, request.node)?.domains?.flatMap((d) => (d.guest ? [d.guest] : [])) ?? [];
@@ -119,6 +124,18 @@ export async function gatherFacts(
         }
       }),
     );
+  }
+
+  if (deps.offProofs) {
+    // The one place void proofs are cleared: a node seen alive in this snapshot has no proof any more.
+    try {
+      await deps.offProofs.clearSeenAlive(cluster.name, state);
+      const proofs = await deps.offProofs.getAll(cluster.name);
+      for (const n of cluster.nodes) facts.offProofs[n.name] = proofs[n.name] ?? null;
+    } catch (err) {
+      // Unread proofs prove nothing: every silent node then counts as not proven off.
+      deps.logger.warn({ err: errorMessage(err) }, "could not read the off-proofs");
+    }
   }
 
   if (request.action === "create") {
@@ -214,10 +231,11 @@ export async function planOperation(
   const cluster = clusterConfig(deps, request.cluster);
   const state = await snapshotCluster(deps, cluster, options.signal ? { signal: options.signal } : {});
   const facts = await gatherFacts(deps, cluster, state, request, options.signal);
-  return buildPlan(
+  const outcome = buildPlan(
     { cluster, state, facts, drivers: deps.mutationsFor(cluster.name), settings: deps.settings },
     request,
   );
+  return { ...outcome, facts };
 }
 
 /** The request an approved plan was made for (its params), to plan it again. */
@@ -232,19 +250,41 @@ export function requestOfPlan(plan: {
     case "migrate": {
       const guest = str(plan.params.guest);
       const to = str(plan.params.to);
-      return guest && to ? { action: "migrate", cluster: plan.cluster, guest, target: to } : null;
+      return guest && to
+        ? { action: "migrate", cluster: plan.cluster, guest, target: to, ...haOverrides(plan.params) }
+        : null;
     }
     case "create": {
       const guest = str(plan.params.guest);
-      return guest ? { action: "create", cluster: plan.cluster, guest, node: str(plan.params.node) } : null;
+      return guest
+        ? {
+            action: "create",
+            cluster: plan.cluster,
+            guest,
+            node: str(plan.params.node),
+            ...haOverrides(plan.params),
+          }
+        : null;
     }
     case "fence": {
       const node = str(plan.params.victim) ?? plan.target.node ?? null;
-      return node ? { action: "fence", cluster: plan.cluster, node } : null;
+      const overrides = lastCopyOverrides(plan);
+      return node
+        ? {
+            action: "fence",
+            cluster: plan.cluster,
+            node,
+            ...(overrides.length ? { overrideLastCopy: overrides } : {}),
+          }
+        : null;
     }
     case "evacuate": {
       const node = str(plan.params.from) ?? plan.target.node ?? null;
-      return node ? { action: "evacuate", cluster: plan.cluster, node } : null;
+      return node ? { action: "evacuate", cluster: plan.cluster, node, ...haOverrides(plan.params) } : null;
+    }
+    case "attest_off": {
+      const node = str(plan.params.node) ?? plan.target.node ?? null;
+      return node ? { action: "attest_off", cluster: plan.cluster, node } : null;
     }
     default:
       return null;
@@ -255,14 +295,30 @@ export function requestOfPlan(plan: {
 export function operationSpecOf(request: OperationRequest): OperationSpec {
   switch (request.action) {
     case "migrate":
-      return { action: "migrate", guest: request.guest, target: request.target };
+      return { action: "migrate", guest: request.guest, target: request.target, ...withOverrides(request) };
     case "create":
-      return { action: "create", guest: request.guest, node: request.node };
+      return { action: "create", guest: request.guest, node: request.node, ...withOverrides(request) };
     case "fence":
-      return { action: "fence", node: request.node };
+      return {
+        action: "fence",
+        node: request.node,
+        ...(request.overrideLastCopy?.length ? { overrideLastCopy: request.overrideLastCopy } : {}),
+      };
     case "evacuate":
-      return { action: "evacuate", node: request.node };
+      return { action: "evacuate", node: request.node, ...withOverrides(request) };
+    case "attest_off":
+      return { action: "attest_off", node: request.node };
   }
+}
+
+/** A request's typed overrides, as an object to spread (nothing when there are none). */
+function withOverrides(r: { overrides?: OperationOverride[] }): { overrides?: OperationOverride[] } {
+  return r.overrides?.length ? { overrides: [...r.overrides] } : {};
+}
+
+/** The overrides a plan was made with (its params). */
+function haOverrides(params: Record<string, unknown>): { overrides?: OperationOverride[] } {
+  return withOverrides({ overrides: overridesOf(params) });
 }
 
 export function requestOfSpec(cluster: string, spec: OperationSpec): OperationRequest {

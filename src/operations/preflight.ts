@@ -14,13 +14,14 @@ import type { ClusterConfig } from "../config/schema";
 import { atLeast84 } from "../drivers/drbdadm";
 import type { MutationDrivers } from "../drivers/registry";
 import type { ClusterState } from "../model/schema";
+import { haManagerCheck, noteOverrides, type OperationOverride } from "./ha-manager";
+import { type Liveness, nodeLiveness, notProvenOff, provenOff, seenAlive } from "./liveness";
 import {
-  confirmedDown,
   declaredDead,
   describeLocation,
   drbdHealthy,
   drbdOn,
-  guestMemoryMiB,
+  guestMemory,
   healthyNode,
   locateGuest,
   nodeState,
@@ -52,6 +53,8 @@ export interface PlanInput {
   facts: PlanFacts;
   drivers: MutationDrivers;
   settings: PlanSettings;
+  /** Checks the requester bypassed by typing it (`--override-ha`); set by buildPlan from the request. */
+  overrides?: readonly OperationOverride[];
 }
 
 const check = (name: string, ok: boolean, detail: string): PreflightCheck => ({ name, ok, detail });
@@ -207,19 +210,19 @@ function migrateUnit(
     }
   }
 
-  // Memory on the target.
-  const mem = guestMemoryMiB(cluster, state, guest);
+  // Memory on the target: what the running domain uses now (xm/xl list), not the inventory's figure.
+  const need = guestMemory(cluster, state, guest);
+  const mem = need.mib;
   unit.memoryMiB = mem;
   const free = t?.xenInfo?.freeMemoryMiB ?? null;
-  if (mem === null)
-    add("memory", false, `the memory of ${guest} is unknown (set memoryMiB in the inventory)`);
+  if (mem === null) add("memory", false, `the memory of ${guest} is unknown: ${need.source}`);
   else if (free === null) add("memory", false, `the free memory of ${target} is unknown`);
   else {
     const left = free - reservedMiB;
     add(
       "memory",
       left >= mem,
-      `${target} has ${left} MiB free${reservedMiB ? ` after ${reservedMiB} MiB for the guests before` : ""}; ${guest} needs ${mem} MiB`,
+      `${target} has ${left} MiB free${reservedMiB ? ` after ${reservedMiB} MiB for the guests before` : ""}; ${guest} needs ${mem} MiB (${need.source})`,
     );
   }
 
@@ -350,8 +353,10 @@ function outcome(
   params: ActionPlan["params"],
 ): PlanOutcome {
   const { state } = input;
+  const proofs = input.facts.offProofs;
   checks.push(...maintenanceChecks(input.facts));
-  if (checks.some((c) => !c.ok) || steps.length === 0)
+  // An attestation runs no command: its plan is the record itself.
+  if (checks.some((c) => !c.ok) || (steps.length === 0 && action !== "attest_off"))
     return {
       ok: false,
       checks,
@@ -368,11 +373,13 @@ function outcome(
       focusGuests: [...(focus.guests ?? [])],
       focusNodes: [...(focus.nodes ?? [])],
       focusResources: [...(focus.resources ?? [])],
+      ...(focus.offProofNodes?.length ? { focusOffProofNodes: [...focus.offProofNodes] } : {}),
     },
     steps,
     checks,
-    stateHash: planStateHash(state, focus),
-    stateSummary: summarizeRelevantState(pickRelevantState(state, focus)),
+    // The off-proofs the plan relies on are part of its state: approval is refused if one disappears.
+    stateHash: planStateHash(state, focus, proofs),
+    stateSummary: summarizeRelevantState(pickRelevantState(state, focus, proofs)),
   };
   return { ok: true, plan, state };
 }
@@ -384,6 +391,7 @@ export function focusOfPlan(plan: Pick<ActionPlan, "params">): StateFocus {
     guests: list(plan.params.focusGuests),
     nodes: list(plan.params.focusNodes),
     resources: list(plan.params.focusResources),
+    offProofNodes: list(plan.params.focusOffProofNodes),
   };
 }
 
@@ -391,6 +399,7 @@ export function planMigrate(input: PlanInput, guest: string, target: string): Pl
   const unit = migrateUnit(input, guest, target);
   const summary = `Live-migrate ${guest}${unit.source ? ` from ${unit.source}` : ""} to ${target}`;
   const checks = [...unit.checks];
+  checks.push(haManagerCheck(input, "migrate", guest, target));
   if (unit.steps.length > 0)
     checks.push(
       rollbackNote([
@@ -430,42 +439,55 @@ export function planCreate(input: PlanInput, guest: string, requested: string | 
   if (!cfg || !node || checks.some((c) => !c.ok))
     return outcome(input, "create", summary, checks, [], focus, { guest }, {});
 
-  // Runs nowhere (migration names included); a node we cannot read must be confirmed down.
+  // Runs nowhere (migration names included); a node we cannot read must be proven off (fenced and
+  // verified, or attested off): a silent node may still run the guest.
+  const live = (n: string): Liveness => nodeLiveness(cluster, state, n, facts.offProofs);
+  const relied = new Set<string>();
+  const whyNot = (l: Liveness) =>
+    l.kind === "alive" ? `${l.detail}: what runs there could not be read` : notProvenOff(l);
   const loc = locateGuest(state, guest);
-  const unconfirmed = loc.unknown.filter((n) => !confirmedDown(cluster, state, n).down);
+  const unproven = loc.unknown.map(live).filter((l) => !provenOff(l));
   if (loc.on.length > 0) add("not running", false, `${describeLocation(loc)}`);
-  else if (unconfirmed.length > 0)
+  else if (unproven.length > 0)
     add(
       "not running",
       false,
-      `cannot tell whether ${guest} runs on ${unconfirmed.join(", ")}: ${unconfirmed.map((n) => confirmedDown(cluster, state, n).detail).join("; ")}`,
+      `cannot tell whether ${guest} runs on ${unproven.map((l) => l.node).join(", ")}: ${unproven.map(whyNot).join("; ")}`,
     );
-  else
+  else {
+    for (const n of loc.unknown) relied.add(n);
     add(
       "not running",
       true,
-      `${guest} runs on no node${loc.unknown.length ? ` (${loc.unknown.join(", ")} confirmed down)` : ""}`,
+      `${guest} runs on no node${loc.unknown.length ? ` (${loc.unknown.map((n) => `${n} proven off`).join(", ")})` : ""}`,
     );
+  }
+
+  checks.push(haManagerCheck(input, "create", guest, node));
 
   const reach = healthyNode(cluster, state, node);
   const ns = nodeState(state, node);
   add(
     "node",
     reach.ok && ns?.xenInfo !== null && ns?.domains !== null,
-    reach.ok ? `${node} answers and is not declared dead` : reach.detail,
+    !reach.ok
+      ? reach.detail
+      : ns?.domains === null || ns?.xenInfo === null
+        ? `${node} answers but its hypervisor state could not be read (${[ns.domainsError?.message, ns.xenInfoError?.message].filter(Boolean).join("; ") || "unknown"})`
+        : `${node} answers and is not declared dead`,
   );
 
   const promote: string[] = [];
   for (const r of resources) {
     const problems: string[] = [];
     const local = drbdOn(state, node, r);
-    // Primary on no other node (unknown nodes must be confirmed down).
+    // Primary on no other node (nodes whose DRBD state is unknown must be proven off).
     for (const other of cluster.nodes.map((n) => n.name).filter((n) => n !== node)) {
       const o = drbdOn(state, other, r);
       if (o === undefined) {
-        const down = confirmedDown(cluster, state, other);
-        if (!down.down)
-          problems.push(`${r} on ${other} is unknown and ${other} is not confirmed down (${down.detail})`);
+        const l = live(other);
+        if (provenOff(l)) relied.add(other);
+        else problems.push(`${r} on ${other} is unknown: ${whyNot(l)}`);
       } else if (o?.role === "Primary") problems.push(`${r} is Primary on ${other}`);
     }
     if (local === undefined) problems.push(`DRBD state of ${node} unknown`);
@@ -478,11 +500,23 @@ export function planCreate(input: PlanInput, guest: string, requested: string | 
         const peerNodes = cluster.nodes
           .map((n) => n.name)
           .filter((n) => n !== node && drbdOn(state, n, r) !== null);
-        const down = peerNodes.map((p) => confirmedDown(cluster, state, p));
-        if (peerNodes.length === 0 || down.some((x) => !x.down))
+        const peers = peerNodes.map(live);
+        const unprovenPeers = peers.filter((l) => !provenOff(l));
+        if (peerNodes.length === 0 || unprovenPeers.length > 0)
           problems.push(
-            `${r} on ${node} is ${peer?.connectionState ?? "without a peer"} and its peer is not confirmed fenced or down${down.length ? ` (${down.map((x) => x.detail).join("; ")})` : ""}`,
+            `${r} on ${node} is ${peer?.connectionState ?? "without a peer"} and its peer may still write: ${
+              unprovenPeers.length
+                ? unprovenPeers
+                    .map((l) =>
+                      l.kind === "alive"
+                        ? `${l.node} is up (${l.detail}): reconnect ${r} first, its data may be newer`
+                        : notProvenOff(l),
+                    )
+                    .join("; ")
+                : "no peer node has it"
+            }`,
           );
+        else for (const l of peers) relied.add(l.node);
       } else if (peer.role === "Primary") problems.push(`${r}'s peer is Primary`);
       if (local.role !== "Primary") promote.push(r);
     }
@@ -490,7 +524,7 @@ export function planCreate(input: PlanInput, guest: string, requested: string | 
       `drbd ${r}`,
       problems.length === 0,
       problems.length === 0
-        ? `${r} on ${node}: ${local?.role}, UpToDate, ${local?.peers[0]?.connectionState === "Connected" ? "Connected" : "peer confirmed down"}; Primary nowhere else`
+        ? `${r} on ${node}: ${local?.role}, UpToDate, ${local?.peers[0]?.connectionState === "Connected" ? "Connected" : "peer proven off"}; Primary nowhere else`
         : problems.join("; "),
     );
   }
@@ -516,6 +550,9 @@ export function planCreate(input: PlanInput, guest: string, requested: string | 
     add("memory", false, `the memory of ${guest} is unknown (set memoryMiB in the inventory)`);
   else if (free === null) add("memory", false, `the free memory of ${node} is unknown`);
   else add("memory", free >= mem, `${node} has ${free} MiB free; ${guest} needs ${mem} MiB`);
+
+  // Say on the card which proofs the plan relies on: approving it trusts them.
+  for (const n of [...relied].sort()) add(`off-proof ${n}`, true, live(n).detail);
 
   const steps: OperationStep[] = [];
   if (!checks.some((c) => !c.ok) && file) {
@@ -554,7 +591,7 @@ export function planCreate(input: PlanInput, guest: string, requested: string | 
     summary,
     checks,
     steps,
-    focus,
+    relied.size > 0 ? { ...focus, offProofNodes: [...relied].sort() } : focus,
     { guest, node },
     { guest, node, resources, promoted: promote },
   );
@@ -573,17 +610,109 @@ export function chooseFencer(cluster: ClusterConfig, state: ClusterState, target
   );
 }
 
-export function planFence(input: PlanInput, target: string): PlanOutcome {
+/**
+ * Fencing a node that holds the only UpToDate copy of a resource takes the only good data down with it:
+ * its peer is Inconsistent or Outdated (a resync running), DUnknown, or cannot be read. Such a fence is
+ * refused unless the request names the resource (`--override-last-copy R`); the approvers then type
+ * `NODE/R` (policyFor). A copy elsewhere counts only as that node reads its own disk: UpToDate.
+ * `used`: the overrides that were needed (they go into the plan and its typed confirmation).
+ */
+export function lastCopyChecks(
+  input: Pick<PlanInput, "cluster" | "state">,
+  target: string,
+  overrides: readonly string[] = [],
+): { checks: PreflightCheck[]; used: string[] } {
+  const { cluster, state } = input;
+  const checks: PreflightCheck[] = [];
+  const used: string[] = [];
+  const others = cluster.nodes.map((n) => n.name).filter((n) => n !== target);
+  const command = (rs: readonly string[]) =>
+    `\`/xen fence ${cluster.name} ${target} --override-last-copy ${rs.join(" ")}\``;
+  for (const name of overrides)
+    if (!cluster.drbd.some((r) => r.name === name))
+      checks.push(check(`override ${name}`, false, `${name} is not a DRBD resource of ${cluster.name}`));
+  for (const { name: r } of cluster.drbd) {
+    const mine = drbdOn(state, target, r);
+    if (mine === null || mine?.unconfigured) continue;
+    if (mine && mine.diskState !== "UpToDate") {
+      if (overrides.includes(r))
+        checks.push(
+          check(`last copy ${r}`, true, `${r} is ${mine.diskState} on ${target}: no override needed`),
+        );
+      continue;
+    }
+    const copies = others.filter((n) => {
+      const x = drbdOn(state, n, r);
+      return !!x && !x.unconfigured && x.diskState === "UpToDate";
+    });
+    if (copies.length > 0) {
+      checks.push(
+        check(
+          `last copy ${r}`,
+          true,
+          `${copies.join(", ")} also ${copies.length === 1 ? "holds" : "hold"} an UpToDate copy of ${r}${overrides.includes(r) ? ": no override needed" : ""}`,
+        ),
+      );
+      continue;
+    }
+    // No other node reads UpToDate: say what each one shows (its own reading, else the target's view).
+    const peers = others
+      .map((n) => {
+        const x = drbdOn(state, n, r);
+        if (x === null) return null;
+        if (x === undefined) {
+          const seen =
+            mine?.peers.find((p) => p.node === n) ?? (mine?.peers.length === 1 ? mine.peers[0] : undefined);
+          return `${n} cannot be read${seen ? ` (${target} sees its disk ${seen.diskState})` : ""}`;
+        }
+        const p = x.peers[0];
+        const sync = p?.sync?.percent;
+        return `${n} ${x.unconfigured ? "unconfigured" : x.diskState}${p?.replicationState && p.replicationState !== "Established" && p.replicationState !== "Off" ? ` (${p.replicationState}${sync !== null && sync !== undefined ? ` ${sync}%` : ""})` : ""}`;
+      })
+      .filter((x): x is string => x !== null);
+    const where = `${mine ? `${target} is UpToDate` : `${target} cannot be read and may hold it`}; ${peers.join("; ") || "no other node has it"}`;
+    if (overrides.includes(r)) {
+      used.push(r);
+      checks.push(
+        check(
+          `last copy ${r}`,
+          true,
+          `OVERRIDDEN: ${target} may hold the only UpToDate copy of ${r} (${where}); the requester named it with --override-last-copy and approving needs \`${target}/${r}\` typed`,
+        ),
+      );
+    } else
+      checks.push(
+        check(
+          `last copy ${r}`,
+          false,
+          `${target} may hold the only UpToDate copy of ${r} (${where}): fencing it could lose ${r}'s data. Wait until another copy is UpToDate (resync done), or if that loss is accepted request ${command([r])}; the approvers then type \`${target}/${r}\``,
+        ),
+      );
+  }
+  return { checks, used };
+}
+
+export function planFence(
+  input: PlanInput,
+  target: string,
+  overrideLastCopy: readonly string[] = [],
+): PlanOutcome {
   const { cluster, state, facts, drivers, settings } = input;
   const checks: PreflightCheck[] = [];
   const add = (name: string, ok: boolean, detail: string) => checks.push(check(name, ok, detail));
-  const summary = `Fence ${target} (power-cycle it)`;
+  const fence = drivers.fence;
+  // A node already silent is powered off, not cycled: a device that reads power back then shows
+  // "off" as evidence the fence took effect (after a reboot it reads "on" again), the node stays off
+  // while someone checks it (and attests it when the device cannot tell), and a node cut off by a
+  // partition does not boot back into it with its guests. A node seen alive is power-cycled.
+  const silent = !seenAlive(state, target).alive;
+  const action = silent ? ("off" as const) : ("reboot" as const);
+  const summary = action === "off" ? `Fence ${target} (power it off)` : `Fence ${target} (power-cycle it)`;
   const focus = { nodes: [target] };
   if (!cluster.nodes.some((n) => n.name === target)) {
     add("node", false, `${target} is not a node of ${cluster.name}`);
     return outcome(input, "fence", summary, checks, [], focus, { node: target }, {});
   }
-  const fence = drivers.fence;
   add(
     "fence method",
     fence !== null,
@@ -629,27 +758,35 @@ export function planFence(input: PlanInput, target: string): PlanOutcome {
         ? `no guests run on ${target}`
         : `these stop with it: ${guests.join(", ")} (HA may restart them elsewhere)`,
   );
+  const lastCopy = lastCopyChecks(input, target, overrideLastCopy);
+  checks.push(...lastCopy.checks);
 
   const steps: OperationStep[] = [];
   if (!checks.some((c) => !c.ok) && fence && fencer) {
-    const inv = fence.fence(target, "reboot", facts.fenceParamOrder ?? undefined);
+    const inv = fence.fence(target, action, facts.fenceParamOrder ?? undefined);
     steps.push({
       node: fencer,
       argv: inv.argv,
       kind: "fence",
       fenceTarget: target,
-      fenceAction: "reboot",
+      fenceAction: action,
       ...(facts.fenceParamOrder ? { paramOrder: facts.fenceParamOrder } : {}),
       stdinShown: inv.stdinShown,
       destructive: true,
-      description: `Power-cycle ${target} through ${fence.label}${inv.stdinShown ? ` (options on stdin: ${inv.stdinShown.trim().split("\n").join(", ")})` : ""}`,
+      description: `${action === "off" ? "Power off" : "Power-cycle"} ${target} through ${fence.label}${inv.stdinShown ? ` (options on stdin: ${inv.stdinShown.trim().split("\n").join(", ")})` : ""}`,
       timeoutMs: settings.fenceTimeoutMs,
     });
     checks.push(
       check(
         "verify",
         true,
-        `success only once ${target} is seen off: SSH stops answering and ${fence.method === "fence-agent" ? "the agent's status or " : ""}the HA view confirms it`,
+        silent && !fence.powerStatus(target) && cluster.toolstack.ha !== "pacemaker"
+          ? `${target} is already silent and ${fence.label} cannot report power: the fence cannot be verified; once someone has checked ${target} is powered off, \`/xen attest-off ${target}\``
+          : `success only with evidence that did not hold before: ${[
+              ...(fence.powerStatus(target) ? ["the device reads the power back as off"] : []),
+              ...(cluster.toolstack.ha === "pacemaker" ? ["Pacemaker's fencer records the fence"] : []),
+              ...(silent ? [] : [`${target}, alive now, stops answering`]),
+            ].join(", or ")}`,
       ),
     );
   }
@@ -661,7 +798,11 @@ export function planFence(input: PlanInput, target: string): PlanOutcome {
     steps,
     focus,
     { node: target },
-    { victim: target, fencer: fencer ?? "" },
+    {
+      victim: target,
+      fencer: fencer ?? "",
+      ...(lastCopy.used.length ? { overrideLastCopy: lastCopy.used } : {}),
+    },
   );
 }
 
@@ -725,6 +866,7 @@ export function planEvacuate(input: PlanInput, source: string): PlanOutcome {
     }
     const unit = migrateUnit(input, guest, target, reserved.get(target) ?? 0, `${guest}: `);
     checks.push(...unit.checks);
+    checks.push(haManagerCheck(input, "evacuate", guest, source, `${guest}: `));
     reserved.set(target, (reserved.get(target) ?? 0) + (unit.memoryMiB ?? 0));
     for (const r of unit.resources) resources.add(r);
     targets.add(target);
@@ -742,6 +884,54 @@ export function planEvacuate(input: PlanInput, source: string): PlanOutcome {
     { node: source },
     { guests, resources: [...resources], targets: [...targets], from: source },
   );
+}
+
+/**
+ * `/xen attest-off NODE`: humans say they checked NODE is powered off. No command runs; the execution
+ * reads the node once more (it must still not answer) and records an `attested-off` proof. Refused
+ * while the node is seen alive: a node that answers is not off.
+ */
+export function planAttestOff(input: PlanInput, target: string): PlanOutcome {
+  const { cluster, state, facts } = input;
+  const checks: PreflightCheck[] = [];
+  const add = (name: string, ok: boolean, detail: string) => checks.push(check(name, ok, detail));
+  const summary = `Attest that ${target} is powered off`;
+  const focus = { nodes: [target] };
+  if (!cluster.nodes.some((n) => n.name === target)) {
+    add("node", false, `${target} is not a node of ${cluster.name}`);
+    return outcome(input, "attest_off", summary, checks, [], focus, { node: target }, {});
+  }
+  const alive = seenAlive(state, target);
+  add(
+    "not answering",
+    !alive.alive,
+    alive.alive
+      ? `${alive.detail}: a node that answers is not off, so it cannot be attested off`
+      : `${alive.detail}, and no HA view sees it online`,
+  );
+  const l = nodeLiveness(cluster, state, target, facts.offProofs);
+  if (!alive.alive)
+    add(
+      "liveness",
+      true,
+      l.proof
+        ? `already ${l.detail}; the attestation replaces that proof`
+        : `${l.detail}; nothing else proves it off`,
+    );
+  const others = cluster.nodes.map((n) => n.name).filter((n) => n !== target);
+  const t = nodeState(state, target);
+  const guests = t?.domains?.filter((d) => !d.isDom0).map((d) => d.guest ?? d.name) ?? null;
+  add(
+    "what this allows",
+    true,
+    `once attested, ${target} counts as running nothing: its guests may be started on ${others.join(", ") || "another node"}${guests === null ? " (what ran there cannot be read)" : ""}. Attest only after someone has checked ${target} is powered off (power LED, PDU outlet, console); the proof is void as soon as ${target} is seen alive again`,
+  );
+  add(
+    "on execution",
+    true,
+    `no command runs on any node; ${target} is read once more and must still not answer, then the attestation is recorded`,
+  );
+  return outcome(input, "attest_off", summary, checks, [], focus, { node: target }, { node: target });
 }
 
 /** The node a guest goes to when its node is evacuated: another node with all its resources (first by name). */
@@ -768,13 +958,24 @@ export function evacuationTarget(
 export function buildPlan(input: PlanInput, request: OperationRequest): PlanOutcome {
   switch (request.action) {
     case "migrate":
-      return planMigrate(input, request.guest, request.target);
+      return noteOverrides(
+        planMigrate({ ...input, overrides: request.overrides }, request.guest, request.target),
+        request.overrides,
+      );
     case "create":
-      return planCreate(input, request.guest, request.node);
+      return noteOverrides(
+        planCreate({ ...input, overrides: request.overrides }, request.guest, request.node),
+        request.overrides,
+      );
     case "fence":
-      return planFence(input, request.node);
+      return planFence(input, request.node, request.overrideLastCopy);
     case "evacuate":
-      return planEvacuate(input, request.node);
+      return noteOverrides(
+        planEvacuate({ ...input, overrides: request.overrides }, request.node),
+        request.overrides,
+      );
+    case "attest_off":
+      return planAttestOff(input, request.node);
   }
 }
 
@@ -786,8 +987,10 @@ export function describeRequest(request: OperationRequest): string {
     case "create":
       return `Start ${request.guest}${request.node ? ` on ${request.node}` : ""}`;
     case "fence":
-      return `Fence ${request.node}`;
+      return `Fence ${request.node}${request.overrideLastCopy?.length ? ` (overriding the last-copy refusal for ${request.overrideLastCopy.join(", ")})` : ""}`;
     case "evacuate":
       return `Evacuate ${request.node}`;
+    case "attest_off":
+      return `Attest that ${request.node} is powered off`;
   }
 }

@@ -13,21 +13,22 @@ import type { ClusterConfig } from "../config/schema";
 import { errorMessage } from "../errors";
 import type { Lock } from "../locks/lock";
 import { clusterConfig, type OperationDeps, resolveFenceSecrets } from "./context";
-import { ExecutionCardWriter, operationLockKeys, parseSteps, recordOutcome } from "./executor";
+import { ExecutionCardWriter, fenceOutcome, operationLockKeys, parseSteps, recordOutcome } from "./executor";
+import { ExecutionLease, takeoverVerdict } from "./lease";
 import { describeLocation, locateGuest, runsOnlyOn } from "./locate";
 import type { StepStatusView } from "./render";
+import { sweepOrphanedExecutions } from "./sweeper";
 import type { ExecutionOutcome, OperationStep } from "./types";
 import {
   checkCreated,
-  checkMigrated,
-  probe,
-  runUndo,
+  readOffProofs,
+  settleArrival,
   undoPreparation,
   verifyFenced,
   waitForPlacement,
 } from "./verify";
 
-const OUR_ACTIONS = new Set(["migrate", "create", "fence", "evacuate"]);
+const OUR_ACTIONS = new Set(["migrate", "create", "fence", "evacuate", "attest_off"]);
 
 export interface RecoveryReport {
   approvalId: string;
@@ -55,25 +56,63 @@ export async function recoverUnfinished(
       log.error({ err: errorMessage(err) }, "cannot recover this execution");
       continue;
     }
+    // A worker paused or cut off from Redis in the middle of a long step is not dead: take over only
+    // once its lease expired and no step can still be running (its own deadline plus a grace period).
+    const verdict = takeoverVerdict(j, steps, {
+      nowMs: await deps.approvals.now(),
+      graceMs: deps.settings.stepGraceMs,
+      defaultStepTimeoutMs: cluster.commandTimeoutMs,
+    });
+    if (!verdict.ok) {
+      log.debug({ why: verdict.why }, "execution not taken over");
+      continue;
+    }
     const lock = await deps.locks.acquire(operationLockKeys(record, cluster, steps), {
       owner: `recovery-${options.owner}`.replaceAll("|", "-"),
       ttlMs: deps.settings.lockTtlMs,
     });
-    // Busy: its executor still runs (it renews its locks), or died less than a lock TTL ago.
+    // Busy: its executor still holds them, or another action (or recovery) runs on the same things.
     if (!lock) continue;
+    let lease: ExecutionLease | undefined;
     try {
+      // Bumps the fencing token (atomically, only if still expired and unchanged): the old worker, if it
+      // comes back, finds out before its next step and acts no more.
+      const leaseOwner = `recovery-${options.owner}`;
+      const taken = await deps.approvals.takeOverLease(
+        record.id,
+        verdict.token,
+        leaseOwner,
+        deps.settings.leaseTtlMs,
+      );
+      if (!taken.taken) {
+        log.info({ why: taken.why, detail: taken.detail }, "execution not taken over");
+        continue;
+      }
+      lease = new ExecutionLease(
+        deps.approvals,
+        { approvalId: record.id, owner: leaseOwner, token: taken.token },
+        { ttlMs: deps.settings.leaseTtlMs, logger: log },
+      ).start();
+      const held = lease;
+      const fencedDeps: OperationDeps = { ...deps, approvals: deps.approvals.fenced(held.grant) };
+      const fencing = {
+        async assertHeld() {
+          await lock.assertHeld();
+          await held.assertHeld();
+        },
+      };
       const journal = await deps.approvals.journal(record.id);
       if (!journal || journal.finished) continue;
       log.warn(
         { steps: journal.steps.map((s) => `${s.index}:${s.status}`) },
         "recovering an execution whose worker stopped",
       );
-      const card = new ExecutionCardWriter(deps, record);
+      const card = new ExecutionCardWriter(fencedDeps, record);
       for (const s of journal.steps) card.view.statuses[s.index] = viewOf(s.status);
       await card.phase("The worker running this stopped; re-reading the cluster to see how far it got…");
       let outcome: ExecutionOutcome;
       try {
-        outcome = await recoverOne(deps, record, cluster, steps, journal, lock);
+        outcome = await recoverOne(fencedDeps, record, cluster, steps, journal, fencing);
       } catch (err) {
         outcome = {
           status: "uncertain",
@@ -82,11 +121,18 @@ export async function recoverUnfinished(
           page: true,
         };
       }
-      await recordOutcome(deps, record, journal.jobId, outcome);
+      const settled = await recordOutcome(fencedDeps, record, journal.jobId, outcome);
+      if (settled === "lost" || settled === "finished") {
+        await card.lateNote(
+          `A recovering worker lost this execution to another one; it found: ${outcome.summary}`,
+        );
+        continue;
+      }
       await card.finish(outcome, true);
       log.warn({ status: outcome.status, summary: outcome.summary }, "execution recovered");
       reports.push({ approvalId: record.id, outcome });
     } finally {
+      lease?.stop();
       await lock.release().catch(() => {});
     }
   }
@@ -103,7 +149,7 @@ async function recoverOne(
   cluster: ClusterConfig,
   steps: OperationStep[],
   journal: ExecutionJournal,
-  lock: Lock,
+  lock: Pick<Lock, "assertHeld">,
 ): Promise<ExecutionOutcome> {
   const status = (i: number) => journal.steps.find((s) => s.index === i)?.status;
   const touched = journal.steps.length > 0;
@@ -124,28 +170,43 @@ async function recoverOne(
     if (status(i) === undefined) return notRun("before the fence ran (it was not run)");
     // Started: it may or may not have reached the device. Never fence again: look.
     const secrets = await resolveFenceSecrets(cluster, deps.secretEnv).catch(() => new Map<string, string>());
+    // What the node looked like right before the fence went with the worker: only the device reading
+    // the power back as off can verify it now (no "seen alive right before", no history baseline).
     const evidence = await verifyFenced(deps, cluster, {
       target: step.fenceTarget,
       fencer: step.node,
-      historyBefore: Number.POSITIVE_INFINITY,
+      before: { aliveBefore: null, historyBefore: Number.POSITIVE_INFINITY },
       secrets,
       timeoutMs: deps.settings.fenceVerifyTimeoutMs,
     });
-    if (evidence.verified)
-      return {
-        status: "succeeded",
-        summary: `${step.fenceTarget} is verified off (the fence had been sent when the worker stopped)`,
-        details: [...evidence.details, "the fence was not run again"],
-      };
+    const outcome = await fenceOutcome(deps, cluster, record, step, evidence, true);
+    if (outcome.status === "succeeded") return outcome;
     return {
       status: "uncertain",
       summary: `The worker stopped while fencing ${step.fenceTarget}; it is not verified off`,
       details: [
         ...evidence.details,
+        `${step.fenceTarget} does not count as off: once someone has checked it is powered off, \`/xen attest-off ${step.fenceTarget}\``,
         "the fence was not run again for this approval; check the node and the device by hand",
       ],
       page: true,
     };
+  }
+
+  if (record.plan.action === "attest_off") {
+    // An attestation runs no command: it recorded its proof before the worker stopped, or not.
+    const node = String(record.plan.params.node ?? record.plan.target.node ?? "");
+    const proof = await deps.offProofs?.get(cluster.name, node).catch(() => null);
+    if (proof?.approvalId === record.id)
+      return {
+        status: "succeeded",
+        summary: `${node} is attested off (recorded before the worker stopped)`,
+        details: [`recorded at ${proof.at}`],
+      };
+    return notRun(
+      "before recording the attestation",
+      "nothing was recorded; attest it again if it is still true",
+    );
   }
 
   if (record.plan.action === "create") {
@@ -162,7 +223,14 @@ async function recoverOne(
     const loc = seen.loc;
     const resources = cluster.guests.find((g) => g.name === step.guest)?.drbd ?? [];
     if (runsOnlyOn(loc, step.node)) {
-      const c = checkCreated(seen.state, step.guest, step.node, resources, cluster);
+      const c = checkCreated(
+        seen.state,
+        step.guest,
+        step.node,
+        resources,
+        cluster,
+        await readOffProofs(deps, cluster),
+      );
       if (status(i) === undefined)
         return {
           status: "failed",
@@ -218,6 +286,7 @@ async function recoverOne(
   });
   const details: string[] = [];
   const moved: string[] = [];
+  const warnings: string[] = [];
   for (const [u, unit] of units.entries()) {
     const unitStarted = unit.idx.some((k) => status(k) !== undefined);
     const mig = unit.idx.find((k) => steps[k]?.kind === "migrate");
@@ -248,23 +317,36 @@ async function recoverOne(
       };
     }
     if (runsOnlyOn(loc, m.to)) {
-      // It moved. Finish the unit's non-destructive tail (demote the source, allow-two-primaries off).
-      for (const k of unit.idx.filter((k) => k > (mig as number) && status(k) !== "done")) {
-        const s = steps[k] as OperationStep;
-        await lock.assertHeld();
-        const res = await runUndo(deps, cluster, s.node, s.argv, s.description.toLowerCase());
-        details.push(res.line.replace(/^undone: /, "completed: "));
-      }
-      const after = await probe(deps, cluster);
-      const c = checkMigrated(after, m, resources);
-      details.push(...c.details);
-      if (!c.ok)
+      // It moved (the executor's rule for a migration that arrived despite an error): finish the unit's
+      // non-destructive tail (demote the source, allow-two-primaries off), then one Primary per resource.
+      const errored = status(mig as number) === "failed";
+      const tail = unit.idx
+        .filter((k) => k > (mig as number) && status(k) !== "done")
+        .map((k) => ({ index: k, step: steps[k] as OperationStep }));
+      const settled = await settleArrival(
+        deps,
+        cluster,
+        seen.state,
+        { guest: unit.guest, from: m.from, to: m.to, resources },
+        tail,
+        { guard: () => lock.assertHeld() },
+      );
+      details.push(...settled.lines);
+      if (settled.page)
+        return {
+          status: "failed",
+          summary: `${unit.guest} moved to ${m.to}${errored ? " despite an error" : ""}, but the DRBD roles are not safe: look now`,
+          details: [...details, "nothing more was run"],
+          page: true,
+        };
+      if (!settled.ok)
         return {
           status: "failed",
           summary: `${unit.guest} moved to ${m.to}, but the DRBD roles do not check out`,
           details,
           page: false,
         };
+      if (errored) warnings.push(`${unit.guest} moved despite an error from its migrate command`);
       moved.push(unit.guest);
       continue;
     }
@@ -292,19 +374,37 @@ async function recoverOne(
     status: "succeeded",
     summary: `${moved.join(", ")} ${moved.length === 1 ? "runs" : "run"} on ${[...new Set(steps.filter((s) => s.kind === "migrate").map((s) => s.to))].join(", ")} (verified after a worker restart)`,
     details,
+    ...(warnings.length ? { warning: warnings.join("; ") } : {}),
   };
 }
 
-/** Recovery at start and then periodically, until stopped. */
+/**
+ * Recovery at start and then periodically, until stopped; each pass also sweeps approved executions
+ * whose journal Redis lost (src/operations/sweeper.ts).
+ */
 export function startRecovery(
   deps: OperationDeps,
-  options: { clusters: readonly string[]; owner: string; intervalMs?: number },
+  options: {
+    clusters: readonly string[];
+    owner: string;
+    intervalMs?: number;
+    /** A queued job's state, for the orphan sweep (see SweepOptions.jobState). */
+    jobState?: (jobId: string) => Promise<string>;
+  },
 ): { stop(): Promise<void>; runOnce(): Promise<RecoveryReport[]> } {
   let running: Promise<RecoveryReport[]> | null = null;
   let stopped = false;
+  const pass = async (): Promise<RecoveryReport[]> => {
+    const recovered = await recoverUnfinished(deps, options);
+    const swept = await sweepOrphanedExecutions(deps, options).catch((err: unknown) => {
+      deps.logger.warn({ err: errorMessage(err) }, "orphaned execution sweep failed");
+      return [];
+    });
+    return [...recovered, ...swept];
+  };
   const runOnce = (): Promise<RecoveryReport[]> => {
     if (stopped) return Promise.resolve([]);
-    running ??= recoverUnfinished(deps, options)
+    running ??= pass()
       .catch((err: unknown) => {
         deps.logger.warn({ err: errorMessage(err) }, "crash recovery pass failed");
         return [];

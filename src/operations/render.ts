@@ -10,6 +10,7 @@ import type { ActionPlan, ApprovalPolicy, ApprovalRecord, PreflightCheck } from 
 import type { InventoryConfig } from "../config/schema";
 import { codeBlock, escapeMrkdwn, slackDate } from "../slack/render/text";
 import type { ExecutionOutcome } from "./types";
+import { type UnreadableOutput, unreadableBlocks } from "./unreadable";
 
 const SECTION_MAX = 2_900;
 const HEADER_MAX = 150;
@@ -65,6 +66,8 @@ export function renderRefusal(opts: {
   requestedBy: string;
   checks: readonly PreflightCheck[];
   stateSummary: string;
+  /** Output that could not be read behind the failed checks: its first lines go on the card. */
+  unreadable?: readonly UnreadableOutput[];
 }): OutboundMessage {
   const failed = opts.checks.filter((c) => !c.ok);
   const reasons = failed.map((c) => `${c.name}: ${c.detail}`).join("; ");
@@ -76,6 +79,7 @@ export function renderRefusal(opts: {
         `Requested by <@${escapeMrkdwn(opts.requestedBy)}>. Nothing ran and nothing was asked of the approvers: ${failed.length} check${failed.length === 1 ? "" : "s"} failed.`,
       ),
       section(checksText(opts.checks)),
+      ...unreadableBlocks(opts.unreadable ?? []),
       codeSection("*Cluster state it was checked on*", opts.stateSummary.split("\n")),
     ],
   };
@@ -143,7 +147,7 @@ function title(view: ExecutionView): string {
   if (!r) return `▶️ Running: ${summary}`;
   switch (r.status) {
     case "succeeded":
-      return `✅ Done: ${summary}`;
+      return r.warning ? `⚠️ Done despite an error: ${summary}` : `✅ Done: ${summary}`;
     case "refused":
       return `⛔ Not run: ${summary}`;
     case "failed":
@@ -183,6 +187,8 @@ export function renderExecutionCard(view: ExecutionView): OutboundMessage {
         `*Result:* ${escapeMrkdwn(r.summary)}${recovered}${lines.length ? `\n${lines.map((l) => `• ${escapeMrkdwn(l)}`).join("\n")}` : ""}`,
       ),
     );
+    if (r.status === "succeeded" && r.warning)
+      blocks.push(section(`⚠️ *Warning:* ${escapeMrkdwn(r.warning)}`));
     if ((r.status === "failed" || r.status === "uncertain") && r.page)
       blocks.push(
         section(

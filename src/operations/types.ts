@@ -7,21 +7,28 @@ import { z } from "zod";
 import type { ActionPlan, PreflightCheck } from "../approval/types";
 import type { DrbdVersion } from "../drivers/types";
 import type { ClusterState } from "../model/schema";
+import type { OperationOverride } from "./ha-manager";
+import type { OffProof } from "./liveness";
 
+/** overrides: checks a human chose to bypass by typing it (`--override-ha`: the cluster manager). */
 export type OperationRequest =
-  | { action: "migrate"; cluster: string; guest: string; target: string }
-  | { action: "create"; cluster: string; guest: string; node: string | null }
-  | { action: "fence"; cluster: string; node: string }
-  | { action: "evacuate"; cluster: string; node: string };
+  | { action: "migrate"; cluster: string; guest: string; target: string; overrides?: OperationOverride[] }
+  | { action: "create"; cluster: string; guest: string; node: string | null; overrides?: OperationOverride[] }
+  /** overrideLastCopy: resources whose only UpToDate copy the fence may take down (named by a human). */
+  | { action: "fence"; cluster: string; node: string; overrideLastCopy?: string[] }
+  | { action: "evacuate"; cluster: string; node: string; overrides?: OperationOverride[] }
+  /** Record that humans checked `node` is powered off (no remote step; see src/operations/liveness.ts). */
+  | { action: "attest_off"; cluster: string; node: string };
 
 export type PlanOutcome =
   /** Every check passed: the plan can be shown for approval (or as a dry run). */
-  | { ok: true; plan: ActionPlan; state: ClusterState }
+  | { ok: true; plan: ActionPlan; state: ClusterState; facts?: PlanFacts }
   /** A check failed: nothing may run. `checks` says which and why. */
-  | { ok: false; checks: PreflightCheck[]; summary: string; state: ClusterState };
+  | { ok: false; checks: PreflightCheck[]; summary: string; state: ClusterState; facts?: PlanFacts };
 
 export type ExecutionOutcome =
-  | { status: "succeeded"; summary: string; details: string[] }
+  /** `warning`: it ended where it should, but something went wrong on the way (shown on the card). */
+  | { status: "succeeded"; summary: string; details: string[]; warning?: string }
   /** Refused before any step ran: the cluster changed since approval, a lock is held, ... */
   | { status: "refused"; summary: string; reason: string; replan: boolean }
   /** Failed after steps ran: where things stand was re-read and is reported; `page` asks for on-call. */
@@ -95,8 +102,20 @@ export interface PlanFacts {
    * none, null when it could not be read. Nodes not listed were not asked (no maintenance store).
    */
   maintenance: Record<string, string | null>;
+  /**
+   * Stored proofs that a node is off (fenced and verified, or attested off), by node; nodes seen alive
+   * have none (their proofs are void and cleared). Empty when the cluster has no proof store.
+   */
+  offProofs: Record<string, OffProof | null>;
 }
 
 export function emptyFacts(): PlanFacts {
-  return { drbdVersion: {}, configFile: {}, fenceDevice: null, fenceParamOrder: null, maintenance: {} };
+  return {
+    drbdVersion: {},
+    configFile: {},
+    fenceDevice: null,
+    fenceParamOrder: null,
+    maintenance: {},
+    offProofs: {},
+  };
 }

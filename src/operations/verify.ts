@@ -5,11 +5,11 @@
  * does not use, turn allow-two-primaries off again), each only when the fresh state shows it is safe.
  */
 import type { ClusterConfig } from "../config/schema";
-import { errorCode, errorMessage } from "../errors";
+import { ExecError, errorCode, errorMessage } from "../errors";
 import type { ClusterState } from "../model/schema";
 import { type OperationDeps, redactValues } from "./context";
+import { nodeLiveness, type OffProof, provenOff, seenAlive } from "./liveness";
 import {
-  confirmedDown,
   describeLocation,
   drbdOn,
   type GuestLocation,
@@ -39,18 +39,33 @@ export function probe(
  * Polls until the guest's placement has settled (no migration names) and, when `expect` is given, it
  * runs only there; or until the timeout. Returns the last state and location read.
  */
+/** The stored off-proofs of the cluster; empty (nothing proven) without a store or when unreadable. */
+export async function readOffProofs(
+  deps: Pick<OperationDeps, "offProofs" | "logger">,
+  cluster: ClusterConfig,
+): Promise<Record<string, OffProof>> {
+  if (!deps.offProofs) return {};
+  try {
+    return await deps.offProofs.getAll(cluster.name);
+  } catch (err) {
+    deps.logger.warn({ err: errorMessage(err) }, "could not read the off-proofs");
+    return {};
+  }
+}
+
 /**
  * Where the guest runs, where a node that does not answer counts as running nothing only when it is
- * confirmed down (the rule the create preflight uses: no SSH and HA declares it offline), e.g. the
- * peer that was just fenced. Any other silent node stays "unknown".
+ * proven off (src/operations/liveness.ts: fenced and verified, or attested off), the rule the create
+ * preflight uses. Any other silent node stays "unknown".
  */
 export function locateExceptDown(
   state: ClusterState,
   guest: string,
   cluster?: ClusterConfig,
+  proofs: Readonly<Record<string, OffProof | null>> = {},
 ): { loc: GuestLocation; down: string[] } {
   const seen = locateGuest(state, guest);
-  const down = cluster ? seen.unknown.filter((n) => confirmedDown(cluster, state, n).down) : [];
+  const down = cluster ? seen.unknown.filter((n) => provenOff(nodeLiveness(cluster, state, n, proofs))) : [];
   return { loc: { ...seen, unknown: seen.unknown.filter((n) => !down.includes(n)) }, down };
 }
 
@@ -62,9 +77,10 @@ export async function waitForPlacement(
   timeoutMs: number,
 ): Promise<{ state: ClusterState; loc: GuestLocation; ok: boolean }> {
   const deadline = Date.now() + timeoutMs;
+  const proofs = await readOffProofs(deps, cluster);
   for (;;) {
     const state = await probe(deps, cluster);
-    const { loc } = locateExceptDown(state, guest, cluster);
+    const { loc } = locateExceptDown(state, guest, cluster, proofs);
     const settled = migrationSettled(loc) && loc.unknown.length === 0;
     const ok = expect === null ? settled : runsOnlyOn(loc, expect);
     if (ok || Date.now() >= deadline) return { state, loc, ok };
@@ -113,12 +129,13 @@ export function checkCreated(
   node: string,
   resources: readonly string[],
   cluster?: ClusterConfig,
+  proofs: Readonly<Record<string, OffProof | null>> = {},
 ): UnitCheck {
-  const { loc, down } = locateExceptDown(state, guest, cluster);
+  const { loc, down } = locateExceptDown(state, guest, cluster, proofs);
   const placed = runsOnlyOn(loc, node);
   const details = [
     placed
-      ? `${guest} runs on ${node} only (checked on every node${down.length ? `; ${down.join(", ")} confirmed down` : ""})`
+      ? `${guest} runs on ${node} only (checked on every node${down.length ? `; ${down.join(", ")} proven off` : ""})`
       : describeLocation(loc),
   ];
   let ok = placed;
@@ -134,7 +151,17 @@ export interface FenceEvidence {
   verified: boolean;
   /** SSH to the target failed at least once after the fence. */
   sshDown: boolean;
+  /**
+   * The node was already silent before the fence and nothing can tell whether the fence powered it
+   * off (a device without power status, no fencer history): "fence reported success; power-off not
+   * verified". A human must check and attest it.
+   */
+  unverifiable: boolean;
+  /** The device reads the node's power back as on after the fence (the fence did not take effect). */
+  poweredOn: boolean;
   details: string[];
+  /** What proved it off (for the off-proof), when verified. */
+  evidence: string[];
 }
 
 /** Successful fence events for `node` in the fencer's HA view (Pacemaker's fence history). */
@@ -146,9 +173,53 @@ export function fenceSuccesses(state: ClusterState, observer: string, node: stri
 }
 
 /**
- * Watches a fenced node until it is seen off: SSH stops answering, and the HA view (declares it
- * offline or records the fence) or the agent's power status (off) confirms it. Without an HA stack
- * and without a power status, SSH alone has to do.
+ * What a probe right before the fence step saw of the target: whether it was seen alive (SSH answers,
+ * or an HA view says online/standby), and the fencer's count of recorded fences of it.
+ */
+export interface BeforeFence {
+  /** The detail when seen alive, else null (already silent). */
+  aliveBefore: string | null;
+  historyBefore: number;
+}
+
+export function beforeFence(state: ClusterState, target: string, fencer: string): BeforeFence {
+  const alive = seenAlive(state, target);
+  return {
+    aliveBefore: alive.alive ? alive.detail : null,
+    historyBefore: fenceSuccesses(state, fencer, target),
+  };
+}
+
+/** Pure: the verdict over what was seen after the fence. */
+export function judgeFence(input: {
+  before: BeforeFence;
+  /** The target is not seen alive now (SSH fails, no HA view says online/standby). */
+  offNow: boolean;
+  sshDown: string | null;
+  /** Pacemaker's fencer recorded a success after the fence ran. */
+  historyNew: string | null;
+  /** The device read the power back as off. */
+  powerOff: string | null;
+}): { verified: boolean; evidence: string[] } {
+  const { before, offNow, sshDown } = input;
+  if (!offNow) return { verified: false, evidence: [] };
+  const evidence: string[] = [];
+  if (input.powerOff) evidence.push(input.powerOff);
+  if (input.historyNew) evidence.push(input.historyNew);
+  const aliveThenGone = before.aliveBefore !== null && sshDown !== null;
+  if (aliveThenGone)
+    evidence.push(`seen alive right before the fence (${before.aliveBefore}); ${sshDown} after it`);
+  if (evidence.length === 0) return { verified: false, evidence: [] };
+  if (sshDown && !aliveThenGone) evidence.push(sshDown);
+  return { verified: true, evidence };
+}
+
+/**
+ * Watches a fenced node until it is verified off with evidence that did not hold before the fence:
+ * (a) the device reads its power back as off, or Pacemaker's fencer records a new success; or (b) it
+ * was seen alive right before the fence and is off after it (SSH fails and no HA view sees it up).
+ * A node already silent before the fence, fenced through a device that cannot report power, can never
+ * be verified: that is said at once ("power-off not verified"), never "verified off".
  */
 export async function verifyFenced(
   deps: OperationDeps,
@@ -156,30 +227,29 @@ export async function verifyFenced(
   opts: {
     target: string;
     fencer: string;
-    historyBefore: number;
+    before: BeforeFence;
     secrets: ReadonlyMap<string, string>;
     timeoutMs: number;
   },
 ): Promise<FenceEvidence> {
-  const { target, fencer } = opts;
+  const { target, fencer, before } = opts;
   const fence = deps.mutationsFor(cluster.name).fence;
   const power = fence?.powerStatus(target) ?? null;
+  const canConfirm = before.aliveBefore !== null || power !== null || cluster.toolstack.ha === "pacemaker";
   const deadline = Date.now() + opts.timeoutMs;
   let sshDown: string | null = null;
-  let haDown: string | null = null;
+  let historyNew: string | null = null;
   let powerOff: string | null = null;
-  let lastSsh = "";
+  let poweredOn: string | null = null;
+  let lastAlive = "";
   for (;;) {
     const state = await probe(deps, cluster, [target, fencer]);
     const t = nodeState(state, target);
     if (t && !t.reachable) sshDown ??= `SSH to ${target} fails (${t.error?.code ?? "unreachable"})`;
-    else lastSsh = `${target} still answers over SSH`;
-    const f = nodeState(state, fencer);
-    const seen = f?.ha?.running ? f.ha.nodes.find((n) => n.name === target)?.status : undefined;
-    if (seen === "offline" || seen === "unclean")
-      haDown ??= `${cluster.toolstack.ha} on ${fencer} sees ${target} ${seen}`;
-    if (fenceSuccesses(state, fencer, target) > opts.historyBefore)
-      haDown ??= `the fence history on ${fencer} records the fence of ${target}`;
+    const alive = seenAlive(state, target);
+    if (alive.alive) lastAlive = alive.detail;
+    if (fenceSuccesses(state, fencer, target) > before.historyBefore)
+      historyNew ??= `the fence history on ${fencer} records the fence of ${target}`;
     if (power && fence) {
       try {
         const res = await deps.runnerFor(cluster.name, fencer).run(power.argv, {
@@ -187,8 +257,9 @@ export async function verifyFenced(
           okExitCodes: [0, 1, 2],
           ...(power.stdin ? { stdin: power.stdin(opts.secrets) } : {}),
         });
-        if (fence.parsePowerStatus(res.exitCode, res.stdout) === "off")
-          powerOff ??= `${fence.label} reports ${target} off`;
+        const status = fence.parsePowerStatus(res.exitCode, res.stdout);
+        if (status === "off") powerOff ??= `${fence.label} reports ${target} powered off`;
+        else if (status === "on") poweredOn = `${fence.label} reports ${target} powered ON after the fence`;
       } catch (err) {
         deps.logger.debug(
           { err: redactValues(errorMessage(err), opts.secrets) },
@@ -196,23 +267,50 @@ export async function verifyFenced(
         );
       }
     }
-    const confirmed =
-      haDown ??
-      powerOff ??
-      (cluster.toolstack.ha === "none" && !power ? "no HA stack or power status to ask" : null);
-    if (sshDown && confirmed)
+    const verdict = judgeFence({ before, offNow: !alive.alive, sshDown, historyNew, powerOff });
+    if (verdict.verified) {
+      // The HA view's verdict supports the evidence (heartbeat's "dead" alone would prove nothing).
+      const seen = nodeState(state, fencer)?.ha?.nodes.find((n) => n.name === target)?.status;
+      const haLine =
+        seen === "offline" || seen === "unclean"
+          ? [`${cluster.toolstack.ha} on ${fencer} sees ${target} ${seen}`]
+          : [];
       return {
         verified: true,
         sshDown: true,
-        details: [sshDown, confirmed, ...(haDown && powerOff ? [powerOff] : [])],
+        unverifiable: false,
+        poweredOn: false,
+        details: [...verdict.evidence, ...haLine],
+        evidence: verdict.evidence,
+      };
+    }
+    if (!canConfirm && !alive.alive)
+      return {
+        verified: false,
+        sshDown: sshDown !== null,
+        unverifiable: true,
+        poweredOn: false,
+        details: [
+          `${target} was already silent before the fence (${alive.detail}), and ${fence?.label ?? "the fence device"} cannot report power: nothing shows whether the fence powered it off`,
+        ],
+        evidence: [],
       };
     if (Date.now() >= deadline) {
-      const details = [sshDown ?? lastSsh];
-      if (sshDown)
+      const details = [alive.alive ? lastAlive : (sshDown ?? alive.detail)];
+      if (poweredOn && !alive.alive)
+        details.push(`${poweredOn}: the fence did not take effect (wrong outlet or device?)`);
+      else if (!alive.alive)
         details.push(
-          `no confirmation from ${cluster.toolstack.ha === "none" ? "the fence agent" : `the HA view on ${fencer}`} within ${Math.round(opts.timeoutMs / 1000)} s`,
+          `no evidence that it was powered off within ${Math.round(opts.timeoutMs / 1000)} s${before.aliveBefore ? "" : ` (${target} was already silent before the fence)`}`,
         );
-      return { verified: false, sshDown: sshDown !== null, details };
+      return {
+        verified: false,
+        sshDown: sshDown !== null,
+        unverifiable: false,
+        poweredOn: poweredOn !== null && !alive.alive,
+        details,
+        evidence: [],
+      };
     }
     await sleep(deps.settings.pollIntervalMs);
   }
@@ -292,4 +390,139 @@ export async function undoPreparation(
     }
   }
   return { lines, allOk };
+}
+
+/** Where a resource is Primary, and the nodes whose DRBD state could not be read. */
+export function primariesOf(state: ClusterState, resource: string): { primary: string[]; unknown: string[] } {
+  const primary: string[] = [];
+  const unknown: string[] = [];
+  for (const n of state.nodes) {
+    const r = drbdOn(state, n.name, resource);
+    if (r === undefined) unknown.push(n.name);
+    else if (r?.role === "Primary") primary.push(n.name);
+  }
+  return { primary, unknown };
+}
+
+/** The last lines a failed command printed, for the report. */
+export function errorOutput(err: unknown, secrets: ReadonlyMap<string, string> = new Map()): string[] {
+  if (!(err instanceof ExecError)) return [];
+  // stderr carries the error; stdout only when stderr is empty (xm adds its usage text there).
+  const text = err.stderr.trim() !== "" ? err.stderr : err.stdout;
+  const lines = redactValues(text, secrets)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+  return lines.slice(-8).map((l) => `output: ${l.slice(0, 300)}`);
+}
+
+/** One step of a migration unit, with its index in the plan. */
+export interface IndexedStep {
+  index: number;
+  step: OperationStep;
+}
+
+export interface ArrivalSettled {
+  /** Source demoted, allow-two-primaries off where it was turned on, one Primary per resource, placed. */
+  ok: boolean;
+  /** Two Primaries (or an unreadable node) remain, or the guest is no longer on the target only. */
+  page: boolean;
+  lines: string[];
+  state: ClusterState;
+}
+
+/**
+ * The guest arrived on `to` although its migration reported an error (or the worker running it
+ * stopped): finish the unit's non-destructive tail of the approved plan — demote the source (only
+ * where the guest does not run and the resource is still Primary), turn allow-two-primaries off again
+ * — then read the cluster back and require exactly one Primary per resource, on `to`. `state` must
+ * show the guest on `to` only. `onRun` hears each command run (journal, card).
+ */
+export async function settleArrival(
+  deps: OperationDeps,
+  cluster: ClusterConfig,
+  state: ClusterState,
+  unit: { guest: string; from: string; to: string; resources: readonly string[] },
+  tail: readonly IndexedStep[],
+  hooks: {
+    guard?: () => Promise<void>;
+    onRun?: (
+      index: number,
+      result: { ok: boolean; exitCode: number | null; durationMs: number; error?: unknown },
+    ) => Promise<void>;
+  } = {},
+): Promise<ArrivalSettled> {
+  const { guest, to } = unit;
+  const lines: string[] = [];
+  let ok = true;
+  const loc = locateGuest(state, guest);
+  for (const { index, step } of tail) {
+    if (step.kind !== "drbd-secondary" && step.kind !== "drbd-disallow-two-primaries") continue;
+    const r = step.resource ?? "?";
+    if (step.kind === "drbd-secondary") {
+      if (loc.on.some((p) => p.node === step.node) || loc.unknown.includes(step.node)) {
+        lines.push(`left ${r} Primary on ${step.node}: ${guest} runs there or it cannot be read`);
+        ok = false;
+        continue;
+      }
+      const role = drbdOn(state, step.node, r)?.role;
+      if (role !== "Primary") {
+        lines.push(`${r} is already ${role ?? "unknown"} on ${step.node}: not demoted`);
+        continue;
+      }
+    }
+    try {
+      await (hooks.guard ?? (async () => {}))();
+    } catch (err) {
+      lines.push(`not run: ${step.description} (${errorMessage(err)}); nothing more was run`);
+      ok = false;
+      break;
+    }
+    const started = Date.now();
+    try {
+      const res = await deps
+        .runnerFor(cluster.name, step.node)
+        .run(step.argv, { timeoutMs: step.timeoutMs ?? cluster.commandTimeoutMs });
+      lines.push(`ran: ${step.argv.join(" ")} on ${step.node}`);
+      await hooks.onRun?.(index, { ok: true, exitCode: res.exitCode, durationMs: res.durationMs });
+    } catch (err) {
+      ok = false;
+      lines.push(
+        `failed: ${step.argv.join(" ")} on ${step.node}: ${errorCode(err)} ${errorMessage(err).slice(0, 200)}`,
+      );
+      await hooks.onRun?.(index, {
+        ok: false,
+        exitCode: err instanceof ExecError ? err.exitCode : null,
+        durationMs: Date.now() - started,
+        error: err,
+      });
+    }
+  }
+
+  const after = await probe(deps, cluster);
+  let page = false;
+  const now = locateGuest(after, guest);
+  if (!runsOnlyOn(now, to)) {
+    lines.push(`read back: ${describeLocation(now)}`);
+    ok = false;
+    page = true;
+  }
+  for (const r of unit.resources) {
+    const { primary, unknown } = primariesOf(after, r);
+    if (unknown.length > 0) {
+      lines.push(`${r}: the DRBD state of ${unknown.join(", ")} cannot be read; one Primary not verified`);
+      ok = false;
+      page = true;
+    } else if (primary.length !== 1 || primary[0] !== to) {
+      lines.push(
+        `${r}: Primary on ${primary.length ? primary.join(" and ") : "no node"}; expected ${to} only`,
+      );
+      ok = false;
+      page = true;
+    } else lines.push(`${r}: Primary on ${to} only (read back on every node)`);
+  }
+  const c = checkMigrated(after, { guest, from: unit.from, to }, unit.resources);
+  lines.push(...c.details);
+  if (!c.ok) ok = false;
+  return { ok, page, lines, state: after };
 }

@@ -2,7 +2,8 @@
  * The operations HTTP server (node:http), for Prometheus, load balancers and operators:
  *
  *   GET /metrics        Prometheus text exposition of `metrics` (./metrics).
- *   GET /healthz        JSON {status, checks: {redis, slack?, workers?}}; 200 when every check passes, else 503.
+ *   GET /healthz        JSON {status, checks: {redis, redis_persistence?, slack?, workers?}}; 200 when every
+ *                       check passes, else 503.
  *   /admin/queues/...   bull-board dashboard of `dashboard.queues`, behind HTTP Basic authentication. Only
  *                       mounted when `dashboard` is given. Read-only by default: the dashboard can add, retry
  *                       and edit jobs, which would bypass Slack authorization and approvals.
@@ -44,6 +45,11 @@ export interface HealthChecks {
   slack?: () => boolean;
   /** Workers of this process; unhealthy when they should run and do not. */
   workers?: () => { running: boolean; clusters: readonly string[] };
+  /**
+   * Redis keeps what is written (AOF on): the check `redis_persistence`, failing with the reason and the
+   * fix when it does not (risky actions are refused then).
+   */
+  persistence?: () => Promise<CheckResult>;
 }
 
 export interface DashboardOptions {
@@ -181,6 +187,14 @@ export async function runHealthChecks(health: HealthChecks, timeoutMs: number): 
     .then((ok): CheckResult => (ok ? { ok: true } : { ok: false, error: "no answer" }))
     .catch((err: unknown): CheckResult => ({ ok: false, error: errorMessage(err) }))
     .then((r) => ({ ...r, ms: Date.now() - redisStart }));
+  if (health.persistence) {
+    checks.redis_persistence = await withTimeout(health.persistence(), timeoutMs).catch(
+      (err: unknown): CheckResult => ({
+        ok: false,
+        error: `cannot read Redis persistence: ${errorMessage(err)}`,
+      }),
+    );
+  }
   if (health.slack) {
     try {
       checks.slack = health.slack() ? { ok: true } : { ok: false, error: "not connected" };

@@ -1,6 +1,8 @@
 /**
  * A throwaway redis-server for tests and the lab: a child process on a free loopback port with its own temp
- * directory, no persistence, stopped (and cleaned up) by `stop()` or when this process goes away.
+ * directory, stopped (and cleaned up) by `stop()` or when this process goes away. It runs with AOF
+ * (`appendonly yes`, `appendfsync everysec`, in its temp directory) like a production Redis must: xenops
+ * refuses risky actions on a Redis without it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -20,6 +22,8 @@ export interface EmbeddedRedisOptions {
   startTimeoutMs?: number;
   /** How long `stop()` waits after SIGTERM before SIGKILL (default 5 s). */
   stopTimeoutMs?: number;
+  /** AOF persistence (default true). Only tests of the refusal turn it off. */
+  appendonly?: boolean;
 }
 
 export interface EmbeddedRedis {
@@ -146,7 +150,9 @@ async function startOnce(
     "--save",
     "",
     "--appendonly",
-    "no",
+    opts.appendonly === false ? "no" : "yes",
+    "--appendfsync",
+    "everysec",
     "--daemonize",
     "no",
     "--dir",

@@ -4,6 +4,7 @@
  */
 import { type Job, type JobState, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
+import { EnqueueOutcomeUnknown } from "../core/enqueuer";
 import { errorMessage, XenopsError } from "../errors";
 import type { Logger } from "../log";
 import { deriveJobId, queueName, xenopsKeys } from "./names";
@@ -27,7 +28,10 @@ export interface JobQueuesOptions {
   retryBackoffMs?: number;
   /** How long a delivery and its job number are remembered (default 24 h). */
   dedupeTtlSeconds?: number;
-  /** `enqueue` gives up after this long, so an ack can still answer in time (default 2500 ms). */
+  /**
+   * `enqueue` gives up after this long, so an ack can still answer in time (default 2500 ms). Every wait
+   * inside it is shorter, so a timeout means "the outcome is unknown", never "nothing was queued".
+   */
   enqueueTimeoutMs?: number;
 }
 
@@ -119,7 +123,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, message: string):
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new XenopsError("internal", message)), ms);
+        timer = setTimeout(() => reject(new EnqueueOutcomeUnknown(message)), ms);
       }),
     ]);
   } finally {
@@ -158,8 +162,12 @@ export function createJobQueues(options: JobQueuesOptions): JobQueues {
     return queue;
   };
 
+  // Waiting for the connection happens before anything is written, and ends well before the outer
+  // timeout: a Redis that is not there yields "nothing was queued", truthfully.
+  const readyTimeoutMs = Math.max(50, Math.min(enqueueTimeoutMs - 500, Math.floor(enqueueTimeoutMs * 0.6)));
+
   async function claim(cluster: string, name: JobName, jobId: string) {
-    await waitReady(client, enqueueTimeoutMs + 1_000);
+    await waitReady(client, readyTimeoutMs);
     const reply = (await client.eval(
       CLAIM_SCRIPT,
       2,
@@ -192,7 +200,7 @@ export function createJobQueues(options: JobQueuesOptions): JobQueues {
       );
     if (!deliveryId) throw new XenopsError("invalid_argument", "enqueue needs a deliveryId");
     const jobId = deriveJobId(cluster, name, deliveryId);
-    let claimed: Awaited<ReturnType<typeof claim>>;
+    let claimed: Awaited<ReturnType<typeof claim>> | undefined;
     try {
       claimed = await claim(cluster, name, jobId);
       // "pending": the claimant has not confirmed the add (still racing us, or it died before adding).
@@ -208,6 +216,11 @@ export function createJobQueues(options: JobQueuesOptions): JobQueues {
       }
     } catch (err) {
       if (err instanceof XenopsError) throw err;
+      // Once the id is claimed the add may have reached Redis with only its reply lost.
+      if (claimed)
+        throw new EnqueueOutcomeUnknown(`the job queue (Redis) failed while queueing job ${claimed.number}`, {
+          cause: err,
+        });
       throw new XenopsError("internal", `the job queue (Redis) failed: ${errorMessage(err)}`, { cause: err });
     }
     const { created, number } = claimed;

@@ -89,12 +89,24 @@ export const SplitBrainRecoverJob = z.object({
 });
 export type SplitBrainRecoverJob = z.infer<typeof SplitBrainRecoverJob>;
 
+/** Checks bypassed by a typed flag (`--override-ha`: the cluster manager manages the guest). */
+const Overrides = z
+  .array(z.enum(["ha"]))
+  .max(4)
+  .optional();
+
 /** The risky operations (issue 4): what to plan, as typed (the cluster is the payload's). */
 export const OperationSpec = z.discriminatedUnion("action", [
-  z.object({ action: z.literal("migrate"), guest: Name, target: Name }),
-  z.object({ action: z.literal("create"), guest: Name, node: Name.nullable() }),
-  z.object({ action: z.literal("fence"), node: Name }),
-  z.object({ action: z.literal("evacuate"), node: Name }),
+  z.object({ action: z.literal("migrate"), guest: Name, target: Name, overrides: Overrides }),
+  z.object({ action: z.literal("create"), guest: Name, node: Name.nullable(), overrides: Overrides }),
+  z.object({
+    action: z.literal("fence"),
+    node: Name,
+    /** `--override-last-copy R...`: fence even though NODE holds the only UpToDate copy of R. */
+    overrideLastCopy: z.array(Name).min(1).max(64).optional(),
+  }),
+  z.object({ action: z.literal("evacuate"), node: Name, overrides: Overrides }),
+  z.object({ action: z.literal("attest_off"), node: Name }),
 ]);
 export type OperationSpec = z.infer<typeof OperationSpec>;
 

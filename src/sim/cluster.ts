@@ -331,6 +331,7 @@ export function toClusterConfig(
       minor: r.minor,
       device: r.device,
       allowTwoPrimaries: r.allowTwoPrimaries,
+      nodes: [...r.nodes],
     })),
     commandTimeoutMs: commandTimeoutMs ?? 15000,
   };

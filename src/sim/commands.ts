@@ -13,9 +13,12 @@ import { drbdadm, drbdsetup } from "./cmd/drbd";
 import { fenceAgent, stonith, stonithAdmin } from "./cmd/fence";
 import { clStatus, crmMon } from "./cmd/ha";
 import { xl, xm } from "./cmd/xen";
+import { HA_LOG_PATH } from "./ha-log";
 import { hooked, passHooks } from "./hooks";
 import { renderProcDrbd8, renderProcDrbd9 } from "./render/drbd8";
 import type { Simulation } from "./simulation";
+import { cibadmin, simDirectory, simFile } from "./startup";
+import { runTampered, tamperFor } from "./tamper";
 
 export type { CommandIO } from "./cmd/context";
 
@@ -34,6 +37,11 @@ const cat: Program = (ctx) => {
           ? renderProcDrbd8(ctx.sim, ctx.node)
           : renderProcDrbd9(ctx.sim, ctx.node),
       );
+    } else if (simFile(ctx.sim, ctx.node.name, path) !== null) {
+      ctx.io.stdout(simFile(ctx.sim, ctx.node.name, path) ?? "");
+    } else if (simDirectory(ctx.sim, ctx.node.name, path) !== null) {
+      ctx.io.stderr(`cat: ${path}: Is a directory\n`);
+      rc = 1;
     } else {
       ctx.io.stderr(`cat: ${path}: No such file or directory\n`);
       rc = 1;
@@ -95,12 +103,24 @@ const test: Program = (ctx) => {
   return fileExists(ctx, path) ? 0 : 1;
 };
 
-/** `ls [-l] PATH...`: names the files that exist, complains about the others (exit 2). */
+/** `ls [-l] PATH...`: names the files that exist, lists /etc/xen/auto (`-l`: long), complains about the others (exit 2). */
 const ls: Program = (ctx) => {
   const paths = ctx.args.filter((a) => !a.startsWith("-"));
   let rc = 0;
   for (const path of paths) {
-    if (fileExists(ctx, path)) ctx.io.stdout(`${path}\n`);
+    const listing = simDirectory(ctx.sim, ctx.node.name, path);
+    if (listing !== null && ctx.args.includes("-l")) ctx.io.stdout(listing);
+    else if (listing !== null)
+      ctx.io.stdout(
+        listing
+          .split("\n")
+          .slice(1)
+          .filter(Boolean)
+          .map((l) => `${(l.split(" -> ")[0] ?? "").split(" ").at(-1)}\n`)
+          .join(""),
+      );
+    else if (fileExists(ctx, path) || simFile(ctx.sim, ctx.node.name, path) !== null)
+      ctx.io.stdout(`${path}\n`);
     else {
       ctx.io.stderr(`ls: cannot access '${path}': No such file or directory\n`);
       rc = 2;
@@ -109,7 +129,46 @@ const ls: Program = (ctx) => {
   return rc;
 };
 
+/**
+ * `tail [-n N] FILE` (coreutils): the last N (default 10) lines. The only file it reads is heartbeat's
+ * log, which exists on heartbeat nodes.
+ */
+const tail: Program = (ctx) => {
+  let count = 10;
+  const files: string[] = [];
+  const a = ctx.args;
+  for (let i = 0; i < a.length; i++) {
+    const arg = a[i] as string;
+    const m = /^-n(\d*)$/.exec(arg) ?? /^-(\d+)$/.exec(arg);
+    if (m) {
+      const value = m[1] !== "" && m[1] !== undefined ? m[1] : a[++i];
+      if (value === undefined || !/^\d+$/.test(value)) {
+        ctx.io.stderr(`tail: invalid number of lines: '${value ?? ""}'\n`);
+        return 1;
+      }
+      count = Number(value);
+    } else if (arg.startsWith("-")) {
+      ctx.io.stderr(`tail: option ${arg} is not simulated by xenops-sim\n`);
+      return 1;
+    } else files.push(arg);
+  }
+  if (files.length !== 1) {
+    ctx.io.stderr("tail: xenops-sim reads exactly one file\n");
+    return 1;
+  }
+  const path = files[0] as string;
+  if (path !== HA_LOG_PATH || ctx.sim.state.toolstack.ha !== "heartbeat") {
+    ctx.io.stderr(`tail: cannot open '${path}' for reading: No such file or directory\n`);
+    return 1;
+  }
+  const lines = ctx.node.haLog ?? [];
+  const shown = count === 0 ? [] : lines.slice(-count);
+  ctx.io.stdout(shown.map((l) => `${l}\n`).join(""));
+  return 0;
+};
+
 const BASE: Record<string, Program> = {
+  tail,
   test,
   ls,
   cat,
@@ -140,6 +199,7 @@ export function programsFor(sim: Simulation): Record<string, Program> {
     programs.stonith = stonith;
   } else {
     programs.crm_mon = crmMon;
+    programs.cibadmin = cibadmin;
     programs.stonith_admin = stonithAdmin;
   }
   // fence-agents ship every agent; a heartbeat node may have them too if its device is one.
@@ -210,7 +270,11 @@ export async function handleCommand(
   const hook = hooked(sim, node.name, stripped);
   if (hook && !(await passHooks(sim, node.name, stripped, "before", io.signal))) return { exitCode: 255 };
   const ctx: CommandContext = { sim, node, program, args, io };
-  const exitCode = await run(ctx);
+  // Lab fault (src/sim/tamper.ts): this command's output is replaced while a tamper is set.
+  const tamper = tamperFor(sim, node.name, stripped);
+  const exitCode = tamper
+    ? await runTampered(tamper, program, io, async (tio) => run({ ...ctx, io: tio }))
+    : await run(ctx);
   if (hook) await passHooks(sim, node.name, stripped, "after", io.signal);
   return { exitCode };
 }

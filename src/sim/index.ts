@@ -34,3 +34,15 @@ export * from "./model";
 export { modernLab, referenceLab, scaleLab } from "./presets";
 export { type DrbdView, Simulation, type SimulationOptions } from "./simulation";
 export { type ControlServer, execViaControl, startControlServer } from "./stdio";
+export { parseTamperMode, type Tamper, type TamperMode } from "./tamper";
+export {
+  type FenceExecution,
+  formatTruth,
+  readTruth,
+  type SimTruth,
+  type TruthDomainState,
+  type TruthDrbd,
+  type TruthGuest,
+  type TruthNode,
+  twoWriterViolations,
+} from "./truth";

@@ -45,6 +45,13 @@ export const SimGuestSpec = z
     /** Node running it at start; null: defined but stopped. Defaults to home. */
     runningOn: SimName.nullable().optional(),
     configFile: z.string().optional(),
+    /** The cluster manager manages it (a haresources group, a Xen primitive). Default: when it has a home. */
+    haManaged: z.boolean().optional(),
+    /**
+     * Nodes whose /etc/xen/auto links its config (xendomains starts it there at boot). Default: none
+     * for an HA-managed guest (as the HA guides demand), its home otherwise.
+     */
+    autostartOn: z.array(SimName).optional(),
   })
   .strict();
 export type SimGuestSpec = z.input<typeof SimGuestSpec>;
@@ -247,6 +254,17 @@ export interface SimNode {
   holdsLocal: boolean;
   /** Deterministic PIDs for log lines. */
   pid: number;
+  /**
+   * Fault: cut off from xenops and from every peer since this time (it keeps running its guests);
+   * undefined/null while not partitioned.
+   */
+  partitionedAt?: number | null;
+  /** heartbeat's log file (/var/log/ha-log) on this node, oldest first; kept across reboots. */
+  haLog?: string[];
+  /** Next PID for a child process that logs (STONITH, mach_down, ResourceManager). */
+  childPid?: number;
+  /** The HA stack of the survivors has declared this (down) node dead; cleared when it boots. */
+  deadDeclared?: boolean;
 }
 
 export type DrbdRoleState = "Primary" | "Secondary";
@@ -341,6 +359,25 @@ export interface SimTakeover {
   endsAt: number;
 }
 
+/** heartbeat on `survivor` is resetting `deadNode` through its STONITH device before taking over. */
+export interface SimStonith {
+  survivor: string;
+  deadNode: string;
+  /** Next attempt (heartbeat retries a failed reset every 5 s). */
+  nextAt: number;
+  attempts: number;
+}
+
+/** heartbeat auto_failback: `holder` gives `home`'s groups back (live migration), once `home` is up. */
+export interface SimFailback {
+  holder: string;
+  home: string;
+  groups: string[];
+  startAt: number;
+  /** Set once the migrations started: when the last one ends. */
+  endsAt: number | null;
+}
+
 export interface FenceRecord {
   target: string;
   action: string;
@@ -361,8 +398,24 @@ export interface SimHa {
   groups: SimHaGroup[];
   takeovers: SimTakeover[];
   fenceHistory: FenceRecord[];
+  /** heartbeat STONITH operations in progress (before a takeover). */
+  stonith?: SimStonith[];
+  /** heartbeat auto_failback transitions pending or in progress. */
+  failbacks?: SimFailback[];
   /** Time of the last configuration/status change (crm_mon last_change). */
   lastChange: number;
+  /** Pacemaker location constraints beyond the home preferences (e.g. `cli-prefer-vm-web`). */
+  locations?: { id: string; rsc: string; node: string; score: string }[];
+}
+
+/** xendomains on one node: /etc/xen/auto and /etc/default/xendomains. */
+export interface SimStartup {
+  /** Guests whose config is linked in /etc/xen/auto. */
+  autoGuests: string[];
+  /** XENDOMAINS_RESTORE. */
+  restore: boolean;
+  /** XENDOMAINS_SAVE ("" disables saving at shutdown). */
+  save: string;
 }
 
 export interface SimFence {
@@ -389,12 +442,16 @@ export interface SimMigration {
   failAt?: number;
   /** Set when it broke off: the migrate command reports failure. */
   failed?: boolean;
+  /** Fault: it completes (the guest runs on the target) but the migrate command reports failure. */
+  reportsFailure?: boolean;
 }
 
 /** Fault: the next migration (of `guest`, or any when null) breaks off after `fraction` of its duration. */
 export interface SimMigrationFault {
   guest: string | null;
   fraction: number;
+  /** The guest arrives on the target anyway; only the command's exit status and output say it failed. */
+  arrived?: boolean;
 }
 
 export interface SimShutdown {
@@ -423,6 +480,8 @@ export interface SimState {
   migrations: SimMigration[];
   shutdowns: SimShutdown[];
   drbdProcDetails: number;
+  /** xendomains' boot-time configuration per node. */
+  startup: Record<string, SimStartup>;
   /** Pending "migration fails midway" faults, consumed by the migrations they hit. */
   migrationFaults?: SimMigrationFault[];
 }

@@ -8,8 +8,12 @@ import type { SimClusterSpecInput, SimDrbdSpec, SimGuestSpec, SimNodeSpec } from
 
 type Overrides = Partial<Omit<SimClusterSpecInput, "flavour">>;
 
-/** `lab`: ics1 + ics2; guest `internet` (3070 MiB, 2 VCPUs) on DRBD `internet` (minor 0), running on ics2. */
+/**
+ * `lab`: ics1 + ics2; guest `internet` (3070 MiB, 2 VCPUs) on DRBD `internet` (minor 0), running on ics2.
+ * heartbeat takes over automatically (STONITH first) and fails back (auto_failback on).
+ */
 export function referenceLab(overrides: Overrides = {}): SimClusterSpecInput {
+  const { ha, ...rest } = overrides;
   return {
     name: "lab",
     flavour: "reference",
@@ -33,11 +37,14 @@ export function referenceLab(overrides: Overrides = {}): SimClusterSpecInput {
         writeRateKiBps: 8,
       },
     ],
-    ha: { deadtimeMs: 30000, autoTakeover: false, autoFailback: false, takeoverMs: 5000 },
+    // As on the reference cluster: after deadtime heartbeat STONITHs the dead node through the APC
+    // and takes its haresources groups over; auto_failback on gives them back when it returns.
+    // `ha` overrides are merged, so a test can switch one of them off.
+    ha: { deadtimeMs: 30000, autoTakeover: true, autoFailback: true, takeoverMs: 5000, ...ha },
     fence: { type: "apcsmart", ttydev: "/dev/ttyS0", reachable: true },
     // The lab's DRBD module is loaded with proc_details=1, so /proc/drbd shows the LRU lines too.
     drbdProcDetails: 1,
-    ...overrides,
+    ...rest,
   };
 }
 

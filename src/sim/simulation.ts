@@ -12,6 +12,8 @@
  * time being processed and never re-enter sync), then notify listeners once.
  */
 import { type Clock, ManualClock, Rng } from "./clock";
+import { childPid, haLog, haresourcesLine, stonithDeviceId } from "./ha-log";
+import { initialStartup } from "./startup";
 import {
   type DrbdDiskState,
   type DrbdLocal,
@@ -22,13 +24,16 @@ import {
   type SimClusterSpecInput,
   type SimDomain,
   type SimDrbdResource,
+  type SimFailback,
   type SimGuest,
   type SimHaGroup,
   type SimMigration,
   type SimNode,
   type SimState,
+  type SimStonith,
   toolstackFor,
 } from "./model";
+import { type FenceExecution, readTruth, type SimTruth } from "./truth";
 
 export type Listener = () => void;
 
@@ -117,6 +122,8 @@ export class Simulation {
   /** Simulated time the state has been brought up to. */
   private processed: number;
   private readonly listeners = new Set<Listener>();
+  /** Every fence device action, in order (ground truth for tests and `!sim truth`; never read by commands). */
+  readonly fenceLog: FenceExecution[] = [];
   private timer: NodeJS.Timeout | null = null;
   private notifying = false;
   private notifyAgain = false;
@@ -219,8 +226,9 @@ export class Simulation {
       };
     });
 
+    const managed = new Set(spec.guests.filter((g) => g.haManaged !== false).map((g) => g.name));
     const groups: SimHaGroup[] = guests.flatMap((g) =>
-      g.home
+      g.home && managed.has(g.name)
         ? [
             {
               id: g.name,
@@ -266,6 +274,7 @@ export class Simulation {
       migrations: [],
       shutdowns: [],
       drbdProcDetails: spec.drbdProcDetails,
+      startup: initialStartup(spec, guests, new Set(groups.map((g) => g.guest))),
     };
 
     for (const [guest, on] of runningOn) {
@@ -384,9 +393,11 @@ export class Simulation {
     for (const sd of s.shutdowns) consider(sd.endsAt);
     for (const n of s.nodes) {
       if (n.bootAt !== null) consider(n.bootAt);
-      if (this.autoTakeoverPossible(n)) consider((n.downSince ?? t) + s.ha.deadtimeMs);
+      if (this.deathPending(n)) consider((n.downSince ?? t) + s.ha.deadtimeMs);
     }
     for (const tk of s.ha.takeovers) consider(tk.endsAt);
+    for (const st of s.ha.stonith ?? []) consider(st.nextAt);
+    for (const fb of s.ha.failbacks ?? []) consider(fb.endsAt ?? fb.startAt);
     for (const r of s.drbd) {
       if (r.resync && r.connected)
         consider(r.resync.startedAt + Math.ceil((r.resync.totalKiB / r.syncRateKiBps) * 1000));
@@ -394,13 +405,12 @@ export class Simulation {
     return Number.isFinite(next) ? next : null;
   }
 
-  private autoTakeoverPossible(n: SimNode): boolean {
+  /** A down node the survivors' HA stack has not declared dead yet (it does after deadtime). */
+  private deathPending(n: SimNode): boolean {
     return (
-      this.state.ha.autoTakeover &&
       !n.up &&
       n.downSince !== null &&
-      !this.takeoverPendingFor(n.name) &&
-      this.groupsOwnedBy(n.name).length > 0 &&
+      n.deadDeclared !== true &&
       this.state.nodes.some((o) => o !== n && o.up && o.haRunning)
     );
   }
@@ -518,13 +528,25 @@ export class Simulation {
     for (const tk of [...s.ha.takeovers]) {
       if (tk.endsAt > t) continue;
       s.ha.takeovers = s.ha.takeovers.filter((x) => x !== tk);
-      this.completeTakeover(tk.survivor, tk.groups);
+      this.completeTakeover(tk.survivor, tk.groups, tk.deadNode);
       any = true;
     }
 
     for (const node of s.nodes) {
-      if (!this.autoTakeoverPossible(node) || (node.downSince ?? t) + s.ha.deadtimeMs > t) continue;
-      if (this.beginTakeoverAt(node.name)) any = true;
+      if (!this.deathPending(node) || (node.downSince ?? t) + s.ha.deadtimeMs > t) continue;
+      this.declareDeadAt(node);
+      any = true;
+    }
+    for (const st of [...(s.ha.stonith ?? [])]) {
+      if (st.nextAt > t) continue;
+      this.stonithAttemptAt(st);
+      any = true;
+    }
+    for (const fb of [...(s.ha.failbacks ?? [])]) {
+      if ((fb.endsAt ?? fb.startAt) > t) continue;
+      if (fb.endsAt === null) this.startFailbackAt(fb);
+      else this.finishFailbackAt(fb);
+      any = true;
     }
     return any;
   }
@@ -629,6 +651,12 @@ export class Simulation {
     };
   }
 
+  /** The ground truth (truth.ts): every domain, DRBD role and fence, reachable from xenops or not. */
+  truth(): SimTruth {
+    this.sync();
+    return readTruth(this);
+  }
+
   // ---------------------------------------------------------------- domains
 
   private newDomain(node: SimNode, g: SimGuest, rng?: Rng): SimDomain {
@@ -716,6 +744,27 @@ export class Simulation {
     this.touchHa();
   }
 
+  /**
+   * `xm mem-set` / `xl mem-set`: the running domain of `guest` balloons to `mib` (what `xm list` shows
+   * and live migration needs from then on). Growing takes the node's free memory. Returns the node.
+   */
+  setDomainMemory(guest: string, mib: number): string {
+    this.sync();
+    if (!Number.isInteger(mib) || mib <= 0)
+      throw new Error(`memory must be a positive whole MiB, got ${mib}`);
+    const node = this.state.nodes.find((n) => n.up && n.domains.some((d) => d.guest === guest));
+    const dom = node?.domains.find((d) => d.guest === guest);
+    if (!node || !dom) throw new Error(`${guest} does not run on any node`);
+    if (this.state.migrations.some((m) => m.guest === guest))
+      throw new Error(`${guest} is migrating; set its memory afterwards`);
+    const free = freeMemoryMiB(node);
+    if (mib - dom.memMiB > free)
+      throw new Error(`${node.name} has ${free} MiB free: ${guest} cannot grow to ${mib} MiB`);
+    dom.memMiB = mib;
+    this.changed();
+    return node.name;
+  }
+
   /** Starts a (live) migration; the caller waits until migrationOf() is gone. */
   startMigration(
     fromName: string,
@@ -724,6 +773,17 @@ export class Simulation {
     live: boolean,
   ): { ok: true; migration: SimMigration } | { ok: false; failure: MigrateFailure } {
     this.sync();
+    const result = this.startMigrationAt(fromName, nameOrId, toHost, live);
+    if (result.ok) this.changed();
+    return result;
+  }
+
+  private startMigrationAt(
+    fromName: string,
+    nameOrId: string,
+    toHost: string,
+    live: boolean,
+  ): { ok: true; migration: SimMigration } | { ok: false; failure: MigrateFailure } {
     const dom = this.findDomain(fromName, nameOrId);
     if (!dom) return { ok: false, failure: { code: "unknown_domain" } };
     if (dom.id === 0 || dom.guest === null) return { ok: false, failure: { code: "dom0" } };
@@ -761,7 +821,8 @@ export class Simulation {
     const fault = faults.find((f) => f.guest === null || f.guest === g.name);
     if (fault) {
       this.state.migrationFaults = faults.filter((f) => f !== fault);
-      migration.failAt = now + Math.round(durationMs * Math.min(0.85, Math.max(0, fault.fraction)));
+      if (fault.arrived) migration.reportsFailure = true;
+      else migration.failAt = now + Math.round(durationMs * Math.min(0.85, Math.max(0, fault.fraction)));
     }
     const xm = this.state.toolstack.hypervisor === "xm";
     // xend renames the sender so a migration to localhost cannot clash (XendCheckpoint.save).
@@ -772,7 +833,6 @@ export class Simulation {
     incoming.name = xm ? g.name : `${g.name}--incoming`;
     incoming.flags = { ...incoming.flags, running: false, blocked: false, paused: true };
     this.state.migrations.push(migration);
-    this.changed();
     return { ok: true, migration };
   }
 
@@ -940,8 +1000,10 @@ export class Simulation {
     const [a, b] = r.nodes;
     const A = r.local[a] as DrbdLocal;
     const B = r.local[b] as DrbdLocal;
-    const upA = this.node(a)?.up ?? false;
-    const upB = this.node(b)?.up ?? false;
+    // A partitioned node's replication link is cut too: each side sees its peer gone.
+    const cut = this.partitionBetween(a, b) !== null;
+    const upA = (this.node(a)?.up ?? false) && !cut;
+    const upB = (this.node(b)?.up ?? false) && !cut;
     if (r.connected) {
       if (upA && upB && A.netWanted && B.netWanted) return;
       r.connected = false;
@@ -1063,6 +1125,35 @@ export class Simulation {
 
   // ---------------------------------------------------------------- nodes, fencing, HA
 
+  /** When the link between two nodes was cut by a partition of either, or null. */
+  partitionBetween(a: string, b: string): number | null {
+    const pa = this.node(a)?.partitionedAt ?? null;
+    const pb = this.node(b)?.partitionedAt ?? null;
+    if (pa === null && pb === null) return null;
+    return Math.min(pa ?? Infinity, pb ?? Infinity);
+  }
+
+  /**
+   * Fault: NODE is cut off from xenops and from its peers (on: true) or joins again (false). It keeps
+   * running its guests, DRBD stays Primary there and disconnects on both sides; the peers' HA stack
+   * declares it dead after deadtime. SSH refuses connections while it lasts.
+   */
+  partition(name: string, on: boolean): void {
+    this.sync();
+    const node = this.node(name);
+    if (!node) throw new Error(`unknown node ${name}`);
+    if (on) {
+      node.partitionedAt ??= this.processed;
+      node.reachability = "unreachable";
+    } else {
+      node.partitionedAt = null;
+      node.reachability = "ok";
+    }
+    for (const r of this.resourcesOn(name)) this.reconcile(r);
+    this.touchHa();
+    this.changed();
+  }
+
   /** Power loss or crash: guests die, DRBD and HA stop there; peers notice after deadtime. */
   nodeDown(name: string, bootAfterMs: number | null = null): void {
     this.sync();
@@ -1092,6 +1183,10 @@ export class Simulation {
         return false;
       });
       this.state.shutdowns = this.state.shutdowns.filter((s) => s.node !== name);
+      this.state.ha.stonith = (this.state.ha.stonith ?? []).filter((st) => st.survivor !== name);
+      this.state.ha.failbacks = (this.state.ha.failbacks ?? []).filter(
+        (f) => f.holder !== name && f.home !== name,
+      );
       for (const r of this.resourcesOn(name)) this.reconcile(r);
       this.touchHa();
     }
@@ -1129,9 +1224,16 @@ export class Simulation {
     }
     const heldElsewhere = this.state.ha.groups.filter((g) => g.home === node.name && g.owner !== node.name);
     node.holdsLocal = heldElsewhere.length === 0;
-    if (this.state.ha.autoFailback && heldElsewhere.length > 0) {
-      for (const g of heldElsewhere) this.moveGroup(g, node.name);
-      node.holdsLocal = true;
+    node.deadDeclared = false;
+    const ha = this.state.ha;
+    ha.stonith = (ha.stonith ?? []).filter((st) => st.deadNode !== node.name);
+    if (ha.stack === "heartbeat") this.logBootAt(node);
+    if (ha.autoFailback && heldElsewhere.length > 0) {
+      if (ha.stack === "heartbeat") this.scheduleFailbackAt(node, heldElsewhere);
+      else {
+        for (const g of heldElsewhere) this.moveGroup(g, node.name);
+        node.holdsLocal = true;
+      }
     }
     this.touchHa();
   }
@@ -1145,7 +1247,12 @@ export class Simulation {
   }
 
   takeoverInProgress(survivor: string): boolean {
-    return this.state.ha.takeovers.some((t) => t.survivor === survivor);
+    return (
+      this.state.ha.takeovers.some((t) => t.survivor === survivor) ||
+      (this.state.ha.failbacks ?? []).some(
+        (f) => f.endsAt !== null && (f.holder === survivor || f.home === survivor),
+      )
+    );
   }
 
   /**
@@ -1167,6 +1274,25 @@ export class Simulation {
     for (const g of groups) g.owner = survivor.name;
     const dead = this.node(deadNode);
     if (dead) dead.holdsLocal = false;
+    if (this.state.ha.stack === "heartbeat") {
+      // takeover_from_node(), then the status rc script runs mach_down for the dead node's groups.
+      const t = this.processed;
+      haLog(survivor, t, "heartbeat", "info", `Resources being acquired from ${deadNode}.`);
+      haLog(survivor, t, "harc", "info", "Running /etc/ha.d/rc.d/status status", childPid(survivor));
+      const pid = childPid(survivor);
+      for (const g of groups) {
+        const line = haresourcesLine(g);
+        haLog(survivor, t, "mach_down", "info", `Taking over resource group ${line.split(" ")[1]}`, pid);
+        haLog(
+          survivor,
+          t,
+          "ResourceManager",
+          "info",
+          `Acquiring resource group: ${line}`,
+          childPid(survivor),
+        );
+      }
+    }
     this.state.ha.takeovers.push({
       survivor: survivor.name,
       deadNode,
@@ -1177,12 +1303,249 @@ export class Simulation {
     return true;
   }
 
-  private completeTakeover(survivor: string, groupIds: string[]): void {
+  private completeTakeover(survivor: string, groupIds: string[], deadNode: string): void {
+    const node = this.node(survivor);
+    const log = this.state.ha.stack === "heartbeat" && node?.up === true ? node : null;
+    const t = this.processed;
     for (const id of groupIds) {
       const g = this.state.ha.groups.find((x) => x.id === id);
-      if (g && g.owner === survivor) this.startGroupOn(g, survivor);
+      if (!g || g.owner !== survivor) continue;
+      const pid = log ? childPid(log) : 0;
+      if (log) {
+        for (const r of g.drbd)
+          haLog(log, t, "ResourceManager", "info", `Running /etc/ha.d/resource.d/drbddisk ${r} start`, pid);
+        haLog(
+          log,
+          t,
+          "ResourceManager",
+          "info",
+          `Running /etc/ha.d/resource.d/xendomains ${g.guest} start`,
+          pid,
+        );
+      }
+      if (!this.startGroupOn(g, survivor) && log)
+        haLog(log, t, "ResourceManager", "ERROR", "Return code 1 from /etc/ha.d/resource.d/xendomains", pid);
+    }
+    if (log) {
+      const pid = childPid(log);
+      haLog(
+        log,
+        t,
+        "mach_down",
+        "info",
+        "/usr/share/heartbeat/mach_down: nice_failback: foreign resources acquired",
+        pid,
+      );
+      haLog(log, t, "mach_down", "info", `mach_down takeover complete for node ${deadNode}.`, pid);
+      haLog(log, t, "heartbeat", "info", "mach_down takeover complete.");
     }
     this.touchHa();
+  }
+
+  /**
+   * Deadtime is over: heartbeat on the survivors logs the death. With automatic takeover, a dead node
+   * that held groups is reset through the STONITH device first (hb_rsc_recover_dead_resources); only a
+   * reset reported successful lets the takeover start. Without a STONITH device heartbeat warns and
+   * takes over anyway, as the real one does.
+   */
+  private declareDeadAt(dead: SimNode): void {
+    dead.deadDeclared = true;
+    const ha = this.state.ha;
+    const t = this.processed;
+    const survivors = this.state.nodes.filter((n) => n !== dead && n.up && n.haRunning);
+    if (ha.stack === "heartbeat")
+      for (const s of survivors) {
+        haLog(s, t, "heartbeat", "WARN", `node ${dead.name}: is dead`);
+        for (const link of ["eth1", "/dev/ttyS1"])
+          haLog(s, t, "heartbeat", "info", `Link ${dead.name}:${link} dead.`);
+      }
+    this.touchHa();
+    const survivor = survivors[0];
+    if (!survivor || !ha.autoTakeover || this.takeoverPendingFor(dead.name)) return;
+    if (this.groupsOwnedBy(dead.name).length === 0) {
+      if (ha.stack === "heartbeat")
+        haLog(survivor, t, "heartbeat", "info", `Dead node ${dead.name} gave up resources.`);
+      return;
+    }
+    if (ha.stack !== "heartbeat") {
+      this.beginTakeoverAt(dead.name);
+      return;
+    }
+    if (!this.state.fence) {
+      haLog(survivor, t, "heartbeat", "WARN", "No STONITH device configured.");
+      haLog(survivor, t, "heartbeat", "WARN", "Shared disks are not protected.");
+      this.beginTakeoverAt(dead.name);
+      return;
+    }
+    ha.stonith = [
+      ...(ha.stonith ?? []),
+      { survivor: survivor.name, deadNode: dead.name, nextAt: t, attempts: 0 },
+    ];
+  }
+
+  /** One Initiate_Reset of heartbeat: success lets the takeover go on; a failure is retried in 5 s. */
+  private stonithAttemptAt(st: SimStonith): void {
+    const ha = this.state.ha;
+    const survivor = this.node(st.survivor);
+    const dead = this.node(st.deadNode);
+    const drop = (): void => {
+      ha.stonith = (ha.stonith ?? []).filter((x) => x !== st);
+    };
+    if (!survivor?.up || !survivor.haRunning || !dead || (dead.up && dead.haRunning)) {
+      drop();
+      return;
+    }
+    const t = this.processed;
+    const device = stonithDeviceId(this.state.fence?.type ?? "");
+    const pid = childPid(survivor);
+    st.attempts += 1;
+    haLog(survivor, t, "heartbeat", "info", `Resetting node ${dead.name} with [${device}]`, pid);
+    const outcome: FenceOutcome = this.state.fence
+      ? this.fenceAt(dead.name, "reset", { client: "heartbeat", origin: survivor.name })
+      : { ok: false, reason: "unreachable" };
+    if (outcome.ok) {
+      haLog(survivor, t, "heartbeat", "info", `node ${dead.name} now reset.`, pid);
+      drop();
+      this.beginTakeoverAt(dead.name);
+      return;
+    }
+    if (outcome.reason === "unknown_target")
+      haLog(survivor, t, "heartbeat", "ERROR", `Device ${device} cannot reset host ${dead.name}.`, pid);
+    else haLog(survivor, t, "heartbeat", "ERROR", `Host ${dead.name} not reset!`, pid);
+    haLog(survivor, t, "heartbeat", "ERROR", `STONITH of ${dead.name} failed.  Retrying...`);
+    st.nextAt = t + 5000;
+  }
+
+  /** heartbeat starting on a booting node, and its peers hearing it. */
+  private logBootAt(node: SimNode): void {
+    const t = this.processed;
+    haLog(node, t, "heartbeat", "info", "Configuration validated. Starting heartbeat 2.1.3");
+    haLog(node, t, "heartbeat", "info", "Local status now set to: 'up'");
+    for (const peer of this.state.nodes) {
+      if (peer === node || !peer.up || !peer.haRunning) continue;
+      haLog(peer, t, "heartbeat", "info", `Heartbeat restart on node ${node.name}`);
+      haLog(peer, t, "heartbeat", "info", `Link ${node.name}:eth1 up.`);
+      haLog(peer, t, "heartbeat", "info", `Status update for node ${node.name}: status active`);
+      haLog(node, t, "heartbeat", "info", `Status update for node ${peer.name}: status active`);
+    }
+    haLog(node, t, "heartbeat", "info", "Local status now set to: 'active'");
+  }
+
+  /** auto_failback: the holders give a returning node its groups back once heartbeat there is up. */
+  private scheduleFailbackAt(node: SimNode, groups: SimHaGroup[]): void {
+    const byHolder = new Map<string, SimHaGroup[]>();
+    for (const g of groups) {
+      const holder = g.owner ? this.node(g.owner) : undefined;
+      if (!holder?.up || !holder.haRunning || !g.owner) {
+        // Nobody holds it: heartbeat on the home node just starts its own group.
+        g.owner = node.name;
+        this.startGroupOn(g, node.name);
+        continue;
+      }
+      byHolder.set(g.owner, [...(byHolder.get(g.owner) ?? []), g]);
+    }
+    node.holdsLocal = byHolder.size === 0;
+    for (const [holder, gs] of byHolder)
+      this.state.ha.failbacks = [
+        ...(this.state.ha.failbacks ?? []),
+        {
+          holder,
+          home: node.name,
+          groups: gs.map((g) => g.id),
+          startAt: this.processed + this.state.ha.takeoverMs,
+          endsAt: null,
+        },
+      ];
+  }
+
+  /**
+   * The holder goes standby for the foreign groups (PerformAutoFailback). Its xendomains script
+   * live-migrates each guest home (the home's drbddisk is promoted first, dual-primary); a guest that
+   * cannot be migrated is stopped and started at home instead.
+   */
+  private startFailbackAt(fb: SimFailback): void {
+    const holder = this.node(fb.holder);
+    const home = this.node(fb.home);
+    if (!holder?.up || !holder.haRunning || !home?.up || !home.haRunning) {
+      this.state.ha.failbacks = (this.state.ha.failbacks ?? []).filter((x) => x !== fb);
+      return;
+    }
+    const t = this.processed;
+    haLog(holder, t, "heartbeat", "info", `${holder.name} wants to go standby [foreign]`);
+    haLog(home, t, "heartbeat", "info", `${holder.name} wants to go standby [foreign]`);
+    haLog(holder, t, "heartbeat", "info", `standby: ${home.name} can take our foreign resources`);
+    const pid = childPid(holder);
+    haLog(holder, t, "heartbeat", "info", "give up foreign HA resources (standby).", pid);
+    let endsAt = t;
+    for (const id of fb.groups) {
+      const g = this.state.ha.groups.find((x) => x.id === id);
+      if (!g || g.owner !== holder.name) continue;
+      const rm = childPid(holder);
+      haLog(holder, t, "ResourceManager", "info", `Releasing resource group: ${haresourcesLine(g)}`, rm);
+      haLog(
+        holder,
+        t,
+        "ResourceManager",
+        "info",
+        `Running /etc/ha.d/resource.d/xendomains ${g.guest} stop`,
+        rm,
+      );
+      const dom = this.findGuestDomain(holder.name, g.guest);
+      if (!dom) {
+        g.owner = home.name;
+        this.startGroupOn(g, home.name);
+        continue;
+      }
+      const promoted = g.drbd.every((r) => this.promoteAt(r, home.name).ok);
+      const m = promoted ? this.startMigrationAt(holder.name, dom.name, home.name, true) : null;
+      if (m?.ok) endsAt = Math.max(endsAt, m.migration.startedAt + m.migration.durationMs);
+      else this.moveGroup(g, home.name);
+    }
+    fb.endsAt = endsAt;
+    this.touchHa();
+  }
+
+  private finishFailbackAt(fb: SimFailback): void {
+    this.state.ha.failbacks = (this.state.ha.failbacks ?? []).filter((x) => x !== fb);
+    const holder = this.node(fb.holder);
+    const home = this.node(fb.home);
+    if (!holder?.up || !home?.up) return;
+    const t = this.processed;
+    for (const id of fb.groups) {
+      const g = this.state.ha.groups.find((x) => x.id === id);
+      if (!g || g.owner === home.name) continue;
+      const there = this.findGuestDomain(home.name, g.guest);
+      if (there && !this.migrationOf(g.guest) && !this.findGuestDomain(holder.name, g.guest)) {
+        for (const r of g.drbd) this.demoteAt(r, holder.name);
+        g.owner = home.name;
+      } else
+        haLog(
+          holder,
+          t,
+          "ResourceManager",
+          "ERROR",
+          "Return code 1 from /etc/ha.d/resource.d/xendomains",
+          childPid(holder),
+        );
+    }
+    home.holdsLocal = this.state.ha.groups.every((g) => g.home !== home.name || g.owner === home.name);
+    haLog(holder, t, "heartbeat", "info", "foreign HA resource release completed (standby).");
+    haLog(holder, t, "heartbeat", "info", "Local standby process completed [foreign].");
+    haLog(home, t, "heartbeat", "info", `standby: acquire [foreign] resources from ${holder.name}`);
+    haLog(home, t, "heartbeat", "info", "local HA resource acquisition completed (standby).");
+    haLog(home, t, "heartbeat", "info", "Standby resource acquisition done [foreign].");
+    haLog(home, t, "heartbeat", "info", "Initial resource acquisition complete (auto_failback)");
+    haLog(holder, t, "heartbeat", "info", "Other node completed standby takeover of foreign resources.");
+    this.touchHa();
+  }
+
+  /** `!sim autoTakeover|autoFailback on|off`: heartbeat's behaviour from now on. */
+  setHaPolicy(policy: { autoTakeover?: boolean; autoFailback?: boolean }): void {
+    this.sync();
+    if (policy.autoTakeover !== undefined) this.state.ha.autoTakeover = policy.autoTakeover;
+    if (policy.autoFailback !== undefined) this.state.ha.autoFailback = policy.autoFailback;
+    this.touchHa();
+    this.changed();
   }
 
   /** What haresources' scripts do on start: drbddisk promotes, then the Xen script creates the guest. */
@@ -1211,9 +1574,11 @@ export class Simulation {
   memberStatus(observer: string, target: string): { alive: boolean; fencedSinceDown: boolean } {
     const t = this.node(target);
     if (!t) return { alive: false, fencedSinceDown: false };
-    if (t.up && t.haRunning) return { alive: true, fencedSinceDown: false };
+    // A partition: the two hear nothing from each other since it began, whether the target runs or not.
+    const cut = observer === target ? null : this.partitionBetween(observer, target);
+    if (t.up && t.haRunning && cut === null) return { alive: true, fencedSinceDown: false };
     if (observer === target) return { alive: false, fencedSinceDown: false };
-    const since = t.downSince ?? this.processed;
+    const since = Math.min(t.downSince ?? cut ?? this.processed, cut ?? Infinity);
     const fenced = this.state.ha.fenceHistory.some(
       (f) => f.target === target && f.status === "success" && (f.completedAt ?? 0) >= since,
     );
@@ -1232,7 +1597,30 @@ export class Simulation {
     who: { client: string; origin: string; viaFencer?: boolean },
   ): FenceOutcome {
     this.sync();
+    const outcome = this.fenceAt(target, action, who);
+    this.sync();
+    this.changed();
+    return outcome;
+  }
+
+  private fenceAt(
+    target: string,
+    action: "reset" | "off" | "on",
+    who: { client: string; origin: string; viaFencer?: boolean },
+  ): FenceOutcome {
     const node = this.node(target);
+    // Ground truth (truth.ts): every power action the device is asked for, whatever came of it.
+    const log = (ok: boolean, effective: boolean): void => {
+      this.fenceLog.push({
+        target,
+        action,
+        origin: who.origin,
+        client: who.client,
+        at: this.processed,
+        ok,
+        effective,
+      });
+    };
     // Only Pacemaker's fencer keeps a history (and tells the members); a fence device driven
     // directly (stonith, a fence agent by hand) leaves no trace in the HA stack.
     const record = (status: FenceRecord["status"], reason: string | null): void => {
@@ -1250,16 +1638,17 @@ export class Simulation {
     };
     if (!this.state.fence?.reachable) {
       if (node) record("failed", "Fence agent did not complete");
-      this.changed();
+      log(false, false);
       return { ok: false, reason: "unreachable" };
     }
     if (!node) return { ok: false, reason: "unknown_target" };
     if (this.state.fence.ineffective?.includes(target)) {
       // The device switched an outlet that does not feed this node: it reports success, nothing happens.
       record("success", null);
-      this.changed();
+      log(true, false);
       return { ok: true };
     }
+    log(true, true);
     const reboot = this.state.timing.rebootMs;
     if (action === "on") {
       if (!node.up && node.bootAt === null) node.bootAt = this.processed + reboot;
@@ -1267,8 +1656,6 @@ export class Simulation {
     else node.bootAt = action === "reset" ? this.processed + reboot : null;
     record("success", null);
     this.touchHa();
-    this.sync();
-    this.changed();
     return { ok: true };
   }
 }

@@ -3,12 +3,12 @@
  * Socket Mode with an app token, or HTTP with Bolt's HTTPReceiver (signature and timestamp checks)
  * plus a replay guard in front of it.
  */
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   App,
   type BlockAction,
-  defaultBodyLimit,
   HTTPReceiver,
   type HTTPReceiverOptions,
   type Receiver,
@@ -16,8 +16,8 @@ import {
   type SlackAction,
   type SlashCommand,
   SocketModeReceiver,
-  verifySlackRequest,
 } from "@slack/bolt";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { ActionRequest, CommandCore, CommandRequest, OutboundMessage, Reply } from "../app/types";
 import { XenopsError } from "../errors";
@@ -48,6 +48,11 @@ export interface SlackAppOptions {
    * later as an ephemeral message: Slack shows an error to the user when the ack misses 3 s.
    */
   ackDeadlineMs?: number;
+  /**
+   * HTTP mode: where seen request signatures are kept (`redisReplayStore(deps.redis, prefix)`), shared by
+   * every replica and kept across restarts. Required in HTTP mode.
+   */
+  replayStore?: ReplayStore;
 }
 
 export interface SlackApp {
@@ -100,6 +105,7 @@ export function toActionRequest(body: SlackAction): ActionRequest | null {
   const messageTs = b.message?.ts ?? (typeof container.message_ts === "string" ? container.message_ts : null);
   if (!action || !channelId || !messageTs) return null;
   const value = "value" in action && typeof action.value === "string" ? action.value : "";
+  const actionTs = typeof action.action_ts === "string" ? action.action_ts : null;
   return {
     source: "slack",
     deliveryId: b.trigger_id,
@@ -108,6 +114,7 @@ export function toActionRequest(body: SlackAction): ActionRequest | null {
     messageTs,
     actionId: action.action_id,
     value,
+    ...(actionTs ? { actionTs } : {}),
   };
 }
 
@@ -131,58 +138,117 @@ function settleWithin<T>(
 
 // ---- replay protection ----
 
+/** Slack refuses timestamps further than this from now; so do we, in both directions. */
 const REPLAY_WINDOW_SEC = 5 * 60;
+/** Slack's bodies are a few KiB; anything near this is not Slack. */
+export const MAX_SLACK_BODY_BYTES = 256 * 1024;
+/**
+ * The only signature form Slack sends. Bolt's own check splits on "=" and reads two parts, so
+ * `v0=<hex>=1` would verify there and look new to a cache keyed on the header text.
+ */
+const SLACK_SIGNATURE = /^v0=[0-9a-f]{64}$/;
+
+/** Where seen signatures are remembered: shared by every bot replica and kept across restarts. */
+export interface ReplayStore {
+  /** Records `key` for `ttlMs`; false when it was already recorded. */
+  claim(key: string, ttlMs: number): Promise<boolean>;
+}
 
 /**
- * Remembers the signatures of verified requests for Slack's 5-minute timestamp window. Bolt rejects
- * stale timestamps; within the window an identical request (same signature) can only be a replay.
+ * The replay cache in Redis (`SET key 1 NX PX ttl`). `redis` may be a getter: the bot's Redis client is
+ * handed out by the composition root, which is built after the Slack app (it needs the app's sender).
+ */
+export function redisReplayStore(redis: Redis | (() => Redis), prefix: string): ReplayStore {
+  const client = typeof redis === "function" ? redis : () => redis;
+  return {
+    async claim(key, ttlMs) {
+      return (await client().set(`${prefix}:slack:replay:${key}`, "1", "PX", ttlMs, "NX")) === "OK";
+    },
+  };
+}
+
+/**
+ * Screens signed Slack requests before Bolt sees them: exact signature form, timestamp within the window
+ * both ways, then (once the HMAC is right) the signature recorded in the store. A signature is only valid
+ * while its timestamp is within the window of now, that is at most twice the window after it is first
+ * seen; the record outlives that by a margin.
  */
 export class ReplayGuard {
-  private readonly seen = new Map<string, number>();
-  private lastPrune = 0;
+  readonly ttlMs: number;
 
   constructor(
+    private readonly store: ReplayStore,
     private readonly windowSec = REPLAY_WINDOW_SEC,
     private readonly now: () => number = Date.now,
-  ) {}
-
-  /** Records the signature; false when it was already seen inside the window. */
-  admit(signature: string, timestampSec: number): boolean {
-    const nowMs = this.now();
-    if (nowMs - this.lastPrune > 1_000) {
-      for (const [sig, expires] of this.seen) if (expires <= nowMs) this.seen.delete(sig);
-      this.lastPrune = nowMs;
-    }
-    const expires = this.seen.get(signature);
-    if (expires !== undefined && expires > nowMs) return false;
-    // Kept until Bolt's staleness check would reject the request anyway.
-    this.seen.set(signature, Math.max(nowMs, timestampSec * 1000) + this.windowSec * 1000);
-    return true;
+  ) {
+    this.ttlMs = (2 * windowSec + 60) * 1000;
   }
 
-  /** A timestamp far in the future would outlive the memory of its signature: refuse it. */
-  tooFarAhead(timestampSec: number): boolean {
-    return timestampSec * 1000 - this.now() > this.windowSec * 1000;
+  /** The normalized signature (its hex digest), or null when the headers are malformed or stale. */
+  checkHeaders(signature: string | null, timestamp: string | null): { hex: string; ts: number } | null {
+    if (!signature || !SLACK_SIGNATURE.test(signature)) return null;
+    if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return null;
+    const ts = Number(timestamp);
+    if (Math.abs(this.now() / 1000 - ts) > this.windowSec) return null;
+    return { hex: signature.slice(3), ts };
   }
+
+  /** Records the signature; false when it was already seen. */
+  admit(hex: string): Promise<boolean> {
+    return this.store.claim(hex, this.ttlMs);
+  }
+}
+
+/** HMAC check of Slack's v0 scheme, on headers already checked by `ReplayGuard.checkHeaders`. */
+export function slackSignatureValid(secret: string, hex: string, timestamp: number, raw: Buffer): boolean {
+  const expected = createHmac("sha256", secret).update(`v0:${timestamp}:`).update(raw).digest();
+  const given = Buffer.from(hex, "hex");
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 class BodyTooLargeError extends Error {}
 
-function bufferBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** Reads at most `limit` bytes; a longer body rejects as soon as it passes the limit. */
+export function bufferBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        req.off("data", onData);
+        req.pause();
         reject(new BodyTooLargeError());
-        req.destroy();
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
+  });
+}
+
+/** A declared length over the limit: refused before a byte of the body is read. */
+export function declaredTooLarge(req: IncomingMessage, limit: number): boolean {
+  const v = req.headers["content-length"];
+  return typeof v === "string" && /^\d+$/.test(v) && Number(v) > limit;
+}
+
+/**
+ * Answers and closes the connection without reading the rest of the body (a refusal before the body, or
+ * a body over the limit). The socket is dropped shortly after the answer is out: a client still sending
+ * would otherwise keep it open.
+ */
+export function refuseUnread(req: IncomingMessage, res: ServerResponse, status: number, text: string): void {
+  req.pause();
+  if (res.headersSent) {
+    req.socket.destroy();
+    return;
+  }
+  res.writeHead(status, { connection: "close", "content-type": "text/plain; charset=utf-8" });
+  res.end(`${text}\n`, () => {
+    setTimeout(() => req.socket.destroy(), 1_000).unref();
   });
 }
 
@@ -197,39 +263,48 @@ function reply(res: ServerResponse, status: number): void {
   res.end();
 }
 
+type Verdict = "pass" | "unauthorized" | "retry-duplicate" | "unavailable";
+
 /**
  * Bolt's HTTPReceiver with a replay guard in front of its request listener. `requestListener` is the
  * receiver's public entry point (its own server calls it per request), and Bolt reuses a body already
- * buffered on `req.rawBody`, so the guard reads the body once, verifies the signature with Bolt's own
- * `verifySlackRequest`, rejects a signature seen before with 401 and hands everything else to Bolt,
- * which still does the authoritative signature and staleness checks.
+ * buffered on `req.rawBody`. In order: signature and timestamp headers (401), declared body size
+ * (413, nothing read), the body up to 256 KiB (413), the HMAC (401), the signature in the shared replay
+ * cache (401; 200 with nothing dispatched for a Slack retry); then Bolt, which checks again.
  */
 export class ReplayGuardedHTTPReceiver extends HTTPReceiver {
-  private readonly guard: ReplayGuard;
-
   constructor(
     options: HTTPReceiverOptions & { endpoints: string[] },
     private readonly log: Logger,
-    guard = new ReplayGuard(),
+    private readonly guard: ReplayGuard,
   ) {
     super(options);
-    this.guard = guard;
     const inner = this.requestListener;
     const endpoints = options.endpoints;
     const secret = options.signingSecret;
     this.requestListener = ((req, res) => {
       const path = new URL(req.url ?? "/", "http://localhost").pathname;
       if (req.method !== "POST" || !endpoints.includes(path)) return inner(req, res);
-      bufferBody(req, defaultBodyLimit)
-        .then((raw) => {
+      const signed = this.guard.checkHeaders(
+        header(req, "x-slack-signature"),
+        header(req, "x-slack-request-timestamp"),
+      );
+      if (!signed) {
+        this.log.warn({ remote: req.socket.remoteAddress }, "slack request refused: bad signature headers");
+        return refuseUnread(req, res, 401, "unauthorized");
+      }
+      if (declaredTooLarge(req, MAX_SLACK_BODY_BYTES))
+        return refuseUnread(req, res, 413, "request body too large");
+      bufferBody(req, MAX_SLACK_BODY_BYTES)
+        .then(async (raw) => {
           (req as IncomingMessage & { rawBody?: Buffer }).rawBody = raw;
-          const verdict = this.screen(req, raw, secret);
+          const verdict = await this.screen(req, raw, secret, signed);
           if (verdict === "pass") return inner(req, res);
           if (verdict === "retry-duplicate") return reply(res, 200);
-          return reply(res, 401);
+          return reply(res, verdict === "unavailable" ? 503 : 401);
         })
         .catch((err: unknown) => {
-          if (err instanceof BodyTooLargeError) return reply(res, 413);
+          if (err instanceof BodyTooLargeError) return refuseUnread(req, res, 413, "request body too large");
           this.log.warn(
             { error: err instanceof Error ? err.name : "unknown" },
             "slack request handling failed",
@@ -239,30 +314,31 @@ export class ReplayGuardedHTTPReceiver extends HTTPReceiver {
     }) satisfies RequestListener;
   }
 
-  private screen(req: IncomingMessage, raw: Buffer, secret: string): "pass" | "replay" | "retry-duplicate" {
-    const signature = header(req, "x-slack-signature");
-    const timestampSec = Number(header(req, "x-slack-request-timestamp"));
-    if (!signature || !Number.isFinite(timestampSec)) return "pass"; // Bolt rejects it
+  private async screen(
+    req: IncomingMessage,
+    raw: Buffer,
+    secret: string,
+    signed: { hex: string; ts: number },
+  ): Promise<Verdict> {
+    if (!slackSignatureValid(secret, signed.hex, signed.ts, raw)) {
+      this.log.warn({ remote: req.socket.remoteAddress }, "slack request refused: bad signature");
+      return "unauthorized";
+    }
+    let fresh: boolean;
     try {
-      verifySlackRequest({
-        signingSecret: secret,
-        body: raw.toString("utf8"),
-        headers: { "x-slack-signature": signature, "x-slack-request-timestamp": timestampSec },
-      });
-    } catch {
-      return "pass"; // bad signature or stale: Bolt answers 401 and logs it
+      fresh = await this.guard.admit(signed.hex);
+    } catch (err) {
+      // Without the shared cache a replay cannot be told apart: refuse, Slack retries later.
+      this.log.error({ err }, "slack replay cache unavailable");
+      return "unavailable";
     }
-    if (this.guard.tooFarAhead(timestampSec)) {
-      this.log.warn({ timestampSec }, "slack request rejected: timestamp too far in the future");
-      return "replay";
-    }
-    if (this.guard.admit(signature, timestampSec)) return "pass";
+    if (fresh) return "pass";
     // x-slack-retry-num is not signed, so it can never let a duplicate through; a duplicate that
     // carries it is answered 200 with nothing dispatched, so that Slack stops re-sending it.
     const retryNum = header(req, "x-slack-retry-num");
-    const verdict = retryNum !== null ? "retry-duplicate" : "replay";
+    const verdict = retryNum !== null ? "retry-duplicate" : "unauthorized";
     this.log.warn(
-      { retryNum, status: verdict === "replay" ? 401 : 200 },
+      { retryNum, status: verdict === "unauthorized" ? 401 : 200 },
       "slack request replayed: duplicate signature",
     );
     return verdict;
@@ -291,6 +367,11 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
   } else {
     if (!opts.signingSecret)
       throw new XenopsError("config_invalid", "HTTP mode needs the Slack signing secret");
+    if (!opts.replayStore)
+      throw new XenopsError(
+        "config_invalid",
+        "HTTP mode needs a replay store (Redis) for request signatures",
+      );
     receiver = new ReplayGuardedHTTPReceiver(
       {
         signingSecret: opts.signingSecret,
@@ -301,6 +382,7 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
         processBeforeResponse: false,
       },
       logger,
+      new ReplayGuard(opts.replayStore),
     );
   }
 

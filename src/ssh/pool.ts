@@ -45,7 +45,8 @@ export function sshNodeSettings(
     port: node.port,
     user: node.user,
     privateKey: secrets.privateKey,
-    passphrase: secrets.passphrase,
+    // A passphrase file ends in a newline like every other secret file; the newline is not part of it.
+    passphrase: secrets.passphrase?.replace(/\r?\n$/, ""),
     hostKeyPin: node.hostKey,
     sudo: node.sudo,
   };

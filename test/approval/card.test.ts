@@ -108,8 +108,8 @@ describe("approval card", () => {
       ),
     );
     expect(text).toContain("Approved so far by @UAPPROVER1 (1 of 2)");
-    expect(text).toContain("typed confirmation `ics2`");
-    expect(text).toContain("/xen approve AbCdEfGhIjKlMnOp ics2");
+    expect(text).toContain("typed confirmation `ics2/internet`");
+    expect(text).toContain("To approve, type `/xen approve AbCdEfGhIjKlMnOp ics2/internet`.");
     expect(text).toContain("$ drbdadm -- --discard-my-data connect internet");
   });
 

@@ -272,7 +272,7 @@ describe("ApprovalEngine.decide", () => {
     await h.engine.close();
   });
 
-  it("split-brain recovery needs the victim's name typed exactly", async () => {
+  it("split-brain recovery needs NODE/RESOURCE typed exactly; the node alone is refused with what to type", async () => {
     const h = makeEngine({}, track);
     const plan = splitBrainPlan();
     const record = await h.engine.request(plan, {
@@ -280,15 +280,21 @@ describe("ApprovalEngine.decide", () => {
       channel: CHANNEL,
       policy: policyFor("split_brain_recover", noInventory, plan),
     });
-    expect(record.policy.typedConfirmation).toBe("ics2");
+    expect(record.policy.typedConfirmation).toBe("ics2/internet");
     const none = await h.engine.decide(record.id, "UAPPROVER2", "approve");
     expect(none.outcome).toBe("refused");
     expect(none.reason).toMatch(/typed confirmation/);
     const wrong = await h.engine.decide(record.id, "UAPPROVER2", "approve", { typed: "ics1" });
     expect(wrong.reason).toMatch(/does not match/);
-    expect((await h.engine.decide(record.id, "UAPPROVER2", "approve", { typed: " ics2 " })).outcome).toBe(
-      "approved",
+    // The old confirmation (the node alone) no longer approves; the refusal says exactly what to type.
+    const nodeOnly = await h.engine.decide(record.id, "UAPPROVER2", "approve", { typed: "ics2" });
+    expect(nodeOnly.outcome).toBe("refused");
+    expect(nodeOnly.reason).toBe(
+      `The confirmation "ics2" does not match: type exactly \`/xen approve ${record.id} ics2/internet\`.`,
     );
+    expect(
+      (await h.engine.decide(record.id, "UAPPROVER2", "approve", { typed: " ics2/internet " })).outcome,
+    ).toBe("approved");
   });
 
   it("refuses unknown and malformed ids", async () => {

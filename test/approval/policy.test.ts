@@ -34,19 +34,44 @@ describe("policyFor", () => {
         expiresInMs: 600_000,
       });
     expect(policyFor("fence", {})).toMatchObject({ approvals: 2, twoPerson: true, requestRole: "operator" });
-    expect(policyFor("split_brain_recover", {}, { params: { victim: "ics2" }, target: {} })).toMatchObject({
+    expect(
+      policyFor("split_brain_recover", {}, { params: { victim: "ics2", resource: "internet" }, target: {} }),
+    ).toMatchObject({
       requestRole: "approver",
       approveRole: "approver",
+      typedConfirmation: "ics2/internet",
+    });
+    expect(policyFor("attest_off", {}, { params: { node: "ics2" }, target: {} })).toMatchObject({
+      requestRole: "approver",
+      approveRole: "approver",
+      approvals: 1,
+      twoPerson: true,
       typedConfirmation: "ics2",
     });
-    expect(RISKY_ACTIONS).toHaveLength(6);
+    expect(() => policyFor("attest_off", {})).toThrow(/node/);
+    expect(RISKY_ACTIONS).toHaveLength(7);
   });
 
-  it("takes the victim from the target node, and refuses split-brain recovery without one", () => {
+  it("takes the victim and resource from the target, and refuses split-brain recovery without them", () => {
     expect(
-      policyFor("split_brain_recover", {}, { params: {}, target: { node: "ics1" } }).typedConfirmation,
-    ).toBe("ics1");
+      policyFor("split_brain_recover", {}, { params: {}, target: { node: "ics1", resource: "internet" } })
+        .typedConfirmation,
+    ).toBe("ics1/internet");
     expect(() => policyFor("split_brain_recover", {})).toThrow(/victim/);
+    expect(() => policyFor("split_brain_recover", {}, { params: { victim: "ics1" }, target: {} })).toThrow(
+      /resource/,
+    );
+  });
+
+  it("a fence that overrides the last-UpToDate-copy refusal needs NODE/RESOURCE typed; a plain fence none", () => {
+    const plan = {
+      params: { victim: "ics2", overrideLastCopy: ["internet", "mail"] },
+      target: { node: "ics2" },
+    };
+    expect(policyFor("fence", {}, plan).typedConfirmation).toBe("ics2/internet,mail");
+    expect(
+      policyFor("fence", {}, { params: { victim: "ics2" }, target: {} }).typedConfirmation,
+    ).toBeUndefined();
   });
 
   it("applies the inventory's overrides", () => {

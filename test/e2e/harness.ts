@@ -12,7 +12,7 @@ import { StaticGroupDirectory } from "../../src/core/authz";
 import { createDeps, type Deps } from "../../src/deps";
 import type { Logger } from "../../src/log";
 import type { Workers } from "../../src/queue/worker";
-import { createSlackApp, type SlackApp } from "../../src/slack/app";
+import { createSlackApp, redisReplayStore, type SlackApp } from "../../src/slack/app";
 import { createSlackNotifier } from "../../src/slack/sender";
 import {
   type FakeSlack,
@@ -98,6 +98,7 @@ export async function startHttpStack(opts: {
       command: (r) => (deps as Deps).core.command(r),
       action: (r) => (deps as Deps).core.action(r),
     },
+    replayStore: redisReplayStore(() => (deps as Deps).redis, opts.queuePrefix),
     logger: opts.logger,
     senderLimits: { updateIntervalMs: SLACK_EDIT_INTERVAL_MS },
   });

@@ -17,6 +17,7 @@ import { type Lab, startLab } from "../../src/lab/lab";
 import type { OperationSettings } from "../../src/operations/context";
 import { type CommandMatch, type HoldPhase, referenceLab } from "../../src/sim";
 import { RecordingNotifier } from "../approval/helpers";
+import { withoutHaGuests } from "../operations/harness";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -24,6 +25,12 @@ const logger = pino({ level: process.env.E2E_LOG_LEVEL ?? "silent" });
 
 const SETTINGS: Partial<OperationSettings> = {
   lockTtlMs: 1_000,
+  // Recovery takes over once the lease expired and the running step's timeout plus grace has passed.
+  leaseTtlMs: 1_000,
+  stepGraceMs: 300,
+  migrateBaseTimeoutMs: 4_000,
+  migratePerGiBTimeoutMs: 1_000,
+  fenceTimeoutMs: 3_000,
   recoveryIntervalMs: 300,
   pollIntervalMs: 50,
   probeTimeoutMs: 1_500,
@@ -107,10 +114,13 @@ async function scenario(): Promise<Scenario> {
     redisUrl: testRedisUrl(),
     logger,
     commandTimeoutMs: 3_000,
-    spec: referenceLab({
-      timing: { migrationMsPerGiB: 1_200, shutdownMs: 100, rebootMs: 60_000 },
-      ha: { deadtimeMs: 200, autoTakeover: false, autoFailback: false, takeoverMs: 100 },
-    }),
+    // The crash recovery is about xenops' own steps: guests no cluster manager owns.
+    spec: withoutHaGuests(
+      referenceLab({
+        timing: { migrationMsPerGiB: 1_200, shutdownMs: 100, rebootMs: 60_000 },
+        ha: { deadtimeMs: 200, autoTakeover: false, autoFailback: false, takeoverMs: 100 },
+      }),
+    ),
   });
   const prefix = uniquePrefix("e2e-crash");
   const inventoryFile = join(lab.dir, "inventory.json");

@@ -21,18 +21,22 @@ import { runConsole } from "../../src/runtime";
 import { referenceLab, type SimClusterSpecInput } from "../../src/sim";
 import { renderPlainText } from "../../src/slack/render/text";
 import { RecordingNotifier } from "../approval/helpers";
-import { FAST } from "../operations/harness";
+import { FAST, withoutHaGuests } from "../operations/harness";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 const logger = pino({ level: process.env.E2E_LOG_LEVEL ?? "silent" });
 const ROOT = join(import.meta.dirname, "..", "..");
 
-const fastSpec = (overrides: Partial<SimClusterSpecInput> = {}): SimClusterSpecInput =>
+/** The reference lab as shipped: heartbeat's haresources manages internet. */
+const managedSpec = (overrides: Partial<SimClusterSpecInput> = {}): SimClusterSpecInput =>
   referenceLab({
     timing: { migrationMsPerGiB: 150, shutdownMs: 100, rebootMs: 30_000 },
     ha: { deadtimeMs: 200, autoTakeover: false, autoFailback: false, takeoverMs: 100 },
     ...overrides,
   });
+/** The operations' mechanics are tested on a guest no cluster manager owns (see test/operations/ha-manager.test.ts). */
+const fastSpec = (overrides: Partial<SimClusterSpecInput> = {}): SimClusterSpecInput =>
+  withoutHaGuests(managedSpec(overrides));
 
 interface Stack {
   lab: Lab;
@@ -354,11 +358,11 @@ describe("fence", () => {
 });
 
 describe("the console example", () => {
-  it("examples/migrate.txt runs in the lab console and shows the verified result", async () => {
+  it("examples/migrate.txt runs in the lab console: heartbeat's refusal, then the override and the verified result", async () => {
     const lab = await startLab({
       redisUrl: testRedisUrl(),
       logger,
-      spec: fastSpec(),
+      spec: managedSpec(),
       commandTimeoutMs: 3_000,
     });
     let out = "";
@@ -386,6 +390,13 @@ describe("the console example", () => {
     }
     const script = readFileSync(join(ROOT, "examples", "migrate.txt"), "utf8");
     expect(script).toContain("UAPPROVER1: click Approve");
+    // heartbeat manages internet: refused with heartbeat's way; then --override-ha, said on the card.
+    expect(out).toMatch(/⛔ Refused: Live-migrate internet to ics1/);
+    expect(out).toContain("on ics1 run `/usr/share/heartbeat/hb_takeover foreign`");
+    expect(out).toContain(
+      "Approval needed: Live-migrate internet from ics2 to ics1, bypassing the HA manager (--override-ha)",
+    );
+    expect(out).toContain("✓ ha manager: OVERRIDE (--override-ha): heartbeat manages internet");
     expect(out).toContain("Not recorded: Approving this needs the approver role");
     expect(out).toMatch(/✅ Done: Live-migrate internet from ics2 to ics1/);
     expect(out).toContain("Result: internet runs on ics1 (verified)");

@@ -11,6 +11,7 @@ import { ExecError } from "../../src/errors";
 import type { IncidentPolicy } from "../../src/events/incidents";
 import { IncidentManager } from "../../src/events/incidents";
 import { MaintenanceStore } from "../../src/events/maintenance";
+import { readHaLogs } from "../../src/events/monitor";
 import { EventPipeline } from "../../src/events/pipeline";
 import { EventStore, eventKeys } from "../../src/events/store";
 import type { CommandRunner, ExecResult, RunOptions, StreamHandle } from "../../src/exec/runner";
@@ -136,7 +137,7 @@ export function simInventory(
           hostKey: `SHA256:${"A".repeat(43)}`,
         })),
         guests: s.guests.map((g) => ({ name: g.name, ...(g.home ? { home: g.home } : {}), drbd: g.drbd })),
-        drbd: s.drbd.map((r) => ({ name: r.name, minor: r.minor })),
+        drbd: s.drbd.map((r) => ({ name: r.name, minor: r.minor, nodes: [...r.nodes] })),
         ...extra,
       },
     ],
@@ -195,6 +196,8 @@ export function harness(
     cluster?: Partial<ClusterConfig>;
     sim?: Simulation;
     notifier?: RecordingNotifier;
+    /** poll() also tails heartbeat's log, as the monitor does. */
+    haLog?: boolean;
   } = {},
 ): Harness {
   const sim = opts.sim ?? new Simulation(spec);
@@ -227,7 +230,13 @@ export function harness(
     maintenance,
     store,
     prefix,
-    poll: async () => pipeline.observe(await snapshotOf(sim, cluster)),
+    poll: async () => {
+      const state = await snapshotOf(sim, cluster);
+      const haLogs = opts.haLog
+        ? await readHaLogs(cluster, state, (n) => simRunner(sim, n), { timeoutMs: 2_000 })
+        : undefined;
+      return pipeline.observe(state, haLogs ? { haLogs } : {});
+    },
     tick: (ms) => sim.tick(ms),
     restart: () => harness(spec, { ...opts, prefix, sim, notifier }),
     close: () => closeConnection(redis),

@@ -28,7 +28,7 @@ function buttonsOf(message: unknown): { text: string; value: string }[] {
 
 describe("node death (reference lab: xm, DRBD 8, heartbeat)", () => {
   it("posts one incident that becomes 'dead' with on-call and a Fence button; the DRBD link goes into its thread", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     expect(x.notifier.posts).toHaveLength(0);
 
@@ -71,7 +71,7 @@ describe("node death (reference lab: xm, DRBD 8, heartbeat)", () => {
   });
 
   it("a verified fence offers to start the dead node's guests on the survivor", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     x.sim.nodeDown("ics2");
     x.tick(31_000);
@@ -111,7 +111,7 @@ describe("node death (reference lab: xm, DRBD 8, heartbeat)", () => {
   });
 
   it("failover, node back and failback: takeover moves the guest, the node comes back, failback is offered", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     x.sim.nodeDown("ics2");
     x.tick(31_000);
@@ -143,7 +143,7 @@ describe("node death (reference lab: xm, DRBD 8, heartbeat)", () => {
 
 describe("DRBD events", () => {
   it("split brain: one critical incident with the recovery card (both sides, who wrote last, Keep buttons)", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     x.sim.splitBrain("internet");
     const r = await x.poll();
@@ -167,7 +167,7 @@ describe("DRBD events", () => {
   });
 
   it("a split brain resolved outside xenops is loud, with evidence, in the split brain's thread", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     x.sim.splitBrain("internet");
     await x.poll();
@@ -188,7 +188,7 @@ describe("DRBD events", () => {
   });
 
   it("resync started and finished; disk Inconsistent without a resync", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     x.sim.startResync("internet", "ics2", 40 * 1024 * 1024);
     const started = await x.poll();
@@ -216,7 +216,7 @@ describe("DRBD events", () => {
   });
 
   it("connection lost and StandAlone", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     x.sim.disconnect("internet", "ics1");
     const r = await x.poll();
@@ -230,7 +230,7 @@ describe("DRBD events", () => {
   });
 
   it("a planned migration between healthy nodes is no incident (it has its own card)", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     x.sim.promote("internet", "ics1");
     expect(x.sim.startMigration("ics2", "internet", "ics1", true).ok).toBe(true);
@@ -245,7 +245,7 @@ describe("DRBD events", () => {
   });
 
   it("a guest running on two nodes is critical", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     x.sim.promote("internet", "ics1");
     const created = x.sim.createGuest("ics1", "internet");
@@ -272,7 +272,7 @@ describe("DRBD events", () => {
 
 describe("coalescing, storms, restarts, maintenance", () => {
   it("a flapping link is one incident with counters; follow-ups are throttled and summarized", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     for (let i = 0; i < 20; i++) {
       x.sim.disconnect("internet", "ics1");
@@ -312,7 +312,7 @@ describe("coalescing, storms, restarts, maintenance", () => {
   });
 
   it("a restarted bot reports what changed while it was down, in the same thread", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     x.sim.nodeDown("ics2");
     x.tick(31_000);
@@ -337,7 +337,7 @@ describe("coalescing, storms, restarts, maintenance", () => {
   });
 
   it("a restart while the problem persists posts nothing twice", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     x.sim.splitBrain("internet");
     await x.poll();
@@ -350,7 +350,7 @@ describe("coalescing, storms, restarts, maintenance", () => {
   });
 
   it("maintenance silences a node's events; what still holds when it ends is posted then", async () => {
-    const x = h(referenceLab());
+    const x = h(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     await x.poll();
     await x.maintenance.set(
       { cluster: "lab", node: "ics2", by: "UOPER1", reason: "kernel update" },

@@ -35,7 +35,7 @@ async function plan(
 
 describe("split-brain recovery plan", () => {
   it("DRBD 8.2 (reference lab): guest stopped on the victim, Secondary, `drbdadm -- --discard-my-data connect`, survivor reconnected", async () => {
-    const sim = new Simulation(referenceLab());
+    const sim = new Simulation(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     sim.splitBrain("internet");
     const { outcome, inventory } = await plan(sim, "ics1", "ics2");
     if (!outcome.ok) throw new Error(outcome.summary);
@@ -53,15 +53,15 @@ describe("split-brain recovery plan", () => {
     expect(outcome.plan.checks.find((c) => c.name === "guests on the victim")?.detail).toBe(
       "internet runs on ics2 and will be shut down first; start it on ics1 afterwards",
     );
-    // Approving needs the victim's name typed, and only approvers may ask.
+    // Approving needs the victim and the resource typed (NODE/RESOURCE), and only approvers may ask.
     expect(policyFor("split_brain_recover", inventory, outcome.plan)).toMatchObject({
-      typedConfirmation: "ics2",
+      typedConfirmation: "ics2/internet",
       requestRole: "approver",
     });
   });
 
   it("DRBD 8.4 and 9: `drbdadm connect --discard-my-data R`; no guest to stop when the victim runs none", async () => {
-    const sim = new Simulation(referenceLab());
+    const sim = new Simulation(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     sim.splitBrain("internet");
     const { outcome } = await plan(sim, "ics2", "ics1", v("8.4.11"));
     if (!outcome.ok) throw new Error(outcome.summary);
@@ -81,7 +81,7 @@ describe("split-brain recovery plan", () => {
   });
 
   it("a victim still trying to connect is disconnected first (DRBD 8 refuses connect with a net config)", async () => {
-    const sim = new Simulation(referenceLab());
+    const sim = new Simulation(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     sim.splitBrain("internet");
     sim.connect("internet", "ics2", false); // ics2 back to WFConnection, ics1 still StandAlone
     const { outcome } = await plan(sim, "ics1", "ics2");
@@ -90,12 +90,12 @@ describe("split-brain recovery plan", () => {
   });
 
   it("refuses without a split brain, with the victim unreachable, or with an unknown DRBD version", async () => {
-    const healthy = new Simulation(referenceLab());
+    const healthy = new Simulation(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     const a = await plan(healthy, "ics1", "ics2");
     expect(a.outcome.ok).toBe(false);
     if (!a.outcome.ok) expect(a.outcome.checks.find((c) => !c.ok)?.name).toBe("split brain");
 
-    const down = new Simulation(referenceLab());
+    const down = new Simulation(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     down.splitBrain("internet");
     down.nodeDown("ics2");
     const b = await plan(down, "ics1", "ics2");
@@ -103,7 +103,7 @@ describe("split-brain recovery plan", () => {
     if (!b.outcome.ok)
       expect(b.outcome.checks.filter((c) => !c.ok).map((c) => c.name)).toContain("ics2 answers");
 
-    const sb = new Simulation(referenceLab());
+    const sb = new Simulation(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     sb.splitBrain("internet");
     const inventory = simInventory(sb);
     const cluster = inventory.clusters[0];

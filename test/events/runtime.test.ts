@@ -64,7 +64,7 @@ const command = (deps: Deps, userId: string, text: string) =>
 
 describe("the monitor job", () => {
   it("runs on start and on its schedule, and turns faults into incidents", async () => {
-    const sim = new Simulation(referenceLab());
+    const sim = new Simulation(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     const { deps, notifier } = await start(sim);
     expect(await deps.jobs.queue("lab").getJobSchedulers()).toHaveLength(1);
     await until(async () => (await deps.events.pipeline.load("lab")).facts !== null);
@@ -77,7 +77,7 @@ describe("the monitor job", () => {
 
 describe("/xen maintenance", () => {
   it("sets and ends a window; risky buttons on the node are refused meanwhile", async () => {
-    const sim = new Simulation(referenceLab());
+    const sim = new Simulation(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     const { deps, notifier, queued } = await start(sim);
     expect((await command(deps, "UVIEWER1", "maintenance ics2 2h")).text).toMatch(
       /needs the \*operator\* role/,
@@ -120,7 +120,7 @@ describe("/xen maintenance", () => {
 
 describe("buttons on incidents", () => {
   it("queue the operations' planning jobs after checking roles and names", async () => {
-    const sim = new Simulation(referenceLab());
+    const sim = new Simulation(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     const { deps, queued } = await start(sim, { workers: false });
     const click = (userId: string, a: unknown, deliveryId: string) =>
       deps.core.action({
@@ -188,7 +188,7 @@ describe("buttons on incidents", () => {
 
 describe("automatic failback", () => {
   it("files the failback request itself (as failbackAs) once the node is back and in sync", async () => {
-    const sim = new Simulation(referenceLab());
+    const sim = new Simulation(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     const asked: unknown[] = [];
     const operations: OperationRequests = {
       fence: async () => [],

@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 async function setup(): Promise<{ x: Harness; server: WebhookServer; pokes: string[] }> {
-  const x = harness(referenceLab());
+  const x = harness(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
   cleanups.push(() => x.close());
   const pokes: string[] = [];
   const server = await startWebhookServer({

@@ -40,8 +40,17 @@ describe("fence with heartbeat stonith", () => {
     const outcome = await executeApproved(h.deps, id, { jobId: `exec-${id}` });
     expect(outcome.status).toBe("succeeded");
     if (outcome.status !== "succeeded") return;
-    expect(outcome.details).toContain("SSH to ics1 fails (ssh_connect_failed)");
+    // Evidence that did not hold before: ics1 answered right before the fence and is silent after it.
+    expect(outcome.details).toContain(
+      "seen alive right before the fence (ics1 answers over SSH); SSH to ics1 fails (ssh_connect_failed) after it",
+    );
     expect(outcome.details).toContain("heartbeat on ics2 sees ics1 offline");
+    // The verified fence is an off-proof, naming the approvers.
+    expect(await h.offProofs.get(h.cluster.name, "ics1")).toMatchObject({
+      kind: "fenced",
+      by: ["UAPPROVER1", "UAPPROVER2"],
+      approvalId: id,
+    });
     expect(watch.count).toBe(1);
     expect(h.sim.node("ics1")?.up).toBe(false);
     // Again: the approval is used up.

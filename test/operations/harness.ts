@@ -24,8 +24,10 @@ import {
   type OperationDeps,
   type OperationSettings,
 } from "../../src/operations/context";
+import { OffProofStore } from "../../src/operations/off-proofs";
 import { planOperation } from "../../src/operations/plan";
 import type { OperationRequest, PlanOutcome } from "../../src/operations/types";
+import { closeConnection, createRedisConnection } from "../../src/queue/redis";
 import type { JobName, JobPayloads, OperationSpec } from "../../src/queue/schema";
 import {
   execInProcess,
@@ -144,8 +146,13 @@ export interface Harness {
   calls: RunCall[];
   enqueued: { name: JobName; payload: unknown; deliveryId: string }[];
   executions: { record: ApprovalRecord; deliveryId: string }[];
+  /** The off-proof store the operations use (verified fences, attestations). */
+  offProofs: OffProofStore;
   plan(request: OperationSpec): Promise<PlanOutcome>;
-  /** Plans, requests approval as UOPER1 and approves with enough approvers; returns the approval id. */
+  /**
+   * Plans, requests approval as UOPER1 and approves with enough approvers (typing the confirmation the
+   * policy asks for, if any); returns the approval id.
+   */
   approve(request: OperationSpec): Promise<string>;
   close(): Promise<void>;
 }
@@ -155,11 +162,26 @@ export interface HarnessOptions {
   settings?: Partial<OperationSettings>;
   secretEnv?: Record<string, string>;
   oncall?: { users: string[]; groups: string[] };
+  /**
+   * Whether the cluster manager manages the spec's guests (haresources, Xen primitives). Default false:
+   * the operations' mechanics are tested on guests no manager owns (a managed one is refused unless
+   * `--override-ha`); true keeps the spec's own (the presets manage every guest with a home).
+   */
+  haManaged?: boolean;
+  /** The approval engine's Redis persistence check (default: none, i.e. durable). */
+  durability?: { refusal(): Promise<string | null> };
+}
+
+/** The spec with none of its guests managed by the cluster manager (unless they say otherwise). */
+export function withoutHaGuests(spec: SimClusterSpecInput): SimClusterSpecInput {
+  return { ...spec, guests: (spec.guests ?? []).map((g) => ({ haManaged: false, ...g })) };
 }
 
 export async function harness(spec: SimClusterSpecInput, options: HarnessOptions = {}): Promise<Harness> {
   const start = Date.parse(spec.startTime ?? "2009-01-12T10:00:00Z");
-  const sim = new Simulation(spec, { clock: new SystemClock(start) });
+  const sim = new Simulation(options.haManaged ? spec : withoutHaGuests(spec), {
+    clock: new SystemClock(start),
+  });
   sim.startRealTime(20);
   const cluster = clusterConfigFor(sim, options.cluster);
   const inventory = InventorySchema.parse({
@@ -182,8 +204,11 @@ export async function harness(spec: SimClusterSpecInput, options: HarnessOptions
       executions.push({ record, deliveryId });
       return { jobId: `exec-${record.id}` };
     },
+    ...(options.durability ? { durability: options.durability } : {}),
   });
   const locks = new LockManager({ redisUrl: testRedisUrl(), prefix, logger });
+  const redis = createRedisConnection(testRedisUrl(), { role: "client" });
+  const offProofs = new OffProofStore(redis, prefix, logger);
   const enqueued: Harness["enqueued"] = [];
   const jobs: JobEnqueuer = {
     async enqueue<N extends JobName>(
@@ -208,6 +233,7 @@ export async function harness(spec: SimClusterSpecInput, options: HarnessOptions
     jobs,
     secretEnv: options.secretEnv ?? {},
     settings: { ...DEFAULT_OPERATION_SETTINGS, ...FAST, ...options.settings },
+    offProofs,
   };
   const h: Harness = {
     sim,
@@ -218,6 +244,7 @@ export async function harness(spec: SimClusterSpecInput, options: HarnessOptions
     calls,
     enqueued,
     executions,
+    offProofs,
     plan: (request) => planOperation(deps, { ...request, cluster: cluster.name } as OperationRequest),
     async approve(request) {
       const outcome = await h.plan(request);
@@ -235,7 +262,9 @@ export async function harness(spec: SimClusterSpecInput, options: HarnessOptions
         policy,
       });
       for (const user of ["UAPPROVER1", "UAPPROVER2"].slice(0, policy.approvals)) {
-        const r = await approvals.decide(record.id, user, "approve");
+        // A data-losing plan needs its typed confirmation (NODE/RESOURCE): the approvers type it.
+        const typed = policy.typedConfirmation;
+        const r = await approvals.decide(record.id, user, "approve", typed !== undefined ? { typed } : {});
         if (r.outcome === "refused") throw new Error(`approval refused: ${r.reason}`);
       }
       await approvals.settled();
@@ -245,6 +274,7 @@ export async function harness(spec: SimClusterSpecInput, options: HarnessOptions
       sim.stopRealTime();
       await approvals.close();
       await locks.close();
+      await closeConnection(redis);
     },
   };
   return h;

@@ -3,7 +3,7 @@
  * by hand where the simulator cannot produce the state). The preflight functions are pure: state and
  * facts in, checks out.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { PreflightCheck } from "../../src/approval/types";
 import { mutationDriversFor } from "../../src/drivers/registry";
 import { snapshotCluster } from "../../src/operations/plan";
@@ -118,7 +118,7 @@ describe("migrate preflight", () => {
       }),
     );
     expect(failed(await h.plan(migrate())).memory).toMatch(
-      /^ics1 has \d+ MiB free; internet needs 3070 MiB$/,
+      /^ics1 has \d+ MiB free; internet needs 3070 MiB \(what it uses now on ics2 per the domain list\)$/,
     );
   });
 
@@ -244,19 +244,42 @@ describe("create preflight", () => {
     ).toMatch(/internet on ics1 is Inconsistent, not UpToDate/);
   });
 
-  it("refuses when disconnected and the peer is not confirmed down; accepts once it is", async () => {
+  it("refuses while the silent peer is not proven off (declared dead is not enough); accepts once attested off", async () => {
     h = await harness({
       ...stopped(),
       ha: { deadtimeMs: 100, autoTakeover: false, autoFailback: false, takeoverMs: 100 },
     });
     h.sim.nodeDown("ics1");
     const f = failed(await h.plan({ action: "create", guest: "internet", node: "ics2" }));
-    expect(f["not running"]).toMatch(
-      /cannot tell whether internet runs on ics1: ics1 does not answer over SSH but HA still sees it up/,
+    expect(f["not running"]).toBe(
+      "cannot tell whether internet runs on ics1: ics1 does not answer over SSH, but ics2 sees it online: what runs there could not be read",
     );
-    await new Promise((r) => setTimeout(r, 250));
+    // After deadtime heartbeat declares it dead: that only says it went silent.
+    await vi.waitFor(() => expect(h?.sim.memberStatus("ics2", "ics1").alive).toBe(false));
+    const dead = failed(await h.plan({ action: "create", guest: "internet", node: "ics2" }));
+    expect(dead["not running"]).toMatch(
+      /^cannot tell whether internet runs on ics1: ics1 is not proven off \(/,
+    );
+    expect(dead["drbd internet"]).toContain(
+      "`/xen attest-off ics1` once someone has checked it is powered off",
+    );
+    // Proven off (here: an attestation on record): the create may go ahead, and says what it relies on.
+    await h.offProofs.record(h.cluster.name, "ics1", {
+      kind: "attested-off",
+      at: new Date().toISOString(),
+      by: ["UAPPROVER1", "UAPPROVER2"],
+      evidence: ["checked powered off by hand"],
+      approvalId: null,
+    });
     const later = await h.plan({ action: "create", guest: "internet", node: "ics2" });
     expect(failed(later)).toEqual({});
+    if (!later.ok) return;
+    expect(later.plan.checks.find((c) => c.name === "not running")?.detail).toBe(
+      "internet runs on no node (ics1 proven off)",
+    );
+    expect(later.plan.checks.find((c) => c.name === "off-proof ics1")?.detail).toMatch(
+      /^ics1 attested off by <@UAPPROVER1>, <@UAPPROVER2> at /,
+    );
   });
 
   it("refuses when the config file is missing on the node", async () => {

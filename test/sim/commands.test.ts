@@ -277,7 +277,8 @@ describe("stonith (heartbeat)", () => {
   });
 
   it("resets a node: it goes down and comes back after rebootMs", async () => {
-    const sim = lab(referenceLab());
+    // heartbeat would reset the silent node again after deadtime: only the stonith command here.
+    const sim = lab(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
     expect(
       (await run(sim, "ics1", "stonith -t apcsmart ttydev=/dev/ttyS0 'hostlist=ics1 ics2' -T reset ICS2"))
         .exitCode,

@@ -150,7 +150,9 @@ describe("SSH-level faults", () => {
   let p: SshPool;
 
   beforeAll(async () => {
-    lab = await startSimulatedCluster(referenceLab(), { clock: "manual" });
+    lab = await startSimulatedCluster(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }), {
+      clock: "manual",
+    });
     p = pool(lab, { defaultTimeoutMs: 1500, connectTimeoutMs: 500 });
   });
   afterAll(async () => {

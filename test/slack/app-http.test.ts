@@ -1,7 +1,10 @@
 import { stringify } from "node:querystring";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSlackApp, ReplayGuard, type SlackApp } from "../../src/slack/app";
+import { closeConnection, createRedisConnection } from "../../src/queue/redis";
+import { createSlackApp, ReplayGuard, redisReplayStore, type SlackApp } from "../../src/slack/app";
 import { blockActionsPayload, FakeSlack, signSlackRequest, slashCommandPayload } from "../support/fake-slack";
+import { testRedisUrl, uniquePrefix } from "../support/redis";
 import { BOT_TOKEN, captureLogger, SIGNING_SECRET, stubCore } from "./helpers";
 
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -10,6 +13,7 @@ describe("Slack app in HTTP mode (Bolt HTTPReceiver + replay guard)", () => {
   let slack: FakeSlack;
   let app: SlackApp;
   let url: string;
+  let redis: Redis;
   const log = captureLogger();
   const core = stubCore({
     command: async (r) => ({ text: `you said ${r.text}` }),
@@ -18,6 +22,7 @@ describe("Slack app in HTTP mode (Bolt HTTPReceiver + replay guard)", () => {
 
   beforeAll(async () => {
     slack = await FakeSlack.start({ validTokens: [BOT_TOKEN] });
+    redis = createRedisConnection(testRedisUrl(), { role: "client" });
     app = createSlackApp({
       mode: "http",
       botToken: BOT_TOKEN,
@@ -27,6 +32,7 @@ describe("Slack app in HTTP mode (Bolt HTTPReceiver + replay guard)", () => {
       slackApiUrl: slack.apiUrl,
       core,
       logger: log.logger,
+      replayStore: redisReplayStore(redis, uniquePrefix("slack-http")),
     });
     await app.start();
     url = `http://127.0.0.1:${app.httpPort()}/slack/events`;
@@ -35,6 +41,7 @@ describe("Slack app in HTTP mode (Bolt HTTPReceiver + replay guard)", () => {
   afterAll(async () => {
     await app.stop();
     await slack.close();
+    await closeConnection(redis);
   });
 
   async function post(
@@ -154,22 +161,31 @@ describe("Slack app in HTTP mode (Bolt HTTPReceiver + replay guard)", () => {
   });
 });
 
-describe("ReplayGuard", () => {
-  it("remembers a signature for the window and forgets it afterwards", () => {
-    let now = 1_000_000_000_000;
-    const guard = new ReplayGuard(300, () => now);
-    const ts = Math.floor(now / 1000);
-    expect(guard.admit("v0=abc", ts)).toBe(true);
-    expect(guard.admit("v0=abc", ts)).toBe(false);
-    expect(guard.admit("v0=def", ts)).toBe(true);
-    now += 301_000;
-    expect(guard.admit("v0=abc", ts)).toBe(true);
+describe("ReplayGuard headers", () => {
+  const store = { claim: async () => true };
+
+  it("accepts only v0= and 64 lowercase hex digits, and a timestamp within 5 minutes either way", () => {
+    const now = 1_000_000_000_000;
+    const guard = new ReplayGuard(store, 300, () => now);
+    const ts = String(now / 1000);
+    const hex = "a".repeat(64);
+    expect(guard.checkHeaders(`v0=${hex}`, ts)).toEqual({ hex, ts: now / 1000 });
+    for (const bad of [
+      `v0=${hex}=1`,
+      `v0=${hex}=`,
+      `v0=${"A".repeat(64)}`,
+      `v1=${hex}`,
+      `v0=${hex.slice(1)}`,
+      ` v0=${hex}`,
+    ])
+      expect(guard.checkHeaders(bad, ts)).toBeNull();
+    expect(guard.checkHeaders(`v0=${hex}`, String(now / 1000 - 301))).toBeNull();
+    expect(guard.checkHeaders(`v0=${hex}`, String(now / 1000 + 301))).toBeNull();
+    expect(guard.checkHeaders(`v0=${hex}`, "12.5")).toBeNull();
+    expect(guard.checkHeaders(null, ts)).toBeNull();
   });
 
-  it("flags timestamps beyond the window in the future", () => {
-    const now = 1_000_000_000_000;
-    const guard = new ReplayGuard(300, () => now);
-    expect(guard.tooFarAhead(now / 1000 + 60)).toBe(false);
-    expect(guard.tooFarAhead(now / 1000 + 301)).toBe(true);
+  it("keeps a signature longer than it can be valid: twice the window, plus a margin", () => {
+    expect(new ReplayGuard(store, 300).ttlMs).toBeGreaterThan(600_000);
   });
 });

@@ -146,6 +146,7 @@ describe("Slack app in Socket Mode (through Bolt and the fake Slack)", () => {
         messageTs: "1700000000.000777",
         actionId: "xenops:approve",
         value: "job-42",
+        actionTs: "1700000001.000000",
       },
     ]);
     release();

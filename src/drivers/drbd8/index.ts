@@ -1,7 +1,9 @@
 /** DRBD 8.0-8.4 driver: state comes from /proc/drbd, which names minors only (see the config's `minor`). */
+import { parseOutput } from "../../errors";
 import type { RunOptions } from "../../exec/runner";
+import { resourcesExpectedOn } from "../expected";
 import type { DrbdDriver, DriverCallOptions, ParserEntry } from "../types";
-import { PROC_DRBD_KIND, parseProcDrbd, toResourceStates } from "./parse-proc-drbd";
+import { assertMinorsListed, PROC_DRBD_KIND, parseProcDrbd, toResourceStates } from "./parse-proc-drbd";
 
 export * from "./parse-proc-drbd";
 
@@ -16,7 +18,11 @@ export const drbd8Driver: DrbdDriver = {
   id: 8,
   async status(runner, context, options) {
     const result = await runner.run(["cat", "/proc/drbd"], runOptions(options));
-    return toResourceStates(parseProcDrbd(result.stdout), context.resources);
+    return parseOutput(result.stdout, (text) => {
+      const parsed = parseProcDrbd(text);
+      assertMinorsListed(parsed, resourcesExpectedOn(context.resources, runner.node));
+      return toResourceStates(parsed, context.resources);
+    });
   },
 };
 

@@ -16,6 +16,7 @@
 import type { DrbdResourceConfig } from "../../config/schema";
 import { ParseError } from "../../errors";
 import { type DrbdPeer, DrbdResourceState, type DrbdRole, type DrbdSync } from "../../model/schema";
+import { minorOf } from "../expected";
 
 export const PROC_DRBD_KIND = "proc-drbd";
 
@@ -500,6 +501,25 @@ function readFinish(text: string, d: Draft, err: (message: string) => ParseError
     sync.stalled = f[8] !== undefined;
   }
   d.barAwaitingFinish = null;
+}
+
+/**
+ * Throws a ParseError when a minor of `expected` (the resources the inventory places on this node) is
+ * not listed: a missing minor is unknown (resource down, or /proc/drbd cut short), not "not
+ * configured", and reading it as absent would hide a Primary from the safety checks.
+ */
+export function assertMinorsListed(parsed: ProcDrbd, expected: readonly DrbdResourceConfig[]): void {
+  const listed = new Set(parsed.minors.map((m) => m.minor));
+  const missing = expected.flatMap((r) => {
+    const minor = minorOf(r);
+    return minor === null || listed.has(minor) ? [] : [`minor ${minor} (${r.name})`];
+  });
+  if (missing.length > 0)
+    throw new ParseError(
+      PROC_DRBD_KIND,
+      0,
+      `${missing.join(", ")} configured in the inventory but missing from /proc/drbd: state unknown (resource down or output cut short)`,
+    );
 }
 
 /** Config resource name for a minor: by `minor`, else by the number in `device` (/dev/drbdN). */

@@ -1,15 +1,17 @@
 /**
  * DRBD 9 driver: `drbdsetup status --json`, falling back to `drbdadm status` text on drbd-utils
- * releases without --json. Resource names come from the output itself (DRBD 9 prints them), so the
- * declared resources are not needed here; a declared resource that is down is simply absent.
+ * releases without --json. Resource names come from the output itself (DRBD 9 prints them). A
+ * resource the inventory places on this node but the output lacks (down, or output cut short) makes
+ * the answer a ParseError: its state is unknown, never "not configured".
  */
-import { ExecError } from "../../errors";
+import { ExecError, ParseError, parseOutput } from "../../errors";
 import type { CommandRunner } from "../../exec/runner";
 import type { DrbdResourceState } from "../../model/schema";
+import { resourcesExpectedOn } from "../expected";
 import type { DrbdDriver, DrbdDriverContext, DriverCallOptions } from "../types";
 import { toDrbdResourceStates } from "./normalize";
-import { parseDrbdStatusJson } from "./status-json";
-import { parseDrbdStatusText } from "./status-text";
+import { DRBD_STATUS_JSON_KIND, parseDrbdStatusJson } from "./status-json";
+import { DRBD_STATUS_KIND, parseDrbdStatusText } from "./status-text";
 
 export const DRBDSETUP_STATUS_JSON = ["drbdsetup", "status", "--json"] as const;
 export const DRBDADM_STATUS = ["drbdadm", "status"] as const;
@@ -24,13 +26,20 @@ export const drbd9Driver: DrbdDriver = {
   id: 9,
   async status(
     runner: CommandRunner,
-    _context: DrbdDriverContext,
+    context: DrbdDriverContext,
     options: DriverCallOptions = {},
   ): Promise<DrbdResourceState[]> {
     const runOpts = { timeoutMs: options.timeoutMs, signal: options.signal };
     try {
       const res = await runner.run(DRBDSETUP_STATUS_JSON, runOpts);
-      return toDrbdResourceStates(parseDrbdStatusJson(res.stdout));
+      return parseOutput(res.stdout, (text) =>
+        expectListed(
+          toDrbdResourceStates(parseDrbdStatusJson(text)),
+          context,
+          runner.node,
+          DRBD_STATUS_JSON_KIND,
+        ),
+      );
     } catch (err) {
       if (!isUnknownOption(err)) throw err;
     }
@@ -47,9 +56,28 @@ export const drbd9Driver: DrbdDriver = {
         stderr: res.stderr,
       });
     }
-    return toDrbdResourceStates(parseDrbdStatusText(res.stdout));
+    return parseOutput(res.stdout, (text) =>
+      expectListed(toDrbdResourceStates(parseDrbdStatusText(text)), context, runner.node, DRBD_STATUS_KIND),
+    );
   },
 };
+
+function expectListed(
+  states: DrbdResourceState[],
+  context: DrbdDriverContext,
+  node: string,
+  kind: string,
+): DrbdResourceState[] {
+  const listed = new Set(states.map((s) => s.name));
+  const missing = resourcesExpectedOn(context.resources, node).filter((r) => !listed.has(r.name));
+  if (missing.length > 0)
+    throw new ParseError(
+      kind,
+      0,
+      `${missing.map((r) => r.name).join(", ")} configured in the inventory but missing from the status: state unknown (resource down or output cut short)`,
+    );
+  return states;
+}
 
 function isUnknownOption(err: unknown): boolean {
   return (

@@ -4,7 +4,7 @@
  * connectivity, not cluster members). cl_status lists no resources: resources stays empty and
  * rscstatus says which resource groups this node holds.
  */
-import { ExecError } from "../../errors";
+import { ExecError, parseOutput } from "../../errors";
 import type { CommandRunner } from "../../exec/runner";
 import type { HaView } from "../../model/schema";
 import type { DriverCallOptions, HaDriver } from "../types";
@@ -23,11 +23,12 @@ export const heartbeatDriver: HaDriver = {
     const runOpts = { timeoutMs: options.timeoutMs, signal: options.signal };
     // Exit 1 with "stopped" is a valid answer: heartbeat does not run here.
     const hb = await runner.run(["cl_status", "hbstatus"], { ...runOpts, okExitCodes: [0, 1] });
-    const hbstatus = parseHbStatus(hb.stdout, hb.exitCode);
+    const hbstatus = parseOutput(hb.stdout, (text) => parseHbStatus(text, hb.exitCode));
     if (!hbstatus.running) {
       return heartbeatView(runner.node, { hbstatus, nodes: [], nodeStatus: new Map(), rscstatus: null });
     }
-    const nodes = parseListNodes((await runner.run(["cl_status", "listnodes", "-n"], runOpts)).stdout);
+    const listed = await runner.run(["cl_status", "listnodes", "-n"], runOpts);
+    const nodes = parseOutput(listed.stdout, parseListNodes);
     const [statuses, rscstatus] = await Promise.all([
       Promise.all(nodes.map((node) => nodeStatus(runner, node, runOpts))),
       resourceStatus(runner, runOpts),
@@ -47,7 +48,7 @@ type RunOpts = { timeoutMs: number | undefined; signal: AbortSignal | undefined 
 async function nodeStatus(runner: CommandRunner, node: string, runOpts: RunOpts): Promise<string | null> {
   try {
     const res = await runner.run(["cl_status", "nodestatus", node], { ...runOpts, okExitCodes: [0, 1] });
-    return parseNodeStatus(res.stdout);
+    return parseOutput(res.stdout, parseNodeStatus);
   } catch (err) {
     // cl_status refused the question (e.g. exit 11 "incorrect node name"): this node's status is
     // unknown, which must not hide the other nodes. Transport failures still fail the view.
@@ -60,5 +61,5 @@ async function nodeStatus(runner: CommandRunner, node: string, runOpts: RunOpts)
 async function resourceStatus(runner: CommandRunner, runOpts: RunOpts): Promise<RscStatus | null> {
   const res = await runner.run(["cl_status", "rscstatus"], { ...runOpts, okExitCodes: [0, 1] });
   if (res.exitCode === 1 && res.stdout.trim() === "") return null;
-  return parseRscStatus(res.stdout);
+  return parseOutput(res.stdout, parseRscStatus);
 }

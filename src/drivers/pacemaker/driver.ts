@@ -6,7 +6,7 @@
  * message="Not connected">` (2.0.3+) or "Error: cluster is not available on this node" (older):
  * that is a valid answer (running: false). Any other failure is an error: the state is unknown.
  */
-import { ExecError, XenopsError } from "../../errors";
+import { ExecError, parseOutput, XenopsError } from "../../errors";
 import type { CommandRunner, ExecResult } from "../../exec/runner";
 import type { HaView } from "../../model/schema";
 import type { DriverCallOptions, HaDriver } from "../types";
@@ -54,7 +54,7 @@ export const pacemakerDriver: HaDriver = {
       if (NOT_AVAILABLE.test(`${result.stderr}\n${result.stdout}`)) return down;
       throw result;
     }
-    const crm = parseCrmMonXml(result.stdout);
+    const crm = parseOutput(result.stdout, parseCrmMonXml);
     const view = crmMonToHaView(crm, runner.node);
     if (!view) {
       throw new XenopsError(

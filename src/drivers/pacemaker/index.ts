@@ -1,7 +1,18 @@
 /** Pacemaker (crm_mon XML): driver, parser and its registry entry. */
 import type { ParserEntry } from "../types";
+import { CIB_KIND, parseCib } from "./cib";
 import { CRM_MON_XML_KIND, crmMonToHaView, parseCrmMonXml } from "./crm-mon";
 
+export {
+  CIB_KIND,
+  CIBADMIN_QUERY,
+  type Cib,
+  type CibPrimitive,
+  cibToHaConfig,
+  crmMonResourcesToHaConfig,
+  parseCib,
+} from "./cib";
+export { cibDriver } from "./config-driver";
 export {
   CRM_EX_DISCONNECT,
   CRM_MON_XML_KIND,
@@ -29,5 +40,11 @@ export const parsers: ParserEntry[] = [
       const crmMon = parseCrmMonXml(text);
       return { crmMon, view: crmMonToHaView(crmMon, "-") };
     },
+  },
+  {
+    kind: CIB_KIND,
+    description:
+      "Pacemaker CIB (`cibadmin --query [--scope configuration]`): primitives with their parameters and meta attributes, location constraints",
+    parse: (text) => parseCib(text),
   },
 ];

@@ -1,4 +1,5 @@
 /** Xen hypervisor drivers: the xend toolstack (`xm`, Xen 3.x-4.x) and libxl (`xl`, Xen 4.1+). */
+import { parseOutput } from "../../errors";
 import type { RunOptions } from "../../exec/runner";
 import type { DriverCallOptions, HypervisorDriver, ParserEntry } from "../types";
 import { parseXenInfo, XEN_INFO_KIND } from "./parse-info";
@@ -20,11 +21,11 @@ function hypervisorDriver(tool: "xm" | "xl"): HypervisorDriver {
     id: tool,
     async listDomains(runner, options) {
       const result = await runner.run([tool, "list"], runOptions(options));
-      return parseXenList(result.stdout, listKind);
+      return parseOutput(result.stdout, (text) => parseXenList(text, listKind));
     },
     async info(runner, options) {
       const result = await runner.run([tool, "info"], runOptions(options));
-      return parseXenInfo(result.stdout);
+      return parseOutput(result.stdout, parseXenInfo);
     },
   };
 }

@@ -17,7 +17,11 @@ const HEADER = /^Name\s+ID\s+Mem(?:\(MiB\))?\s+VCPUs\s+State\s+Time\(s\)$/;
  */
 const STATE = /^[r-][b-][p-][s-][-rscwS?][d-]$/;
 const INT = /^\d+$/;
-const SECONDS = /^\d+(?:\.\d+)?$/;
+/**
+ * Both toolstacks print the CPU time as `%8.1f`: exactly one decimal. Requiring it means a row cut
+ * anywhere before its end (truncated output) cannot pass for a shorter, inactive-domain row.
+ */
+const SECONDS = /^\d+\.\d$/;
 
 interface Token {
   text: string;
@@ -64,7 +68,8 @@ function parseRow(line: string, lineNo: number, kind: XenListKind): Domain {
   let end = toks.length;
 
   const time = toks[end - 1];
-  if (!time || !SECONDS.test(time.text)) throw fail("last column is not a CPU time in seconds");
+  if (!time || !SECONDS.test(time.text))
+    throw fail("last column is not a CPU time in seconds (N.N): the row is cut short or garbled");
   end--;
 
   let state: string | null = null;
@@ -102,7 +107,10 @@ function parseRow(line: string, lineNo: number, kind: XenListKind): Domain {
   return checked.data;
 }
 
-/** Parses `xm list` or `xl list` output; throws ParseError on any row it cannot read fully. */
+/**
+ * Parses `xm list` or `xl list` output; throws ParseError on any row it cannot read fully, and on a
+ * table without its Domain-0 row (header only, cut short).
+ */
 export function parseXenList(text: string, kind: XenListKind): Domain[] {
   const lines = text.split("\n");
   const domains: Domain[] = [];
@@ -120,5 +128,11 @@ export function parseXenList(text: string, kind: XenListKind): Domain[] {
     domains.push(parseRow(line, lineNo, kind));
   });
   if (!headerSeen) throw new ParseError(kind, 0, "empty output: no `Name ID Mem VCPUs State Time(s)` header");
+  // The toolstack always lists dom0 first: a table without it was cut short (or is not the table),
+  // and reading it as "no guests" would let a guest start a second time.
+  const dom0 = domains.filter((d) => d.isDom0);
+  if (dom0.length === 0)
+    throw new ParseError(kind, 0, "no Domain-0 row: the list is incomplete (a dom0 always lists itself)");
+  if (dom0.length > 1) throw new ParseError(kind, 0, `${dom0.length} Domain-0 rows: the list is garbled`);
   return domains;
 }

@@ -173,6 +173,8 @@ export const xm: Program = async (ctx) => {
           "migrate",
           `/usr/lib/xen/bin/xc_save 22 ${domainArg(ctx, name)?.id ?? 0} 0 0 ${live ? 1 : 0} failed`,
         );
+      // The guest was handed over, but the relocation connection broke before xend said so.
+      if (m.reportsFailure) return xmFail(ctx, "migrate", "(104, 'Connection reset by peer')");
       return 0;
     }
     default:
@@ -325,6 +327,18 @@ export const xl: Program = async (ctx) => {
       err("migration sender: Target has acknowledged transfer.\n");
       err("migration sender: Giving target permission to start.\n");
       if (!(await waitUntil(ctx, () => !sim.state.migrations.includes(m)))) return 1;
+      if (m.reportsFailure) {
+        // xl_migrate.c's failed_badly: the final report never came back; the target did start it.
+        err(
+          "migration sender: failed to read success/failure report message (from migration target): Connection reset by peer\n",
+        );
+        err(" ** Migration failed during final handshake **\n");
+        err("Domain state is now undefined !\n");
+        err("Please CHECK AT BOTH ENDS for running instances, before renaming and\n");
+        err(" resuming at most one instance.  Two simultaneous instances of the domain\n");
+        err(" would probably result in SEVERE DISK CORRUPTION.\n");
+        return 1;
+      }
       err("migration target: Got permission, starting domain.\n");
       err("migration target: Domain started successsfully.\n");
       err("migration sender: Target reports successful startup.\n");

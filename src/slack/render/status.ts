@@ -58,7 +58,20 @@ function truncate(text: string, max: number): string {
 }
 
 function unknown(err: PartError | null): string {
-  return err ? `unknown: ${err.code}: ${truncate(err.message, MAX_ERROR_CHARS)}` : "unknown (not reported)";
+  if (!err) return "unknown (not reported)";
+  // The node answered, but with output that cannot be trusted: say so, so nobody reads "none" into it.
+  if (err.code === "parse_error")
+    return `unknown (unreadable output): ${truncate(err.message, MAX_ERROR_CHARS)}${rawHint(err)}`;
+  return `unknown: ${err.code}: ${truncate(err.message, MAX_ERROR_CHARS)}`;
+}
+
+/** The first raw lines of an unreadable part, quoted, so the card shows what was there. */
+function rawHint(err: PartError): string {
+  const raw = err.raw;
+  if (raw === undefined) return "";
+  if (raw.length === 0) return " (output was empty)";
+  const shown = raw.slice(0, 3).map((l) => truncate(l, 80));
+  return ` (output began: ${shown.map((l) => `"${l}"`).join(" / ")}${raw.length > 3 ? ` … ${raw.length} lines` : ""})`;
 }
 
 function utc(iso: string): string {

@@ -5,6 +5,7 @@ import { Domain } from "../../../src/model/schema";
 import { readFixture } from "../../support/fixtures";
 
 const HEADER = "Name                                        ID   Mem VCPUs      State   Time(s)";
+const DOM0_ROW = "Domain-0                                     0  1024     1     r-----      5.0";
 
 const RUNNING = {
   running: true,
@@ -158,8 +159,8 @@ describe("parseXenList edge cases", () => {
   });
 
   it("reads an inactive row that prints an empty state column as dashes", () => {
-    const text = `${HEADER}\nvm2                                             1024     2     ------      0.0\n`;
-    expect(parseXenList(text, "xm-list")[0]).toMatchObject({
+    const text = `${HEADER}\n${DOM0_ROW}\nvm2                                             1024     2     ------      0.0\n`;
+    expect(parseXenList(text, "xm-list")[1]).toMatchObject({
       name: "vm2",
       id: null,
       state: "------",
@@ -168,8 +169,8 @@ describe("parseXenList edge cases", () => {
   });
 
   it("does not take a numeric name for an ID on an inactive row", () => {
-    const text = `${HEADER}\n4242                                             256     1                0.0\n`;
-    expect(parseXenList(text, "xm-list")[0]).toMatchObject({
+    const text = `${HEADER}\n${DOM0_ROW}\n4242                                             256     1                0.0\n`;
+    expect(parseXenList(text, "xm-list")[1]).toMatchObject({
       name: "4242",
       id: null,
       memoryMiB: 256,
@@ -185,12 +186,14 @@ describe("parseXenList edge cases", () => {
   it("maps migration names to the guest they belong to", () => {
     const text = [
       HEADER,
+      DOM0_ROW,
       "migrating-web01                              7   512     1     -b----     10.0",
       "web01--incoming                              9   512     1     --p---      0.1",
       "db01--migratedaway                          11  1024     2     ---s--     99.9",
     ].join("\n");
     expect(parseXenList(text, "xm-list").map((d) => [d.name, d.guest, d.migration, d.flags?.paused])).toEqual(
       [
+        ["Domain-0", null, null, false],
         ["migrating-web01", "web01", "migrating", false],
         ["web01--incoming", "web01", "incoming", true],
         ["db01--migratedaway", "db01", "migratedaway", false],
@@ -200,17 +203,16 @@ describe("parseXenList edge cases", () => {
 
   it("reads rows whose long name pushes every column", () => {
     const name = "a-very-long-guest-name-that-overflows.example.com";
-    const text = `${HEADER}\n${name} 12  2048     2     r-----   1234.5\n`;
-    expect(parseXenList(text, "xl-list")).toEqual([guest(name, 12, 2048, 2, "r-----", 1234.5)]);
+    const text = `${HEADER}\n${DOM0_ROW}\n${name} 12  2048     2     r-----   1234.5\n`;
+    expect(parseXenList(text, "xl-list")).toEqual([
+      dom0(1024, 1, 5),
+      guest(name, 12, 2048, 2, "r-----", 1234.5),
+    ]);
   });
 
   it("tolerates CRLF line endings and blank lines", () => {
     const text = `\r\n${HEADER}\r\nDomain-0  0  1024  1  r-----  5.0\r\n\r\n`;
     expect(parseXenList(text, "xm-list")).toEqual([dom0(1024, 1, 5)]);
-  });
-
-  it("returns no domains for a header alone", () => {
-    expect(parseXenList(`${HEADER}\n`, "xl-list")).toEqual([]);
   });
 
   it("validates every domain against the normalized schema", () => {
@@ -220,6 +222,58 @@ describe("parseXenList edge cases", () => {
 });
 
 describe("parseXenList rejects what it cannot read", () => {
+  // A real dom0 always lists Domain-0: without it the table is cut short, never "no guests".
+  it("a header alone (no Domain-0 row)", () => {
+    const err = parseError(() => parseXenList(`${HEADER}\n`, "xl-list"));
+    expect(err).toMatchObject({ kind: "xl-list", line: 0, code: "parse_error" });
+    expect(err.message).toContain("no Domain-0 row");
+  });
+
+  it("guests without the Domain-0 row (output cut at the top or a foreign table)", () => {
+    const text = `${HEADER}\nweb01   3   512   1   r-----   10.0\n`;
+    expect(parseError(() => parseXenList(text, "xm-list")).message).toContain("no Domain-0 row");
+  });
+
+  it("two Domain-0 rows", () => {
+    const text = `${HEADER}\n${DOM0_ROW}\n${DOM0_ROW}\n`;
+    expect(parseError(() => parseXenList(text, "xm-list")).message).toContain("2 Domain-0 rows");
+  });
+
+  it.each([
+    ["inside the name column", 6],
+    ["after the ID", 46],
+    ["after Mem", 52],
+    ["after VCPUs (would read as an inactive domain)", 58],
+    ["inside the state column", 65],
+    ["after the state column", 70],
+    ["inside the time column", 77],
+  ])("a real table truncated %s of its last row", (_where, keep) => {
+    const text = readFixture("xen", "xm-xl-list-4.0.1-four-instances.txt");
+    const lines = text.trimEnd().split("\n");
+    const last = lines.at(-1) ?? "";
+    const cut = [...lines.slice(0, -1), last.slice(0, keep)].join("\n");
+    const err = parseError(() => parseXenList(cut, "xm-list"));
+    expect(err).toMatchObject({ kind: "xm-list", line: lines.length, text: last.slice(0, keep).trimEnd() });
+  });
+
+  it("a real table truncated to its header and part of the Domain-0 row", () => {
+    const text = readFixture("xen", "xm-xl-list-4.0.1-dom0-only.txt");
+    const [header = "", row = ""] = text.split("\n");
+    const err = parseError(() => parseXenList(`${header}\n${row.slice(0, 20)}`, "xm-list"));
+    expect(err.line).toBe(2);
+  });
+
+  it("garbage: a crash dump instead of the table", () => {
+    const text =
+      "*** glibc detected *** xm: corrupted double-linked list: 0x09a4e1f8 ***\n======= Backtrace: =========\n";
+    expect(parseError(() => parseXenList(text, "xm-list")).line).toBe(1);
+  });
+
+  it("mixed: the table with a stray error line among the rows", () => {
+    const text = `${HEADER}\n${DOM0_ROW}\nError: (111, 'Connection refused')\nweb01   3   512   1   r-----   10.0\n`;
+    expect(parseError(() => parseXenList(text, "xm-list")).line).toBe(3);
+  });
+
   it("empty output", () => {
     const err = parseError(() => parseXenList("", "xm-list"));
     expect(err.kind).toBe("xm-list");

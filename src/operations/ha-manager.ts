@@ -1,0 +1,183 @@
+/**
+ * Safety rule 7, "go through the cluster manager": a guest that heartbeat (haresources) or Pacemaker
+ * (a Xen/VirtualDomain primitive) manages is never started or moved by hand, because the manager's
+ * bookkeeping would then disagree with where the guest runs, and it may start the guest a second time.
+ * The preflight refuses and says the manager's way, with the exact command and node; a typed
+ * `--override-ha` lets an operator who knows the manager will not act (it is stopped, or in
+ * maintenance) go ahead, and the approval card then says it bypasses the manager. When the manager's
+ * configuration cannot be read, whether it manages the guest is unknown, which refuses too.
+ */
+import type { ActionPlan, PreflightCheck } from "../approval/types";
+import type { ClusterConfig } from "../config/schema";
+import type { ClusterState, HaManagedGuest } from "../model/schema";
+import { locateGuest } from "./locate";
+import type { PlanOutcome } from "./types";
+
+/** What a request may override by typing it (`--override-ha`). */
+export const OPERATION_OVERRIDES = ["ha"] as const;
+export type OperationOverride = (typeof OPERATION_OVERRIDES)[number];
+export const OVERRIDE_HA_FLAG = "--override-ha";
+
+/** The typed overrides of a command's flags, as an object to spread into its operation. */
+export function haOverride(flags: ReadonlySet<string>): { overrides?: OperationOverride[] } {
+  return flags.has(OVERRIDE_HA_FLAG) ? { overrides: ["ha"] } : {};
+}
+
+/** heartbeat 2.x on Debian installs its tools here (/usr/lib/heartbeat on older packages). */
+export const HB_TOOLS = "/usr/share/heartbeat";
+
+export type HaManagement =
+  | { status: "none"; detail: string }
+  | { status: "unmanaged"; detail: string }
+  | { status: "managed"; stack: "heartbeat" | "pacemaker"; entry: HaManagedGuest; source: string }
+  | { status: "unknown"; stack: "heartbeat" | "pacemaker"; detail: string };
+
+function managerName(stack: "heartbeat" | "pacemaker"): string {
+  return stack === "heartbeat" ? "heartbeat" : "Pacemaker";
+}
+
+/** Whether the cluster manager manages `guest`, from the snapshot's haConfig parts. */
+export function haManagement(cluster: ClusterConfig, state: ClusterState, guest: string): HaManagement {
+  const stack = cluster.toolstack.ha;
+  if (stack === "none")
+    return { status: "none", detail: `${cluster.name} has no cluster manager (toolstack.ha: none)` };
+  const read = state.nodes.filter((n) => n.haConfig);
+  for (const n of read) {
+    const entry = n.haConfig?.guests.find((g) => g.guest === guest);
+    if (entry && n.haConfig)
+      return { status: "managed", stack, entry, source: `${n.haConfig.source} on ${n.name}` };
+  }
+  // haresources is identical on every node (heartbeat requires it) and the CIB is cluster-wide: one
+  // node's answer is enough to say the guest is not in it.
+  if (read.length > 0)
+    return {
+      status: "unmanaged",
+      detail: `${managerName(stack)} does not manage ${guest} (${read[0]?.haConfig?.source} read on ${read.map((n) => n.name).join(", ")})`,
+    };
+  const why = state.nodes
+    .map((n) =>
+      n.haConfigError
+        ? `${n.name}: ${n.haConfigError.message}`
+        : n.haConfig === undefined
+          ? `${n.name}: not read`
+          : `${n.name}: ${n.error?.message ?? "unreadable"}`,
+    )
+    .join("; ");
+  return { status: "unknown", stack, detail: why || "no node was read" };
+}
+
+export type HaAction = "migrate" | "create" | "evacuate";
+
+/** The manager's way to do what was asked, with the exact commands and nodes. */
+export function haWay(
+  state: ClusterState,
+  m: Extract<HaManagement, { status: "managed" }>,
+  action: HaAction,
+  node: string,
+): string {
+  const { entry } = m;
+  const holder = locateGuest(state, entry.guest).on[0]?.node ?? null;
+  if (m.stack === "heartbeat") {
+    if (action === "evacuate")
+      return `put ${node} in standby with heartbeat: on ${node} run \`${HB_TOOLS}/hb_standby all\` (heartbeat stops its groups and starts them on the peer: not a live migration)`;
+    const scope = (on: string) => (entry.preferredNode === on ? "local" : "foreign");
+    const standby =
+      holder && holder !== node ? ` (or on ${holder}: \`${HB_TOOLS}/hb_standby ${scope(holder)}\`)` : "";
+    const how =
+      action === "migrate"
+        ? `heartbeat moves the whole group (${entry.group.join(" ")}), stopping the guest and starting it there: not a live migration`
+        : `heartbeat starts the whole group (${entry.group.join(" ")})`;
+    return `let heartbeat ${action === "migrate" ? "move" : "start"} it: on ${node} run \`${HB_TOOLS}/hb_takeover ${scope(node)}\`${standby}; ${how}`;
+  }
+  const r = entry.resource;
+  const clear = `then, once it runs there, \`crm_resource --clear --resource ${r}\``;
+  const bans = entry.constraints.filter((c) => c.id.startsWith("cli-"));
+  const stale = bans.length
+    ? `; constraints on it now: ${bans.map((c) => `${c.id} (${c.node} ${c.score})`).join(", ")}`
+    : "";
+  if (action === "evacuate")
+    return `put ${node} in standby with Pacemaker: \`crm_attribute --node ${node} --name standby --update on\` (\`--update off\` afterwards)`;
+  if (action === "create")
+    return `let Pacemaker start it: \`crm_resource --move --resource ${r} --node ${node}\` (if it is stopped on purpose, first \`crm_resource --resource ${r} --meta --set-parameter target-role --parameter-value Started\`), ${clear}${stale}`;
+  const live =
+    entry.allowMigrate === true
+      ? "Pacemaker live-migrates it (allow-migrate=true)"
+      : `allow-migrate is not set on ${r}, so Pacemaker would stop and start it; for a live migration first run \`crm_resource --resource ${r} --meta --set-parameter allow-migrate --parameter-value true\``;
+  return `let Pacemaker move it: \`crm_resource --move --resource ${r} --node ${node}\`; ${live}; ${clear}${stale}`;
+}
+
+/**
+ * The "ha manager" check of one guest: passes when no manager manages it, fails when one does (or it
+ * cannot be told) unless `--override-ha` was typed, in which case it passes and says "OVERRIDE".
+ */
+export function haManagerCheck(
+  input: { cluster: ClusterConfig; state: ClusterState; overrides?: readonly string[] | undefined },
+  action: HaAction,
+  guest: string,
+  node: string,
+  label = "",
+): PreflightCheck {
+  const name = `${label}ha manager`;
+  const override = input.overrides?.includes("ha") === true;
+  const m = haManagement(input.cluster, input.state, guest);
+  const verb = action === "create" ? "start" : action === "migrate" ? "migrate" : "move";
+  switch (m.status) {
+    case "none":
+    case "unmanaged":
+      return { name, ok: true, detail: m.detail };
+    case "unknown":
+      return override
+        ? {
+            name,
+            ok: true,
+            detail: `OVERRIDE (${OVERRIDE_HA_FLAG}): whether ${managerName(m.stack)} manages ${guest} is unknown (${m.detail}); this ${verb} bypasses it`,
+          }
+        : {
+            name,
+            ok: false,
+            detail: `whether ${managerName(m.stack)} manages ${guest} is unknown (${m.detail}); a guest it manages must be moved through it. Check its configuration, or add \`${OVERRIDE_HA_FLAG}\``,
+          };
+    case "managed": {
+      const what = `${managerName(m.stack)} manages ${guest} (${m.entry.resource} in ${m.source})`;
+      const way = haWay(input.state, m, action, node);
+      return override
+        ? {
+            name,
+            ok: true,
+            detail: `OVERRIDE (${OVERRIDE_HA_FLAG}): ${what}; this hand ${verb} bypasses ${managerName(m.stack)}, whose own view of where ${guest} runs will be wrong (the HA way: ${way})`,
+          }
+        : {
+            name,
+            ok: false,
+            detail: `${what}: xenops does not ${verb} it by hand. ${way[0]?.toUpperCase()}${way.slice(1)}. If ${managerName(m.stack)} cannot act, add \`${OVERRIDE_HA_FLAG}\``,
+          };
+    }
+  }
+}
+
+/** The overrides stored with a plan (its params), for planning it again at execution time. */
+export function overridesOf(params: Record<string, unknown>): OperationOverride[] {
+  const v = params.overrides;
+  return Array.isArray(v)
+    ? v.filter((x): x is OperationOverride => (OPERATION_OVERRIDES as readonly unknown[]).includes(x))
+    : [];
+}
+
+/**
+ * Records the typed overrides on the plan (so the execution plans again with them) and, when one was
+ * used to bypass the cluster manager, says so in the plan's summary, which heads the approval card.
+ */
+export function noteOverrides(outcome: PlanOutcome, overrides: readonly string[] | undefined): PlanOutcome {
+  if (!outcome.ok || !overrides?.length) return outcome;
+  const bypassed = outcome.plan.checks.some(
+    (c) => c.name.endsWith("ha manager") && c.detail.startsWith("OVERRIDE"),
+  );
+  const plan: ActionPlan = {
+    ...outcome.plan,
+    summary: bypassed
+      ? `${outcome.plan.summary}, bypassing the HA manager (${OVERRIDE_HA_FLAG})`
+      : outcome.plan.summary,
+    params: { ...outcome.plan.params, overrides: [...overrides] },
+  };
+  return { ...outcome, plan };
+}

@@ -1,0 +1,150 @@
+/**
+ * One meaning of "down". A node that does not answer is not known to run nothing: it may be cut off
+ * from us (and from its peer) while its guests keep writing. Only two things prove a node off:
+ *
+ *  - `fenced`: a fence xenops verified with evidence that did not hold before the fence (the device's
+ *    power status read back as off, Pacemaker's fencer recording the fence, or the node seen alive right
+ *    before the fence and gone after it), or Pacemaker's fence history recording a successful fence of
+ *    the node while the node is unreachable and Pacemaker calls it (cleanly) offline;
+ *  - `attested-off`: two approvers attested that someone checked it is powered off (`/xen attest-off`).
+ *
+ * heartbeat's "dead" verdict alone never proves anything: heartbeat only stopped hearing the node.
+ *
+ * A proof is void as soon as the node is seen alive (SSH answers, or an HA view says online/standby):
+ * nodeLiveness ignores it then, and the planner clears it from the store when it reads the proofs
+ * (src/operations/plan.ts gatherFacts, OffProofStore.clearSeenAlive) — the one place that clears.
+ */
+import type { ClusterConfig } from "../config/schema";
+import type { ClusterState } from "../model/schema";
+import { haVerdicts, nodeState } from "./locate";
+
+export type LivenessKind = "alive" | "unreachable" | "declared-dead" | "fenced" | "attested-off";
+
+export interface OffProof {
+  kind: "fenced" | "attested-off";
+  /** ISO time the proof was established. */
+  at: string;
+  /** Slack user IDs (the approvers of the fence or the attestation), or "heartbeat"/"pacemaker". */
+  by: string[];
+  /** What showed it off (power status, fence history, SSH gone after being seen alive, a human). */
+  evidence: string[];
+  /** The approval the fence or attestation ran under; null when read from the HA stack. */
+  approvalId: string | null;
+}
+
+export interface Liveness {
+  node: string;
+  kind: LivenessKind;
+  detail: string;
+  /** The proof `fenced`/`attested-off` rely on (stored, or read from Pacemaker's history); else null. */
+  proof: OffProof | null;
+}
+
+/** Only a fenced or attested-off node counts as running nothing. */
+export function provenOff(l: Liveness): boolean {
+  return (l.kind === "fenced" || l.kind === "attested-off") && l.proof !== null;
+}
+
+/** Seen alive: SSH answers, or an HA view (other than its own) says it is online or in standby. */
+export function seenAlive(state: ClusterState, node: string): { alive: boolean; detail: string } {
+  const n = nodeState(state, node);
+  if (n?.reachable) return { alive: true, detail: `${node} answers over SSH` };
+  const up = haVerdicts(state, node).filter(
+    (v) => v.observer !== node && (v.status === "online" || v.status === "standby"),
+  );
+  if (up.length > 0)
+    return {
+      alive: true,
+      detail: `${node} does not answer over SSH, but ${up.map((v) => `${v.observer} sees it ${v.status}`).join(", ")}`,
+    };
+  return { alive: false, detail: `${node} does not answer over SSH${n?.error ? ` (${n.error.code})` : ""}` };
+}
+
+/**
+ * Pacemaker's fencer recorded a successful fence of `node` (its latest fence event for the node) and a
+ * running Pacemaker view calls it offline — not UNCLEAN, which means "needs fencing".
+ */
+export function pacemakerFenced(state: ClusterState, node: string): OffProof | null {
+  for (const o of state.nodes) {
+    const ha = o.ha;
+    if (o.name === node || !o.reachable || ha?.stack !== "pacemaker" || !ha.running) continue;
+    if (ha.nodes.find((x) => x.name === node)?.status !== "offline") continue;
+    const events = ha.fenceHistory.filter((f) => f.target === node);
+    const last = events[events.length - 1];
+    if (last?.status !== "success") continue;
+    return {
+      kind: "fenced",
+      at: last.completed ?? state.takenAt,
+      by: ["pacemaker"],
+      evidence: [
+        `pacemaker on ${o.name}: the fencer recorded a successful ${last.action} of ${node}${last.completed ? ` at ${last.completed}` : ""}${last.delegate ? ` (by ${last.delegate})` : ""}`,
+        `pacemaker on ${o.name} sees ${node} offline`,
+      ],
+      approvalId: null,
+    };
+  }
+  return null;
+}
+
+/** How a proof reads on a card: "ics2 attested off by <@U1>, <@U2> at …" / "ics2 fenced at … (evidence: …)". */
+export function describeProof(node: string, proof: OffProof): string {
+  const people = proof.by.filter((b) => /^[UW][A-Z0-9]+$/.test(b)).map((b) => `<@${b}>`);
+  if (proof.kind === "attested-off")
+    return `${node} attested off by ${people.join(", ") || proof.by.join(", ")} at ${proof.at}${proof.evidence.length ? ` (${proof.evidence.join("; ")})` : ""}`;
+  return `${node} fenced at ${proof.at}${people.length ? ` (approved by ${people.join(", ")})` : ""} (evidence: ${proof.evidence.join("; ") || "none recorded"})`;
+}
+
+/** The way forward for a node that is not proven off. */
+export function wayForward(node: string): string {
+  return `fence it with \`/xen fence ${node}\`, or \`/xen attest-off ${node}\` once someone has checked it is powered off`;
+}
+
+export function nodeLiveness(
+  cluster: ClusterConfig,
+  state: ClusterState,
+  node: string,
+  proofs: Readonly<Record<string, OffProof | null>>,
+): Liveness {
+  const alive = seenAlive(state, node);
+  const stored = proofs[node] ?? null;
+  if (alive.alive)
+    return {
+      node,
+      kind: "alive",
+      detail: stored ? `${alive.detail}; its ${stored.kind} proof of ${stored.at} is void` : alive.detail,
+      proof: null,
+    };
+  if (stored) return { node, kind: stored.kind, detail: describeProof(node, stored), proof: stored };
+  const pcmk = pacemakerFenced(state, node);
+  if (pcmk) return { node, kind: "fenced", detail: describeProof(node, pcmk), proof: pcmk };
+  if (!nodeState(state, node))
+    return { node, kind: "unreachable", detail: `${node} is not in the snapshot`, proof: null };
+  if (cluster.toolstack.ha !== "none") {
+    const dead = haVerdicts(state, node).filter(
+      (v) => v.observer !== node && (v.status === "offline" || v.status === "unclean"),
+    );
+    if (dead.length > 0)
+      return {
+        node,
+        kind: "declared-dead",
+        detail: `${alive.detail}; ${dead.map((v) => `${cluster.toolstack.ha} on ${v.observer} declares it ${v.status === "unclean" ? "UNCLEAN" : "dead"}`).join(", ")}, which only says it went silent`,
+        proof: null,
+      };
+  }
+  return { node, kind: "unreachable", detail: alive.detail, proof: null };
+}
+
+/** "ics2 is not proven off (why): fence it with …, or … once someone has checked it is powered off". */
+export function notProvenOff(l: Liveness): string {
+  return `${l.node} is not proven off (${l.detail}): ${wayForward(l.node)}`;
+}
+
+/** Nodes whose stored proof the state voids (seen alive). */
+export function voidedProofs(
+  state: ClusterState,
+  proofs: Readonly<Record<string, OffProof | null>>,
+): string[] {
+  return Object.entries(proofs)
+    .filter(([node, p]) => p !== null && seenAlive(state, node).alive)
+    .map(([node]) => node);
+}

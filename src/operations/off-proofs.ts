@@ -1,0 +1,100 @@
+/**
+ * Proofs that a node is off (src/operations/liveness.ts), in Redis: one hash per cluster, node → JSON.
+ * Written when a fence is verified (the executor, crash recovery) or an attestation is approved
+ * (`/xen attest-off`); read by the planner into PlanFacts.offProofs; cleared by the planner when a node
+ * with a proof is seen alive. A value that does not parse counts as no proof (never as proof).
+ */
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { errorMessage } from "../errors";
+import type { Logger } from "../log";
+import type { ClusterState } from "../model/schema";
+import { type OffProof, seenAlive } from "./liveness";
+
+export const OffProofSchema = z
+  .object({
+    kind: z.enum(["fenced", "attested-off"]),
+    at: z.string().datetime({ offset: true }),
+    by: z.array(z.string().min(1)).min(1),
+    evidence: z.array(z.string()),
+    approvalId: z.string().nullable(),
+  })
+  .strict();
+
+export function offProofKey(prefix: string, cluster: string): string {
+  return `${prefix}:xenops:offproof:${cluster}`;
+}
+
+// Deletes the field only while it still holds the value that was judged void (a proof recorded since
+// is newer than the snapshot that saw the node alive).
+const CLEAR_IF_SAME = `if redis.call("HGET", KEYS[1], ARGV[1]) == ARGV[2] then return redis.call("HDEL", KEYS[1], ARGV[1]) end return 0`;
+
+export class OffProofStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly logger?: Logger,
+  ) {}
+
+  private parse(cluster: string, node: string, raw: string | null | undefined): OffProof | null {
+    if (!raw) return null;
+    try {
+      const parsed = OffProofSchema.safeParse(JSON.parse(raw));
+      if (parsed.success) return parsed.data;
+      this.logger?.warn({ cluster, node }, "unreadable off-proof ignored");
+    } catch (err) {
+      this.logger?.warn({ cluster, node, err: errorMessage(err) }, "unreadable off-proof ignored");
+    }
+    return null;
+  }
+
+  async get(cluster: string, node: string): Promise<OffProof | null> {
+    return this.parse(cluster, node, await this.redis.hget(offProofKey(this.prefix, cluster), node));
+  }
+
+  async getAll(cluster: string): Promise<Record<string, OffProof>> {
+    const all = await this.redis.hgetall(offProofKey(this.prefix, cluster));
+    const out: Record<string, OffProof> = {};
+    for (const [node, raw] of Object.entries(all)) {
+      const p = this.parse(cluster, node, raw);
+      if (p) out[node] = p;
+    }
+    return out;
+  }
+
+  async record(cluster: string, node: string, proof: OffProof): Promise<void> {
+    const valid = OffProofSchema.parse(proof);
+    await this.redis.hset(offProofKey(this.prefix, cluster), node, JSON.stringify(valid));
+    this.logger?.info(
+      { cluster, node, kind: valid.kind, approvalId: valid.approvalId },
+      "off-proof recorded",
+    );
+  }
+
+  async clear(cluster: string, node: string): Promise<boolean> {
+    const n = await this.redis.hdel(offProofKey(this.prefix, cluster), node);
+    if (n > 0) this.logger?.info({ cluster, node }, "off-proof cleared");
+    return n > 0;
+  }
+
+  /**
+   * Clears the proofs of nodes this snapshot sees alive, when the proof is older than the snapshot.
+   * Returns the nodes cleared.
+   */
+  async clearSeenAlive(cluster: string, state: ClusterState): Promise<string[]> {
+    const key = offProofKey(this.prefix, cluster);
+    const all = await this.redis.hgetall(key);
+    const cleared: string[] = [];
+    for (const [node, raw] of Object.entries(all)) {
+      const alive = seenAlive(state, node);
+      if (!alive.alive) continue;
+      const p = this.parse(cluster, node, raw);
+      if (p && Date.parse(p.at) > Date.parse(state.takenAt)) continue;
+      if (Number(await this.redis.eval(CLEAR_IF_SAME, 1, key, node, raw)) > 0) {
+        cleared.push(node);
+        this.logger?.info({ cluster, node, why: alive.detail }, "off-proof void: node seen alive");
+      }
+    }
+    return cleared;
+  }
+}
