@@ -305,6 +305,8 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     },
   });
   const mutations = new Map<string, MutationDrivers>();
+  // Proofs that nodes are off (verified fences, attestations), on the shared lifecycle client.
+  const offProofs = new OffProofStore(redis, config.queuePrefix, logger.child({ component: "off-proofs" }));
   const operations: OperationDeps = {
     inventory,
     runnerFor: observedRunnerFor,
@@ -328,8 +330,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     audit: (entry) => audit.append(entry),
     // Risky actions are refused on a node in a maintenance window (issue 5).
     maintenance: (cluster, node) => events.isInMaintenance(cluster, node),
-    // Proofs that nodes are off (verified fences, attestations), on the shared lifecycle client.
-    offProofs: new OffProofStore(redis, config.queuePrefix, logger.child({ component: "off-proofs" })),
+    offProofs,
   };
   const recoveries: { stop(): Promise<void> }[] = [];
 
@@ -348,6 +349,8 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     jobs: observedJobs,
     approvals: () => ({ engine: approvals, locks }),
     onEvent: (kind) => metrics.event(kind),
+    // A proof that a node is off is void once the node is seen alive (src/operations/liveness.ts).
+    onSnapshot: (state) => offProofs.clearSeenAlive(state.cluster, state),
     ...eventOptions,
   });
   const jobAdmin = createJobAdmin({

@@ -28,6 +28,7 @@ import { createSlackApp, redisReplayStore } from "./slack/app";
 import { createSlackWebClient } from "./slack/client";
 import { createSlackGroupDirectory } from "./slack/groups";
 import { createSlackNotifier, SlackSender } from "./slack/sender";
+import { logSlackSetup } from "./slack/setup-check";
 import type { SshPoolOptions } from "./ssh/pool";
 
 export interface RuntimeBase {
@@ -137,6 +138,23 @@ export async function startSlackRuntime(
   const workers = parts.worker ? deps.startWorkers(parts.clusters) : null;
   await workers?.ready();
   await app?.start();
+  if (parts.bot) {
+    // The doctor's Slack checks (`xenops doctor slack`), logged as warnings; never blocks the start.
+    void logSlackSetup(
+      {
+        bot: client,
+        botToken: env.SLACK_BOT_TOKEN,
+        mode: env.SLACK_APP_TOKEN ? "socket" : "http",
+        ...(env.SLACK_APP_TOKEN
+          ? { app: createSlackWebClient(env.SLACK_APP_TOKEN, clientOptions), appToken: env.SLACK_APP_TOKEN }
+          : {}),
+        ...(env.SLACK_SIGNING_SECRET ? { signingSecret: env.SLACK_SIGNING_SECRET } : {}),
+        channels: base.inventory.clusters.flatMap((c) => c.channels.map((channel) => ({ cluster: c.name, channel }))),
+        groups: configuredGroups(base.inventory),
+      },
+      logger.child({ component: "slack-setup" }),
+    );
+  }
   const slackCheck = parts.bot
     ? new SlackConnectionCheck(client, logger.child({ component: "health" }))
     : null;

@@ -767,6 +767,8 @@ export class ApprovalEngine {
       const h = await this.redis.hgetall(key);
       const record = parseRecord(h);
       if (!record?.messageTs) return;
+      // Once its execution claimed the message, the execution card owns it (and its final state).
+      if ((await this.redis.hexists(this.keys.exec(id), "cardStatus")) === 1) return;
       const ref: MessageRef = { channel: record.channel, ts: record.messageTs };
       await this.options.notifier.update(ref, renderApprovalCard(record));
       if ((await this.redis.hget(key, "version")) === (h.version ?? null)) return;
@@ -1106,8 +1108,14 @@ export class ApprovalEngine {
 
   /** Stores the final card (rendered) of a finished execution, for writers that must show it again. */
   async saveFinalCard(id: string, message: string): Promise<void> {
-    const key = this.keys.exec(id);
-    await this.redis.multi().hset(key, "finalCard", message).pexpire(key, this.retentionMs).exec();
+    // Only on an existing journal: a lost one is not brought back as a husk holding just the card.
+    await this.redis.eval(
+      `if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HSET", KEYS[1], "finalCard", ARGV[1]) end
+return 1`,
+      1,
+      this.keys.exec(id),
+      message,
+    );
   }
 
   async finalCard(id: string): Promise<string | null> {

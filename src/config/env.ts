@@ -2,6 +2,7 @@
  * The only module that reads process.env. Everything else receives a RuntimeEnv (or values derived
  * from it) through createDeps, so tests pass their own.
  */
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { XenopsError } from "../errors";
 import { formatPath } from "./load";
@@ -25,7 +26,7 @@ export const RuntimeEnv = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
     .default("xenops"),
-  /** Operations server (/metrics, /healthz, /admin/queues) port; unset: no server; 0: any free port. */
+  /** Operations server (/metrics, /livez, /readyz, /healthz, /admin/queues) port; unset: no server; 0: any free port. */
   XENOPS_OPS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Its listen address (default 127.0.0.1). */
   XENOPS_OPS_HOST: optionalString,
@@ -47,12 +48,61 @@ export const RuntimeEnv = z.object({
 });
 export type RuntimeEnv = z.infer<typeof RuntimeEnv>;
 
+/**
+ * Secret variables that may name a file instead (`NAME_FILE=/run/secrets/...`: Docker and compose
+ * secrets, systemd credentials), so the value never sits in the process environment of a unit file.
+ */
+export const FILE_SECRET_VARS = [
+  "SLACK_BOT_TOKEN",
+  "SLACK_APP_TOKEN",
+  "SLACK_SIGNING_SECRET",
+  "XENOPS_DASHBOARD_PASSWORD",
+  // May carry the Redis password.
+  "REDIS_URL",
+] as const;
+
+/**
+ * Replaces each `NAME_FILE` by NAME holding the file's content, one trailing newline stripped (what
+ * `echo` and editors leave). Problems are listed without the content.
+ */
+function resolveFileSecrets(source: Readonly<Record<string, string | undefined>>): {
+  values: Record<string, string | undefined>;
+  problems: string[];
+} {
+  const values: Record<string, string | undefined> = { ...source };
+  const problems: string[] = [];
+  for (const name of FILE_SECRET_VARS) {
+    const file = source[`${name}_FILE`];
+    if (file === undefined || file === "") continue;
+    if (source[name] !== undefined && source[name] !== "") {
+      problems.push(`${name}_FILE: set either ${name} or ${name}_FILE, not both`);
+      continue;
+    }
+    let content: string;
+    try {
+      content = readFileSync(file, "utf8");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+      problems.push(`${name}_FILE: cannot read ${file} (${code})`);
+      continue;
+    }
+    const value = content.replace(/\r?\n$/, "");
+    if (value === "") problems.push(`${name}_FILE: ${file} is empty`);
+    else values[name] = value;
+  }
+  return { values, problems };
+}
+
 export function readRuntimeEnv(
   source: Readonly<Record<string, string | undefined>> = process.env,
 ): RuntimeEnv {
-  const parsed = RuntimeEnv.safeParse(source);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${formatPath(i.path as PropertyKey[])}: ${i.message}`);
+  const { values, problems } = resolveFileSecrets(source);
+  const parsed = RuntimeEnv.safeParse(values);
+  const lines = [
+    ...problems,
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${formatPath(i.path as PropertyKey[])}: ${i.message}`)),
+  ];
+  if (lines.length > 0 || !parsed.success) {
     throw new XenopsError("config_invalid", `invalid environment:\n${lines.join("\n")}`);
   }
   return parsed.data;

@@ -362,6 +362,8 @@ function failbackConditions(cluster: ClusterConfig, facts: Facts): Condition[] {
     const home = facts.nodes[name];
     // Only for a node that came back: a guest moved off its home on purpose is not a failback.
     if (!nodeHealthy(home) || !facts.memory.returned?.[name]) continue;
+    // heartbeat's auto_failback moves them itself: a second migration by xenops would race it.
+    if (facts.memory.haLog?.autoFailback === true) continue;
     const away: { guest: string; on: string }[] = [];
     let ready = true;
     for (const g of cluster.guests.filter((x) => x.home === name)) {

@@ -95,6 +95,8 @@ export interface HaLogMemory {
   episodes: Record<string, HaLogEpisode>;
   /** Home node → its failback (dropped once done and reported). */
   failbacks: Record<string, HaFailbackEpisode>;
+  /** heartbeat's auto_failback is on: it gives a returning node its groups back itself. */
+  autoFailback?: boolean;
 }
 
 export interface Facts {

@@ -35,6 +35,13 @@ export interface HaLogRead {
   lines: string[] | null;
 }
 
+/** What the monitor read of heartbeat in one pass. */
+export interface HeartbeatRead {
+  logs: HaLogRead[];
+  /** heartbeat's auto_failback (`cl_status hbparameter`); null when it could not be read. */
+  autoFailback: boolean | null;
+}
+
 /** Raw lines kept per episode: the first ones and the newest ones. */
 const KEEP_FIRST = 12;
 const KEEP_TOTAL = 40;
@@ -113,18 +120,22 @@ function takeoverEvent(s: Step, ep: HaLogEpisode): ClusterEvent {
   const what = list(guests, `${ep.dead}'s resource groups`);
   const fenced = ep.stonith === "reported_reset";
   const actions: IncidentAction[] = fenced ? [] : [{ kind: "fence", node: ep.dead }];
+  // heartbeat says "complete" even when a resource script failed: what runs is read from the nodes.
+  const missing = guests.filter((g) => !s.next.nodes[ep.observer]?.guests?.includes(g));
+  const head =
+    missing.length > 0
+      ? `heartbeat took over ${ep.dead}'s groups on ${ep.observer} after ${ep.dead} died, but ${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not run there`
+      : `heartbeat started ${what} on ${ep.observer} after ${ep.dead} died`;
   return event(s, {
     kind: "ha_takeover",
     family: "node",
     node: ep.dead,
-    severity: fenced ? "warning" : "critical",
-    title: fenced
-      ? `heartbeat started ${what} on ${ep.observer} after ${ep.dead} died`
-      : `heartbeat started ${what} on ${ep.observer} after ${ep.dead} died, WITHOUT fencing ${ep.dead}`,
+    severity: fenced && missing.length === 0 ? "warning" : "critical",
+    title: fenced ? head : `${head}, WITHOUT fencing ${ep.dead}`,
     detail: fenced
       ? `${fenceStatement(ep)}. It took over ${ep.dead}'s resource groups: nothing to fence or start by hand. They go back when ${ep.dead} returns (auto_failback) or by a failback.`
       : `${fenceStatement(ep)}. If ${ep.dead} is not really off, ${what} may run twice: two writers on one disk. Make sure ${ep.dead} is powered off now (Fence ${ep.dead}).`,
-    evidence: [...episodeEvidence(ep), `now: ${what} on ${ep.observer}`],
+    evidence: [...episodeEvidence(ep), ...guests.map((g) => `now: ${g} on ${where(s.next, g)}`)],
     actions,
     ...(fenced ? {} : { repage: true }),
   });
@@ -366,20 +377,22 @@ export function applyHaLogs(
   cluster: ClusterConfig,
   prev: Facts | null,
   next: Facts,
-  reads: readonly HaLogRead[],
+  read: HeartbeatRead,
 ): { events: ClusterEvent[]; explained: Set<string> } {
+  const reads = read.logs;
   const before = prev?.memory.haLog;
   const mem: HaLogMemory = next.memory.haLog ?? { cursors: {}, episodes: {}, failbacks: {} };
   next.memory.haLog = mem;
+  if (read.autoFailback !== null) mem.autoFailback = read.autoFailback;
   const s: Step = { cluster, next, mem, events: [], deferred: [] };
-  for (const read of reads) {
-    if (read.lines === null) continue;
-    const cursor = before?.cursors[read.node] ?? null;
-    const { fresh, cursor: after } = linesAfter(cursor, read.lines);
-    mem.cursors[read.node] = after;
+  for (const log of reads) {
+    if (log.lines === null) continue;
+    const cursor = before?.cursors[log.node] ?? null;
+    const { fresh, cursor: after } = linesAfter(cursor, log.lines);
+    mem.cursors[log.node] = after;
     // A first read replays the whole tail silently: what heartbeat did before xenops watched.
     const first = cursor === null;
-    for (const raw of first ? read.lines : fresh) replayLine(s, read.node, raw, first);
+    for (const raw of first ? log.lines : fresh) replayLine(s, log.node, raw, first);
     for (const build of s.deferred.splice(0)) s.events.push(build());
   }
   const explained = new Set<string>();
@@ -417,7 +430,7 @@ export function heartbeatDeadNode(
     if (ep.stonith === "reported_reset")
       return {
         title: `${base.title}: heartbeat reset it through ${device} and started ${what} on ${ep.observer}`,
-        detail: `${fenceStatement(ep)}. heartbeat took over ${node}'s resource groups: ${what} run on ${ep.observer}. Nothing to fence or start by hand.`,
+        detail: `${fenceStatement(ep)}. heartbeat took over ${node}'s resource groups: ${what} ${guests.length === 1 ? "runs" : "run"} on ${ep.observer}. Nothing to fence or start by hand.`,
         evidence,
         actions: [],
       };

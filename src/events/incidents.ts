@@ -125,7 +125,14 @@ export interface IncidentManagerOptions {
 /** What the pipeline tells the manager. */
 export type IncidentInput =
   | { op: "open"; event: ClusterEvent; condition: boolean }
-  | { op: "change"; key: string; event: ClusterEvent; significant: boolean }
+  | {
+      op: "change";
+      key: string;
+      event: ClusterEvent;
+      significant: boolean;
+      /** Update the message now even if not significant (a happening about to be posted explains it). */
+      refresh?: boolean;
+    }
   | { op: "resolve"; key: string; title: string; evidence: string[] };
 
 export function incidentId(key: string): string {
@@ -273,7 +280,7 @@ export class IncidentManager {
       case "open":
         return this.open(input.event, input.condition);
       case "change":
-        return this.change(input.key, input.event, input.significant);
+        return this.change(input.key, input.event, input.significant, input.refresh === true);
       case "resolve":
         return this.resolve(input.key, input.title, input.evidence);
     }
@@ -508,7 +515,7 @@ export class IncidentManager {
     await this.save(rec);
   }
 
-  private async change(key: string, e: ClusterEvent, significant: boolean): Promise<void> {
+  private async change(key: string, e: ClusterEvent, significant: boolean, refresh = false): Promise<void> {
     const rec = await this.byKey(key);
     if (rec?.status !== "open") return this.open(e, true);
     const escalated = SEVERITY_RANK[e.severity] > SEVERITY_RANK[rec.severity];
@@ -545,7 +552,7 @@ export class IncidentManager {
         },
       );
     if (repage) this.notePaged(rec, e);
-    await this.maybeUpdateParent(rec, significant);
+    await this.maybeUpdateParent(rec, significant || refresh);
     await this.save(rec);
   }
 

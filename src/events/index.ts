@@ -25,6 +25,7 @@ import { errorMessage } from "../errors";
 import type { CommandRunner } from "../exec/runner";
 import type { LockManager } from "../locks/lock";
 import type { Logger } from "../log";
+import type { ClusterState } from "../model/schema";
 import type { JobQueues } from "../queue/queues";
 import { closeConnection, createRedisConnection } from "../queue/redis";
 import { createEventActionHandler, type OperationRequests } from "./actions";
@@ -64,6 +65,8 @@ export interface EventsConfig {
   webhookPort?: number;
   /** Counts events by kind (the process's metrics). */
   onEvent?: (kind: string) => void;
+  /** Every monitor snapshot (the operations clear the off-proofs of nodes seen alive). */
+  onSnapshot?: (state: ClusterState) => Promise<unknown>;
   /** Remove the monitor schedulers when the sources stop (throwaway queue prefixes: console, tests). */
   removeSchedulersOnStop?: boolean;
   /** Resync follow-up timing of the split-brain recovery (tests shorten it). */
@@ -229,6 +232,7 @@ export class Events {
         driversFor: this.config.driversFor,
         pipeline: this.pipeline,
         logger: this.config.logger,
+        ...(this.config.onSnapshot ? { onSnapshot: this.config.onSnapshot } : {}),
       }),
       maintenance: createMaintenanceProcessor({
         inventory: this.config.inventory,

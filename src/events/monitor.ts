@@ -10,14 +10,14 @@
 import type { Job } from "bullmq";
 import { type ClusterDrivers, takeSnapshot } from "../cluster/snapshot";
 import type { ClusterConfig, InventoryConfig } from "../config/schema";
-import { readHaLogTail } from "../drivers/heartbeat/ha-log";
+import { readAutoFailback, readHaLogTail } from "../drivers/heartbeat/ha-log";
 import { errorMessage } from "../errors";
 import type { CommandRunner } from "../exec/runner";
 import type { Logger } from "../log";
 import type { ClusterState } from "../model/schema";
 import type { JobQueues } from "../queue/queues";
 import type { MonitorJob } from "../queue/schema";
-import type { HaLogRead } from "./heartbeat";
+import type { HaLogRead, HeartbeatRead } from "./heartbeat";
 import type { EventPipeline } from "./pipeline";
 
 export const DEFAULT_MONITOR_INTERVAL_MS = 10_000;
@@ -83,31 +83,45 @@ export async function poke(
 }
 
 /**
- * heartbeat's log on every node that answered (heartbeat clusters only). Read here, by the monitor,
- * and never by `/xen status`: status stays light. A node whose log cannot be read gives null.
+ * heartbeat's log on every node that answered, and its auto_failback setting (heartbeat clusters
+ * only). Read here, by the monitor, and never by `/xen status`: status stays light. A node whose log
+ * cannot be read gives null.
  */
-export async function readHaLogs(
+export async function readHeartbeat(
   cluster: ClusterConfig,
   state: ClusterState,
   runnerFor: (node: string) => CommandRunner,
   options: { timeoutMs?: number; signal?: AbortSignal; logger?: Logger } = {},
-): Promise<HaLogRead[] | undefined> {
+): Promise<HeartbeatRead | undefined> {
   if (cluster.toolstack.ha !== "heartbeat") return undefined;
-  return Promise.all(
+  const call = {
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const logs = await Promise.all(
     state.nodes.map(async (n): Promise<HaLogRead> => {
       if (!n.reachable) return { node: n.name, lines: null };
       try {
-        const lines = await readHaLogTail(runnerFor(n.name), {
-          ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-        return { node: n.name, lines };
+        return { node: n.name, lines: await readHaLogTail(runnerFor(n.name), call) };
       } catch (err) {
         options.logger?.warn({ node: n.name, err: errorMessage(err) }, "heartbeat log not read");
         return { node: n.name, lines: null };
       }
     }),
   );
+  let autoFailback: boolean | null = null;
+  const observer = state.nodes.find((n) => n.reachable && n.ha?.running);
+  if (observer) {
+    try {
+      autoFailback = await readAutoFailback(runnerFor(observer.name), call);
+    } catch (err) {
+      options.logger?.warn(
+        { node: observer.name, err: errorMessage(err) },
+        "heartbeat auto_failback not read",
+      );
+    }
+  }
+  return { logs, autoFailback };
 }
 
 export interface MonitorDeps {
@@ -116,6 +130,8 @@ export interface MonitorDeps {
   driversFor(cluster: string): ClusterDrivers;
   pipeline: EventPipeline;
   logger: Logger;
+  /** Every snapshot the monitor takes (the operations void the off-proofs of nodes seen alive). */
+  onSnapshot?: (state: ClusterState) => Promise<unknown>;
 }
 
 export interface MonitorResult {
@@ -151,14 +167,16 @@ export function createMonitorProcessor(deps: MonitorDeps) {
           timeoutMs: Math.min(cluster.commandTimeoutMs, monitorSettings(cluster).intervalMs * 2),
         },
       );
-      const haLogs = await readHaLogs(cluster, state, (node) => deps.runnerFor(name, node), {
+      const heartbeat = await readHeartbeat(cluster, state, (node) => deps.runnerFor(name, node), {
         ...(signal ? { signal } : {}),
         timeoutMs: Math.min(cluster.commandTimeoutMs, monitorSettings(cluster).intervalMs * 2),
         logger: log,
       });
+      if (deps.onSnapshot)
+        await deps.onSnapshot(state).catch((err: unknown) => log.warn({ err }, "snapshot hook failed"));
       // The first run after the workers start compares the cluster with the inventory afresh.
       const r = await deps.pipeline.observe(state, {
-        ...(haLogs ? { haLogs } : {}),
+        ...(heartbeat ? { heartbeat } : {}),
         baseline: job.data.reason === "start",
       });
       return {

@@ -11,7 +11,7 @@ import type { Logger } from "../log";
 import type { ClusterState, DrbdResourceState } from "../model/schema";
 import { conditionsOf, happenings, pruneReturned, resolutionText } from "./detect";
 import { type Facts, factsFromState, nodeHealthy, withMemory, withNodeDrbd } from "./facts";
-import { applyHaLogs, type HaLogRead } from "./heartbeat";
+import { applyHaLogs, type HeartbeatRead } from "./heartbeat";
 import type { IncidentInput, IncidentManager } from "./incidents";
 import type { EventStore, StoredState } from "./store";
 import { type ClusterEvent, type Condition, fingerprint, type IncidentAction } from "./types";
@@ -30,8 +30,8 @@ export interface PipelineOptions {
 
 /** What a monitor pass brings besides the snapshot. */
 export interface ObserveOptions {
-  /** heartbeat logs tailed on the nodes (the monitor only): takeovers, STONITH, failbacks. */
-  haLogs?: readonly HaLogRead[];
+  /** heartbeat's logs tailed on the nodes (the monitor only): takeovers, STONITH, failbacks. */
+  heartbeat?: HeartbeatRead;
   /**
    * The first pass after the worker started: conditions that only a start-up reports (a guest away
    * from its home) are opened too. A pass with no stored facts is always one.
@@ -104,7 +104,7 @@ export class EventPipeline {
       cluster,
       (prev) => {
         const next = factsFromState(cluster, state, prev);
-        const hb = options.haLogs ? applyHaLogs(cluster, prev, next, options.haLogs) : null;
+        const hb = options.heartbeat ? applyHaLogs(cluster, prev, next, options.heartbeat) : null;
         // A guest heartbeat moved is told by the takeover or failback itself.
         const moved = happenings(cluster, prev, next).filter(
           (e) => !(hb && e.kind === "failover" && e.subject !== null && hb.explained.has(e.subject)),
@@ -252,16 +252,14 @@ export class EventPipeline {
         result.opened.push(c);
       } else if (level(p) !== level(c)) {
         // Told by a happening of the same incident: the message is brought up to date before it.
-        if (told.has(c.key)) toldChanges.push({ op: "change", key: c.key, event: c, significant: false });
+        if (told.has(c.key))
+          toldChanges.push({ op: "change", key: c.key, event: c, significant: false, refresh: true });
         else changes.push({ op: "change", key: c.key, event: c, significant: true });
         result.changed.push(c);
       } else if (surface(p) !== surface(c)) {
-        (told.has(c.key) ? toldChanges : changes).push({
-          op: "change",
-          key: c.key,
-          event: c,
-          significant: false,
-        });
+        if (told.has(c.key))
+          toldChanges.push({ op: "change", key: c.key, event: c, significant: false, refresh: true });
+        else changes.push({ op: "change", key: c.key, event: c, significant: false });
       }
     }
     const nextKeys = new Set(nextConditions.map((c) => c.key));

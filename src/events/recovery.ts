@@ -262,6 +262,14 @@ export async function requestSplitBrainRecovery(
     );
     return { ok: false, approvalId: null, summary: "no approval engine" };
   }
+  // Redis without AOF would forget the approval and the journal on a restart: refused before planning.
+  const volatile = await access.engine.durabilityRefusal();
+  if (volatile) {
+    await say(
+      `:no_entry: Split-brain recovery of ${escapeMrkdwn(req.resource)} refused: ${escapeMrkdwn(volatile)}`,
+    );
+    return { ok: false, approvalId: null, summary: volatile };
+  }
   const state = await snapshot(deps, cluster, signal);
   let version: DrbdVersion | null = null;
   try {
@@ -319,6 +327,15 @@ export async function executeSplitBrainRecovery(
   const finish = async (outcome: "ok" | "failed" | "cancelled", detail: string) => {
     await engine.finish(approvalId, outcome, detail).catch(() => false);
   };
+
+  // Redis without AOF would forget this journal on a restart: a data-losing recovery is refused, loudly.
+  const volatile = await engine.durabilityRefusal();
+  if (volatile) {
+    const msg = `Recovery of ${resource} not started: ${volatile} Nothing ran.`;
+    await say(`:no_entry: ${escapeMrkdwn(msg)}`);
+    await finish("cancelled", msg.slice(0, 500));
+    return { outcome: "refused", summary: msg };
+  }
 
   const lock = await locks.acquire(lockKeysForPlan(plan, cluster), {
     owner: `split-brain-recover ${jobId}`,

@@ -506,6 +506,10 @@ class Execution {
         // Fence verification needs evidence that did not hold before: look at the target right now.
         const seen = await probe(this.deps, this.cluster, [step.fenceTarget, step.node]);
         this.beforeFence = beforeFence(seen, step.fenceTarget, step.node);
+        // Kept before the fence runs: crash recovery verifies with the same evidence.
+        await this.deps.offProofs
+          ?.noteBeforeFence(this.record.id, this.beforeFence)
+          .catch((err: unknown) => this.log.warn({ err }, "could not keep the pre-fence observation"));
       }
       try {
         // With the lease's token: a stale worker learns here, atomically, that it must not run the step.
@@ -513,7 +517,8 @@ class Execution {
       } catch (err) {
         return this.failed(i, err, false);
       }
-      await this.card.step(i, "running");
+      // Not awaited: nothing slow between the token check above and the command (updates stay in order).
+      void this.card.step(i, "running");
       const t0 = Date.now();
       const ticker = setInterval(() => {
         void this.card.step(i, "running", `${Math.round((Date.now() - t0) / 1000)} s`);
@@ -824,7 +829,7 @@ class Execution {
       return this.end({
         status: "failed",
         summary: `${guest} was not moved: it still runs on ${from} only`,
-        details: [stepText, ...undo.lines, ...context],
+        details: [stepText, ...errorOutput(err, this.secrets), ...undo.lines, ...context],
         page: false,
       });
     }
@@ -833,7 +838,12 @@ class Execution {
     return this.end({
       status: located.unknown.length > 0 ? "uncertain" : "failed",
       summary: `${describeLocation(located)}: look now`,
-      details: [stepText, "nothing more was run (one writer per disk: xenops will not guess)", ...context],
+      details: [
+        stepText,
+        ...errorOutput(err, this.secrets),
+        "nothing more was run (one writer per disk: xenops will not guess)",
+        ...context,
+      ],
       page: true,
     } as ExecutionOutcome);
   }
@@ -992,7 +1002,9 @@ export async function fenceOutcome(
       }
     return {
       status: "succeeded",
-      summary: `${target} was fenced and is verified off${recovered ? " (the fence had been sent when the worker stopped)" : ""}`,
+      summary: recovered
+        ? `${target} is verified off (the fence had been sent when the worker stopped)`
+        : `${target} was fenced and is verified off`,
       details: [
         `fenced (${step.fenceAction === "off" ? "powered off" : "power-cycled"}) from ${step.node} with ${label}`,
         ...evidence.details.map((d, i) => (i === evidence.details.length - 1 ? `${d}${stored}` : d)),

@@ -138,7 +138,10 @@ export function haManagerCheck(
             detail: `whether ${managerName(m.stack)} manages ${guest} is unknown (${m.detail}); a guest it manages must be moved through it. Check its configuration, or add \`${OVERRIDE_HA_FLAG}\``,
           };
     case "managed": {
-      const what = `${managerName(m.stack)} manages ${guest} (${m.entry.resource} in ${m.source})`;
+      // A manager that runs nowhere cannot act: then the override is the way, and the refusal says so.
+      const seen = input.state.nodes.filter((n) => n.ha);
+      const down = seen.length > 0 && !seen.some((n) => n.ha?.running);
+      const what = `${managerName(m.stack)} manages ${guest} (${m.entry.resource} in ${m.source})${down ? `, but ${managerName(m.stack)} runs on no node (${seen.map((n) => n.name).join(", ")} read)` : ""}`;
       const way = haWay(input.state, m, action, node);
       return override
         ? {

@@ -25,7 +25,19 @@ export interface LeaseOptions {
   logger?: Logger;
 }
 
+/**
+ * Executions whose lease a running ExecutionLease of THIS process holds: this process's own recovery
+ * loop leaves them alone even when Redis was unreachable long enough for the lease to expire (the
+ * worker is demonstrably alive: it is us).
+ */
+const heldHere = new Map<string, number>();
+
 export class ExecutionLease {
+  /** Whether this process runs `approvalId` right now (a started, not stopped, lease). */
+  static heldHere(approvalId: string): boolean {
+    return (heldHere.get(approvalId) ?? 0) > 0;
+  }
+
   private lostReason: string | null = null;
   /** A renewal failed (Redis did not answer): the lease may have been taken over meanwhile. */
   private unconfirmed = false;
@@ -55,6 +67,7 @@ export class ExecutionLease {
   /** Starts renewing on a timer. */
   start(): this {
     if (this.timer) return this;
+    heldHere.set(this.grant.approvalId, (heldHere.get(this.grant.approvalId) ?? 0) + 1);
     const every = Math.max(10, this.options.renewEveryMs ?? Math.floor(this.options.ttlMs / 3));
     this.timer = setInterval(() => {
       if (this.renewing || this.lost) return;
@@ -75,6 +88,11 @@ export class ExecutionLease {
   }
 
   stop(): void {
+    if (this.timer) {
+      const n = (heldHere.get(this.grant.approvalId) ?? 1) - 1;
+      if (n > 0) heldHere.set(this.grant.approvalId, n);
+      else heldHere.delete(this.grant.approvalId);
+    }
     clearInterval(this.timer);
     this.timer = undefined;
   }

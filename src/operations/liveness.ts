@@ -11,8 +11,10 @@
  * heartbeat's "dead" verdict alone never proves anything: heartbeat only stopped hearing the node.
  *
  * A proof is void as soon as the node is seen alive (SSH answers, or an HA view says online/standby):
- * nodeLiveness ignores it then, and the planner clears it from the store when it reads the proofs
- * (src/operations/plan.ts gatherFacts, OffProofStore.clearSeenAlive) — the one place that clears.
+ * nodeLiveness ignores it then, and one store method clears it, OffProofStore.clearSeenAlive, on every
+ * snapshot that decides or watches: the planner's before it reads the proofs (plan.ts gatherFacts),
+ * and the monitor's every few seconds (so a node that came back and went silent again before anyone
+ * planned anything does not keep a proof from before).
  */
 import type { ClusterConfig } from "../config/schema";
 import type { ClusterState } from "../model/schema";

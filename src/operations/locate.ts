@@ -1,8 +1,8 @@
 /**
  * Pure readings of a ClusterState that every operation needs: where a guest runs (under any of its
- * names), whether a DRBD resource is healthy on a node, whether a node is declared dead or confirmed
- * down. "Unknown" is always its own answer: a node whose domains could not be read is never taken to
- * run nothing.
+ * names), whether a DRBD resource is healthy on a node, whether a node is declared dead. "Unknown" is
+ * always its own answer: a node whose domains could not be read is never taken to run nothing; only
+ * a node proven off counts as running nothing (src/operations/liveness.ts).
  */
 import type { ClusterConfig } from "../config/schema";
 import type { ClusterState, Domain, DrbdResourceState, NodeState } from "../model/schema";
@@ -108,38 +108,6 @@ export function declaredDead(cluster: ClusterConfig, state: ClusterState, node: 
   if (known.length === 0)
     return { dead: null, detail: `no running ${cluster.toolstack.ha} view knows the status of ${node}` };
   return { dead: false, detail: known.map((v) => `${v.observer} sees ${node} ${v.status}`).join("; ") };
-}
-
-/**
- * Confirmed down: SSH does not reach it AND a surviving HA view declares it offline (Pacemaker's
- * `unclean` is not enough: that node still needs fencing), and no view says it is online.
- */
-export function confirmedDown(
-  cluster: ClusterConfig,
-  state: ClusterState,
-  node: string,
-): { down: boolean; detail: string } {
-  const n = nodeState(state, node);
-  if (!n) return { down: false, detail: `${node} is not in the snapshot` };
-  if (n.reachable) return { down: false, detail: `${node} answers over SSH` };
-  if (cluster.toolstack.ha === "none")
-    return {
-      down: false,
-      detail: `${node} does not answer, but without an HA stack nothing confirms it is down`,
-    };
-  const verdicts = haVerdicts(state, node).filter((v) => v.observer !== node);
-  if (verdicts.some((v) => v.status === "online" || v.status === "standby"))
-    return { down: false, detail: `${node} does not answer over SSH but HA still sees it up` };
-  const offline = verdicts.filter((v) => v.status === "offline");
-  if (offline.length === 0)
-    return {
-      down: false,
-      detail: `${node} does not answer over SSH and no HA view declares it offline (fenced) yet`,
-    };
-  return {
-    down: true,
-    detail: `${node} does not answer over SSH; ${offline.map((v) => `${v.observer} sees it offline`).join(", ")}`,
-  };
 }
 
 /** The resource on a node: the state, null when the node does not have it, undefined when unknown. */

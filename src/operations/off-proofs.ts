@@ -25,6 +25,21 @@ export function offProofKey(prefix: string, cluster: string): string {
   return `${prefix}:xenops:offproof:${cluster}`;
 }
 
+/** What a probe right before a fence step saw (src/operations/verify.ts BeforeFence), per approval. */
+const BeforeFenceSchema = z
+  .object({
+    aliveBefore: z.string().nullable(),
+    historyBefore: z.number().int().min(0).or(z.null()),
+  })
+  .strict();
+
+function beforeFenceKey(prefix: string, approvalId: string): string {
+  return `${prefix}:xenops:prefence:${approvalId}`;
+}
+
+/** Long enough for any crash recovery of the fence (it runs within minutes). */
+const BEFORE_FENCE_TTL_S = 24 * 3600;
+
 // Deletes the field only while it still holds the value that was judged void (a proof recorded since
 // is newer than the snapshot that saw the node alive).
 const CLEAR_IF_SAME = `if redis.call("HGET", KEYS[1], ARGV[1]) == ARGV[2] then return redis.call("HDEL", KEYS[1], ARGV[1]) end return 0`;
@@ -69,6 +84,41 @@ export class OffProofStore {
       { cluster, node, kind: valid.kind, approvalId: valid.approvalId },
       "off-proof recorded",
     );
+  }
+
+  /**
+   * Keeps what the probe right before a fence saw, written before the fence runs, so that crash
+   * recovery can verify the fence with the same evidence as the executor would have.
+   */
+  async noteBeforeFence(
+    approvalId: string,
+    before: { aliveBefore: string | null; historyBefore: number },
+  ): Promise<void> {
+    const historyBefore = Number.isFinite(before.historyBefore) ? before.historyBefore : null;
+    await this.redis.set(
+      beforeFenceKey(this.prefix, approvalId),
+      JSON.stringify({ aliveBefore: before.aliveBefore, historyBefore }),
+      "EX",
+      BEFORE_FENCE_TTL_S,
+    );
+  }
+
+  /** What noteBeforeFence kept for this approval; null when nothing (or nothing readable) was kept. */
+  async beforeFence(
+    approvalId: string,
+  ): Promise<{ aliveBefore: string | null; historyBefore: number } | null> {
+    const raw = await this.redis.get(beforeFenceKey(this.prefix, approvalId));
+    if (!raw) return null;
+    try {
+      const parsed = BeforeFenceSchema.safeParse(JSON.parse(raw));
+      if (!parsed.success) return null;
+      return {
+        aliveBefore: parsed.data.aliveBefore,
+        historyBefore: parsed.data.historyBefore ?? Number.POSITIVE_INFINITY,
+      };
+    } catch {
+      return null;
+    }
   }
 
   async clear(cluster: string, node: string): Promise<boolean> {

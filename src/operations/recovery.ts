@@ -63,8 +63,8 @@ export async function recoverUnfinished(
       graceMs: deps.settings.stepGraceMs,
       defaultStepTimeoutMs: cluster.commandTimeoutMs,
     });
-    if (!verdict.ok) {
-      log.debug({ why: verdict.why }, "execution not taken over");
+    if (!verdict.ok || ExecutionLease.heldHere(record.id)) {
+      log.debug({ why: verdict.ok ? "this process runs it" : verdict.why }, "execution not taken over");
       continue;
     }
     const lock = await deps.locks.acquire(operationLockKeys(record, cluster, steps), {
@@ -170,12 +170,16 @@ async function recoverOne(
     if (status(i) === undefined) return notRun("before the fence ran (it was not run)");
     // Started: it may or may not have reached the device. Never fence again: look.
     const secrets = await resolveFenceSecrets(cluster, deps.secretEnv).catch(() => new Map<string, string>());
-    // What the node looked like right before the fence went with the worker: only the device reading
-    // the power back as off can verify it now (no "seen alive right before", no history baseline).
+    // What the executor saw right before the fence (kept before it ran); without it only the device
+    // reading the power back as off can verify the fence now.
+    const before = (await deps.offProofs?.beforeFence(record.id).catch(() => null)) ?? {
+      aliveBefore: null,
+      historyBefore: Number.POSITIVE_INFINITY,
+    };
     const evidence = await verifyFenced(deps, cluster, {
       target: step.fenceTarget,
       fencer: step.node,
-      before: { aliveBefore: null, historyBefore: Number.POSITIVE_INFINITY },
+      before,
       secrets,
       timeoutMs: deps.settings.fenceVerifyTimeoutMs,
     });

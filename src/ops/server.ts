@@ -2,8 +2,11 @@
  * The operations HTTP server (node:http), for Prometheus, load balancers and operators:
  *
  *   GET /metrics        Prometheus text exposition of `metrics` (./metrics).
- *   GET /healthz        JSON {status, checks: {redis, redis_persistence?, slack?, workers?}}; 200 when every
- *                       check passes, else 503.
+ *   GET /livez          200 {"status":"ok"} while the process answers at all (liveness: restart it when not).
+ *   GET /readyz         JSON {status, checks: {redis, redis_persistence?, slack?, workers?}}; 200 when every
+ *                       check passes ("ok") or only Slack fails ("degraded": a Slack outage is not ours
+ *                       to fix by restarting, and the workers keep running), else 503 ("fail").
+ *   GET /healthz        The same as /readyz (its older name).
  *   /admin/queues/...   bull-board dashboard of `dashboard.queues`, behind HTTP Basic authentication. Only
  *                       mounted when `dashboard` is given. Read-only by default: the dashboard can add, retry
  *                       and edit jobs, which would bypass Slack authorization and approvals.
@@ -28,8 +31,11 @@
  * The host defaults to 127.0.0.1: exposing /metrics and /healthz beyond the host is a deliberate choice.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { errorMessage } from "../errors";
@@ -87,7 +93,8 @@ export interface CheckResult {
 }
 
 export interface HealthReport {
-  status: "ok" | "fail";
+  /** degraded: only checks that a restart cannot fix failed (Slack unreachable); still 200. */
+  status: "ok" | "degraded" | "fail";
   checks: Record<string, CheckResult>;
 }
 
@@ -132,9 +139,14 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       res.end(req.method === "HEAD" ? undefined : body);
       return;
     }
-    if (path === "/healthz") {
+    if (path === "/livez") {
+      res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
+      res.end(req.method === "HEAD" ? undefined : `${JSON.stringify({ status: "ok" })}\n`);
+      return;
+    }
+    if (path === "/readyz" || path === "/healthz") {
       const report = await runHealthChecks(options.health, timeoutMs);
-      res.writeHead(report.status === "ok" ? 200 : 503, {
+      res.writeHead(report.status === "fail" ? 503 : 200, {
         "Content-Type": "application/json; charset=utf-8",
         "Cache-Control": "no-store",
       });
@@ -179,6 +191,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   };
 }
 
+/** Checks whose failure degrades the process without making it unready. */
+const DEGRADING_CHECKS: ReadonlySet<string> = new Set(["slack"]);
+
 /** Runs every configured check concurrently; a check that throws or is late fails with the reason. */
 export async function runHealthChecks(health: HealthChecks, timeoutMs: number): Promise<HealthReport> {
   const checks: Record<string, CheckResult> = {};
@@ -212,8 +227,10 @@ export async function runHealthChecks(health: HealthChecks, timeoutMs: number): 
       checks.workers = { ok: false, error: errorMessage(err) };
     }
   }
-  const ok = Object.values(checks).every((c) => c.ok);
-  return { status: ok ? "ok" : "fail", checks };
+  const failed = Object.entries(checks).filter(([, c]) => !c.ok);
+  const status =
+    failed.length === 0 ? "ok" : failed.every(([name]) => DEGRADING_CHECKS.has(name)) ? "degraded" : "fail";
+  return { status, checks };
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -248,6 +265,15 @@ export function basicAuthorized(header: string | undefined, username: string, pa
   return colon >= 0 && userOk && passOk;
 }
 
+/**
+ * bull-board reads its UI (templates, static files) from its package directory at run time, which the
+ * bundle (scripts/build.mjs) does not have: the build copies the UI beside the bundle instead.
+ */
+function bundledDashboardUi(): string | undefined {
+  const dir = fileURLToPath(new URL("./bull-board-ui", import.meta.url));
+  return existsSync(join(dir, "dist", "index.ejs")) ? dir : undefined;
+}
+
 async function createDashboard(
   options: DashboardOptions,
 ): Promise<{ handler: Handler; authorized: (header: string | undefined) => boolean }> {
@@ -260,11 +286,12 @@ async function createDashboard(
     import("@bull-board/express"),
   ]);
   const serverAdapter = new ExpressAdapter();
+  const uiBasePath = bundledDashboardUi();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
     queues: options.queues.map((q) => new BullMQAdapter(q, { readOnlyMode: options.allowWrites !== true })),
     serverAdapter,
-    options: { uiConfig: { boardTitle: "xenops jobs" } },
+    options: { uiConfig: { boardTitle: "xenops jobs" }, ...(uiBasePath ? { uiBasePath } : {}) },
   });
   // An express application: callable as a plain node:http handler.
   const handler = serverAdapter.getRouter() as Handler;

@@ -9,6 +9,7 @@ import { XenopsError } from "../errors";
 import { splitCommandLine } from "../ssh/quote";
 import type { CommandContext, CommandIO, Program } from "./cmd/context";
 import { untilAborted } from "./cmd/context";
+import { blockdev, brctl, commandBuiltin, crmVerify, date, ip, sha256sum, stat } from "./cmd/config";
 import { drbdadm, drbdsetup } from "./cmd/drbd";
 import { fenceAgent, stonith, stonithAdmin } from "./cmd/fence";
 import { clStatus, crmMon } from "./cmd/ha";
@@ -88,9 +89,9 @@ const sleep: Program = async (ctx) => {
   return ctx.io.signal.aborted ? 143 : 0;
 };
 
-/** Files a simulated node has besides /proc/drbd: the guests' domain config files. */
+/** Files a simulated node has: /proc/drbd and its file table (configuration files, domain configs). */
 function fileExists(ctx: CommandContext, path: string): boolean {
-  return path === "/proc/drbd" || ctx.sim.state.guests.some((g) => g.configFile === path);
+  return path === "/proc/drbd" || simFile(ctx.sim, ctx.node.name, path) !== null;
 }
 
 /** `test -f|-e|-r PATH` (coreutils test: exit 0 true, 1 false, 2 on a usage error). */
@@ -186,6 +187,11 @@ const BASE: Record<string, Program> = {
   },
   drbdadm,
   drbdsetup,
+  sha256sum,
+  stat,
+  date,
+  ip,
+  blockdev,
 };
 
 /** The programs installed on a node of this simulation. */
@@ -194,6 +200,9 @@ export function programsFor(sim: Simulation): Record<string, Program> {
   const programs: Record<string, Program> = { ...BASE };
   if (ts.hypervisor === "xm") programs.xm = xm;
   else programs.xl = xl;
+  // bridge-utils is installed with Xen 3's network scripts; a modern node uses iproute2 only.
+  if (ts.hypervisor === "xm") programs.brctl = brctl;
+  programs.command = commandBuiltin(() => programs);
   if (ts.ha === "heartbeat") {
     programs.cl_status = clStatus;
     programs.stonith = stonith;
@@ -201,6 +210,7 @@ export function programsFor(sim: Simulation): Record<string, Program> {
     programs.crm_mon = crmMon;
     programs.cibadmin = cibadmin;
     programs.stonith_admin = stonithAdmin;
+    programs.crm_verify = crmVerify;
   }
   // fence-agents ship every agent; a heartbeat node may have them too if its device is one.
   if (ts.ha === "pacemaker" || sim.state.fence?.type.startsWith("fence_")) {

@@ -484,6 +484,18 @@ export interface SimState {
   startup: Record<string, SimStartup>;
   /** Pending "migration fails midway" faults, consumed by the migrations they hit. */
   migrationFaults?: SimMigrationFault[];
+  /**
+   * Configuration files edited in the lab (`!sim config`), per node and path: they replace what the
+   * node would otherwise render from the simulation (src/sim/config-files.ts). null content: deleted.
+   */
+  files?: Record<string, Record<string, SimFileEdit>>;
+}
+
+/** An edited configuration file of one node. */
+export interface SimFileEdit {
+  content: string | null;
+  /** Octal permission bits as `stat -c %a` prints them. */
+  mode: string;
 }
 
 /** Free memory as the hypervisor computes it: total minus every domain, dom0 included. */

@@ -13,7 +13,6 @@
  */
 import { type Clock, ManualClock, Rng } from "./clock";
 import { childPid, haLog, haresourcesLine, stonithDeviceId } from "./ha-log";
-import { initialStartup } from "./startup";
 import {
   type DrbdDiskState,
   type DrbdLocal,
@@ -33,6 +32,7 @@ import {
   type SimStonith,
   toolstackFor,
 } from "./model";
+import { initialStartup } from "./startup";
 import { type FenceExecution, readTruth, type SimTruth } from "./truth";
 
 export type Listener = () => void;

@@ -10,6 +10,7 @@
  * the cluster manager's back). Unmanaged guests are linked on their home node.
  */
 import type { Program } from "./cmd/context";
+import { configFile } from "./config-files";
 import { haresourcesLine } from "./ha-log";
 import type { SimClusterSpecParsed, SimGuest, SimStartup } from "./model";
 import { xmlAttr } from "./render/format";
@@ -156,8 +157,15 @@ export function renderAutoLs(sim: Simulation, node: string): string {
   return `total 0\n${lines.join("")}`;
 }
 
-/** A file of NODE by path (null: no such file). */
+/**
+ * A file of NODE by path (null: no such file): a lab edit (`!sim config`) first, then these files,
+ * then the other configuration files (src/sim/config-files.ts).
+ */
 export function simFile(sim: Simulation, node: string, path: string): string | null {
+  return configFile(sim, node, path, () => startupFile(sim, node, path))?.content ?? null;
+}
+
+function startupFile(sim: Simulation, node: string, path: string): string | null {
   if (path === HARESOURCES && sim.state.toolstack.ha === "heartbeat") return renderHaresources(sim);
   if (path === XENDOMAINS_DEFAULTS) return renderXendomainsDefaults(sim, node);
   return null;

@@ -128,6 +128,10 @@ describe("HA configuration and xendomains in the snapshot", () => {
     const card = cardText(state);
     expect(card).toContain("xendomains starts it on every one of them at boot");
     expect(card).toContain("set XENDOMAINS_RESTORE=false and XENDOMAINS_SAVE=");
+    // And what each node starts at boot, in its own block.
+    expect(card).toContain(
+      "Boot (xendomains): /etc/xen/auto: internet · restores the guests saved in /var/lib/xen/save (XENDOMAINS_RESTORE=true)",
+    );
 
     // Back to the guide's configuration: no warning.
     lab.faults.autostart("ics1", "internet", false);

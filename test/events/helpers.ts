@@ -11,7 +11,7 @@ import { ExecError } from "../../src/errors";
 import type { IncidentPolicy } from "../../src/events/incidents";
 import { IncidentManager } from "../../src/events/incidents";
 import { MaintenanceStore } from "../../src/events/maintenance";
-import { readHaLogs } from "../../src/events/monitor";
+import { readHeartbeat } from "../../src/events/monitor";
 import { EventPipeline } from "../../src/events/pipeline";
 import { EventStore, eventKeys } from "../../src/events/store";
 import type { CommandRunner, ExecResult, RunOptions, StreamHandle } from "../../src/exec/runner";
@@ -232,10 +232,10 @@ export function harness(
     prefix,
     poll: async () => {
       const state = await snapshotOf(sim, cluster);
-      const haLogs = opts.haLog
-        ? await readHaLogs(cluster, state, (n) => simRunner(sim, n), { timeoutMs: 2_000 })
+      const heartbeat = opts.haLog
+        ? await readHeartbeat(cluster, state, (n) => simRunner(sim, n), { timeoutMs: 2_000 })
         : undefined;
-      return pipeline.observe(state, haLogs ? { haLogs } : {});
+      return pipeline.observe(state, heartbeat ? { heartbeat } : {});
     },
     tick: (ms) => sim.tick(ms),
     restart: () => harness(spec, { ...opts, prefix, sim, notifier }),

@@ -122,7 +122,7 @@ describe("cluster events in the lab", () => {
 
       // One incident for the dead node, paged, with a Fence button; later verified fenced, with the offer.
       const nodeIncidents = messages.filter(
-        (m) => incident(m) && m.includes("ics2 does not answer over SSH"),
+        (m) => incident(m) && m.includes("· lab · ics2 does not answer over SSH"),
       );
       expect(nodeIncidents).toHaveLength(1);
       expect(out).toMatch(
@@ -135,7 +135,7 @@ describe("cluster events in the lab", () => {
       expect(out.indexOf("[Start its guests on ics1]")).toBeGreaterThan(
         out.indexOf("ics2 was attested off by hand (not fenced by xenops)"),
       );
-      expect(out).toContain("ics2 is attested off by @UAPPROVER1 and @UAPPROVER2");
+      expect(out).toContain("ics2 is attested off by <@UAPPROVER1> and <@UAPPROVER2>");
       // The split brain: its own incident with the recovery card, then the recovery in its thread.
       expect(out).toMatch(
         /CRITICAL · lab · SPLIT-BRAIN on internet[\s\S]*Who wrote last: ics1 runs internet[\s\S]*\[Keep ics1's data\] \[Keep ics2's data\]/,
@@ -147,7 +147,7 @@ describe("cluster events in the lab", () => {
       expect(session.errors).toBe(0);
       // The start counts the attested peer as running nothing (proven off), says so, and verifies.
       expect(out).toContain("✅ Done: Start internet on ics1");
-      expect(out).toMatch(/ics2 attested off by @UAPPROVER1, @UAPPROVER2 at /);
+      expect(out).toMatch(/ics2 attested off by <@UAPPROVER1>, <@UAPPROVER2> at /);
       expect(out).toContain("internet runs on ics1 only (checked on every node; ics2 proven off)");
       expect(problems).toEqual([]);
 

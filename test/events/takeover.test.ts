@@ -85,6 +85,8 @@ describe("heartbeat takes over by itself (reference lab defaults)", () => {
     x.tick(55_000);
     const back = await x.poll();
     expect(back.resolved.map((c) => c.kind)).toContain("node_dead");
+    // auto_failback is on: heartbeat moves it home itself, xenops offers no second migration.
+    expect(back.opened.map((c) => c.kind)).not.toContain("failback_ready");
     x.tick(25_000);
     const home = await x.poll();
     expect(home.happened.map((e) => e.kind)).toEqual(["ha_failback"]);
@@ -94,6 +96,7 @@ describe("heartbeat takes over by itself (reference lab defaults)", () => {
     );
     expect(thread(x).some((t) => t.includes("heartbeat migrated internet back to ics2"))).toBe(true);
     expect(parents(x.notifier)).toHaveLength(1);
+    expect(thread(x).some((t) => t.includes("can fail back"))).toBe(false);
     // Nothing new on the next pass: the cursor only reports new lines.
     x.tick(10_000);
     expect((await x.poll()).happened).toEqual([]);

@@ -94,6 +94,14 @@ async function setup(
   return { x, server };
 }
 
+/** Resolves once the pipeline has taken the requests (the endpoint answers 202 before it processes). */
+async function settle(x: Harness): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    await x.pipeline.flush("lab");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 let seq = 0;
 async function send(
   server: WebhookServer,
@@ -142,7 +150,7 @@ describe("a key per node", () => {
     // A node the inventory does not know.
     const unknown = drbd("ics9", "fence-peer");
     expect((await send(server, unknown, { ts, key: KEY1 })).status).toBe(401);
-    await x.pipeline.flush("lab");
+    await settle(x);
     // Only the accepted report was posted.
     expect(parents(x.notifier).map((p) => JSON.stringify(p.message))).toEqual([
       expect.stringContaining("DRBD on ics1 asked to fence its peer ics2 for internet"),
@@ -331,11 +339,7 @@ describe("the storm limit", () => {
       expect(r.status).toBe(202);
       await x.pipeline.flush("lab");
     }
-    // Let the last reports reach the pipeline (the endpoint answers before it processes).
-    for (let i = 0; i < 10; i++) {
-      await x.pipeline.flush("lab");
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await settle(x);
     const parent = parents(x.notifier)[0];
     expect(parent).toBeDefined();
     const thread = replies(x.notifier, parent?.ref.ts ?? "");

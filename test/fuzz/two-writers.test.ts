@@ -5,8 +5,15 @@
  * `npm run fuzz -- --seed S`.
  */
 import { describe, expect, it } from "vitest";
+import { labDirectives } from "../../src/lab/directives";
 import { type FuzzStep, formatResult, runMany, runSequence } from "../../src/lab/fuzz";
-import { createFaults, referenceLab, Simulation, twoWriterViolations } from "../../src/sim";
+import {
+  createFaults,
+  referenceLab,
+  Simulation,
+  startSimulatedCluster,
+  twoWriterViolations,
+} from "../../src/sim";
 import { testRedisUrl } from "../support/redis";
 
 /** Sequences `npm test` runs (seeds 1..SEQUENCES); `npm run fuzz -- --runs N` runs more. */
@@ -48,6 +55,26 @@ describe("ground truth", () => {
     sim.fence("ics1", "reset", { client: "stonith", origin: "ics2" });
     expect(sim.truth().fences).toEqual([{ target: "ics1", executions: 1, effective: 1 }]);
   });
+
+  it("`!sim truth` prints it in the lab console, unreachable nodes included", async () => {
+    const lab = await startSimulatedCluster(referenceLab(), { clock: "manual" });
+    try {
+      lab.faults.partition("ics2");
+      const text = await labDirectives(lab)("!sim truth");
+      expect(text).toBe(
+        [
+          "truth of lab at 2009-01-12T10:00:00.000Z",
+          "node ics1: on",
+          "node ics2: on, ssh unreachable, partitioned",
+          "guest internet: ics2 running (writer)",
+          "drbd internet: ics1 Secondary/UpToDate WFConnection; ics2 Primary/UpToDate WFConnection writer",
+          "fences: none",
+        ].join("\n"),
+      );
+    } finally {
+      await lab.close();
+    }
+  });
 });
 
 describe("two-writer hunt", () => {
@@ -79,7 +106,7 @@ describe("two-writer hunt", () => {
 
   it(`${SEQUENCES} seeded sequences keep one writer per guest and disk, and one fence per approval`, async () => {
     const seeds = Array.from({ length: SEQUENCES }, (_, i) => i + 1);
-    const results = await runMany(seeds, { redisUrl: testRedisUrl(), concurrency: 2 });
+    const results = await runMany(seeds, { redisUrl: testRedisUrl(), concurrency: 4 });
     const bad = results.filter((r) => r.violation !== null);
     expect(bad.map(formatResult).join("\n\n")).toBe("");
     // The hunt must really act: approvals executed, not only refused plans.

@@ -141,6 +141,15 @@ describe("heartbeat (haresources manages internet)", () => {
     );
   });
 
+  it("says when heartbeat runs nowhere (it cannot act, so the override is the way)", async () => {
+    h = await harness(referenceLab(fast), { haManaged: true });
+    for (const n of h.sim.state.nodes) n.haRunning = false;
+    const outcome = await h.plan({ action: "migrate", guest: "internet", target: "ics1" });
+    expect(failed(outcome)["ha manager"]).toMatch(
+      /^heartbeat manages internet \(xendomains::internet in \/etc\/ha\.d\/haresources on ics1\), but heartbeat runs on no node \(ics1, ics2 read\): xenops does not migrate it by hand\./,
+    );
+  });
+
   it("a guest haresources does not list is migrated without a word about the override", async () => {
     h = await harness(referenceLab(fast));
     const outcome = await h.plan({ action: "migrate", guest: "internet", target: "ics1" });

@@ -96,6 +96,21 @@ describe("execution leases", () => {
     expect((await h.engine.journal(id))?.lease).toMatchObject({ owner: "recovery-b", token: 2 });
   });
 
+  it("this process knows the executions it runs itself (its own recovery loop leaves them alone)", async () => {
+    const clock = new TestClock();
+    const { h, id } = await claimed(clock);
+    const lease = new ExecutionLease(
+      h.engine,
+      { approvalId: id, owner: "exec-job-a", token: 1 },
+      { ttlMs: 60_000 },
+    );
+    expect(ExecutionLease.heldHere(id)).toBe(false);
+    lease.start();
+    expect(ExecutionLease.heldHere(id)).toBe(true);
+    lease.stop();
+    expect(ExecutionLease.heldHere(id)).toBe(false);
+  });
+
   it("a stalled holder that nobody took over keeps its lease: renewal past the expiry still works", async () => {
     const clock = new TestClock();
     const { h, id } = await claimed(clock);

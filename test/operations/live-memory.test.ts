@@ -8,6 +8,7 @@ import { labDirectives } from "../../src/lab/directives";
 import { guestMemory } from "../../src/operations/locate";
 import { snapshotCluster } from "../../src/operations/plan";
 import { referenceLab, type SimulatedCluster } from "../../src/sim";
+import { createFaults } from "../../src/sim/faults";
 import { type Harness, harness } from "./harness";
 
 let h: Harness | undefined;
@@ -119,7 +120,7 @@ describe("preflight memory from the running domain", () => {
     });
   });
 
-  it("the lab directive `!sim mem GUEST MiB` balloons the running domain", async () => {
+  it("the lab directive `!sim mem GUEST MiB` balloons the running domain (like xm mem-set)", async () => {
     h = await harness(referenceLab());
     const directive = labDirectives({ cluster: h.sim } as unknown as SimulatedCluster);
     expect(await directive("!sim mem internet 2048")).toBe("lab: internet on ics2 now uses 2048 MiB");
@@ -127,5 +128,25 @@ describe("preflight memory from the running domain", () => {
     expect(guestMemory(h.cluster, state, "internet").mib).toBe(2048);
     await expect(directive("!sim mem internet 999999")).rejects.toThrow(/ics2 has \d+ MiB free/);
     await expect(directive("!sim mem nosuch 512")).rejects.toThrow(/nosuch does not run on any node/);
+  });
+
+  it("the lab directive `!sim failMigration GUEST [arrived]` queues the fault for the next migration", async () => {
+    h = await harness(referenceLab());
+    const sim = h.sim;
+    const directive = labDirectives({
+      cluster: sim,
+      faults: createFaults(sim),
+    } as unknown as SimulatedCluster);
+    expect(await directive("!sim failMigration internet arrived")).toBe(
+      "lab: the next migration of internet arrives, but its migrate command fails",
+    );
+    expect(await directive("!sim failMigration internet")).toBe(
+      "lab: the next migration of internet breaks off midway",
+    );
+    expect(sim.state.migrationFaults).toEqual([
+      { guest: "internet", fraction: 0.5, arrived: true },
+      { guest: "internet", fraction: 0.5 },
+    ]);
+    await expect(directive("!sim failMigration internet later")).rejects.toThrow(/usage/);
   });
 });

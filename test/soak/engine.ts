@@ -21,6 +21,7 @@ import { ClusterConfig, type InventoryConfig } from "../../src/config/schema";
 import { LAB_ROLES } from "../../src/lab/lab";
 import { Rng, type SimulatedCluster, scaleLab, startSimulatedCluster } from "../../src/sim";
 import { blockActionsPayload, FakeSlack, signSlackRequest, slashCommandPayload } from "../support/fake-slack";
+import { startSentinelSetup } from "../support/sentinel";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const BOT_TOKEN = "xoxb-soak-bot-token-1234567890";
@@ -41,8 +42,10 @@ export interface SoakOptions {
   concurrency: number;
   /** Random SIGKILL/SIGSTOP of bots and workers. */
   chaos: boolean;
-  /** Redis is SIGKILLed and restarted (AOF) this many times, spread over the run. */
+  /** Redis is SIGKILLed and restarted (AOF) this many times, spread over the run (Sentinel: failed over). */
   redisRestarts: number;
+  /** One redis-server (AOF), or a master, a replica and a sentinel that fail over instead of restarting. */
+  redis: "single" | "sentinel";
   /** Give up waiting for one operation after this long. */
   operationTimeoutMs: number;
   log?: (line: string) => void;
@@ -57,6 +60,7 @@ export const DEFAULT_SOAK: SoakOptions = {
   concurrency: 3,
   chaos: true,
   redisRestarts: 1,
+  redis: "single",
   operationTimeoutMs: 180_000,
 };
 
@@ -99,7 +103,7 @@ export function formatSoakReport(r: SoakReport): string {
     `  outcomes        ${Object.entries(r.outcomes)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}`,
-    `  chaos           ${r.chaos.sigkill} SIGKILL, ${r.chaos.sigstop} SIGSTOP, ${r.chaos.redisRestarts} Redis restarts, ${r.chaos.duplicateDeliveries} duplicate deliveries, ${r.chaos.doubleClicks} double clicks`,
+    `  chaos           ${r.chaos.sigkill} SIGKILL, ${r.chaos.sigstop} SIGSTOP, ${r.chaos.redisRestarts} Redis restarts/failovers, ${r.chaos.duplicateDeliveries} duplicate deliveries, ${r.chaos.doubleClicks} double clicks`,
     ...r.notes.slice(0, 20).map((n) => `  note: ${n}`),
     ...(r.notes.length > 20 ? [`  note: ... and ${r.notes.length - 20} more`] : []),
     ...r.problems.map((p) => `  PROBLEM: ${p}`),
@@ -275,9 +279,27 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     closers.push(() => slack.close());
     const redisDir = join(dir, "redis");
     mkdirSync(redisDir);
-    const redis = new SoakRedis(await freePort(), redisDir);
-    await redis.start();
-    closers.push(() => redis.kill());
+    const single = o.redis === "single" ? new SoakRedis(await freePort(), redisDir) : null;
+    const sentinel = o.redis === "sentinel" ? await startSentinelSetup(`soak${o.seed}`) : null;
+    if (sentinel) closers.push(() => sentinel.stop());
+    if (single) {
+      await single.start();
+      closers.push(() => single.kill());
+    }
+    const redis = {
+      url: sentinel?.url ?? single?.url ?? "",
+      /** SIGKILL and restart on the same data (AOF), or a Sentinel failover. */
+      async disrupt(): Promise<string> {
+        if (sentinel) {
+          const { from, to } = await sentinel.failover();
+          return `Sentinel failover from port ${from} to ${to}`;
+        }
+        await single?.kill();
+        await pause(rng.int(200, 2_000));
+        await single?.start();
+        return "Redis SIGKILL and restart (AOF)";
+      },
+    };
     const keyFile = join(dir, "id_ed25519");
     writeFileSync(keyFile, sim.clientKey.privateKey, { mode: 0o600 });
     const cluster = ClusterConfig.parse(
@@ -531,10 +553,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         if (restartsAt.size > 0 && [...restartsAt].some((at) => report.requested >= at)) {
           const at = [...restartsAt].find((x) => report.requested >= x);
           if (at !== undefined) restartsAt.delete(at);
-          say("soak: Redis SIGKILL and restart (AOF)");
-          await redis.kill();
-          await pause(rng.int(200, 2_000));
-          await redis.start();
+          say(`soak: ${await redis.disrupt()}`);
           report.chaos.redisRestarts += 1;
           continue;
         }

@@ -1,6 +1,6 @@
 /**
  * `npm run soak -- [--operations N] [--seed S] [--bots N] [--workers N] [--nodes N] [--no-chaos]
- * [--redis-restarts N]`: the scale-out soak (engine.ts) with its counts; exit 1 when a promise broke.
+ * [--redis-restarts N] [--sentinel]`: the scale-out soak (engine.ts) with its counts; exit 1 when a promise broke.
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_SOAK, formatSoakReport, runSoak, soakPassed } from "./engine";
@@ -15,6 +15,7 @@ const { values } = parseArgs({
     concurrency: { type: "string" },
     "redis-restarts": { type: "string" },
     "no-chaos": { type: "boolean" },
+    sentinel: { type: "boolean" },
     quiet: { type: "boolean" },
   },
 });
@@ -36,6 +37,7 @@ const report = await runSoak({
   concurrency: int(values.concurrency, DEFAULT_SOAK.concurrency, "concurrency"),
   redisRestarts: int(values["redis-restarts"], DEFAULT_SOAK.redisRestarts, "redis-restarts"),
   chaos: values["no-chaos"] !== true,
+  redis: values.sentinel ? "sentinel" : "single",
   ...(values.quiet ? {} : { log: (line: string) => process.stderr.write(`${line}\n`) }),
 });
 process.stdout.write(`${formatSoakReport(report)}\n`);

@@ -52,7 +52,45 @@ export interface FakeSlackOptions {
   validTokens?: readonly string[];
   /** User-group id → member user ids, for `usergroups.users.list`. */
   usergroups?: Record<string, readonly string[]>;
+  /**
+   * The bot token's scopes, sent in `x-oauth-scopes` on every answer to a bot token. When given, a method
+   * needing a scope the list lacks answers `missing_scope` with `needed`, as Slack does. Default: the
+   * manifest's scopes, not enforced.
+   */
+  scopes?: readonly string[];
+  /** The app-level token's scopes (default connections:write). */
+  appScopes?: readonly string[];
+  /** Channels `conversations.info` knows; unset: every channel exists and has the bot as a member. */
+  channels?: Record<string, FakeChannel>;
 }
+
+export interface FakeChannel {
+  name?: string;
+  /** The bot is in the channel (default true). */
+  member?: boolean;
+  private?: boolean;
+  archived?: boolean;
+}
+
+/** manifest.yml's bot scopes. */
+export const MANIFEST_BOT_SCOPES = [
+  "commands",
+  "chat:write",
+  "files:write",
+  "usergroups:read",
+  "channels:read",
+  "groups:read",
+] as const;
+
+/** The scope each method needs (for the fake's `missing_scope` answers). */
+const METHOD_SCOPES: Record<string, string> = {
+  "chat.postMessage": "chat:write",
+  "chat.update": "chat:write",
+  "chat.postEphemeral": "chat:write",
+  "usergroups.users.list": "usergroups:read",
+  "files.getUploadURLExternal": "files:write",
+  "files.completeUploadExternal": "files:write",
+};
 
 type Answer = { status: number; body: unknown; headers?: Record<string, string> };
 
@@ -67,6 +105,12 @@ export class FakeSlack {
   readonly messages = new Map<string, PostedMessage>();
   readonly acks: EnvelopeAck[] = [];
   readonly usergroups = new Map<string, string[]>();
+  /** See FakeSlackOptions.channels; null: every channel exists with the bot in it. */
+  channels: Map<string, FakeChannel> | null = null;
+  /** Bot token scopes; `enforceScopes` when they were given explicitly. */
+  scopes: string[] = [...MANIFEST_BOT_SCOPES];
+  appScopes: string[] = ["connections:write"];
+  enforceScopes = false;
 
   private readonly forced = new Map<string, Forced[]>();
   private readonly callWaiters: {
@@ -103,6 +147,12 @@ export class FakeSlack {
       validTokens: options.validTokens,
     });
     for (const [id, users] of Object.entries(options.usergroups ?? {})) fake.usergroups.set(id, [...users]);
+    if (options.channels) fake.channels = new Map(Object.entries(options.channels));
+    if (options.scopes) {
+      fake.scopes = [...options.scopes];
+      fake.enforceScopes = true;
+    }
+    if (options.appScopes) fake.appScopes = [...options.appScopes];
     server.on("request", (req, res) => {
       fake.handleHttp(req, res).catch((err: unknown) => {
         res.writeHead(500, { "content-type": "text/plain" });
@@ -307,8 +357,11 @@ export class FakeSlack {
     const answer = this.takeForced(method) ?? this.answer(method, args, token);
     this.record({ method, args, token, status: answer.status, at: Date.now() });
     const isJson = typeof answer.body !== "string";
+    // Slack names the token's scopes on every Web API answer.
+    const scopes = token?.startsWith("xapp-") ? this.appScopes : token ? this.scopes : null;
     res.writeHead(answer.status, {
       "content-type": isJson ? "application/json; charset=utf-8" : "text/plain",
+      ...(scopes ? { "x-oauth-scopes": scopes.join(",") } : {}),
       ...answer.headers,
     });
     res.end(isJson ? JSON.stringify(answer.body) : answer.body);
@@ -324,6 +377,10 @@ export class FakeSlack {
     if (!token) return err("not_authed");
     if (this.options.validTokens && !this.options.validTokens.includes(token)) return err("invalid_auth");
     const str = (k: string): string | null => (typeof args[k] === "string" ? (args[k] as string) : null);
+    const needed = METHOD_SCOPES[method];
+    if (this.enforceScopes && needed && !this.scopes.includes(needed)) {
+      return { status: 200, body: { ok: false, error: "missing_scope", needed, provided: this.scopes.join(",") } };
+    }
     switch (method) {
       case "auth.test":
         return ok({
@@ -387,7 +444,24 @@ export class FakeSlack {
       case "conversations.info": {
         const channel = str("channel");
         if (!channel) return err("channel_not_found");
-        return ok({ channel: { id: channel, name: `chan-${channel.toLowerCase()}`, is_channel: true } });
+        const known = this.channels ? this.channels.get(channel) : {};
+        if (!known) return err("channel_not_found");
+        const scope = known.private ? "groups:read" : "channels:read";
+        if (this.enforceScopes && !this.scopes.includes(scope)) {
+          return { status: 200, body: { ok: false, error: "missing_scope", needed: scope } };
+        }
+        // Slack hides private channels the bot is not in.
+        if (known.private && known.member === false) return err("channel_not_found");
+        return ok({
+          channel: {
+            id: channel,
+            name: known.name ?? `chan-${channel.toLowerCase()}`,
+            is_channel: !known.private,
+            is_private: known.private === true,
+            is_archived: known.archived === true,
+            is_member: known.member !== false,
+          },
+        });
       }
       case "files.getUploadURLExternal": {
         const fileId = `F${String(++this.idCounter).padStart(6, "0")}`;

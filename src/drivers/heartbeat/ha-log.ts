@@ -196,3 +196,28 @@ export async function readHaLogTail(
     .split("\n")
     .filter((l) => l !== "");
 }
+
+/**
+ * `cl_status hbparameter -p auto_failback`: heartbeat's auto_failback setting (`on`, `off`, `legacy`;
+ * `-m` prints "Heartbeat parameter auto_failback's value: on"). True only for `on`: then heartbeat
+ * itself gives a returning node its groups back.
+ */
+export function parseAutoFailback(text: string): boolean | null {
+  const line = text.trim();
+  const value = /^Heartbeat parameter auto_failback's value: (\S+)$/.exec(line)?.[1] ?? line;
+  if (!/^(on|off|legacy|yes|no|true|false)$/i.test(value)) return null;
+  return /^(on|yes|true)$/i.test(value);
+}
+
+/** heartbeat's auto_failback on this node's configuration; null when it cannot be told. */
+export async function readAutoFailback(
+  runner: CommandRunner,
+  options: DriverCallOptions = {},
+): Promise<boolean | null> {
+  const res = await runner.run(["cl_status", "hbparameter", "-p", "auto_failback"], {
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    okExitCodes: [0, 1],
+  });
+  return res.exitCode === 0 ? parseAutoFailback(res.stdout) : null;
+}

@@ -26,7 +26,9 @@ export {
   type HaLogEvent,
   type HaLogLine,
   linesAfter,
+  parseAutoFailback,
   parseHaLogLine,
+  readAutoFailback,
   readHaLogTail,
 } from "./ha-log";
 export {

@@ -183,7 +183,7 @@ class Sequence {
         f.fenceDevice(step.up);
         return "ok";
       case "failMigration":
-        f.failMigration(step.guest);
+        f.failMigration(step.guest, 0.5, step.arrived ? { arrived: true } : {});
         return "ok";
       case "splitBrain":
         f.splitBrain(step.resource);
@@ -336,6 +336,7 @@ class Sequence {
       hold.stop();
     }
     const ran = this.xenopsFences() - before;
+    this.fencesSeen += ran;
     if (ran > 0) this.fencesBy.set(r.id, (this.fencesBy.get(r.id) ?? 0) + ran);
     return line;
   }
@@ -344,20 +345,19 @@ class Sequence {
   private async recover(approvalId: string): Promise<string> {
     const world = this.world;
     const deadline = performance.now() + 8_000;
-    return world.pumping(async () => {
-      for (;;) {
-        const reports = await recoverUnfinished(world.bot.deps, {
-          clusters: [world.cluster.name],
-          owner: "fuzz-recovery",
-        });
-        const mine = reports.find((x) => x.approvalId === approvalId);
-        if (mine) return `recovery: ${outcomeLine(mine.outcome)}`;
-        const journal = await world.bot.deps.approvals.journal(approvalId);
-        if (journal?.finished) return "recovery: nothing to do (the execution had finished)";
-        if (performance.now() > deadline) return "recovery: not taken over within 8 s";
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    });
+    // Simulated time stands still while the dead worker's lease runs out (real time), so the state
+    // the recovery finds is the one the worker left.
+    for (;;) {
+      const reports = await world.pumping(() =>
+        recoverUnfinished(world.bot.deps, { clusters: [world.cluster.name], owner: "fuzz-recovery" }),
+      );
+      const mine = reports.find((x) => x.approvalId === approvalId);
+      if (mine) return `recovery: ${outcomeLine(mine.outcome)}`;
+      const journal = await world.bot.deps.approvals.journal(approvalId);
+      if (journal?.finished) return "recovery: nothing to do (the execution had finished)";
+      if (performance.now() > deadline) return "recovery: not taken over within 8 s";
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** Runs the approval's execution job (again, for a redelivery) with the clock pumping. */

@@ -18,7 +18,8 @@ export type FuzzStep =
   | { kind: "reachable"; node: string }
   | { kind: "fenceIneffective"; node: string; on: boolean }
   | { kind: "fenceDevice"; up: boolean }
-  | { kind: "failMigration"; guest: string | null }
+  /** The next migration breaks off midway, or (arrived) completes on the target while the command fails. */
+  | { kind: "failMigration"; guest: string | null; arrived: boolean }
   | { kind: "splitBrain"; resource: string }
   | { kind: "tamper"; node: string; command: string; mode: string }
   | { kind: "heal" }
@@ -85,7 +86,7 @@ export function describeStep(step: FuzzStep): string {
     case "fenceDevice":
       return `fenceDevice ${step.up ? "up" : "down"}`;
     case "failMigration":
-      return `failMigration ${step.guest ?? "any"}`;
+      return `failMigration ${step.guest ?? "any"}${step.arrived ? " (arrives, command fails)" : ""}`;
     case "splitBrain":
       return `splitBrain ${step.resource}`;
     case "tamper":
@@ -168,7 +169,7 @@ export function generateSteps(
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(0, xs.length - 1)] as T;
   const operation = (): FuzzOperation => {
     const r = rng.next();
-    const overrideHa = rng.next() < 0.6;
+    const overrideHa = rng.next() < 0.8;
     if (r < 0.36)
       return {
         action: "create",
@@ -192,24 +193,31 @@ export function generateSteps(
   };
   const table: Weighted[] = [
     [14, () => ({ kind: "advance", seconds: pick([5, 15, 35, 35, 65, 120]) })],
-    [8, () => ({ kind: "partition", node: pick(nodes) })],
-    [4, () => ({ kind: "unpartition", node: pick(nodes) })],
-    [4, () => ({ kind: "nodeDown", node: pick(nodes) })],
-    [4, () => ({ kind: "nodeUp", node: pick(nodes) })],
+    [6, () => ({ kind: "partition", node: pick(nodes) })],
+    [5, () => ({ kind: "unpartition", node: pick(nodes) })],
+    [3, () => ({ kind: "nodeDown", node: pick(nodes) })],
+    [6, () => ({ kind: "nodeUp", node: pick(nodes) })],
     [2, () => ({ kind: "unreachable", node: pick(nodes) })],
     [2, () => ({ kind: "reachable", node: pick(nodes) })],
     [3, () => ({ kind: "fenceIneffective", node: pick(nodes), on: rng.next() < 0.6 })],
     [2, () => ({ kind: "fenceDevice", up: rng.next() < 0.5 })],
-    [3, () => ({ kind: "failMigration", guest: rng.next() < 0.5 ? null : pick(guests) })],
+    [
+      4,
+      () => ({
+        kind: "failMigration",
+        guest: rng.next() < 0.5 ? null : pick(guests),
+        arrived: rng.next() < 0.5,
+      }),
+    ],
     [2, () => ({ kind: "splitBrain", resource: pick(resources) })],
-    [1, () => ({ kind: "heal" })],
+    [2, () => ({ kind: "heal" })],
     [3, () => ({ kind: "restart" })],
     [6, () => ({ kind: "request", op: operation() })],
     [14, () => ({ kind: "do", op: operation() })],
     [7, () => ({ kind: "approve", pick: rng.next() })],
     [2, () => ({ kind: "redeliver", pick: rng.next() })],
     [
-      2,
+      1,
       () => ({
         kind: "crash",
         pick: rng.next(),

@@ -65,14 +65,14 @@ export const FUZZ_SETTINGS: Partial<OperationSettings> = {
   probeTimeoutMs: 1_000,
   progressIntervalMs: 5_000,
   recoveryIntervalMs: 3_600_000,
-  migrateBaseTimeoutMs: 1_500,
+  migrateBaseTimeoutMs: 1_000,
   migratePerGiBTimeoutMs: 100,
-  createTimeoutMs: 1_500,
-  fenceTimeoutMs: 1_500,
+  createTimeoutMs: 1_000,
+  fenceTimeoutMs: 1_000,
 };
 
 /** Simulated milliseconds per real millisecond while the bot executes. */
-export const PUMP_RATE = 500;
+export const PUMP_RATE = 1_000;
 
 /** A notifier that keeps nothing: the hunt reads the ground truth, not the cards. */
 class QuietNotifier implements Notifier {

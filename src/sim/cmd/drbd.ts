@@ -7,6 +7,7 @@
 import type { SimDrbdResource } from "../model";
 import { events2Lines, events2Snapshot, renderDrbdStatusJson, renderDrbdStatusText } from "../render/drbd9";
 import type { DrbdFailureCode } from "../simulation";
+import { drbdadmConfigCommand } from "./config";
 import type { CommandContext, Program } from "./context";
 import { untilAborted } from "./context";
 
@@ -107,6 +108,9 @@ const SIMULATED = new Set([
 ]);
 
 export const drbdadm: Program = (ctx) => {
+  // Configuration reads (`dump`, `-V`) are served from the node's file table (cmd/config.ts).
+  const config = drbdadmConfigCommand(ctx);
+  if (config !== null) return config;
   const nine = ctx.sim.state.toolstack.drbd === 9;
   const args = [...ctx.args];
   // drbdadm [options] [-- setup-options] command [command-options] resource...

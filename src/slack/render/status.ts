@@ -242,6 +242,17 @@ function haLine(ha: HaView | null, err: PartError | null): string {
   return escapeMrkdwn(parts.join(" · "));
 }
 
+/** What xendomains starts at boot on this node, when anything (shown only then, to keep cards short). */
+function bootLine(node: NodeState): string | null {
+  const s = node.startup;
+  if (!s) return null;
+  const parts: string[] = [];
+  const auto = s.auto.map((a) => a.guest ?? a.name);
+  if (auto.length > 0) parts.push(`${s.autoDir}: ${names(auto)}`);
+  if (s.restore && s.save) parts.push(`restores the guests saved in ${s.save} (XENDOMAINS_RESTORE=true)`);
+  return parts.length > 0 ? escapeMrkdwn(`Boot (xendomains): ${parts.join(" · ")}`) : null;
+}
+
 function domainName(d: Domain): string {
   return d.migration ? `${d.name} [${d.migration}]` : d.name;
 }
@@ -313,6 +324,8 @@ function nodeTexts(node: NodeState, opts: StatusOptions): string[] {
     `${title} :large_green_circle: reachable · ${xenLine(node)}`,
     haLine(node.ha, node.haError),
   ];
+  const boot = bootLine(node);
+  if (boot) segments.push(boot);
 
   const guest = opts.focus?.guest;
   if (node.domains === null) {

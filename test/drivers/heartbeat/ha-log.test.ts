@@ -2,7 +2,12 @@
  * heartbeat's log lines (real formats from heartbeat 2.x/3.x logs) and the read cursor.
  */
 import { describe, expect, it } from "vitest";
-import { classifyHaLog, linesAfter, parseHaLogLine } from "../../../src/drivers/heartbeat/ha-log";
+import {
+  classifyHaLog,
+  linesAfter,
+  parseAutoFailback,
+  parseHaLogLine,
+} from "../../../src/drivers/heartbeat/ha-log";
 
 const classify = (line: string) => {
   const parsed = parseHaLogLine(line);
@@ -119,5 +124,12 @@ describe("heartbeat log lines", () => {
     });
     // An empty log read before: everything now is new.
     expect(linesAfter([], ["l1"])).toEqual({ fresh: ["l1"], lost: false, cursor: ["l1"] });
+  });
+
+  it("auto_failback from cl_status hbparameter (plain or -m)", () => {
+    expect(parseAutoFailback("on\n")).toBe(true);
+    expect(parseAutoFailback("Heartbeat parameter auto_failback's value: off\n")).toBe(false);
+    expect(parseAutoFailback("legacy\n")).toBe(false);
+    expect(parseAutoFailback("")).toBeNull();
   });
 });

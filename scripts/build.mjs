@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// `npm run build`: bundles the CLI (bot, worker, console, audit, config check, doctor) with esbuild into
+// dist/xenops.js, one ESM file that carries its npm dependencies, so a deployment copies dist/ and
+// needs no node_modules and no `npm install` (the container image relies on that).
+//
+// What cannot live inside the bundle, and what happens to it:
+// - ssh2's native helpers are optional and loaded inside try/catch: `cpu-features` stays external
+//   (absent at run time, ssh2 then orders ciphers without CPU hints) and its `sshcrypto.node` binding is
+//   copied beside the bundle when this machine built one (else ssh2 uses its pure-JS/WASM fallback).
+// - bull-board reads its UI (templates, static files) from a package directory at run time: the UI's
+//   dist/ is copied to dist/bull-board-ui/ and src/ops/server.ts points bull-board there.
+// BullMQ 6 ships its Lua commands as generated JS modules, so they are bundled like any code.
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "dist");
+const require = createRequire(join(root, "package.json"));
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: { xenops: "src/cli/main.ts" },
+  outdir: out,
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  sourcemap: true,
+  // Keeps stack traces readable without a source map consumer too.
+  minify: false,
+  legalComments: "linked",
+  external: ["cpu-features", "*.node"],
+  // CommonJS dependencies call require() for Node built-ins (and ssh2 for its optional binding) and
+  // read __dirname/__filename; in the bundle those are dist/'s.
+  banner: {
+    js: [
+      'import { createRequire as __xenopsCreateRequire } from "node:module";',
+      'import { dirname as __xenopsDirname } from "node:path";',
+      'import { fileURLToPath as __xenopsFileURLToPath } from "node:url";',
+      "const require = __xenopsCreateRequire(import.meta.url);",
+      "const __filename = __xenopsFileURLToPath(import.meta.url);",
+      "const __dirname = __xenopsDirname(__filename);",
+    ].join("\n"),
+  },
+  // src/cli/version.ts reads package.json when not bundled.
+  define: { __XENOPS_VERSION__: JSON.stringify(pkg.version) },
+  metafile: true,
+  logLevel: "warning",
+});
+
+// ssh2 requires its binding relative to lib/protocol/crypto.js: `./crypto/build/Release/sshcrypto.node`,
+// which in the bundle resolves relative to dist/xenops.js.
+const ssh2Dir = dirname(require.resolve("ssh2/package.json"));
+const binding = join(ssh2Dir, "lib", "protocol", "crypto", "build", "Release", "sshcrypto.node");
+if (existsSync(binding)) {
+  mkdirSync(join(out, "crypto", "build", "Release"), { recursive: true });
+  cpSync(binding, join(out, "crypto", "build", "Release", "sshcrypto.node"));
+}
+
+const uiDir = dirname(require.resolve("@bull-board/ui/package.json"));
+cpSync(join(uiDir, "dist"), join(out, "bull-board-ui", "dist"), { recursive: true });
+
+// Marks dist/ as an ES module scope of its own, whatever package.json sits above it on the host.
+writeFileSync(
+  join(out, "package.json"),
+  `${JSON.stringify({ name: "xenops-dist", version: pkg.version, private: true, type: "module" }, null, 2)}\n`,
+);
+
+const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+process.stdout.write(`dist/xenops.js: ${(bytes / 1e6).toFixed(1)} MB (with source map), xenops ${pkg.version}\n`);
