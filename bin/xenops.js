@@ -1,8 +1,19 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so an installed checkout needs no build step.
+// Runs the bundle (`npm run build` → dist/xenops.js) when there is one; otherwise, in a development
+// checkout, the TypeScript CLI through tsx (a devDependency: a production install has dist/ instead).
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { register } from "tsx/esm/api";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
-register();
-await import(join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "main.ts"));
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bundle = join(root, "dist", "xenops.js");
+
+if (existsSync(bundle)) {
+  // Stack traces point at src/ through the bundle's source map.
+  process.setSourceMapsEnabled(true);
+  await import(pathToFileURL(bundle).href);
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import(pathToFileURL(join(root, "src", "cli", "main.ts")).href);
+}

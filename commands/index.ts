@@ -4,6 +4,7 @@ import { approveCommand } from "./approve";
 import { attestOffCommand } from "./attest-off";
 import { cancelCommand } from "./cancel";
 import { createCommand } from "./create";
+import { doctorCommand } from "./doctor";
 import { drbdCommand } from "./drbd";
 import { evacuateCommand } from "./evacuate";
 import { fenceCommand } from "./fence";
@@ -16,6 +17,7 @@ import { statusCommand } from "./status";
 
 export const commands: readonly CommandSpec[] = [
   statusCommand,
+  doctorCommand,
   drbdCommand,
   migrateCommand,
   createCommand,

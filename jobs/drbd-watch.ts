@@ -253,9 +253,7 @@ export function createDrbdWatchProcessor(deps: DrbdWatchDeps) {
             },
             { signal: control.signal },
           );
-          handle.done.catch((err: unknown) =>
-            log.debug({ node, err: errorMessage(err) }, "events2 stream ended"),
-          );
+          handle.done.catch((err: unknown) => log.debug({ node, err }, "events2 stream ended"));
           streams.push(handle);
         }
       };

@@ -37,98 +37,119 @@ export function createOperationPlanProcessor(deps: OperationDeps) {
     const d = job.data;
     if (d.approvalId)
       return { outcome: "ok", result: "requested", summary: "approval requested", approvalId: d.approvalId };
-    const request = requestOfSpec(d.cluster, d.operation);
-    const what = describeRequest(request);
-    // Redis without AOF would forget the approval and the journal on a restart: refused before planning.
-    const volatile = await deps.approvals.durabilityRefusal();
-    if (volatile) {
-      await deps.notifier.post(d.channel, { text: `⛔ Refused: ${what}: ${volatile}` });
-      await auditSafely(deps, {
-        kind: "refusal",
-        actor: d.requestedBy,
-        cluster: d.cluster,
-        command: d.requestText,
-        parameters: { ...d.operation, dryRun: d.dryRun },
-        outcome: "refused",
-        error: { code: "approval_refused", message: volatile },
-        ...(job.id ? { jobId: job.id } : {}),
-      });
-      return { outcome: "ok", result: "refused", summary: volatile, failed: ["redis_persistence"] };
-    }
-    const outcome = await planOperation(deps, request, signal ? { signal } : {});
-
-    if (!outcome.ok) {
-      const failed = outcome.checks.filter((c) => !c.ok);
-      const focus = {
-        guests: "guest" in request ? [request.guest] : [],
-        nodes: "node" in request && request.node ? [request.node] : [],
-      };
-      // Refused on output that could not be read: show it (first lines on the card, all attached).
-      const unreadable = unreadableForRefusal(outcome.state, outcome.checks, focus.nodes);
-      const ref = await deps.notifier.post(
-        d.channel,
-        renderRefusal({
-          what,
-          requestedBy: d.requestedBy,
-          checks: outcome.checks,
-          stateSummary: summarizeRelevantState(pickRelevantState(outcome.state, focus)),
-          unreadable,
-        }),
-      );
-      await attachRawOutput(deps.notifier, ref, unreadable, `Refused: ${what}`).catch((err: unknown) =>
-        deps.logger.warn({ err, jobId: job.id }, "refusal raw output upload failed"),
-      );
-      await auditSafely(deps, {
-        kind: "refusal",
-        actor: d.requestedBy,
-        cluster: d.cluster,
-        command: d.requestText,
-        parameters: { ...d.operation, dryRun: d.dryRun, failed: failed.map((c) => `${c.name}: ${c.detail}`) },
-        outcome: "refused",
-        error: {
-          code: "preflight_failed",
-          message: `preflight failed: ${failed.map((c) => c.name).join(", ")}`,
-        },
-        ...(job.id ? { jobId: job.id } : {}),
-      });
-      return {
-        outcome: "ok",
-        result: "refused",
-        summary: `refused: ${failed.map((c) => c.name).join(", ")}`,
-        failed: failed.map((c) => c.name),
-      };
-    }
-
-    const policy = policyFor(outcome.plan.action, deps.inventory, outcome.plan);
-    if (d.dryRun) {
-      await deps.notifier.post(d.channel, renderDryRun(outcome.plan, policy, d.requestedBy));
-      return { outcome: "ok", result: "dry-run", summary: "dry run posted" };
-    }
-    try {
-      const record = await deps.approvals.request(outcome.plan, {
-        requestedBy: d.requestedBy,
-        channel: d.channel,
-        policy,
-      });
-      await job.updateData({ ...d, approvalId: record.id });
-      return { outcome: "ok", result: "requested", summary: "approval requested", approvalId: record.id };
-    } catch (err) {
-      if (err instanceof XenopsError && err.code === "forbidden") {
-        await deps.notifier.postEphemeral(d.channel, d.requestedBy, {
-          text: `Not requested: ${errorMessage(err)}. ${what} was not asked of the approvers.`,
-        });
-        await auditSafely(deps, {
-          kind: "refusal",
-          actor: d.requestedBy,
-          cluster: d.cluster,
-          command: d.requestText,
-          parameters: { ...d.operation },
-          outcome: "refused",
-          error: { code: errorCode(err), message: errorMessage(err) },
-        });
-        return { outcome: "ok", result: "forbidden", summary: errorMessage(err) };
-      }
-      throw err;
-    }
+    return planAndRequest(deps, d, {
+      ...(job.id ? { jobId: job.id } : {}),
+      remember: (approvalId) => job.updateData({ ...d, approvalId }),
+      ...(signal ? { signal } : {}),
+    });
   };
+}
+
+/**
+ * The planning job's body, for every action (also the split-brain card's `split-brain-plan`): plan,
+ * then post the refusal, the dry run or the approval request (in `threadTs` when given).
+ */
+export async function planAndRequest(
+  deps: OperationDeps,
+  d: OperationPlanJob,
+  options: { jobId?: string; remember(approvalId: string): Promise<unknown>; signal?: AbortSignal },
+): Promise<OperationPlanResult> {
+  const { signal } = options;
+  const job = { id: options.jobId };
+  const thread = d.threadTs ? { threadTs: d.threadTs } : {};
+  const request = requestOfSpec(d.cluster, d.operation);
+  const what = describeRequest(request);
+  // Redis without AOF would forget the approval and the journal on a restart: refused before planning.
+  const volatile = await deps.approvals.durabilityRefusal();
+  if (volatile) {
+    await deps.notifier.post(d.channel, { text: `⛔ Refused: ${what}: ${volatile}`, ...thread });
+    await auditSafely(deps, {
+      kind: "refusal",
+      actor: d.requestedBy,
+      cluster: d.cluster,
+      command: d.requestText,
+      parameters: { ...d.operation, dryRun: d.dryRun },
+      outcome: "refused",
+      error: { code: "approval_refused", message: volatile },
+      ...(job.id ? { jobId: job.id } : {}),
+    });
+    return { outcome: "ok", result: "refused", summary: volatile, failed: ["redis_persistence"] };
+  }
+  const outcome = await planOperation(deps, request, signal ? { signal } : {});
+
+  if (!outcome.ok) {
+    const failed = outcome.checks.filter((c) => !c.ok);
+    const focus = {
+      guests: "guest" in request ? [request.guest] : [],
+      nodes: "node" in request && request.node ? [request.node] : [],
+      resources: request.action === "split_brain_recover" ? [request.resource] : [],
+    };
+    // Refused on output that could not be read: show it (first lines on the card, all attached).
+    const unreadable = unreadableForRefusal(outcome.state, outcome.checks, focus.nodes);
+    const ref = await deps.notifier.post(d.channel, {
+      ...renderRefusal({
+        what,
+        requestedBy: d.requestedBy,
+        checks: outcome.checks,
+        stateSummary: summarizeRelevantState(pickRelevantState(outcome.state, focus)),
+        unreadable,
+      }),
+      ...thread,
+    });
+    await attachRawOutput(deps.notifier, ref, unreadable, `Refused: ${what}`).catch((err: unknown) =>
+      deps.logger.warn({ err, jobId: job.id }, "refusal raw output upload failed"),
+    );
+    await auditSafely(deps, {
+      kind: "refusal",
+      actor: d.requestedBy,
+      cluster: d.cluster,
+      command: d.requestText,
+      parameters: { ...d.operation, dryRun: d.dryRun, failed: failed.map((c) => `${c.name}: ${c.detail}`) },
+      outcome: "refused",
+      error: {
+        code: "preflight_failed",
+        message: `preflight failed: ${failed.map((c) => c.name).join(", ")}`,
+      },
+      ...(job.id ? { jobId: job.id } : {}),
+    });
+    return {
+      outcome: "ok",
+      result: "refused",
+      summary: `refused: ${failed.map((c) => c.name).join(", ")}`,
+      failed: failed.map((c) => c.name),
+    };
+  }
+
+  const policy = policyFor(outcome.plan.action, deps.inventory, outcome.plan);
+  if (d.dryRun) {
+    await deps.notifier.post(d.channel, { ...renderDryRun(outcome.plan, policy, d.requestedBy), ...thread });
+    return { outcome: "ok", result: "dry-run", summary: "dry run posted" };
+  }
+  try {
+    const record = await deps.approvals.request(outcome.plan, {
+      requestedBy: d.requestedBy,
+      channel: d.channel,
+      policy,
+      ...thread,
+    });
+    await options.remember(record.id);
+    return { outcome: "ok", result: "requested", summary: "approval requested", approvalId: record.id };
+  } catch (err) {
+    if (err instanceof XenopsError && err.code === "forbidden") {
+      await deps.notifier.postEphemeral(d.channel, d.requestedBy, {
+        text: `Not requested: ${errorMessage(err)}. ${what} was not asked of the approvers.`,
+      });
+      await auditSafely(deps, {
+        kind: "refusal",
+        actor: d.requestedBy,
+        cluster: d.cluster,
+        command: d.requestText,
+        parameters: { ...d.operation },
+        outcome: "refused",
+        error: { code: errorCode(err), message: errorMessage(err) },
+      });
+      return { outcome: "ok", result: "forbidden", summary: errorMessage(err) };
+    }
+    throw err;
+  }
 }

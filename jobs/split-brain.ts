@@ -1,42 +1,48 @@
 /**
- * `split-brain-plan` and `split-brain-recover` jobs: the split-brain recovery (src/events/recovery.ts).
- * Planning is read-only (retried like any read-only job); the recovery runs at most once: the approval
- * engine's claim makes a second delivery a no-op.
+ * `split-brain-plan` job: the split-brain card's "Keep X's data" buttons. A thin planner: the request
+ * is planned like any `operation-plan` (src/operations/actions/split-brain-plan.ts through buildPlan)
+ * and its refusal or approval card goes in the incident's thread. Once approved, the recovery runs as
+ * an `operation-execute` job like every other approved action (src/operations/executor.ts).
  */
-import { type Job, UnrecoverableError } from "bullmq";
-import {
-  executeSplitBrainRecovery,
-  type RecoveryDeps,
-  requestSplitBrainRecovery,
-} from "../src/events/recovery";
-import type { SplitBrainPlanJob, SplitBrainRecoverJob } from "../src/queue/schema";
+import type { Job } from "bullmq";
+import type { OperationDeps } from "../src/operations/context";
+import type { SplitBrainPlanJob } from "../src/queue/schema";
+import { type OperationPlanResult, planAndRequest } from "./operation-plan";
 
-export function createSplitBrainPlanProcessor(deps: RecoveryDeps) {
-  return async function splitBrainPlan(job: Job<SplitBrainPlanJob>, _token?: string, signal?: AbortSignal) {
+type PlanJobData = SplitBrainPlanJob & { approvalId?: string };
+
+export function createSplitBrainPlanProcessor(deps: OperationDeps) {
+  return async function splitBrainPlan(
+    job: Job<PlanJobData>,
+    _token?: string,
+    signal?: AbortSignal,
+  ): Promise<OperationPlanResult> {
     const d = job.data;
-    return requestSplitBrainRecovery(
+    // A retry after the request was filed does not ask twice.
+    if (d.approvalId)
+      return { outcome: "ok", result: "requested", summary: "approval requested", approvalId: d.approvalId };
+    return planAndRequest(
       deps,
       {
         cluster: d.cluster,
-        resource: d.resource,
-        survivor: d.survivor,
-        victim: d.victim,
-        requestedBy: d.requestedBy,
         channel: d.channel,
+        requestedBy: d.requestedBy,
+        deliveryId: d.deliveryId,
+        requestText: d.requestText,
+        operation: {
+          action: "split_brain_recover",
+          resource: d.resource,
+          survivor: d.survivor,
+          victim: d.victim,
+        },
+        dryRun: false,
         threadTs: d.threadTs,
       },
-      signal,
+      {
+        ...(job.id ? { jobId: job.id } : {}),
+        remember: (approvalId) => job.updateData({ ...d, approvalId }),
+        ...(signal ? { signal } : {}),
+      },
     );
-  };
-}
-
-export function createSplitBrainRecoverProcessor(deps: RecoveryDeps) {
-  return async function splitBrainRecover(
-    job: Job<SplitBrainRecoverJob>,
-    _token?: string,
-    signal?: AbortSignal,
-  ) {
-    if (!job.id) throw new UnrecoverableError("a recovery job needs an id");
-    return executeSplitBrainRecovery(deps, job.data.approvalId, job.id, signal);
   };
 }

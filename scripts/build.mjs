@@ -12,12 +12,14 @@
 // BullMQ 6 ships its Lua commands as generated JS modules, so they are bundled like any code.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const out = join(root, "dist");
+// `--outdir DIR` (tests build into a temporary directory); default dist/.
+const outArg = process.argv.indexOf("--outdir");
+const out = outArg > 0 && process.argv[outArg + 1] ? resolve(process.argv[outArg + 1]) : join(root, "dist");
 const require = createRequire(join(root, "package.json"));
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 
@@ -74,4 +76,6 @@ writeFileSync(
 );
 
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-process.stdout.write(`dist/xenops.js: ${(bytes / 1e6).toFixed(1)} MB (with source map), xenops ${pkg.version}\n`);
+process.stdout.write(
+  `dist/xenops.js: ${(bytes / 1e6).toFixed(1)} MB (with source map), xenops ${pkg.version}\n`,
+);

@@ -6,6 +6,7 @@
 import type { Redis } from "ioredis";
 import { commands } from "../commands";
 import { createApproveProcessor } from "../jobs/approve";
+import { createDoctorProcessor } from "../jobs/doctor";
 import { createDrbdWatchProcessor, type WatchSettings } from "../jobs/drbd-watch";
 import { createOperationExecuteProcessor } from "../jobs/operation-execute";
 import { createOperationPlanProcessor } from "../jobs/operation-plan";
@@ -430,6 +431,14 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
                 driversFor: driversForCluster,
                 notifier: config.notifier,
                 logger: logger.child({ component: "job" }),
+                cards,
+              }),
+              doctor: createDoctorProcessor({
+                inventory,
+                runnerFor: observedRunnerFor,
+                notifier: config.notifier,
+                logger: logger.child({ component: "job" }),
+                secretEnv: config.secretEnv,
                 cards,
               }),
               "drbd-watch": createDrbdWatchProcessor({

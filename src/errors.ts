@@ -25,6 +25,8 @@ export type ErrorCode =
   | "state_unknown"
   /** A risky operation's preflight check failed: nothing ran, nothing was asked of the approvers. */
   | "preflight_failed"
+  /** A paging service (PagerDuty, Opsgenie) did not take a page. */
+  | "page_failed"
   | "internal";
 
 export class XenopsError extends Error {

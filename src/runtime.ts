@@ -149,7 +149,9 @@ export async function startSlackRuntime(
           ? { app: createSlackWebClient(env.SLACK_APP_TOKEN, clientOptions), appToken: env.SLACK_APP_TOKEN }
           : {}),
         ...(env.SLACK_SIGNING_SECRET ? { signingSecret: env.SLACK_SIGNING_SECRET } : {}),
-        channels: base.inventory.clusters.flatMap((c) => c.channels.map((channel) => ({ cluster: c.name, channel }))),
+        channels: base.inventory.clusters.flatMap((c) =>
+          c.channels.map((channel) => ({ cluster: c.name, channel })),
+        ),
         groups: configuredGroups(base.inventory),
       },
       logger.child({ component: "slack-setup" }),

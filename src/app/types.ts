@@ -57,6 +57,11 @@ export interface OutboundMessage {
   blocks?: Block[];
   /** Post as a reply in this thread. */
   threadTs?: string;
+  /**
+   * The full text of a message whose card shows only part of it (a long plan): Slack attaches it as a
+   * file in the message's thread, once per message.
+   */
+  attachment?: { filename: string; title: string; content: string };
 }
 
 export interface MessageRef {

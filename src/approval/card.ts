@@ -16,7 +16,14 @@ export const DENY_ACTION_ID = `${APPROVAL_ACTION_PREFIX}deny`;
 /** Slack limits: header text 150, section text 3000 characters, 50 blocks per message. */
 const HEADER_MAX = 150;
 const SECTION_MAX = 2_900;
-const MAX_PLAN_SECTIONS = 30;
+/**
+ * Room for the plan on the card. Slack refuses a message whose blocks total about 12k characters
+ * (src/slack/limits.ts), and the checks and the state need their share: a longer plan shows its first
+ * steps and attaches the whole of it in the thread.
+ */
+const PLAN_BUDGET = 4_000;
+const CHECKS_MAX = 2_000;
+const STATE_MAX = 1_500;
 /** Longest code line shown; even fully escaped (4x) it fits a section. Real commands are far shorter. */
 const LINE_MAX = 700;
 
@@ -58,40 +65,72 @@ export function formatPlanLines(steps: readonly PlannedStep[]): string[][] {
   ]);
 }
 
-/** Packs steps into code blocks that each fit a section; a step is never split across two. */
-function planSections(steps: readonly PlannedStep[]): Block[] {
+/**
+ * Packs steps into code blocks that each fit a section, a step never split across two, within the card's
+ * plan budget; `cut` tells that steps were left for the attachment.
+ */
+function planSections(steps: readonly PlannedStep[]): { blocks: Block[]; cut: boolean } {
   const title = `*Plan* (${steps.length} step${steps.length === 1 ? "" : "s"}, run in this order)`;
   if (steps.length === 0)
-    return [{ type: "section", text: { type: "mrkdwn", text: `${title}\nNo commands.` } }];
+    return {
+      blocks: [{ type: "section", text: { type: "mrkdwn", text: `${title}\nNo commands.` } }],
+      cut: false,
+    };
   const chunks: string[][] = [];
   let current: string[] = [];
   let size = title.length + 10;
+  let total = size;
+  let shownSteps = 0;
   for (const lines of formatPlanLines(steps)) {
     const fitted = lines.map((l) => truncate(l, LINE_MAX));
     // Measured escaped: codeBlock escapes & < > and the limit applies to what is sent.
     const add = fitted.reduce((n, l) => n + escapeMrkdwn(l).length + 1, 0);
+    if (shownSteps > 0 && total + add > PLAN_BUDGET) break;
     if (current.length > 0 && size + add > SECTION_MAX) {
       chunks.push(current);
       current = [];
       size = 10;
+      total += 10;
     }
     current.push(...fitted);
     size += add;
+    total += add;
+    shownSteps += 1;
   }
   chunks.push(current);
-  const shown = chunks.slice(0, MAX_PLAN_SECTIONS);
-  const blocks: Block[] = shown.map((chunk, i) => ({
+  const blocks: Block[] = chunks.map((chunk, i) => ({
     type: "section",
     text: { type: "mrkdwn", text: `${i === 0 ? `${title}\n` : ""}${codeBlock(chunk)}` },
   }));
-  if (chunks.length > shown.length)
+  const rest = steps.length - shownSteps;
+  if (rest > 0)
     blocks.push({
       type: "context",
       elements: [
-        { type: "mrkdwn", text: "The plan is longer than a card can show; the audit log has every step." },
+        {
+          type: "mrkdwn",
+          text: `Steps 1–${shownSteps} of ${steps.length} shown: the ${rest} more and every command are in the plan attached in this message's thread.`,
+        },
       ],
     });
-  return blocks;
+  return { blocks, cut: rest > 0 };
+}
+
+/** The whole plan, checks and state as plain text (attached when the card cannot show it all). */
+export function planAttachment(record: ApprovalRecord): string {
+  const { plan } = record;
+  return [
+    `${plan.summary} (request ${record.id}, cluster ${plan.cluster})`,
+    "",
+    `Plan (${plan.steps.length} steps, run in this order):`,
+    ...formatPlanLines(plan.steps).flat(),
+    "",
+    "Preflight checks:",
+    ...plan.checks.map((c) => `${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
+    "",
+    `Planned on this state (hash ${shortHash(plan.stateHash)}):`,
+    plan.stateSummary,
+  ].join("\n");
 }
 
 function checksText(record: ApprovalRecord): string {
@@ -100,7 +139,7 @@ function checksText(record: ApprovalRecord): string {
   const failed = checks.filter((c) => !c.ok).length;
   const lines = checks.map((c) => `${c.ok ? "✓" : "✗"} ${escapeMrkdwn(c.name)}: ${escapeMrkdwn(c.detail)}`);
   const head = failed > 0 ? `*Preflight checks* (${failed} failed)` : "*Preflight checks* (all passed)";
-  return truncate(`${head}\n${lines.join("\n")}`, SECTION_MAX);
+  return truncate(`${head}\n${lines.join("\n")}`, CHECKS_MAX);
 }
 
 function policyText(record: ApprovalRecord): string {
@@ -157,6 +196,10 @@ const TITLES: Record<ApprovalRecord["status"], string> = {
 export function renderApprovalCard(record: ApprovalRecord): OutboundMessage {
   const { plan } = record;
   const title = truncate(`${TITLES[record.status]}: ${plan.summary}`, HEADER_MAX);
+  const planned = planSections(plan.steps);
+  const stateLines = plan.stateSummary.split("\n");
+  const state = codeWithin(stateLines, STATE_MAX);
+  const checksCut = checksText(record).endsWith("…");
   const blocks: Block[] = [
     { type: "header", text: { type: "plain_text", text: title, emoji: true } },
     {
@@ -168,13 +211,13 @@ export function renderApprovalCard(record: ApprovalRecord): OutboundMessage {
           `Action \`${plan.action}\` on cluster \`${escapeMrkdwn(plan.cluster)}\`, requested by ${mention(record.requestedBy)} ${slackDate(record.createdAt)}. Request \`${record.id}\`.`,
       },
     },
-    ...planSections(plan.steps),
+    ...planned.blocks,
     { type: "section", text: { type: "mrkdwn", text: checksText(record) } },
     {
       type: "section",
       text: {
         type: "mrkdwn",
-        text: `*Planned on this state* (hash \`${escapeMrkdwn(shortHash(plan.stateHash))}\`; it runs only if the cluster still matches)\n${codeWithin(plan.stateSummary.split("\n"), SECTION_MAX - 300)}`,
+        text: `*Planned on this state* (hash \`${escapeMrkdwn(shortHash(plan.stateHash))}\`; it runs only if the cluster still matches)\n${state}`,
       },
     },
     { type: "context", elements: [{ type: "mrkdwn", text: policyText(record) }] },
@@ -203,5 +246,19 @@ export function renderApprovalCard(record: ApprovalRecord): OutboundMessage {
     });
   // Fallback text is mrkdwn too (notifications): escape the summary.
   const fallback = `${TITLES[record.status].replace(/^\S+ /, "")}: ${escapeMrkdwn(plan.summary)} (request ${record.id})`;
-  return { text: fallback, blocks };
+  // Only the card that asks for a decision carries the attachment: it is posted once, in its thread.
+  const cut = planned.cut || checksCut || state.includes("\n…\n");
+  return {
+    text: fallback,
+    blocks,
+    ...(cut && record.status === "pending"
+      ? {
+          attachment: {
+            filename: `plan-${record.id}.txt`,
+            title: "The whole plan",
+            content: planAttachment(record),
+          },
+        }
+      : {}),
+  };
 }

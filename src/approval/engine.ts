@@ -419,7 +419,7 @@ export class ApprovalEngine {
 
   /** Runs `work` in the background, tracked by `settled()`; errors are logged. */
   private background(work: Promise<unknown>, what: string): void {
-    const tracked = work.catch((err) => this.log.error({ err: errorMessage(err) }, `${what} failed`));
+    const tracked = work.catch((err) => this.log.error({ err }, `${what} failed`));
     this.inFlight.add(tracked);
     void tracked.finally(() => this.inFlight.delete(tracked));
   }
@@ -717,7 +717,7 @@ export class ApprovalEngine {
       record = await this.enqueue(record);
     } catch (err) {
       // The decision stands; the sweeper enqueues again (same delivery id, so never twice).
-      this.log.error({ approvalId: id, err: errorMessage(err) }, "could not queue the approved execution");
+      this.log.error({ approvalId: id, err }, "could not queue the approved execution");
       reason = `Approved, but queuing the execution failed (${errorMessage(err)}); it will be retried.`;
     }
     this.scheduleCardUpdate(id);
@@ -823,7 +823,7 @@ export class ApprovalEngine {
         done.push(id);
         this.scheduleCardUpdate(id);
       } catch (err) {
-        this.log.error({ approvalId: id, err: errorMessage(err) }, "retrying the execution enqueue failed");
+        this.log.error({ approvalId: id, err }, "retrying the execution enqueue failed");
       }
     }
     return done;
@@ -839,7 +839,7 @@ export class ApprovalEngine {
           await this.expireDue();
           await this.retryStalledEnqueues();
         } catch (err) {
-          this.log.warn({ err: errorMessage(err) }, "approval sweep failed");
+          this.log.warn({ err }, "approval sweep failed");
         } finally {
           this.sweeping = null;
         }

@@ -18,7 +18,9 @@ import { DEFAULT_CONFIG_FILE } from "./config-check";
 
 /** What the check needs from the inventory: every cluster channel, every user group it names. */
 export function slackTargets(inventory: InventoryConfig): Pick<SlackSetupInput, "channels" | "groups"> {
-  const channels = inventory.clusters.flatMap((c) => c.channels.map((channel) => ({ cluster: c.name, channel })));
+  const channels = inventory.clusters.flatMap((c) =>
+    c.channels.map((channel) => ({ cluster: c.name, channel })),
+  );
   const groups = [
     ...new Set([...Object.values(inventory.roles).flatMap((r) => r.groups), ...inventory.oncall.groups]),
   ];
@@ -72,7 +74,10 @@ export function registerDoctorSlackCommand(program: Command): void {
     .command("slack")
     .description("check the Slack app: tokens, scopes, the bot in every configured channel, user groups")
     .option("-c, --config <file>", "inventory file (default: $XENOPS_CONFIG or ./xenops.yml)")
-    .action(async (opts: { config?: string }) => {
-      process.exitCode = await runDoctorSlack(opts.config, undefined, process.stdout, process.stderr);
+    .action(async (opts: { config?: string }, command: Command) => {
+      // `--config` after `slack` may have been taken by the parent `doctor` command's own option.
+      const parentConfig = command.parent?.opts<{ config?: string }>().config;
+      const config = opts.config ?? parentConfig;
+      process.exitCode = await runDoctorSlack(config, undefined, process.stdout, process.stderr);
     });
 }

@@ -7,6 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { registerAuditCommands } from "./audit";
 import { registerConfigCommands } from "./config-check";
+import { registerDoctorCommand } from "./doctor";
 import { registerDoctorSlackCommand } from "./doctor-slack";
 import { registerParseCommand } from "./parse";
 import { registerServeCommands } from "./serve";
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerParseCommand(program);
   registerServeCommands(program);
   registerAuditCommands(program);
+  registerDoctorCommand(program);
   // Last: it attaches `slack` to an existing `doctor` command when one was registered above.
   registerDoctorSlackCommand(program);
   return program;

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { XenopsError } from "../errors";
+import { registerLogSecret } from "../log";
 import { formatPath } from "./load";
 
 const optionalString = z
@@ -100,11 +101,15 @@ export function readRuntimeEnv(
   const parsed = RuntimeEnv.safeParse(values);
   const lines = [
     ...problems,
-    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${formatPath(i.path as PropertyKey[])}: ${i.message}`)),
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((i) => `${formatPath(i.path as PropertyKey[])}: ${i.message}`)),
   ];
   if (lines.length > 0 || !parsed.success) {
     throw new XenopsError("config_invalid", `invalid environment:\n${lines.join("\n")}`);
   }
+  // REDIS_URL's password is caught by the logger's URL-credential pattern instead.
+  for (const name of FILE_SECRET_VARS) if (name !== "REDIS_URL") registerLogSecret(parsed.data[name]);
   return parsed.data;
 }
 

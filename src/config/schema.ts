@@ -149,6 +149,16 @@ export const MonitorConfig = z
 export type MonitorConfig = z.infer<typeof MonitorConfig>;
 
 /**
+ * Alertmanager as an event source (src/paging/alertmanager.ts): its webhook authenticates with a bearer
+ * token or basic authentication (Alertmanager's `http_config`).
+ */
+export const AlertmanagerConfig = z.union([
+  z.object({ bearerToken: SecretRef }).strict(),
+  z.object({ basic: z.object({ username: z.string().min(1), password: SecretRef }).strict() }).strict(),
+]);
+export type AlertmanagerConfig = z.infer<typeof AlertmanagerConfig>;
+
+/**
  * The HTTP endpoint for node-side hooks (contrib/: DRBD handlers, HA alert agent). Requests carry an
  * HMAC-SHA256 of `TIMESTAMP.BODY` keyed with the sending node's `webhookSecret` (or, for nodes without
  * one, the shared `secret`, accepted with a warning); stale or replayed requests are refused.
@@ -161,9 +171,32 @@ export const WebhookConfig = z
     port: z.number().int().min(0).max(65535).default(8089),
     /** Requests older (or newer) than this are refused. */
     maxSkewSeconds: z.number().int().min(5).max(3_600).default(300),
+    /** `POST /xenops/alertmanager` on the same server: Alertmanager's webhook, with its own credentials. */
+    alertmanager: AlertmanagerConfig.optional(),
   })
   .strict();
 export type WebhookConfig = z.infer<typeof WebhookConfig>;
+
+/**
+ * Paging service of a cluster: its critical incidents trigger, acknowledge and resolve a page there
+ * (src/paging/). The key or token is a secret reference; `url` overrides the service's endpoint
+ * (Opsgenie EU: https://api.eu.opsgenie.com; tests: a local fake).
+ */
+export const PagingConfig = z.union([
+  z
+    .object({
+      pagerduty: z
+        .object({ routingKey: SecretRef, url: z.string().url().optional() })
+        .strict(),
+    })
+    .strict(),
+  z
+    .object({
+      opsgenie: z.object({ apiKey: SecretRef, url: z.string().url().optional() }).strict(),
+    })
+    .strict(),
+]);
+export type PagingConfig = z.infer<typeof PagingConfig>;
 
 export const ClusterConfig = z
   .object({
@@ -177,6 +210,8 @@ export const ClusterConfig = z
     commandTimeoutMs: z.number().int().positive().default(15_000),
     /** Cluster events (issue 5): the monitor, push sources and failback. Optional: defaults apply. */
     monitor: MonitorConfig.optional(),
+    /** Paging service (PagerDuty or Opsgenie) for its critical incidents; optional. */
+    paging: PagingConfig.optional(),
   })
   .strict();
 export type ClusterConfig = z.infer<typeof ClusterConfig>;
@@ -237,6 +272,21 @@ export const ApprovalsConfig = z
   .strict();
 export type ApprovalsConfig = z.infer<typeof ApprovalsConfig>;
 
+/** "15m", "1h30m", "45s": a duration (on-call timers). */
+const Duration = z
+  .string()
+  .regex(/^(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?$/, 'a duration such as "15m", "1h" or "1h30m"')
+  .refine((s) => s !== "" && /[1-9]/.test(s), "a duration longer than zero");
+
+const EscalationStep = z
+  .object({
+    after: Duration,
+    users: z.array(SlackUserId).default([]),
+    groups: z.array(SlackGroupId).default([]),
+  })
+  .strict()
+  .refine((s) => s.users.length + s.groups.length > 0, "name at least one user or group to escalate to");
+
 export const InventoryConfig = z
   .object({
     clusters: z.array(ClusterConfig).min(1),
@@ -247,9 +297,16 @@ export const InventoryConfig = z
       admin: { users: [], groups: [] },
     }),
     oncall: z
-      .object({ users: z.array(SlackUserId).default([]), groups: z.array(SlackGroupId).default([]) })
+      .object({
+        users: z.array(SlackUserId).default([]),
+        groups: z.array(SlackGroupId).default([]),
+        /** An unacknowledged critical incident mentions on-call again after this long ("15m"). */
+        renotifyAfter: Duration.optional(),
+        /** Then the next group or user, each `after` this long since the page ("30m"), in order. */
+        escalation: z.array(EscalationStep).max(10).default([]),
+      })
       .strict()
-      .default({ users: [], groups: [] }),
+      .default({ users: [], groups: [], escalation: [] }),
     /** Optional: without it every risky action keeps its default approval policy. */
     approvals: ApprovalsConfig.optional(),
     /** Optional: the endpoint for node-side event hooks (issue 5). */

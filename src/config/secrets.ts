@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { XenopsError } from "../errors";
+import { registerLogSecret } from "../log";
 import type { SecretRef } from "./schema";
 
 export type SecretEnv = Readonly<Record<string, string | undefined>>;
@@ -15,10 +16,14 @@ export async function resolveSecret(ref: SecretRef, env: SecretEnv, what: string
     const value = env[ref.env];
     if (value === undefined || value === "")
       throw new XenopsError("config_invalid", `${what}: environment variable ${ref.env} is not set`);
+    registerLogSecret(value);
     return value;
   }
   try {
-    return await readFile(expandHome(ref.file), "utf8");
+    const value = await readFile(expandHome(ref.file), "utf8");
+    // Private keys are multi-line; a logged error never quotes one whole, but may quote the passphrase.
+    registerLogSecret(value);
+    return value;
   } catch (err) {
     throw new XenopsError("config_invalid", `${what}: cannot read ${ref.file}: ${(err as Error).message}`);
   }

@@ -83,7 +83,7 @@ export function createCommandCore(deps: CoreDeps): CommandCore {
         try {
           deps.onCommand?.({ request, ...event });
         } catch (err) {
-          log.error({ err: errorMessage(err) }, "command hook failed");
+          log.error({ err }, "command hook failed");
         }
       };
       if (request.text.length > MAX_TEXT) {

@@ -33,7 +33,8 @@ export function parseDomainConfig(text: string): Record<string, string | string[
   for (const m of body.matchAll(re)) {
     const key = m[1] as string;
     const raw = (m[2] ?? "").trim();
-    if (raw.startsWith("[")) out[key] = [...raw.matchAll(/'([^']*)'|"([^"]*)"/g)].map((x) => x[1] ?? x[2] ?? "");
+    if (raw.startsWith("["))
+      out[key] = [...raw.matchAll(/'([^']*)'|"([^"]*)"/g)].map((x) => x[1] ?? x[2] ?? "");
     else out[key] = raw.replace(/^['"]|['"]$/g, "");
   }
   return out;
@@ -139,7 +140,10 @@ export function parseIpLink(text: string): Map<string, { up: boolean; line: stri
     if (!m) continue;
     const flags = (m[2] as string).split(",");
     const state = /\sstate\s+(\S+)/.exec(line)?.[1];
-    const up = state !== undefined && state !== "UNKNOWN" ? state === "UP" : flags.includes("UP") && flags.includes("LOWER_UP");
+    const up =
+      state !== undefined && state !== "UNKNOWN"
+        ? state === "UP"
+        : flags.includes("UP") && flags.includes("LOWER_UP");
     out.set(m[1] as string, { up, line: line.replace(/\\\s+link\/.*$/, "") });
   }
   return out;
@@ -152,11 +156,7 @@ export function drbdModuleVersion(procDrbd: string): string | null {
 
 /** `drbdadm -V` (KEY=value lines) or an older usage text (`Version: 8.2.6 (api:88)`). */
 export function drbdUtilsVersion(text: string): string | null {
-  return (
-    /^DRBDADM_VERSION=(\S+)/m.exec(text)?.[1] ??
-    /Version:\s*(\d+\.\d+\.\d+)/.exec(text)?.[1] ??
-    null
-  );
+  return /^DRBDADM_VERSION=(\S+)/m.exec(text)?.[1] ?? /Version:\s*(\d+\.\d+\.\d+)/.exec(text)?.[1] ?? null;
 }
 
 export function versionParts(v: string): number[] {

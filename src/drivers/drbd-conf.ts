@@ -96,7 +96,8 @@ export function parseDrbdConf(text: string): ConfStatement[] {
         pos++;
         continue;
       }
-      if (t.kind !== "word") throw new ParseError(DRBD_CONF_KIND, t.line, `expected a keyword, got ${t.text}`);
+      if (t.kind !== "word")
+        throw new ParseError(DRBD_CONF_KIND, t.line, `expected a keyword, got ${t.text}`);
       const st: ConfStatement = { keyword: t.text, values: [], block: null, line: t.line };
       pos++;
       for (;;) {

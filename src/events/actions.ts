@@ -224,7 +224,7 @@ export function createEventActionHandler(deps: EventActionDeps): ActionHandler {
             break;
         }
       } catch (err) {
-        log.error({ err: errorMessage(err) }, "event action failed");
+        log.error({ err }, "event action failed");
         if (err instanceof EnqueueOutcomeUnknown)
           return {
             text: `The request to ${describe(a)} may have been queued: ${errorMessage(err)}. See \`/xen jobs\` before clicking again.`,

@@ -110,7 +110,7 @@ export class Events2Watcher {
     try {
       event = this.state.applyLine(line, this.lineNo);
     } catch (err) {
-      this.log.warn({ err: errorMessage(err), line: line.slice(0, 200) }, "unreadable events2 line");
+      this.log.warn({ err, line: line.slice(0, 200) }, "unreadable events2 line");
       return;
     }
     if (!event) return;
@@ -161,7 +161,7 @@ export class Events2Watcher {
             }
           : undefined,
       )
-      .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, "reporting a DRBD helper failed"));
+      .catch((err: unknown) => this.log.warn({ err }, "reporting a DRBD helper failed"));
   }
 
   private schedule(ms: number): void {
@@ -175,7 +175,7 @@ export class Events2Watcher {
           this.applied += 1;
           this.o.onApplied?.(Date.now());
         })
-        .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, "applying events2 state failed"));
+        .catch((err: unknown) => this.log.warn({ err }, "applying events2 state failed"));
     }, ms);
   }
 

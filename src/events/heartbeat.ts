@@ -220,7 +220,6 @@ function replayLine(s: Step, observer: string, raw: string, silent: boolean): vo
   if (!line) return;
   const ev = classifyHaLog(line);
   if (!ev) return;
-  const shown = raw;
   switch (ev.kind) {
     case "node_dead": {
       const ep: HaLogEpisode = {
@@ -231,7 +230,7 @@ function replayLine(s: Step, observer: string, raw: string, silent: boolean): vo
         device: null,
         takeover: null,
         resources: [],
-        lines: [shown],
+        lines: [raw],
         reported: {},
       };
       s.mem.episodes[ev.node] = ep;
@@ -240,20 +239,20 @@ function replayLine(s: Step, observer: string, raw: string, silent: boolean): vo
     case "gave_up": {
       const ep = episodeFor(s, ev.node, observer, line.at);
       ep.takeover = "not_needed";
-      keep(ep.lines, shown);
+      keep(ep.lines, raw);
       return;
     }
     case "stonith_start": {
       const ep = episodeFor(s, ev.node, observer, line.at);
       ep.device = ev.device;
       if (ep.stonith === null) ep.stonith = "started";
-      keep(ep.lines, shown);
+      keep(ep.lines, raw);
       return;
     }
     case "stonith_ok": {
       const ep = episodeFor(s, ev.node, observer, line.at);
       ep.stonith = "reported_reset";
-      keep(ep.lines, shown);
+      keep(ep.lines, raw);
       return;
     }
     case "stonith_failed":
@@ -261,14 +260,14 @@ function replayLine(s: Step, observer: string, raw: string, silent: boolean): vo
       const ep = episodeFor(s, ev.node, observer, line.at);
       ep.stonith = "failed";
       if (ev.kind === "stonith_badhost") ep.device = ev.device;
-      keep(ep.lines, shown);
+      keep(ep.lines, raw);
       if (!ep.reported.stonithFailed && !silent) s.deferred.push(() => stonithFailedEvent(s, ep));
       ep.reported.stonithFailed = true;
       return;
     }
     case "stonith_retry": {
       const ep = s.mem.episodes[ev.node];
-      if (ep) keep(ep.lines, shown);
+      if (ep) keep(ep.lines, raw);
       return;
     }
     case "stonith_none": {
@@ -277,20 +276,20 @@ function replayLine(s: Step, observer: string, raw: string, silent: boolean): vo
       );
       if (!ep) return;
       ep.stonith = "none_configured";
-      keep(ep.lines, shown);
+      keep(ep.lines, raw);
       return;
     }
     case "takeover_start": {
       const ep = episodeFor(s, ev.node, observer, line.at);
       if (ep.takeover === null || ep.takeover === "not_needed") ep.takeover = "started";
-      keep(ep.lines, shown);
+      keep(ep.lines, raw);
       return;
     }
     case "takeover_group": {
       const ep = openTakeoverOf(s, observer);
       if (!ep) return;
       for (const r of ev.resources) if (!ep.resources.includes(r)) ep.resources.push(r);
-      keep(ep.lines, shown);
+      keep(ep.lines, raw);
       return;
     }
     case "takeover_done": {
@@ -299,10 +298,10 @@ function replayLine(s: Step, observer: string, raw: string, silent: boolean): vo
         ? s.mem.episodes[ev.node]
         : (openTakeoverOf(s, observer) ??
           Object.values(s.mem.episodes).find(
-            (e) => e.observer === observer && e.takeover === "complete" && !e.lines.includes(shown),
+            (e) => e.observer === observer && e.takeover === "complete" && !e.lines.includes(raw),
           ));
       if (!ep || ep.observer !== observer) return;
-      keep(ep.lines, shown);
+      keep(ep.lines, raw);
       if (ep.takeover === "complete") return;
       ep.takeover = "complete";
       if (!ep.reported.takeover && !silent) s.deferred.push(() => takeoverEvent(s, ep));
@@ -321,17 +320,17 @@ function replayLine(s: Step, observer: string, raw: string, silent: boolean): vo
           home,
           since: line.at,
           resources: [],
-          lines: [`${observer}: ${shown}`],
+          lines: [`${observer}: ${raw}`],
           done: false,
         };
-      else if (!fb.done) keep(fb.lines, `${observer}: ${shown}`);
+      else if (!fb.done) keep(fb.lines, `${observer}: ${raw}`);
       return;
     }
     case "standby_release": {
       const fb = Object.values(s.mem.failbacks).find((f) => f.holder === observer && !f.done);
       if (!fb) return;
       for (const r of ev.resources) if (!fb.resources.includes(r)) fb.resources.push(r);
-      keep(fb.lines, `${observer}: ${shown}`);
+      keep(fb.lines, `${observer}: ${raw}`);
       return;
     }
     case "failback_done_holder":
@@ -341,7 +340,7 @@ function replayLine(s: Step, observer: string, raw: string, silent: boolean): vo
           ? s.mem.failbacks[observer]
           : Object.values(s.mem.failbacks).find((f) => f.holder === observer && !f.done);
       if (!fb || fb.done) return;
-      keep(fb.lines, `${observer}: ${shown}`);
+      keep(fb.lines, `${observer}: ${raw}`);
       fb.done = true;
       if (!silent) s.deferred.push(() => failbackEvent(s, fb));
       return;
@@ -357,7 +356,7 @@ function replayLine(s: Step, observer: string, raw: string, silent: boolean): vo
           title: `heartbeat on ${observer}: both nodes hold ${ev.which === "our" ? `${observer}'s` : "the other node's"} resource groups: two writers possible`,
           detail:
             "heartbeat's resource audit found the same groups active on both nodes. Check where each guest runs now (/xen status) and stop the extra copy.",
-          evidence: [`${observer}: ${shown}`],
+          evidence: [`${observer}: ${raw}`],
           repage: true,
         }),
       );

@@ -21,7 +21,6 @@ import type { SecretEnv } from "../config/secrets";
 import { Authorizer } from "../core/authz";
 import type { JobEnqueuer } from "../core/enqueuer";
 import type { ActionHandler } from "../core/router";
-import { errorMessage } from "../errors";
 import type { CommandRunner } from "../exec/runner";
 import type { LockManager } from "../locks/lock";
 import type { Logger } from "../log";
@@ -331,7 +330,7 @@ export class Events {
             });
         }
       } catch (err) {
-        this.log.warn({ err: errorMessage(err) }, "could not report the fence outcome to its incident");
+        this.log.warn({ err }, "could not report the fence outcome to its incident");
       }
       return result;
     };
@@ -403,10 +402,7 @@ export class Events {
           ...(this.config.now ? { now: this.config.now } : {}),
         });
       } catch (err) {
-        this.log.error(
-          { err: errorMessage(err) },
-          "the event webhook could not start; node-side hooks are not heard",
-        );
+        this.log.error({ err }, "the event webhook could not start; node-side hooks are not heard");
       }
     }
     const sources: EventSources = {

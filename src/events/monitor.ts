@@ -11,7 +11,6 @@ import type { Job } from "bullmq";
 import { type ClusterDrivers, takeSnapshot } from "../cluster/snapshot";
 import type { ClusterConfig, InventoryConfig } from "../config/schema";
 import { readAutoFailback, readHaLogTail } from "../drivers/heartbeat/ha-log";
-import { errorMessage } from "../errors";
 import type { CommandRunner } from "../exec/runner";
 import type { Logger } from "../log";
 import type { ClusterState } from "../model/schema";
@@ -104,7 +103,7 @@ export async function readHeartbeat(
       try {
         return { node: n.name, lines: await readHaLogTail(runnerFor(n.name), call) };
       } catch (err) {
-        options.logger?.warn({ node: n.name, err: errorMessage(err) }, "heartbeat log not read");
+        options.logger?.warn({ node: n.name, err }, "heartbeat log not read");
         return { node: n.name, lines: null };
       }
     }),
@@ -115,10 +114,7 @@ export async function readHeartbeat(
     try {
       autoFailback = await readAutoFailback(runnerFor(observer.name), call);
     } catch (err) {
-      options.logger?.warn(
-        { node: observer.name, err: errorMessage(err) },
-        "heartbeat auto_failback not read",
-      );
+      options.logger?.warn({ node: observer.name, err }, "heartbeat auto_failback not read");
     }
   }
   return { logs, autoFailback };

@@ -278,7 +278,7 @@ export async function requestSplitBrainRecovery(
       signal ? { signal } : {},
     );
   } catch (err) {
-    deps.logger.warn({ err: errorMessage(err) }, "DRBD version unreadable");
+    deps.logger.warn({ err }, "DRBD version unreadable");
   }
   const outcome = planSplitBrainRecovery(cluster, state, req, version);
   if (!outcome.ok) {

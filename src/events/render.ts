@@ -44,10 +44,46 @@ export function oncallMentions(oncall: InventoryConfig["oncall"]): string {
   return [...oncall.groups.map((g) => `<!subteam^${g}>`), ...oncall.users.map((u) => `<@${u}>`)].join(" ");
 }
 
+/** Room for the evidence's code block in a section (the section limit less its title). */
+const EVIDENCE_MAX = SECTION_MAX - 100;
+
+/**
+ * Evidence lines as a code block within one section, measured as sent (escaped): whole lines while they
+ * fit, then how many were left out. `cut` says whether anything was (the caller attaches it all).
+ */
+function evidenceCode(lines: readonly string[]): { text: string; cut: boolean } {
+  if (lines.length === 0) return { text: codeBlock(["(no raw evidence)"]), cut: false };
+  const shown: string[] = [];
+  let size = 8;
+  let cut = false;
+  for (const line of lines.slice(0, EVIDENCE_LINES)) {
+    const l = truncate(line, 300);
+    if (l !== line) cut = true;
+    const add = codeBlock([l]).length - 7;
+    if (size + add > EVIDENCE_MAX - 60) break;
+    shown.push(l);
+    size += add;
+  }
+  const more = lines.length - shown.length;
+  if (more > 0) {
+    cut = true;
+    shown.push(`… ${more} more line${more === 1 ? "" : "s"} (all of it is attached in the thread)`);
+  }
+  return { text: codeBlock(shown), cut };
+}
+
 function evidenceBlock(lines: readonly string[]): string {
-  const shown = lines.slice(0, EVIDENCE_LINES).map((l) => truncate(l, 300));
-  if (lines.length > EVIDENCE_LINES) shown.push(`… ${lines.length - EVIDENCE_LINES} more lines`);
-  return codeBlock(shown.length > 0 ? shown : ["(no raw evidence)"]);
+  return evidenceCode(lines).text;
+}
+
+function evidenceAttachment(lines: readonly string[]): OutboundMessage["attachment"] {
+  return evidenceCode(lines).cut
+    ? { filename: "evidence.txt", title: "Evidence (every line as read)", content: lines.join("\n") }
+    : undefined;
+}
+
+function withAttachment(a: OutboundMessage["attachment"]): Pick<OutboundMessage, "attachment"> {
+  return a ? { attachment: a } : {};
 }
 
 export function actionLabel(a: IncidentAction): string {
@@ -202,6 +238,7 @@ export function renderIncident(
       3_000,
     ),
     blocks,
+    ...withAttachment(evidenceAttachment(e.evidence)),
   };
 }
 
@@ -238,6 +275,7 @@ export function renderFollowUp(
     text: truncate(`${opts.mention ? `${opts.mention} ` : ""}${escapeMrkdwn(opts.title)}`, 3_000),
     blocks,
     threadTs,
+    ...withAttachment(opts.evidence ? evidenceAttachment(opts.evidence) : undefined),
   };
 }
 

@@ -27,7 +27,7 @@ export type EventFamily =
   | "disk"
   /** A DRBD resync. */
   | "resync"
-  /** A guest: running on two nodes. */
+  /** A guest: running on two nodes, or away from its home node (reported at start-up). */
   | "guest"
   /** A guest or HA resource moved to another node. */
   | "failover"

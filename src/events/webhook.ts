@@ -499,11 +499,11 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
       try {
         if (event || mutate) await o.pipeline.report(event, mutate, parsed.cluster);
       } catch (err) {
-        log.error({ err: errorMessage(err) }, "webhook event could not be processed");
+        log.error({ err }, "webhook event could not be processed");
       }
       await o.poke?.(parsed.cluster).catch(() => {});
     })().catch((err: unknown) => {
-      log.error({ err: errorMessage(err) }, "webhook handler failed");
+      log.error({ err }, "webhook handler failed");
       if (!res.headersSent) answer(res, 500, "internal error");
     });
   });

@@ -229,7 +229,7 @@ async function markCancelledBeforeStart(
       }),
     );
   } catch (err) {
-    deps.logger.warn({ jobId, err: errorMessage(err) }, "could not update the card of a cancelled job");
+    deps.logger.warn({ jobId, err }, "could not update the card of a cancelled job");
   }
 }
 

@@ -3,7 +3,6 @@
  * after the enqueue, off the ack path; failures are logged and the worker then posts the card itself.
  */
 import type { Notifier } from "../app/types";
-import { errorMessage } from "../errors";
 import type { Logger } from "../log";
 import { JOBS, type JobName } from "../queue/schema";
 import { renderQueuedCard } from "./card";
@@ -51,6 +50,6 @@ export async function announceQueuedJob(deps: AnnounceDeps, job: QueuedJob): Pro
       });
     }
   } catch (err) {
-    deps.logger.warn({ jobId: job.jobId, err: errorMessage(err) }, "could not post the queued card");
+    deps.logger.warn({ jobId: job.jobId, err }, "could not post the queued card");
   }
 }

@@ -65,6 +65,7 @@ const MAX_BLOCKS = 50;
 const MAX_SECTION_CHARS = 2_900;
 const MAX_LINE_CHARS = 200;
 const MAX_OUTPUT_LINES_KEPT = 20_000;
+const SUMMARY_MAX_CHARS = 1_000;
 
 function user(id: string): string {
   return /^[UW][A-Z0-9]{2,}$/.test(id) ? `<@${id}>` : escapeMrkdwn(id);
@@ -83,7 +84,11 @@ function elapsed(s: CardState, now: number): number | null {
 export function statusLine(s: CardState, now = Date.now()): string {
   const took = elapsed(s, now);
   const dur = took === null ? "" : formatDuration(took);
-  const summary = s.summary ? `: ${s.summary}` : "";
+  // A long failure reason would overflow the card (it is repeated in the footer): the full text is in
+  // the job's log attached at the end.
+  const summary = s.summary
+    ? `: ${s.summary.length > SUMMARY_MAX_CHARS ? `${s.summary.slice(0, SUMMARY_MAX_CHARS - 1)}…` : s.summary}`
+    : "";
   switch (s.phase) {
     case "queued":
       return `:hourglass_flowing_sand: *Queued*${s.activity ? ` · ${s.activity}` : ""}`;
@@ -114,7 +119,8 @@ function tail(lines: readonly string[], n: number): string[] {
     .slice(-n)
     .map((l) => (l.length > MAX_LINE_CHARS ? `${l.slice(0, MAX_LINE_CHARS)}…` : l));
   // Keep the code block under the section limit, dropping the oldest lines first.
-  while (shown.length > 1 && shown.join("\n").length > MAX_SECTION_CHARS - 100) shown.shift();
+  // Measured escaped (& < > grow), as Slack counts what is sent.
+  while (shown.length > 1 && escapeMrkdwn(shown.join("\n")).length > MAX_SECTION_CHARS - 100) shown.shift();
   return shown;
 }
 
@@ -444,7 +450,7 @@ export class JobCard {
       // Space the next edit from when this one was done: Slack may have delayed it (429, Retry-After).
       this.lastEditAt = this.now();
     } catch (err) {
-      this.logger?.warn({ err: errorMessage(err), jobId: this.state.jobId }, "job card update failed");
+      this.logger?.warn({ err, jobId: this.state.jobId }, "job card update failed");
     }
     this.reportProgress();
     // Changes that arrived while this edit was in flight.
@@ -483,13 +489,13 @@ export class JobCard {
         }
       }
     } catch (err) {
-      this.logger?.warn({ err: errorMessage(err), jobId }, "job card store unavailable; posting a new card");
+      this.logger?.warn({ err, jobId }, "job card store unavailable; posting a new card");
     }
     const message = this.render();
     this.lastSentKey = this.contentKey(message);
     this.dirty = false;
     const ref = await this.notifier.post(this.options.channel, message).catch((err: unknown) => {
-      this.logger?.warn({ err: errorMessage(err), jobId }, "job card post failed");
+      this.logger?.warn({ err, jobId }, "job card post failed");
       return null;
     });
     if (ref && store) await store.setRef(jobId, ref).catch(() => {});
@@ -520,7 +526,7 @@ export class JobCard {
         threadTs: ref.ts,
       });
     } catch (err) {
-      this.logger?.warn({ err: errorMessage(err), jobId: this.state.jobId }, "job log upload failed");
+      this.logger?.warn({ err, jobId: this.state.jobId }, "job log upload failed");
     }
   }
 }

@@ -26,14 +26,20 @@
  *   !sim tamper NODE COMMAND off               ends it (COMMAND quoted or not: "xm list", cat /proc/drbd)
  *   !sim autostart NODE GUEST on|off           links (or removes) GUEST's config in NODE's /etc/xen/auto
  *   !sim xendomainsRestore NODE on|off         NODE's XENDOMAINS_RESTORE (and XENDOMAINS_SAVE)
+ *   !sim config NODE PATH replace "OLD" "NEW"  edits one of NODE's configuration files (what the
+ *   !sim config NODE PATH set "TEXT"           doctor reads); set/append take \n for newlines,
+ *   !sim config NODE PATH append "LINE"        mode sets `stat -c %a`, delete removes the file,
+ *   !sim config NODE PATH mode 644|delete|reset   reset makes it follow the simulation again
  */
 
 import { formatKiB, formatRate } from "../jobs-ui/format";
 import { formatTruth, parseTamperMode, type SimulatedCluster } from "../sim";
+import { defaultConfigFile, editConfigFile, editedConfigFile } from "../sim/config-files";
+import { simFile } from "../sim/startup";
 import { splitCommandLine } from "../ssh/quote";
 
 const HELP =
-  "lab directives: !sim startResync RESOURCE [SOURCE] [MiB] | !sim splitBrain RESOURCE | !sim disconnect NODE [rebootAfterSeconds] | !sim nodeUp NODE | !sim heal | !sim rate RESOURCE MiB/s | !sim failMigration GUEST [arrived] | !sim mem GUEST MiB | !sim truth | !sim autoTakeover on|off | !sim autoFailback on|off | !sim fenceDevice on|off | !sim partition NODE | !sim fenceIneffective NODE [off] | !sim tamper NODE COMMAND garbage|empty|headonly|truncate N|fail|off | !sim autostart NODE GUEST on|off | !sim xendomainsRestore NODE on|off | !sleep SECONDS";
+  "lab directives: !sim startResync RESOURCE [SOURCE] [MiB] | !sim splitBrain RESOURCE | !sim disconnect NODE [rebootAfterSeconds] | !sim nodeUp NODE | !sim heal | !sim rate RESOURCE MiB/s | !sim failMigration GUEST [arrived] | !sim mem GUEST MiB | !sim truth | !sim autoTakeover on|off | !sim autoFailback on|off | !sim fenceDevice on|off | !sim partition NODE | !sim fenceIneffective NODE [off] | !sim tamper NODE COMMAND garbage|empty|headonly|truncate N|fail|off | !sim autostart NODE GUEST on|off | !sim xendomainsRestore NODE on|off | !sim config NODE PATH replace OLD NEW|set TEXT|append LINE|mode OCTAL|delete|reset | !sleep SECONDS";
 
 /** `NODE COMMAND... MODE`: the mode is the last word (`truncate N`: the last two); the command between. */
 function tamperArgs(rest: string): { node: string; command: string[]; mode: string } {
@@ -166,6 +172,28 @@ export function labDirectives(sim: SimulatedCluster): (text: string) => Promise<
         return on
           ? `lab: fencing ${node} reports success but powers the wrong outlet (${node} stays on)`
           : `lab: fencing ${node} works again`;
+      }
+      case "config": {
+        const usage =
+          "usage: !sim config NODE PATH replace OLD NEW | set TEXT | append LINE | mode OCTAL | delete | reset";
+        const [node, path, op, ...rest] = splitCommandLine(text.trim().replace(/^!sim\s+config\s*/, ""));
+        if (!node || !path || !op) throw new Error(usage);
+        const unescape = (t: string) => t.replace(/\\n/g, "\n").replace(/\\t/g, "\t");
+        const c = sim.cluster;
+        const content = simFile(c, node, path);
+        const mode = editedConfigFile(c, node, path)?.mode ?? defaultConfigFile(c, node, path)?.mode ?? "644";
+        const current = content === null ? null : { content, mode };
+        if (op === "replace" && rest.length === 2)
+          return `lab: ${editConfigFile(c, node, path, current, { op, from: unescape(rest[0] as string), to: unescape(rest[1] as string) })}`;
+        if (op === "set" && rest.length === 1)
+          return `lab: ${editConfigFile(c, node, path, current, { op, content: `${unescape(rest[0] as string).replace(/\n?$/, "\n")}` })}`;
+        if (op === "append" && rest.length === 1)
+          return `lab: ${editConfigFile(c, node, path, current, { op, text: unescape(rest[0] as string) })}`;
+        if (op === "mode" && rest.length === 1)
+          return `lab: ${editConfigFile(c, node, path, current, { op, mode: rest[0] as string })}`;
+        if ((op === "delete" || op === "reset") && rest.length === 0)
+          return `lab: ${editConfigFile(c, node, path, current, { op })}`;
+        throw new Error(usage);
       }
       case "heal":
         sim.faults.heal();

@@ -7,7 +7,6 @@ import type { Redis } from "ioredis";
 import type { AuditLog } from "../audit/log";
 import { recentAudit } from "../audit/read";
 import type { AuditEntryInput, AuditRecord } from "../audit/schema";
-import { errorMessage } from "../errors";
 import type { Logger } from "../log";
 
 export class AuditRecorder {
@@ -37,10 +36,7 @@ export class AuditRecorder {
       () => {},
       (err: unknown) => {
         this.failures += 1;
-        this.logger.error(
-          { err: errorMessage(err), kind: entry.kind, actor: entry.actor },
-          "audit write failed",
-        );
+        this.logger.error({ err, kind: entry.kind, actor: entry.actor }, "audit write failed");
       },
     );
     this.pending.add(p);

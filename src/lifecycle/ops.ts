@@ -76,7 +76,7 @@ export class SlackConnectionCheck {
       this.lastError = null;
     } catch (err) {
       this.lastError = `auth.test failed: ${errorMessage(err)}`;
-      this.logger.warn({ err: errorMessage(err) }, "slack health check failed");
+      this.logger.warn({ err }, "slack health check failed");
     }
   }
 }

@@ -16,7 +16,7 @@
 import type { Redis } from "ioredis";
 import type { ActionPlan } from "../approval/types";
 import type { ClusterConfig } from "../config/schema";
-import { errorMessage, XenopsError } from "../errors";
+import { XenopsError } from "../errors";
 import type { Logger } from "../log";
 import { closeConnection, createRedisConnection } from "../queue/redis";
 
@@ -197,7 +197,7 @@ export class Lock {
     try {
       this.options.onLost?.(this);
     } catch (err) {
-      this.log?.error({ err: errorMessage(err) }, "lock onLost callback failed");
+      this.log?.error({ err }, "lock onLost callback failed");
     }
   }
 
@@ -211,7 +211,7 @@ export class Lock {
     this.renewing = this.extend()
       .catch((err) => {
         // Redis unreachable: we cannot know, but past the TTL the keys are gone for sure.
-        this.log?.warn({ keys: this.keys, err: errorMessage(err) }, "lock renewal failed");
+        this.log?.warn({ keys: this.keys, err }, "lock renewal failed");
         // With retakeExpired the next check asks Redis whether anyone took the keys meanwhile.
         if (Date.now() - this.confirmedAt >= this.ttlMs && !this.options.retakeExpired)
           this.markLost("not renewed within its TTL");

@@ -36,6 +36,10 @@ export interface OperationSettings extends PlanSettings {
    * timeout from its recorded start) plus this grace has passed.
    */
   stepGraceMs: number;
+  /** Split-brain recovery: how long a guest may take to shut down on the victim. */
+  shutdownTimeoutMs: number;
+  /** Split-brain recovery: how long the resync after the discard is followed before giving up. */
+  resyncTimeoutMs: number;
 }
 
 export const DEFAULT_OPERATION_SETTINGS: OperationSettings = {
@@ -49,6 +53,8 @@ export const DEFAULT_OPERATION_SETTINGS: OperationSettings = {
   recoveryIntervalMs: 15_000,
   leaseTtlMs: 30_000,
   stepGraceMs: 60_000,
+  shutdownTimeoutMs: 180_000,
+  resyncTimeoutMs: 6 * 3_600_000,
 };
 
 export interface OperationDeps {
@@ -78,6 +84,18 @@ export interface OperationDeps {
    * except through Pacemaker's fence history, so nothing is started in place of a silent node.
    */
   offProofs?: OffProofStore;
+  /**
+   * The event pipeline's side of a split-brain recovery (src/events/): while it runs, DRBD's own
+   * reconnect is not reported as an automatic resolution; once resynced, the incident is resolved.
+   */
+  splitBrainEvents?: SplitBrainEvents;
+}
+
+export interface SplitBrainEvents {
+  /** Marks the recovery of `resource` in progress (approvalId) or over (null). */
+  recovering(cluster: string, resource: string, approvalId: string | null): Promise<unknown>;
+  /** The recovery ended with both sides UpToDate: resolve the split-brain incident. */
+  resolved(cluster: string, resource: string, title: string, evidence: string[]): Promise<unknown>;
 }
 
 export function clusterConfig(deps: Pick<OperationDeps, "inventory">, name: string): ClusterConfig {

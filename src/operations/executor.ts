@@ -27,6 +27,7 @@ import { type OffProof, seenAlive } from "./liveness";
 import { describeLocation, locateGuest, runsOnlyOn } from "./locate";
 import { operationSpecOf, planOperation, requestOfPlan } from "./plan";
 import { focusOfPlan } from "./preflight";
+import { type ActionContext, type ActionHooks, actionHooks } from "./registry";
 import {
   type ExecutionView,
   oncallMentions,
@@ -133,7 +134,7 @@ export class ExecutionCardWriter {
           if (stored) await this.deps.notifier.update(this.ref, JSON.parse(stored) as typeof message);
         }
       } catch (err) {
-        this.deps.logger.warn({ err: errorMessage(err) }, "execution card update failed");
+        this.deps.logger.warn({ err }, "execution card update failed");
       }
     });
     this.chain = next;
@@ -146,7 +147,7 @@ export class ExecutionCardWriter {
    */
   async lateNote(text: string): Promise<void> {
     await this.deps.approvals?.addNote(this.view.record.id, text).catch((err: unknown) => {
-      this.deps.logger.warn({ err: errorMessage(err) }, "could not add the note to the journal");
+      this.deps.logger.warn({ err }, "could not add the note to the journal");
     });
     await this.chain;
     try {
@@ -156,7 +157,7 @@ export class ExecutionCardWriter {
         this.ref ? { ...message, threadTs: this.ref.ts } : message,
       );
     } catch (err) {
-      this.deps.logger.warn({ err: errorMessage(err) }, "could not post the note");
+      this.deps.logger.warn({ err }, "could not post the note");
     }
   }
 
@@ -195,7 +196,7 @@ export class ExecutionCardWriter {
         // In the thread for the context, and in the channel so it is seen.
         if (this.ref) await this.deps.notifier.post(record.channel, page);
       } catch (err) {
-        this.deps.logger.error({ err: errorMessage(err) }, "could not post the page");
+        this.deps.logger.error({ err }, "could not post the page");
       }
     }
   }
@@ -223,10 +224,7 @@ export async function recordOutcome(
     if (settled === "missing")
       deps.logger.error({ approvalId: record.id }, "the execution journal is gone (Redis lost its data?)");
   } catch (err) {
-    deps.logger.error(
-      { approvalId: record.id, err: errorMessage(err) },
-      "could not finish the execution journal",
-    );
+    deps.logger.error({ approvalId: record.id, err }, "could not finish the execution journal");
   }
   if (settled === "lost" || settled === "finished") return settled;
   await auditSafely(deps, {
@@ -365,7 +363,7 @@ export async function executeApproved(
     ).run();
   } finally {
     lease?.stop();
-    await lock.release().catch((err: unknown) => log.warn({ err: errorMessage(err) }, "lock release failed"));
+    await lock.release().catch((err: unknown) => log.warn({ err }, "lock release failed"));
   }
 
   function duplicate(): ExecutionOutcome {
@@ -388,6 +386,12 @@ class Execution {
   private beforeFence: BeforeFence = { aliveBefore: null, historyBefore: Number.POSITIVE_INFINITY };
   /** The off-proofs the fresh plan was made with (a create relies on them). */
   private offProofs: Readonly<Record<string, OffProof | null>> = {};
+  /** The action's own read-back, verification and failure handling (src/operations/registry.ts). */
+  private readonly hooks: ActionHooks | null;
+  /** A step the action calls its point of no return has started: cancel no longer aborts. */
+  private pastNoReturn = false;
+  /** Cancel was asked for past the point of no return (the outcome says so). */
+  private cancelIgnored = false;
 
   constructor(
     private readonly deps: OperationDeps,
@@ -402,13 +406,39 @@ class Execution {
   ) {
     this.exitCodes = steps.map(() => null);
     this.durations = steps.map(() => 0);
+    this.hooks = actionHooks(record.plan.action);
+  }
+
+  private ctx(): ActionContext {
+    return {
+      deps: this.deps,
+      cluster: this.cluster,
+      record: this.record,
+      steps: this.steps,
+      guard: () => this.lock.assertHeld(),
+      phase: (text) => this.card.phase(text),
+      recovered: false,
+    };
   }
 
   private get log() {
     return this.deps.logger.child({ approvalId: this.record.id, jobId: this.jobId });
   }
 
-  private async end(outcome: ExecutionOutcome): Promise<ExecutionOutcome> {
+  private async end(result: ExecutionOutcome): Promise<ExecutionOutcome> {
+    const outcome: ExecutionOutcome =
+      this.cancelIgnored && "details" in result
+        ? {
+            ...result,
+            details: [
+              ...result.details,
+              "cancel was asked for past the point of no return: it finished and verified",
+            ],
+          }
+        : result;
+    await this.hooks
+      ?.onEnd?.(this.ctx(), outcome)
+      .catch((err: unknown) => this.log.warn({ err }, "action end hook failed"));
     const settled = await recordOutcome(this.deps, this.record, this.jobId, outcome, {
       exitCodes: this.exitCodes,
       stepDurationsMs: this.durations,
@@ -493,15 +523,27 @@ class Execution {
     }
 
     this.card.view.phase = null;
+    if (this.hooks?.onStart) await this.hooks.onStart(this.ctx());
     for (let i = 0; i < this.steps.length; i++) {
       const step = this.steps[i] as OperationStep;
-      if (this.signal?.aborted)
+      if (this.signal?.aborted && !this.pastNoReturn)
         return this.failed(i, new XenopsError("exec_aborted", "cancelled before this step"), false);
+      if (this.signal?.aborted && !this.cancelIgnored) {
+        this.cancelIgnored = true;
+        this.log.info({ step: i }, "cancel past the point of no return: finishing");
+      }
       try {
         await this.lock.assertHeld();
       } catch (err) {
         return this.failed(i, err, false);
       }
+      if (this.hooks?.beforeStep)
+        try {
+          await this.hooks.beforeStep(this.ctx(), i, step);
+        } catch (err) {
+          return this.failed(i, err, false);
+        }
+      if (this.hooks?.pointOfNoReturn?.(step)) this.pastNoReturn = true;
       if (step.kind === "fence" && step.fenceTarget) {
         // Fence verification needs evidence that did not hold before: look at the target right now.
         const seen = await probe(this.deps, this.cluster, [step.fenceTarget, step.node]);
@@ -590,6 +632,14 @@ class Execution {
 
   /** After a step that moves or starts a guest, or fences a node: read the result back. */
   private async readBack(i: number, step: OperationStep): Promise<ExecutionOutcome | null> {
+    if (this.hooks) {
+      try {
+        await this.hooks.readBack?.(this.ctx(), i, step);
+      } catch (err) {
+        return this.failed(i, err, true);
+      }
+      return null;
+    }
     const s = this.deps.settings;
     // After a migrate or a create the guest must run on its destination only.
     const placedOn = step.kind === "migrate" ? step.to : step.kind === "create" ? step.node : undefined;
@@ -629,6 +679,7 @@ class Execution {
 
   private async verifyEnd(): Promise<ExecutionOutcome> {
     const { plan } = this.record;
+    if (this.hooks) return this.end(await this.hooks.verify(this.ctx()));
     await this.card.phase("Verifying the result on every node…");
     const state = await probe(this.deps, this.cluster);
     if (plan.action === "attest_off") return this.end(await recordAttestation(this.deps, this.record, state));
@@ -698,7 +749,7 @@ class Execution {
         );
         replanned = true;
       } catch (err) {
-        this.log.warn({ err: errorMessage(err) }, "could not queue the new plan");
+        this.log.warn({ err }, "could not queue the new plan");
       }
     }
     return this.end({
@@ -735,6 +786,7 @@ class Execution {
         page: true,
       });
     }
+    if (this.hooks) return this.end(await this.hooks.onFailure(this.ctx(), i, err, ran, stepText));
     const guard = () => this.lock.assertHeld();
 
     if (step.kind === "fence") {

@@ -75,7 +75,7 @@ export class ExecutionLease {
         .catch((err: unknown) => {
           this.unconfirmed = true;
           this.options.logger?.warn(
-            { approvalId: this.grant.approvalId, token: this.grant.token, err: errorMessage(err) },
+            { approvalId: this.grant.approvalId, token: this.grant.token, err },
             "lease renewal failed: the lease may be lost",
           );
         })

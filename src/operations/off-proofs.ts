@@ -6,7 +6,6 @@
  */
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import { errorMessage } from "../errors";
 import type { Logger } from "../log";
 import type { ClusterState } from "../model/schema";
 import { type OffProof, seenAlive } from "./liveness";
@@ -58,7 +57,7 @@ export class OffProofStore {
       if (parsed.success) return parsed.data;
       this.logger?.warn({ cluster, node }, "unreadable off-proof ignored");
     } catch (err) {
-      this.logger?.warn({ cluster, node, err: errorMessage(err) }, "unreadable off-proof ignored");
+      this.logger?.warn({ cluster, node, err }, "unreadable off-proof ignored");
     }
     return null;
   }

@@ -52,6 +52,8 @@ function versionNodes(cluster: ClusterConfig, state: ClusterState, request: Oper
     const guests = nodeState(state, request.node)?.domains?.flatMap((d) => (d.guest ? [d.guest] : [])) ?? [];
     return guests.some(needs) ? cluster.nodes.map((n) => n.name) : [];
   }
+  // The discard's syntax depends on the victim's DRBD version (8.3 vs 8.4+).
+  if (request.action === "split_brain_recover") return [request.victim];
   return [];
 }
 
@@ -73,6 +75,8 @@ export function involvedNodes(
     case "attest_off":
       // Recording that a node is off is not an action on it: a maintenance window does not block it.
       return [];
+    case "split_brain_recover":
+      return [request.victim, request.survivor];
     case "evacuate": {
       const guests =
         nodeState(state, request.node)?.domains?.flatMap((d) => (d.guest ? [d.guest] : [])) ?? [];
@@ -103,7 +107,7 @@ export async function gatherFacts(
       try {
         facts.drbdVersion[node] = await drbd.version(deps.runnerFor(cluster.name, node), call);
       } catch (err) {
-        deps.logger.warn({ node, err: errorMessage(err) }, "could not read the DRBD version");
+        deps.logger.warn({ node, err }, "could not read the DRBD version");
         facts.drbdVersion[node] = null;
       }
     }),
@@ -119,7 +123,7 @@ export async function gatherFacts(
             ? `${node} is in maintenance until ${w.until} (set by <@${w.by}>${w.reason ? `: ${w.reason}` : ""})`
             : "";
         } catch (err) {
-          deps.logger.warn({ node, err: errorMessage(err) }, "could not read the maintenance window");
+          deps.logger.warn({ node, err }, "could not read the maintenance window");
           facts.maintenance[node] = null;
         }
       }),
@@ -134,7 +138,7 @@ export async function gatherFacts(
       for (const n of cluster.nodes) facts.offProofs[n.name] = proofs[n.name] ?? null;
     } catch (err) {
       // Unread proofs prove nothing: every silent node then counts as not proven off.
-      deps.logger.warn({ err: errorMessage(err) }, "could not read the off-proofs");
+      deps.logger.warn({ err }, "could not read the off-proofs");
     }
   }
 
@@ -148,7 +152,7 @@ export async function gatherFacts(
           .run(["test", "-f", file], { ...call, okExitCodes: [0, 1] });
         facts.configFile[node] = res.exitCode === 0;
       } catch (err) {
-        deps.logger.warn({ node, err: errorMessage(err) }, "could not check the guest's config file");
+        deps.logger.warn({ node, err }, "could not check the guest's config file");
         facts.configFile[node] = null;
       }
     } else if (node) facts.configFile[node] = null;
@@ -172,10 +176,7 @@ export async function gatherFacts(
           facts.fenceParamOrder = fence.parseParamOrder((await runner.run(orderQuery, call)).stdout);
           if (facts.fenceParamOrder.length === 0) facts.fenceParamOrder = null;
         } catch (err) {
-          deps.logger.warn(
-            { node: fencer, err: errorMessage(err) },
-            "could not read the stonith parameter order",
-          );
+          deps.logger.warn({ node: fencer, err }, "could not read the stonith parameter order");
         }
       }
       let check: ReturnType<typeof fence.deviceCheck> = null;
@@ -286,6 +287,14 @@ export function requestOfPlan(plan: {
       const node = str(plan.params.node) ?? plan.target.node ?? null;
       return node ? { action: "attest_off", cluster: plan.cluster, node } : null;
     }
+    case "split_brain_recover": {
+      const resource = str(plan.params.resource);
+      const survivor = str(plan.params.survivor);
+      const victim = str(plan.params.victim) ?? plan.target.node ?? null;
+      return resource && survivor && victim
+        ? { action: "split_brain_recover", cluster: plan.cluster, resource, survivor, victim }
+        : null;
+    }
     default:
       return null;
   }
@@ -308,6 +317,13 @@ export function operationSpecOf(request: OperationRequest): OperationSpec {
       return { action: "evacuate", node: request.node, ...withOverrides(request) };
     case "attest_off":
       return { action: "attest_off", node: request.node };
+    case "split_brain_recover":
+      return {
+        action: "split_brain_recover",
+        resource: request.resource,
+        survivor: request.survivor,
+        victim: request.victim,
+      };
   }
 }
 

@@ -14,6 +14,7 @@ import type { ClusterConfig } from "../config/schema";
 import { atLeast84 } from "../drivers/drbdadm";
 import type { MutationDrivers } from "../drivers/registry";
 import type { ClusterState } from "../model/schema";
+import { planSplitBrainRecovery } from "./actions/split-brain-plan";
 import { haManagerCheck, noteOverrides, type OperationOverride } from "./ha-manager";
 import { type Liveness, nodeLiveness, notProvenOff, provenOff, seenAlive } from "./liveness";
 import {
@@ -976,6 +977,14 @@ export function buildPlan(input: PlanInput, request: OperationRequest): PlanOutc
       );
     case "attest_off":
       return planAttestOff(input, request.node);
+    case "split_brain_recover":
+      return planSplitBrainRecovery(
+        input.cluster,
+        input.state,
+        request,
+        input.facts.drbdVersion[request.victim] ?? null,
+        input.facts,
+      );
   }
 }
 
@@ -992,5 +1001,7 @@ export function describeRequest(request: OperationRequest): string {
       return `Evacuate ${request.node}`;
     case "attest_off":
       return `Attest that ${request.node} is powered off`;
+    case "split_brain_recover":
+      return `Recover the split brain of ${request.resource}, keeping ${request.survivor}'s data (discarding ${request.victim}'s)`;
   }
 }

@@ -16,6 +16,7 @@ import { clusterConfig, type OperationDeps, resolveFenceSecrets } from "./contex
 import { ExecutionCardWriter, fenceOutcome, operationLockKeys, parseSteps, recordOutcome } from "./executor";
 import { ExecutionLease, takeoverVerdict } from "./lease";
 import { describeLocation, locateGuest, runsOnlyOn } from "./locate";
+import { type ActionContext, actionHooks, recoverableAction } from "./registry";
 import type { StepStatusView } from "./render";
 import { sweepOrphanedExecutions } from "./sweeper";
 import type { ExecutionOutcome, OperationStep } from "./types";
@@ -28,7 +29,6 @@ import {
   waitForPlacement,
 } from "./verify";
 
-const OUR_ACTIONS = new Set(["migrate", "create", "fence", "evacuate", "attest_off"]);
 
 export interface RecoveryReport {
   approvalId: string;
@@ -44,7 +44,7 @@ export async function recoverUnfinished(
   const journals = await deps.approvals.unfinishedExecutions();
   for (const j of journals) {
     const record = await deps.approvals.get(j.approvalId);
-    if (!record || !OUR_ACTIONS.has(record.plan.action) || !options.clusters.includes(record.plan.cluster))
+    if (!record || !recoverableAction(record.plan.action) || !options.clusters.includes(record.plan.cluster))
       continue;
     const log = deps.logger.child({ approvalId: record.id, jobId: j.jobId, component: "recovery" });
     let cluster: ClusterConfig;
@@ -53,7 +53,7 @@ export async function recoverUnfinished(
       cluster = clusterConfig(deps, record.plan.cluster);
       steps = parseSteps(record);
     } catch (err) {
-      log.error({ err: errorMessage(err) }, "cannot recover this execution");
+      log.error({ err }, "cannot recover this execution");
       continue;
     }
     // A worker paused or cut off from Redis in the middle of a long step is not dead: take over only
@@ -111,8 +111,22 @@ export async function recoverUnfinished(
       for (const s of journal.steps) card.view.statuses[s.index] = viewOf(s.status);
       await card.phase("The worker running this stopped; re-reading the cluster to see how far it got…");
       let outcome: ExecutionOutcome;
+      // An action with hooks of its own (src/operations/registry.ts) recovers through them.
+      const hooks = actionHooks(record.plan.action);
+      const ctx: ActionContext = {
+        deps: fencedDeps,
+        cluster,
+        record,
+        steps,
+        guard: () => fencing.assertHeld(),
+        phase: (text) => card.phase(text),
+        recovered: true,
+      };
       try {
-        outcome = await recoverOne(fencedDeps, record, cluster, steps, journal, fencing);
+        if (hooks) {
+          await hooks.onStart?.(ctx);
+          outcome = await hooks.recover(ctx, journal);
+        } else outcome = await recoverOne(fencedDeps, record, cluster, steps, journal, fencing);
       } catch (err) {
         outcome = {
           status: "uncertain",
@@ -121,6 +135,9 @@ export async function recoverUnfinished(
           page: true,
         };
       }
+      await hooks
+        ?.onEnd?.(ctx, outcome)
+        .catch((err: unknown) => log.warn({ err }, "action end hook failed"));
       const settled = await recordOutcome(fencedDeps, record, journal.jobId, outcome);
       if (settled === "lost" || settled === "finished") {
         await card.lateNote(
@@ -401,7 +418,7 @@ export function startRecovery(
   const pass = async (): Promise<RecoveryReport[]> => {
     const recovered = await recoverUnfinished(deps, options);
     const swept = await sweepOrphanedExecutions(deps, options).catch((err: unknown) => {
-      deps.logger.warn({ err: errorMessage(err) }, "orphaned execution sweep failed");
+      deps.logger.warn({ err }, "orphaned execution sweep failed");
       return [];
     });
     return [...recovered, ...swept];
@@ -410,7 +427,7 @@ export function startRecovery(
     if (stopped) return Promise.resolve([]);
     running ??= pass()
       .catch((err: unknown) => {
-        deps.logger.warn({ err: errorMessage(err) }, "crash recovery pass failed");
+        deps.logger.warn({ err }, "crash recovery pass failed");
         return [];
       })
       .finally(() => {

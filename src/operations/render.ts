@@ -157,11 +157,48 @@ function title(view: ExecutionView): string {
   }
 }
 
+/** The step that matters now: the running one, else the last that failed or broke off, else the next. */
+function currentStep(statuses: readonly StepStatusView[], total: number): number {
+  const running = statuses.indexOf("running");
+  if (running >= 0) return running;
+  const failed = Math.max(statuses.lastIndexOf("failed"), statuses.lastIndexOf("interrupted"));
+  if (failed >= 0) return failed;
+  const pending = statuses.findIndex((s, i) => i < total && s === "pending");
+  if (pending >= 0) return pending;
+  return statuses.length < total ? statuses.length : total - 1;
+}
+
+/**
+ * Which steps a long plan shows (null: a gap): the first 3, the current one with 5 before and 10 after,
+ * and the last 3, so the card follows step 46 of 60 instead of ending at whatever fits.
+ */
+export function stepWindow(total: number, current: number): (number | null)[] {
+  const keep = new Set<number>();
+  const add = (from: number, to: number) => {
+    for (let i = Math.max(0, from); i <= Math.min(total - 1, to); i += 1) keep.add(i);
+  };
+  add(0, 2);
+  add(current - 5, current + 10);
+  add(total - 3, total - 1);
+  const out: (number | null)[] = [];
+  let last = -1;
+  for (const i of [...keep].sort((a, b) => a - b)) {
+    if (i > last + 1) out.push(null);
+    out.push(i);
+    last = i;
+  }
+  return out;
+}
+
 export function renderExecutionCard(view: ExecutionView): OutboundMessage {
   const { record } = view;
   const { plan } = record;
   const approvers = record.approvedBy.map((u) => `<@${escapeMrkdwn(u)}>`).join(", ");
-  const stepLines = plan.steps.flatMap((step, i) => {
+  const shown = stepWindow(plan.steps.length, currentStep(view.statuses, plan.steps.length));
+  const stepLines = shown.flatMap((i) => {
+    if (i === null) return ["   …"];
+    const step = plan.steps[i];
+    if (!step) return [];
     const status = view.statuses[i] ?? "pending";
     const note = view.notes[i];
     return [
@@ -174,7 +211,12 @@ export function renderExecutionCard(view: ExecutionView): OutboundMessage {
     section(
       `*${escapeMrkdwn(plan.summary)}*\nRequested by <@${escapeMrkdwn(record.requestedBy)}>, approved by ${approvers || "nobody"}${record.decidedAt ? ` ${slackDate(record.decidedAt)}` : ""}. Request \`${record.id}\`${record.executionJobId ? `, job \`${escapeMrkdwn(record.executionJobId)}\`` : ""}.`,
     ),
-    codeSection("*Steps*", stepLines),
+    codeSection(
+      plan.steps.length > shown.length
+        ? `*Steps* (around the current one; all ${plan.steps.length} are in the thread's plan)`
+        : "*Steps*",
+      stepLines,
+    ),
   ];
   if (view.phase && !view.result)
     blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `⏳ ${escapeMrkdwn(view.phase)}` }] });

@@ -18,7 +18,9 @@ export type OperationRequest =
   | { action: "fence"; cluster: string; node: string; overrideLastCopy?: string[] }
   | { action: "evacuate"; cluster: string; node: string; overrides?: OperationOverride[] }
   /** Record that humans checked `node` is powered off (no remote step; see src/operations/liveness.ts). */
-  | { action: "attest_off"; cluster: string; node: string };
+  | { action: "attest_off"; cluster: string; node: string }
+  /** Recover a split brain of `resource`: keep `survivor`'s data, discard `victim`'s changes. */
+  | { action: "split_brain_recover"; cluster: string; resource: string; survivor: string; victim: string };
 
 export type PlanOutcome =
   /** Every check passed: the plan can be shown for approval (or as a dry run). */
@@ -59,6 +61,15 @@ export const StepKind = z.enum([
   "create",
   /** The cluster's fence method, run from a surviving peer. */
   "fence",
+  // Split-brain recovery (src/operations/actions/split-brain.ts), on the victim unless said otherwise.
+  /** `xm shutdown` / `xl shutdown` of a guest; read back until it runs there no more. */
+  "guest-shutdown",
+  /** `drbdadm disconnect R` (a victim still trying to connect). */
+  "drbd-disconnect",
+  /** `drbdadm -- --discard-my-data connect R` (8.3) / `drbdadm connect --discard-my-data R` (8.4+). */
+  "drbd-discard-my-data",
+  /** `drbdadm connect R` (the survivor). */
+  "drbd-connect",
 ]);
 export type StepKind = z.infer<typeof StepKind>;
 

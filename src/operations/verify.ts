@@ -48,7 +48,7 @@ export async function readOffProofs(
   try {
     return await deps.offProofs.getAll(cluster.name);
   } catch (err) {
-    deps.logger.warn({ err: errorMessage(err) }, "could not read the off-proofs");
+    deps.logger.warn({ err }, "could not read the off-proofs");
     return {};
   }
 }

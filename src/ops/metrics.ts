@@ -38,6 +38,7 @@ export class Metrics {
   private readonly jobSeconds: Histogram<"name" | "outcome">;
   private readonly sshSeconds: Histogram<"cluster" | "node" | "result">;
   private readonly events: Counter<"kind">;
+  private readonly pages: Counter<"service" | "action" | "result">;
   private sender: (() => SenderSnapshot) | undefined;
   /** The sender's running 429 total at the last scrape, to add only what is new. */
   private senderRateLimitedSeen = 0;
@@ -72,6 +73,12 @@ export class Metrics {
       name: "xenops_events_total",
       help: "Cluster events observed, by kind.",
       labelNames: ["kind"],
+      registers,
+    });
+    this.pages = new Counter({
+      name: "xenops_pages_total",
+      help: "Requests to paging services, by service (pagerduty, opsgenie), action (trigger, acknowledge, resolve) and result (ok, retry, failed).",
+      labelNames: ["service", "action", "result"],
       registers,
     });
     const snapshot = () => this.senderSnapshot();
@@ -117,6 +124,11 @@ export class Metrics {
 
   event(kind: string): void {
     this.events.inc({ kind });
+  }
+
+  /** One request to a paging service: delivered (ok), failed and retried later (retry), or given up (failed). */
+  page(service: string, action: string, result: "ok" | "retry" | "failed"): void {
+    this.pages.inc({ service, action, result });
   }
 
   /** Read the Slack sender at each scrape (e.g. `() => sender.stats()`); a later call replaces the source. */

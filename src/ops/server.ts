@@ -159,7 +159,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      logger?.error({ err: errorMessage(err), url: req.url }, "ops server request failed");
+      logger?.error({ err, url: req.url }, "ops server request failed");
       if (!res.headersSent) res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" });
       res.end("internal error\n");
     });
@@ -171,7 +171,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       resolve();
     });
   });
-  server.on("error", (err) => logger?.error({ err: err.message }, "ops server error"));
+  server.on("error", (err) => logger?.error({ err }, "ops server error"));
   const { port } = server.address() as AddressInfo;
   const urlHost = host.includes(":") ? `[${host}]` : host;
   logger?.info({ host, port, dashboard: dashboard !== undefined }, "ops server listening");

@@ -145,7 +145,7 @@ export function createJobQueues(options: JobQueuesOptions): JobQueues {
   const queues = new Map<string, Queue>();
   for (const cluster of clusters) {
     const queue = new Queue(queueName(cluster), { connection: client, prefix });
-    queue.on("error", (err) => log.warn({ cluster, err: err.message }, "queue error"));
+    queue.on("error", (err) => log.warn({ cluster, err }, "queue error"));
     queues.set(cluster, queue);
   }
   let eventsClient: Redis | undefined;
@@ -262,7 +262,7 @@ export function createJobQueues(options: JobQueuesOptions): JobQueues {
       eventsClient ??= createRedisConnection(options.redisUrl, { role: "events", logger: log });
       // BullMQ duplicates the client for the blocking XREAD and owns that duplicate.
       const qe = new QueueEvents(queueName(cluster), { connection: eventsClient, prefix });
-      qe.on("error", (err) => log.warn({ cluster, err: err.message }, "queue events error"));
+      qe.on("error", (err) => log.warn({ cluster, err }, "queue events error"));
       pending = qe.waitUntilReady().then(() => qe);
       events.set(cluster, pending);
     }

@@ -153,7 +153,7 @@ export function createRedisConnection(url: string, options: ConnectionOptions): 
     const now = Date.now();
     if (now - lastErrorLog < 5_000) return;
     lastErrorLog = now;
-    options.logger?.warn({ role: options.role, err: err.message }, "redis connection error");
+    options.logger?.warn({ role: options.role, err }, "redis connection error");
   });
   client.once("end", () => registry.delete(client));
   return client;

@@ -28,6 +28,10 @@ export const StatusJob = z.object({
 });
 export type StatusJob = z.infer<typeof StatusJob>;
 
+/** `doctor`: read every node's configuration and post the checks (read-only, like status). */
+export const DoctorJob = z.object({ ...RequestFields });
+export type DoctorJob = z.infer<typeof DoctorJob>;
+
 /**
  * `drbd-watch`: follow a DRBD resync and keep one message updated until the resource is in sync (see
  * jobs/drbd-watch.ts; `enqueueWatch` there queues one from other jobs or events).
@@ -71,7 +75,11 @@ export const MaintenanceJob = z.object({
 });
 export type MaintenanceJob = z.infer<typeof MaintenanceJob>;
 
-/** `split-brain-plan` (issue 5): plan the recovery of a split brain keeping `survivor`'s data; posts the approval card. */
+/**
+ * `split-brain-plan` (issue 5): plan the recovery of a split brain keeping `survivor`'s data, like an
+ * `operation-plan` (jobs/split-brain.ts); posts the approval card in the incident's thread. The approved
+ * plan runs as an `operation-execute` job.
+ */
 export const SplitBrainPlanJob = z.object({
   ...RequestFields,
   resource: Name,
@@ -81,13 +89,6 @@ export const SplitBrainPlanJob = z.object({
   threadTs: z.string().max(40).nullable(),
 });
 export type SplitBrainPlanJob = z.infer<typeof SplitBrainPlanJob>;
-
-/** `split-brain-recover` (issue 5): run an approved split-brain recovery (exactly once, see the approval engine). */
-export const SplitBrainRecoverJob = z.object({
-  cluster: Name,
-  approvalId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
-});
-export type SplitBrainRecoverJob = z.infer<typeof SplitBrainRecoverJob>;
 
 /** Checks bypassed by a typed flag (`--override-ha`: the cluster manager manages the guest). */
 const Overrides = z
@@ -107,6 +108,8 @@ export const OperationSpec = z.discriminatedUnion("action", [
   }),
   z.object({ action: z.literal("evacuate"), node: Name, overrides: Overrides }),
   z.object({ action: z.literal("attest_off"), node: Name }),
+  /** Keep `survivor`'s data of `resource`, discard `victim`'s (the split-brain card's buttons). */
+  z.object({ action: z.literal("split_brain_recover"), resource: Name, survivor: Name, victim: Name }),
 ]);
 export type OperationSpec = z.infer<typeof OperationSpec>;
 
@@ -120,6 +123,8 @@ export const OperationPlanJob = z.object({
   ...RequestFields,
   operation: OperationSpec,
   dryRun: z.boolean(),
+  /** The thread the refusal or the approval card goes in (an incident's), if any. */
+  threadTs: z.string().max(40).nullable().optional(),
 });
 export type OperationPlanJob = z.infer<typeof OperationPlanJob>;
 
@@ -155,11 +160,11 @@ export interface JobSpec {
 /** The registry: one entry per job. */
 export const JOBS = {
   status: { payload: StatusJob, mutating: false, card: true },
+  doctor: { payload: DoctorJob, mutating: false, card: true },
   "drbd-watch": { payload: DrbdWatchJob, mutating: false, card: true },
   monitor: { payload: MonitorJob, mutating: false },
   maintenance: { payload: MaintenanceJob, mutating: false },
   "split-brain-plan": { payload: SplitBrainPlanJob, mutating: false },
-  "split-brain-recover": { payload: SplitBrainRecoverJob, mutating: true },
   "operation-plan": { payload: OperationPlanJob, mutating: false },
   "operation-execute": { payload: OperationExecuteJob, mutating: true },
   approve: { payload: ApproveJob, mutating: true },

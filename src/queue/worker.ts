@@ -103,7 +103,7 @@ export function startWorkers(options: WorkersOptions): Workers {
       try {
         data = parseJobPayload(name, job.data);
       } catch (err) {
-        log.error({ ...fields, err: errorMessage(err) }, "job rejected: invalid payload");
+        log.error({ ...fields, err }, "job rejected: invalid payload");
         throw new UnrecoverableError(errorMessage(err));
       }
       const target = payloadCluster(data);
@@ -129,7 +129,7 @@ export function startWorkers(options: WorkersOptions): Workers {
             ...fields,
             durationMs: Date.now() - started,
             code: errorCode(err),
-            err: errorMessage(err),
+            err,
             cancelled,
             willRetry,
           },
@@ -148,7 +148,7 @@ export function startWorkers(options: WorkersOptions): Workers {
       // A job whose worker died is failed, not run again: a half-done migration must not restart by itself.
       maxStalledCount: 0,
     });
-    worker.on("error", (err) => log.error({ cluster, err: err.message }, "worker error"));
+    worker.on("error", (err) => log.error({ cluster, err }, "worker error"));
     worker.on("stalled", (jobId) => log.error({ cluster, jobId }, "job stalled: its worker stopped"));
     return worker;
   });
@@ -180,9 +180,7 @@ export function startWorkers(options: WorkersOptions): Workers {
       }
     });
     subscribed = sub.subscribe(keys.cancelChannel);
-    subscribed.catch((err: unknown) =>
-      log.error({ err: errorMessage(err) }, "cannot listen for cancel requests"),
-    );
+    subscribed.catch((err: unknown) => log.error({ err }, "cannot listen for cancel requests"));
   }
 
   log.info({ clusters, concurrency }, "workers started");

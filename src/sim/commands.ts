@@ -7,9 +7,9 @@
  */
 import { XenopsError } from "../errors";
 import { splitCommandLine } from "../ssh/quote";
+import { blockdev, brctl, commandBuiltin, crmVerify, date, ip, sha256sum, stat } from "./cmd/config";
 import type { CommandContext, CommandIO, Program } from "./cmd/context";
 import { untilAborted } from "./cmd/context";
-import { blockdev, brctl, commandBuiltin, crmVerify, date, ip, sha256sum, stat } from "./cmd/config";
 import { drbdadm, drbdsetup } from "./cmd/drbd";
 import { fenceAgent, stonith, stonithAdmin } from "./cmd/fence";
 import { clStatus, crmMon } from "./cmd/ha";

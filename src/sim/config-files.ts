@@ -272,9 +272,7 @@ function haCf(sim: Simulation): string {
   const stonith = nodes
     .map((from) => {
       const others = nodes.filter((n) => n !== from).map((n) => n.name);
-      return fence
-        ? `stonith_host ${from.name} ${fence.type} ${fence.ttydev} ${others.join(" ")}\n`
-        : "";
+      return fence ? `stonith_host ${from.name} ${fence.type} ${fence.ttydev} ${others.join(" ")}\n` : "";
     })
     .join("");
   return `# /etc/ha.d/ha.cf - identical on both nodes
@@ -421,8 +419,10 @@ export function editConfigFile(
   if (!sim.node(node))
     throw new Error(`unknown node ${node}; nodes are ${sim.state.nodes.map((n) => n.name).join(", ")}`);
   if (!/^\/[A-Za-z0-9._/-]+$/.test(path)) throw new Error(`not an absolute path: ${path}`);
-  const files = (sim.state.files ??= {});
-  const mine = (files[node] ??= {});
+  sim.state.files ??= {};
+  const files = sim.state.files;
+  files[node] ??= {};
+  const mine = files[node];
   const put = (content: string | null, mode: string): void => {
     mine[path] = { content, mode };
     sim.changed();
@@ -441,7 +441,10 @@ export function editConfigFile(
       return `${node}:${path} set (${edit.content.split("\n").length} line(s))`;
     case "append":
       if (!current) throw new Error(`${node} has no ${path}`);
-      put(`${current.content}${current.content.endsWith("\n") || current.content === "" ? "" : "\n"}${edit.text}\n`, current.mode);
+      put(
+        `${current.content}${current.content.endsWith("\n") || current.content === "" ? "" : "\n"}${edit.text}\n`,
+        current.mode,
+      );
       return `${node}:${path}: appended "${edit.text}"`;
     case "mode":
       if (!current) throw new Error(`${node} has no ${path}`);
@@ -450,8 +453,7 @@ export function editConfigFile(
       return `${node}:${path} is now mode ${edit.mode}`;
     case "replace": {
       if (!current) throw new Error(`${node} has no ${path}`);
-      if (!current.content.includes(edit.from))
-        throw new Error(`"${edit.from}" is not in ${node}:${path}`);
+      if (!current.content.includes(edit.from)) throw new Error(`"${edit.from}" is not in ${node}:${path}`);
       put(current.content.split(edit.from).join(edit.to), current.mode);
       return `${node}:${path}: "${edit.from}" → "${edit.to}"`;
     }

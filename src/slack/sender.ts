@@ -7,7 +7,8 @@
  */
 import type { Logger } from "pino";
 import type { MessageRef, Notifier, OutboundMessage } from "../app/types";
-import { classifySlackError, type WebClient } from "./client";
+import { classifySlackError, type SlackFailure, type WebClient } from "./client";
+import { fitMessage, messagePlainText, smallerForm } from "./limits";
 
 export interface SenderLimits {
   /** Minimum spacing of posts (and uploads) into one channel; Slack allows about 1/s per channel. */
@@ -58,7 +59,64 @@ export interface SenderStats {
   retried: number;
   /** Edits dropped because a newer edit of the same message replaced them. */
   coalesced: number;
+  /** Every Web API attempt by method and result ("ok" or Slack's error code), running totals. */
+  calls: { method: string; result: string; count: number }[];
 }
+
+/** A message Slack refused or that could not be delivered, kept for the health check. */
+export interface DeliveryFailure {
+  at: number;
+  method: string;
+  channel: string;
+  code: string;
+  /** What reached Slack instead: the smaller form, or nothing. */
+  delivered: "smaller_form" | "nothing";
+}
+
+export interface DeliveryHealth {
+  ok: boolean;
+  error?: string;
+  /** Failures within the window, by what was delivered instead. */
+  refused: number;
+  undelivered: number;
+  lastCode?: string;
+  lastAt?: string;
+}
+
+/** How long a refused or lost message keeps the health check degraded. */
+const DELIVERY_HEALTH_WINDOW_MS = 15 * 60_000;
+/** At most one direct message to the admins per error code and channel in this long. */
+const ADMIN_DM_INTERVAL_MS = 10 * 60_000;
+/** Messages whose overflow was attached once already (edits would otherwise attach it every time). */
+const ATTACHED_REFS_MAX = 2_000;
+
+/**
+ * Refusals a smaller message cannot avoid: the channel, the token or the edited message is the problem,
+ * not the content.
+ */
+const NOT_CONTENT_ERRORS = new Set([
+  "not_in_channel",
+  "channel_not_found",
+  "is_archived",
+  "restricted_action",
+  "restricted_action_read_only_channel",
+  "restricted_action_thread_only_channel",
+  "restricted_action_non_threadable_channel",
+  "not_authed",
+  "invalid_auth",
+  "account_inactive",
+  "token_revoked",
+  "token_expired",
+  "missing_scope",
+  "no_permission",
+  "ekm_access_denied",
+  "message_not_found",
+  "cant_update_message",
+  "edit_window_closed",
+  "user_not_in_channel",
+]);
+
+type Attempt<T> = { ok: true; result: T } | { ok: false; failure: SlackFailure; err: unknown };
 
 interface Lane {
   tail: Promise<void>;
@@ -115,7 +173,7 @@ export class SlackSender implements Notifier {
   private readonly updates = new Map<string, UpdateSlot>();
   /** Per-method pause after a 429: Slack's limits are per method, so one 429 holds back that method. */
   private readonly pausedUntil = new Map<string, number>();
-  private readonly counters: Omit<SenderStats, "queueDepth"> = {
+  private readonly counters: Omit<SenderStats, "queueDepth" | "calls"> = {
     rateLimited: 0,
     sent: 0,
     failed: 0,
@@ -124,6 +182,11 @@ export class SlackSender implements Notifier {
   };
   private depth = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly callCounts = new Map<string, number>();
+  private failures: DeliveryFailure[] = [];
+  private admins: readonly string[] = [];
+  private readonly lastAdminDm = new Map<string, number>();
+  private readonly attachedRefs = new Set<string>();
 
   constructor(
     private readonly client: WebClient,
@@ -144,7 +207,37 @@ export class SlackSender implements Notifier {
   }
 
   stats(): SenderStats {
-    return { queueDepth: this.depth, ...this.counters };
+    const calls = [...this.callCounts].map(([key, count]) => {
+      const [method = "", result = ""] = key.split("\t");
+      return { method, result, count };
+    });
+    return { queueDepth: this.depth, ...this.counters, calls };
+  }
+
+  /** Slack user IDs told by direct message when a message is refused or lost (the inventory's admins). */
+  escalateTo(admins: readonly string[]): void {
+    this.admins = [...new Set(admins)];
+  }
+
+  /**
+   * For /readyz: degraded while a message was refused or lost within the last 15 minutes (a restart would
+   * not fix it; someone has to look at the log).
+   */
+  deliveryHealth(): DeliveryHealth {
+    const since = this.clock.now() - DELIVERY_HEALTH_WINDOW_MS;
+    this.failures = this.failures.filter((f) => f.at >= since);
+    const refused = this.failures.filter((f) => f.delivered === "smaller_form").length;
+    const undelivered = this.failures.length - refused;
+    const last = this.failures.at(-1);
+    if (!last) return { ok: true, refused: 0, undelivered: 0 };
+    return {
+      ok: false,
+      error: `${undelivered} message(s) not delivered and ${refused} sent in a smaller form in the last 15 minutes (last: ${last.method} ${last.code})`,
+      refused,
+      undelivered,
+      lastCode: last.code,
+      lastAt: new Date(last.at).toISOString(),
+    };
   }
 
   /** Resolves when everything accepted so far has been sent or given up (for shutdown and tests). */
@@ -156,17 +249,19 @@ export class SlackSender implements Notifier {
   post(channel: string, message: OutboundMessage): Promise<MessageRef | null> {
     return this.track(
       this.inLane(channel, async () => {
-        const res = await this.call<{ channel?: string; ts?: string }>(
+        const res = await this.deliver<{ channel?: string; ts?: string }>(
           "chat.postMessage",
-          {
+          message,
+          (m) => ({
             channel,
-            text: message.text,
-            ...(message.blocks ? { blocks: message.blocks } : {}),
-            ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
+            text: m.text,
+            ...(m.blocks ? { blocks: m.blocks } : {}),
+            ...(m.threadTs ? { thread_ts: m.threadTs } : {}),
             unfurl_links: false,
             unfurl_media: false,
-          },
+          }),
           { channel, ...(message.threadTs ? { threadTs: message.threadTs } : {}) },
+          (r) => (r.ts ? (message.threadTs ?? r.ts) : null),
         );
         if (!res?.ts) return null;
         return { channel: res.channel ?? channel, ts: res.ts };
@@ -200,16 +295,18 @@ export class SlackSender implements Notifier {
     // Ephemeral replies answer a user's click; they skip channel pacing (not channel messages) but
     // still go through the global bucket and 429 handling.
     return this.track(
-      this.call(
+      this.deliver(
         "chat.postEphemeral",
-        {
+        message,
+        (m) => ({
           channel,
           user,
-          text: message.text,
-          ...(message.blocks ? { blocks: message.blocks } : {}),
-          ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
-        },
+          text: m.text,
+          ...(m.blocks ? { blocks: m.blocks } : {}),
+          ...(m.threadTs ? { thread_ts: m.threadTs } : {}),
+        }),
         { channel },
+        null,
       ).then(() => undefined),
     );
   }
@@ -282,16 +379,18 @@ export class SlackSender implements Notifier {
         slot.waiters = [];
         slot.lastSentAt = this.clock.now();
         if (!message) break;
-        await this.call(
+        await this.deliver(
           "chat.update",
-          {
+          message,
+          (m) => ({
             channel: ref.channel,
             ts: ref.ts,
-            text: message.text,
+            text: m.text,
             // An explicit empty list removes old blocks when the new message is text-only.
-            blocks: message.blocks ?? [],
-          },
+            blocks: m.blocks ?? [],
+          }),
           { channel: ref.channel, ts: ref.ts },
+          () => ref.ts,
         );
         for (const w of waiters) w();
         this.finishOne();
@@ -307,6 +406,121 @@ export class SlackSender implements Notifier {
   }
 
   /**
+   * Sends a message fitted to Slack's limits (./limits). What was cut, and the message's own
+   * `attachment`, is attached in the thread `threadOf` names (once per message for edits). When Slack
+   * refuses the content, the smaller form (summary and buttons) is sent instead, and every refusal or
+   * loss is surfaced: error log, the health check, and a direct message to the admins.
+   */
+  private async deliver<T>(
+    method: "chat.postMessage" | "chat.update" | "chat.postEphemeral",
+    message: OutboundMessage,
+    args: (m: OutboundMessage) => Record<string, unknown>,
+    ctx: CallContext,
+    threadOf: ((result: T & { ts?: string }) => string | null) | null,
+  ): Promise<T | null> {
+    const { message: fitted, overflow } = fitMessage(message, { noAttachment: threadOf === null });
+    if (overflow.length > 0)
+      this.logger.warn(
+        { method, ...ctx, parts: overflow.length },
+        "slack message cut to fit, the rest attached in the thread",
+      );
+    const first = await this.attempt<T & { ts?: string }>(method, args(fitted), ctx);
+    if (first.ok) {
+      const thread = threadOf?.(first.result) ?? null;
+      const extra = [
+        ...(overflow.length > 0 ? [overflow.join("\n\n")] : []),
+        ...(message.attachment ? [message.attachment.content] : []),
+      ];
+      if (thread && extra.length > 0)
+        this.attachOnce(method, ctx.channel, thread, message, extra.join("\n\n"));
+      return first.result;
+    }
+    const { failure } = first;
+    if (failure.kind !== "permanent" || NOT_CONTENT_ERRORS.has(failure.code) || !message.blocks) {
+      this.surface(method, ctx, message, first.err, failure.code, "nothing");
+      return null;
+    }
+    const second = await this.attempt<T & { ts?: string }>(
+      method,
+      args(smallerForm(message, failure.code)),
+      ctx,
+    );
+    if (!second.ok) {
+      this.surface(method, ctx, message, first.err, failure.code, "nothing");
+      return null;
+    }
+    const thread = threadOf?.(second.result) ?? null;
+    if (thread) this.attachOnce(method, ctx.channel, thread, message, messagePlainText(message), true);
+    this.surface(method, ctx, message, first.err, failure.code, "smaller_form");
+    return second.result;
+  }
+
+  private attachOnce(
+    method: string,
+    channel: string,
+    threadTs: string,
+    message: OutboundMessage,
+    content: string,
+    always = false,
+  ): void {
+    const key = `${channel}/${threadTs}`;
+    if (method === "chat.update" && !always) {
+      if (this.attachedRefs.has(key)) return;
+      if (this.attachedRefs.size >= ATTACHED_REFS_MAX) this.attachedRefs.clear();
+      this.attachedRefs.add(key);
+    }
+    const attachment = message.attachment;
+    void this.upload(channel, {
+      filename: attachment?.filename ?? "message.txt",
+      title: attachment?.title ?? "The full text of a message too long for Slack",
+      content,
+      threadTs,
+    });
+  }
+
+  /** A message Slack refused or that never arrived: logged, counted for /readyz, and the admins told. */
+  private surface(
+    method: string,
+    ctx: CallContext,
+    message: OutboundMessage,
+    err: unknown,
+    code: string,
+    delivered: DeliveryFailure["delivered"],
+  ): void {
+    this.failures.push({ at: this.clock.now(), method, channel: ctx.channel, code, delivered });
+    if (this.failures.length > 1_000) this.failures.splice(0, this.failures.length - 1_000);
+    this.logger.error(
+      { err, method, ...ctx, code, delivered },
+      delivered === "nothing"
+        ? "slack message not delivered"
+        : "slack refused a message, sent a smaller form",
+    );
+    if (this.admins.length === 0 || this.admins.includes(ctx.channel)) return;
+    const key = `${code}/${ctx.channel}`;
+    const now = this.clock.now();
+    if (now - (this.lastAdminDm.get(key) ?? Number.NEGATIVE_INFINITY) < ADMIN_DM_INTERVAL_MS) return;
+    this.lastAdminDm.set(key, now);
+    const what =
+      delivered === "nothing"
+        ? "could not deliver a message"
+        : "had a message refused and sent a smaller form";
+    const summary = message.text.length > 1_500 ? `${message.text.slice(0, 1_499)}…` : message.text;
+    const text = `⚠️ xenops ${what} in <#${ctx.channel}> (\`${method}\`: \`${code}\`). The log has the details (further ones like it are not sent here for 10 minutes). The message was:\n>${summary.replace(/\n/g, "\n>")}`;
+    // Straight to the API, never through deliver(): a refused DM must not produce another one.
+    for (const admin of this.admins)
+      void this.track(
+        this.inLane(admin, async () => {
+          const dm = await this.attempt("chat.postMessage", { channel: admin, text }, { channel: admin });
+          if (!dm.ok)
+            this.logger.error(
+              { err: dm.err, user: admin, code: dm.failure.code },
+              "slack admin message failed",
+            );
+        }),
+      );
+  }
+
+  /**
    * One logical call with bounded retries. Resolves with the result, or null after logging when Slack
    * refused or could not be reached; never rejects.
    */
@@ -316,6 +530,24 @@ export class SlackSender implements Notifier {
     ctx: CallContext,
     cost = 1,
   ): Promise<T | null> {
+    const outcome = await this.attempt<T>(method, args, ctx, cost);
+    if (outcome.ok) return outcome.result;
+    this.logger.error({ err: outcome.err, method, ...ctx, code: outcome.failure.code }, "slack call failed");
+    return null;
+  }
+
+  private count(method: string, result: string): void {
+    const key = `${method}\t${result}`;
+    this.callCounts.set(key, (this.callCounts.get(key) ?? 0) + 1);
+  }
+
+  /** One logical call with bounded retries of transient failures and 429s; never rejects. */
+  private async attempt<T>(
+    method: string,
+    args: Record<string, unknown>,
+    ctx: CallContext,
+    cost = 1,
+  ): Promise<Attempt<T>> {
     let transient = 0;
     let limited = 0;
     for (;;) {
@@ -328,9 +560,11 @@ export class SlackSender implements Notifier {
             ? await this.client.filesUploadV2(args as unknown as Parameters<WebClient["filesUploadV2"]>[0])
             : await this.client.apiCall(method, args);
         this.counters.sent += 1;
-        return result as T;
+        this.count(method, "ok");
+        return { ok: true, result: result as T };
       } catch (err) {
         const failure = classifySlackError(err);
+        this.count(method, failure.code.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 48));
         const fields = { method, ...ctx, error: failure.code, attempt: transient + limited + 1 };
         if (failure.kind === "rate_limited") {
           this.counters.rateLimited += 1;
@@ -344,7 +578,7 @@ export class SlackSender implements Notifier {
               { ...fields, retryAfterMs: failure.retryAfterMs },
               "slack call dropped after rate limiting",
             );
-            return null;
+            return { ok: false, failure, err };
           }
           const until = this.clock.now() + failure.retryAfterMs;
           this.pausedUntil.set(method, Math.max(until, this.pausedUntil.get(method) ?? 0));
@@ -361,8 +595,7 @@ export class SlackSender implements Notifier {
           continue;
         }
         this.counters.failed += 1;
-        this.logger.error(fields, "slack call failed");
-        return null;
+        return { ok: false, failure, err };
       }
     }
   }

@@ -98,7 +98,10 @@ export async function checkSlackSetup(input: SlackSetupInput): Promise<SlackSetu
       subject: "bot token",
       message: `auth.test failed: ${code}`,
       fix:
-        code === "invalid_auth" || code === "not_authed" || code === "token_revoked" || code === "account_inactive"
+        code === "invalid_auth" ||
+        code === "not_authed" ||
+        code === "token_revoked" ||
+        code === "account_inactive"
           ? "the token is wrong or was revoked: install the app again and copy the new Bot User OAuth Token"
           : "Slack could not be reached: check the network path to slack.com (proxy, firewall) and SLACK_API_URL",
     });
@@ -311,12 +314,18 @@ export function formatFindings(report: SlackSetupReport): string {
 }
 
 /** At bot start-up: log what the doctor would say, warnings and failures only; never fails the start. */
-export async function logSlackSetup(input: SlackSetupInput, logger: Logger): Promise<SlackSetupReport | null> {
+export async function logSlackSetup(
+  input: SlackSetupInput,
+  logger: Logger,
+): Promise<SlackSetupReport | null> {
   try {
     const report = await checkSlackSetup(input);
     for (const f of report.findings) {
       if (f.level === "ok") continue;
-      logger.warn({ subject: f.subject, problem: f.message, fix: f.fix, severity: f.level }, "slack set-up problem");
+      logger.warn(
+        { subject: f.subject, problem: f.message, fix: f.fix, severity: f.level },
+        "slack set-up problem",
+      );
     }
     if (report.ok) logger.info({ findings: report.findings.length }, "slack set-up checked");
     return report;

@@ -109,7 +109,10 @@ describe("xenops doctor slack", () => {
     expect(bad.out).toContain("install the app again");
     expect(slack.callsTo("conversations.info")).toHaveLength(0);
 
-    const swapped = await doctor(slack, { SLACK_BOT_TOKEN: BOT, SLACK_APP_TOKEN: BOT.replace("xoxb", "xapp") });
+    const swapped = await doctor(slack, {
+      SLACK_BOT_TOKEN: BOT,
+      SLACK_APP_TOKEN: BOT.replace("xoxb", "xapp"),
+    });
     expect(swapped.out).toContain("ok   bot token");
     expect(swapped.out).toContain("ok   app token");
     const wrongKind = await doctor(slack, { SLACK_BOT_TOKEN: BOT, SLACK_APP_TOKEN: "xoxp-user-token" });
@@ -121,7 +124,9 @@ describe("xenops doctor slack", () => {
     const slack = await fake({});
     const bad = await doctor(slack, { SLACK_BOT_TOKEN: BOT, SLACK_SIGNING_SECRET: "not-a-secret" });
     expect(bad.code).toBe(1);
-    expect(bad.out).toContain("fail signing secret: SLACK_SIGNING_SECRET does not look like a Slack signing secret");
+    expect(bad.out).toContain(
+      "fail signing secret: SLACK_SIGNING_SECRET does not look like a Slack signing secret",
+    );
     const good = await doctor(slack, {
       SLACK_BOT_TOKEN: BOT,
       SLACK_SIGNING_SECRET: "0123456789abcdef0123456789abcdef",
@@ -135,7 +140,9 @@ describe("xenops doctor slack", () => {
     const slack = await fake({});
     const out = sink();
     const err = sink();
-    expect(await runDoctorSlack("/nonexistent.yml", { SLACK_BOT_TOKEN: BOT }, out.stream, err.stream)).toBe(2);
+    expect(await runDoctorSlack("/nonexistent.yml", { SLACK_BOT_TOKEN: BOT }, out.stream, err.stream)).toBe(
+      2,
+    );
     expect(err.text()).toContain("/nonexistent.yml");
     const none = await doctor(slack, {});
     expect(none.code).toBe(1);

@@ -46,7 +46,13 @@ describe("*_FILE secrets", () => {
     expect(env.XENOPS_DASHBOARD_PASSWORD).toBe("two\nlines\n");
     expect(env.REDIS_URL).toBe("redis://:pw@127.0.0.1:6379/0");
     expect([...FILE_SECRET_VARS].sort()).toEqual(
-      ["REDIS_URL", "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "XENOPS_DASHBOARD_PASSWORD"].sort(),
+      [
+        "REDIS_URL",
+        "SLACK_APP_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "XENOPS_DASHBOARD_PASSWORD",
+      ].sort(),
     );
   });
 
@@ -63,7 +69,9 @@ describe("*_FILE secrets", () => {
       SLACK_APP_TOKEN_FILE: join(dir, "missing"),
       SLACK_SIGNING_SECRET_FILE: await secretFile("empty", "\n"),
     });
-    expect(message).toContain("SLACK_BOT_TOKEN_FILE: set either SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE, not both");
+    expect(message).toContain(
+      "SLACK_BOT_TOKEN_FILE: set either SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE, not both",
+    );
     expect(message).toContain(`SLACK_APP_TOKEN_FILE: cannot read ${join(dir, "missing")} (ENOENT)`);
     expect(message).toContain("SLACK_SIGNING_SECRET_FILE:");
     expect(message).toContain("is empty");

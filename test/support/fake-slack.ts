@@ -111,6 +111,11 @@ export class FakeSlack {
   scopes: string[] = [...MANIFEST_BOT_SCOPES];
   appScopes: string[] = ["connections:write"];
   enforceScopes = false;
+  /**
+   * Refuse messages as Slack does (see messageLimitError): `invalid_blocks` for a block over its documented
+   * limit, `msg_blocks_too_long` for blocks over SLACK_BLOCKS_JSON_LIMIT in total. On by default.
+   */
+  enforceMessageLimits = true;
 
   private readonly forced = new Map<string, Forced[]>();
   private readonly callWaiters: {
@@ -128,7 +133,9 @@ export class FakeSlack {
     private readonly server: Server,
     private readonly wss: WebSocketServer,
     readonly port: number,
-    private readonly options: Required<Omit<FakeSlackOptions, "validTokens" | "usergroups">> &
+    private readonly options: Required<
+      Omit<FakeSlackOptions, "validTokens" | "usergroups" | "scopes" | "appScopes" | "channels">
+    > &
       Pick<FakeSlackOptions, "validTokens">,
   ) {}
 
@@ -379,7 +386,10 @@ export class FakeSlack {
     const str = (k: string): string | null => (typeof args[k] === "string" ? (args[k] as string) : null);
     const needed = METHOD_SCOPES[method];
     if (this.enforceScopes && needed && !this.scopes.includes(needed)) {
-      return { status: 200, body: { ok: false, error: "missing_scope", needed, provided: this.scopes.join(",") } };
+      return {
+        status: 200,
+        body: { ok: false, error: "missing_scope", needed, provided: this.scopes.join(",") },
+      };
     }
     switch (method) {
       case "auth.test":
@@ -394,6 +404,9 @@ export class FakeSlack {
       case "chat.postMessage": {
         const channel = str("channel");
         if (!channel) return err("channel_not_found");
+        if (this.channels?.get(channel)?.member === false) return err("not_in_channel");
+        const refused = this.enforceMessageLimits ? messageLimitError(args) : null;
+        if (refused) return err(refused);
         const ts = this.nextTs();
         const message: PostedMessage = {
           channel,
@@ -415,6 +428,8 @@ export class FakeSlack {
         const ts = str("ts");
         const message = channel && ts ? this.messages.get(`${channel}/${ts}`) : undefined;
         if (!message) return err("message_not_found");
+        const refusedEdit = this.enforceMessageLimits ? messageLimitError(args) : null;
+        if (refusedEdit) return err(refusedEdit);
         message.text = str("text") ?? message.text;
         message.blocks = args.blocks ?? message.blocks;
         message.updates += 1;
@@ -422,6 +437,8 @@ export class FakeSlack {
       }
       case "chat.postEphemeral":
         if (!str("channel") || !str("user")) return err("channel_not_found");
+        if (this.enforceMessageLimits && messageLimitError(args))
+          return err(messageLimitError(args) as string);
         return ok({ message_ts: this.nextTs() });
       case "usergroups.users.list": {
         const id = str("usergroup");
@@ -601,6 +618,68 @@ export function blockActionsPayload(o: BlockActionOverrides = {}): Record<string
 /** Slack's request signature: `v0=` + HMAC-SHA256(secret, `v0:${timestamp}:${body}`). */
 export function signSlackRequest(signingSecret: string, body: string, timestampSec: number): string {
   return `v0=${createHmac("sha256", signingSecret).update(`v0:${timestampSec}:${body}`).digest("hex")}`;
+}
+
+// ---- Slack's message limits, as the real platform enforces them ----
+
+/**
+ * Where Slack refused a card whose blocks were all within their documented limits: 14.0k characters of
+ * blocks JSON was refused, about 12k is the observed edge.
+ */
+export const SLACK_BLOCKS_JSON_LIMIT = 12_000;
+
+type TextLike = { type?: unknown; text?: unknown };
+const textLength = (t: unknown): number =>
+  typeof t === "object" && t !== null && typeof (t as TextLike).text === "string"
+    ? ((t as TextLike).text as string).length
+    : 0;
+
+/** The error Slack answers for these chat.* arguments, or null when it accepts them. */
+export function messageLimitError(args: Record<string, unknown>): string | null {
+  const text = typeof args.text === "string" ? args.text : "";
+  if (text.length > 40_000) return "msg_too_long";
+  const blocks = args.blocks;
+  if (blocks === undefined || blocks === null || blocks === "") return null;
+  if (!Array.isArray(blocks)) return "invalid_blocks_format";
+  if (blocks.length > 50) return "invalid_blocks";
+  for (const raw of blocks) {
+    const b = raw as Record<string, unknown>;
+    if (typeof b.block_id === "string" && b.block_id.length > 255) return "invalid_blocks";
+    switch (b.type) {
+      case "header":
+        if (textLength(b.text) > 150) return "invalid_blocks";
+        break;
+      case "section": {
+        if (textLength(b.text) > 3_000) return "invalid_blocks";
+        const fields = Array.isArray(b.fields) ? b.fields : [];
+        if (fields.length > 10 || fields.some((f) => textLength(f) > 2_000)) return "invalid_blocks";
+        if (b.text === undefined && fields.length === 0) return "invalid_blocks";
+        break;
+      }
+      case "context": {
+        const elements = Array.isArray(b.elements) ? b.elements : [];
+        if (elements.length === 0 || elements.length > 10 || elements.some((e) => textLength(e) > 3_000))
+          return "invalid_blocks";
+        break;
+      }
+      case "actions": {
+        const elements = Array.isArray(b.elements) ? (b.elements as Record<string, unknown>[]) : [];
+        if (elements.length === 0 || elements.length > 25) return "invalid_blocks";
+        for (const e of elements) {
+          if (textLength(e.text) > 75) return "invalid_blocks";
+          if (typeof e.value === "string" && e.value.length > 2_000) return "invalid_blocks";
+          if (typeof e.action_id === "string" && e.action_id.length > 255) return "invalid_blocks";
+        }
+        break;
+      }
+      case "divider":
+        break;
+      default:
+        return "invalid_blocks";
+    }
+  }
+  if (JSON.stringify(blocks).length > SLACK_BLOCKS_JSON_LIMIT) return "msg_blocks_too_long";
+  return null;
 }
 
 // ---- body parsing ----

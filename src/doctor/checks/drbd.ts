@@ -5,9 +5,19 @@
 import { type DrbdConf, type DrbdConfResource, parseDrbdDump, sizeToKiB } from "../../drivers/drbd-conf";
 import { errorMessage } from "../../errors";
 import { drbdModuleVersion, drbdUtilsVersion, parseIpAddr, versionParts } from "../parse";
-import { type CheckResult, type Evidence, type NodeFacts, READ } from "../types";
 import type { DoctorFacts } from "../types";
-import { failedLines, grep, ok, plural, reachable, readOf, result, resourceNodes, unreachableEvidence } from "./util";
+import { type CheckResult, type Evidence, type NodeFacts, READ } from "../types";
+import {
+  failedLines,
+  grep,
+  ok,
+  plural,
+  reachable,
+  readOf,
+  resourceNodes,
+  result,
+  unreachableEvidence,
+} from "./util";
 
 interface Dumps {
   ok: Map<string, DrbdConf>;
@@ -47,7 +57,10 @@ function flagOn(value: string | undefined): boolean {
 export function checkDrbd(f: DoctorFacts): CheckResult[] {
   const out: CheckResult[] = [];
   const d = dumps(f);
-  const cfgEvidence: Evidence[] = [...[...d.bad].map(([node, lines]) => ({ node, lines })), ...unreachableEvidence(f)];
+  const cfgEvidence: Evidence[] = [
+    ...[...d.bad].map(([node, lines]) => ({ node, lines })),
+    ...unreachableEvidence(f),
+  ];
   out.push(
     d.bad.size > 0
       ? result(
@@ -59,7 +72,14 @@ export function checkDrbd(f: DoctorFacts): CheckResult[] {
           cfgEvidence,
           "fix the syntax error drbdadm reports in /etc/drbd.conf (or /etc/drbd.d/*.res), then run `drbdadm dump` again",
         )
-      : result("drbd.config", "drbd", null, "pass", `drbdadm dump reads on ${plural(d.ok.size, "node")}`, cfgEvidence),
+      : result(
+          "drbd.config",
+          "drbd",
+          null,
+          "pass",
+          `drbdadm dump reads on ${plural(d.ok.size, "node")}`,
+          cfgEvidence,
+        ),
   );
 
   const names = new Set<string>(f.cluster.drbd.map((r) => r.name));
@@ -72,7 +92,8 @@ export function checkDrbd(f: DoctorFacts): CheckResult[] {
     for (const [node, conf] of d.ok) {
       const r = conf.resources.find((x) => x.name === name);
       if (r) confs.set(node, r);
-      else if (holders.includes(node)) missing.push({ node, lines: [`$ drbdadm dump`, `(no resource ${name})`] });
+      else if (holders.includes(node))
+        missing.push({ node, lines: [`$ drbdadm dump`, `(no resource ${name})`] });
     }
     const inInventory = f.cluster.drbd.some((r) => r.name === name);
     // 1. Same resource, hosts, minors, disks and addresses everywhere.
@@ -108,7 +129,10 @@ function peersCheck(
     shapes.set(node, shape);
     evidence.push({ node, lines: [`resource ${name}`, ...lines] });
     const self = r.hosts.find((h) => h.name === node);
-    if (!self) problems.push(`${node}'s configuration has no \`on ${node}\` section (drbdadm ignores the resource there)`);
+    if (!self)
+      problems.push(
+        `${node}'s configuration has no \`on ${node}\` section (drbdadm ignores the resource there)`,
+      );
     if (inv?.minor !== undefined && self && self.minor !== inv.minor)
       problems.push(`${node} uses minor ${self.minor ?? "?"}, the inventory says ${inv.minor}`);
     // The node's own replication address must be configured on one of its interfaces.
@@ -131,7 +155,9 @@ function peersCheck(
     [...evidence, ...unreachableEvidence(f)],
     !inInventory
       ? `add \`{ name: ${name} }\` under drbd: in the inventory, or remove the resource from drbd.conf`
-      : "make /etc/drbd.conf identical on every node (copy it from the node that is right) and `drbdadm adjust " + name + "`",
+      : "make /etc/drbd.conf identical on every node (copy it from the node that is right) and `drbdadm adjust " +
+          name +
+          "`",
   );
 }
 
@@ -199,14 +225,19 @@ function policyChecks(f: DoctorFacts, name: string, confs: Map<string, DrbdConfR
       const fencing = net.fencing ?? r.sections.disk?.fencing;
       const handlers = r.sections.handlers ?? {};
       const handler = handlers["fence-peer"] ?? handlers["outdate-peer"];
-      evidence.push({ node: n.node, lines: optionLines(n, name, /allow-two-primaries|fencing|fence-peer|outdate-peer/) });
+      evidence.push({
+        node: n.node,
+        lines: optionLines(n, name, /allow-two-primaries|fencing|fence-peer|outdate-peer/),
+      });
       if (inv?.allowTwoPrimaries && !dual) {
         status = "fail";
         problems.push(`${n.node}: allow-two-primaries is not set, but the inventory expects live migration`);
         fix = `in resource ${name} { net { ... } } on every node: \`allow-two-primaries;\` (DRBD 9: \`allow-two-primaries yes;\`)`;
       } else if (inv && !inv.allowTwoPrimaries && dual) {
         if (status === "pass") status = "warn";
-        problems.push(`${n.node}: allow-two-primaries is on, but the inventory does not expect live migration`);
+        problems.push(
+          `${n.node}: allow-two-primaries is on, but the inventory does not expect live migration`,
+        );
         fix ??= `set \`allowTwoPrimaries: true\` for ${name} in the inventory, or remove \`allow-two-primaries;\` from its net section`;
       }
       if (dual && (fencing !== "resource-and-stonith" || !handler)) {
@@ -223,7 +254,9 @@ function policyChecks(f: DoctorFacts, name: string, confs: Map<string, DrbdConfR
         "drbd",
         name,
         status,
-        problems.length ? `${name}: ${problems.join("; ")}` : `${name}: dual-primary as the inventory expects, with fencing`,
+        problems.length
+          ? `${name}: ${problems.join("; ")}`
+          : `${name}: dual-primary as the inventory expects, with fencing`,
         evidence,
         fix,
       ),
@@ -236,7 +269,10 @@ function policyChecks(f: DoctorFacts, name: string, confs: Map<string, DrbdConfR
     const evidence: Evidence[] = [];
     for (const n of nodes) {
       const v = (confs.get(n.node) as DrbdConfResource).sections.net?.["rr-conflict"];
-      evidence.push({ node: n.node, lines: v === undefined ? ["(rr-conflict not set: disconnect)"] : optionLines(n, name, /rr-conflict/) });
+      evidence.push({
+        node: n.node,
+        lines: v === undefined ? ["(rr-conflict not set: disconnect)"] : optionLines(n, name, /rr-conflict/),
+      });
       if (v !== undefined && v !== "disconnect") bad.push(`${n.node}: rr-conflict ${v}`);
     }
     out.push(
@@ -258,17 +294,23 @@ function policyChecks(f: DoctorFacts, name: string, confs: Map<string, DrbdConfR
     const evidence: Evidence[] = [];
     for (const n of nodes) {
       const r = confs.get(n.node) as DrbdConfResource;
-      const raw = r.sections.syncer?.rate ?? r.sections.disk?.["c-max-rate"] ?? r.sections.disk?.["resync-rate"];
+      const raw =
+        r.sections.syncer?.rate ?? r.sections.disk?.["c-max-rate"] ?? r.sections.disk?.["resync-rate"];
       const speed = Number.parseInt(ok(n, READ.linkSpeed)?.trim() ?? "", 10);
       const mbit = Number.isFinite(speed) && speed > 0 ? speed : 1000;
       const kib = raw ? sizeToKiB(raw) : null;
       const used = kib !== null ? (kib * 8 * 1.024) / 1000 : null;
       evidence.push({
         node: n.node,
-        lines: [...optionLines(n, name, /\brate\b|c-max-rate|resync-rate/), `link ${mbit} Mbit/s${Number.isFinite(speed) && speed > 0 ? "" : " (assumed)"}`],
+        lines: [
+          ...optionLines(n, name, /\brate\b|c-max-rate|resync-rate/),
+          `link ${mbit} Mbit/s${Number.isFinite(speed) && speed > 0 ? "" : " (assumed)"}`,
+        ],
       });
       if (used !== null && used > mbit * 0.3)
-        bad.push(`${n.node}: ${raw} ≈ ${Math.round(used)} Mbit/s, ${Math.round((100 * used) / mbit)}% of the ${mbit} Mbit/s link`);
+        bad.push(
+          `${n.node}: ${raw} ≈ ${Math.round(used)} Mbit/s, ${Math.round((100 * used) / mbit)}% of the ${mbit} Mbit/s link`,
+        );
     }
     const budget = Math.floor((1000 * 0.3) / 8);
     out.push(
@@ -277,7 +319,9 @@ function policyChecks(f: DoctorFacts, name: string, confs: Map<string, DrbdConfR
         "drbd",
         name,
         bad.length ? "warn" : "pass",
-        bad.length ? `${name}: resync rate above 30% of the link (${bad.join("; ")})` : `${name}: resync rate within 30% of the link`,
+        bad.length
+          ? `${name}: resync rate above 30% of the link (${bad.join("; ")})`
+          : `${name}: resync rate within 30% of the link`,
         evidence,
         `in resource ${name}: \`syncer { rate ${budget}M; }\` (DRBD 9: \`disk { c-max-rate ${budget}M; }\`) for a 1 Gbit/s link`,
       ),
@@ -331,7 +375,9 @@ function versionCheck(f: DoctorFacts): CheckResult {
       node: n.node,
       lines: [
         proc ? (proc.split("\n")[0] ?? "") : failedLines(readOf(n, READ.procDrbd)).join(" "),
-        tools ? (grep(tools, /^DRBDADM_VERSION=|Version:/)[0] ?? "(no version line)") : failedLines(readOf(n, READ.drbdVersion)).join(" "),
+        tools
+          ? (grep(tools, /^DRBDADM_VERSION=|Version:/)[0] ?? "(no version line)")
+          : failedLines(readOf(n, READ.drbdVersion)).join(" "),
       ],
     });
     if (!kernel || !utils) {
@@ -342,7 +388,8 @@ function versionCheck(f: DoctorFacts): CheckResult {
     const [km = 0, kn = 0] = versionParts(kernel);
     const [um = 0, un = 0] = versionParts(utils);
     // drbd-utils 9 drives 8.4 and 9 modules; otherwise the tools must match the module's major.minor.
-    const compatible = nine || um >= 9 ? um >= 9 && (km >= 9 || (km === 8 && kn >= 4)) : km === um && kn === un;
+    const compatible =
+      nine || um >= 9 ? um >= 9 && (km >= 9 || (km === 8 && kn >= 4)) : km === um && kn === un;
     if (!compatible) {
       status = "fail";
       problems.push(`${n.node}: module ${kernel}, drbd-utils ${utils}`);

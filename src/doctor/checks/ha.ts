@@ -24,10 +24,12 @@ function managed(f: DoctorFacts): { config: HaConfig | null; from: string | null
     try {
       if (f.cluster.toolstack.ha === "heartbeat") {
         const text = ok(n, READ.haresources);
-        if (text !== null) return { config: haresourcesToHaConfig(parseHaresources(text), guestRefs(f)), from: n.node };
+        if (text !== null)
+          return { config: haresourcesToHaConfig(parseHaresources(text), guestRefs(f)), from: n.node };
       } else if (f.cluster.toolstack.ha === "pacemaker") {
         const text = ok(n, READ.cib);
-        if (text !== null) return { config: cibToHaConfig(parseCib(text), guestRefs(f), "cibadmin --query"), from: n.node };
+        if (text !== null)
+          return { config: cibToHaConfig(parseCib(text), guestRefs(f), "cibadmin --query"), from: n.node };
       }
     } catch {
       // Unreadable here: another node's copy may do; the heartbeat/pacemaker checks report it.
@@ -43,7 +45,12 @@ function startupOf(f: DoctorFacts, n: NodeFacts): StartupConfig | null {
   try {
     const values = settings.exitCode === 0 ? parseXendomainsDefaults(settings.stdout) : {};
     const entries = ls.exitCode === 0 ? parseLsLong(ls.stdout) : [];
-    return startupConfig(settings.exitCode === 0 ? (settings.argv.at(-1) ?? null) : null, values, entries, guestRefs(f));
+    return startupConfig(
+      settings.exitCode === 0 ? (settings.argv.at(-1) ?? null) : null,
+      values,
+      entries,
+      guestRefs(f),
+    );
   } catch {
     return null;
   }
@@ -60,7 +67,10 @@ export function checkStartup(f: DoctorFacts): CheckResult[] {
     const s = startupOf(f, n);
     if (!s) {
       problems.push(`${n.node}: xendomains' settings cannot be read`);
-      evidence.push({ node: n.node, lines: [...failedLines(readOf(n, READ.xendomains)), ...failedLines(readOf(n, READ.autoDir))] });
+      evidence.push({
+        node: n.node,
+        lines: [...failedLines(readOf(n, READ.xendomains)), ...failedLines(readOf(n, READ.autoDir))],
+      });
       continue;
     }
     const lines = [
@@ -72,18 +82,24 @@ export function checkStartup(f: DoctorFacts): CheckResult[] {
       if (!e.guest) continue;
       autoOn.set(e.guest, [...(autoOn.get(e.guest) ?? []), n.node]);
       if (managedGuests.has(e.guest)) {
-        problems.push(`${n.node}: xendomains starts ${e.guest} at boot, behind ${f.cluster.toolstack.ha}'s back`);
+        problems.push(
+          `${n.node}: xendomains starts ${e.guest} at boot, behind ${f.cluster.toolstack.ha}'s back`,
+        );
         fixes.push(`on ${n.node}: \`rm ${s.autoDir}/${e.name}\``);
       }
     }
     if (s.restore === true && (s.save ?? "") !== "" && managedGuests.size > 0) {
       problems.push(`${n.node}: XENDOMAINS_RESTORE=true brings saved guests back at boot, managed ones too`);
-      fixes.push(`in ${s.configFile ?? "/etc/default/xendomains"} on ${n.node}: \`XENDOMAINS_RESTORE=false\` and \`XENDOMAINS_SAVE=""\``);
+      fixes.push(
+        `in ${s.configFile ?? "/etc/default/xendomains"} on ${n.node}: \`XENDOMAINS_RESTORE=false\` and \`XENDOMAINS_SAVE=""\``,
+      );
     }
   }
   for (const [guest, nodes] of autoOn)
     if (nodes.length > 1) {
-      problems.push(`${guest} is auto-started on ${nodes.join(" and ")}: two writers on one disk after a reboot`);
+      problems.push(
+        `${guest} is auto-started on ${nodes.join(" and ")}: two writers on one disk after a reboot`,
+      );
       fixes.push(`remove ${guest} from /etc/xen/auto on every node but one`);
     }
   return [
@@ -132,7 +148,10 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
       const uname = ok(n, READ.uname)?.trim();
       evidence.push({
         node: n.node,
-        lines: [...grep(text, /^\s*(node|deadtime|warntime|initdead|keepalive|auto_failback)\b/), `uname -n: ${uname ?? "?"}`],
+        lines: [
+          ...grep(text, /^\s*(node|deadtime|warntime|initdead|keepalive|auto_failback)\b/),
+          `uname -n: ${uname ?? "?"}`,
+        ],
       });
       if (uname && !declared.includes(uname)) {
         bump("fail");
@@ -151,7 +170,9 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
       const keep = haSeconds(get("keepalive") ?? "2") ?? 2;
       if (dead !== null && dead < keep * 2) {
         bump("fail");
-        problems.push(`${n.node}: deadtime ${dead}s is less than twice keepalive ${keep}s (false deaths, STONITH of a healthy peer)`);
+        problems.push(
+          `${n.node}: deadtime ${dead}s is less than twice keepalive ${keep}s (false deaths, STONITH of a healthy peer)`,
+        );
         fix ??= `in /etc/ha.d/ha.cf: \`deadtime ${Math.max(30, keep * 10)}\``;
       }
       if (warn !== null && dead !== null && warn >= dead) {
@@ -161,7 +182,9 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
       }
       if (dead !== null && (init === null || init < dead * 2)) {
         bump("warn");
-        problems.push(`${n.node}: initdead ${init ?? "unset"} is under twice deadtime (a peer still booting is declared dead)`);
+        problems.push(
+          `${n.node}: initdead ${init ?? "unset"} is under twice deadtime (a peer still booting is declared dead)`,
+        );
         fix ??= `in /etc/ha.d/ha.cf: \`initdead ${dead * 4}\``;
       }
       if (get("auto_failback") === undefined) {
@@ -171,7 +194,10 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
       }
       // stonith_host FROM TYPE PARAMS...: FROM (or *) can reset the nodes its parameters name.
       const lines = d.filter((x) => x.key === "stonith_host" || x.key === "stonith");
-      stonithEvidence.push({ node: n.node, lines: lines.length ? lines.map((x) => `${x.key} ${x.value}`) : ["(no stonith_host line)"] });
+      stonithEvidence.push({
+        node: n.node,
+        lines: lines.length ? lines.map((x) => `${x.key} ${x.value}`) : ["(no stonith_host line)"],
+      });
       for (const target of names) {
         const covered = lines.some((x) => {
           const [from, , ...params] = x.value.split(/\s+/);
@@ -186,7 +212,9 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
         "heartbeat",
         null,
         status,
-        problems.length ? problems.join("; ") : "ha.cf names every node as uname -n does; deadtime, warntime, initdead sane",
+        problems.length
+          ? problems.join("; ")
+          : "ha.cf names every node as uname -n does; deadtime, warntime, initdead sane",
         [...evidence, ...unreachableEvidence(f)],
         fix,
       ),
@@ -229,7 +257,8 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
         evidence.push({ node: n.node, lines: [`(${errorMessage(err)})`] });
       }
     }
-    if (shapes.size > 1) problems.push("haresources differs between the nodes (heartbeat requires them identical)");
+    if (shapes.size > 1)
+      problems.push("haresources differs between the nodes (heartbeat requires them identical)");
     out.push(
       result(
         "heartbeat.haresources",
@@ -249,7 +278,10 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
     const bad: string[] = [];
     for (const n of nodes) {
       const mode = ok(n, READ.authkeysMode)?.trim();
-      evidence.push({ node: n.node, lines: mode ? [`$ stat -c %a /etc/ha.d/authkeys`, mode] : failedLines(readOf(n, READ.authkeysMode)) });
+      evidence.push({
+        node: n.node,
+        lines: mode ? [`$ stat -c %a /etc/ha.d/authkeys`, mode] : failedLines(readOf(n, READ.authkeysMode)),
+      });
       if (mode !== "600") bad.push(`${n.node}: ${mode ?? "unreadable"}`);
     }
     out.push(
@@ -258,7 +290,9 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
         "heartbeat",
         null,
         bad.length ? "fail" : "pass",
-        bad.length ? `/etc/ha.d/authkeys is not mode 600 (${bad.join("; ")}): heartbeat will not start` : "authkeys mode 600 on every node",
+        bad.length
+          ? `/etc/ha.d/authkeys is not mode 600 (${bad.join("; ")}): heartbeat will not start`
+          : "authkeys mode 600 on every node",
         evidence,
         "`chmod 600 /etc/ha.d/authkeys` on every node",
       ),
@@ -288,7 +322,14 @@ export function checkPacemaker(f: DoctorFacts): CheckResult[] {
     for (const n of nodes) {
       const r = readOf(n, READ.crmVerify);
       const text = `${r?.stdout ?? ""}${r?.stderr ?? ""}`.trim();
-      evidence.push({ node: n.node, lines: ["$ crm_verify -L", ...(text ? text.split("\n").slice(0, 10) : ["(no output)"]), `(exit ${r?.exitCode ?? "none"})`] });
+      evidence.push({
+        node: n.node,
+        lines: [
+          "$ crm_verify -L",
+          ...(text ? text.split("\n").slice(0, 10) : ["(no output)"]),
+          `(exit ${r?.exitCode ?? "none"})`,
+        ],
+      });
       if (r?.exitCode !== 0) bad.push(n.node);
     }
     out.push(
@@ -319,7 +360,9 @@ export function checkPacemaker(f: DoctorFacts): CheckResult[] {
           node: n.node,
           lines: [
             `stonith-enabled=${props["stonith-enabled"] ?? "(default true)"}`,
-            ...devices.map((d) => `${d.id} (${d.agent}) ${d.params.pcmk_host_list ?? d.params.pcmk_host_map ?? d.params.hostlist ?? ""}`.trim()),
+            ...devices.map((d) =>
+              `${d.id} (${d.agent}) ${d.params.pcmk_host_list ?? d.params.pcmk_host_map ?? d.params.hostlist ?? ""}`.trim(),
+            ),
           ],
         });
         if (/^(false|no|0|off)$/i.test(props["stonith-enabled"] ?? "true"))
@@ -327,7 +370,12 @@ export function checkPacemaker(f: DoctorFacts): CheckResult[] {
         for (const name of names) {
           const covers = devices.some((d) => {
             const list = `${d.params.pcmk_host_list ?? ""} ${d.params.pcmk_host_map ?? ""} ${d.params.hostlist ?? ""} ${d.params.plug ?? ""}`;
-            return list.split(/[\s,;:]+/).includes(name) || (!d.params.pcmk_host_list && !d.params.pcmk_host_map && d.params.pcmk_host_check === "dynamic-list");
+            return (
+              list.split(/[\s,;:]+/).includes(name) ||
+              (!d.params.pcmk_host_list &&
+                !d.params.pcmk_host_map &&
+                d.params.pcmk_host_check === "dynamic-list")
+            );
           });
           if (!covers) problems.push(`no fence device covers ${name}`);
         }
@@ -361,14 +409,19 @@ export function checkPacemaker(f: DoctorFacts): CheckResult[] {
         continue;
       }
       const c = parseCorosyncConf(text);
-      evidence.push({ node: n.node, lines: grep(text, /^\s*(two_node|wait_for_all|expected_votes|provider)\s*:/) });
+      evidence.push({
+        node: n.node,
+        lines: grep(text, /^\s*(two_node|wait_for_all|expected_votes|provider)\s*:/),
+      });
       if (names.length === 2 && c["quorum.two_node"] !== "1") {
         status = "fail";
         problems.push(`${n.node}: two_node is not set: losing one node loses quorum`);
       }
       if (c["quorum.wait_for_all"] === "0") {
         if (status === "pass") status = "warn";
-        problems.push(`${n.node}: wait_for_all: 0 (a node booting alone may fence its peer and start everything)`);
+        problems.push(
+          `${n.node}: wait_for_all: 0 (a node booting alone may fence its peer and start everything)`,
+        );
       }
     }
     out.push(

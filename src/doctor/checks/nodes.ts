@@ -39,17 +39,27 @@ export function checkFencing(f: DoctorFacts): CheckResult[] {
   const problems: string[] = [];
   for (const n of reachable(f)) {
     const r = readOf(n, READ.fenceCommand);
-    evidence.push({ node: n.node, lines: [`$ command -v ${program}`, r?.exitCode === 0 ? r.stdout.trim() : "(not found)"] });
+    evidence.push({
+      node: n.node,
+      lines: [`$ command -v ${program}`, r?.exitCode === 0 ? r.stdout.trim() : "(not found)"],
+    });
     if (r?.exitCode !== 0) problems.push(`${program} is not installed on ${n.node}`);
   }
   // Coverage from the inventory: each node must be addressable by the method.
   if (fence.method === "stonith") {
-    const list = `${fence.params.hostlist ?? ""} ${fence.params.hostname ?? ""} ${fence.params.host ?? ""}`.split(/[\s,]+/);
-    const uncovered = fence.params.hostlist || fence.params.hostname || fence.params.host ? names.filter((x) => !list.includes(x)) : [];
+    const list =
+      `${fence.params.hostlist ?? ""} ${fence.params.hostname ?? ""} ${fence.params.host ?? ""}`.split(
+        /[\s,]+/,
+      );
+    const uncovered =
+      fence.params.hostlist || fence.params.hostname || fence.params.host
+        ? names.filter((x) => !list.includes(x))
+        : [];
     if (uncovered.length) problems.push(`the stonith hostlist does not name ${uncovered.join(", ")}`);
   } else if (fence.method === "fence-agent") {
     const uncovered = names.filter((x) => !fence.nodes[x] && !fence.params.plug && !fence.params.port);
-    if (uncovered.length) problems.push(`no per-node fence options (ipaddr or plug) for ${uncovered.join(", ")}`);
+    if (uncovered.length)
+      problems.push(`no per-node fence options (ipaddr or plug) for ${uncovered.join(", ")}`);
   }
   out.push(
     result(
@@ -57,7 +67,9 @@ export function checkFencing(f: DoctorFacts): CheckResult[] {
       "fencing",
       null,
       problems.length ? "fail" : "pass",
-      problems.length ? problems.join("; ") : `${program} installed on every node that would fence, covering every node`,
+      problems.length
+        ? problems.join("; ")
+        : `${program} installed on every node that would fence, covering every node`,
       [...evidence, ...unreachableEvidence(f)],
       fence.method === "stonith"
         ? `install cluster-glue (stonith) on every node; in the inventory: toolstack.fence.params.hostlist: "${names.join(" ")}"`
@@ -99,7 +111,9 @@ export function checkNodes(f: DoctorFacts): CheckResult[] {
         continue;
       }
       const hosts = parseHosts(text);
-      const lines = text.split("\n").filter((l) => names.some((x) => new RegExp(`\\s${x.replace(/\./g, "\\.")}(\\s|$)`).test(l)));
+      const lines = text
+        .split("\n")
+        .filter((l) => names.some((x) => new RegExp(`\\s${x.replace(/\./g, "\\.")}(\\s|$)`).test(l)));
       evidence.push({ node: n.node, lines: lines.length ? lines : ["(no line names a cluster node)"] });
       for (const name of names) {
         const a = hosts.get(name.toLowerCase());
@@ -108,14 +122,17 @@ export function checkNodes(f: DoctorFacts): CheckResult[] {
       }
     }
     for (const [name, addrs] of addrOf)
-      if (addrs.size > 1) problems.push(`${name} has different addresses in the nodes' /etc/hosts (${[...addrs].join(", ")})`);
+      if (addrs.size > 1)
+        problems.push(`${name} has different addresses in the nodes' /etc/hosts (${[...addrs].join(", ")})`);
     out.push(
       result(
         "nodes.hosts",
         "nodes",
         null,
         problems.length ? "fail" : "pass",
-        problems.length ? problems.join("; ") : "every node names every node in /etc/hosts, with the same address",
+        problems.length
+          ? problems.join("; ")
+          : "every node names every node in /etc/hosts, with the same address",
         [...evidence, ...unreachableEvidence(f)],
         `in /etc/hosts on every node, one line per node: \`ADDRESS ${names[0] ?? "NODE"}\` (the same addresses everywhere)`,
       ),
@@ -126,14 +143,21 @@ export function checkNodes(f: DoctorFacts): CheckResult[] {
     const clocks = reachable(f).filter((n) => n.clock);
     const evidence: Evidence[] = clocks.map((n) => {
       const c = n.clock as NonNullable<typeof n.clock>;
-      return { node: n.node, lines: [`date +%s.%N: ${(c.remoteMs / 1000).toFixed(3)}`, `round trip ${c.receivedAt - c.sentAt} ms`] };
+      return {
+        node: n.node,
+        lines: [`date +%s.%N: ${(c.remoteMs / 1000).toFixed(3)}`, `round trip ${c.receivedAt - c.sentAt} ms`],
+      };
     });
     let worst = 0;
     let pair = "";
     for (let i = 0; i < clocks.length; i++)
       for (let j = i + 1; j < clocks.length; j++) {
-        const a = (clocks[i] as (typeof clocks)[number]).clock as NonNullable<(typeof clocks)[number]["clock"]>;
-        const b = (clocks[j] as (typeof clocks)[number]).clock as NonNullable<(typeof clocks)[number]["clock"]>;
+        const a = (clocks[i] as (typeof clocks)[number]).clock as NonNullable<
+          (typeof clocks)[number]["clock"]
+        >;
+        const b = (clocks[j] as (typeof clocks)[number]).clock as NonNullable<
+          (typeof clocks)[number]["clock"]
+        >;
         // Each remote time is taken somewhere within its round trip: compare against the midpoints.
         const offA = a.remoteMs - (a.sentAt + a.receivedAt) / 2;
         const offB = b.remoteMs - (b.sentAt + b.receivedAt) / 2;
@@ -176,13 +200,19 @@ export function checkNodes(f: DoctorFacts): CheckResult[] {
       let own: string[] = [];
       try {
         own = parseDrbdDump(dump).resources.flatMap((r) =>
-          r.hosts.filter((h) => h.name === n.node && h.address).map((h) => (h.address as string).replace(/:\d+$/, "")),
+          r.hosts
+            .filter((h) => h.name === n.node && h.address)
+            .map((h) => (h.address as string).replace(/:\d+$/, "")),
         );
       } catch {
         evidence.push({ node: n.node, lines: ["(drbdadm dump unreadable)"] });
         continue;
       }
-      const ifaces = new Set(parseIpAddr(addrs).filter((a) => own.includes(a.address)).map((a) => a.iface));
+      const ifaces = new Set(
+        parseIpAddr(addrs)
+          .filter((a) => own.includes(a.address))
+          .map((a) => a.iface),
+      );
       const state = parseIpLink(links);
       const lines: string[] = [];
       for (const i of ifaces) {
@@ -190,7 +220,10 @@ export function checkNodes(f: DoctorFacts): CheckResult[] {
         lines.push(s?.line ?? `${i}: (not listed)`);
         if (!s?.up) problems.push(`${n.node}: ${i}, which carries DRBD, is down`);
       }
-      evidence.push({ node: n.node, lines: lines.length ? lines : ["(no interface holds this node's DRBD address)"] });
+      evidence.push({
+        node: n.node,
+        lines: lines.length ? lines : ["(no interface holds this node's DRBD address)"],
+      });
     }
     out.push(
       result(

@@ -54,7 +54,9 @@ export function grep(text: string, re: RegExp, max = 8): string[] {
 
 /** Evidence for unreachable nodes: they are part of the picture, never silently dropped. */
 export function unreachableEvidence(f: DoctorFacts): Evidence[] {
-  return f.nodes.filter((n) => !n.reachable).map((n) => ({ node: n.node, lines: [`(unreachable: ${n.error ?? "no answer"})`] }));
+  return f.nodes
+    .filter((n) => !n.reachable)
+    .map((n) => ({ node: n.node, lines: [`(unreachable: ${n.error ?? "no answer"})`] }));
 }
 
 /** The nodes a DRBD resource lives on per the inventory (default: every node). */

@@ -5,9 +5,26 @@
  */
 import { parseXenInfo } from "../../drivers/xen/parse-info";
 import { errorMessage } from "../../errors";
-import { diskTarget, parseBridges, parseDomainConfig, parseHosts, parseSxpConfig, vifBridges } from "../parse";
+import {
+  diskTarget,
+  parseBridges,
+  parseDomainConfig,
+  parseHosts,
+  parseSxpConfig,
+  vifBridges,
+} from "../parse";
 import { type CheckResult, type DoctorFacts, type Evidence, READ } from "../types";
-import { failedLines, grep, guestNodes, nodeFacts, ok, reachable, readOf, result, unreachableEvidence } from "./util";
+import {
+  failedLines,
+  grep,
+  guestNodes,
+  nodeFacts,
+  ok,
+  reachable,
+  readOf,
+  result,
+  unreachableEvidence,
+} from "./util";
 
 const STOCK_SCRIPTS = new Set(["network-bridge", "network-route", "network-nat", "/bin/true", "true"]);
 
@@ -108,7 +125,9 @@ function networkScriptCheck(f: DoctorFacts): CheckResult {
     "xen",
     null,
     problems.length ? "fail" : "pass",
-    problems.length ? problems.join("; ") : `network script ${[...scripts].join(", ") || "network-bridge"} on every node`,
+    problems.length
+      ? problems.join("; ")
+      : `network script ${[...scripts].join(", ") || "network-bridge"} on every node`,
     evidence,
     `copy the same network script to /etc/xen/scripts/ on every node and name it in \`(network-script ${[...scripts][0] ?? "network-bridge"})\``,
   );
@@ -117,7 +136,9 @@ function networkScriptCheck(f: DoctorFacts): CheckResult {
 function guestChecks(f: DoctorFacts, guest: string): CheckResult[] {
   const g = f.cluster.guests.find((x) => x.name === guest);
   const path = g?.configFile ?? `/etc/xen/${guest}${f.cluster.toolstack.hypervisor === "xl" ? ".cfg" : ""}`;
-  const nodes = guestNodes(f, guest).map((n) => nodeFacts(f, n)).filter((n) => n?.reachable) as NonNullable<ReturnType<typeof nodeFacts>>[];
+  const nodes = guestNodes(f, guest)
+    .map((n) => nodeFacts(f, n))
+    .filter((n) => n?.reachable) as NonNullable<ReturnType<typeof nodeFacts>>[];
   const out: CheckResult[] = [];
 
   // Present and identical on every node that may run it.
@@ -178,7 +199,9 @@ function guestChecks(f: DoctorFacts, guest: string): CheckResult[] {
       const minor = /^(?:phy:)?\/dev\/drbd(\d+)$/.exec(target)?.[1];
       const res =
         drbdName ??
-        (minor !== undefined ? f.cluster.drbd.find((r) => r.minor === Number(minor) || r.device === `/dev/drbd${minor}`)?.name : undefined);
+        (minor !== undefined
+          ? f.cluster.drbd.find((r) => r.minor === Number(minor) || r.device === `/dev/drbd${minor}`)?.name
+          : undefined);
       if (res) named.add(res);
       else if (!/^(file:|tap:|iso|.*cdrom)/.test(target) && (g?.drbd.length ?? 0) > 0)
         diskProblems.push(`${n.node}: disk '${spec}' is not on DRBD (its writes are not replicated)`);
@@ -186,13 +209,19 @@ function guestChecks(f: DoctorFacts, guest: string): CheckResult[] {
     for (const r of wanted)
       if (!named.has(r)) diskProblems.push(`${n.node}: no disk names DRBD resource ${r}`);
     for (const r of named)
-      if (!wanted.has(r)) diskProblems.push(`${n.node}: disk on DRBD resource ${r}, which the inventory does not give ${guest}`);
+      if (!wanted.has(r))
+        diskProblems.push(
+          `${n.node}: disk on DRBD resource ${r}, which the inventory does not give ${guest}`,
+        );
 
     const vifs = Array.isArray(cfg.vif) ? cfg.vif : [];
     const bridgesText = ok(n, READ.bridges);
     const present = bridgesText !== null ? parseBridges(bridgesText) : null;
     const used = vifBridges(vifs, "xenbr0");
-    bridgeEvidence.push({ node: n.node, lines: [...grep(text, /^\s*vif\s*=/), `bridges: ${present ? present.join(" ") : "(unreadable)"}`] });
+    bridgeEvidence.push({
+      node: n.node,
+      lines: [...grep(text, /^\s*vif\s*=/), `bridges: ${present ? present.join(" ") : "(unreadable)"}`],
+    });
     for (const b of used) {
       if (present === null) bridgeProblems.push(`${n.node}: bridges cannot be read`);
       else if (!present.includes(b)) bridgeProblems.push(`${n.node}: bridge ${b} does not exist`);
@@ -204,7 +233,9 @@ function guestChecks(f: DoctorFacts, guest: string): CheckResult[] {
       "xen",
       guest,
       diskProblems.length ? "fail" : "pass",
-      diskProblems.length ? `${guest}: ${diskProblems.join("; ")}` : `${guest}: disks on DRBD ${(g?.drbd ?? []).join(", ") || "(none declared)"}`,
+      diskProblems.length
+        ? `${guest}: ${diskProblems.join("; ")}`
+        : `${guest}: disks on DRBD ${(g?.drbd ?? []).join(", ") || "(none declared)"}`,
       diskEvidence,
       `in ${path}: \`disk = [ ${(g?.drbd ?? ["RESOURCE"]).map((r, k) => `'drbd:${r},xvd${String.fromCharCode(97 + k)},w'`).join(", ")} ]\` (or phy:/dev/drbdN with the resource's minor)`,
     ),
@@ -215,7 +246,9 @@ function guestChecks(f: DoctorFacts, guest: string): CheckResult[] {
       "xen",
       guest,
       bridgeProblems.length ? "fail" : "pass",
-      bridgeProblems.length ? `${guest}: ${[...new Set(bridgeProblems)].join("; ")}` : `${guest}: its bridges exist on every node that may run it`,
+      bridgeProblems.length
+        ? `${guest}: ${[...new Set(bridgeProblems)].join("; ")}`
+        : `${guest}: its bridges exist on every node that may run it`,
       bridgeEvidence,
       `create the bridge on that node with the network script (xend-config.sxp network-script) or change \`bridge=\` in ${path} to an existing one`,
     ),
@@ -243,7 +276,8 @@ function versionCheck(f: DoctorFacts): CheckResult {
   }
   const majors = new Set([...versions.values()].map((v) => v.split(".").slice(0, 2).join(".")));
   const all = new Set(versions.values());
-  const status = majors.size > 1 ? "fail" : all.size > 1 || versions.size < reachable(f).length ? "warn" : "pass";
+  const status =
+    majors.size > 1 ? "fail" : all.size > 1 || versions.size < reachable(f).length ? "warn" : "pass";
   return result(
     "xen.version",
     "xen",

@@ -8,8 +8,10 @@
  *   - no DRBD resource is Primary with an executing guest on both nodes;
  *   - no fence device action runs twice for one approval (nor outside an approved fence).
  *
- * The first step after which one of them fails ends the sequence; the result holds the seed, every
- * step with what came of it, the problems and the truth, so `npm run fuzz -- --seed S` replays it.
+ * The two-writer checks also run on every change of the simulation, so a guest started twice and
+ * stopped again within one step is caught too. The first step after (or during) which one of them
+ * fails ends the sequence; the result holds the seed, every step with what came of it, the problems
+ * and the truth, so `npm run fuzz -- --seed S` replays it.
  * Used by test/fuzz/two-writers.test.ts and scripts/fuzz.ts.
  */
 import { policyFor } from "../../approval/policy";
@@ -19,10 +21,11 @@ import { executeSplitBrainRecovery, requestSplitBrainRecovery } from "../../even
 import type { Logger } from "../../log";
 import type { OperationSettings } from "../../operations/context";
 import { executeApproved } from "../../operations/executor";
+import { ExecutionLease } from "../../operations/lease";
 import { planOperation } from "../../operations/plan";
 import { recoverUnfinished } from "../../operations/recovery";
 import type { ExecutionOutcome, OperationRequest } from "../../operations/types";
-import { type Faults, formatTruth, twoWriterViolations } from "../../sim";
+import { type Faults, formatTruth, readTruth, twoWriterViolations } from "../../sim";
 import {
   describeOperation,
   describeStep,
@@ -81,19 +84,16 @@ export interface FuzzOptions {
   onStep?: (record: StepRecord) => void;
 }
 
-/** What the hunt draws from (tamper choices, whether the operations know attest-off). */
-export function huntFeatures(): StepFeatures {
-  return { tamper: TAMPER_CHOICES, attestOff: ATTEST_OFF };
-}
-
-/** Commands and modes the tamper fault is asked for (when the simulator has it). */
+/** Commands whose output the tamper fault spoils (src/sim/tamper.ts), and how. */
 const TAMPER_CHOICES = {
   commands: ["xm list", "cat /proc/drbd", "cl_status", "xl list", "drbdsetup status", "crm_mon"],
   modes: ["garbage", "truncate 40", "empty", "headonly", "fail"],
 } as const;
 
-/** `attest_off` is an operation of the planner (src/operations/preflight.ts). */
-const ATTEST_OFF = true;
+/** What the hunt draws from: tamper choices, and attest-off (an operation of the planner). */
+export function huntFeatures(): StepFeatures {
+  return { tamper: TAMPER_CHOICES, attestOff: true };
+}
 
 interface RequestEntry {
   id: string;
@@ -315,6 +315,7 @@ class Sequence {
     const target = steps[k];
     if (!target) return this.execute(r);
     const hold = world.lab.faults.holdCommand({ node: target.node, argv: target.argv }, phase);
+    const leases = watchLeases(r.id);
     r.executions += 1;
     const before = this.xenopsFences();
     const run = executeApproved(world.bot.deps, r.id, { jobId: executionJobId(r.id) }).then(
@@ -329,11 +330,13 @@ class Sequence {
         // It dies with the command held: its connections drop first, so a command held before it
         // ran never runs, and one held after it ran never reports back.
         await world.crash();
+        for (const lease of leases()) lease.stop();
         hold.stop();
         line = `worker died ${phase} step ${k + 1} (${target.argv.join(" ")} on ${target.node}); ${await this.recover(r.id)}`;
       }
     } finally {
       hold.stop();
+      leases();
     }
     const ran = this.xenopsFences() - before;
     this.fencesSeen += ran;
@@ -411,6 +414,31 @@ class Sequence {
   }
 }
 
+/**
+ * The leases (src/operations/lease.ts) started for approvals the hunt is about to kill the worker of.
+ * The killed worker runs in this process, so its lease would go on renewing and count as held here;
+ * a dead process's lease stops with it, which the crash step does through this registry.
+ */
+const doomedLeases = new Map<string, ExecutionLease[]>();
+let leasesWatched = false;
+
+function watchLeases(approvalId: string): () => ExecutionLease[] {
+  if (!leasesWatched) {
+    leasesWatched = true;
+    const start = ExecutionLease.prototype.start;
+    ExecutionLease.prototype.start = function (this: ExecutionLease) {
+      doomedLeases.get(this.grant.approvalId)?.push(this);
+      return start.call(this);
+    };
+  }
+  doomedLeases.set(approvalId, []);
+  return () => {
+    const list = doomedLeases.get(approvalId) ?? [];
+    doomedLeases.delete(approvalId);
+    return list;
+  };
+}
+
 /** The planner's request for an operation of the hunt. */
 function requestOf(
   op: Exclude<FuzzOperation, { action: "split_brain_recover" }>,
@@ -469,6 +497,16 @@ export async function runSequence(options: FuzzOptions): Promise<FuzzResult> {
     const features = huntFeatures();
     const steps = options.steps ?? generateSteps(options.seed, spec, features, options.length);
     const seq = new Sequence(world, features, options.detail === true);
+    // Also between two checks: a guest started twice and stopped again within one step still counts.
+    const sim = world.lab.cluster;
+    let transient: { problems: string[]; truth: string } | null = null;
+    const stopWatching = sim.onChange(() => {
+      if (transient) return;
+      // The state as it is at this change (no sync: reading must not move the simulation).
+      const now = readTruth(sim);
+      const problems = twoWriterViolations(now);
+      if (problems.length > 0) transient = { problems, truth: formatTruth(now) };
+    });
     for (const [i, step] of steps.entries()) {
       let outcome: string;
       try {
@@ -479,13 +517,23 @@ export async function runSequence(options: FuzzOptions): Promise<FuzzResult> {
       const record: StepRecord = { index: i + 1, step, text: describeStep(step), outcome };
       records.push(record);
       options.onStep?.(record);
-      const truth = world.lab.cluster.truth();
+      const truth = sim.truth();
       const problems = [...twoWriterViolations(truth), ...seq.fenceProblems()];
       if (problems.length > 0) {
         violation = { step: i + 1, problems, truth: formatTruth(truth) };
         break;
       }
+      const seen = transient as { problems: string[]; truth: string } | null;
+      if (seen) {
+        violation = {
+          step: i + 1,
+          problems: seen.problems.map((p) => `while the step ran: ${p}`),
+          truth: seen.truth,
+        };
+        break;
+      }
     }
+    stopWatching();
   } finally {
     await world.close();
   }

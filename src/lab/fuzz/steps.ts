@@ -233,17 +233,13 @@ export function generateSteps(
       () => ({ kind: "tamper", node: pick(nodes), command: pick(tamper.commands), mode: pick(tamper.modes) }),
     ]);
   const total = table.reduce((s, [w]) => s + w, 0);
-  const count = rng.int(length.min, length.max);
+  const count = rng.int(length.min, Math.max(length.min, length.max));
   const steps: FuzzStep[] = [];
   for (let i = 0; i < count; i++) {
     let x = rng.next() * total;
-    for (const [w, make] of table) {
-      x -= w;
-      if (x < 0) {
-        steps.push(make());
-        break;
-      }
-    }
+    // The last entry also takes what rounding leaves over.
+    const entry = table.find(([w]) => (x -= w) < 0) ?? (table[table.length - 1] as Weighted);
+    steps.push(entry[1]());
   }
   return steps;
 }

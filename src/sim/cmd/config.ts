@@ -112,12 +112,25 @@ interface Iface {
 function interfaces(ctx: CommandContext): Iface[] {
   const n = ctx.node;
   const state = (fileOf(ctx, `/sys/class/net/${REPLICATION_IFACE}/operstate`) ?? "down").trim();
-  const mac = (k: number) => `00:30:48:5c:${(n.index + 1).toString(16).padStart(2, "0")}:${k.toString(16).padStart(2, "0")}`;
+  const mac = (k: number) =>
+    `00:30:48:5c:${(n.index + 1).toString(16).padStart(2, "0")}:${k.toString(16).padStart(2, "0")}`;
   return [
     { name: "lo", up: true, mac: "00:00:00:00:00:00", addr: "127.0.0.1/8", bridge: false },
     { name: "eth0", up: true, mac: mac(0), addr: `${managementAddress(n)}/24`, bridge: false },
-    { name: REPLICATION_IFACE, up: state === "up", mac: mac(1), addr: `${n.replicationAddress}/24`, bridge: false },
-    ...simBridges(ctx.sim).map((b) => ({ name: b, up: true, mac: "fe:ff:ff:ff:ff:ff", addr: null, bridge: true })),
+    {
+      name: REPLICATION_IFACE,
+      up: state === "up",
+      mac: mac(1),
+      addr: `${n.replicationAddress}/24`,
+      bridge: false,
+    },
+    ...simBridges(ctx.sim).map((b) => ({
+      name: b,
+      up: true,
+      mac: "fe:ff:ff:ff:ff:ff",
+      addr: null,
+      bridge: true,
+    })),
   ];
 }
 
@@ -199,7 +212,16 @@ export const date: Program = (ctx) => {
   return 0;
 };
 
-const SBIN = new Set(["stonith", "stonith_admin", "crm_mon", "cibadmin", "crm_verify", "brctl", "ip", "blockdev"]);
+const SBIN = new Set([
+  "stonith",
+  "stonith_admin",
+  "crm_mon",
+  "cibadmin",
+  "crm_verify",
+  "brctl",
+  "ip",
+  "blockdev",
+]);
 
 /** A POSIX shell's `command -v NAME`: the program's path, exit 1 (no output) when there is none. */
 export function commandBuiltin(programs: () => Record<string, Program>): Program {
