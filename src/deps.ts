@@ -10,12 +10,14 @@ import { createDoctorProcessor } from "../jobs/doctor";
 import { createDrbdWatchProcessor, type WatchSettings } from "../jobs/drbd-watch";
 import { createOperationExecuteProcessor } from "../jobs/operation-execute";
 import { createOperationPlanProcessor } from "../jobs/operation-plan";
+import { createSplitBrainPlanProcessor } from "../jobs/split-brain";
 import { createStatusProcessor } from "../jobs/status";
 import type { CommandCore, GroupDirectory, Notifier } from "./app/types";
 import { ApprovalEngine, approvalActionHandler } from "./approval/engine";
 import { AuditLog } from "./audit/log";
 import type { ClusterDrivers } from "./cluster/snapshot";
 import type { InventoryConfig } from "./config/schema";
+import { DoctorRuns, withDoctorRuns } from "./doctor/monitor";
 import { resolveSecret, type SecretEnv } from "./config/secrets";
 import { Authorizer } from "./core/authz";
 import type { EnqueuedJob, JobEnqueuer } from "./core/enqueuer";
@@ -39,6 +41,7 @@ import type { Logger } from "./log";
 import { DEFAULT_OPERATION_SETTINGS, type OperationDeps, type OperationSettings } from "./operations/context";
 import { OffProofStore } from "./operations/off-proofs";
 import { startRecovery } from "./operations/recovery";
+import { actionDefinition } from "./operations/registry";
 import { Metrics } from "./ops/metrics";
 import { RedisDurability } from "./queue/persistence";
 import { createJobQueues, type JobQueues } from "./queue/queues";
@@ -88,10 +91,7 @@ export interface DepsConfig {
    */
   events?:
     | boolean
-    | Pick<
-        EventsConfig,
-        "webhookPort" | "removeSchedulersOnStop" | "incidentPolicy" | "now" | "operations" | "recovery"
-      >;
+    | Pick<EventsConfig, "webhookPort" | "removeSchedulersOnStop" | "incidentPolicy" | "now" | "operations">;
 }
 
 export interface Deps {
@@ -281,18 +281,10 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     // The winner of a decision queues the execution; the delivery id makes a retried enqueue the same job.
     async enqueueExecution(record, { deliveryId }) {
       const cluster = record.plan.cluster;
-      if (record.plan.action === "split_brain_recover")
-        return observedJobs.enqueue(
-          cluster,
-          "split-brain-recover",
-          { cluster, approvalId: record.id },
-          { deliveryId },
-        );
-      if (!["migrate", "create", "fence", "evacuate", "attest_off"].includes(record.plan.action))
-        throw new XenopsError("internal", `no execution job for action ${record.plan.action}`);
+      // Every approved action runs in the one executor (src/operations/registry.ts); unknown ones throw.
       return observedJobs.enqueue(
         cluster,
-        "operation-execute",
+        actionDefinition(record.plan.action).executionJob,
         {
           cluster,
           channel: record.channel,
@@ -332,6 +324,13 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     // Risky actions are refused on a node in a maintenance window (issue 5).
     maintenance: (cluster, node) => events.isInMaintenance(cluster, node),
     offProofs,
+    // A split-brain recovery tells the incidents it runs and resolves them (src/events/index.ts).
+    splitBrainEvents: {
+      recovering: (cluster, resource, approvalId) =>
+        events.splitBrainEvents.recovering(cluster, resource, approvalId),
+      resolved: (cluster, resource, title, evidence) =>
+        events.splitBrainEvents.resolved(cluster, resource, title, evidence),
+    },
   };
   const recoveries: { stop(): Promise<void> }[] = [];
 
@@ -350,6 +349,10 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     jobs: observedJobs,
     approvals: () => ({ engine: approvals, locks }),
     onEvent: (kind) => metrics.event(kind),
+    paging: {
+      onPage: (service, action, result) => metrics.page(service, action, result),
+      audit: (entry) => audit.record(entry),
+    },
     // A proof that a node is off is void once the node is seen alive (src/operations/liveness.ts).
     onSnapshot: (state) => offProofs.clearSeenAlive(state.cluster, state),
     ...eventOptions,
@@ -378,6 +381,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
       ...(config.actions ?? []),
       createCancelAction(jobAdmin),
       events.actionHandler,
+      events.oncall.actionHandler(),
       approvalActionHandler(approvals),
     ],
     jobAdmin,
@@ -452,8 +456,22 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
                 ...(config.watch ? { settings: config.watch } : {}),
                 onEvent: (kind) => metrics.event(kind),
               }),
-              ...events.processors(),
+              // The monitor also runs the doctor's checks daily (monitor.doctorEvery) and reports regressions.
+              ...withDoctorRuns(
+                events.processors(),
+                new DoctorRuns({
+                  redis,
+                  prefix: config.queuePrefix,
+                  runnerFor: observedRunnerFor,
+                  secretEnv: config.secretEnv,
+                  logger: logger.child({ component: "doctor" }),
+                  report: (event) => events.pipeline.report(event),
+                }),
+                (name) => inventory.clusters.find((c) => c.name === name),
+              ),
               "operation-plan": createOperationPlanProcessor(operations),
+              // The split-brain card's "Keep X's data": planned like operation-plan, in the incident's thread.
+              "split-brain-plan": createSplitBrainPlanProcessor(operations),
               // A finished fence tells its node's incident (issue 5: "Start its guests on SURVIVOR").
               "operation-execute": events.observeExecutions(createOperationExecuteProcessor(operations)),
               approve: createApproveProcessor({ approvals, notifier: config.notifier }),

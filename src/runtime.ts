@@ -23,7 +23,7 @@ import {
 } from "./lifecycle/ops";
 import type { Logger } from "./log";
 import { Metrics } from "./ops/metrics";
-import type { OpsServer } from "./ops/server";
+import type { CheckResult, OpsServer } from "./ops/server";
 import { createSlackApp, redisReplayStore } from "./slack/app";
 import { createSlackWebClient } from "./slack/client";
 import { createSlackGroupDirectory } from "./slack/groups";
@@ -57,7 +57,7 @@ const SLACK_EDIT_INTERVAL_MS = 3_000;
 async function startOps(
   base: RuntimeBase,
   deps: Deps,
-  checks: { slack?: () => boolean; workers: boolean },
+  checks: { slack?: () => boolean; slackDelivery?: () => CheckResult; workers: boolean },
 ): Promise<OpsServer | null> {
   const options = base.ops === undefined ? opsOptionsFromEnv(base.env) : base.ops;
   if (!options) return null;
@@ -118,6 +118,8 @@ export async function startSlackRuntime(
   const role = parts.bot && parts.worker ? "bot+worker" : parts.bot ? "bot" : "worker";
   const metrics = new Metrics({ labels: { role } });
   metrics.observeSender(() => sender.stats());
+  // A refused or lost card is told to the admins directly (they can fix a channel or a renderer).
+  sender.escalateTo(base.inventory.roles.admin.users);
   deps = await createDeps({
     inventory: base.inventory,
     logger,
@@ -163,6 +165,7 @@ export async function startSlackRuntime(
   slackCheck?.start();
   const ops = await startOps(base, deps, {
     ...(slackCheck ? { slack: () => slackCheck.ok() } : {}),
+    slackDelivery: () => sender.deliveryHealth(),
     workers: parts.worker,
   });
   logger.info({ bot: parts.bot, worker: parts.worker }, "xenops started");

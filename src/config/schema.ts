@@ -136,6 +136,13 @@ export const MonitorConfig = z
     /** DRBD 9: follow `drbdsetup events2` on every node (default true). */
     push: z.boolean().optional(),
     failback: z.enum(["offer", "auto"]).optional(),
+    /** How often the monitor runs `/xen doctor`'s checks (default 24h; `off` never): 30m, 12h, 7d. */
+    doctorEvery: z
+      .union([
+        z.literal("off"),
+        z.string().regex(/^[1-9]\d*(m|h|d)$/, "a duration such as 30m, 24h or 7d, or off"),
+      ])
+      .optional(),
     failbackAs: z
       .string()
       .regex(/^[UW][A-Z0-9]{2,}$/, "a Slack user ID such as U012ABCDEF")
@@ -185,9 +192,7 @@ export type WebhookConfig = z.infer<typeof WebhookConfig>;
 export const PagingConfig = z.union([
   z
     .object({
-      pagerduty: z
-        .object({ routingKey: SecretRef, url: z.string().url().optional() })
-        .strict(),
+      pagerduty: z.object({ routingKey: SecretRef, url: z.string().url().optional() }).strict(),
     })
     .strict(),
   z
@@ -303,10 +308,10 @@ export const InventoryConfig = z
         /** An unacknowledged critical incident mentions on-call again after this long ("15m"). */
         renotifyAfter: Duration.optional(),
         /** Then the next group or user, each `after` this long since the page ("30m"), in order. */
-        escalation: z.array(EscalationStep).max(10).default([]),
+        escalation: z.array(EscalationStep).max(10).optional(),
       })
       .strict()
-      .default({ users: [], groups: [], escalation: [] }),
+      .default({ users: [], groups: [] }),
     /** Optional: without it every risky action keeps its default approval policy. */
     approvals: ApprovalsConfig.optional(),
     /** Optional: the endpoint for node-side event hooks (issue 5). */

@@ -5,6 +5,7 @@
  * status query is made here, from one node, and only by the doctor: serial devices such as APC
  * Smart-UPS units hold the line heartbeat needs, so status and the monitor never query them.
  */
+import { setMaxListeners } from "node:events";
 import type { ClusterConfig } from "../config/schema";
 import type { SecretEnv } from "../config/secrets";
 import { parseDrbdDump } from "../drivers/drbd-conf";
@@ -264,6 +265,8 @@ export async function gatherFacts(
 ): Promise<DoctorFacts> {
   const now = deps.now ?? Date.now;
   const readAt = now();
+  // Every read in flight listens on the job's signal: a few dozen at once is expected here.
+  if (options.signal) setMaxListeners(100, options.signal);
   const nodes = await Promise.all(cluster.nodes.map((n) => readNode(cluster, n.name, deps, options)));
   const fence = options.queryFence === false ? null : await queryFence(cluster, nodes, deps, options);
   return { cluster, nodes, fence, readAt };

@@ -20,6 +20,7 @@ import { createHash } from "node:crypto";
 import type { MessageRef, Notifier, OutboundMessage } from "../app/types";
 import type { InventoryConfig } from "../config/schema";
 import type { Logger } from "../log";
+import type { IncidentListener } from "../paging/listener";
 import type { MaintenanceStore } from "./maintenance";
 import {
   type IncidentView,
@@ -120,6 +121,8 @@ export interface IncidentManagerOptions {
   logger: Logger;
   now?: () => number;
   policy?: Partial<IncidentPolicy>;
+  /** Told every saved record (src/paging/: pages, acknowledgements, escalation timers). */
+  listener?: IncidentListener;
 }
 
 /** What the pipeline tells the manager. */
@@ -179,6 +182,7 @@ export class IncidentManager {
       (rec.resolvedAtMs !== null && this.now() - rec.resolvedAtMs < this.policy.attachWindowMs);
     if (active) await this.redis.sadd(this.keys.active(rec.cluster), rec.id);
     else await this.redis.srem(this.keys.active(rec.cluster), rec.id);
+    await this.options.listener?.saved(rec);
   }
 
   async active(cluster: string): Promise<IncidentRecord[]> {

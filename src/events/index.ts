@@ -11,10 +11,8 @@
  */
 
 import { createMaintenanceProcessor } from "../../jobs/maintenance";
-import { createSplitBrainPlanProcessor, createSplitBrainRecoverProcessor } from "../../jobs/split-brain";
 import type { GroupDirectory, Notifier } from "../app/types";
 import type { ApprovalEngine } from "../approval/engine";
-import type { ApprovalRecord } from "../approval/types";
 import type { ClusterDrivers } from "../cluster/snapshot";
 import type { InventoryConfig } from "../config/schema";
 import type { SecretEnv } from "../config/secrets";
@@ -25,7 +23,10 @@ import type { CommandRunner } from "../exec/runner";
 import type { LockManager } from "../locks/lock";
 import type { Logger } from "../log";
 import type { ClusterState } from "../model/schema";
+import type { SplitBrainEvents } from "../operations/context";
 import type { JobQueues } from "../queue/queues";
+import { type OncallOptions, OncallService } from "../paging/oncall";
+import { PagerRegistry } from "../paging/registry";
 import { closeConnection, createRedisConnection } from "../queue/redis";
 import { createEventActionHandler, type OperationRequests } from "./actions";
 import { Events2Watcher } from "./events2";
@@ -33,9 +34,8 @@ import { IncidentManager, type IncidentPolicy } from "./incidents";
 import { MaintenanceStore, type MaintenanceWindow } from "./maintenance";
 import { createMonitorProcessor, monitorSettings, poke, schedulerId, startMonitors } from "./monitor";
 import { EventPipeline } from "./pipeline";
-import type { RecoveryDeps } from "./recovery";
 import { EventStore, eventKeys } from "./store";
-import { type ClusterEvent, type Condition, fingerprint } from "./types";
+import type { ClusterEvent, Condition } from "./types";
 import { resolveWebhookSecrets, startWebhookServer, type WebhookServer } from "./webhook";
 
 export type { MaintenanceWindow } from "./maintenance";
@@ -68,8 +68,8 @@ export interface EventsConfig {
   onSnapshot?: (state: ClusterState) => Promise<unknown>;
   /** Remove the monitor schedulers when the sources stop (throwaway queue prefixes: console, tests). */
   removeSchedulersOnStop?: boolean;
-  /** Resync follow-up timing of the split-brain recovery (tests shorten it). */
-  recovery?: Pick<RecoveryDeps, "pollMs" | "resyncTimeoutMs">;
+  /** On-call paging (src/paging/): metrics of each page, the audit of acknowledgements, retry timing. */
+  paging?: Pick<OncallOptions, "onPage" | "audit" | "retry">;
 }
 
 export interface EventSources {
@@ -144,6 +144,8 @@ export class Events {
   readonly pipeline: EventPipeline;
   readonly actionHandler: ActionHandler;
   readonly operations: OperationRequests;
+  /** Paging services, Acknowledge / Snooze, re-notification and escalation (src/paging/). */
+  readonly oncall: OncallService;
   private readonly redis;
   private readonly log: Logger;
   private readonly sources = new Set<EventSources>();
@@ -159,7 +161,21 @@ export class Events {
     const now = config.now ?? Date.now;
     this.store = new EventStore(this.redis, keys);
     this.maintenance = new MaintenanceStore(this.redis, keys, now);
+    const authorizer = new Authorizer(config.inventory.roles, config.groups);
+    this.oncall = new OncallService({
+      inventory: config.inventory,
+      store: this.store,
+      prefix: config.prefix,
+      notifier: config.notifier,
+      pagers: new PagerRegistry(config.inventory, config.secretEnv),
+      logger: config.logger,
+      authorizer,
+      now,
+      autoTick: true,
+      ...config.paging,
+    });
     this.incidents = new IncidentManager({
+      listener: this.oncall,
       store: this.store,
       maintenance: this.maintenance,
       notifier: config.notifier,
@@ -180,7 +196,7 @@ export class Events {
     });
     this.actionHandler = createEventActionHandler({
       inventory: config.inventory,
-      authorizer: new Authorizer(config.inventory.roles, config.groups),
+      authorizer,
       maintenance: this.maintenance,
       incidents: this.incidents,
       jobs: config.jobs,
@@ -205,22 +221,28 @@ export class Events {
     return this.maintenance.isInMaintenance(cluster, node);
   }
 
-  private recoveryDeps(): RecoveryDeps {
-    return {
-      inventory: this.config.inventory,
-      runnerFor: this.config.runnerFor,
-      driversFor: this.config.driversFor,
-      notifier: this.config.notifier,
-      maintenance: this.maintenance,
-      pipeline: this.pipeline,
-      logger: this.config.logger.child({ component: "split-brain" }),
-      approvals: () => this.config.approvals?.() ?? null,
-      threadOf: async (cluster, resource) =>
-        (await this.incidents.byKey(fingerprint({ cluster, subject: resource, node: null, family: "link" })))
-          ?.threadTs ?? null,
-      ...this.config.recovery,
-    };
-  }
+  /**
+   * The incidents' side of a split-brain recovery, which runs in the operations' executor
+   * (src/operations/actions/split-brain.ts): while it runs, DRBD's reconnect is not reported as an
+   * automatic resolution; once both sides are UpToDate the incident is resolved.
+   */
+  readonly splitBrainEvents: SplitBrainEvents = {
+    recovering: (cluster, resource, approvalId) =>
+      this.pipeline.markRecovering(cluster, resource, approvalId),
+    resolved: (cluster, resource, title, evidence) =>
+      this.pipeline.report({
+        cluster,
+        kind: "split_brain_resolved",
+        family: "link",
+        severity: "info",
+        subject: resource,
+        node: null,
+        title,
+        evidence,
+        source: "job",
+        at: new Date((this.config.now ?? Date.now)()).toISOString(),
+      }),
+  };
 
   /** Processors of the jobs this module owns, for startWorkers. */
   processors() {
@@ -240,19 +262,7 @@ export class Events {
         notifier: this.config.notifier,
         logger: this.config.logger,
       }),
-      "split-brain-plan": createSplitBrainPlanProcessor(this.recoveryDeps()),
-      "split-brain-recover": createSplitBrainRecoverProcessor(this.recoveryDeps()),
     } as const;
-  }
-
-  /** Queues the execution of an approved split-brain recovery (the approval engine's enqueueExecution for that action). */
-  enqueueRecovery(record: ApprovalRecord, options: { deliveryId: string }) {
-    return this.config.jobs.enqueue(
-      record.plan.cluster,
-      "split-brain-recover",
-      { cluster: record.plan.cluster, approvalId: record.id },
-      options,
-    );
   }
 
   /**
@@ -364,6 +374,8 @@ export class Events {
   async start(clusters: readonly string[]): Promise<EventSources> {
     const { inventory, queues } = this.config;
     const monitors = await startMonitors(queues, inventory, clusters);
+    // Page deliveries, re-notifications and escalations due (kept in Redis across restarts).
+    this.oncall.start();
     const watchers: Events2Watcher[] = [];
     for (const name of clusters) {
       const cluster = inventory.clusters.find((c) => c.name === name);
@@ -413,6 +425,7 @@ export class Events {
         this.sources.delete(sources);
         for (const w of watchers) w.close();
         await webhook?.close();
+        await this.oncall.stop();
         if (this.config.removeSchedulersOnStop)
           await Promise.allSettled(monitors.map((c) => queues.queue(c).removeJobScheduler(schedulerId(c))));
       },

@@ -5,6 +5,7 @@
  */
 import type { Block, ButtonElement, OutboundMessage } from "../app/types";
 import type { InventoryConfig } from "../config/schema";
+import { type OncallMark, oncallBlocks } from "../paging/render";
 import { codeBlock, escapeMrkdwn, slackDate } from "../slack/render/text";
 import type { ClusterEvent, IncidentAction, Severity, SplitBrainSide } from "./types";
 
@@ -28,6 +29,8 @@ export interface IncidentView {
   peakTitle?: string;
   /** The latest news that paged on-call again (data loss, two writers). */
   escalation?: { reason: string; at: string } | null;
+  /** Who acknowledged or snoozed it (src/paging/). */
+  oncall?: OncallMark | null;
 }
 
 const ICON: Record<Severity, string> = { critical: "🔴", warning: "🟠", info: "🔵" };
@@ -231,6 +234,8 @@ export function renderIncident(
       block_id: `xenops-event-${view.id}`,
       elements: actionButtons(view.id, view.cluster, e.actions),
     });
+  // Acknowledge / Snooze and who did it (src/paging/render.ts).
+  blocks.push(...oncallBlocks(view, inventory));
   const page = view.paged && !resolved && mentions ? `${mentions} ` : "";
   return {
     text: truncate(

@@ -32,7 +32,9 @@ export type EventFamily =
   /** A guest or HA resource moved to another node. */
   | "failover"
   /** Node back with its resources UpToDate: failback possible. */
-  | "failback";
+  | "failback"
+  /** A configuration check of the doctor that passed fails now. */
+  | "config";
 
 export type EventKind =
   | "node_unreachable"
@@ -62,7 +64,9 @@ export type EventKind =
   /** heartbeat's auto_failback gave a returning node its groups back. */
   | "ha_failback"
   /** A guest runs away from its home node. */
-  | "guest_away";
+  | "guest_away"
+  /** The daily doctor run: a check that passed fails now. */
+  | "config_check_failed";
 
 export type EventSource = "poll" | "events2" | "webhook" | "job";
 

@@ -178,17 +178,17 @@ export function labDirectives(sim: SimulatedCluster): (text: string) => Promise<
           "usage: !sim config NODE PATH replace OLD NEW | set TEXT | append LINE | mode OCTAL | delete | reset";
         const [node, path, op, ...rest] = splitCommandLine(text.trim().replace(/^!sim\s+config\s*/, ""));
         if (!node || !path || !op) throw new Error(usage);
-        const unescape = (t: string) => t.replace(/\\n/g, "\n").replace(/\\t/g, "\t");
+        const unescapeArg = (t: string) => t.replace(/\\n/g, "\n").replace(/\\t/g, "\t");
         const c = sim.cluster;
         const content = simFile(c, node, path);
         const mode = editedConfigFile(c, node, path)?.mode ?? defaultConfigFile(c, node, path)?.mode ?? "644";
         const current = content === null ? null : { content, mode };
         if (op === "replace" && rest.length === 2)
-          return `lab: ${editConfigFile(c, node, path, current, { op, from: unescape(rest[0] as string), to: unescape(rest[1] as string) })}`;
+          return `lab: ${editConfigFile(c, node, path, current, { op, from: unescapeArg(rest[0] as string), to: unescapeArg(rest[1] as string) })}`;
         if (op === "set" && rest.length === 1)
-          return `lab: ${editConfigFile(c, node, path, current, { op, content: `${unescape(rest[0] as string).replace(/\n?$/, "\n")}` })}`;
+          return `lab: ${editConfigFile(c, node, path, current, { op, content: `${unescapeArg(rest[0] as string).replace(/\n?$/, "\n")}` })}`;
         if (op === "append" && rest.length === 1)
-          return `lab: ${editConfigFile(c, node, path, current, { op, text: unescape(rest[0] as string) })}`;
+          return `lab: ${editConfigFile(c, node, path, current, { op, text: unescapeArg(rest[0] as string) })}`;
         if (op === "mode" && rest.length === 1)
           return `lab: ${editConfigFile(c, node, path, current, { op, mode: rest[0] as string })}`;
         if ((op === "delete" || op === "reset") && rest.length === 0)

@@ -8,7 +8,7 @@ import type { RuntimeEnv } from "../config/env";
 import type { Deps } from "../deps";
 import { errorMessage } from "../errors";
 import type { Logger } from "../log";
-import { type OpsServer, redisPing, startOpsServer } from "../ops/server";
+import { type CheckResult, type OpsServer, redisPing, startOpsServer } from "../ops/server";
 import type { WebClient } from "../slack/client";
 
 export interface OpsOptions {
@@ -84,7 +84,7 @@ export class SlackConnectionCheck {
 export async function startOpsFor(
   deps: Deps,
   options: OpsOptions,
-  checks: { slack?: () => boolean; workers: boolean },
+  checks: { slack?: () => boolean; slackDelivery?: () => CheckResult; workers: boolean },
 ): Promise<OpsServer> {
   return startOpsServer({
     port: options.port,
@@ -94,6 +94,7 @@ export async function startOpsFor(
       redis: redisPing(deps.redis),
       persistence: () => deps.durability.health(),
       ...(checks.slack ? { slack: checks.slack } : {}),
+      ...(checks.slackDelivery ? { slackDelivery: checks.slackDelivery } : {}),
       ...(checks.workers ? { workers: () => deps.workerHealth() } : {}),
     },
     ...(options.dashboard

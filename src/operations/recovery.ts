@@ -29,7 +29,6 @@ import {
   waitForPlacement,
 } from "./verify";
 
-
 export interface RecoveryReport {
   approvalId: string;
   outcome: ExecutionOutcome;
@@ -135,9 +134,7 @@ export async function recoverUnfinished(
           page: true,
         };
       }
-      await hooks
-        ?.onEnd?.(ctx, outcome)
-        .catch((err: unknown) => log.warn({ err }, "action end hook failed"));
+      await hooks?.onEnd?.(ctx, outcome).catch((err: unknown) => log.warn({ err }, "action end hook failed"));
       const settled = await recordOutcome(fencedDeps, record, journal.jobId, outcome);
       if (settled === "lost" || settled === "finished") {
         await card.lateNote(

@@ -172,13 +172,13 @@ function currentStep(statuses: readonly StepStatusView[], total: number): number
  * Which steps a long plan shows (null: a gap): the first 3, the current one with 5 before and 10 after,
  * and the last 3, so the card follows step 46 of 60 instead of ending at whatever fits.
  */
-export function stepWindow(total: number, current: number): (number | null)[] {
+export function stepWindow(total: number, current: number, before = 5, after = 10): (number | null)[] {
   const keep = new Set<number>();
   const add = (from: number, to: number) => {
     for (let i = Math.max(0, from); i <= Math.min(total - 1, to); i += 1) keep.add(i);
   };
   add(0, 2);
-  add(current - 5, current + 10);
+  add(current - before, current + after);
   add(total - 3, total - 1);
   const out: (number | null)[] = [];
   let last = -1;
@@ -194,18 +194,31 @@ export function renderExecutionCard(view: ExecutionView): OutboundMessage {
   const { record } = view;
   const { plan } = record;
   const approvers = record.approvedBy.map((u) => `<@${escapeMrkdwn(u)}>`).join(", ");
-  const shown = stepWindow(plan.steps.length, currentStep(view.statuses, plan.steps.length));
-  const stepLines = shown.flatMap((i) => {
-    if (i === null) return ["   …"];
-    const step = plan.steps[i];
-    if (!step) return [];
-    const status = view.statuses[i] ?? "pending";
-    const note = view.notes[i];
-    return [
-      `${MARK[status]} ${i + 1}. on ${step.node}: ${step.description}${note ? ` (${note})` : ""}`,
-      `     $ ${formatStepCommand(step)}`,
-    ];
-  });
+  const current = currentStep(view.statuses, plan.steps.length);
+  const linesOf = (shown: (number | null)[]) =>
+    shown.flatMap((i) => {
+      if (i === null) return ["   …"];
+      const step = plan.steps[i];
+      if (!step) return [];
+      const status = view.statuses[i] ?? "pending";
+      const note = view.notes[i];
+      return [
+        `${MARK[status]} ${i + 1}. on ${step.node}: ${step.description}${note ? ` (${note})` : ""}`,
+        `     $ ${formatStepCommand(step)}`,
+      ];
+    });
+  // Narrower windows until the steps fit their section (long commands), so the current step shows.
+  let shown = stepWindow(plan.steps.length, current);
+  let stepLines = linesOf(shown);
+  for (const [before, after] of [
+    [3, 6],
+    [1, 3],
+    [0, 1],
+  ] as const) {
+    if (escapeMrkdwn(stepLines.join("\n")).length <= SECTION_MAX - 200) break;
+    shown = stepWindow(plan.steps.length, current, before, after);
+    stepLines = linesOf(shown);
+  }
   const blocks: Block[] = [
     header(title(view)),
     section(
@@ -213,7 +226,7 @@ export function renderExecutionCard(view: ExecutionView): OutboundMessage {
     ),
     codeSection(
       plan.steps.length > shown.length
-        ? `*Steps* (around the current one; all ${plan.steps.length} are in the thread's plan)`
+        ? `*Steps* (the first, the last, and those around the current one, of ${plan.steps.length})`
         : "*Steps*",
       stepLines,
     ),

@@ -5,7 +5,8 @@
  *
  *   const metrics = new Metrics();
  *   metrics.jobFinished("migrate", "completed", 12.3);   // per job name and outcome
- *   metrics.sshCommand("prod", "node1", 0.42, true);      // latency per cluster/node, ok or error
+ *   metrics.sshCommand("prod", "node1", 0.42, true);      // latency per cluster, errors per node
+ *   metrics.monitorPass({ cluster, at, nodes, ... });     // gauges of a monitor pass (events monitor)
  *   metrics.event("drbd_split_brain");                    // events by kind
  *   metrics.observeSender(() => sender.stats());          // Slack sender: queue depth and 429s, read at scrape
  *   await metrics.render();                               // text exposition (served by ./server)
@@ -20,6 +21,8 @@ export interface SenderSnapshot {
   queueDepth: number;
   /** 429 answers received so far (a running total). */
   rateLimited: number;
+  /** Web API attempts by method and result ("ok" or Slack's error code), running totals. */
+  calls?: readonly { method: string; result: string; count: number }[];
 }
 
 export interface MetricsOptions {
@@ -36,12 +39,22 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly jobs: Counter<"name" | "outcome">;
   private readonly jobSeconds: Histogram<"name" | "outcome">;
-  private readonly sshSeconds: Histogram<"cluster" | "node" | "result">;
+  private readonly sshSeconds: Histogram<"cluster" | "result">;
+  private readonly sshErrors: Counter<"cluster" | "node">;
+  private readonly nodeReachable: Gauge<"cluster" | "node">;
+  private readonly drbdConnections: Gauge<"cluster" | "state">;
+  private readonly drbdDisks: Gauge<"cluster" | "state">;
+  private readonly incidentsOpen: Gauge<"cluster" | "severity">;
+  private readonly monitorLastPass: Gauge<"cluster">;
+  /** Label values set per cluster at the last update, so states that went away are set back to 0. */
+  private readonly lastStates = new Map<string, Set<string>>();
   private readonly events: Counter<"kind">;
   private readonly pages: Counter<"service" | "action" | "result">;
   private sender: (() => SenderSnapshot) | undefined;
   /** The sender's running 429 total at the last scrape, to add only what is new. */
   private senderRateLimitedSeen = 0;
+  /** The sender's running per-method/result totals at the last scrape. */
+  private senderCallsSeen = new Map<string, number>();
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -62,11 +75,49 @@ export class Metrics {
       buckets: JOB_BUCKETS,
       registers,
     });
+    // Per cluster, not per node: a histogram per node is ~30 series a node (3,000 at 100 nodes); the
+    // node that fails shows in xenops_ssh_command_errors_total instead.
     this.sshSeconds = new Histogram({
       name: "xenops_ssh_command_duration_seconds",
-      help: "Latency of remote commands over SSH, by cluster, node and result (ok or error).",
-      labelNames: ["cluster", "node", "result"],
+      help: "Latency of remote commands over SSH, by cluster and result (ok or error).",
+      labelNames: ["cluster", "result"],
       buckets: SSH_BUCKETS,
+      registers,
+    });
+    this.sshErrors = new Counter({
+      name: "xenops_ssh_command_errors_total",
+      help: "Remote commands over SSH that failed (transport error, timeout, non-zero exit), by cluster and node.",
+      labelNames: ["cluster", "node"],
+      registers,
+    });
+    this.nodeReachable = new Gauge({
+      name: "xenops_node_reachable",
+      help: "1 when the node answered over SSH at the last monitor pass, else 0.",
+      labelNames: ["cluster", "node"],
+      registers,
+    });
+    this.drbdConnections = new Gauge({
+      name: "xenops_drbd_connections",
+      help: "DRBD connections (resource, node and peer as each node reports it) by connection state, at the last monitor pass.",
+      labelNames: ["cluster", "state"],
+      registers,
+    });
+    this.drbdDisks = new Gauge({
+      name: "xenops_drbd_disks",
+      help: "DRBD local disks (resource on a node) by disk state, at the last monitor pass.",
+      labelNames: ["cluster", "state"],
+      registers,
+    });
+    this.incidentsOpen = new Gauge({
+      name: "xenops_incidents_open",
+      help: "Open incidents by severity, at the last monitor pass.",
+      labelNames: ["cluster", "severity"],
+      registers,
+    });
+    this.monitorLastPass = new Gauge({
+      name: "xenops_monitor_last_success_timestamp_seconds",
+      help: "Unix time of the last monitor pass that read the cluster and evaluated its events.",
+      labelNames: ["cluster"],
       registers,
     });
     this.events = new Counter({
@@ -108,6 +159,26 @@ export class Metrics {
         if (delta > 0) this.inc(delta);
       },
     });
+    const callsSeen = () => this.senderCallsSeen;
+    new Counter({
+      name: "xenops_slack_calls_total",
+      help: "Slack Web API calls, by method and result (ok, or Slack's error code such as msg_blocks_too_long).",
+      labelNames: ["method", "result"],
+      registers,
+      collect() {
+        const s = snapshot();
+        if (!s?.calls) return;
+        const seen = callsSeen();
+        for (const c of s.calls) {
+          const key = `${c.method}\t${c.result}`;
+          const before = seen.get(key) ?? 0;
+          const delta = c.count >= before ? c.count - before : c.count;
+          seen.set(key, c.count);
+          // Zero too, so a series exists (and rate() works) from its first scrape.
+          this.inc({ method: c.method, result: c.result }, delta);
+        }
+      },
+    });
   }
 
   /** A job reached a final state; `outcome` e.g. "completed", "failed", "cancelled". */
@@ -118,8 +189,38 @@ export class Metrics {
 
   /** One remote command finished (`ok`: exit 0). */
   sshCommand(cluster: string, node: string, seconds: number, ok: boolean): void {
-    if (validSeconds(seconds))
-      this.sshSeconds.observe({ cluster, node, result: ok ? "ok" : "error" }, seconds);
+    if (validSeconds(seconds)) this.sshSeconds.observe({ cluster, result: ok ? "ok" : "error" }, seconds);
+    if (!ok) this.sshErrors.inc({ cluster, node });
+  }
+
+  /**
+   * A monitor pass finished: reachability per node and DRBD states from its snapshot, the open incidents
+   * by severity, and the time of the pass (alert when it gets old: the monitor stalled).
+   */
+  monitorPass(pass: MonitorPassSummary): void {
+    const { cluster } = pass;
+    for (const n of pass.nodes) this.nodeReachable.set({ cluster, node: n.name }, n.reachable ? 1 : 0);
+    this.setStates(this.drbdConnections, "conn", cluster, countBy(pass.drbdConnections));
+    this.setStates(this.drbdDisks, "disk", cluster, countBy(pass.drbdDisks));
+    const severities: Record<string, number> = { critical: 0, warning: 0, info: 0 };
+    for (const s of pass.openIncidents) severities[s] = (severities[s] ?? 0) + 1;
+    this.setStates(this.incidentsOpen, "sev", cluster, severities);
+    this.monitorLastPass.set({ cluster }, pass.at / 1000);
+  }
+
+  private setStates(
+    gauge: Gauge<"cluster" | "state"> | Gauge<"cluster" | "severity">,
+    kind: string,
+    cluster: string,
+    counts: Record<string, number>,
+  ): void {
+    const key = `${kind}\t${cluster}`;
+    const before = this.lastStates.get(key) ?? new Set<string>();
+    const label = kind === "sev" ? "severity" : "state";
+    const set = (value: string, n: number) => (gauge as Gauge<string>).set({ cluster, [label]: value }, n);
+    for (const value of before) if (!(value in counts)) set(value, 0);
+    for (const [value, n] of Object.entries(counts)) set(value, n);
+    this.lastStates.set(key, new Set([...before, ...Object.keys(counts)]));
   }
 
   event(kind: string): void {
@@ -135,6 +236,7 @@ export class Metrics {
   observeSender(source: () => SenderSnapshot): void {
     this.sender = source;
     this.senderRateLimitedSeen = 0;
+    this.senderCallsSeen = new Map();
   }
 
   get contentType(): string {
@@ -154,6 +256,30 @@ export class Metrics {
       return undefined;
     }
   }
+}
+
+/** What a monitor pass reports (see monitorPassSummary in src/events/monitor.ts). */
+export interface MonitorPassSummary {
+  cluster: string;
+  /** Unix time in milliseconds. */
+  at: number;
+  nodes: readonly { name: string; reachable: boolean }[];
+  /** One entry per connection as a node reports it (e.g. "Connected", "StandAlone"). */
+  drbdConnections: readonly string[];
+  /** One entry per local disk (e.g. "UpToDate", "Inconsistent"). */
+  drbdDisks: readonly string[];
+  /** Severity of each open incident. */
+  openIncidents: readonly string[];
+}
+
+function countBy(values: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  // Values come from DRBD's fixed vocabulary; anything else is folded so a garbled read cannot add series.
+  for (const v of values) {
+    const k = /^[A-Za-z]{1,32}$/.test(v) ? v : "other";
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
 }
 
 function validSeconds(seconds: number): boolean {

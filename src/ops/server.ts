@@ -49,6 +49,11 @@ export interface HealthChecks {
   redis: () => Promise<boolean>;
   /** The Slack connection is up (bot processes). */
   slack?: () => boolean;
+  /**
+   * Messages reach Slack (SlackSender.deliveryHealth): fails while a card was refused or lost recently.
+   * Degrades /readyz, never fails it.
+   */
+  slackDelivery?: () => CheckResult;
   /** Workers of this process; unhealthy when they should run and do not. */
   workers?: () => { running: boolean; clusters: readonly string[] };
   /**
@@ -192,7 +197,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 }
 
 /** Checks whose failure degrades the process without making it unready. */
-const DEGRADING_CHECKS: ReadonlySet<string> = new Set(["slack"]);
+const DEGRADING_CHECKS: ReadonlySet<string> = new Set(["slack", "slack_delivery"]);
 
 /** Runs every configured check concurrently; a check that throws or is late fails with the reason. */
 export async function runHealthChecks(health: HealthChecks, timeoutMs: number): Promise<HealthReport> {
@@ -215,6 +220,13 @@ export async function runHealthChecks(health: HealthChecks, timeoutMs: number): 
       checks.slack = health.slack() ? { ok: true } : { ok: false, error: "not connected" };
     } catch (err) {
       checks.slack = { ok: false, error: errorMessage(err) };
+    }
+  }
+  if (health.slackDelivery) {
+    try {
+      checks.slack_delivery = { ...health.slackDelivery() };
+    } catch (err) {
+      checks.slack_delivery = { ok: false, error: errorMessage(err) };
     }
   }
   if (health.workers) {

@@ -46,7 +46,11 @@ function tokenOk(header: string | undefined, token: string): boolean {
 
 export async function startControlServer(
   sim: Simulation,
-  options: { host?: string; port?: number } = {},
+  options: {
+    host?: string;
+    port?: number /** A Unix socket instead of TCP (reachable from other network namespaces). */;
+    socketPath?: string;
+  } = {},
 ): Promise<ControlServer> {
   const token = randomBytes(24).toString("base64url");
   const server = createServer((req, res) => {
@@ -74,9 +78,20 @@ export async function startControlServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+    if (options.socketPath) server.listen(options.socketPath, () => resolve());
+    else server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
   });
   const address = server.address();
+  if (options.socketPath)
+    return {
+      url: `unix:${options.socketPath}`,
+      token,
+      close: () =>
+        new Promise((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
   if (address === null || typeof address === "string") throw new Error("control server has no TCP address");
   return {
     url: `http://${address.address}:${address.port}`,

@@ -73,7 +73,8 @@ export interface DeliveryFailure {
   delivered: "smaller_form" | "nothing";
 }
 
-export interface DeliveryHealth {
+// A type (not an interface) so it passes as the ops server's CheckResult.
+export type DeliveryHealth = {
   ok: boolean;
   error?: string;
   /** Failures within the window, by what was delivered instead. */
@@ -81,7 +82,7 @@ export interface DeliveryHealth {
   undelivered: number;
   lastCode?: string;
   lastAt?: string;
-}
+};
 
 /** How long a refused or lost message keeps the health check degraded. */
 const DELIVERY_HEALTH_WINDOW_MS = 15 * 60_000;

@@ -47,7 +47,8 @@ describe("the bundle's command line", () => {
 
     const help = await xenops(["--help"]);
     expect(help.code).toBe(0);
-    for (const cmd of ["bot", "worker", "console", "config", "audit", "doctor"]) expect(help.stdout).toContain(cmd);
+    for (const cmd of ["bot", "worker", "console", "config", "audit", "doctor"])
+      expect(help.stdout).toContain(cmd);
 
     const unknown = await xenops(["frobnicate"]);
     expect(unknown.code).toBe(2);
@@ -89,23 +90,27 @@ describe("the bundled bot and worker against Redis, the simulated cluster over S
     lab = await startLab({ redisUrl: testRedisUrl(), logger, commandTimeoutMs: 3_000 });
     const config = await writeLabInventory(lab, join(dir, "xenops.yml"));
     const opsPort = await freePort();
-    child = spawn(process.execPath, ["--enable-source-maps", bundle, "bot", "--with-worker", "--config", config], {
-      cwd: dir,
-      env: {
-        PATH: process.env.PATH,
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_APP_TOKEN: APP_TOKEN,
-        SLACK_API_URL: slack.apiUrl,
-        REDIS_URL: lab.redisUrl,
-        XENOPS_QUEUE_PREFIX: uniquePrefix("bundle"),
-        XENOPS_AUDIT_FILE: join(dir, "audit.jsonl"),
-        XENOPS_OPS_PORT: String(opsPort),
-        XENOPS_DASHBOARD_USER: "ops",
-        XENOPS_DASHBOARD_PASSWORD: "bundle-dashboard-pw",
-        LOG_LEVEL: "warn",
+    child = spawn(
+      process.execPath,
+      ["--enable-source-maps", bundle, "bot", "--with-worker", "--config", config],
+      {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH,
+          SLACK_BOT_TOKEN: BOT_TOKEN,
+          SLACK_APP_TOKEN: APP_TOKEN,
+          SLACK_API_URL: slack.apiUrl,
+          REDIS_URL: lab.redisUrl,
+          XENOPS_QUEUE_PREFIX: uniquePrefix("bundle"),
+          XENOPS_AUDIT_FILE: join(dir, "audit.jsonl"),
+          XENOPS_OPS_PORT: String(opsPort),
+          XENOPS_DASHBOARD_USER: "ops",
+          XENOPS_DASHBOARD_PASSWORD: "bundle-dashboard-pw",
+          LOG_LEVEL: "warn",
+        },
+        stdio: ["ignore", "ignore", "pipe"],
       },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    );
     child.stderr?.on("data", (d: Buffer) => {
       stderr += d.toString("utf8");
     });
@@ -116,7 +121,12 @@ describe("the bundled bot and worker against Redis, the simulated cluster over S
     await pollHttp(`${ops}/livez`, (s) => s === 200, 30_000, alive).catch((err: Error) => {
       throw new Error(`${err.message}\nbundle stderr:\n${stderr}`);
     });
-    const ready = await pollHttp(`${ops}/readyz`, (s, b) => s === 200 && JSON.parse(b).status === "ok", 30_000, alive);
+    const ready = await pollHttp(
+      `${ops}/readyz`,
+      (s, b) => s === 200 && JSON.parse(b).status === "ok",
+      30_000,
+      alive,
+    );
     expect(JSON.parse(ready.body)).toMatchObject({
       status: "ok",
       checks: { redis: { ok: true }, slack: { ok: true }, workers: { ok: true, clusters: ["lab"] } },
@@ -124,7 +134,11 @@ describe("the bundled bot and worker against Redis, the simulated cluster over S
     await slack.waitForSocketConnection(15_000);
 
     const mark = cardMark(slack);
-    const ack = await slack.sendSlashCommand({ text: "status", user_id: "UVIEWER1", channel_id: LAB_CHANNEL });
+    const ack = await slack.sendSlashCommand({
+      text: "status",
+      user_id: "UVIEWER1",
+      channel_id: LAB_CHANNEL,
+    });
     expect(String(ack.payload.text)).toMatch(/^Queued as job \d+: status of lab\./);
     const { card } = await awaitCard(slack, LAB_CHANNEL, mark);
     const texts = blockTexts(card.args.blocks).join("\n");

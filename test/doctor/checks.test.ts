@@ -174,6 +174,28 @@ resource r0 {
     );
   });
 
+  it("drbd.identical: pass alike; fail when net options differ (DRBD will not connect), warn for syncer", async () => {
+    expect(find(await ref(), "drbd.identical", "internet").status).toBe("pass");
+    const f = await ref();
+    withRead(
+      f,
+      "ics2",
+      READ.drbdDump,
+      readOf(f, "ics2", READ.drbdDump).replace("rate             10M;", "rate             20M;"),
+    );
+    expect(find(f, "drbd.identical", "internet").status).toBe("warn");
+    withRead(
+      f,
+      "ics2",
+      READ.drbdDump,
+      readOf(f, "ics2", READ.drbdDump).replace("discard-least-changes", "disconnect"),
+    );
+    const r = find(f, "drbd.identical", "internet");
+    expect(r.status).toBe("fail");
+    expect(r.summary).toMatch(/the net, syncer options differ/);
+    expect(r.evidence.find((e) => e.node === "ics2")?.lines).toContain("net after-sb-0pri disconnect");
+  });
+
   it("drbd.disk-size: warn when the backing disks differ", async () => {
     expect(find(await ref(), "drbd.disk-size", "internet").status).toBe("pass");
     const f = withRead(await ref(), "ics2", READ.backingSize("internet"), "21474836480\n");
@@ -272,6 +294,26 @@ describe("doctor: Xen", () => {
       "sha256sum: /etc/xen/internet: No such file or directory\n",
     );
     expect(find(gone, "xen.guest-config", "internet").summary).toMatch(/missing on ics2/);
+  });
+
+  it("xen.xl-conf (xl): alike passes, a differing default bridge warns and is the bridge vifs fall back to", async () => {
+    const f = await modern();
+    expect(find(f, "xen.xl-conf").status).toBe("pass");
+    expect(runChecks(f).results.some((r) => r.id === "xen.relocation")).toBe(false);
+    withRead(
+      f,
+      "hv2",
+      READ.xenConfig,
+      readOf(f, "hv2", READ.xenConfig).replace('vif.default.bridge="xenbr0"', 'vif.default.bridge="xenbr1"'),
+    );
+    expect(find(f, "xen.xl-conf").status).toBe("warn");
+    withRead(
+      f,
+      "hv2",
+      READ.guestConfig("web"),
+      readOf(f, "hv2", READ.guestConfig("web")).replace(/, ?bridge=xenbr0/, ""),
+    );
+    expect(find(f, "xen.bridges", "web").summary).toBe("web: hv2: bridge xenbr1 does not exist");
   });
 
   it("xen.version: pass alike, warn on another release, fail on another minor", async () => {

@@ -350,3 +350,89 @@ describe("a worker killed in the middle of a fence", () => {
     }
   });
 });
+
+/** Files the split-brain recovery of internet keeping ics1's data (the card's button) and approves it. */
+async function requestRecovery(s: Scenario, w: Worker): Promise<string> {
+  await s.deps.jobs.enqueue(
+    "lab",
+    "split-brain-plan",
+    {
+      cluster: "lab",
+      channel: "C0LAB",
+      requestedBy: "UAPPROVER1",
+      deliveryId: `sb-${Math.random()}`,
+      requestText: "[button] recover internet keeping ics1's data (discarding ics2's)",
+      resource: "internet",
+      survivor: "ics1",
+      victim: "ics2",
+      threadTs: null,
+    },
+    { deliveryId: `sb-${Math.random()}` },
+  );
+  const id = await until("the approval card", () => {
+    for (const l of w.lines) {
+      const m = /"action_id":"xenops:approval:approve","value":"([A-Za-z0-9_-]+)"/.exec(
+        JSON.stringify(l.blocks ?? []),
+      );
+      if (m?.[1]) return m[1];
+    }
+    return null;
+  });
+  const decided = await s.deps.approvals.decide(id, "UAPPROVER2", "approve", { typed: "ics2/internet" });
+  expect(decided.outcome).toBe("approved");
+  return id;
+}
+
+/** Kills the worker while the discard is held (`phase`), starts another; its crash recovery settles it. */
+async function crashDuringDiscard(s: Scenario, phase: HoldPhase) {
+  const discard: CommandMatch = { node: "ics2", argv: ["drbdadm", "--", "--discard-my-data"] };
+  const ran = s.lab.sim.faults.watchCommands(discard);
+  s.lab.sim.faults.splitBrain("internet");
+  const first = await newWorker(s);
+  const hold = s.lab.sim.faults.holdCommand(discard, phase);
+  const id = await requestRecovery(s, first);
+  await hold.held();
+  await kill(first);
+  await until("the held command to see its client gone", () => hold.holding === 0);
+  hold.stop();
+  const second = await newWorker(s);
+  const journal = await finished(s, id);
+  await until("the card to show the result", () => lastCard([second]).length > 0);
+  return { journal, card: lastCard([second]), ran };
+}
+
+describe("a worker killed during a split-brain recovery", () => {
+  it.concurrent("after the discard ran: recovery reconnects the survivor, follows the resync, never discards again", async () => {
+    const s = await scenario();
+    try {
+      const { journal, card, ran } = await crashDuringDiscard(s, "after");
+      expect(journal.finished?.outcome).toBe("ok");
+      expect(card).toContain("Split brain of internet recovered: ics1's data kept");
+      expect(card).toContain("(verified after a worker restart)");
+      expect(card).toContain("completed: Reconnect internet on ics1");
+      expect(card).toContain("finished by a restarted worker");
+      expect(ran.count).toBe(1);
+      const r = s.lab.sim.cluster.resource("internet");
+      expect(r?.local.ics1).toMatchObject({ disk: "UpToDate", splitBrain: false });
+      expect(r?.local.ics2).toMatchObject({ role: "Secondary", disk: "UpToDate", splitBrain: false });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it.concurrent("before the discard ran: not run again; the uncertain state is reported and paged", async () => {
+    const s = await scenario();
+    try {
+      const { journal, card, ran } = await crashDuringDiscard(s, "before");
+      expect(journal.finished?.outcome).toBe("failed");
+      expect(card).toContain("Uncertain: Recover the split brain of internet");
+      expect(card).toContain("internet is still StandAlone on ics2");
+      expect(card).toContain("the discard was not run again");
+      expect(card).toContain("Paging on-call: @UADMIN1");
+      expect(ran.count).toBe(1);
+      expect(s.lab.sim.cluster.resource("internet")?.local.ics2?.splitBrain).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+});

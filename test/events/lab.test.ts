@@ -98,7 +98,7 @@ describe("cluster events in the lab", () => {
         // A node that comes back is seen within a second (the pool's reconnect backoff is 30 s by default).
         sshOptions: { reconnect: { initialDelayMs: 200, maxDelayMs: 1_000 } },
         operations: { migrateVerifyTimeoutMs: 5_000, fenceVerifyTimeoutMs: 10_000, probeTimeoutMs: 2_000 },
-        events: { removeSchedulersOnStop: true, recovery: { pollMs: 200 } },
+        events: { removeSchedulersOnStop: true },
       });
       session = new ConsoleSession({
         core: deps.core,

@@ -115,12 +115,13 @@ describe("SlackSender", () => {
     await s.drain();
     // Exactly the one failed call: no retry, no error message sent anywhere.
     expect(slack.calls.map((c) => c.method)).toEqual(["chat.postMessage"]);
-    const errors = log.entries().filter((e) => e.msg === "slack call failed");
+    const errors = log.entries().filter((e) => e.msg === "slack message not delivered");
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({
       method: "chat.postMessage",
       channel: "CGONE",
-      error: "channel_not_found",
+      code: "channel_not_found",
+      delivered: "nothing",
     });
     expect(log.lines.join("\n")).not.toContain(BOT_TOKEN);
     expect(s.stats().failed).toBe(1);

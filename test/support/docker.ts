@@ -27,7 +27,11 @@ function which(cmd: string): string | null {
 
 function answers(env: NodeJS.ProcessEnv): boolean {
   try {
-    execFileSync("docker", ["info", "--format", "{{.ServerVersion}}"], { env, stdio: "ignore", timeout: 10_000 });
+    execFileSync("docker", ["info", "--format", "{{.ServerVersion}}"], {
+      env,
+      stdio: "ignore",
+      timeout: 10_000,
+    });
     return true;
   } catch {
     return false;
@@ -40,7 +44,8 @@ export async function dockerEngine(): Promise<DockerEngine | { skip: string }> {
   if (!which("docker-compose")) return { skip: "no docker-compose (apt-get install docker-compose)" };
   if (answers(process.env)) return { env: { ...process.env }, stop: async () => {} };
   const dockerd = which("dockerd");
-  if (!dockerd) return { skip: "no Docker engine answers and dockerd is not installed (apt-get install docker.io)" };
+  if (!dockerd)
+    return { skip: "no Docker engine answers and dockerd is not installed (apt-get install docker.io)" };
   if (process.getuid?.() !== 0) return { skip: "no Docker engine answers and starting dockerd needs root" };
   const root = mkdtempSync(join(tmpdir(), "xenops-dockerd-"));
   const sock = join(root, "docker.sock");
@@ -68,7 +73,12 @@ export async function dockerEngine(): Promise<DockerEngine | { skip: string }> {
       child.kill("SIGTERM");
       await new Promise((resolve) => child.once("exit", resolve));
     }
-    // vfs layers are full copies: do not leave them behind.
+    // dockerd leaves its default network namespace mounted; vfs layers are full copies: remove both.
+    try {
+      execFileSync("umount", [join(root, "exec", "netns", "default")], { stdio: "ignore" });
+    } catch {
+      // not mounted
+    }
     rmSync(root, { recursive: true, force: true });
   };
   const deadline = Date.now() + 30_000;
@@ -117,7 +127,10 @@ export function importBaseImage(engine: DockerEngine, tag: string): void {
     // Mount points docker itself uses (docker-init for `init: true`).
     mkdirSync(join(staging, "sbin"), { recursive: true });
     mkdirSync(join(staging, "etc"), { recursive: true });
-    writeFileSync(join(staging, "etc", "passwd"), "root:x:0:0:root:/root:/sbin/nologin\nxenops:x:10001:10001:xenops:/var/lib/xenops:/sbin/nologin\n");
+    writeFileSync(
+      join(staging, "etc", "passwd"),
+      "root:x:0:0:root:/root:/sbin/nologin\nxenops:x:10001:10001:xenops:/var/lib/xenops:/sbin/nologin\n",
+    );
     writeFileSync(join(staging, "etc", "group"), "root:x:0:\nxenops:x:10001:\n");
     const tar = join(staging, "..", `${tag.replace(/[^a-z0-9]/gi, "-")}.tar`);
     execFileSync("tar", ["-C", staging, "-cf", tar, "."]);

@@ -98,6 +98,7 @@ export function checkDrbd(f: DoctorFacts): CheckResult[] {
     const inInventory = f.cluster.drbd.some((r) => r.name === name);
     // 1. Same resource, hosts, minors, disks and addresses everywhere.
     out.push(peersCheck(f, name, confs, missing, inInventory));
+    if (confs.size > 1) out.push(identicalCheck(name, confs));
     if (confs.size === 0) continue;
     out.push(...policyChecks(f, name, confs));
     out.push(sizeCheck(f, name, confs));
@@ -158,6 +159,53 @@ function peersCheck(
       : "make /etc/drbd.conf identical on every node (copy it from the node that is right) and `drbdadm adjust " +
           name +
           "`",
+  );
+}
+
+/**
+ * The option sections must agree: DRBD refuses to connect peers whose net options differ (after-sb-*,
+ * allow-two-primaries, protocol), and differing disk, syncer or startup options behave differently
+ * after a failover. Handlers are local scripts and may differ.
+ */
+function identicalCheck(name: string, confs: Map<string, DrbdConfResource>): CheckResult {
+  const lines = (r: DrbdConfResource, section: string): string[] =>
+    Object.entries(r.sections[section] ?? {})
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${section} ${k}${v ? ` ${v}` : ""}`);
+  const differing: string[] = [];
+  const sections = new Set([...confs.values()].flatMap((r) => Object.keys(r.sections)));
+  sections.delete("handlers");
+  const evidence: Evidence[] = [...confs].map(([node]) => ({ node, lines: [] as string[] }));
+  for (const section of ["net", ...[...sections].filter((x) => x !== "net").sort()]) {
+    const per = [...confs].map(
+      ([node, r]) =>
+        [
+          node,
+          [...(section === "net" ? [`protocol ${r.protocol ?? "C"}`] : []), ...lines(r, section)],
+        ] as const,
+    );
+    const all = new Set(per.map(([, l]) => l.join("\n")));
+    if (all.size <= 1) continue;
+    differing.push(section);
+    for (const [node, l] of per) {
+      const others = per.filter(([n]) => n !== node).flatMap(([, x]) => x);
+      const mine = l.filter((x) => !others.includes(x));
+      evidence
+        .find((e) => e.node === node)
+        ?.lines.push(...(mine.length ? mine : [`(${section}: only the settings the others have)`]));
+    }
+  }
+  const status = differing.includes("net") ? "fail" : differing.length ? "warn" : "pass";
+  return result(
+    "drbd.identical",
+    "drbd",
+    name,
+    status,
+    differing.length
+      ? `${name}: the ${differing.join(", ")} options differ between the nodes${differing.includes("net") ? " (DRBD refuses to connect peers with incompatible net options)" : ""}`
+      : `${name}: the same options on every node`,
+    evidence.filter((e) => e.lines.length > 0),
+    `make resource ${name}'s option sections identical on every node (copy /etc/drbd.conf from one node), then \`drbdadm adjust ${name}\` on each`,
   );
 }
 

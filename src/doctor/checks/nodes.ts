@@ -103,6 +103,7 @@ export function checkNodes(f: DoctorFacts): CheckResult[] {
     const evidence: Evidence[] = [];
     const problems: string[] = [];
     const addrOf = new Map<string, Set<string>>();
+    const missingFrom: string[] = [];
     for (const n of reachable(f)) {
       const text = ok(n, READ.hosts);
       if (text === null) {
@@ -117,8 +118,10 @@ export function checkNodes(f: DoctorFacts): CheckResult[] {
       evidence.push({ node: n.node, lines: lines.length ? lines : ["(no line names a cluster node)"] });
       for (const name of names) {
         const a = hosts.get(name.toLowerCase());
-        if (!a) problems.push(`${n.node}: /etc/hosts does not name ${name}`);
-        else for (const x of a) addrOf.set(name, new Set([...(addrOf.get(name) ?? []), x]));
+        if (!a) {
+          problems.push(`${n.node}: /etc/hosts does not name ${name}`);
+          missingFrom.push(name);
+        } else for (const x of a) addrOf.set(name, new Set([...(addrOf.get(name) ?? []), x]));
       }
     }
     for (const [name, addrs] of addrOf)
@@ -134,7 +137,12 @@ export function checkNodes(f: DoctorFacts): CheckResult[] {
           ? problems.join("; ")
           : "every node names every node in /etc/hosts, with the same address",
         [...evidence, ...unreachableEvidence(f)],
-        `in /etc/hosts on every node, one line per node: \`ADDRESS ${names[0] ?? "NODE"}\` (the same addresses everywhere)`,
+        `in /etc/hosts on every node, one line per node, the same everywhere: ${(missingFrom.length
+          ? [...new Set(missingFrom)]
+          : names
+        )
+          .map((name) => `\`${[...(addrOf.get(name) ?? [])][0] ?? "ADDRESS"} ${name}\``)
+          .join(", ")}`,
       ),
     );
   }
@@ -189,6 +197,7 @@ export function checkNodes(f: DoctorFacts): CheckResult[] {
   {
     const evidence: Evidence[] = [];
     const problems: string[] = [];
+    const down: string[] = [];
     for (const n of reachable(f)) {
       const dump = ok(n, READ.drbdDump);
       const addrs = ok(n, READ.ipAddr);
@@ -218,7 +227,10 @@ export function checkNodes(f: DoctorFacts): CheckResult[] {
       for (const i of ifaces) {
         const s = state.get(i);
         lines.push(s?.line ?? `${i}: (not listed)`);
-        if (!s?.up) problems.push(`${n.node}: ${i}, which carries DRBD, is down`);
+        if (!s?.up) {
+          problems.push(`${n.node}: ${i}, which carries DRBD, is down`);
+          down.push(`\`ip link set ${i} up\` on ${n.node}`);
+        }
       }
       evidence.push({
         node: n.node,
@@ -233,7 +245,7 @@ export function checkNodes(f: DoctorFacts): CheckResult[] {
         problems.length ? "fail" : "pass",
         problems.length ? problems.join("; ") : "the replication interfaces are up",
         [...evidence, ...unreachableEvidence(f)],
-        "bring the interface up (`ip link set IFACE up`; check the cable) and make it come up at boot in /etc/network/interfaces",
+        `${down.join(", ") || "bring the interface up"} (check the cable first), and \`auto IFACE\` for it in /etc/network/interfaces`,
       ),
     );
   }

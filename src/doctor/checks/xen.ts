@@ -31,6 +31,7 @@ const STOCK_SCRIPTS = new Set(["network-bridge", "network-route", "network-nat",
 export function checkXen(f: DoctorFacts): CheckResult[] {
   const out: CheckResult[] = [];
   if (f.cluster.toolstack.hypervisor === "xm") out.push(relocationCheck(f), networkScriptCheck(f));
+  else out.push(xlConfCheck(f));
   for (const g of f.cluster.guests) out.push(...guestChecks(f, g.name));
   out.push(versionCheck(f));
   return out;
@@ -133,6 +134,55 @@ function networkScriptCheck(f: DoctorFacts): CheckResult {
   );
 }
 
+/** xl.conf's settings (comments and blanks dropped). */
+function xlSettings(text: string): string[] {
+  return text
+    .split("\n")
+    .map((l) => l.replace(/#.*$/, "").trim())
+    .filter(Boolean)
+    .sort();
+}
+
+/** The default bridge a vif without `bridge=` joins: xl.conf's vif.default.bridge, else xenbr0. */
+function defaultBridge(f: DoctorFacts, node: string): string {
+  if (f.cluster.toolstack.hypervisor !== "xl") return "xenbr0";
+  const n = nodeFacts(f, node);
+  const text = n ? ok(n, READ.xenConfig) : null;
+  const m = text ? /^\s*vif\.default\.bridge\s*=\s*"?([^"\s#]+)"?/m.exec(text) : null;
+  return m?.[1] ?? "xenbr0";
+}
+
+/** xl migrates over SSH (no relocation server); its global settings should match on every node. */
+function xlConfCheck(f: DoctorFacts): CheckResult {
+  const evidence: Evidence[] = [];
+  const shapes = new Set<string>();
+  for (const n of reachable(f)) {
+    const text = ok(n, READ.xenConfig);
+    if (text === null) {
+      // A missing xl.conf is allowed: xl's built-in defaults apply.
+      const r = readOf(n, READ.xenConfig);
+      const missing = r?.exitCode === 1 && /No such file/.test(r.stderr);
+      evidence.push({ node: n.node, lines: missing ? ["(no /etc/xen/xl.conf: defaults)"] : failedLines(r) });
+      shapes.add(missing ? "" : `unreadable ${n.node}`);
+      continue;
+    }
+    const settings = xlSettings(text);
+    shapes.add(settings.join("\n"));
+    evidence.push({ node: n.node, lines: settings.length ? settings : ["(only comments: defaults)"] });
+  }
+  return result(
+    "xen.xl-conf",
+    "xen",
+    null,
+    shapes.size > 1 ? "warn" : "pass",
+    shapes.size > 1
+      ? "/etc/xen/xl.conf differs between the nodes (a guest may get another default bridge or ballooning after a failover)"
+      : "/etc/xen/xl.conf alike on every node (xl migrates over SSH: no relocation server)",
+    evidence,
+    "copy /etc/xen/xl.conf from one node to the others",
+  );
+}
+
 function guestChecks(f: DoctorFacts, guest: string): CheckResult[] {
   const g = f.cluster.guests.find((x) => x.name === guest);
   const path = g?.configFile ?? `/etc/xen/${guest}${f.cluster.toolstack.hypervisor === "xl" ? ".cfg" : ""}`;
@@ -217,7 +267,7 @@ function guestChecks(f: DoctorFacts, guest: string): CheckResult[] {
     const vifs = Array.isArray(cfg.vif) ? cfg.vif : [];
     const bridgesText = ok(n, READ.bridges);
     const present = bridgesText !== null ? parseBridges(bridgesText) : null;
-    const used = vifBridges(vifs, "xenbr0");
+    const used = vifBridges(vifs, defaultBridge(f, n.node));
     bridgeEvidence.push({
       node: n.node,
       lines: [...grep(text, /^\s*vif\s*=/), `bridges: ${present ? present.join(" ") : "(unreadable)"}`],

@@ -17,7 +17,6 @@
 import { policyFor } from "../../approval/policy";
 import type { RiskyAction } from "../../approval/types";
 import { errorMessage } from "../../errors";
-import { executeSplitBrainRecovery, requestSplitBrainRecovery } from "../../events/recovery";
 import type { Logger } from "../../log";
 import type { OperationSettings } from "../../operations/context";
 import { executeApproved } from "../../operations/executor";
@@ -234,24 +233,12 @@ class Sequence {
     const { world } = this;
     const { bot, cluster, inventory } = world;
     const label = describeOperation(op);
-    if (op.action === "split_brain_recover") {
-      const res = await requestSplitBrainRecovery(bot.recovery, {
-        cluster: cluster.name,
-        resource: op.resource,
-        survivor: op.survivor,
-        victim: op.victim,
-        requestedBy: FUZZ_RECOVERY_REQUESTER,
-        channel: FUZZ_CHANNEL,
-        threadTs: null,
-      });
-      if (!res.ok || !res.approvalId) return `not planned: ${res.summary.split("\n")[0] ?? ""}`;
-      const policy = policyFor("split_brain_recover", inventory, {
-        params: { victim: op.victim },
-        target: { node: op.victim },
-      });
-      return this.file(res.approvalId, label, "split_brain_recover", policy.approvals, op.victim);
+    if (op.action === "attest_off") {
+      if (!this.features.attestOff) return "skipped (no attest-off)";
+      // The humans attesting are honest: whoever walks up to a node that is on sees it running.
+      const power = this.sim.truth().nodes.find((n) => n.name === op.node)?.power;
+      if (power === "on") return `not asked: a human checking finds ${op.node} powered on`;
     }
-    if (op.action === "attest_off" && !this.features.attestOff) return "skipped (no attest-off)";
     const request = requestOf(
       op,
       cluster.name,
@@ -265,7 +252,11 @@ class Sequence {
     }
     const policy = policyFor(outcome.plan.action, inventory, outcome.plan);
     const record = await bot.deps.approvals.request(outcome.plan, {
-      requestedBy: FUZZ_REQUESTER,
+      // Discarding a side's data and attesting a node off may only be asked for by an approver.
+      requestedBy:
+        op.action === "split_brain_recover" || op.action === "attest_off"
+          ? FUZZ_RECOVERY_REQUESTER
+          : FUZZ_REQUESTER,
       channel: FUZZ_CHANNEL,
       policy,
     });
@@ -373,10 +364,6 @@ class Sequence {
     let line: string;
     try {
       line = await this.world.pumping(async () => {
-        if (r.action === "split_brain_recover") {
-          const res = await executeSplitBrainRecovery(bot.recovery, r.id, jobId);
-          return `${res.outcome}: ${res.summary.split("\n")[0] ?? ""}`;
-        }
         return outcomeLine(await executeApproved(bot.deps, r.id, { jobId }));
       });
     } catch (err) {
@@ -440,11 +427,7 @@ function watchLeases(approvalId: string): () => ExecutionLease[] {
 }
 
 /** The planner's request for an operation of the hunt. */
-function requestOf(
-  op: Exclude<FuzzOperation, { action: "split_brain_recover" }>,
-  cluster: string,
-  resources: string[],
-): OperationRequest {
+function requestOf(op: FuzzOperation, cluster: string, resources: string[]): OperationRequest {
   switch (op.action) {
     case "create":
       return {
@@ -473,6 +456,14 @@ function requestOf(
       };
     case "attest_off":
       return { action: "attest_off", cluster, node: op.node };
+    case "split_brain_recover":
+      return {
+        action: "split_brain_recover",
+        cluster,
+        resource: op.resource,
+        survivor: op.survivor,
+        victim: op.victim,
+      };
   }
 }
 

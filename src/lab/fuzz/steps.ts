@@ -236,9 +236,14 @@ export function generateSteps(
   const count = rng.int(length.min, Math.max(length.min, length.max));
   const steps: FuzzStep[] = [];
   for (let i = 0; i < count; i++) {
-    let x = rng.next() * total;
+    const x = rng.next() * total;
+    let sum = 0;
     // The last entry also takes what rounding leaves over.
-    const entry = table.find(([w]) => (x -= w) < 0) ?? (table[table.length - 1] as Weighted);
+    const entry =
+      table.find(([w]) => {
+        sum += w;
+        return x < sum;
+      }) ?? (table[table.length - 1] as Weighted);
     steps.push(entry[1]());
   }
   return steps;

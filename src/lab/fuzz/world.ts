@@ -20,9 +20,6 @@ import {
 import { Authorizer, StaticGroupDirectory } from "../../core/authz";
 import type { JobEnqueuer } from "../../core/enqueuer";
 import { driversFor, mutationDriversFor } from "../../drivers/registry";
-import type { MaintenanceStore } from "../../events/maintenance";
-import type { EventPipeline } from "../../events/pipeline";
-import type { RecoveryDeps } from "../../events/recovery";
 import { LockManager } from "../../locks/lock";
 import { type Logger, silentLogger } from "../../log";
 import {
@@ -44,7 +41,7 @@ export const FUZZ_ROLES = {
   admin: { users: ["UADMIN1"], groups: [] },
 };
 export const FUZZ_REQUESTER = "UOPER1";
-/** Split-brain recovery may only be asked for by an approver; it is never one of its own approvers. */
+/** Who asks for what only approvers may ask for (split-brain recovery, attest-off); never one of its approvers. */
 export const FUZZ_RECOVERY_REQUESTER = "UAPPROVER3";
 export const FUZZ_APPROVERS = ["UAPPROVER1", "UAPPROVER2"] as const;
 export const FUZZ_CHANNEL = "C0FUZZ";
@@ -65,6 +62,8 @@ export const FUZZ_SETTINGS: Partial<OperationSettings> = {
   probeTimeoutMs: 1_000,
   progressIntervalMs: 5_000,
   recoveryIntervalMs: 3_600_000,
+  shutdownTimeoutMs: 1_000,
+  resyncTimeoutMs: 1_000,
   migrateBaseTimeoutMs: 1_000,
   migratePerGiBTimeoutMs: 100,
   createTimeoutMs: 1_000,
@@ -88,7 +87,6 @@ class QuietNotifier implements Notifier {
 /** One instance of the bot: what a worker process builds at start. */
 export interface Bot {
   deps: OperationDeps;
-  recovery: RecoveryDeps;
   /** Approvals whose last decision asked for an execution, by id (filled by the engine's enqueue hook). */
   approved: Map<string, ApprovalRecord>;
   /** Plans the executor asked to be made again (a state change after approval). */
@@ -167,7 +165,6 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       approved,
       replans: 0,
       deps: undefined as unknown as OperationDeps,
-      recovery: undefined as unknown as RecoveryDeps,
       close: async () => {},
       kill: async () => {},
     };
@@ -213,26 +210,7 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       settings,
       offProofs: new OffProofStore(proofRedis, prefix, logger),
     };
-    const maintenance = {
-      assertNotInMaintenance: async () => {},
-    } as unknown as MaintenanceStore;
-    const pipeline = {
-      markRecovering: async () => {},
-      report: async () => null,
-    } as unknown as EventPipeline;
     bot.deps = deps;
-    bot.recovery = {
-      inventory,
-      runnerFor: deps.runnerFor,
-      driversFor: deps.driversFor,
-      notifier,
-      maintenance,
-      pipeline,
-      logger,
-      approvals: () => ({ engine: approvals, locks }),
-      pollMs: 10,
-      resyncTimeoutMs: 1_000,
-    };
     bot.close = async () => {
       await approvals.settled().catch(() => {});
       await approvals.close();

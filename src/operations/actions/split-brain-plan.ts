@@ -209,8 +209,8 @@ export function planSplitBrainRecovery(
       victim,
       drbdVersion: version.text,
       // What the executor compares again before it acts (focusOfPlan).
-      focusGuests: focus.guests ?? [],
-      focusResources: focus.resources ?? [],
+      focusGuests: [...(focus.guests ?? [])],
+      focusResources: [...(focus.resources ?? [])],
     },
     steps,
     checks,

@@ -38,7 +38,7 @@ function params(ctx: ActionContext) {
 function sideLine(node: string, r: DrbdResourceState | null): string {
   if (!r) return `${node}: unknown`;
   const peer = r.peers[0];
-  return `${node}: ${r.role}/${peer?.role ?? "Unknown"} ${r.diskState}/${peer?.diskState ?? "DUnknown"} ${connectionOf(r)}${peer?.sync?.percent !== undefined ? ` ${peer.sync.percent.toFixed(1)}%` : ""}`;
+  return `${node}: ${r.role}/${peer?.role ?? "Unknown"} ${r.diskState}/${peer?.diskState ?? "DUnknown"} ${connectionOf(r)}${typeof peer?.sync?.percent === "number" ? ` ${peer.sync.percent.toFixed(1)}%` : ""}`;
 }
 
 function nowSummary(ctx: ActionContext, state: ClusterState | null): string {
