@@ -77,5 +77,5 @@ writeFileSync(
 
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 process.stdout.write(
-  `dist/xenops.js: ${(bytes / 1e6).toFixed(1)} MB (with source map), xenops ${pkg.version}\n`,
+  `${relative(process.cwd(), join(out, "xenops.js"))}: ${(bytes / 1e6).toFixed(1)} MB (with source map), xenops ${pkg.version}\n`,
 );

@@ -355,6 +355,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     },
     // A proof that a node is off is void once the node is seen alive (src/operations/liveness.ts).
     onSnapshot: (state) => offProofs.clearSeenAlive(state.cluster, state),
+    onMonitorPass: (pass) => metrics.monitorPass(pass),
     ...eventOptions,
   });
   const jobAdmin = createJobAdmin({

@@ -114,7 +114,15 @@ async function readNode(
       await read(READ.autoDir, ["ls", "-l", SAFE_PATH.test(dir) ? dir : "/etc/xen/auto"]);
     })(),
   ];
-  if (program) jobs.push(read(READ.fenceCommand, ["command", "-v", program]));
+  if (program)
+    jobs.push(
+      (async () => {
+        const r = await read(READ.fenceCommand, ["command", "-v", program]);
+        // `command` is a shell builtin: under `sudo -n --` there is no such program, so ask `which`.
+        if (r.exitCode !== 0 && /command: (command )?not found/.test(r.stderr))
+          await read(READ.fenceCommand, ["which", program]);
+      })(),
+    );
   if (ts.ha === "heartbeat")
     jobs.push(
       read(READ.haresources, ["cat", "/etc/ha.d/haresources"]),

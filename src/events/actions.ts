@@ -3,7 +3,8 @@
  * ics2"). A click never acts: it checks the clicker's role and the maintenance windows, then queues
  * the planning job of the operation, whose plan goes on an approval card in the incident's thread.
  * Fence, start and failback are the risky operations' own planners (issue 4); the split-brain
- * recovery is planned here (`split-brain-plan`).
+ * recovery goes through `split-brain-plan` (jobs/split-brain.ts), the same planner with the card in
+ * the incident's thread, and runs in the same executor as every approved action.
  *
  * Button values come back from Slack and are treated as untrusted: parsed, and every name checked
  * against the inventory.

@@ -14,7 +14,7 @@ import { createMaintenanceProcessor } from "../../jobs/maintenance";
 import type { GroupDirectory, Notifier } from "../app/types";
 import type { ApprovalEngine } from "../approval/engine";
 import type { ClusterDrivers } from "../cluster/snapshot";
-import type { InventoryConfig } from "../config/schema";
+import type { AlertmanagerConfig, InventoryConfig } from "../config/schema";
 import type { SecretEnv } from "../config/secrets";
 import { Authorizer } from "../core/authz";
 import type { JobEnqueuer } from "../core/enqueuer";
@@ -24,15 +24,28 @@ import type { LockManager } from "../locks/lock";
 import type { Logger } from "../log";
 import type { ClusterState } from "../model/schema";
 import type { SplitBrainEvents } from "../operations/context";
-import type { JobQueues } from "../queue/queues";
+import type { MonitorPassSummary } from "../ops/metrics";
+import {
+  type AlertmanagerRoute,
+  AlertmanagerSource,
+  resolveAlertmanagerCredentials,
+} from "../paging/alertmanager";
 import { type OncallOptions, OncallService } from "../paging/oncall";
 import { PagerRegistry } from "../paging/registry";
+import type { JobQueues } from "../queue/queues";
 import { closeConnection, createRedisConnection } from "../queue/redis";
 import { createEventActionHandler, type OperationRequests } from "./actions";
 import { Events2Watcher } from "./events2";
 import { IncidentManager, type IncidentPolicy } from "./incidents";
 import { MaintenanceStore, type MaintenanceWindow } from "./maintenance";
-import { createMonitorProcessor, monitorSettings, poke, schedulerId, startMonitors } from "./monitor";
+import {
+  createMonitorProcessor,
+  monitorSettings,
+  passReporter,
+  poke,
+  schedulerId,
+  startMonitors,
+} from "./monitor";
 import { EventPipeline } from "./pipeline";
 import { EventStore, eventKeys } from "./store";
 import type { ClusterEvent, Condition } from "./types";
@@ -66,6 +79,8 @@ export interface EventsConfig {
   onEvent?: (kind: string) => void;
   /** Every monitor snapshot (the operations clear the off-proofs of nodes seen alive). */
   onSnapshot?: (state: ClusterState) => Promise<unknown>;
+  /** After each monitor pass: its summary with the open incidents (the process's metrics). */
+  onMonitorPass?: (pass: MonitorPassSummary) => void;
   /** Remove the monitor schedulers when the sources stop (throwaway queue prefixes: console, tests). */
   removeSchedulersOnStop?: boolean;
   /** On-call paging (src/paging/): metrics of each page, the audit of acknowledgements, retry timing. */
@@ -254,6 +269,9 @@ export class Events {
         pipeline: this.pipeline,
         logger: this.config.logger,
         ...(this.config.onSnapshot ? { onSnapshot: this.config.onSnapshot } : {}),
+        ...(this.config.onMonitorPass
+          ? { onPass: passReporter(this.incidents, this.config.onMonitorPass, this.config.now) }
+          : {}),
       }),
       maintenance: createMaintenanceProcessor({
         inventory: this.config.inventory,
@@ -370,6 +388,22 @@ export class Events {
     this.log.info({ cluster, node: action.node, guests: action.guests }, "automatic failback requested");
   }
 
+  /** Alertmanager's webhook (src/paging/alertmanager.ts), served by the event webhook's server. */
+  private async alertmanagerRoute(config: AlertmanagerConfig): Promise<AlertmanagerRoute> {
+    const source = new AlertmanagerSource({
+      inventory: this.config.inventory,
+      credentials: await resolveAlertmanagerCredentials(config, this.config.secretEnv),
+      pipeline: this.pipeline,
+      incidents: this.incidents,
+      store: this.store,
+      redis: this.redis,
+      prefix: this.config.prefix,
+      logger: this.config.logger,
+      ...(this.config.now ? { now: this.config.now } : {}),
+    });
+    return source.route();
+  }
+
   /** Starts the event sources of these clusters in this (worker) process. */
   async start(clusters: readonly string[]): Promise<EventSources> {
     const { inventory, queues } = this.config;
@@ -412,6 +446,7 @@ export class Events {
           logger: this.config.logger,
           poke: (cluster) => (clusters.includes(cluster) ? poke(queues, cluster) : Promise.resolve()),
           ...(this.config.now ? { now: this.config.now } : {}),
+          ...(wh.alertmanager ? { alertmanager: await this.alertmanagerRoute(wh.alertmanager) } : {}),
         });
       } catch (err) {
         this.log.error({ err }, "the event webhook could not start; node-side hooks are not heard");

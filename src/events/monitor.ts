@@ -14,9 +14,11 @@ import { readAutoFailback, readHaLogTail } from "../drivers/heartbeat/ha-log";
 import type { CommandRunner } from "../exec/runner";
 import type { Logger } from "../log";
 import type { ClusterState } from "../model/schema";
+import type { MonitorPassSummary } from "../ops/metrics";
 import type { JobQueues } from "../queue/queues";
 import type { MonitorJob } from "../queue/schema";
 import type { HaLogRead, HeartbeatRead } from "./heartbeat";
+import type { IncidentManager } from "./incidents";
 import type { EventPipeline } from "./pipeline";
 
 export const DEFAULT_MONITOR_INTERVAL_MS = 10_000;
@@ -128,6 +130,8 @@ export interface MonitorDeps {
   logger: Logger;
   /** Every snapshot the monitor takes (the operations void the off-proofs of nodes seen alive). */
   onSnapshot?: (state: ClusterState) => Promise<unknown>;
+  /** After each pass that read the cluster and evaluated its events (the metrics' gauges). */
+  onPass?: (state: ClusterState) => Promise<unknown>;
 }
 
 export interface MonitorResult {
@@ -137,6 +141,41 @@ export interface MonitorResult {
   resolved: string[];
   happened: string[];
   durationMs: number;
+}
+
+/** The metrics' view of a pass: reachability, DRBD states as each node reports them, open incidents. */
+export function monitorPassSummary(
+  state: ClusterState,
+  openIncidents: readonly { severity: string }[],
+  at: number,
+): MonitorPassSummary {
+  const drbdConnections: string[] = [];
+  const drbdDisks: string[] = [];
+  for (const node of state.nodes)
+    for (const r of node.drbd ?? []) {
+      drbdDisks.push(r.diskState);
+      for (const p of r.peers) drbdConnections.push(p.connectionState);
+    }
+  return {
+    cluster: state.cluster,
+    at,
+    nodes: state.nodes.map((n) => ({ name: n.name, reachable: n.reachable })),
+    drbdConnections,
+    drbdDisks,
+    openIncidents: openIncidents.map((i) => i.severity),
+  };
+}
+
+/** The monitor's `onPass` that reports each pass with the cluster's open incidents (EventsRuntime). */
+export function passReporter(
+  incidents: Pick<IncidentManager, "active">,
+  report: (pass: MonitorPassSummary) => void,
+  now: () => number = Date.now,
+): (state: ClusterState) => Promise<void> {
+  return async (state) => {
+    const open = (await incidents.active(state.cluster)).filter((r) => r.status === "open");
+    report(monitorPassSummary(state, open, now()));
+  };
 }
 
 export function createMonitorProcessor(deps: MonitorDeps) {
@@ -175,6 +214,8 @@ export function createMonitorProcessor(deps: MonitorDeps) {
         ...(heartbeat ? { heartbeat } : {}),
         baseline: job.data.reason === "start",
       });
+      if (deps.onPass)
+        await deps.onPass(state).catch((err: unknown) => log.warn({ err }, "monitor pass hook failed"));
       return {
         cluster: name,
         skipped: false,

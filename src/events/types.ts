@@ -66,7 +66,9 @@ export type EventKind =
   /** A guest runs away from its home node. */
   | "guest_away"
   /** The daily doctor run: a check that passed fails now. */
-  | "config_check_failed";
+  | "config_check_failed"
+  /** An Alertmanager alert (src/paging/alertmanager.ts). */
+  | "alert";
 
 export type EventSource = "poll" | "events2" | "webhook" | "job";
 

@@ -29,6 +29,7 @@ import { type ClusterConfig, type InventoryConfig, Name } from "../config/schema
 import { resolveSecret, type SecretEnv } from "../config/secrets";
 import { errorMessage } from "../errors";
 import type { Logger } from "../log";
+import { ALERTMANAGER_PATH, type AlertmanagerRoute } from "../paging/alertmanager";
 import type { Facts } from "./facts";
 import type { EventPipeline } from "./pipeline";
 import type { EventKeys } from "./store";
@@ -387,6 +388,8 @@ export interface WebhookServerOptions {
   /** Ask the monitor to poll this cluster now. */
   poke?: (cluster: string) => Promise<void>;
   now?: () => number;
+  /** `POST /xenops/alertmanager` on this server (src/paging/alertmanager.ts), with this body limit. */
+  alertmanager?: AlertmanagerRoute;
 }
 
 export interface WebhookServer {
@@ -434,6 +437,8 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
   };
   const server: Server = createServer((req, res) => {
     void (async () => {
+      if (o.alertmanager && req.method === "POST" && (req.url ?? "").split("?")[0] === ALERTMANAGER_PATH)
+        return o.alertmanager(req, res, { readBody, refuse, answer });
       if (req.method !== "POST" || (req.url ?? "").split("?")[0] !== WEBHOOK_PATH)
         return refuse(req, res, 404, "not found");
       const header = (name: string) => {

@@ -9,6 +9,7 @@ import { type InventoryConfig, InventoryConfig as InventorySchema } from "../con
 import type { Logger } from "../log";
 import { startEmbeddedRedis } from "../queue/embedded-redis";
 import { referenceLab, type SimClusterSpecInput, type SimulatedCluster, startSimulatedCluster } from "../sim";
+import { FakePager, type FakeRequest } from "./fake-pager";
 
 /** The lab's Slack channel; the console speaks in it. */
 export const LAB_CHANNEL = "C0LAB";
@@ -29,6 +30,11 @@ export interface LabOptions {
   logger?: Logger;
   clock?: "real" | "manual";
   commandTimeoutMs?: number;
+  /**
+   * On-call paging in the lab (`--oncall`): a fake PagerDuty that prints each request it takes, short
+   * re-notification (20 s) and escalation (40 s to UAPPROVER1) timers.
+   */
+  oncall?: { print(line: string): void };
 }
 
 export interface Lab {
@@ -60,10 +66,21 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       channels: [options.channel ?? LAB_CHANNEL],
       ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
     });
+    let paging: Record<string, unknown> = {};
+    let oncall: Record<string, unknown> = { users: ["UADMIN1"] };
+    if (options.oncall) {
+      const print = options.oncall.print;
+      const pager = await new FakePager({ onRequest: (r) => print(pagerLine(r)) }).start();
+      closers.unshift(() => pager.close());
+      const routingKeyFile = join(dir, "pagerduty-routing-key");
+      await writeFile(routingKeyFile, `${pager.routingKey}\n`, { mode: 0o600 });
+      paging = { paging: { pagerduty: { routingKey: { file: routingKeyFile }, url: pager.pagerDutyUrl } } };
+      oncall = { ...oncall, renotifyAfter: "20s", escalation: [{ after: "40s", users: ["UAPPROVER1"] }] };
+    }
     const inventory = InventorySchema.parse({
-      clusters: [cluster],
+      clusters: [{ ...cluster, ...paging }],
       roles: LAB_ROLES,
-      oncall: { users: ["UADMIN1"] },
+      oncall,
     });
     return {
       redisUrl,
@@ -78,4 +95,12 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     for (const close of closers) await close().catch(() => {});
     throw err;
   }
+}
+
+/** One line of the lab's transcript per request the fake paging service answered. */
+function pagerLine(r: FakeRequest): string {
+  const body = r.body as { payload?: { summary?: string }; message?: string };
+  const summary = body.payload?.summary ?? body.message ?? "";
+  const outcome = r.status === 202 ? "" : ` REFUSED ${r.status}${r.error ? ` (${r.error})` : ""}`;
+  return `pager: ${r.action} ${r.key}${summary ? ` "${summary}"` : ""}${outcome}\n`;
 }

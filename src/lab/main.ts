@@ -17,8 +17,9 @@ const program = new Command()
   .name("npm run lab --")
   .option("--script <file>", "run console lines from a file ('-' for stdin), then exit")
   .option("--as <user>", "Slack user ID for console lines without a 'USER:' prefix", "UOPER1")
+  .option("--oncall", "a fake paging service and short on-call timers (examples/oncall.txt)")
   .parse(process.argv);
-const opts = program.opts<{ script?: string; as: string }>();
+const opts = program.opts<{ script?: string; as: string; oncall?: boolean }>();
 
 const env = readRuntimeEnv();
 const slackMode = Boolean(env.SLACK_BOT_TOKEN && env.SLACK_APP_TOKEN) && opts.script === undefined;
@@ -29,7 +30,11 @@ const logger = createLogger({
 });
 
 async function main(): Promise<number> {
-  const lab = await startLab({ ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}), logger });
+  const lab = await startLab({
+    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+    logger,
+    ...(opts.oncall ? { oncall: { print: (line: string) => process.stdout.write(line) } } : {}),
+  });
   // The lab's audit log survives the lab (its Redis does not), so `xenops audit verify` can check it.
   const auditFile = secretEnv().XENOPS_AUDIT_FILE ? env.XENOPS_AUDIT_FILE : ".lab/xenops-audit.jsonl";
   // Operations server on a free port (or XENOPS_OPS_PORT), dashboard behind a per-run password.

@@ -13,6 +13,11 @@
  * A step that fails or times out is never retried: the guest is located on every node, the
  * preparation is undone where the fresh state shows it safe, and on-call is paged when the guest runs
  * on two nodes, on none, or where it runs cannot be told. A fence is run at most once per approval.
+ *
+ * Every approved action runs here. One with hooks in the registry (src/operations/registry.ts, e.g.
+ * split-brain recovery) gives its own check before a step, read-back, verification and failure
+ * handling, and may name a point of no return (past it, cancel no longer aborts); the locks, lease,
+ * journal, card and audit are the same for all.
  */
 import type { MessageRef } from "../app/types";
 import { planStateHash } from "../approval/state-hash";

@@ -1,5 +1,6 @@
 /**
- * Contracts of the risky operations (migrate, create, fence, evacuate). Planning is read-only and
+ * Contracts of the risky operations (migrate, create, fence, evacuate, attest_off, split-brain
+ * recovery; src/operations/registry.ts). Planning is read-only and
  * produces an ActionPlan (src/approval/types.ts) from a fresh ClusterState; execution runs exactly
  * the approved plan's steps, after re-reading the cluster and comparing its state hash.
  */

@@ -16,6 +16,7 @@ import { clStatus, crmMon } from "./cmd/ha";
 import { xl, xm } from "./cmd/xen";
 import { HA_LOG_PATH } from "./ha-log";
 import { hooked, passHooks } from "./hooks";
+import { passThroughFor } from "./passthrough";
 import { renderProcDrbd8, renderProcDrbd9 } from "./render/drbd8";
 import type { Simulation } from "./simulation";
 import { cibadmin, simDirectory, simFile } from "./startup";
@@ -270,6 +271,9 @@ export async function handleCommand(
   if (stripped.length === 0) return { exitCode: 0 };
   const [path, ...args] = stripped as [string, ...string[]];
   const program = path.slice(path.lastIndexOf("/") + 1);
+  // Real-HA lab: heartbeat's programs and files are real; the node's namespace answers them.
+  const passed = passThroughFor(sim)?.(node.name, stripped, io);
+  if (passed) return { exitCode: await passed };
   const run = programsFor(sim)[program];
   if (!run) {
     io.stderr(`sh: 1: ${path}: not found\n`);

@@ -5,7 +5,7 @@
  * `/xen status`, with /livez, /readyz and the bull-board dashboard (its UI files travel with the bundle).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -153,6 +153,17 @@ describe("the bundled bot and worker against Redis, the simulated cluster over S
     const board = await fetch(`${ops}/admin/queues`, { headers: { authorization: auth } });
     expect(board.status).toBe(200);
     expect(await board.text()).toContain("xenops jobs");
+
+    // `xenops doctor slack` from the bundle, with the bot's environment (tokens from files).
+    await writeFile(join(dir, "bot-token"), `${BOT_TOKEN}\n`, { mode: 0o600 });
+    const doctor = await xenops(["doctor", "slack", "--config", config], {
+      SLACK_BOT_TOKEN_FILE: join(dir, "bot-token"),
+      SLACK_APP_TOKEN: APP_TOKEN,
+      SLACK_API_URL: slack.apiUrl,
+    });
+    expect(doctor.stdout).toContain("ok   channel C0LAB (cluster lab): the bot is a member");
+    expect(doctor.stdout).toContain("Slack set-up OK");
+    expect(doctor.code).toBe(0);
 
     child.kill("SIGTERM");
     expect(await exited).toBe(0);

@@ -174,8 +174,11 @@ describe.skipIf(!ENABLED)("container image and compose stack", () => {
     }
     await lab?.close();
     await slack?.close();
-    await engine?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    try {
+      await engine?.stop();
+    } finally {
+      if (dir) await rm(dir, { recursive: true, force: true });
+    }
   }, 300_000);
 
   it("builds, starts healthy, answers /xen status through Slack, keeps Redis AOF on", async (ctx) => {

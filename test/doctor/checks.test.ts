@@ -251,6 +251,26 @@ describe("doctor: Xen", () => {
       ),
     );
     expect(find(h, "xen.relocation").summary).toMatch(/empty/);
+    const a = await ref();
+    withRead(
+      a,
+      "ics1",
+      READ.xenConfig,
+      readOf(a, "ics1", READ.xenConfig).replace(
+        "(xend-relocation-address '')",
+        "(xend-relocation-address '10.0.0.1')",
+      ),
+    );
+    expect(find(a, "xen.relocation").summary).toMatch(
+      /ics1: xend-relocation-address 10.0.0.1 is not one of its addresses/,
+    );
+    withRead(
+      a,
+      "ics1",
+      READ.xenConfig,
+      readOf(a, "ics1", READ.xenConfig).replace("'10.0.0.1'", "'192.0.2.1'"),
+    );
+    expect(find(a, "xen.relocation").status).toBe("pass");
   });
 
   it("xen.network-script: fail when the custom script is missing on a node", async () => {
@@ -458,6 +478,15 @@ describe("doctor: fencing and nodes", () => {
     const none = await ref();
     none.cluster = { ...none.cluster, toolstack: { ...none.cluster.toolstack, fence: { method: "none" } } };
     expect(find(none, "fencing.method").status).toBe("fail");
+  });
+
+  it("nodes.reachable: a node that cannot be read warns, and the other node is still checked", async () => {
+    expect(find(await ref(), "nodes.reachable").status).toBe("pass");
+    const f = await labFacts(referenceLab(), (sim) => sim.nodeDown("ics2"));
+    const r = find(f, "nodes.reachable");
+    expect(r.status).toBe("warn");
+    expect(r.evidence).toEqual([{ node: "ics2", lines: ["(unreachable: ics2: connection refused)"] }]);
+    expect(find(f, "drbd.after-sb", "internet").evidence.map((e) => e.node)).toEqual(["ics1"]);
   });
 
   it("nodes.hosts: fail when a node is missing from /etc/hosts", async () => {

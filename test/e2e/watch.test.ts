@@ -170,14 +170,14 @@ describe("DRBD watch through Slack", () => {
 });
 
 describe("operations endpoints of the running runtime", () => {
-  it("/metrics has jobs by name and outcome, SSH latency per node, the Slack sender's queue and 429s", async () => {
+  it("/metrics has jobs by name and outcome, SSH latency per cluster, the Slack sender's queue and 429s", async () => {
     const res = await fetch(`${running.ops!.url}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toMatch(/xenops_jobs_total\{[^}]*name="drbd-watch"[^}]*outcome="in_sync"[^}]*\} 1/);
     expect(text).toMatch(/xenops_jobs_total\{[^}]*name="drbd-watch"[^}]*outcome="cancelled"[^}]*\} 1/);
     expect(text).toMatch(
-      /xenops_ssh_command_duration_seconds_count\{[^}]*node="ics1"[^}]*result="ok"[^}]*\} \d+/,
+      /xenops_ssh_command_duration_seconds_count\{[^}]*cluster="lab"[^}]*result="ok"[^}]*\} \d+/,
     );
     expect(text).toMatch(/xenops_slack_sender_queue_depth\{role="bot\+worker"\} \d+/);
     expect(text).toMatch(/xenops_slack_rate_limited_total\{role="bot\+worker"\} 1/);

@@ -93,10 +93,14 @@ describe("instrumentProcessor", () => {
     expect(text).toMatch(/xenops_jobs_total\{name="status",outcome="completed"\} 1/);
     expect(text).toMatch(/xenops_job_duration_seconds_count\{name="status",outcome="completed"\} 1/);
     expect(text).toMatch(
-      /xenops_ssh_command_duration_seconds_count\{cluster="lab",node="ics1",result="ok"\} 2/,
+      /xenops_ssh_command_duration_seconds_count\{cluster="lab",result="ok"\} 2/,
     );
     expect(text).toMatch(
-      /xenops_ssh_command_duration_seconds_count\{cluster="lab",node="ics2",result="error"\} 1/,
+      /xenops_ssh_command_duration_seconds_count\{cluster="lab",result="error"\} 1/,
+    );
+    expect(text).toMatch(/xenops_ssh_command_errors_total\{cluster="lab",node="ics2"\} 1/);
+    expect(text).not.toMatch(
+      /xenops_ssh_command_errors_total\{cluster="lab",node="ics1"\}/,
     );
   });
 

@@ -17,7 +17,9 @@ afterEach(async () => {
 });
 
 async function setup() {
-  const h = await harness(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
+  const h = await harness(
+    referenceLab({ timing: { shutdownMs: 100 }, ha: { autoTakeover: false, autoFailback: false } }),
+  );
   hs.push(h);
   const told: string[] = [];
   h.deps.splitBrainEvents = {

@@ -117,7 +117,9 @@ describe("paging a critical incident (PagerDuty)", () => {
       }),
     ]);
     // A second click says who did it; nothing more is sent.
-    expect((await click(x, parent.ref.ts, "Snooze 1h", "UOPER1", stale))?.text).toMatch(/already acknowledged/);
+    expect((await click(x, parent.ref.ts, "Snooze 1h", "UOPER1", stale))?.text).toMatch(
+      /already acknowledged/,
+    );
 
     x.sim.nodeUp("ics2");
     x.tick(120_000);

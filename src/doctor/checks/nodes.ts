@@ -98,6 +98,21 @@ export function checkFencing(f: DoctorFacts): CheckResult[] {
 export function checkNodes(f: DoctorFacts): CheckResult[] {
   const out: CheckResult[] = [];
   const names = f.cluster.nodes.map((n) => n.name);
+  // A node that cannot be read makes every comparison partial: said once, here.
+  const silent = f.nodes.filter((n) => !n.reachable);
+  out.push(
+    result(
+      "nodes.reachable",
+      "nodes",
+      null,
+      silent.length ? "warn" : "pass",
+      silent.length
+        ? `${silent.map((n) => n.node).join(", ")} could not be read: the checks compare the other nodes only`
+        : `every node read (${names.length})`,
+      unreachableEvidence(f),
+      "check SSH to the node (`/xen status` shows why it does not answer) and run the doctor again",
+    ),
+  );
   // /etc/hosts names every node, the same way everywhere.
   {
     const evidence: Evidence[] = [];

@@ -10,6 +10,7 @@ import {
   parseBridges,
   parseDomainConfig,
   parseHosts,
+  parseIpAddr,
   parseSxpConfig,
   vifBridges,
 } from "../parse";
@@ -63,6 +64,18 @@ function relocationCheck(f: DoctorFacts): CheckResult {
     }
     const port = c["xend-relocation-port"]?.value ?? "8002";
     ports.add(port);
+    // '' listens everywhere; otherwise it must be one of this node's addresses or interfaces.
+    const address = (c["xend-relocation-address"]?.value ?? "").trim();
+    const addrs = ok(n, READ.ipAddr);
+    if (address && addrs !== null) {
+      const local = parseIpAddr(addrs);
+      if (!local.some((a) => a.address === address || a.iface === address)) {
+        problems.push(
+          `${n.node}: xend-relocation-address ${address} is not one of its addresses (xend cannot listen there)`,
+        );
+        fix ??= `in /etc/xen/xend-config.sxp on ${n.node}: \`(xend-relocation-address '')\` (or one of its own addresses)`;
+      }
+    }
     const allow = (c["xend-relocation-hosts-allow"]?.value ?? "").trim();
     const patterns = allow.split(/\s+/).filter(Boolean);
     if (patterns.length === 0) {

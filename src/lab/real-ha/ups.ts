@@ -87,7 +87,10 @@ export class ApcSmartUps {
   /** Bytes the serial line delivered. */
   feed(bytes: string, now: number = Date.now()): void {
     if (this.silent) return;
-    for (const ch of bytes) this.command(ch, now);
+    for (const ch of bytes) {
+      const answer = this.command(ch, now);
+      if (answer !== null) this.reply(answer);
+    }
   }
 
   private reply(text: string): void {
@@ -120,7 +123,8 @@ export class ApcSmartUps {
     return false;
   }
 
-  private command(ch: string, now: number): void {
+  /** The answer to one character (without CR LF), or null when the UPS says nothing. */
+  private command(ch: string, now: number): string | null {
     if (this.pendingAt !== null) {
       if (/\d/.test(ch)) {
         this.pendingAt += ch;
@@ -129,49 +133,49 @@ export class ApcSmartUps {
           this.pendingAt = null;
           this.log.push(`@${String(tenths).padStart(3, "0")}`);
           this.shutdownAndReturn(tenths * 360);
-          this.reply("OK");
+          return "OK";
         }
-        return;
+        return null;
       }
       this.pendingAt = null;
     }
-    if (ch === "\r" || ch === "\n") return;
+    if (ch === "\r" || ch === "\n") return null;
     // "-" steps the variable named by the command right before it.
     if (ch !== "-") this.lastVar = ch === "p" || ch === "r" ? ch : null;
     switch (ch) {
       case "Y":
         this.log.push("Y");
-        return this.reply("SM");
+        return "SM";
       case "\x01":
-        return this.reply(this.opts.model ?? "SMART-UPS 700");
+        return this.opts.model ?? "SMART-UPS 700";
       case "Q":
-        return this.reply(this.outputOn ? "08" : "00");
+        return this.outputOn ? "08" : "00";
       case "p":
-        return this.reply(SHUTDOWN_DELAYS[this.shutdownIndex] as string);
+        return SHUTDOWN_DELAYS[this.shutdownIndex] as string;
       case "r":
-        return this.reply(WAKEUP_DELAYS[this.wakeupIndex] as string);
+        return WAKEUP_DELAYS[this.wakeupIndex] as string;
       case "-": {
         // The plugin steps a variable, then reads it again after "Y" + the variable's letter.
         const v = this.lastVar;
         if (v === "p") this.shutdownIndex = (this.shutdownIndex + 1) % SHUTDOWN_DELAYS.length;
         else if (v === "r") this.wakeupIndex = (this.wakeupIndex + 1) % WAKEUP_DELAYS.length;
-        else return this.reply("NA");
-        return this.reply("OK");
+        else return "NA";
+        return "OK";
       }
       case "S":
         // Soft shutdown works only on battery; on line power the UPS refuses it.
         this.log.push("S");
-        return this.reply("NA");
+        return "NA";
       case "@":
         this.pendingAt = "";
-        return;
+        return null;
       case "K":
         if (this.doubled("K", now)) {
           this.log.push("KK");
           this.shutdownAndStayOff();
-          this.reply("OK");
+          return "OK";
         }
-        return;
+        return null;
       case "Z":
         if (this.doubled("Z", now)) {
           this.log.push("ZZ");
@@ -179,30 +183,30 @@ export class ApcSmartUps {
           this.resetUnderWay = false;
           this.setOutput(false, "output off (Z)");
         }
-        return;
+        return null;
       case "\x0e":
         if (this.doubled("\x0e", now)) {
           this.log.push("^N^N");
           this.powerOn("output on (^N)");
         }
-        return;
+        return null;
       case "~":
-        return this.reply(this.outputOn ? "00" : "40");
+        return this.outputOn ? "00" : "40";
       case "8":
-        return this.reply(this.resetUnderWay ? "08" : "00");
+        return this.resetUnderWay ? "08" : "00";
       case "?":
       case "'":
-        return this.reply("00");
+        return "00";
       case "B":
-        return this.reply("27.87");
+        return "27.87";
       case "f":
-        return this.reply("100.0");
+        return "100.0";
       case "L":
-        return this.reply("230.4");
+        return "230.4";
       case "V":
-        return this.reply("GWD");
+        return "GWD";
       default:
-        return this.reply("NA");
+        return "NA";
     }
   }
 
