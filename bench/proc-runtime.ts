@@ -2,8 +2,8 @@
  * A child process of the benchmarks running one xenops part, as a deployment runs it:
  *   bot       startSlackRuntime bot only (Socket Mode)
  *   worker    startSlackRuntime worker only
- *   bot-http  the HTTP-mode bot on 127.0.0.1 and a free port (createSlackApp + createDeps, as
- *             startSlackRuntime wires it; startSlackRuntime does not report the port it bound)
+ *   bot-http  the HTTP-mode bot (startSlackRuntime bot only) on the PORT of its env (a free port the
+ *             parent picked)
  *   idle      nothing started: the memory of the runtime and the modules alone, for reference
  * Usage: node --import tsx bench/proc-runtime.ts CONFIG.json (forked with an IPC channel).
  * Messages in: {type:"memory"} → {type:"memory", usage}; {type:"close"} → closes and exits.
@@ -14,7 +14,6 @@ import { pino } from "pino";
 import { readRuntimeEnv } from "../src/config/env";
 import { InventoryConfig } from "../src/config/schema";
 import { startSlackRuntime } from "../src/runtime";
-import { startHttpStack } from "../test/e2e/harness";
 
 export interface ProcConfig {
   role: "bot" | "worker" | "bot-http" | "idle";
@@ -35,23 +34,12 @@ async function main(): Promise<void> {
   let url: string | undefined;
   if (config.role === "idle") {
     close = async () => {};
-  } else if (config.role === "bot-http") {
-    const stack = await startHttpStack({
-      inventory,
-      redisUrl: config.redisUrl,
-      queuePrefix: env.XENOPS_QUEUE_PREFIX,
-      slackApiUrl: env.SLACK_API_URL ?? "",
-      auditFile: env.XENOPS_AUDIT_FILE,
-      logger,
-      worker: false,
-    });
-    url = stack.url;
-    close = () => stack.close();
   } else {
     const running = await startSlackRuntime(
       { inventory, env, secretEnv: {}, logger, redisUrl: config.redisUrl },
-      { bot: config.role === "bot", worker: config.role === "worker" },
+      { bot: config.role !== "worker", worker: config.role === "worker" },
     );
+    if (config.role === "bot-http") url = `http://127.0.0.1:${env.PORT}/slack/events`;
     close = () => running.close();
   }
   process.on("message", (msg: { type?: string }) => {

@@ -4,16 +4,16 @@
  * worker as separate processes. xenops runs in child processes (bench/proc-runtime.ts); this process
  * holds the fake Slack, the simulated cluster and the load, all on loopback.
  */
-import { type ChildProcess, fork } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { InventoryConfig } from "../src/config/schema";
-import { LAB_CHANNEL, startLab } from "../src/lab/lab";
+import { LAB_CHANNEL } from "../src/lab/lab";
 import { createJobQueues } from "../src/queue/queues";
-import { scaleLab } from "../src/sim";
 import {
   awaitCard,
   BOT_TOKEN,
@@ -26,9 +26,35 @@ import {
 } from "../test/e2e/harness";
 import { FakeSlack } from "../test/support/fake-slack";
 import type { ProcConfig } from "./proc-runtime";
+import { startSimProcess } from "./support/sim-client";
 import { fmt, median, percentile, say, sleep, table, verdict, within } from "./util";
 
 const ROOT = join(import.meta.dirname, "..");
+/** XENOPS_BENCH_BUILD: another build's directory (e.g. `node scripts/build.mjs --outdir DIR`). */
+const BUILD = join(process.env.XENOPS_BENCH_BUILD ?? join(ROOT, "dist"), "xenops.js");
+
+/**
+ * The bot and worker run as deployed, from the build (`node dist/xenops.js bot|worker -c FILE`), when
+ * `npm run build` has made one (BENCH_FROM_SOURCE=1 forces the sources); else from the sources with tsx.
+ */
+export const ON_BUILD = existsSync(BUILD) && process.env.BENCH_FROM_SOURCE !== "1";
+
+export function runtimeLabel(): string {
+  return ON_BUILD
+    ? `the build (node ${BUILD.startsWith(ROOT) ? BUILD.slice(ROOT.length + 1) : BUILD})`
+    : "the TypeScript sources through tsx (no dist/: run `npm run build` to measure the build)";
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 // ---- child processes ----
 
@@ -40,7 +66,8 @@ export interface Proc {
   log: string[];
   /** VmRSS and VmHWM (peak) from /proc, in MB. */
   rss(): { rssMB: number; peakMB: number };
-  memory(): Promise<NodeJS.MemoryUsage>;
+  /** The JS heap (processes started from the sources only: the CLI has no IPC channel). */
+  memory(): Promise<NodeJS.MemoryUsage | null>;
   close(): Promise<void>;
 }
 
@@ -61,7 +88,88 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
+/** `xenops bot` / `xenops worker` from the build, as a deployment runs them. */
+async function startCliProc(config: ProcConfig, dir: string): Promise<Proc> {
+  const inventoryFile = join(dir, `${config.role}-${Date.now()}-inventory.yml`);
+  // JSON is YAML: the inventory as the lab built it.
+  await writeFile(inventoryFile, JSON.stringify(config.inventory), { mode: 0o600 });
+  const port = config.role === "bot-http" ? await freePort() : undefined;
+  const child = spawn(
+    process.execPath,
+    [BUILD, config.role === "worker" ? "worker" : "bot", "-c", inventoryFile],
+    {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        ...config.env,
+        REDIS_URL: config.redisUrl,
+        // "xenops started" is logged at info; the bench keeps warn and above.
+        LOG_LEVEL: "info",
+        ...(port !== undefined ? { PORT: String(port) } : {}),
+        // e.g. "--max-semi-space-size=2": how a deployment could trade GC work for memory.
+        ...(process.env.XENOPS_BENCH_NODE_OPTIONS
+          ? { NODE_OPTIONS: process.env.XENOPS_BENCH_NODE_OPTIONS }
+          : {}),
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  const pid = child.pid;
+  if (!pid) throw new Error(`could not start the ${config.role} process`);
+  const log: string[] = [];
+  let partial = "";
+  let onLine: ((line: string) => void) | null = null;
+  child.stderr?.on("data", (chunk: Buffer) => {
+    const lines = (partial + chunk.toString("utf8")).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      onLine?.(line);
+      const level = /"level":(\d+)/.exec(line)?.[1];
+      if (line.trim() && (level === undefined || Number(level) >= 40) && log.length < 200) log.push(line);
+    }
+  });
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  try {
+    await within(
+      60_000,
+      `the ${config.role} process start`,
+      new Promise<void>((resolve, reject) => {
+        onLine = (line) => {
+          if (line.includes('"msg":"xenops started"')) resolve();
+        };
+        child.once("exit", (code) =>
+          reject(new Error(`the ${config.role} process exited with ${code}: ${log.slice(-3).join(" | ")}`)),
+        );
+      }),
+    );
+  } catch (err) {
+    kill();
+    throw err;
+  }
+  onLine = null;
+  return {
+    role: config.role,
+    pid,
+    url: port !== undefined ? `http://127.0.0.1:${port}/slack/events` : undefined,
+    log,
+    rss: () => ({ rssMB: procStatusMB(pid, "VmRSS"), peakMB: procStatusMB(pid, "VmHWM") }),
+    memory: async () => null,
+    async close() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      if (!(await waitExit(child, 10_000))) {
+        kill();
+        await waitExit(child, 5_000);
+      }
+    },
+  };
+}
+
 export async function startProc(config: ProcConfig, dir: string): Promise<Proc> {
+  if (ON_BUILD && config.role !== "idle") return startCliProc(config, dir);
+  if (config.role === "bot-http")
+    config = { ...config, env: { ...config.env, PORT: String(await freePort()) } };
   const file = join(dir, `${config.role}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(file, JSON.stringify(config), { mode: 0o600 });
   const child = fork(join(ROOT, "bench", "proc-runtime.ts"), [file], {
@@ -167,7 +275,8 @@ export async function ackBench(opts: {
 }): Promise<AckResult[]> {
   const dir = await mkdtemp(join(tmpdir(), "xenops-bench-ack-"));
   const slack = await FakeSlack.start({ validTokens: [BOT_TOKEN] });
-  const lab = await startLab({ redisUrl: opts.redisUrl, logger: opts.logger });
+  // The simulator in its own process: its CPU and memory are not xenops'.
+  const lab = await startSimProcess({ nodes: "reference", dir, channels: [LAB_CHANNEL] });
   const prefix = `bench-ack-${process.pid}-${Date.now()}`;
   let bot: Proc | undefined;
   try {
@@ -175,7 +284,7 @@ export async function ackBench(opts: {
       {
         role: "bot-http",
         inventory: lab.inventory,
-        redisUrl: lab.redisUrl,
+        redisUrl: opts.redisUrl,
         env: labEnvVars({
           slackApiUrl: slack.apiUrl,
           queuePrefix: prefix,
@@ -233,9 +342,15 @@ export async function ackBench(opts: {
     await bot?.close();
     if (bot) opts.log.push(...summarizeLogs([bot]));
     // The queued status jobs had no worker; drop them.
-    const jobs = createJobQueues({ redisUrl: lab.redisUrl, prefix, clusters: ["lab"], logger: opts.logger });
+    const cluster = lab.inventory.clusters[0]?.name ?? "lab";
+    const jobs = createJobQueues({
+      redisUrl: opts.redisUrl,
+      prefix,
+      clusters: [cluster],
+      logger: opts.logger,
+    });
     await jobs
-      .queue("lab")
+      .queue(cluster)
       .obliterate({ force: true })
       .catch(() => {});
     await jobs.close();
@@ -297,14 +412,16 @@ export async function cardBench(opts: {
 }): Promise<CardResult> {
   const dir = await mkdtemp(join(tmpdir(), "xenops-bench-card-"));
   const slack = await FakeSlack.start({ validTokens: [BOT_TOKEN] });
-  const lab = await startLab({
-    redisUrl: opts.redisUrl,
-    logger: opts.logger,
-    ...(opts.nodes > 2 ? { spec: scaleLab(opts.nodes, { flavour: "modern" }) } : {}),
-  });
   // One channel per run: the sender paces posts per channel (1/s), and a large card's thread messages
   // would otherwise hold up the next run's placeholder.
   const channels = Array.from({ length: opts.runs }, (_, i) => `C0BENCH${String(i).padStart(3, "0")}`);
+  // The simulator in its own process: its CPU and memory are not xenops'.
+  const lab = await startSimProcess({
+    nodes: opts.nodes > 2 ? opts.nodes : "reference",
+    flavour: "modern",
+    dir,
+    channels,
+  });
   const inventory: InventoryConfig = withChannels(lab.inventory, channels);
   const prefix = `bench-card-${opts.nodes}-${process.pid}-${Date.now()}`;
   const env = labEnvVars({
@@ -314,12 +431,14 @@ export async function cardBench(opts: {
   });
   const procs: Proc[] = [];
   try {
-    const [bot, worker, idle] = await Promise.all([
-      startProc({ role: "bot", inventory, redisUrl: lab.redisUrl, env }, dir),
-      startProc({ role: "worker", inventory, redisUrl: lab.redisUrl, env }, dir),
-      startProc({ role: "idle", inventory, redisUrl: lab.redisUrl, env }, dir),
+    const redisUrl = opts.redisUrl;
+    const [bot, worker] = await Promise.all([
+      startProc({ role: "bot", inventory, redisUrl, env }, dir),
+      startProc({ role: "worker", inventory, redisUrl, env }, dir),
     ]);
-    procs.push(bot, worker, idle);
+    procs.push(bot, worker);
+    // From the sources only: the same modules loaded and nothing started, for reference.
+    if (!ON_BUILD) procs.push(await startProc({ role: "idle", inventory, redisUrl, env }, dir));
     await slack.waitForSocketConnection(10_000);
 
     const ackMs: number[] = [];
@@ -340,7 +459,7 @@ export async function cardBench(opts: {
     const memory = [];
     for (const p of procs) {
       const usage = await p.memory();
-      memory.push({ role: p.role, ...p.rss(), heapMB: usage.heapUsed / 1024 / 1024 });
+      memory.push({ role: p.role, ...p.rss(), heapMB: usage ? usage.heapUsed / 1024 / 1024 : Number.NaN });
     }
     return {
       nodes: opts.nodes,

@@ -13,7 +13,15 @@ if (existsSync(bundle)) {
   process.setSourceMapsEnabled(true);
   await import(pathToFileURL(bundle).href);
 } else {
-  const { register } = await import("tsx/esm/api");
+  let register;
+  try {
+    ({ register } = await import("tsx/esm/api"));
+  } catch {
+    process.stderr.write(
+      "xenops: no dist/ here (run `npm run build`) and tsx, a development dependency, is not installed\n",
+    );
+    process.exit(1);
+  }
   register();
   await import(pathToFileURL(join(root, "src", "cli", "main.ts")).href);
 }

@@ -17,13 +17,13 @@ import { ApprovalEngine, approvalActionHandler } from "./approval/engine";
 import { AuditLog } from "./audit/log";
 import type { ClusterDrivers } from "./cluster/snapshot";
 import type { InventoryConfig } from "./config/schema";
-import { DoctorRuns, withDoctorRuns } from "./doctor/monitor";
 import { resolveSecret, type SecretEnv } from "./config/secrets";
 import { Authorizer } from "./core/authz";
 import type { EnqueuedJob, JobEnqueuer } from "./core/enqueuer";
 import type { JobAdmin } from "./core/job-admin";
 import type { ActionHandler } from "./core/router";
 import { createCommandCore } from "./core/router";
+import { DoctorRuns, withDoctorRuns } from "./doctor/monitor";
 import { driversFor, type MutationDrivers, mutationDriversFor } from "./drivers/registry";
 import { XenopsError } from "./errors";
 import { Events, type EventsConfig } from "./events";
@@ -38,7 +38,12 @@ import { jobContextLogger } from "./lifecycle/context";
 import { instrumentProcessors, observeRunner } from "./lifecycle/instrument";
 import { LockManager } from "./locks/lock";
 import type { Logger } from "./log";
-import { DEFAULT_OPERATION_SETTINGS, type OperationDeps, type OperationSettings } from "./operations/context";
+import {
+  DEFAULT_OPERATION_SETTINGS,
+  type OperationDeps,
+  type OperationSettings,
+  operationSettingsOf,
+} from "./operations/context";
 import { OffProofStore } from "./operations/off-proofs";
 import { startRecovery } from "./operations/recovery";
 import { actionDefinition } from "./operations/registry";
@@ -319,7 +324,11 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
     locks,
     jobs: observedJobs,
     secretEnv: config.secretEnv,
-    settings: { ...DEFAULT_OPERATION_SETTINGS, ...config.operations },
+    settings: {
+      ...DEFAULT_OPERATION_SETTINGS,
+      ...operationSettingsOf(config.inventory.operations),
+      ...config.operations,
+    },
     audit: (entry) => audit.append(entry),
     // Risky actions are refused on a node in a maintenance window (issue 5).
     maintenance: (cluster, node) => events.isInMaintenance(cluster, node),
@@ -391,6 +400,15 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
 
   const running: Workers[] = [];
   const inFlight = new Set<Promise<unknown>>();
+  // The doctor's checks the monitor runs in the background (monitor.doctorEvery).
+  const doctorRuns = new DoctorRuns({
+    redis,
+    prefix: config.queuePrefix,
+    runnerFor: observedRunnerFor,
+    secretEnv: config.secretEnv,
+    logger: logger.child({ component: "doctor" }),
+    report: (event) => events.pipeline.report(event),
+  });
   let closing = false;
   return {
     inventory,
@@ -458,17 +476,8 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
                 onEvent: (kind) => metrics.event(kind),
               }),
               // The monitor also runs the doctor's checks daily (monitor.doctorEvery) and reports regressions.
-              ...withDoctorRuns(
-                events.processors(),
-                new DoctorRuns({
-                  redis,
-                  prefix: config.queuePrefix,
-                  runnerFor: observedRunnerFor,
-                  secretEnv: config.secretEnv,
-                  logger: logger.child({ component: "doctor" }),
-                  report: (event) => events.pipeline.report(event),
-                }),
-                (name) => inventory.clusters.find((c) => c.name === name),
+              ...withDoctorRuns(events.processors(), doctorRuns, (name) =>
+                inventory.clusters.find((c) => c.name === name),
               ),
               "operation-plan": createOperationPlanProcessor(operations),
               // The split-brain card's "Keep X's data": planned like operation-plan, in the incident's thread.
@@ -513,6 +522,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
       await Promise.allSettled(running.map((w) => w.close(true)));
       // The workers take no more jobs; the running ones still use the queues, SSH and the audit log.
       await settleRunning(inFlight, config.shutdownGraceMs ?? 5_000, logger);
+      await doctorRuns.settle();
       await events.close();
       await jobs.close();
       await Promise.allSettled([...pools.values()].map((p) => p.close()));

@@ -292,6 +292,45 @@ const EscalationStep = z
   .strict()
   .refine((s) => s.users.length + s.groups.length > 0, "name at least one user or group to escalate to");
 
+/** "90s", "2m", "1h30m", "500ms": milliseconds (the timing knobs of risky operations). */
+const TimingDuration = z
+  .string()
+  .regex(/^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/, 'a duration such as "90s", "2m", "1h" or "500ms"')
+  .transform((text, ctx) => {
+    const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(text);
+    const [, h, min, sec, ms] = m ?? [];
+    const total = ((Number(h ?? 0) * 60 + Number(min ?? 0)) * 60 + Number(sec ?? 0)) * 1000 + Number(ms ?? 0);
+    if (!(total > 0)) ctx.addIssue({ code: "custom", message: "a duration longer than zero" });
+    return total;
+  });
+
+/**
+ * Timing of the risky operations, each optional (defaults in src/operations/context.ts). Longer
+ * step timeouts suit slow replication links; crash recovery waits for a dead worker's lease AND the
+ * running step's timeout plus `stepGrace` before it takes an execution over.
+ */
+export const OperationTimingsConfig = z
+  .object({
+    migrateBaseTimeout: TimingDuration,
+    migratePerGiBTimeout: TimingDuration,
+    createTimeout: TimingDuration,
+    fenceTimeout: TimingDuration,
+    lockTtl: TimingDuration,
+    pollInterval: TimingDuration,
+    migrateVerifyTimeout: TimingDuration,
+    fenceVerifyTimeout: TimingDuration,
+    probeTimeout: TimingDuration,
+    progressInterval: TimingDuration,
+    recoveryInterval: TimingDuration,
+    leaseTtl: TimingDuration,
+    stepGrace: TimingDuration,
+    shutdownTimeout: TimingDuration,
+    resyncTimeout: TimingDuration,
+  })
+  .partial()
+  .strict();
+export type OperationTimingsConfig = z.infer<typeof OperationTimingsConfig>;
+
 export const InventoryConfig = z
   .object({
     clusters: z.array(ClusterConfig).min(1),
@@ -309,6 +348,11 @@ export const InventoryConfig = z
         renotifyAfter: Duration.optional(),
         /** Then the next group or user, each `after` this long since the page ("30m"), in order. */
         escalation: z.array(EscalationStep).max(10).optional(),
+        /** A daily digest in each cluster's channel at this time, UTC ("08:00"): pages, acks, what is open. */
+        digestAt: z
+          .string()
+          .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day, UTC, such as "08:00"')
+          .optional(),
       })
       .strict()
       .default({ users: [], groups: [] }),
@@ -316,6 +360,8 @@ export const InventoryConfig = z
     approvals: ApprovalsConfig.optional(),
     /** Optional: the endpoint for node-side event hooks (issue 5). */
     webhook: WebhookConfig.optional(),
+    /** Optional: timeouts and intervals of the risky operations (migrate, create, fence, ...). */
+    operations: OperationTimingsConfig.optional(),
   })
   .strict()
   .superRefine((inv, ctx) => {

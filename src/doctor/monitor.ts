@@ -68,7 +68,21 @@ export interface DoctorRunOutcome {
 }
 
 export class DoctorRuns {
+  private readonly running = new Set<Promise<DoctorRunOutcome>>();
+
   constructor(private readonly deps: DoctorRunsDeps) {}
+
+  /** Starts a run when due without waiting for it (the monitor's poll must not wait on it). */
+  start(cluster: ClusterConfig): void {
+    const run = this.maybeRun(cluster);
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run));
+  }
+
+  /** Waits for the runs in progress (at shutdown, before SSH and Redis close). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
 
   private key(cluster: string, what: "last" | "due"): string {
     return `${this.deps.prefix}:doctor:${cluster}:${what}`;
@@ -106,21 +120,26 @@ export class DoctorRuns {
   }
 }
 
-/** Wraps the monitor's processor: after each monitor run, the doctor's checks when due. */
+type MonitorJobLike = { data: { cluster: string; reason?: string } };
+
+/**
+ * Wraps the monitor's processor: after each monitor run, the doctor's checks when due, in the
+ * background. Not on the run at start (the workers have enough to do then): the next poll starts it.
+ */
 export function withDoctorRuns<P extends { monitor: (...args: never[]) => Promise<unknown> }>(
   processors: P,
   runs: DoctorRuns,
   clusterOf: (name: string) => ClusterConfig | undefined,
 ): P {
   const monitor = processors.monitor as unknown as (
-    job: { data: { cluster: string } },
+    job: MonitorJobLike,
     token?: string,
     signal?: AbortSignal,
   ) => Promise<unknown>;
-  const wrapped = async (job: { data: { cluster: string } }, token?: string, signal?: AbortSignal) => {
+  const wrapped = async (job: MonitorJobLike, token?: string, signal?: AbortSignal) => {
     const result = await monitor(job, token, signal);
     const cluster = clusterOf(job.data.cluster);
-    if (cluster) await runs.maybeRun(cluster, signal);
+    if (cluster && job.data.reason !== "start") runs.start(cluster);
     return result;
   };
   return { ...processors, monitor: wrapped as unknown as P["monitor"] };

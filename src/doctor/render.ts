@@ -48,6 +48,10 @@ export function renderDoctorCard(report: DoctorReport): DoctorCard {
   for (const area of AREAS) {
     const mine = problems.filter((r) => r.area === area);
     if (mine.length === 0) continue;
+    if (blocks.length >= MAX_BLOCKS) {
+      truncated = true;
+      break;
+    }
     blocks.push({ type: "section", text: { type: "mrkdwn", text: `*${area.toUpperCase()}*` } });
     for (const r of mine) {
       if (blocks.length >= MAX_BLOCKS) {

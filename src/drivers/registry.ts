@@ -5,6 +5,7 @@
 
 import type { ClusterDrivers } from "../cluster/snapshot";
 import type { ToolstackConfig } from "../config/schema";
+import { DRBD_CONF_KIND, parseDrbdDump } from "./drbd-conf";
 import { drbd8Driver, parsers as drbd8Parsers } from "./drbd8";
 import { drbd8Commands } from "./drbd8/commands";
 import { drbd9Driver, parsers as drbd9Parsers } from "./drbd9";
@@ -85,6 +86,11 @@ export const parserKinds: readonly ParserEntry[] = [
   ...heartbeatParsers,
   ...pacemakerParsers,
   ...xendomainsParsers,
+  {
+    kind: DRBD_CONF_KIND,
+    description: "`drbdadm dump` (or drbd.conf, /etc/drbd.d/*.res): resources with common folded in",
+    parse: (text) => parseDrbdDump(text),
+  },
 ];
 
 export function parserFor(kind: string): ParserEntry | undefined {

@@ -30,6 +30,7 @@
  *   !sim config NODE PATH set "TEXT"           doctor reads); set/append take \n for newlines,
  *   !sim config NODE PATH append "LINE"        mode sets `stat -c %a`, delete removes the file,
  *   !sim config NODE PATH mode 644|delete|reset   reset makes it follow the simulation again
+ *   !sim clockSkew NODE SECONDS                NODE's clock (`date`) runs SECONDS ahead (negative: behind)
  */
 
 import { formatKiB, formatRate } from "../jobs-ui/format";
@@ -39,7 +40,7 @@ import { simFile } from "../sim/startup";
 import { splitCommandLine } from "../ssh/quote";
 
 const HELP =
-  "lab directives: !sim startResync RESOURCE [SOURCE] [MiB] | !sim splitBrain RESOURCE | !sim disconnect NODE [rebootAfterSeconds] | !sim nodeUp NODE | !sim heal | !sim rate RESOURCE MiB/s | !sim failMigration GUEST [arrived] | !sim mem GUEST MiB | !sim truth | !sim autoTakeover on|off | !sim autoFailback on|off | !sim fenceDevice on|off | !sim partition NODE | !sim fenceIneffective NODE [off] | !sim tamper NODE COMMAND garbage|empty|headonly|truncate N|fail|off | !sim autostart NODE GUEST on|off | !sim xendomainsRestore NODE on|off | !sim config NODE PATH replace OLD NEW|set TEXT|append LINE|mode OCTAL|delete|reset | !sleep SECONDS";
+  "lab directives: !sim startResync RESOURCE [SOURCE] [MiB] | !sim splitBrain RESOURCE | !sim disconnect NODE [rebootAfterSeconds] | !sim nodeUp NODE | !sim heal | !sim rate RESOURCE MiB/s | !sim failMigration GUEST [arrived] | !sim mem GUEST MiB | !sim truth | !sim autoTakeover on|off | !sim autoFailback on|off | !sim fenceDevice on|off | !sim partition NODE | !sim fenceIneffective NODE [off] | !sim tamper NODE COMMAND garbage|empty|headonly|truncate N|fail|off | !sim autostart NODE GUEST on|off | !sim xendomainsRestore NODE on|off | !sim config NODE PATH replace OLD NEW|set TEXT|append LINE|mode OCTAL|delete|reset | !sim clockSkew NODE SECONDS | !sleep SECONDS";
 
 /** `NODE COMMAND... MODE`: the mode is the last word (`truncate N`: the last two); the command between. */
 function tamperArgs(rest: string): { node: string; command: string[]; mode: string } {
@@ -194,6 +195,14 @@ export function labDirectives(sim: SimulatedCluster): (text: string) => Promise<
         if ((op === "delete" || op === "reset") && rest.length === 0)
           return `lab: ${editConfigFile(c, node, path, current, { op })}`;
         throw new Error(usage);
+      }
+      case "clockSkew": {
+        const node = sim.cluster.node(args[0] ?? "");
+        const secs = Number(args[1]);
+        if (!node || args.length !== 2 || !Number.isFinite(secs))
+          throw new Error("usage: !sim clockSkew NODE SECONDS");
+        node.clockSkewMs = secs * 1000;
+        return `lab: ${node.name}'s clock is ${Math.abs(secs)} s ${secs >= 0 ? "ahead" : "behind"}`;
       }
       case "heal":
         sim.faults.heal();

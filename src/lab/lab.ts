@@ -10,6 +10,8 @@ import type { Logger } from "../log";
 import { startEmbeddedRedis } from "../queue/embedded-redis";
 import { referenceLab, type SimClusterSpecInput, type SimulatedCluster, startSimulatedCluster } from "../sim";
 import { FakePager, type FakeRequest } from "./fake-pager";
+import type { HeartbeatTiming } from "./real-ha/config";
+import { type RealHaLab, startRealHa } from "./real-ha/index";
 
 /** The lab's Slack channel; the console speaks in it. */
 export const LAB_CHANNEL = "C0LAB";
@@ -34,7 +36,14 @@ export interface LabOptions {
    * On-call paging in the lab (`--oncall`): a fake PagerDuty that prints each request it takes, short
    * re-notification (20 s) and escalation (40 s to UAPPROVER1) timers.
    */
-  oncall?: { print(line: string): void };
+  oncall?: { print(line: string): void; renotifyAfter?: string; escalateAfter?: string };
+  /**
+   * "real": Debian's heartbeat runs each node in its own namespaces, fencing through the real apcsmart
+   * plugin to an emulated UPS (src/lab/real-ha/); root only. Default "sim".
+   */
+  ha?: "sim" | "real";
+  /** Real-HA lab: heartbeat's timing (default the reference cluster's: deadtime 30). */
+  haTiming?: HeartbeatTiming;
 }
 
 export interface Lab {
@@ -43,6 +52,8 @@ export interface Lab {
   inventory: InventoryConfig;
   /** Directory holding the lab's client key (removed on close). */
   dir: string;
+  /** The real-HA lab's nodes (`ha: "real"`). */
+  realHa?: RealHaLab;
   close(): Promise<void>;
 }
 
@@ -60,6 +71,17 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       clock: options.clock ?? "real",
     });
     closers.unshift(() => sim.close());
+    let realHa: RealHaLab | undefined;
+    if (options.ha === "real") {
+      const started = await startRealHa({
+        sim: sim.cluster,
+        ...(options.haTiming ? { timing: options.haTiming } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
+      realHa = started;
+      closers.unshift(() => started.close());
+      await started.waitReady();
+    }
     const keyFile = join(dir, "id_ed25519");
     await writeFile(keyFile, sim.clientKey.privateKey, { mode: 0o600 });
     const cluster = sim.toClusterConfig(keyFile, {
@@ -75,7 +97,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       const routingKeyFile = join(dir, "pagerduty-routing-key");
       await writeFile(routingKeyFile, `${pager.routingKey}\n`, { mode: 0o600 });
       paging = { paging: { pagerduty: { routingKey: { file: routingKeyFile }, url: pager.pagerDutyUrl } } };
-      oncall = { ...oncall, renotifyAfter: "20s", escalation: [{ after: "40s", users: ["UAPPROVER1"] }] };
+      oncall = {
+        ...oncall,
+        renotifyAfter: options.oncall.renotifyAfter ?? "20s",
+        escalation: [{ after: options.oncall.escalateAfter ?? "40s", users: ["UAPPROVER1"] }],
+      };
     }
     const inventory = InventorySchema.parse({
       clusters: [{ ...cluster, ...paging }],
@@ -87,6 +113,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       sim,
       inventory,
       dir,
+      ...(realHa ? { realHa } : {}),
       async close() {
         for (const close of closers) await close().catch(() => {});
       },

@@ -3,7 +3,9 @@
  * the bot. With SLACK_BOT_TOKEN and SLACK_APP_TOKEN it joins Slack in Socket Mode; otherwise it
  * opens the console (`--script FILE` runs a script and exits).
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { readRuntimeEnv, secretEnv } from "../config/env";
 import { errorMessage } from "../errors";
@@ -12,14 +14,31 @@ import { redactRedisUrl } from "../queue/redis";
 import { runConsole, startSlackRuntime } from "../runtime";
 import { labDirectives } from "./directives";
 import { startLab } from "./lab";
+import { realHaTiming } from "./real-ha/config";
 
 const program = new Command()
   .name("npm run lab --")
   .option("--script <file>", "run console lines from a file ('-' for stdin), then exit")
   .option("--as <user>", "Slack user ID for console lines without a 'USER:' prefix", "UOPER1")
   .option("--oncall", "a fake paging service and short on-call timers (examples/oncall.txt)")
+  .option(
+    "--ha <mode>",
+    "sim: heartbeat simulated; real: Debian's heartbeat and STONITH in per-node namespaces (root)",
+    "sim",
+  )
+  .option("--ha-deadtime <seconds>", "real HA: heartbeat's deadtime (default 30, the reference cluster's)")
   .parse(process.argv);
-const opts = program.opts<{ script?: string; as: string; oncall?: boolean }>();
+const opts = program.opts<{
+  script?: string;
+  as: string;
+  oncall?: boolean;
+  ha: string;
+  haDeadtime?: string;
+}>();
+if (opts.ha !== "sim" && opts.ha !== "real") program.error(`--ha must be sim or real, not "${opts.ha}"`);
+const haDeadtime = opts.haDeadtime === undefined ? undefined : Number(opts.haDeadtime);
+if (haDeadtime !== undefined && !(Number.isInteger(haDeadtime) && haDeadtime >= 2))
+  program.error("--ha-deadtime must be a whole number of seconds, at least 2");
 
 const env = readRuntimeEnv();
 const slackMode = Boolean(env.SLACK_BOT_TOKEN && env.SLACK_APP_TOKEN) && opts.script === undefined;
@@ -30,11 +49,23 @@ const logger = createLogger({
 });
 
 async function main(): Promise<number> {
+  if (opts.ha === "real") {
+    // heartbeat, cluster-glue and drbd-utils are installed only for this mode (bootstrap --real-ha).
+    const bootstrap = fileURLToPath(new URL("../../scripts/bootstrap.mjs", import.meta.url));
+    const r = spawnSync(process.execPath, [bootstrap, "--real-ha", "--quiet"], { stdio: "inherit" });
+    if (r.status !== 0) return r.status ?? 1;
+  }
   const lab = await startLab({
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     logger,
     ...(opts.oncall ? { oncall: { print: (line: string) => process.stdout.write(line) } } : {}),
+    ...(opts.ha === "real" ? { ha: "real" as const } : {}),
+    ...(haDeadtime !== undefined ? { haTiming: realHaTiming(haDeadtime) } : {}),
   });
+  if (lab.realHa)
+    process.stderr.write(
+      `lab: real heartbeat on ${lab.realHa.nodes.map((n) => `${n.name} (pid ${n.ns.pid}, ${n.address})`).join(", ")}; deadtime ${lab.realHa.timing.deadtime}s; files in ${lab.realHa.dir}\n`,
+    );
   // The lab's audit log survives the lab (its Redis does not), so `xenops audit verify` can check it.
   const auditFile = secretEnv().XENOPS_AUDIT_FILE ? env.XENOPS_AUDIT_FILE : ".lab/xenops-audit.jsonl";
   // Operations server on a free port (or XENOPS_OPS_PORT), dashboard behind a per-run password.

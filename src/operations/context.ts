@@ -3,7 +3,7 @@ import type { Notifier } from "../app/types";
 import type { ApprovalEngine } from "../approval/engine";
 import type { AuditEntryInput } from "../audit/schema";
 import type { ClusterDrivers } from "../cluster/snapshot";
-import type { ClusterConfig, InventoryConfig } from "../config/schema";
+import type { ClusterConfig, InventoryConfig, OperationTimingsConfig } from "../config/schema";
 import { resolveSecret, type SecretEnv } from "../config/secrets";
 import type { JobEnqueuer } from "../core/enqueuer";
 import type { MutationDrivers } from "../drivers/registry";
@@ -56,6 +56,14 @@ export const DEFAULT_OPERATION_SETTINGS: OperationSettings = {
   shutdownTimeoutMs: 180_000,
   resyncTimeoutMs: 6 * 3_600_000,
 };
+
+/** The inventory's `operations:` timings (milliseconds, names without the `Ms`) as settings. */
+export function operationSettingsOf(timings: OperationTimingsConfig | undefined): Partial<OperationSettings> {
+  const out: Partial<OperationSettings> = {};
+  for (const [name, ms] of Object.entries(timings ?? {}))
+    if (typeof ms === "number") (out as Record<string, number>)[`${name}Ms`] = ms;
+  return out;
+}
 
 export interface OperationDeps {
   inventory: InventoryConfig;

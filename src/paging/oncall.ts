@@ -26,6 +26,7 @@ import { parseDuration } from "../events/maintenance";
 import { renderFollowUp, renderIncident } from "../events/render";
 import type { EventStore } from "../events/store";
 import type { Logger } from "../log";
+import { type DigestOpen, type DigestPage, nextDigestAt, renderDigest } from "./digest";
 import type { IncidentListener } from "./listener";
 import type { PagerRegistry } from "./registry";
 import { ONCALL_ACTION_PREFIX, type OncallMark, pageable } from "./render";
@@ -70,6 +71,8 @@ interface PageState {
   repaged: string[];
   ack: { by: string; at: string } | null;
   snooze: { by: string; untilMs: number; count: number } | null;
+  /** Snoozes in all (the digest). */
+  snoozes?: number;
   renotified: boolean;
   /** Escalation steps done. */
   escalated: number;
@@ -103,6 +106,7 @@ function mentionsOf(who: { users?: readonly string[]; groups?: readonly string[]
 }
 
 function minutes(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
   const m = Math.round(ms / 60_000);
   return m >= 60 && m % 60 === 0 ? `${m / 60} h` : `${m} min`;
 }
@@ -175,6 +179,9 @@ export class OncallService implements IncidentListener {
     if (critical) {
       if (!st || st.openedAt !== openedAt) {
         if (!pageable(this.o.inventory, rec.cluster)) return;
+        // An earlier lifecycle of the same fingerprint that never resolved here (a happening that went
+        // stale): its pages are closed before the new one opens.
+        if (st && st.resolvedAtMs === null) for (const k of st.keys) await this.desire(k, "resolved", null);
         st = {
           root,
           cluster: rec.cluster,
@@ -192,6 +199,10 @@ export class OncallService implements IncidentListener {
         };
         await this.trigger(st, rootRec ?? rec, rec, `xenops-${root}-${Date.parse(openedAt).toString(36)}`);
         await this.schedule(st);
+        // For the daily digest: what paged, by when it first did.
+        const pages = this.key("pages", rec.cluster);
+        await this.redis.zadd(pages, this.now(), root);
+        await this.redis.zremrangebyscore(pages, "-inf", this.now() - 8 * 24 * 3600_000);
         this.log.info({ cluster: rec.cluster, incident: root }, "on-call paged");
       } else {
         if (!st.members.includes(rec.id)) st.members.push(rec.id);
@@ -424,7 +435,7 @@ export class OncallService implements IncidentListener {
       const action: PageAction =
         delivered === "none" ? "trigger" : desired === "acknowledged" ? "acknowledge" : "resolve";
       const request = { ...(JSON.parse(h.request) as PageRequest), action, by: h.by ?? null };
-      let service = "unknown";
+      let service: string = this.o.pagers.serviceOf(h.cluster) ?? "unknown";
       try {
         const pager = await this.o.pagers.for(h.cluster);
         if (!pager) {
@@ -496,6 +507,7 @@ export class OncallService implements IncidentListener {
           handled += 1;
           try {
             if (m.startsWith("d|")) await this.deliver(m.slice(2));
+            else if (m.startsWith("g|")) await this.runDigest(m.slice(2));
             else if (m.startsWith("t|")) {
               const [, cluster, root] = m.split("|");
               if (cluster && root) await this.runTimer(cluster, root);
@@ -521,9 +533,64 @@ export class OncallService implements IncidentListener {
     if (this.o.autoTick) setImmediate(() => void this.tick().catch(() => {}));
   }
 
+  // ---- daily digest ----
+
+  /** Schedules each cluster's next digest unless one is scheduled already (`oncall.digestAt`). */
+  async scheduleDigests(): Promise<void> {
+    const at = this.o.inventory.oncall.digestAt;
+    if (!at) return;
+    for (const c of this.o.inventory.clusters)
+      await this.redis.zadd(this.due, "NX", nextDigestAt(this.now(), at), `g|${c.name}`);
+  }
+
+  private async runDigest(cluster: string): Promise<void> {
+    const at = this.o.inventory.oncall.digestAt;
+    const config = this.o.inventory.clusters.find((c) => c.name === cluster);
+    const channel = config?.channels[0];
+    if (!at || !channel) {
+      await this.redis.zrem(this.due, `g|${cluster}`);
+      return;
+    }
+    const now = this.now();
+    const since = now - 24 * 3600_000;
+    const pages: DigestPage[] = [];
+    const roots = await this.redis.zrangebyscore(this.key("pages", cluster), since, now, "WITHSCORES");
+    for (let i = 0; i + 1 < roots.length; i += 2) {
+      const root = roots[i] as string;
+      const [st, rec] = await Promise.all([this.state(root), this.readIncident(root)]);
+      if (!st) continue;
+      pages.push({
+        title: rec ? (rec.peakTitle ?? rec.current.title) : root,
+        pagedAt: new Date(Number(roots[i + 1])).toISOString(),
+        ack: st.ack,
+        snoozes: st.snoozes ?? 0,
+        renotified: st.renotified,
+        escalated: st.escalated,
+        resolvedAt: st.resolvedAtMs === null ? null : new Date(st.resolvedAtMs).toISOString(),
+      });
+    }
+    const open: DigestOpen[] = [];
+    for (const id of (await this.redis.smembers(this.o.store.keys.active(cluster))).sort()) {
+      const rec = await this.readIncident(id);
+      if (rec?.status !== "open" || rec.silenced) continue;
+      open.push({
+        title: rec.current.title,
+        severity: rec.severity,
+        openedAt: rec.openedAt,
+        ackedBy: rec.oncall?.ackedBy ?? null,
+      });
+    }
+    await this.o.notifier.post(channel, renderDigest(cluster, new Date(since).toISOString(), pages, open));
+    this.log.info({ cluster, pages: pages.length, open: open.length }, "on-call digest posted");
+    await this.redis.zadd(this.due, nextDigestAt(now, at), `g|${cluster}`);
+  }
+
   /** Drains the due-set every `intervalMs` in this (worker) process. */
   start(intervalMs = 5_000): void {
     if (this.timer) return;
+    void this.scheduleDigests().catch((err: unknown) =>
+      this.log.warn({ err: errorMessage(err) }, "on-call digests could not be scheduled"),
+    );
     this.timer = setInterval(() => void this.tick().catch(() => {}), intervalMs);
     this.timer.unref();
     this.kick();
@@ -561,7 +628,10 @@ export class OncallService implements IncidentListener {
       const st = await this.state(rec.id);
       if (st && st.resolvedAtMs === null) {
         if (snoozeMs === null) st.ack = { by: user, at };
-        else st.snooze = { by: user, untilMs: now + snoozeMs, count: (st.snooze?.count ?? 0) + 1 };
+        else {
+          st.snooze = { by: user, untilMs: now + snoozeMs, count: (st.snooze?.count ?? 0) + 1 };
+          st.snoozes = (st.snoozes ?? 0) + 1;
+        }
         // The service stops its own escalation either way; a snooze that ends pages anew.
         for (const k of st.keys) await this.desire(k, "acknowledged", user);
         await this.saveState(st);

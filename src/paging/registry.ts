@@ -6,7 +6,7 @@ import type { InventoryConfig, PagingConfig } from "../config/schema";
 import { resolveSecret, type SecretEnv } from "../config/secrets";
 import { OpsgeniePager } from "./opsgenie";
 import { PagerDutyPager } from "./pagerduty";
-import type { Pager } from "./types";
+import type { Pager, PagingService } from "./types";
 
 export type PagerFactory = (config: PagingConfig, secret: string) => Pager;
 
@@ -29,7 +29,13 @@ export class PagerRegistry {
 
   /** Whether the cluster has a paging service (without resolving its secret). */
   configured(cluster: string): boolean {
-    return this.inventory.clusters.some((c) => c.name === cluster && c.paging !== undefined);
+    return this.serviceOf(cluster) !== null;
+  }
+
+  /** The cluster's paging service by name (metrics, messages), without resolving its secret. */
+  serviceOf(cluster: string): PagingService | null {
+    const config = this.inventory.clusters.find((c) => c.name === cluster)?.paging;
+    return config ? ("pagerduty" in config ? "pagerduty" : "opsgenie") : null;
   }
 
   /** The cluster's pager, or null; rejects when its secret cannot be read (config_invalid). */

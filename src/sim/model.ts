@@ -265,6 +265,8 @@ export interface SimNode {
   childPid?: number;
   /** The HA stack of the survivors has declared this (down) node dead; cleared when it boots. */
   deadDeclared?: boolean;
+  /** Lab fault: this node's wall clock (`date`) is off by this much (no NTP). */
+  clockSkewMs?: number;
 }
 
 export type DrbdRoleState = "Primary" | "Secondary";

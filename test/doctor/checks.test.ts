@@ -194,6 +194,22 @@ resource r0 {
     expect(r.status).toBe("fail");
     expect(r.summary).toMatch(/the net, syncer options differ/);
     expect(r.evidence.find((e) => e.node === "ics2")?.lines).toContain("net after-sb-0pri disconnect");
+    // A differing shared-secret is told, never shown.
+    const secret = dumpBoth(
+      await ref(),
+      "        allow-two-primaries;\n",
+      '        allow-two-primaries;\n        shared-secret    "ics-secret-1";\n',
+    );
+    withRead(
+      secret,
+      "ics2",
+      READ.drbdDump,
+      readOf(secret, "ics2", READ.drbdDump).replace("ics-secret-1", "ics-secret-2"),
+    );
+    const s = find(secret, "drbd.identical", "internet");
+    expect(s.status).toBe("fail");
+    expect(JSON.stringify(s)).not.toMatch(/ics-secret/);
+    expect(s.evidence[0]!.lines[0]).toMatch(/^net shared-secret \[redacted [0-9a-f]{6}\]$/);
   });
 
   it("drbd.disk-size: warn when the backing disks differ", async () => {
@@ -378,6 +394,17 @@ describe("doctor: start-up and HA", () => {
         .replace("XENDOMAINS_SAVE=\n", "XENDOMAINS_SAVE=/var/lib/xen/save\n"),
     );
     expect(find(g, "startup.xendomains").summary).toMatch(/XENDOMAINS_RESTORE=true/);
+    const both = await ref();
+    for (const n of ["ics1", "ics2"])
+      withRead(
+        both,
+        n,
+        READ.autoDir,
+        "total 0\nlrwxrwxrwx 1 root root 17 Dec 13  2008 internet -> /etc/xen/internet\n",
+      );
+    expect(find(both, "startup.xendomains").summary).toMatch(
+      /internet is auto-started on ics1 and ics2: two writers/,
+    );
   });
 
   it("heartbeat.ha-cf: pass; warn on initdead too short; fail when a node line is missing", async () => {
@@ -475,6 +502,7 @@ describe("doctor: fencing and nodes", () => {
       referenceLab({ fence: { type: "apcsmart", ttydev: "/dev/ttyS0", reachable: false } }),
     );
     expect(find(down, "fencing.device").status).toBe("fail");
+    expect(find({ ...(await ref()), fence: null }, "fencing.device").status).toBe("warn");
     const none = await ref();
     none.cluster = { ...none.cluster, toolstack: { ...none.cluster.toolstack, fence: { method: "none" } } };
     expect(find(none, "fencing.method").status).toBe("fail");

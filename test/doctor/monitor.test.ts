@@ -12,6 +12,7 @@ import { closeConnection, createRedisConnection } from "../../src/queue/redis";
 import { referenceLab, Simulation } from "../../src/sim";
 import { editConfigFile } from "../../src/sim/config-files";
 import { simFile } from "../../src/sim/startup";
+import { harness, parents } from "../events/helpers";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 import { labFacts, runner, simCluster } from "./helpers";
 
@@ -124,7 +125,7 @@ describe("doctor run by the monitor", () => {
     const seen: string[] = [];
     const processors = withDoctorRuns(
       {
-        monitor: async (job: { data: { cluster: string } }) => {
+        monitor: async (job: { data: { cluster: string; reason?: string } }) => {
           seen.push(job.data.cluster);
           return "monitored";
         },
@@ -132,8 +133,46 @@ describe("doctor run by the monitor", () => {
       on.runs,
       () => on.cluster,
     );
-    expect(await processors.monitor({ data: { cluster: "lab" } })).toBe("monitored");
-    expect(seen).toEqual(["lab"]);
+    // Not on the monitor's run at start; in the background on the next one.
+    expect(await processors.monitor({ data: { cluster: "lab", reason: "start" } })).toBe("monitored");
+    await on.runs.settle();
+    expect(on.calls).toEqual([]);
+    expect(await processors.monitor({ data: { cluster: "lab", reason: "schedule" } })).toBe("monitored");
+    await on.runs.settle();
+    expect(seen).toEqual(["lab", "lab"]);
     expect(await redis.exists(`${on.prefix}:doctor:lab:last`)).toBe(1);
+  });
+
+  it("the regression is a warning incident in the cluster's channel (the event pipeline)", async () => {
+    const h = harness(referenceLab());
+    try {
+      const { sim, cluster, prefix } = setup();
+      const runs = new DoctorRuns({
+        redis,
+        prefix,
+        runnerFor: (_c, node) => runner(sim, node),
+        secretEnv: {},
+        logger: silentLogger(),
+        report: (e) => h.pipeline.report(e),
+      });
+      await runs.maybeRun(cluster);
+      await redis.del(`${prefix}:doctor:lab:due`);
+      const auth = simFile(sim, "ics1", "/etc/ha.d/authkeys") ?? "";
+      editConfigFile(
+        sim,
+        "ics1",
+        "/etc/ha.d/authkeys",
+        { content: auth, mode: "600" },
+        { op: "mode", mode: "644" },
+      );
+      expect((await runs.maybeRun(cluster)).regressions.map((r) => r.id)).toEqual(["heartbeat.authkeys"]);
+      const posted = parents(h.notifier);
+      expect(posted).toHaveLength(1);
+      const text = JSON.stringify(h.notifier.current(posted[0]!.ref.ts));
+      expect(text).toContain("Configuration check heartbeat.authkeys passed before and fails now");
+      expect(text).toContain("ics1: 644");
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -48,7 +48,9 @@ describe("doctor job card", () => {
     const text = notifier.latest("1699999999.000001");
     expect(text).toContain("Doctor of lab :x: fails: 1 failing, 1 warning");
     expect(text.indexOf("drbd.after-sb")).toBeLessThan(text.indexOf("drbd.dual-primary"));
-    expect(text).toContain("Fix: in resource internet { net { ... } } on every node: `after-sb-0pri disconnect;`");
+    expect(text).toContain(
+      "Fix: in resource internet { net { ... } } on every node: `after-sb-0pri disconnect;`",
+    );
     expect(text).toContain("The doctor queried the fence device once");
     expect(text).toMatch(/Doctor in lab · job \S+ · :white_check_mark: Done in/);
     expect(notifier.files).toEqual([]);
@@ -77,9 +79,31 @@ describe("doctor job card", () => {
       ],
     };
     const card = renderDoctorCard(report);
-    for (const b of card.main.blocks ?? []) if (b.type === "section") expect(b.text?.text.length ?? 0).toBeLessThanOrEqual(3000);
+    for (const b of card.main.blocks ?? [])
+      if (b.type === "section") expect(b.text?.text.length ?? 0).toBeLessThanOrEqual(3000);
     expect(JSON.stringify(card.main)).toContain("394 more line(s) in the attached report");
     expect(card.detailText).toBe(renderDoctorText(report));
     expect(card.detailText).toContain("ics2: line 399");
+  });
+
+  it("stays within Slack's 50 blocks with many failing checks; the rest is in the attached report", () => {
+    const results = Array.from({ length: 80 }, (_, i) => ({
+      id: `xen.guest-config`,
+      area: "xen" as const,
+      subject: `guest${i}`,
+      status: "fail" as const,
+      summary: `guest${i}: /etc/xen/guest${i} differs between the nodes`,
+      evidence: [{ node: "ics1", lines: [`sha256 ${i}`] }],
+      fix: "copy it",
+    }));
+    const card = renderDoctorCard({
+      cluster: "lab",
+      readAt: 0,
+      counts: { fail: 80, warn: 0, pass: 0 },
+      fenceQuery: null,
+      results,
+    });
+    expect(card.main.blocks?.length ?? 0).toBeLessThanOrEqual(50);
+    expect(card.detailText).toContain("guest79: /etc/xen/guest79 differs");
   });
 });

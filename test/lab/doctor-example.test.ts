@@ -14,7 +14,9 @@ import { silentLogger } from "../../src/log";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 describe("examples/doctor.txt", () => {
-  it("the guide's after-sb policy fails; each broken line is caught with its fix", { timeout: 120_000 }, async () => {
+  it("the guide's after-sb policy fails; each broken line is caught with its fix", {
+    timeout: 120_000,
+  }, async () => {
     const lab = await startLab({ redisUrl: testRedisUrl(), logger: silentLogger(), commandTimeoutMs: 5_000 });
     let out = "";
     const write = (t: string) => {
@@ -69,9 +71,12 @@ describe("examples/doctor.txt", () => {
         "heartbeat.authkeys",
         "nodes.hosts",
         "nodes.replication-link",
+        "nodes.clock",
       ])
         expect(second).toContain(`:x: \`${id}\``);
-      expect(second).toContain("Fix: in /etc/xen/xend-config.sxp on ics2: add `^ics1$` to (xend-relocation-hosts-allow '...')");
+      expect(second).toContain(
+        "Fix: in /etc/xen/xend-config.sxp on ics2: add `^ics1$` to (xend-relocation-hosts-allow '...')",
+      );
       expect(second).toContain("Fix: on ics1: `rm /etc/xen/auto/internet`");
       expect(second).toContain("`ip link set eth1 up` on ics2");
     } finally {

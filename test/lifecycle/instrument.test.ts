@@ -92,16 +92,10 @@ describe("instrumentProcessor", () => {
     const text = await metrics.render();
     expect(text).toMatch(/xenops_jobs_total\{name="status",outcome="completed"\} 1/);
     expect(text).toMatch(/xenops_job_duration_seconds_count\{name="status",outcome="completed"\} 1/);
-    expect(text).toMatch(
-      /xenops_ssh_command_duration_seconds_count\{cluster="lab",result="ok"\} 2/,
-    );
-    expect(text).toMatch(
-      /xenops_ssh_command_duration_seconds_count\{cluster="lab",result="error"\} 1/,
-    );
+    expect(text).toMatch(/xenops_ssh_command_duration_seconds_count\{cluster="lab",result="ok"\} 2/);
+    expect(text).toMatch(/xenops_ssh_command_duration_seconds_count\{cluster="lab",result="error"\} 1/);
     expect(text).toMatch(/xenops_ssh_command_errors_total\{cluster="lab",node="ics2"\} 1/);
-    expect(text).not.toMatch(
-      /xenops_ssh_command_errors_total\{cluster="lab",node="ics1"\}/,
-    );
+    expect(text).not.toMatch(/xenops_ssh_command_errors_total\{cluster="lab",node="ics1"\}/);
   });
 
   it("counts a retried attempt without auditing it, and audits the final failure with its error", async () => {

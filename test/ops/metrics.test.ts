@@ -27,12 +27,8 @@ describe("Metrics", () => {
     expect(
       sample(text, 'xenops_job_duration_seconds_bucket{le="30",name="migrate",outcome="completed"}'),
     ).toBe(1);
-    expect(
-      sample(text, 'xenops_ssh_command_duration_seconds_count{cluster="prod",result="ok"}'),
-    ).toBe(1);
-    expect(
-      sample(text, 'xenops_ssh_command_duration_seconds_count{cluster="prod",result="error"}'),
-    ).toBe(1);
+    expect(sample(text, 'xenops_ssh_command_duration_seconds_count{cluster="prod",result="ok"}')).toBe(1);
+    expect(sample(text, 'xenops_ssh_command_duration_seconds_count{cluster="prod",result="error"}')).toBe(1);
     // Latency per cluster only; the failing node is named by the error counter.
     expect(sample(text, 'xenops_ssh_command_errors_total{cluster="prod",node="node1"}')).toBe(1);
     expect(sample(text, 'xenops_events_total{kind="drbd_split_brain"}')).toBe(2);

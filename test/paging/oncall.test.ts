@@ -4,7 +4,7 @@
  * incident; delivery retried with backoff and across restarts; re-notification, escalation and snooze.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { referenceLab } from "../../src/sim";
+import { referenceLab, Simulation } from "../../src/sim";
 import { parents, replies } from "../events/helpers";
 import { FakePager } from "../support/fake-pager";
 import { buttonsOf, type PagingHarness, type PagingHarnessOptions, pagingHarness } from "./helpers";
@@ -41,8 +41,8 @@ async function killIcs2(x: PagingHarness) {
   return parent;
 }
 
-function mine(x: PagingHarness, incident: string) {
-  return fake.requests.filter((r) => r.key.startsWith(`xenops-${incident}`) && r.status === 202 && r.key);
+function mine(incident: string) {
+  return fake.requests.filter((r) => r.key.startsWith(`xenops-${incident}`) && r.status === 202);
 }
 
 async function click(x: PagingHarness, ts: string, text: string, user = "UONCALL1", message?: unknown) {
@@ -77,8 +77,8 @@ describe("paging a critical incident (PagerDuty)", () => {
       "Snooze 4h",
     ]);
     await x.oncall.tick();
-    expect(mine(x, id).map((r) => r.action)).toEqual(["trigger"]);
-    const trigger = mine(x, id)[0]?.body as {
+    expect(mine(id).map((r) => r.action)).toEqual(["trigger"]);
+    const trigger = mine(id)[0]?.body as {
       payload: { summary: string; severity: string; custom_details: Record<string, string> };
       links: { href: string }[];
     };
@@ -95,13 +95,13 @@ describe("paging a critical incident (PagerDuty)", () => {
       await x.poll();
       await x.oncall.tick();
     }
-    expect(mine(x, id).map((r) => r.action)).toEqual(["trigger"]);
+    expect(mine(id).map((r) => r.action)).toEqual(["trigger"]);
 
     const stale = x.notifier.current(parent.ref.ts);
     const reply = await click(x, parent.ref.ts, "Acknowledge");
     expect(reply?.text).toMatch(/Acknowledged/);
     await x.oncall.tick();
-    expect(mine(x, id).map((r) => r.action)).toEqual(["trigger", "acknowledge"]);
+    expect(mine(id).map((r) => r.action)).toEqual(["trigger", "acknowledge"]);
     const shown = JSON.stringify(x.notifier.current(parent.ref.ts));
     expect(shown).toContain("Acknowledged by <@UONCALL1>");
     expect(buttonsOf(x.notifier.current(parent.ref.ts)).map((b) => b.text)).toEqual(["Fence ics2"]);
@@ -128,8 +128,8 @@ describe("paging a critical incident (PagerDuty)", () => {
     await x.poll();
     expect((await x.incidents.get(id))?.status).toBe("resolved");
     await x.oncall.tick();
-    expect(mine(x, id).map((r) => r.action)).toEqual(["trigger", "acknowledge", "resolve"]);
-    expect(fake.alerts.get(mine(x, id)[0]?.key ?? "")?.status).toBe("resolved");
+    expect(mine(id).map((r) => r.action)).toEqual(["trigger", "acknowledge", "resolve"]);
+    expect(fake.alerts.get(mine(id)[0]?.key ?? "")?.status).toBe("resolved");
     expect(x.pages.filter((p) => p.result === "ok").map((p) => `${p.service} ${p.action}`)).toEqual([
       "pagerduty trigger",
       "pagerduty acknowledge",
@@ -154,7 +154,7 @@ describe("paging a critical incident (PagerDuty)", () => {
     x.tick(31_000);
     await x.poll();
     await x.oncall.tick();
-    const sent = mine(x, id);
+    const sent = mine(id);
     expect(sent.map((r) => r.action)).toEqual(["trigger", "resolve", "trigger"]);
     expect(new Set(sent.map((r) => r.key)).size).toBe(2);
   });
@@ -189,7 +189,40 @@ describe("paging a critical incident (PagerDuty)", () => {
     await run(() => x.incidents.apply({ op: "open", event, condition: true }));
     expect((await x.incidents.get(rec.id))?.flaps).toBe(1);
     await x.oncall.tick();
-    expect(mine(x, rec.id).map((r) => r.action)).toEqual(["trigger", "resolve"]);
+    expect(mine(rec.id).map((r) => r.action)).toEqual(["trigger", "resolve"]);
+  });
+
+  it("news of data loss pages once more under a key of its own, unless acknowledged", async () => {
+    const x = h();
+    const parent = await killIcs2(x);
+    const id = idOf(x, parent.ref.ts);
+    await x.oncall.tick();
+    const news = {
+      cluster: "lab",
+      kind: "ha_takeover" as const,
+      family: "node" as const,
+      severity: "critical" as const,
+      subject: null,
+      node: "ics2",
+      title: "heartbeat started internet on ics1 after ics2 died, without a fence",
+      evidence: ["heartbeat: info: Taking over resource group internet"],
+      source: "poll" as const,
+      at: new Date(x.sim.now()).toISOString(),
+      repage: true,
+    };
+    await x.store.withClusterLock("lab", () => x.incidents.happen(news));
+    await x.oncall.tick();
+    const sent = mine(id);
+    expect(sent.map((r) => r.action)).toEqual(["trigger", "trigger"]);
+    expect(sent[1]?.key).toBe(`${sent[0]?.key}-ha_takeover`);
+    // The same news again does not page again; after an acknowledgement, new news does not either.
+    await x.store.withClusterLock("lab", () => x.incidents.happen(news));
+    await click(x, parent.ref.ts, "Acknowledge");
+    await x.store.withClusterLock("lab", () =>
+      x.incidents.happen({ ...news, kind: "split_brain_auto_resolved", title: "DRBD discarded data" }),
+    );
+    await x.oncall.tick();
+    expect(mine(id).map((r) => r.action)).toEqual(["trigger", "trigger", "acknowledge", "acknowledge"]);
   });
 
   it("retries with backoff, says so in the thread, and gives up loudly", async () => {
@@ -198,7 +231,7 @@ describe("paging a critical incident (PagerDuty)", () => {
     const parent = await killIcs2(x);
     const id = idOf(x, parent.ref.ts);
     await x.oncall.tick();
-    expect(mine(x, id)).toHaveLength(0);
+    expect(mine(id)).toHaveLength(0);
     expect(
       replies(x.notifier, parent.ref.ts).some((r) =>
         JSON.stringify(r.message).includes("did not take the page yet"),
@@ -211,7 +244,7 @@ describe("paging a critical incident (PagerDuty)", () => {
     await x.oncall.tick();
     x.tick(2_000);
     await x.oncall.tick();
-    expect(mine(x, id).map((r) => r.action)).toEqual(["trigger"]);
+    expect(mine(id).map((r) => r.action)).toEqual(["trigger"]);
     expect(x.pages.map((p) => p.result)).toEqual(["retry", "retry", "ok"]);
   });
 
@@ -227,19 +260,30 @@ describe("paging a critical incident (PagerDuty)", () => {
     ).toBe(true);
   });
 
+  it("a routing key that cannot be read is said in the thread, not retried forever", async () => {
+    const x = h({ env: { PD_KEY: "" } });
+    const parent = await killIcs2(x);
+    await x.oncall.tick();
+    expect(x.pages).toEqual([{ service: "pagerduty", action: "trigger", result: "failed" }]);
+    expect(replies(x.notifier, parent.ref.ts).some((r) => r.message.text.includes("PD_KEY is not set"))).toBe(
+      true,
+    );
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it("a page not yet delivered survives a restart", async () => {
     const x = h();
     fake.failNext(1, 500);
     const parent = await killIcs2(x);
     const id = idOf(x, parent.ref.ts);
     await x.oncall.tick();
-    expect(mine(x, id)).toHaveLength(0);
+    expect(mine(id)).toHaveLength(0);
     // The bot restarts: a new process, the same Redis.
     const y = x.restart();
     open.push(y);
     y.tick(5_000);
     await y.oncall.tick();
-    expect(mine(y, id).map((r) => r.action)).toEqual(["trigger"]);
+    expect(mine(id).map((r) => r.action)).toEqual(["trigger"]);
   });
 
   it("a resolve never overtakes its trigger: a page never delivered is not resolved", async () => {
@@ -256,7 +300,7 @@ describe("paging a critical incident (PagerDuty)", () => {
     expect((await z.incidents.get(id3))?.status).toBe("resolved");
     z.tick(60_000);
     await z.oncall.tick();
-    expect(mine(z, id3)).toHaveLength(0);
+    expect(mine(id3)).toHaveLength(0);
   });
 });
 
@@ -274,7 +318,7 @@ describe("Opsgenie", () => {
       await x.poll();
     }
     await x.oncall.tick();
-    const sent = mine(x, id);
+    const sent = mine(id);
     expect(sent.map((r) => `${r.service} ${r.action}`)).toEqual([
       "opsgenie trigger",
       "opsgenie acknowledge",
@@ -344,7 +388,7 @@ describe("re-notification, escalation, snooze", () => {
     await x.oncall.tick();
     expect((await click(x, parent.ref.ts, "Snooze 1h", "UOPER1"))?.text).toMatch(/Snoozed for 1 h/);
     await x.oncall.tick();
-    expect(mine(x, id).map((r) => r.action)).toEqual(["trigger", "acknowledge"]);
+    expect(mine(id).map((r) => r.action)).toEqual(["trigger", "acknowledge"]);
     expect(JSON.stringify(x.notifier.current(parent.ref.ts))).toContain("Snoozed by <@UOPER1>");
     x.tick(59 * 60_000);
     await x.oncall.tick();
@@ -356,9 +400,9 @@ describe("re-notification, escalation, snooze", () => {
     expect(
       said(x, parent.ref.ts).some((t) => /<@UONCALL1> Snooze ended and nobody acknowledged/.test(t)),
     ).toBe(true);
-    const keys = [...new Set(mine(x, id).map((r) => r.key))];
+    const keys = [...new Set(mine(id).map((r) => r.key))];
     expect(keys).toHaveLength(2);
-    expect(mine(x, id).at(-1)?.action).toBe("trigger");
+    expect(mine(id).at(-1)?.action).toBe("trigger");
     expect(JSON.stringify(x.notifier.current(parent.ref.ts))).not.toContain("Snoozed by");
     // The timers start over from the end of the snooze.
     x.tick(15 * 60_000);
@@ -372,5 +416,47 @@ describe("re-notification, escalation, snooze", () => {
     }
     await x.oncall.tick();
     for (const k of keys) expect(fake.alerts.get(k)?.status).toBe("resolved");
+  });
+});
+
+describe("daily digest", () => {
+  it("posts at the configured time what paged (acknowledged or not) and what is open, then daily", async () => {
+    const sim = new Simulation(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
+    // Two hours after the simulated start, on a whole minute.
+    const due = Math.ceil((sim.now() + 2 * 3600_000) / 60_000) * 60_000;
+    const hhmm = new Date(due).toISOString().slice(11, 16);
+    const x = h({ sim, oncall: { renotifyAfter: "15m", digestAt: hhmm } });
+    const parent = await killIcs2(x);
+    await x.oncall.tick();
+    x.tick(16 * 60_000);
+    await x.oncall.tick();
+    await click(x, parent.ref.ts, "Snooze 1h", "UOPER1");
+    x.tick(10 * 60_000);
+    await click(x, parent.ref.ts, "Acknowledge", "UADMIN1");
+    await x.oncall.scheduleDigests();
+    await x.oncall.scheduleDigests();
+    const digests = () => parents(x.notifier).filter((p) => p.message.text.startsWith("On-call digest"));
+    x.tick(due - x.sim.now() - 1_000);
+    await x.oncall.tick();
+    expect(digests()).toHaveLength(0);
+    x.tick(1_000);
+    await x.oncall.tick();
+    expect(digests()).toHaveLength(1);
+    const text = JSON.stringify(digests()[0]?.message);
+    expect(text).toContain("*1* page since");
+    expect(text).toMatch(
+      /ics2 is dead according to heartbeat on ics1: acknowledged by <@UADMIN1> after 2\d min, snoozed 1×, re-notified, still open/,
+    );
+    // The dead node, and the DRBD link that went down with it (in its thread).
+    expect(text).toContain("*Open now* (2)");
+    expect(text).toContain("🟠 internet lost its replication link");
+    expect(text).toContain("acknowledged by <@UADMIN1>)");
+    // Once a day, not on every tick.
+    x.tick(60 * 60_000);
+    await x.oncall.tick();
+    expect(digests()).toHaveLength(1);
+    x.tick(23 * 3600_000);
+    await x.oncall.tick();
+    expect(digests()).toHaveLength(2);
   });
 });

@@ -61,7 +61,7 @@ export const DEFAULT_SOAK: SoakOptions = {
   chaos: true,
   redisRestarts: 1,
   redis: "single",
-  operationTimeoutMs: 180_000,
+  operationTimeoutMs: 150_000,
 };
 
 export interface SoakReport {
@@ -242,6 +242,8 @@ interface Operation {
   migrates: number;
   startedAt: number;
   detail?: string;
+  /** What the soak last read of its approval and execution, for the report. */
+  lastSeen?: string;
 }
 
 export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakReport> {
@@ -305,11 +307,25 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     const cluster = ClusterConfig.parse(
       sim.toClusterConfig(keyFile, { channels: [CHANNEL], commandTimeoutMs: 10_000 }),
     );
-    const inventory: InventoryConfig = {
+    // Short step timeouts, so crash recovery (lease expired AND the running step's timeout passed)
+    // takes over a killed worker's execution within the soak's patience.
+    const operations = {
+      migrateBaseTimeout: "30s",
+      migratePerGiBTimeout: "5s",
+      migrateVerifyTimeout: "20s",
+      lockTtl: "10s",
+      leaseTtl: "6s",
+      stepGrace: "5s",
+      recoveryInterval: "2s",
+      pollInterval: "500ms",
+      probeTimeout: "3s",
+    };
+    const inventory = {
       clusters: [cluster],
       roles: LAB_ROLES,
       oncall: { users: ["UADMIN1"], groups: [] },
-    } as InventoryConfig;
+      operations,
+    } as unknown as InventoryConfig;
     const inventoryFile = join(dir, "xenops.json");
     writeFileSync(inventoryFile, JSON.stringify(inventory));
     const prefix = `soak${o.seed}`;
@@ -533,6 +549,11 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         if (rec?.status === "approved") op.approved = true;
         const fin = finalOf(rec, journal?.finished ? journal.finished.outcome : null);
         if (fin && journal?.finished?.detail) op.detail = journal.finished.detail;
+        op.lastSeen = `approval ${rec?.status ?? "missing"}, execution job ${rec?.executionJobId ?? "none"}, journal ${
+          journal
+            ? `steps [${journal.steps.map((st) => `${st.index}:${st.status}`).join(" ")}] finished ${journal.finished ? journal.finished.outcome : "no"}`
+            : "none"
+        }`;
         return fin;
       });
       op.final = done;
@@ -620,7 +641,9 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       }
       if (op.final === null) {
         report.notFinal += 1;
-        report.problems.push(`#${op.n} ${op.guest}: approval ${op.approvalId} not in a final state`);
+        report.problems.push(
+          `#${op.n} ${op.guest}: approval ${op.approvalId} not in a final state (${op.lastSeen ?? "never read"})`,
+        );
       } else if (op.final === "no approval card") {
         report.lost += 1;
         report.problems.push(`#${op.n} ${op.guest}: the request was acknowledged but no approval card came`);

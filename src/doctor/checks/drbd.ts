@@ -2,6 +2,7 @@
  * DRBD: the configuration as drbdadm reads it (`drbdadm dump`) on every node, compared between the
  * nodes and against the inventory and the safety rules (no policy that throws data away by itself).
  */
+import { createHash } from "node:crypto";
 import { type DrbdConf, type DrbdConfResource, parseDrbdDump, sizeToKiB } from "../../drivers/drbd-conf";
 import { errorMessage } from "../../errors";
 import { drbdModuleVersion, drbdUtilsVersion, parseIpAddr, versionParts } from "../parse";
@@ -162,6 +163,11 @@ function peersCheck(
   );
 }
 
+/** A short, non-reversible tag telling two secrets apart without showing them. */
+function fingerprint(value: string): string {
+  return createHash("sha256").update(value).digest("hex").slice(0, 6);
+}
+
 /**
  * The option sections must agree: DRBD refuses to connect peers whose net options differ (after-sb-*,
  * allow-two-primaries, protocol), and differing disk, syncer or startup options behave differently
@@ -171,7 +177,11 @@ function identicalCheck(name: string, confs: Map<string, DrbdConfResource>): Che
   const lines = (r: DrbdConfResource, section: string): string[] =>
     Object.entries(r.sections[section] ?? {})
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([k, v]) => `${section} ${k}${v ? ` ${v}` : ""}`);
+      // shared-secret is compared, never shown.
+      .map(
+        ([k, v]) =>
+          `${section} ${k}${v ? ` ${/secret|pass/i.test(k) ? `[redacted ${fingerprint(v)}]` : v}` : ""}`,
+      );
   const differing: string[] = [];
   const sections = new Set([...confs.values()].flatMap((r) => Object.keys(r.sections)));
   sections.delete("handlers");

@@ -6,6 +6,7 @@
  *   heartbeat[3254]: 2009/01/12_10:00:30 WARN: node ics2: is dead          (logfile/debugfile)
  *   mach_down[4611]:\t2009/01/12_10:00:30 info: Taking over resource group drbddisk::internet
  *   mach_down(default)[3087]:\t2018/03/01_23:20:10 info: ...              (3.x with a log tag)
+ *   2026/12/04_17:53:52  mach_down(default)[123]:\tinfo: ...              (3.0.6's scripts, logfile)
  *   Jan 05 12:06:27 prodlb02 heartbeat: [1643]: WARN: node prodlb01: is dead   (through ha_logd)
  *
  * Messages recognized (hb_resource.c, heartbeat.c, mach_down, ResourceManager): a node declared
@@ -54,6 +55,9 @@ export type HaLogEvent =
 const OWN =
   /^(\S+?)(?:\([^)]*\))?\[(\d+)\]:\s+(\d{4})\/(\d{2})\/(\d{2})_(\d{2}):(\d{2}):(\d{2}) (\w+): ?(.*)$/;
 const SYSLOG = /^[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} \S+ (\S+?)(?:\([^)]*\))?: \[(\d+)\]: (\w+): ?(.*)$/;
+/** heartbeat 3.0.x's scripts (shellfuncs' ha_log to the logfile): the time first, then the tag. */
+const SCRIPT =
+  /^(\d{4})\/(\d{2})\/(\d{2})_(\d{2}):(\d{2}):(\d{2})\s+(\S+?)(?:\([^)]*\))?\[(\d+)\]:\s+(\w+): ?(.*)$/;
 
 /** One log line, or null when it is in neither of heartbeat's formats (a script's stray output). */
 export function parseHaLogLine(raw: string): HaLogLine | null {
@@ -61,6 +65,18 @@ export function parseHaLogLine(raw: string): HaLogLine | null {
   const own = OWN.exec(line);
   if (own) {
     const [, program, pid, y, mo, d, h, mi, s, level, message] = own;
+    return {
+      raw: line,
+      program: program as string,
+      pid: Number(pid),
+      at: `${y}-${mo}-${d}T${h}:${mi}:${s}Z`,
+      level: level as string,
+      message: (message as string).trim(),
+    };
+  }
+  const script = SCRIPT.exec(line);
+  if (script) {
+    const [, y, mo, d, h, mi, s, program, pid, level, message] = script;
     return {
       raw: line,
       program: program as string,

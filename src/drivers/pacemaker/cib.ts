@@ -11,7 +11,7 @@
 import { ParseError } from "../../errors";
 import type { HaConfig, HaLocationConstraint, HaManagedGuest, HaResource } from "../../model/schema";
 import { type GuestRef, guestOf } from "../guest-match";
-import { child, childrenNamed, parseXml, type XmlElement } from "./xml";
+import { child, childrenNamed, memoParse, parseXml, type XmlElement } from "./xml";
 
 export const CIB_KIND = "cib-xml";
 export const CIBADMIN_QUERY = ["cibadmin", "--query", "--scope", "configuration"] as const;
@@ -53,7 +53,12 @@ function agentOf(el: XmlElement): string | null {
 
 const COLLECTIVES = new Set(["group", "clone", "master", "bundle"]);
 
+/** The CIB's configuration; every node prints the same one, so it is remembered (memoParse). */
 export function parseCib(text: string): Cib {
+  return memoParse(CIB_KIND, text, parseCibOnce);
+}
+
+function parseCibOnce(text: string): Cib {
   const root = parseXml(CIB_KIND, text);
   const config = root.name === "cib" ? child(root, "configuration") : root;
   if (config?.name !== "configuration")

@@ -27,7 +27,7 @@
  */
 import { ParseError } from "../../errors";
 import type { FenceEvent, HaNodeStatus, HaResource, HaView } from "../../model/schema";
-import { child, childrenNamed, parseXml, type XmlElement } from "./xml";
+import { child, childrenNamed, memoParse, parseXml, type XmlElement } from "./xml";
 
 export const CRM_MON_XML_KIND = "crm-mon-xml";
 
@@ -118,7 +118,19 @@ export interface CrmMon {
   fenceHistory: FenceEvent[];
 }
 
+/**
+ * crm_mon's XML. Remembered per document (memoParse): `<last_update origin="NODE">` names the node
+ * crm_mon ran on, the only difference between nodes in a settled cluster, and is not read.
+ */
 export function parseCrmMonXml(text: string): CrmMon {
+  // Only the origin attribute itself: the update's time is read.
+  const m = /(<last_update\b[^>]*?)(\sorigin="[^"]*")/.exec(text.slice(0, 4_096));
+  const start = m ? m.index + (m[1]?.length ?? 0) : -1;
+  const ignore = m ? { start, end: start + (m[2]?.length ?? 0) } : null;
+  return memoParse(CRM_MON_XML_KIND, text, parseCrmMonXmlOnce, ignore);
+}
+
+function parseCrmMonXmlOnce(text: string): CrmMon {
   const root = parseXml(CRM_MON_XML_KIND, text);
   if (root.name !== "crm_mon" && root.name !== "pacemaker-result") {
     throw new ParseError(

@@ -96,3 +96,47 @@ export function child(el: XmlElement, name: string): XmlElement | undefined {
 export function childrenNamed(el: XmlElement | undefined, name: string): XmlElement[] {
   return el ? el.children.filter((c) => c.name === name) : [];
 }
+
+/** Documents shorter than this are parsed every time: the cache only pays off for large ones. */
+const MEMO_MIN_CHARS = 16 * 1024;
+const MEMO_ENTRIES = 4;
+/** Remembered documents, most recently used last; a document is its text less one ignored span. */
+const memo: { kind: string; head: string; tail: string; value: unknown }[] = [];
+
+/**
+ * `parse(text)`, remembered for the last few large documents. Every node of a Pacemaker cluster prints
+ * the same CIB and nearly the same crm_mon status (each the whole cluster's), so a snapshot of n nodes
+ * would otherwise parse n copies of an O(n) document: 100 nodes read ~100 MB of XML per snapshot.
+ * `ignore` is a span of the text that differs per observer and is not read (crm_mon's origin); two
+ * documents equal but for it are the same. Comparing is a plain string comparison of the rest (slices
+ * share the text's memory). The result is cloned so callers never share (or alter) the remembered
+ * one; a ParseError is not remembered.
+ */
+export function memoParse<T>(
+  kind: string,
+  text: string,
+  parse: (text: string) => T,
+  ignore: { start: number; end: number } | null = null,
+): T {
+  if (text.length < MEMO_MIN_CHARS) return parse(text);
+  const head = ignore ? text.slice(0, ignore.start) : text;
+  const tail = ignore ? text.slice(ignore.end) : "";
+  const i = memo.findIndex(
+    (m) =>
+      m.kind === kind &&
+      m.head.length === head.length &&
+      m.tail.length === tail.length &&
+      m.head === head &&
+      m.tail === tail,
+  );
+  const hit = memo[i];
+  if (hit) {
+    memo.splice(i, 1);
+    memo.push(hit);
+    return structuredClone(hit.value) as T;
+  }
+  const value = parse(text);
+  memo.push({ kind, head, tail, value: structuredClone(value) });
+  if (memo.length > MEMO_ENTRIES) memo.shift();
+  return value;
+}

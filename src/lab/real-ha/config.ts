@@ -58,3 +58,13 @@ ${groups
   .map((g) => `${g.home} ${g.drbd.map((r) => `drbddisk::${r}`).join(" ")} \\\n\txen-guest::${g.guest}\n`)
   .join("")}`;
 }
+
+/** The reference cluster's proportions for another deadtime (tests and `--ha-deadtime`). */
+export function realHaTiming(deadtime: number): HeartbeatTiming {
+  return {
+    keepalive: deadtime >= 10 ? "2" : "500ms",
+    deadtime,
+    warntime: Math.max(1, Math.floor(deadtime / 3)),
+    initdead: Math.max(deadtime * 2, 10),
+  };
+}

@@ -31,8 +31,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../../log";
+import { DRBD_CONF } from "../../sim/config-files";
 import { setPassThrough } from "../../sim/passthrough";
 import type { Simulation } from "../../sim/simulation";
+import { simFile } from "../../sim/startup";
 import { type ControlServer, startControlServer } from "../../sim/stdio";
 import {
   type HeartbeatTiming,
@@ -48,6 +50,8 @@ import { ApcSmartUps } from "./ups";
 const HEARTBEAT = "/usr/libexec/heartbeat/heartbeat";
 const STONITH = "/usr/sbin/stonith";
 const APCSMART_PLUGIN = "/usr/lib/stonith/plugins/stonith2/apcsmart.so";
+/** drbd-utils' DRBD 8.3 front end: the closest to the reference cluster's 8.2 (same config syntax). */
+const DRBDADM_83 = "/usr/lib/drbd/drbdadm-83";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, "..", "..", "..");
 const XEN_GUEST = join(REPO, "contrib", "ha", "xen-guest");
@@ -68,6 +72,7 @@ export function realHaUnavailable(): string | null {
     [STONITH, "cluster-glue"],
     [APCSMART_PLUGIN, "cluster-glue"],
     ["/etc/ha.d/resource.d/drbddisk", "drbd-utils"],
+    [DRBDADM_83, "drbd-utils"],
   ] as const)
     if (!existsSync(path)) return `${path} missing (apt-get install ${pkg})`;
   for (const bin of ["unshare", "nsenter", "ip", "python3"]) {
@@ -158,7 +163,7 @@ export interface RealHaOptions {
   timing?: HeartbeatTiming;
   /** Multiplies the UPS's grace and wake-up delays (1: the real 20 s grace). */
   upsDelayScale?: number;
-  /** How long a node takes from power-on until heartbeat starts (default 5 s). */
+  /** How long a node takes from power-on until it runs (and heartbeat starts): default 5 s. */
   bootMs?: number;
   logger?: Logger;
 }
@@ -196,7 +201,7 @@ function hostIds(): { uid: number; gid: number } {
 
 function prepareNodeDir(
   dir: string,
-  files: { haCf: string; authkeys: string; haresources: string },
+  files: { haCf: string; authkeys: string; haresources: string; drbdConf: string },
   shim: (program: string) => string,
   ids: { uid: number; gid: number },
 ): void {
@@ -209,6 +214,7 @@ function prepareNodeDir(
   writeFileSync(join(dir, "etc/ha.d/authkeys"), files.authkeys, { mode: 0o600 });
   chmodSync(join(dir, "etc/ha.d/authkeys"), 0o600);
   writeFileSync(join(dir, "etc/ha.d/haresources"), files.haresources, { mode: 0o644 });
+  writeFileSync(join(dir, "etc/drbd.conf"), files.drbdConf, { mode: 0o644 });
   copyFileSync(XEN_GUEST, join(dir, "etc/ha.d/resource.d/xen-guest"));
   chmodSync(join(dir, "etc/ha.d/resource.d/xen-guest"), 0o755);
   chmodSync(join(dir, "run/lock"), 0o1777);
@@ -282,10 +288,6 @@ export async function startRealHa(options: RealHaOptions): Promise<RealHaLab> {
       serials.set(name, line);
     }
     const byName = new Map<string, RealHaNode>();
-    const timers = new Set<NodeJS.Timeout>();
-    closers.unshift(() => {
-      for (const t of timers) clearTimeout(t);
-    });
 
     const startHeartbeat = async (n: RealHaNode) => {
       const r = await n.ns.run(
@@ -297,22 +299,32 @@ export async function startRealHa(options: RealHaOptions): Promise<RealHaLab> {
       if (r.exitCode !== 0)
         logger?.error({ node: n.name, exitCode: r.exitCode, stderr: r.stderr }, "heartbeat did not start");
     };
-    const powerOff = async (n: RealHaNode, why: string) => {
-      logger?.warn({ node: n.name, why }, "real-HA lab: node powered off");
-      await n.ns.killAll();
-      sim.nodeDown(n.name);
+    // The simulator's node power is the one truth: the UPS switches it, `!sim nodeDown|nodeUp` too,
+    // and this follows it into the namespaces (power off: every process dies; boot: fresh /run,
+    // heartbeat starts, as its init script would).
+    const powered = new Map(simNodes.map((name) => [name, true]));
+    const follow = () => {
+      // `!sim fenceDevice off`: the UPSes stop answering on their serial lines.
+      const silent = sim.state.fence?.reachable === false;
+      for (const n of nodes) n.ups.setSilent(silent);
+      for (const n of nodes) {
+        const up = sim.node(n.name)?.up ?? false;
+        if (powered.get(n.name) === up) continue;
+        powered.set(n.name, up);
+        logger?.warn({ node: n.name, up }, "real-HA lab: node power changed");
+        if (!up) void n.ns.killAll();
+        else {
+          freshRun(n.ns.dir, ids);
+          void startHeartbeat(n);
+        }
+      }
     };
-    const powerOn = (n: RealHaNode, why: string) => {
-      logger?.warn({ node: n.name, why, bootMs }, "real-HA lab: node powered on");
-      sim.nodeUp(n.name, bootMs);
-      const t = setTimeout(() => {
-        timers.delete(t);
-        if (!n.ups.output) return;
-        // A boot: /run is a fresh tmpfs, /var/lib/heartbeat (generation, uuid) persists.
-        freshRun(n.ns.dir, ids);
-        void startHeartbeat(n);
-      }, bootMs);
-      timers.add(t);
+    const unfollow = sim.onChange(follow);
+    closers.unshift(() => unfollow());
+    const upsOutput = (name: string, on: boolean, why: string) => {
+      logger?.warn({ node: name, on, why }, "real-HA lab: UPS output switched");
+      if (on) sim.nodeUp(name, bootMs);
+      else sim.nodeDown(name);
     };
 
     for (const [i, name] of simNodes.entries()) {
@@ -320,7 +332,7 @@ export async function startRealHa(options: RealHaOptions): Promise<RealHaLab> {
       const ndir = join(dir, name);
       const shim = (program: string) =>
         `#!/bin/sh\n# ${program} of the simulated node ${name} (Xen and DRBD cannot run in the lab)\nexec ${process.execPath} ${SHIM} ${name} ${join(dir, "control.sock")} ${tokenFile} ${program} "$@"\n`;
-      prepareNodeDir(ndir, files, shim, ids);
+      prepareNodeDir(ndir, { ...files, drbdConf: simFile(sim, name, DRBD_CONF) ?? "" }, shim, ids);
       // This node's serial port is wired to the UPS that powers its peer.
       const tty = (serials.get(peer) as SerialLine).path;
       const ns = await NodeNamespace.start({ name, dir: ndir, tty });
@@ -333,12 +345,7 @@ export async function startRealHa(options: RealHaOptions): Promise<RealHaLab> {
         serial,
         ups: new ApcSmartUps({
           send: (bytes) => serial.write(bytes),
-          onOutput: (on, why) => {
-            const n = byName.get(name);
-            if (!n) return;
-            if (on) powerOn(n, why);
-            else void powerOff(n, why);
-          },
+          onOutput: (on, why) => upsOutput(name, on, why),
           delayScale: options.upsDelayScale ?? 1,
         }),
       };
@@ -370,7 +377,15 @@ export async function startRealHa(options: RealHaOptions): Promise<RealHaLab> {
       [a, `xo${tag}a`],
       [b, `xo${tag}b`],
     ] as const) {
-      const script = `ip link set ${end} name ${LINK_IFACE} && ip addr add ${n.address}/24 dev ${LINK_IFACE} && ip link set ${LINK_IFACE} up`;
+      // DRBD's replication address from drbd.conf as a host address (/32: nothing is routed to it),
+      // because drbdadm checks that the `on HOST` address is local before it dumps the config.
+      const drbdAddress = sim.node(n.name)?.replicationAddress;
+      const script = [
+        `ip link set ${end} name ${LINK_IFACE}`,
+        `ip addr add ${n.address}/24 dev ${LINK_IFACE}`,
+        ...(drbdAddress ? [`ip addr add ${drbdAddress}/32 dev ${LINK_IFACE}`] : []),
+        `ip link set ${LINK_IFACE} up`,
+      ].join(" && ");
       const r = await n.ns.run(["/bin/sh", "-c", script]);
       if (r.exitCode !== 0) throw new Error(`replication link of ${n.name}: ${r.stderr.trim()}`);
     }
@@ -381,6 +396,12 @@ export async function startRealHa(options: RealHaOptions): Promise<RealHaLab> {
       const program = (argv[0] ?? "").slice((argv[0] ?? "").lastIndexOf("/") + 1);
       const operands = argv.slice(1).filter((x) => !x.startsWith("-"));
       if (HA_PROGRAMS.has(program)) return n.ns.stream(argv, io);
+      // DRBD's own parser reads the node's drbd.conf (the simulator's, `!sim config` edits included);
+      // every other drbdadm command stays simulated (no kernel module here).
+      if (program === "drbdadm" && argv[1] === "dump") {
+        writeFileSync(join(n.ns.dir, "etc/drbd.conf"), simFile(sim, nodeName, DRBD_CONF) ?? "");
+        return n.ns.stream([DRBDADM_83, ...argv.slice(1)], io);
+      }
       if (FILE_PROGRAMS.has(program) && operands.length > 0 && operands.some(isRealPath)) {
         // Only paths that exist for real in the node (tail's -n value is not a path).
         if (!operands.every((p) => isRealPath(p) || /^\d+$/.test(p))) return null;
@@ -403,8 +424,8 @@ export async function startRealHa(options: RealHaOptions): Promise<RealHaLab> {
       exec: (name, argv) => lab.node(name).ns.run(argv, { timeoutMs: 60_000 }),
       async crash(name) {
         const n = lab.node(name);
-        await n.ns.killAll();
         sim.nodeDown(name);
+        await n.ns.killAll();
       },
       async waitFor(what, predicate, timeoutMs) {
         const deadline = Date.now() + timeoutMs;

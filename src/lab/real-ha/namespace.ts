@@ -1,6 +1,7 @@
 /**
  * One lab node as a set of Linux namespaces: PID, network, UTS (its own host name) and mount (its own
- * /etc/ha.d, /run, /var/lib/heartbeat, /var/log, serial port and the simulated xm/drbdadm), held by a
+ * /etc/ha.d, /etc/drbd.conf, /run, /var/lib/heartbeat, /var/log, serial port and the simulated
+ * xm/drbdadm), held by a
  * bash that is PID 1 there. Everything the node runs (heartbeat, its children, STONITH plugins)
  * lives in its PID namespace, so when that bash ends the kernel kills all of it; the bash ends when
  * its stdin (a pipe from the lab) closes, so a lab that dies, even by SIGKILL, takes its nodes along.
@@ -25,6 +26,7 @@ mount --bind "$2/var/log" /var/log
 mount --bind "$2/sbin" /usr/local/sbin
 mount --bind "$2/sbin/drbdadm" /sbin/drbdadm
 if [ -n "$4" ]; then mount --bind "$4" /dev/ttyS0; fi
+if [ -e /etc/drbd.conf ]; then mount --bind "$2/etc/drbd.conf" /etc/drbd.conf; fi
 ip link set lo up
 echo ready
 set +e

@@ -6,6 +6,7 @@
  * The relay exits when its stdin closes, i.e. when the lab goes away in any way: the pty goes with it.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 
 /** argv marker of relays (leftover cleanup finds them by it). */
 export const SERIAL_MARKER = "xenops-real-ha-serial";
@@ -36,7 +37,10 @@ export interface SerialLine {
   close(): Promise<void>;
 }
 
-export async function openSerialLine(python = "python3", labPid = process.pid): Promise<SerialLine> {
+/** Debian's python3 (not a user's pyenv or virtualenv shim): it has the pty and tty modules. */
+const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+
+export async function openSerialLine(python = PYTHON, labPid = process.pid): Promise<SerialLine> {
   const child: ChildProcessWithoutNullStreams = spawn(python, ["-c", RELAY, SERIAL_MARKER, String(labPid)], {
     stdio: ["pipe", "pipe", "pipe"],
   });

@@ -34,6 +34,11 @@ export interface ApcSmartUpsOptions {
 /** The values a Smart-UPS 700 cycles through (EEPROM choices, NUT's apcsmart tables). */
 const SHUTDOWN_DELAYS = ["020", "180", "300", "600"];
 const WAKEUP_DELAYS = ["000", "060", "180", "300"];
+/**
+ * A reset keeps the output off at least this long even with a zero wake-up delay (a real unit also
+ * waits for its relays; the lab needs the node visibly off before it boots again).
+ */
+const MIN_OFF_SECONDS = 10;
 /** Two K, Z or ^N count as one command when the second comes this soon after the first. */
 const DOUBLE_WINDOW_MS = 5000;
 
@@ -219,7 +224,7 @@ export class ApcSmartUps {
     this.resetUnderWay = true;
     this.later(this.graceSeconds(), () => {
       this.setOutput(false, "reset: output off after the grace delay");
-      this.later(Number(WAKEUP_DELAYS[this.wakeupIndex]) + extraSeconds, () => {
+      this.later(Math.max(MIN_OFF_SECONDS, Number(WAKEUP_DELAYS[this.wakeupIndex]) + extraSeconds), () => {
         this.resetUnderWay = false;
         this.setOutput(true, "reset: output back on");
       });

@@ -198,7 +198,7 @@ export const stat: Program = (ctx) => {
 
 /** `date +%s.%N` (and `date +%s`): the simulated clock. */
 export const date: Program = (ctx) => {
-  const ms = ctx.sim.now();
+  const ms = ctx.sim.now() + (ctx.node.clockSkewMs ?? 0);
   const s = Math.floor(ms / 1000);
   const frac = `${String(Math.floor(ms % 1000)).padStart(3, "0")}000000`;
   const fmt = ctx.args[0];

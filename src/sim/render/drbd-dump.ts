@@ -16,11 +16,37 @@ function quoteValue(v: string): string {
   return /^[A-Za-z0-9_./:@+-]+$/.test(v) ? v : `"${v.replace(/(["\\])/g, "\\$1")}"`;
 }
 
+/** drbdadm prints a resource in its own order, not the file's: protocol, the hosts, then the sections. */
+const RESOURCE_ORDER = [
+  "protocol",
+  "device",
+  "disk",
+  "meta-disk",
+  "on",
+  "net",
+  "syncer",
+  "startup",
+  "options",
+  "handlers",
+];
+
+function ordered(st: ConfStatement): ConfStatement[] {
+  const block = st.block ?? [];
+  if (st.keyword !== "resource") return block;
+  const rank = (c: ConfStatement) => {
+    const k = RESOURCE_ORDER.indexOf(c.keyword === "disk" && c.block ? "syncer" : c.keyword);
+    return k < 0 ? RESOURCE_ORDER.length : k;
+  };
+  return [...block].sort((a, b) => rank(a) - rank(b));
+}
+
 function printStatement(st: ConfStatement, indent: string, quoted = false): string {
   if (st.block) {
     const head = [st.keyword, ...st.values.map(quoteValue)].join(" ");
     // Handler commands are strings: drbdadm prints them quoted.
-    const body = st.block.map((c) => printStatement(c, `${indent}    `, st.keyword === "handlers")).join("");
+    const body = ordered(st)
+      .map((c) => printStatement(c, `${indent}    `, st.keyword === "handlers"))
+      .join("");
     return `${indent}${head} {\n${body}${indent}}\n`;
   }
   let values = st.values.map((v) => (quoted ? `"${v.replace(/(["\\])/g, "\\$1")}"` : quoteValue(v)));

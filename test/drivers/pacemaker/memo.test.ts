@@ -1,0 +1,69 @@
+/**
+ * The parse cache of large crm_mon/CIB documents (every node of a cluster prints nearly the same one):
+ * equal documents are parsed once, the observer's `origin` is the only thing ignored, and callers never
+ * share the remembered result.
+ */
+import { describe, expect, it, vi } from "vitest";
+import { parseCib } from "../../../src/drivers/pacemaker/cib";
+import { parseCrmMonXml } from "../../../src/drivers/pacemaker/crm-mon";
+import { memoParse } from "../../../src/drivers/pacemaker/xml";
+
+function crmMon(origin: string, time: string, nodes: number): string {
+  const list = Array.from(
+    { length: nodes },
+    (_, i) =>
+      `    <node name="n${i}" id="${i + 1}" online="true" standby="false" standby_onfail="false" maintenance="false" pending="false" unclean="false" shutdown="false" expected_up="true" is_dc="${i === 0}" resources_running="0" type="member"/>`,
+  );
+  return [
+    '<?xml version="1.0"?>',
+    '<pacemaker-result api-version="2.2" request="crm_mon -1 --output-as=xml">',
+    "  <summary>",
+    '    <stack type="corosync"/>',
+    '    <current_dc present="true" version="2.0.1" name="n0" id="1" with_quorum="true"/>',
+    `    <last_update time="${time}" origin="${origin}"/>`,
+    "  </summary>",
+    "  <nodes>",
+    ...list,
+    "  </nodes>",
+    '  <status code="0" message="OK"/>',
+    "</pacemaker-result>",
+  ].join("\n");
+}
+
+describe("memoParse", () => {
+  it("parses a large document once per content, ignoring only the given span", () => {
+    const parse = vi.fn((t: string) => ({ length: t.length, items: [1, 2, 3] }));
+    const big = (x: string) => `${x}${"a".repeat(20_000)}`;
+    const a = memoParse("k", big("AAA"), parse, { start: 0, end: 3 });
+    const b = memoParse("k", big("BBB"), parse, { start: 0, end: 3 });
+    expect(parse).toHaveBeenCalledTimes(1);
+    expect(b).toEqual(a);
+    // Copies: a caller changing its result changes nobody else's.
+    b.items.push(4);
+    expect(memoParse("k", big("CCC"), parse, { start: 0, end: 3 }).items).toEqual([1, 2, 3]);
+    memoParse("k", `${big("AAA")}x`, parse, { start: 0, end: 3 });
+    memoParse("other", big("AAA"), parse, { start: 0, end: 3 });
+    expect(parse).toHaveBeenCalledTimes(3);
+    // Small documents are not remembered.
+    memoParse("k", "small", parse);
+    memoParse("k", "small", parse);
+    expect(parse).toHaveBeenCalledTimes(5);
+  });
+
+  it("crm_mon: nodes' outputs differing in origin share one parse; a different time does not", () => {
+    const one = parseCrmMonXml(crmMon("n0", "Mon Mar  4 10:00:00 2024", 300));
+    const two = parseCrmMonXml(crmMon("n7", "Mon Mar  4 10:00:00 2024", 300));
+    expect(two).toEqual(one);
+    expect(one.nodes).toHaveLength(300);
+    const later = parseCrmMonXml(crmMon("n7", "Mon Mar  4 10:00:10 2024", 300));
+    expect(later.lastUpdate).toBe("Mon Mar  4 10:00:10 2024");
+    expect(one.lastUpdate).toBe("Mon Mar  4 10:00:00 2024");
+  });
+
+  it("a malformed large document still fails every time", () => {
+    const bad = `${crmMon("n0", "t", 300).slice(0, -20)}<oops`;
+    expect(() => parseCrmMonXml(bad)).toThrow(/malformed/);
+    expect(() => parseCrmMonXml(bad)).toThrow(/malformed/);
+    expect(() => parseCib(`<cib><configuration>${"<x/>".repeat(5_000)}`)).toThrow();
+  });
+});

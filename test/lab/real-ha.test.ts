@@ -1,0 +1,171 @@
+/**
+ * The real-HA lab: Debian's heartbeat 3.0.6 on ics1 and ics2, each in its own namespaces, fencing
+ * through cluster-glue's real apcsmart plugin over a pty to the emulated Smart-UPS, its resource
+ * scripts (drbddisk, contrib/ha/xen-guest) driving the simulated xm/drbdadm. xenops reaches it all
+ * over the simulator's SSH servers and parses the real outputs.
+ *
+ * Root only, with heartbeat/cluster-glue/drbd-utils installed (skipped with the reason otherwise);
+ * and opt-in with XENOPS_REAL_HA=1 (bootstrap then installs the packages): it runs heartbeat's real
+ * timing (deadtime 4 s), about 60 s in all.
+ */
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { heartbeatDriver } from "../../src/drivers/heartbeat";
+import { classifyHaLog, type HaLogEvent, parseHaLogLine } from "../../src/drivers/heartbeat/ha-log";
+import { parseHaresources } from "../../src/drivers/heartbeat/haresources";
+import { realHaTiming } from "../../src/lab/real-ha/config";
+import { type RealHaLab, realHaUnavailable, startRealHa } from "../../src/lab/real-ha/index";
+import { referenceLab, type SimulatedCluster, startSimulatedCluster } from "../../src/sim";
+import { type SshNodeSettings, SshPool } from "../../src/ssh/pool";
+
+const logger = pino({ level: "silent" });
+const DEADTIME = 4;
+
+const skipReason =
+  process.env.XENOPS_REAL_HA !== "1"
+    ? "set XENOPS_REAL_HA=1 to run it (root; about 60 s)"
+    : realHaUnavailable();
+if (skipReason) console.warn(`test/lab/real-ha.test.ts skipped: ${skipReason}`);
+
+function pool(lab: SimulatedCluster): SshPool {
+  const inv = lab.inventory();
+  const nodes: SshNodeSettings[] = inv.nodes.map((n) => ({
+    name: n.name,
+    host: n.host,
+    port: n.port,
+    user: n.user,
+    privateKey: inv.privateKey,
+    hostKeyPin: n.hostKey,
+  }));
+  return new SshPool({
+    nodes,
+    logger,
+    options: {
+      connectTimeoutMs: 2000,
+      defaultTimeoutMs: 20_000,
+      reconnect: { initialDelayMs: 10, maxDelayMs: 200 },
+    },
+  });
+}
+
+async function haLogEvents(ssh: SshPool, node: string): Promise<HaLogEvent[]> {
+  const res = await ssh.runner(node).run(["tail", "-n", "400", "/var/log/ha-log"]);
+  return res.stdout
+    .split("\n")
+    .map((l) => parseHaLogLine(l))
+    .flatMap((l) => {
+      const e = l ? classifyHaLog(l) : null;
+      return e ? [e] : [];
+    });
+}
+
+describe.skipIf(skipReason !== null)("real heartbeat, STONITH through apcsmart, xenops reading it", () => {
+  let sim: SimulatedCluster;
+  let ha: RealHaLab;
+  let ssh: SshPool;
+
+  beforeAll(async () => {
+    sim = await startSimulatedCluster(referenceLab(), { clock: "real" });
+    ha = await startRealHa({
+      sim: sim.cluster,
+      timing: realHaTiming(DEADTIME),
+      upsDelayScale: 0.25,
+      bootMs: 2000,
+    });
+    ssh = pool(sim);
+    await ha.waitReady(60_000);
+  }, 90_000);
+
+  afterAll(async () => {
+    await ssh?.close();
+    await ha?.close();
+    await sim?.close();
+  });
+
+  it("xenops reads the real cl_status, /etc/ha.d and stonith of each node over SSH", async () => {
+    for (const node of ["ics1", "ics2"]) {
+      const r = ssh.runner(node);
+      const view = await heartbeatDriver.view(r);
+      expect(view.nodes.map((n) => [n.name, n.status]).sort()).toEqual([
+        ["ics1", "online"],
+        ["ics2", "online"],
+      ]);
+      // The node's own files (written by the lab into its mount namespace), not the simulator's.
+      const haCf = (await r.run(["cat", "/etc/ha.d/ha.cf"])).stdout;
+      expect(haCf).toContain("ucast           eth1 10.99.0.2");
+      expect(haCf).toContain("stonith_host    ics1 apcsmart /dev/ttyS0 ics2");
+      const groups = parseHaresources((await r.run(["cat", "/etc/ha.d/haresources"])).stdout);
+      expect(groups.map((g) => [g.node, g.resources.map((x) => x.text)])).toEqual([
+        ["ics2", ["drbddisk::internet", "xen-guest::internet"]],
+      ]);
+      expect((await r.run(["stat", "-c", "%a", "/etc/ha.d/authkeys"])).stdout.trim()).toBe("600");
+      // uname stays simulated; heartbeat's programs are the real ones.
+      expect((await r.run(["cl_status", "hbstatus"])).stdout).toBe("Heartbeat is running on this machine.\n");
+    }
+    expect((await ssh.runner("ics2").run(["cl_status", "rscstatus"])).stdout.trim()).toMatch(/^(local|all)$/);
+    // One status query of ics1's UPS, from ics2's serial port, through the real plugin.
+    const status = ["stonith", "-t", "apcsmart", "-S", "ttydev=/dev/ttyS0", "hostlist=ics1"];
+    const before = ha.node("ics1").ups.log.length;
+    const ok = await ssh.runner("ics2").run(status, { okExitCodes: [0, 1] });
+    expect(ok.exitCode).toBe(0);
+    expect(ha.node("ics1").ups.log.slice(before)).toContain("Y");
+    expect(ha.node("ics1").ups.output).toBe(true);
+    // A UPS that does not answer (`!sim fenceDevice off`): the plugin times out, stonith fails.
+    sim.faults.fenceDevice(false);
+    try {
+      const silent = await ssh
+        .runner("ics2")
+        .run(status, { okExitCodes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] });
+      expect(silent.exitCode).not.toBe(0);
+    } finally {
+      sim.faults.fenceDevice(true);
+    }
+  }, 60_000);
+
+  it("a node that loses power is fenced through apcsmart, its guest starts on the survivor, and comes home", async () => {
+    expect(sim.cluster.guestLocations("internet")).toEqual(["ics2"]);
+    await ha.crash("ics2");
+
+    // heartbeat on ics1: deadtime, STONITH through the UPS on its serial port, then mach_down.
+    await ha.waitFor(
+      "internet running on ics1",
+      () => sim.cluster.guestLocations("internet")[0] === "ics1",
+      60_000,
+    );
+    expect(sim.cluster.guestLocations("internet")).toEqual(["ics1"]);
+    expect(ha.node("ics2").ups.log).toEqual(expect.arrayContaining(["S", "@000"]));
+    const events = await haLogEvents(ssh, "ics1");
+    const kinds = events.map((e) => e.kind);
+    const at = (kind: HaLogEvent["kind"]) => kinds.indexOf(kind);
+    expect(events).toEqual(
+      expect.arrayContaining([
+        { kind: "node_dead", node: "ics2" },
+        { kind: "stonith_start", node: "ics2", device: "APCSmart" },
+        { kind: "stonith_ok", node: "ics2" },
+        { kind: "takeover_start", node: "ics2" },
+        { kind: "takeover_group", resources: ["drbddisk::internet", "xen-guest::internet"] },
+      ]),
+    );
+    expect(at("node_dead")).toBeLessThan(at("stonith_start"));
+    expect(at("stonith_ok")).toBeLessThan(at("takeover_start"));
+    expect(at("takeover_start")).toBeLessThan(at("takeover_group"));
+    const view = await heartbeatDriver.view(ssh.runner("ics1"));
+    expect(view.nodes.find((n) => n.name === "ics2")?.status).toBe("offline");
+    expect((await ssh.runner("ics1").run(["cl_status", "rscstatus"])).stdout.trim()).toBe("all");
+
+    // The UPS's reset turns ics2's output off then on again: it boots, heartbeat starts, and
+    // auto_failback on hands the group back (xen-guest stop on ics1, start on ics2).
+    await ha.waitFor(
+      "internet back on ics2",
+      () => sim.cluster.guestLocations("internet")[0] === "ics2",
+      90_000,
+    );
+    expect(sim.cluster.guestLocations("internet")).toEqual(["ics2"]);
+    const after = await haLogEvents(ssh, "ics1");
+    expect(after).toEqual(
+      expect.arrayContaining([{ kind: "standby_start", holder: "ics1", which: "foreign" }]),
+    );
+    const back = await heartbeatDriver.view(ssh.runner("ics1"));
+    expect(back.nodes.find((n) => n.name === "ics2")?.status).toBe("online");
+  }, 180_000);
+});
