@@ -8,8 +8,12 @@
  * and opt-in with XENOPS_REAL_HA=1 (bootstrap then installs the packages): it runs heartbeat's real
  * timing (deadtime 4 s), about 60 s in all.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClusterConfig } from "../../src/config/schema";
+import { runDoctor } from "../../src/doctor/run";
 import { heartbeatDriver } from "../../src/drivers/heartbeat";
 import { classifyHaLog, type HaLogEvent, parseHaLogLine } from "../../src/drivers/heartbeat/ha-log";
 import { parseHaresources } from "../../src/drivers/heartbeat/haresources";
@@ -120,6 +124,27 @@ describe.skipIf(skipReason !== null)("real heartbeat, STONITH through apcsmart, 
     } finally {
       sim.faults.fenceDevice(true);
     }
+  }, 60_000);
+
+  it("/xen doctor checks the real files, DRBD's own drbdadm dump and the real apcsmart plugin", async () => {
+    const keyFile = join(ha.dir, "doctor-key");
+    writeFileSync(keyFile, sim.inventory().privateKey, { mode: 0o600 });
+    const cluster = ClusterConfig.parse(sim.toClusterConfig(keyFile, { channels: ["C0LAB"] }));
+    const upsBefore = ha.nodes.map((n) => n.ups.log.length);
+    const report = await runDoctor(cluster, { runnerFor: (n) => ssh.runner(n) });
+    const status = (id: string) => report.results.filter((r) => r.id === id).map((r) => r.status);
+    expect(status("drbd.config")).toEqual(["pass"]);
+    // The reference guide's after-sb policy, as drbdadm-83 itself parsed the node's drbd.conf.
+    expect(status("drbd.after-sb")).toEqual(["fail"]);
+    for (const id of [
+      "heartbeat.authkeys",
+      "heartbeat.ha-cf",
+      "heartbeat.haresources",
+      "heartbeat.stonith-hosts",
+    ])
+      expect(status(id), id).toEqual(["pass"]);
+    expect(report.fenceQuery?.ok).toBe(true);
+    expect(ha.nodes.some((n, i) => n.ups.log.length > (upsBefore[i] ?? 0))).toBe(true);
   }, 60_000);
 
   it("a node that loses power is fenced through apcsmart, its guest starts on the survivor, and comes home", async () => {
