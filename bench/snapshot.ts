@@ -179,7 +179,9 @@ async function benchSize(n: number, opts: SnapshotBenchOptions): Promise<Snapsho
         logger,
         // One simulator process answers every node: at 1,000 nodes its handshakes and commands queue
         // for seconds, which is the simulator's cost, not a node that does not answer.
-        ...(n > 100 ? { connectTimeoutMs: LARGE_TIMEOUT_MS, defaultTimeoutMs: LARGE_TIMEOUT_MS } : {}),
+        ...(n > 100
+          ? { options: { connectTimeoutMs: LARGE_TIMEOUT_MS, defaultTimeoutMs: LARGE_TIMEOUT_MS } }
+          : {}),
       });
     const drivers = driversFor(config.toolstack);
     let unreachable = 0;

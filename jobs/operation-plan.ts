@@ -9,6 +9,7 @@ import type { Job } from "bullmq";
 import { policyFor } from "../src/approval/policy";
 import { pickRelevantState, summarizeRelevantState } from "../src/approval/state-hash";
 import { errorCode, errorMessage, XenopsError } from "../src/errors";
+import { previewOf } from "../src/forms/preview";
 import { auditSafely, type OperationDeps } from "../src/operations/context";
 import { planOperation, requestOfSpec } from "../src/operations/plan";
 import { describeRequest } from "../src/operations/preflight";
@@ -24,6 +25,8 @@ export interface OperationPlanResult {
   summary: string;
   approvalId?: string;
   failed?: string[];
+  /** The posted refusal or dry run as text (the `/xen` modal shows it as its preflight). */
+  preview?: string;
 }
 
 type PlanJobData = OperationPlanJob & { approvalId?: string };
@@ -86,16 +89,14 @@ export async function planAndRequest(
     };
     // Refused on output that could not be read: show it (first lines on the card, all attached).
     const unreadable = unreadableForRefusal(outcome.state, outcome.checks, focus.nodes);
-    const ref = await deps.notifier.post(d.channel, {
-      ...renderRefusal({
-        what,
-        requestedBy: d.requestedBy,
-        checks: outcome.checks,
-        stateSummary: summarizeRelevantState(pickRelevantState(outcome.state, focus)),
-        unreadable,
-      }),
-      ...thread,
+    const refusal = renderRefusal({
+      what,
+      requestedBy: d.requestedBy,
+      checks: outcome.checks,
+      stateSummary: summarizeRelevantState(pickRelevantState(outcome.state, focus)),
+      unreadable,
     });
+    const ref = await deps.notifier.post(d.channel, { ...refusal, ...thread });
     await attachRawOutput(deps.notifier, ref, unreadable, `Refused: ${what}`).catch((err: unknown) =>
       deps.logger.warn({ err, jobId: job.id }, "refusal raw output upload failed"),
     );
@@ -117,13 +118,15 @@ export async function planAndRequest(
       result: "refused",
       summary: `refused: ${failed.map((c) => c.name).join(", ")}`,
       failed: failed.map((c) => c.name),
+      preview: previewOf(refusal),
     };
   }
 
   const policy = policyFor(outcome.plan.action, deps.inventory, outcome.plan);
   if (d.dryRun) {
-    await deps.notifier.post(d.channel, { ...renderDryRun(outcome.plan, policy, d.requestedBy), ...thread });
-    return { outcome: "ok", result: "dry-run", summary: "dry run posted" };
+    const dryRun = renderDryRun(outcome.plan, policy, d.requestedBy);
+    await deps.notifier.post(d.channel, { ...dryRun, ...thread });
+    return { outcome: "ok", result: "dry-run", summary: "dry run posted", preview: previewOf(dryRun) };
   }
   try {
     const record = await deps.approvals.request(outcome.plan, {

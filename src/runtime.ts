@@ -11,9 +11,11 @@ import type { InventoryConfig } from "./config/schema";
 import type { SecretEnv } from "./config/secrets";
 import { ConsoleNotifier } from "./console/notifier";
 import { ConsoleSession } from "./console/session";
-import { StaticGroupDirectory } from "./core/authz";
+import { Authorizer, StaticGroupDirectory } from "./core/authz";
 import { createDeps, type Deps } from "./deps";
 import { XenopsError } from "./errors";
+import { createFormCore, type FormCore } from "./forms/core";
+import { HomeTab } from "./forms/home";
 import {
   type OpsOptions,
   opsOptionsFromEnv,
@@ -42,6 +44,8 @@ export interface RuntimeBase {
   ops?: OpsOptions | null;
   /** Told the ops server's URL once it listens (the lab prints it). */
   onOpsListening?: (url: string) => void;
+  /** App Home tab timing (tests shorten it): at most one publish per user per `minIntervalMs`. */
+  home?: { minIntervalMs?: number; refreshMs?: number };
 }
 
 export interface Running {
@@ -72,6 +76,39 @@ function configuredGroups(inventory: InventoryConfig): string[] {
   return [...new Set([...Object.values(roles).flatMap((r) => r.groups), ...oncall.groups])];
 }
 
+/** The `/xen` modal's core on the deps: stored facts, the command core, the plan jobs' outcomes. */
+export function formCoreOf(deps: Deps): FormCore {
+  return createFormCore({
+    inventory: deps.inventory,
+    core: deps.core,
+    loadFacts: async (cluster) => (await deps.events.store.load(cluster)).facts,
+    waitForJob: (id, ms) => deps.jobs.waitForJob(id, ms),
+    logger: deps.logger,
+  });
+}
+
+/** The App Home tab on the deps' stored state, published with the bot's client. */
+export function homeTabOf(
+  deps: Deps,
+  groups: GroupDirectory,
+  publish: (userId: string, view: Record<string, unknown>) => Promise<void>,
+  options: { minIntervalMs?: number; refreshMs?: number } = {},
+): HomeTab {
+  const authorizer = new Authorizer(deps.inventory.roles, groups);
+  return new HomeTab({
+    source: {
+      inventory: deps.inventory,
+      loadFacts: async (cluster) => (await deps.events.store.load(cluster)).facts,
+      activeIncidents: (cluster) => deps.events.incidents.active(cluster),
+      jobs: (clusters) => deps.jobAdmin.list(clusters, { recent: 0 }),
+    },
+    publish,
+    mayView: (userId) => authorizer.has(userId, "viewer"),
+    logger: deps.logger,
+    ...options,
+  });
+}
+
 /** Slack bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP) and/or workers. */
 export async function startSlackRuntime(
   base: RuntimeBase,
@@ -95,6 +132,14 @@ export async function startSlackRuntime(
     command: (r) => (deps as Deps).core.command(r),
     action: (r) => (deps as Deps).core.action(r),
   };
+  let forms: FormCore | undefined;
+  const lateForms: FormCore = {
+    open: (...a) => (forms as FormCore).open(...a),
+    change: (...a) => (forms as FormCore).change(...a),
+    preflight: (...a) => (forms as FormCore).preflight(...a),
+    submit: (...a) => (forms as FormCore).submit(...a),
+  };
+  let home: HomeTab | undefined;
   const app = parts.bot
     ? createSlackApp({
         mode: env.SLACK_APP_TOKEN ? "socket" : "http",
@@ -104,6 +149,8 @@ export async function startSlackRuntime(
         ...(env.PORT !== undefined ? { port: env.PORT } : {}),
         ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
         core: lateCore,
+        forms: lateForms,
+        home: { opened: (userId) => home?.opened(userId) },
         // Seen request signatures live in Redis (the deps' client, bound late like the core).
         replayStore: redisReplayStore(() => (deps as Deps).redis, env.XENOPS_QUEUE_PREFIX),
         logger: logger.child({ component: "slack" }),
@@ -139,6 +186,18 @@ export async function startSlackRuntime(
   });
   const workers = parts.worker ? deps.startWorkers(parts.clusters) : null;
   await workers?.ready();
+  forms = formCoreOf(deps);
+  if (app) {
+    home = homeTabOf(
+      deps,
+      groupDirectory,
+      async (userId, view) => {
+        await client.views.publish({ user_id: userId, view: view as never });
+      },
+      base.home,
+    );
+    home.start();
+  }
   await app?.start();
   if (parts.bot) {
     // The doctor's Slack checks (`xenops doctor slack`), logged as warnings; never blocks the start.
@@ -176,6 +235,7 @@ export async function startSlackRuntime(
     async close() {
       await ops?.close();
       slackCheck?.stop();
+      home?.stop();
       await app?.stop();
       groupDirectory.stop();
       await started.close();
@@ -230,6 +290,7 @@ export async function runConsole(base: RuntimeBase, options: ConsoleRuntimeOptio
     waitForJob: (id, ms) => deps.jobs.waitForJob(id, ms),
     sessionId: randomUUID().slice(0, 8),
     ...(options.directive ? { directive: options.directive } : {}),
+    forms: formCoreOf(deps),
   });
   if (options.script !== undefined && options.script !== "-" && !existsSync(options.script)) {
     await deps.close();

@@ -4,12 +4,17 @@
  */
 import type { CommandCore } from "../app/types";
 import { errorMessage } from "../errors";
+import type { FormCore } from "../forms/core";
+import { type FormState, parseAssignments } from "../forms/form";
+import { viewText } from "../forms/text";
 import type { JobOutcome } from "../queue/queues";
 import type { ConsoleNotifier } from "./notifier";
 
 const LINE = /^\s*([UW][A-Z0-9]{2,})\s*:\s*(.*?)\s*$/;
 const SLASH = /^\/xen(?:\s+(.*))?$/;
 const CLICK = /^click\s+(.+)$/i;
+/** The `/xen` modal in the console: `form field=value ...` opens it, `submit [field=value ...]` files it. */
+const FORM = /^(form|submit)(?:\s+(.*))?$/i;
 
 export interface ConsoleSessionOptions {
   core: CommandCore;
@@ -25,6 +30,8 @@ export interface ConsoleSessionOptions {
    * simulator). They never reach the command core, so they cannot exist in Slack.
    */
   directive?: (text: string) => Promise<string>;
+  /** The `/xen` modal's core (Slack's `/xen` without arguments), for `form` and `submit` lines. */
+  forms?: FormCore;
 }
 
 export interface SettleResult {
@@ -37,6 +44,8 @@ export class ConsoleSession {
   private readonly queued: string[] = [];
   private readonly settled = new Map<string, JobOutcome>();
   private lineNo = 0;
+  /** Each user's open form: its view id (the submission's delivery id) and state. */
+  private readonly openForms = new Map<string, { viewId: string; state: FormState }>();
   /** Lines that could not be run (bad syntax, no such button). */
   errors = 0;
 
@@ -84,6 +93,16 @@ export class ConsoleSession {
       write(`--- only visible to ${user}\n${reply.text.replace(/^/gm, "  ")}\n`);
       return;
     }
+    const form = FORM.exec(text);
+    if (form && this.opts.forms) {
+      await this.formLine(
+        user,
+        (form[1] ?? "").toLowerCase() as "form" | "submit",
+        form[2] ?? "",
+        deliveryId,
+      );
+      return;
+    }
     const click = CLICK.exec(text);
     if (click) {
       const label = click[1] ?? "";
@@ -108,6 +127,52 @@ export class ConsoleSession {
     }
     this.errors += 1;
     write(`line ${this.lineNo}: expected "/xen <verb> ..." or "click <button text>" after "${user}:"\n`);
+  }
+
+  /**
+   * `form field=value ...`: opens the modal with these choices (as the user would pick them) and shows
+   * it, with its preflight once the request is complete. `submit [field=value ...]`: adds the values to
+   * the user's open form (opening one if none) and submits it, as Slack's submit button does.
+   */
+  private async formLine(user: string, verb: "form" | "submit", args: string, viewId: string): Promise<void> {
+    const forms = this.opts.forms as FormCore;
+    const { write } = this.opts;
+    const { values, unknown } = parseAssignments(args);
+    if (unknown.length > 0) {
+      this.errors += 1;
+      write(
+        `line ${this.lineNo}: expected field=value (fields: action, cluster, subject, guest, target, node, resource, override_last_copy, options, confirm), not "${unknown.join(" ").slice(0, 60)}"\n`,
+      );
+      return;
+    }
+    const current = verb === "submit" ? this.openForms.get(user) : undefined;
+    const open = current ?? { viewId, state: { channelId: this.opts.channel, values: {}, preflight: null } };
+    const actor = { source: "console" as const, viewId: open.viewId, userId: user, teamId: null };
+    // As in Slack: each choice updates the view in turn (the later selects depend on the earlier ones).
+    let state = open.state;
+    for (const [field, value] of Object.entries(values))
+      state = (await forms.change({ ...state, values: { ...state.values, [field]: value } })).state;
+    if (verb === "form") {
+      const shown = (await forms.preflight(actor, state)) ?? (await forms.change(state));
+      this.openForms.set(user, { viewId: open.viewId, state: shown.state });
+      write(
+        `--- form ${open.viewId} (only visible to ${user})\n${viewText(shown.view).replace(/^/gm, "  ")}\n`,
+      );
+      return;
+    }
+    const result = await forms.submit(actor, state);
+    if (!result.ok) {
+      this.openForms.set(user, { viewId: open.viewId, state: result.state });
+      const errors = Object.entries(result.errors).map(([f, m]) => `${f}: ${m}`);
+      write(
+        `--- form ${open.viewId} not submitted (only visible to ${user})\n${errors.join("\n").replace(/^/gm, "  ")}\n`,
+      );
+      return;
+    }
+    this.openForms.delete(user);
+    write(
+      `--- form ${open.viewId} filed \`/xen ${result.command}\` (only visible to ${user})\n${result.reply.text.replace(/^/gm, "  ")}\n`,
+    );
   }
 
   /** The button, once a message has it; null when no queued job is left that could still post it. */

@@ -52,6 +52,7 @@ import {
   probe,
   settleArrival,
   undoPreparation,
+  unitStartProblems,
   verifyFenced,
   waitForPlacement,
 } from "./verify";
@@ -397,6 +398,8 @@ class Execution {
   private pastNoReturn = false;
   /** Cancel was asked for past the point of no return (the outcome says so). */
   private cancelIgnored = false;
+  /** The guest whose migrate step ran and read back: its unit's tail runs even after a cancel. */
+  private movedGuest: string | null = null;
 
   constructor(
     private readonly deps: OperationDeps,
@@ -531,8 +534,18 @@ class Execution {
     if (this.hooks?.onStart) await this.hooks.onStart(this.ctx());
     for (let i = 0; i < this.steps.length; i++) {
       const step = this.steps[i] as OperationStep;
-      if (this.signal?.aborted && !this.pastNoReturn)
+      // Once a guest has moved, its unit's tail (demote the source, dual-primary off) is past the point
+      // of no return: stopping before it would leave the resource Primary on both nodes.
+      const movedTail =
+        !this.hooks &&
+        step.guest !== undefined &&
+        step.guest === this.movedGuest &&
+        (step.kind === "drbd-secondary" || step.kind === "drbd-disallow-two-primaries");
+      if (this.signal?.aborted && !this.pastNoReturn && !movedTail) {
+        // A later unit is not started: the note "it finished" would not be true of the execution.
+        this.cancelIgnored = false;
         return this.failed(i, new XenopsError("exec_aborted", "cancelled before this step"), false);
+      }
       if (this.signal?.aborted && !this.cancelIgnored) {
         this.cancelIgnored = true;
         this.log.info({ step: i }, "cancel past the point of no return: finishing");
@@ -548,6 +561,27 @@ class Execution {
         } catch (err) {
           return this.failed(i, err, false);
         }
+      // The plan was checked before the first guest moved; a later guest's unit starts minutes after
+      // that: read its location and disks again first (a disconnected copy may be stale).
+      if (!this.hooks && i > 0 && step.kind !== "fence" && step.from && step.to && step.guest) {
+        const prev = this.steps[i - 1];
+        if (prev?.guest !== step.guest) {
+          const problems = unitStartProblems(
+            await probe(this.deps, this.cluster, [step.from, step.to]),
+            step as OperationStep & { guest: string; from: string; to: string },
+            this.cluster.guests.find((g) => g.name === step.guest)?.drbd ?? [],
+          );
+          if (problems.length > 0)
+            return this.failed(
+              i,
+              new XenopsError(
+                "state_changed",
+                `${step.guest}'s unit was not started, the state changed since approval: ${problems.join("; ")}`,
+              ),
+              false,
+            );
+        }
+      }
       if (this.hooks?.pointOfNoReturn?.(step)) this.pastNoReturn = true;
       if (step.kind === "fence" && step.fenceTarget) {
         // Fence verification needs evidence that did not hold before: look at the target right now.
@@ -608,6 +642,7 @@ class Execution {
 
       const readBack = await this.readBack(i, step);
       if (readBack) return readBack;
+      if (step.kind === "migrate") this.movedGuest = step.guest ?? null;
     }
     return this.verifyEnd();
   }

@@ -63,10 +63,29 @@ export function seenAlive(state: ClusterState, node: string): { alive: boolean; 
 }
 
 /**
+ * The number of successful fences of `node` in Pacemaker's fence history (the largest any running
+ * Pacemaker view shows); null when no running Pacemaker view was read.
+ */
+export function pacemakerFenceCount(state: ClusterState, node: string): number | null {
+  let count: number | null = null;
+  for (const o of state.nodes) {
+    const ha = o.ha;
+    if (!o.reachable || ha?.stack !== "pacemaker" || !ha.running) continue;
+    const n = ha.fenceHistory.filter((f) => f.target === node && f.status === "success").length;
+    count = Math.max(count ?? 0, n);
+  }
+  return count;
+}
+
+/**
  * Pacemaker's fencer recorded a successful fence of `node` (its latest fence event for the node) and a
  * running Pacemaker view calls it offline — not UNCLEAN, which means "needs fencing".
+ * `countWhenAlive`: the fence count (pacemakerFenceCount) when the node was last seen alive; the
+ * history keeps fences from before the node came back, and Pacemaker calls a node offline without a
+ * new fence when stonith is disabled or Pacemaker stopped cleanly on it, so only a success recorded
+ * since counts.
  */
-export function pacemakerFenced(state: ClusterState, node: string): OffProof | null {
+export function pacemakerFenced(state: ClusterState, node: string, countWhenAlive?: number): OffProof | null {
   for (const o of state.nodes) {
     const ha = o.ha;
     if (o.name === node || !o.reachable || ha?.stack !== "pacemaker" || !ha.running) continue;
@@ -74,6 +93,8 @@ export function pacemakerFenced(state: ClusterState, node: string): OffProof | n
     const events = ha.fenceHistory.filter((f) => f.target === node);
     const last = events[events.length - 1];
     if (last?.status !== "success") continue;
+    const successes = events.filter((f) => f.status === "success").length;
+    if (countWhenAlive !== undefined && successes <= countWhenAlive) continue;
     return {
       kind: "fenced",
       at: last.completed ?? state.takenAt,
@@ -106,6 +127,8 @@ export function nodeLiveness(
   state: ClusterState,
   node: string,
   proofs: Readonly<Record<string, OffProof | null>>,
+  /** Per node, Pacemaker's fence count when it was last seen alive (OffProofStore.aliveFenceCounts). */
+  aliveFenceCounts: Readonly<Record<string, number>> = {},
 ): Liveness {
   const alive = seenAlive(state, node);
   const stored = proofs[node] ?? null;
@@ -117,7 +140,7 @@ export function nodeLiveness(
       proof: null,
     };
   if (stored) return { node, kind: stored.kind, detail: describeProof(node, stored), proof: stored };
-  const pcmk = pacemakerFenced(state, node);
+  const pcmk = pacemakerFenced(state, node, aliveFenceCounts[node]);
   if (pcmk) return { node, kind: "fenced", detail: describeProof(node, pcmk), proof: pcmk };
   if (!nodeState(state, node))
     return { node, kind: "unreachable", detail: `${node} is not in the snapshot`, proof: null };

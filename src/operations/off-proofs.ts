@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { Logger } from "../log";
 import type { ClusterState } from "../model/schema";
-import { type OffProof, seenAlive } from "./liveness";
+import { type OffProof, pacemakerFenceCount, seenAlive } from "./liveness";
 
 export const OffProofSchema = z
   .object({
@@ -38,6 +38,14 @@ function beforeFenceKey(prefix: string, approvalId: string): string {
 
 /** Long enough for any crash recovery of the fence (it runs within minutes). */
 const BEFORE_FENCE_TTL_S = 24 * 3600;
+
+/** Per node, Pacemaker's count of successful fences of it when it was last seen alive. */
+function aliveFencesKey(prefix: string, cluster: string): string {
+  return `${prefix}:xenops:alivefences:${cluster}`;
+}
+
+// Keeps the largest count: a history cleaned up since must not make old fences look new.
+const KEEP_MAX = `local v = tonumber(redis.call("HGET", KEYS[1], ARGV[1]) or "-1") if tonumber(ARGV[2]) > v then redis.call("HSET", KEYS[1], ARGV[1], ARGV[2]) end return 1`;
 
 // Deletes the field only while it still holds the value that was judged void (a proof recorded since
 // is newer than the snapshot that saw the node alive).
@@ -126,11 +134,30 @@ export class OffProofStore {
     return n > 0;
   }
 
+  /** Per node, Pacemaker's fence count when it was last seen alive (see clearSeenAlive). */
+  async aliveFenceCounts(cluster: string): Promise<Record<string, number>> {
+    const all = await this.redis.hgetall(aliveFencesKey(this.prefix, cluster));
+    const out: Record<string, number> = {};
+    for (const [node, raw] of Object.entries(all)) {
+      const n = Number(raw);
+      if (Number.isInteger(n) && n >= 0) out[node] = n;
+    }
+    return out;
+  }
+
   /**
    * Clears the proofs of nodes this snapshot sees alive, when the proof is older than the snapshot.
+   * Also notes, per node seen alive, how many fences of it Pacemaker's history holds: a fence recorded
+   * before that proves nothing about a later silence (liveness.ts pacemakerFenced).
    * Returns the nodes cleared.
    */
   async clearSeenAlive(cluster: string, state: ClusterState): Promise<string[]> {
+    for (const n of state.nodes) {
+      if (!seenAlive(state, n.name).alive) continue;
+      const count = pacemakerFenceCount(state, n.name);
+      if (count !== null)
+        await this.redis.eval(KEEP_MAX, 1, aliveFencesKey(this.prefix, cluster), n.name, String(count));
+    }
     const key = offProofKey(this.prefix, cluster);
     const all = await this.redis.hgetall(key);
     const cleared: string[] = [];

@@ -136,6 +136,7 @@ export async function gatherFacts(
       await deps.offProofs.clearSeenAlive(cluster.name, state);
       const proofs = await deps.offProofs.getAll(cluster.name);
       for (const n of cluster.nodes) facts.offProofs[n.name] = proofs[n.name] ?? null;
+      facts.aliveFenceCounts = await deps.offProofs.aliveFenceCounts(cluster.name);
     } catch (err) {
       // Unread proofs prove nothing: every silent node then counts as not proven off.
       deps.logger.warn({ err }, "could not read the off-proofs");

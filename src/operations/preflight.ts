@@ -442,7 +442,8 @@ export function planCreate(input: PlanInput, guest: string, requested: string | 
 
   // Runs nowhere (migration names included); a node we cannot read must be proven off (fenced and
   // verified, or attested off): a silent node may still run the guest.
-  const live = (n: string): Liveness => nodeLiveness(cluster, state, n, facts.offProofs);
+  const live = (n: string): Liveness =>
+    nodeLiveness(cluster, state, n, facts.offProofs, facts.aliveFenceCounts);
   const relied = new Set<string>();
   const whyNot = (l: Liveness) =>
     l.kind === "alive" ? `${l.detail}: what runs there could not be read` : notProvenOff(l);
@@ -910,7 +911,7 @@ export function planAttestOff(input: PlanInput, target: string): PlanOutcome {
       ? `${alive.detail}: a node that answers is not off, so it cannot be attested off`
       : `${alive.detail}, and no HA view sees it online`,
   );
-  const l = nodeLiveness(cluster, state, target, facts.offProofs);
+  const l = nodeLiveness(cluster, state, target, facts.offProofs, facts.aliveFenceCounts);
   if (!alive.alive)
     add(
       "liveness",

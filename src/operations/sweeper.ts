@@ -15,7 +15,7 @@ import { auditSafely, clusterConfig, type OperationDeps } from "./context";
 import { ExecutionCardWriter } from "./executor";
 import { describeLocation, locateGuest } from "./locate";
 import type { ExecutionOutcome } from "./types";
-import { probe } from "./verify";
+import { primariesOf, probe } from "./verify";
 
 /** BullMQ states in which an execution job will still claim its execution itself. */
 const PENDING_JOB_STATES = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
@@ -88,10 +88,11 @@ export async function sweepOrphanedExecutions(
         ...(record.plan.target.resource ? [record.plan.target.resource] : []),
       ]);
       for (const r of resources) {
-        const primaries = state.nodes.filter((n) =>
-          n.drbd?.some((x) => x.name === r && x.role === "Primary"),
+        // A node whose DRBD state cannot be read may be Primary too: say so, never "no node".
+        const { primary, unknown } = primariesOf(state, r);
+        details.push(
+          `DRBD ${r}: Primary on ${primary.join(" and ") || "no node"}${unknown.length ? `${primary.length ? ";" : " as far as known;"} unknown on ${unknown.join(", ")} (cannot be read)` : ""}`,
         );
-        details.push(`DRBD ${r}: Primary on ${primaries.map((n) => n.name).join(" and ") || "no node"}`);
       }
       if (guests.length === 0) details.push("nothing to locate for this action; check by hand");
     } catch (err) {

@@ -119,6 +119,11 @@ export interface PlanFacts {
    * have none (their proofs are void and cleared). Empty when the cluster has no proof store.
    */
   offProofs: Record<string, OffProof | null>;
+  /**
+   * Per node, Pacemaker's count of successful fences of it when it was last seen alive: only a fence
+   * recorded since proves it off (liveness.ts pacemakerFenced). Absent without a proof store.
+   */
+  aliveFenceCounts?: Record<string, number>;
 }
 
 export function emptyFacts(): PlanFacts {

@@ -11,6 +11,7 @@ import { type OperationDeps, redactValues } from "./context";
 import { nodeLiveness, type OffProof, provenOff, seenAlive } from "./liveness";
 import {
   describeLocation,
+  drbdHealthy,
   drbdOn,
   type GuestLocation,
   locateGuest,
@@ -120,6 +121,33 @@ export function checkMigrated(
     if (!srcOk || !dstOk) ok = false;
   }
   return { ok, placed, details };
+}
+
+/**
+ * Right before a migration unit starts (a later guest of an evacuation): the guest still runs on
+ * `from` only, and each of its resources is Connected, UpToDate/UpToDate and in sync on both nodes,
+ * Primary on `from` and Secondary on `to`, as the plan checked. Empty when it may start.
+ */
+export function unitStartProblems(
+  state: ClusterState,
+  step: { guest: string; from: string; to: string },
+  resources: readonly string[],
+): string[] {
+  const problems: string[] = [];
+  const loc = locateGuest(state, step.guest);
+  if (!runsOnlyOn(loc, step.from)) problems.push(describeLocation(loc));
+  for (const r of resources) {
+    for (const node of [step.from, step.to]) {
+      const h = drbdHealthy(node, drbdOn(state, node, r), r);
+      if (!h.ok) problems.push(h.detail);
+    }
+    const src = drbdOn(state, step.from, r);
+    const dst = drbdOn(state, step.to, r);
+    if (src && src.role !== "Primary") problems.push(`${r} is ${src.role} on ${step.from}, expected Primary`);
+    if (dst && dst.role !== "Secondary")
+      problems.push(`${r} is ${dst.role} on ${step.to}, expected Secondary`);
+  }
+  return problems;
 }
 
 /** After create: the guest runs on `node` only and its resources are Primary there. */

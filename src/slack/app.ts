@@ -21,6 +21,20 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { ActionRequest, CommandCore, CommandRequest, OutboundMessage, Reply } from "../app/types";
 import { XenopsError } from "../errors";
+import { EVENT_ACTION_PREFIX } from "../events/render";
+import type { FormActor, FormCore } from "../forms/core";
+import {
+  commandText,
+  FORM_ACTION_PREFIX,
+  FORM_CALLBACK_ID,
+  FORM_OPEN_ACTION,
+  FORM_PREFLIGHT_ACTION,
+  type FormState,
+  isRisky,
+  parseAssignments,
+  stateOfView,
+} from "../forms/form";
+import { parseHomeBlockId } from "../forms/home";
 import { boltLogger, slackClientOptions, type WebClient } from "./client";
 import { type SenderLimits, SlackSender } from "./sender";
 
@@ -53,6 +67,10 @@ export interface SlackAppOptions {
    * every replica and kept across restarts. Required in HTTP mode.
    */
   replayStore?: ReplayStore;
+  /** `/xen` without arguments opens this modal form (operations from a phone). */
+  forms?: FormCore;
+  /** The App Home tab: told when a user opens it (it publishes the view). */
+  home?: { opened(userId: string): void };
 }
 
 export interface SlackApp {
@@ -101,8 +119,14 @@ export function toActionRequest(body: SlackAction): ActionRequest | null {
   const b = body as BlockAction;
   const action = b.actions[0];
   const container = b.container as { channel_id?: unknown; message_ts?: unknown };
-  const channelId = b.channel?.id ?? (typeof container.channel_id === "string" ? container.channel_id : null);
-  const messageTs = b.message?.ts ?? (typeof container.message_ts === "string" ? container.message_ts : null);
+  // A button on the App Home tab has no message: its block id names the incident's channel and message.
+  const home = action && "block_id" in action ? parseHomeBlockId(String(action.block_id)) : null;
+  const channelId =
+    b.channel?.id ??
+    (typeof container.channel_id === "string" ? container.channel_id : (home?.channel ?? null));
+  const messageTs =
+    b.message?.ts ??
+    (typeof container.message_ts === "string" ? container.message_ts : home ? (home.ts ?? "home") : null);
   if (!action || !channelId || !messageTs) return null;
   const value = "value" in action && typeof action.value === "string" ? action.value : "";
   const actionTs = typeof action.action_ts === "string" ? action.action_ts : null;
@@ -408,8 +432,23 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     logger.error({ error: error.code ?? error.name }, "slack listener failed");
   });
 
-  app.command(commandName, async ({ command, ack, context }) => {
+  app.command(commandName, async ({ command, ack, context, client }) => {
     const request = toCommandRequest(command);
+    if (request.text === "" && opts.forms) {
+      // The trigger_id expires 3 s after the command: the first view comes from stored state only.
+      const forms = opts.forms;
+      await ack();
+      try {
+        const { view } = await forms.open(request.channelId);
+        await client.views.open({ trigger_id: command.trigger_id, view: view as never });
+      } catch (err) {
+        logger.error({ deliveryId: request.deliveryId, err }, "form open failed");
+        await sender.postEphemeral(request.channelId, request.userId, {
+          text: `The form could not open; type the command instead (\`${commandName} help\`).`,
+        });
+      }
+      return;
+    }
     if (context.retryNum)
       logger.info({ deliveryId: request.deliveryId, retryNum: context.retryNum }, "slack retry");
     const { first, final } = settleWithin(opts.core.command(request), ackDeadlineMs);
@@ -428,9 +467,10 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     await sender.postEphemeral(request.channelId, request.userId, message);
   });
 
-  app.action(/^xenops:/, async ({ ack, body }) => {
+  app.action(/^xenops:/, async ({ ack, body, client }) => {
     // Ack first: the core's answer (if any) goes out as an ephemeral message afterwards.
     await ack();
+    if (opts.forms && (await openFenceForm(opts.forms, body, client, logger))) return;
     const request = toActionRequest(body);
     if (!request) {
       logger.warn({ type: body.type }, "ignored an action without channel, message or action");
@@ -445,6 +485,13 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     }
     if (result) await sender.postEphemeral(request.channelId, request.userId, toOutbound(result));
   });
+
+  if (opts.forms) registerForms(app, opts.forms, sender, logger, ackDeadlineMs);
+  const home = opts.home;
+  if (home)
+    app.event("app_home_opened", async ({ event }) => {
+      if (event.tab === "home") home.opened(event.user);
+    });
 
   let server: Server | null = null;
   return {
@@ -475,4 +522,176 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
       await Promise.race([sender.drain(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     },
   };
+}
+
+// ---- the modal form (`/xen` without arguments) ----
+
+/**
+ * An incident's "Fence NODE" button opens the modal pre-filled (fence, cluster, node): the on-call sees
+ * the dry run and types any confirmation before filing the same request as `/xen fence`. True when it
+ * was handled here.
+ */
+async function openFenceForm(
+  forms: FormCore,
+  body: SlackAction,
+  client: WebClient,
+  logger: Logger,
+): Promise<boolean> {
+  if (body.type !== "block_actions") return false;
+  const b = body as BlockAction;
+  const action = b.actions[0];
+  if (!action?.action_id.startsWith(`${EVENT_ACTION_PREFIX}fence:`)) return false;
+  const value = "value" in action && typeof action.value === "string" ? action.value : "";
+  let parsed: { c?: unknown; a?: { kind?: unknown; node?: unknown } };
+  try {
+    parsed = JSON.parse(value) as typeof parsed;
+  } catch {
+    return false;
+  }
+  const channelId = b.channel?.id ?? (b.container as { channel_id?: string }).channel_id;
+  if (!channelId || typeof parsed.c !== "string" || typeof parsed.a?.node !== "string") return false;
+  try {
+    const { view } = await forms.open(channelId, { action: "fence", cluster: parsed.c, node: parsed.a.node });
+    await client.views.open({ trigger_id: b.trigger_id, view: view as never });
+    return true;
+  } catch (err) {
+    // The modal could not open: the button does what it does without one (plan at once).
+    logger.warn({ err }, "fence form open failed");
+    return false;
+  }
+}
+
+interface ViewPayload {
+  id: string;
+  hash?: string;
+  private_metadata?: string;
+  state?: { values?: Record<string, Record<string, never>> };
+  blocks?: { block_id?: string; type?: string }[];
+}
+
+function formActor(viewId: string, userId: string, teamId: string | null): FormActor {
+  return { source: "slack", viewId, userId, teamId };
+}
+
+/** The block id that shows a field's error: its input block, else the action select. */
+function errorBlocks(view: ViewPayload, errors: Partial<Record<string, string>>): Record<string, string> {
+  const inputs = (view.blocks ?? []).filter((b) => b.type === "input" && b.block_id);
+  const idOf = (field: string) => inputs.find((b) => b.block_id?.split(".")[0] === field)?.block_id;
+  const out: Record<string, string> = {};
+  for (const [field, message] of Object.entries(errors)) {
+    if (!message) continue;
+    const id = idOf(field) ?? idOf("action");
+    if (id) out[id] = out[id] ? `${out[id]} ${message}` : message;
+  }
+  return out;
+}
+
+function registerForms(
+  app: App,
+  forms: FormCore,
+  sender: SlackSender,
+  logger: Logger,
+  ackDeadlineMs: number,
+): void {
+  /** Updates the modal; with `hash`, only if nothing updated it since (else Slack answers hash_conflict). */
+  const update = async (
+    client: WebClient,
+    view: ViewPayload,
+    next: Record<string, unknown>,
+    hash?: string,
+  ): Promise<string | null> => {
+    const res = await client.views.update({
+      view_id: view.id,
+      view: next as never,
+      ...(hash ? { hash } : {}),
+    });
+    return (res.view as { hash?: string } | undefined)?.hash ?? null;
+  };
+
+  /** Runs the dry run and shows it; the modal says "running" meanwhile. */
+  const preflight = async (client: WebClient, view: ViewPayload, actor: FormActor, state: FormState) => {
+    const command = commandText(state.values, { dryRun: true });
+    if (!command) return;
+    const pending = await forms.change({
+      ...state,
+      preflight: { command, ok: null, text: "Running the dry run (read-only)…" },
+    });
+    const hash = await update(client, view, pending.view);
+    const done = await forms.preflight(actor, state);
+    if (!done) return;
+    try {
+      // The user may have changed a choice meanwhile: then this dry run is stale and is not shown.
+      await update(client, view, done.view, hash ?? undefined);
+    } catch (err) {
+      if ((err as { data?: { error?: string } }).data?.error !== "hash_conflict") throw err;
+      logger.info({ viewId: view.id }, "form changed during its preflight; stale dry run dropped");
+    }
+  };
+
+  app.action(new RegExp(`^${FORM_ACTION_PREFIX}`), async ({ ack, body, client, action }) => {
+    await ack();
+    const b = body as BlockAction & { view?: ViewPayload };
+    const actionId = "action_id" in action ? action.action_id : "";
+    const teamId = b.team?.id ?? null;
+    try {
+      if (actionId === FORM_OPEN_ACTION) {
+        // A button on a message (an incident): the same modal, pre-filled from the button's value.
+        const value = "value" in action && typeof action.value === "string" ? action.value : "";
+        const channelId = b.channel?.id ?? (b.container as { channel_id?: string }).channel_id;
+        if (!channelId) return;
+        const { view } = await forms.open(channelId, parseAssignments(value).values);
+        await client.views.open({ trigger_id: b.trigger_id, view: view as never });
+        return;
+      }
+      const view = b.view;
+      const state = view ? stateOfView(view) : null;
+      if (!view || !state) {
+        logger.warn({ actionId: actionId.slice(0, 60) }, "form action without a readable view");
+        return;
+      }
+      const actor = formActor(view.id, b.user.id, teamId);
+      if (actionId === FORM_PREFLIGHT_ACTION) {
+        await preflight(client, view, actor, state);
+        return;
+      }
+      const next = await forms.change(state);
+      await update(client, view, next.view);
+      // A complete risky request: its dry run is shown before it can be submitted.
+      const command = commandText(next.state.values, { dryRun: true });
+      const shown = next.state.preflight;
+      // (A dry run still "running" in the view the user acted on was dropped as stale: run it again.)
+      if (command && isRisky(next.state.values) && (shown?.command !== command || shown.ok === null))
+        await preflight(client, view, actor, next.state);
+    } catch (err) {
+      logger.error({ err, actionId: actionId.slice(0, 60) }, "form action failed");
+    }
+  });
+
+  app.view(FORM_CALLBACK_ID, async ({ ack, body, view }) => {
+    const v = view as unknown as ViewPayload;
+    const state = stateOfView(v);
+    if (!state) {
+      await ack();
+      logger.warn({ viewId: v.id }, "form submitted without a readable state");
+      return;
+    }
+    const actor = formActor(v.id, body.user.id, body.team?.id ?? null);
+    const { first, final } = settleWithin(forms.submit(actor, state), ackDeadlineMs);
+    const outcome = await first;
+    if (outcome.kind === "done") {
+      const r = outcome.value;
+      if (!r.ok) return ack({ response_action: "errors", errors: errorBlocks(v, r.errors) });
+      return ack({ response_action: "update", view: r.view as never });
+    }
+    // Late or failed: close the modal; the answer goes to the user as an ephemeral message.
+    await ack();
+    const late = outcome.kind === "late" ? await final : outcome;
+    let text = INTERNAL_ERROR_TEXT;
+    if (late.kind === "done")
+      text = late.value.ok
+        ? late.value.reply.text
+        : `Not filed: ${Object.values(late.value.errors).join(" ")}`;
+    else if (late.kind === "failed") logger.error({ viewId: v.id, err: late.error }, "form submit failed");
+    await sender.postEphemeral(state.channelId, actor.userId, { text });
+  });
 }

@@ -284,7 +284,8 @@ describe("a worker killed in the middle of a migration", () => {
       expect(journal.finished?.outcome).toBe("ok");
       expect(card).toContain("Done: Live-migrate internet from ics2 to ics1");
       expect(card).toContain("internet runs on ics1 (verified after a worker restart)");
-      expect(card).toContain("completed: demote internet on ics2");
+      expect(card).toContain("ran: drbdadm secondary internet on ics2");
+      expect(card).toContain("internet: Primary on ics1 only (read back on every node)");
       expect(migrate.count).toBe(1);
       expect(s.lab.sim.cluster.guestLocations("internet")).toEqual(["ics1"]);
       expect(s.lab.sim.cluster.resource("internet")?.local.ics2?.role).toBe("Secondary");

@@ -15,7 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterConfig } from "../../src/config/schema";
 import { runDoctor } from "../../src/doctor/run";
 import { heartbeatDriver } from "../../src/drivers/heartbeat";
-import { classifyHaLog, type HaLogEvent, parseHaLogLine } from "../../src/drivers/heartbeat/ha-log";
+import {
+  classifyHaLog,
+  type HaLogEvent,
+  parseHaLogLine,
+  readAutoFailback,
+} from "../../src/drivers/heartbeat/ha-log";
 import { parseHaresources } from "../../src/drivers/heartbeat/haresources";
 import { realHaTiming } from "../../src/lab/real-ha/config";
 import { type RealHaLab, realHaUnavailable, startRealHa } from "../../src/lab/real-ha/index";
@@ -94,6 +99,8 @@ describe.skipIf(skipReason !== null)("real heartbeat, STONITH through apcsmart, 
         ["ics1", "online"],
         ["ics2", "online"],
       ]);
+      // cl_status hbparameter, answered by the running heartbeat from its ha.cf.
+      expect(await readAutoFailback(r)).toBe(true);
       // The node's own files (written by the lab into its mount namespace), not the simulator's.
       const haCf = (await r.run(["cat", "/etc/ha.d/ha.cf"])).stdout;
       expect(haCf).toContain("ucast           eth1 10.99.0.2");

@@ -54,7 +54,7 @@ describe("embedded redis", () => {
     try {
       expect(await client.ping()).toBe("PONG");
       expect(await client.config("GET", "save")).toEqual(["save", ""]);
-      expect(await client.config("GET", "appendonly")).toEqual(["appendonly", "no"]);
+      expect(await client.config("GET", "appendonly")).toEqual(["appendonly", "yes"]);
       expect(await client.config("GET", "protected-mode")).toEqual(["protected-mode", "yes"]);
       expect(await client.config("GET", "bind")).toEqual(["bind", "127.0.0.1"]);
     } finally {

@@ -164,7 +164,7 @@ describe("renderStatusCard", () => {
     expect(all).toContain("*Domains*: unknown: ssh_timeout: xm list timed out after 15 s");
     expect(all).toContain("*DRBD*: unknown (not reported)");
     expect(all).toContain("HA: unknown: exec_failed: cl_status: &lt;not running&gt; &amp; no pid");
-    expect(all).toContain("Xen: unknown: parse_error: xm info: line 3: bad");
+    expect(all).toContain("Xen: unknown (unreadable output): xm info: line 3: bad");
     expect(all).toContain(
       "*ics2* :red_circle: unreachable: ssh_connect_failed: connect ECONNREFUSED 10.0.0.2:22",
     );

@@ -117,6 +117,11 @@ export class FakeSlack {
    */
   enforceMessageLimits = true;
 
+  /** Modals opened with views.open (by view id), as last updated. */
+  readonly views = new Map<string, FakeView>();
+  /** Home tabs published with views.publish, by user id. */
+  readonly homeTabs = new Map<string, Record<string, unknown>>();
+
   private readonly forced = new Map<string, Forced[]>();
   private readonly callWaiters: {
     predicate: (c: RecordedCall) => boolean;
@@ -491,9 +496,132 @@ export class FakeSlack {
           return err("invalid_arguments");
         return ok({ files: files.map((f) => ({ id: f.id, title: f.title ?? null })) });
       }
+      case "views.open":
+      case "views.update":
+      case "views.publish":
+        return this.handleViews(method, args);
       default:
         return err("unknown_method");
     }
+  }
+
+  /** views.open / views.update / views.publish as Slack answers them (ids, hashes, hash conflicts). */
+  private handleViews(method: string, args: Record<string, unknown>): Answer {
+    const ok = (body: Record<string, unknown>): Answer => ({ status: 200, body: { ok: true, ...body } });
+    const err = (error: string): Answer => ({ status: 200, body: { ok: false, error } });
+    const view = typeof args.view === "string" ? safeJson(args.view) : args.view;
+    if (typeof view !== "object" || view === null) return err("invalid_arguments");
+    const v = view as Record<string, unknown>;
+    if (method === "views.publish") {
+      const user = typeof args.user_id === "string" ? args.user_id : null;
+      if (!user || v.type !== "home") return err("invalid_arguments");
+      this.homeTabs.set(user, v);
+      return ok({ view: { ...v, id: `VH${user}` } });
+    }
+    if (v.type !== "modal") return err("invalid_arguments");
+    const hash = `h${++this.idCounter}`;
+    if (method === "views.open") {
+      if (typeof args.trigger_id !== "string") return err("invalid_trigger_id");
+      const id = `V${String(++this.idCounter).padStart(8, "0")}`;
+      this.views.set(id, { id, hash, view: v, updates: 0 });
+      return ok({ view: { ...v, id, hash } });
+    }
+    const id = typeof args.view_id === "string" ? args.view_id : "";
+    const known = this.views.get(id);
+    if (!known) return err("not_found");
+    if (typeof args.hash === "string" && args.hash !== known.hash) return err("hash_conflict");
+    known.view = v;
+    known.hash = hash;
+    known.updates += 1;
+    return ok({ view: { ...v, id, hash } });
+  }
+
+  /** The `view` of an interactive payload: the stored view with its inputs' current values. */
+  private viewPayload(viewId: string, chosen: Record<string, string | string[]>): Record<string, unknown> {
+    const known = this.views.get(viewId);
+    if (!known) throw new Error(`fake-slack: no view ${viewId}`);
+    return {
+      id: viewId,
+      hash: known.hash,
+      ...known.view,
+      state: { values: inputValues(known.view, chosen) },
+    };
+  }
+
+  /**
+   * A user changes the modal's input `field` (select, checkboxes, text): a block_actions payload from the
+   * view, as Slack sends it for `dispatch_action` inputs. `chosen` are the inputs' values (by field, the
+   * block id before its first dot); the others keep their initial values. A button is named by action id.
+   */
+  sendViewAction(
+    viewId: string,
+    o: { field?: string; actionId?: string; userId: string; chosen?: Record<string, string | string[]> },
+  ): Promise<EnvelopeAck> {
+    const chosen = o.chosen ?? {};
+    const view = this.viewPayload(viewId, chosen);
+    const blocks = (view.blocks as { block_id?: string; type?: string }[] | undefined) ?? [];
+    const block = o.field ? blocks.find((b) => b.block_id?.split(".")[0] === o.field) : undefined;
+    const actionId = o.actionId ?? `xenops-form:${o.field ?? ""}`;
+    return this.sendEnvelope("interactive", {
+      type: "block_actions",
+      user: {
+        id: o.userId,
+        username: o.userId.toLowerCase(),
+        name: o.userId.toLowerCase(),
+        team_id: "T0FAKE",
+      },
+      api_app_id: "AFAKE",
+      token: "legacy-verification-token",
+      container: { type: "view", view_id: viewId },
+      trigger_id: nextTriggerId(),
+      team: { id: "T0FAKE", domain: "fake" },
+      is_enterprise_install: false,
+      view,
+      actions: [
+        {
+          type: o.field ? "static_select" : "button",
+          action_id: actionId,
+          block_id: block?.block_id ?? "b1",
+          action_ts: "1700000001.000000",
+          ...(o.field ? {} : { value: "preflight" }),
+        },
+      ],
+    });
+  }
+
+  /** The user presses the modal's submit button: a view_submission payload. */
+  sendViewSubmission(
+    viewId: string,
+    o: { userId: string; chosen?: Record<string, string | string[]> },
+  ): Promise<EnvelopeAck> {
+    return this.sendEnvelope("interactive", {
+      type: "view_submission",
+      team: { id: "T0FAKE", domain: "fake" },
+      user: {
+        id: o.userId,
+        username: o.userId.toLowerCase(),
+        name: o.userId.toLowerCase(),
+        team_id: "T0FAKE",
+      },
+      api_app_id: "AFAKE",
+      token: "legacy-verification-token",
+      trigger_id: nextTriggerId(),
+      view: this.viewPayload(viewId, o.chosen ?? {}),
+      is_enterprise_install: false,
+    });
+  }
+
+  /** An Events API event (e.g. `app_home_opened`) over Socket Mode. */
+  sendEvent(event: Record<string, unknown>): Promise<EnvelopeAck> {
+    return this.sendEnvelope("events_api", {
+      token: "legacy-verification-token",
+      team_id: "T0FAKE",
+      api_app_id: "AFAKE",
+      type: "event_callback",
+      event_id: `Ev${++this.idCounter}`,
+      event_time: Math.floor(Date.now() / 1000),
+      event,
+    });
   }
 
   private handleSocket(ws: WebSocket): void {
@@ -731,4 +859,53 @@ async function parseMultipart(
     else files.set(k, await v.text());
   }
   return { fields, files };
+}
+
+// ---- modals (views.open / views.update / view_submission) ----
+
+export interface FakeView {
+  id: string;
+  hash: string;
+  view: Record<string, unknown>;
+  updates: number;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+type InputBlock = { type?: string; block_id?: string; element?: Record<string, unknown> };
+
+/** `view.state.values` as Slack builds it: every input's current value, keyed by block and action id. */
+function inputValues(
+  view: Record<string, unknown>,
+  chosen: Record<string, string | string[]>,
+): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const b of (view.blocks as InputBlock[] | undefined) ?? []) {
+    if (b.type !== "input" || !b.block_id || !b.element) continue;
+    const el = b.element;
+    const field = b.block_id.split(".")[0] ?? "";
+    const given = chosen[field];
+    const actionId = String(el.action_id ?? "a");
+    const opt = (value: string) => ({ text: { type: "plain_text", text: value }, value });
+    if (el.type === "checkboxes") {
+      const initial = ((el.initial_options as { value: string }[] | undefined) ?? []).map((o) => o.value);
+      const values =
+        given === undefined ? initial : Array.isArray(given) ? given : given.split(" ").filter(Boolean);
+      out[b.block_id] = { [actionId]: { type: "checkboxes", selected_options: values.map(opt) } };
+    } else if (el.type === "plain_text_input") {
+      const value = given === undefined ? ((el.initial_value as string | undefined) ?? null) : String(given);
+      out[b.block_id] = { [actionId]: { type: "plain_text_input", value } };
+    } else {
+      const initial = (el.initial_option as { value: string } | undefined)?.value;
+      const value = given === undefined ? initial : String(given);
+      out[b.block_id] = { [actionId]: { type: el.type, selected_option: value ? opt(value) : null } };
+    }
+  }
+  return out;
 }

@@ -196,7 +196,9 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
       const lines = d.filter((x) => x.key === "stonith_host" || x.key === "stonith");
       stonithEvidence.push({
         node: n.node,
-        lines: lines.length ? lines.map((x) => `${x.key} ${x.value}`) : ["(no stonith_host line)"],
+        lines: lines.length
+          ? lines.map((x) => `${x.key} ${shownStonithParams(x.key, x.value, names)}`)
+          : ["(no stonith_host line)"],
       });
       for (const target of names) {
         const covered = lines.some((x) => {
@@ -299,6 +301,20 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
     );
   }
   return out;
+}
+
+/**
+ * A stonith_host / stonith line as the report shows it: heartbeat takes the device's login and password
+ * as plain parameters there (`stonith_host * baytech 10.0.0.3 mylogin mysecretpassword`), and the
+ * report goes to Slack. Kept: the fencing host and type, node names and absolute paths (a serial
+ * device, a `stonith` config file); every other parameter is replaced.
+ */
+function shownStonithParams(key: string, value: string, nodes: readonly string[]): string {
+  const words = value.split(/\s+/).filter((w) => w !== "");
+  const head = key === "stonith_host" ? 2 : 1;
+  return words
+    .map((w, i) => (i < head || nodes.includes(w) || /^\/[\w./-]*$/.test(w) ? w : "[redacted]"))
+    .join(" ");
 }
 
 function cibProperties(text: string): Record<string, string> {

@@ -7,10 +7,10 @@
  * simulated peer's power. heartbeat's resource scripts (drbddisk, contrib/ha/xen-guest) call the
  * simulator's `drbdadm` and `xm` of their node through shims: Xen and DRBD cannot run here.
  *
- * Over SSH the simulated nodes hand `cl_status`, `stonith` and reads of /etc/ha.d and heartbeat's
- * log to the node's namespaces (src/sim/passthrough.ts), so xenops reads the real thing.
+ * Over SSH the simulated nodes hand `cl_status`, `stonith`, `drbdadm dump` and reads of /etc/ha.d and
+ * heartbeat's log to the node's namespaces (src/sim/passthrough.ts), so xenops reads the real thing.
  *
- * Clean-up: stop() ends every namespace, relay and pty; a lab killed outright takes them along (the
+ * Clean-up: close() ends every namespace, relay and pty; a lab killed outright takes them along (the
  * holders and relays exit when their stdin pipe from the lab closes); a watchdog shell removes the
  * temp directory then; and start-up first removes what a dead lab left behind (cleanupLeftovers).
  */
@@ -188,7 +188,7 @@ export interface RealHaLab {
   crash(node: string): Promise<void>;
   /** Resolves when heartbeat runs on every powered node, they see each other and each group is home. */
   waitReady(timeoutMs?: number): Promise<void>;
-  /** Waits until PREDICATE (checked after each simulator change and every 250 ms) holds. */
+  /** Waits until PREDICATE (checked every 250 ms: heartbeat's state lives outside the simulator) holds. */
   waitFor(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -311,7 +311,7 @@ export async function startRealHa(options: RealHaOptions): Promise<RealHaLab> {
         const up = sim.node(n.name)?.up ?? false;
         if (powered.get(n.name) === up) continue;
         powered.set(n.name, up);
-        logger?.warn({ node: n.name, up }, "real-HA lab: node power changed");
+        logger?.info({ node: n.name, up }, "real-HA lab: node power changed");
         if (!up) void n.ns.killAll();
         else {
           freshRun(n.ns.dir, ids);

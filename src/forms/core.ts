@@ -1,0 +1,181 @@
+/**
+ * The form core: the `/xen` modal's behaviour for every front end (Slack's views, the console's
+ * `form` and `submit` lines). Opening and changing a form read only the inventory and the stored
+ * facts (no SSH: Slack's trigger_id expires in 3 s). The preflight is the typed command with
+ * `--dry-run`, filed through the command core like any command; submitting files the typed command
+ * itself, with the view id as the delivery id, so a resubmitted view queues nothing twice.
+ */
+import { createHash } from "node:crypto";
+import type { CommandCore, Reply } from "../app/types";
+import type { InventoryConfig } from "../config/schema";
+import { errorMessage } from "../errors";
+import type { Facts } from "../events/facts";
+import type { Logger } from "../log";
+import { deriveJobId } from "../queue/names";
+import type { JobOutcome } from "../queue/queues";
+import {
+  buildFormView,
+  commandText,
+  type FormField,
+  type FormPreflight,
+  type FormState,
+  type FormValues,
+  normalize,
+  validate,
+} from "./form";
+
+type Json = Record<string, unknown>;
+
+export interface FormCoreDeps {
+  inventory: InventoryConfig;
+  core: CommandCore;
+  /** The events monitor's last stored facts of a cluster (Redis); null when none. */
+  loadFacts(cluster: string): Promise<Facts | null>;
+  waitForJob(jobId: string, timeoutMs: number): Promise<JobOutcome>;
+  logger: Logger;
+  /** How long the preflight may take before the modal says it is still running (default 60 s). */
+  preflightTimeoutMs?: number;
+}
+
+export interface FormActor {
+  source: "slack" | "console";
+  /** Slack's view id (the console's form id): the delivery id of the submission. */
+  viewId: string;
+  userId: string;
+  teamId: string | null;
+}
+
+export type FormSubmitResult =
+  | { ok: false; errors: Partial<Record<FormField, string>>; state: FormState }
+  | { ok: true; command: string; reply: Reply; view: Json };
+
+export interface FormCore {
+  /** The first view (inventory and stored facts only). */
+  open(channelId: string, values?: FormValues): Promise<{ state: FormState; view: Json }>;
+  /** The view after a choice: stale choices dropped, the valid ones offered. */
+  change(state: FormState): Promise<{ state: FormState; view: Json }>;
+  /** The dry run of the form's command; null when the form is not a complete risky request. */
+  preflight(actor: FormActor, state: FormState): Promise<{ state: FormState; view: Json } | null>;
+  submit(actor: FormActor, state: FormState): Promise<FormSubmitResult>;
+}
+
+/** The plan job's answer (jobs/operation-plan.ts): what it posted, and its text for the modal. */
+interface PlanResult {
+  result?: string;
+  summary?: string;
+  preview?: string;
+}
+
+export function createFormCore(deps: FormCoreDeps): FormCore {
+  const log = deps.logger.child({ component: "forms" });
+  const timeoutMs = deps.preflightTimeoutMs ?? 60_000;
+
+  async function context(channelId: string) {
+    const facts = new Map<string, Facts | null>();
+    for (const c of deps.inventory.clusters.filter((x) => x.channels.includes(channelId))) {
+      try {
+        facts.set(c.name, await deps.loadFacts(c.name));
+      } catch (err) {
+        // Without stored facts every inventory choice is offered; the preflight still checks it.
+        log.warn({ err, cluster: c.name }, "stored facts unreadable for the form");
+        facts.set(c.name, null);
+      }
+    }
+    return { inventory: deps.inventory, facts };
+  }
+
+  async function render(state: FormState) {
+    const ctx = await context(state.channelId);
+    const next: FormState = { ...state, values: normalize(state.values, ctx, state.channelId) };
+    return { state: next, view: buildFormView(next, ctx) };
+  }
+
+  return {
+    open: (channelId, values = {}) => render({ channelId, values, preflight: null }),
+    change: (state) => render(state),
+
+    async preflight(actor, state) {
+      const ctx = await context(state.channelId);
+      const values = normalize(state.values, ctx, state.channelId);
+      const text = commandText(values, { dryRun: true });
+      if (!text || !values.cluster || !/^(migrate|create|fence|evacuate|attest-off) /.test(text)) return null;
+      const digest = createHash("sha256").update(text).digest("hex").slice(0, 12);
+      const deliveryId = `${actor.viewId}:preflight:${digest}:${Date.now().toString(36)}`;
+      let preflight: FormPreflight;
+      try {
+        const reply = await deps.core.command({
+          source: actor.source,
+          deliveryId,
+          teamId: actor.teamId,
+          channelId: state.channelId,
+          userId: actor.userId,
+          text,
+        });
+        const outcome = await deps.waitForJob(
+          deriveJobId(values.cluster, "operation-plan", deliveryId),
+          timeoutMs,
+        );
+        preflight = preflightOf(text, reply, outcome);
+      } catch (err) {
+        log.warn({ err, viewId: actor.viewId }, "form preflight failed");
+        preflight = { command: text, ok: false, text: `The preflight could not run: ${errorMessage(err)}` };
+      }
+      const next: FormState = { channelId: state.channelId, values, preflight };
+      return { state: next, view: buildFormView(next, ctx) };
+    },
+
+    async submit(actor, state) {
+      const ctx = await context(state.channelId);
+      const values = normalize(state.values, ctx, state.channelId);
+      const errors = validate(values);
+      const text = commandText(values);
+      if (Object.keys(errors).length > 0 || !text) return { ok: false, errors, state: { ...state, values } };
+      const reply = await deps.core.command({
+        source: actor.source,
+        deliveryId: actor.viewId,
+        teamId: actor.teamId,
+        channelId: state.channelId,
+        userId: actor.userId,
+        text,
+      });
+      log.info({ viewId: actor.viewId, user: actor.userId, action: values.action }, "form submitted");
+      return { ok: true, command: text, reply, view: resultView(text, reply) };
+    },
+  };
+}
+
+function preflightOf(command: string, reply: Reply, outcome: JobOutcome): FormPreflight {
+  if (outcome.state === "missing")
+    // Nothing was queued: the core refused (role, usage); its answer says why.
+    return { command, ok: false, text: reply.text };
+  if (outcome.state === "timeout")
+    return { command, ok: null, text: `${reply.text}\nStill running; its card will appear in the channel.` };
+  if (outcome.state === "failed")
+    return { command, ok: false, text: `The dry run failed: ${outcome.failedReason}` };
+  // QueueEvents hands the return value over as JSON text; a job read back gives the object.
+  let raw = outcome.returnValue;
+  if (typeof raw === "string") {
+    try {
+      raw = JSON.parse(raw);
+    } catch {
+      raw = {};
+    }
+  }
+  const r = (raw ?? {}) as PlanResult;
+  const text = r.preview ?? r.summary ?? "done";
+  return { command, ok: r.result === "dry-run", text };
+}
+
+/** The modal after submitting: what was filed and the core's answer (same as the typed command's). */
+function resultView(command: string, reply: Reply): Json {
+  return {
+    type: "modal",
+    callback_id: "xenops-form-done",
+    title: { type: "plain_text", text: "xenops" },
+    close: { type: "plain_text", text: "Close" },
+    blocks: [
+      { type: "section", text: { type: "mrkdwn", text: `Filed \`/xen ${command}\``.slice(0, 2_900) } },
+      { type: "section", text: { type: "mrkdwn", text: reply.text.slice(0, 2_900) } },
+    ],
+  };
+}

@@ -1,0 +1,209 @@
+/**
+ * The `/xen` modal's pure parts: valid choices from the inventory and the stored facts, stale choices
+ * dropped, the typed command a form stands for, typed confirmations, and reading Slack's view back.
+ */
+import { describe, expect, it } from "vitest";
+import { InventoryConfig as InventorySchema } from "../../src/config/schema";
+import type { Facts, NodeFacts } from "../../src/events/facts";
+import { emptyMemory } from "../../src/events/facts";
+import {
+  buildFormView,
+  choicesOf,
+  commandText,
+  type FormContext,
+  type FormValues,
+  normalize,
+  parseAssignments,
+  stateOfView,
+  validate,
+} from "../../src/forms/form";
+import { viewText } from "../../src/forms/text";
+
+const key = (c: string) => `SHA256:${c.repeat(43)}`;
+const node = (name: string, k: string) => ({
+  name,
+  host: "127.0.0.1",
+  privateKey: { file: "/nonexistent" },
+  hostKey: key(k),
+});
+
+const inventory = InventorySchema.parse({
+  clusters: [
+    {
+      name: "lab",
+      channels: ["C0LAB"],
+      toolstack: { hypervisor: "xm", drbd: 8, ha: "none", fence: { method: "none" } },
+      nodes: [node("ics1", "A"), node("ics2", "B"), node("ics3", "C")],
+      drbd: [
+        { name: "internet", minor: 0, nodes: ["ics1", "ics2"] },
+        { name: "mail", minor: 1, nodes: ["ics1", "ics3"] },
+      ],
+      guests: [
+        { name: "internet", home: "ics2", drbd: ["internet"] },
+        { name: "mail", home: "ics1", drbd: ["mail"] },
+        { name: "spare", home: "ics3", drbd: ["mail"] },
+      ],
+    },
+  ],
+  roles: { viewer: { users: ["UVIEWER1"] }, operator: { users: ["UOPER1"] } },
+});
+const cluster = inventory.clusters[0]!;
+
+function nodeFacts(guests: string[] | null, reachable = true): NodeFacts {
+  return { reachable, error: null, ha: null, haRunning: null, guests, migrating: [], drbd: null };
+}
+
+const facts: Facts = {
+  cluster: "lab",
+  at: "2026-12-04T18:00:00.000Z",
+  nodes: { ics1: nodeFacts(["mail"]), ics2: nodeFacts(["internet"]), ics3: nodeFacts(null, false) },
+  haResources: null,
+  fences: [],
+  memory: emptyMemory(),
+};
+const ctx: FormContext = { inventory, facts: new Map([["lab", facts]]) };
+
+const values = (v: FormValues) => normalize(v, ctx, "C0LAB");
+
+describe("form choices", () => {
+  it("offers as migrate targets only the nodes holding the guest's DRBD resources, not where it runs", () => {
+    const v = values({ action: "migrate", guest: "internet" });
+    expect(choicesOf("target", v, cluster, facts).map((c) => c.value)).toEqual(["ics1"]);
+    // mail runs on ics1; its resource is on ics1 and ics3.
+    expect(choicesOf("target", values({ action: "migrate", guest: "mail" }), cluster, facts)).toEqual([
+      { value: "ics3", label: "ics3" },
+    ]);
+  });
+
+  it("offers to migrate only guests seen on one node, to create only guests seen nowhere", () => {
+    // ics3's domains are unknown (it does not answer): nothing is concluded, every guest is offered.
+    expect(choicesOf("guest", values({ action: "migrate" }), cluster, facts).map((c) => c.value)).toEqual([
+      "internet",
+      "mail",
+      "spare",
+    ]);
+    const known: Facts = { ...facts, nodes: { ...facts.nodes, ics3: nodeFacts([]) } };
+    expect(choicesOf("guest", values({ action: "migrate" }), cluster, known).map((c) => c.value)).toEqual([
+      "internet",
+      "mail",
+    ]);
+    expect(choicesOf("guest", values({ action: "create" }), cluster, known).map((c) => c.value)).toEqual([
+      "spare",
+    ]);
+  });
+
+  it("offers to attest off only nodes that did not answer at the last look", () => {
+    expect(choicesOf("node", values({ action: "attest-off" }), cluster, facts).map((c) => c.value)).toEqual([
+      "ics3",
+    ]);
+    expect(choicesOf("node", values({ action: "fence" }), cluster, facts)).toHaveLength(3);
+  });
+
+  it("drops choices that are no longer valid when an earlier one changes", () => {
+    expect(values({ action: "migrate", guest: "internet", target: "ics3" })).toEqual({
+      action: "migrate",
+      cluster: "lab",
+      guest: "internet",
+    });
+    expect(values({ action: "fence", guest: "internet", node: "ics2", bogus: "x" } as FormValues)).toEqual({
+      action: "fence",
+      cluster: "lab",
+      node: "ics2",
+    });
+  });
+});
+
+describe("form → typed command", () => {
+  it("is exactly the text a user would type", () => {
+    expect(commandText(values({ action: "migrate", guest: "internet", target: "ics1" }))).toBe(
+      "migrate lab internet to ics1",
+    );
+    expect(
+      commandText(
+        values({ action: "migrate", guest: "internet", target: "ics1", options: "override-ha dry-run" }),
+      ),
+    ).toBe("migrate lab internet to ics1 --override-ha --dry-run");
+    expect(
+      commandText(values({ action: "create", guest: "internet", target: "ics1" }), { dryRun: true }),
+    ).toBe("create lab internet on ics1 --dry-run");
+    expect(commandText(values({ action: "fence", node: "ics2", override_last_copy: "internet" }))).toBe(
+      "fence lab ics2 --override-last-copy internet",
+    );
+    expect(commandText(values({ action: "drbd-watch", resource: "mail" }))).toBe("drbd watch mail lab");
+    expect(commandText(values({ action: "status", subject: "ics2" }))).toBe("status lab ics2");
+    expect(commandText(values({ action: "migrate", guest: "internet" }))).toBeNull();
+  });
+
+  it("asks for the typed confirmations, saying what to type", () => {
+    expect(validate(values({ action: "attest-off", node: "ics3" }))).toEqual({
+      confirm: "Type exactly: ics3",
+    });
+    expect(validate(values({ action: "attest-off", node: "ics3", confirm: "ics3" }))).toEqual({});
+    // A dry run changes nothing: no confirmation.
+    expect(validate(values({ action: "attest-off", node: "ics3", options: "dry-run" }))).toEqual({});
+    expect(validate(values({ action: "fence", node: "ics2" }))).toEqual({});
+    expect(
+      validate(values({ action: "fence", node: "ics2", override_last_copy: "internet", confirm: "ics2" })),
+    ).toEqual({ confirm: "Type exactly: ics2/internet" });
+    expect(
+      validate(
+        values({ action: "fence", node: "ics2", override_last_copy: "internet", confirm: " ics2/internet " }),
+      ),
+    ).toEqual({});
+    expect(validate(values({ action: "migrate", guest: "internet" }))).toEqual({
+      target: "Choose the node.",
+    });
+  });
+});
+
+describe("the modal view", () => {
+  it("has dispatching selects, the command it files, and reads its state back", () => {
+    const state = {
+      channelId: "C0LAB",
+      values: values({ action: "migrate", guest: "internet", target: "ics1" }),
+    };
+    const view = buildFormView(state, ctx);
+    expect(view.type).toBe("modal");
+    expect(view.callback_id).toBe("xenops-form");
+    const blocks = view.blocks as { type: string; block_id?: string; dispatch_action?: boolean }[];
+    const inputs = blocks.filter((b) => b.type === "input");
+    expect(inputs.every((b) => b.dispatch_action === true)).toBe(true);
+    const text = viewText(view);
+    expect(text).toContain("Submitting files exactly:* `/xen migrate lab internet to ics1`");
+    expect(text).toContain("Move to node (target=): *ics1");
+    expect(text).toContain("[Run the preflight]");
+
+    // Slack sends the view back with the user's new selection in state.values.
+    const targetBlock = inputs.find((b) => b.block_id?.startsWith("guest."))!.block_id as string;
+    const back = stateOfView({
+      private_metadata: view.private_metadata as string,
+      state: {
+        values: {
+          [targetBlock]: {
+            "xenops-form:guest": { type: "static_select", selected_option: { value: "mail" } },
+          },
+        },
+      },
+    });
+    expect(back?.channelId).toBe("C0LAB");
+    expect(back?.values.guest).toBe("mail");
+    expect(values(back?.values ?? {})).toEqual({ action: "migrate", cluster: "lab", guest: "mail" });
+    expect(stateOfView({ private_metadata: "{not json" })).toBeNull();
+    expect(stateOfView({ private_metadata: JSON.stringify({ channelId: "nope", values: {} }) })).toBeNull();
+  });
+
+  it("parses console field=value words", () => {
+    expect(
+      parseAssignments("action=fence node=ics2 override-last-copy=internet mail confirm=ics2/internet"),
+    ).toEqual({
+      values: {
+        action: "fence",
+        node: "ics2",
+        override_last_copy: "internet mail",
+        confirm: "ics2/internet",
+      },
+      unknown: [],
+    });
+    expect(parseAssignments("action=fence colour=red stray").unknown).toEqual(["colour=red", "stray"]);
+  });
+});
