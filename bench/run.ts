@@ -69,7 +69,7 @@ async function main(): Promise<number> {
       });
       const label = `(${latency} ms/command)`;
       verdicts.push(...printSnapshotTables(rows, latency === 25).map((v) => `${v} ${label}`));
-      const listed = rows.at(-1)?.commands ?? [];
+      const listed = rows.filter((r) => r.commands.length > 0).at(-1)?.commands ?? [];
       say(`  commands per node: ${listed.join(" · ")}`);
     }
 

@@ -45,6 +45,10 @@ const packages = [
     realHa: true,
   },
   { pkg: "drbd-utils", bins: ["/etc/ha.d/resource.d/drbddisk", "/usr/lib/drbd/drbdadm-83"], realHa: true },
+  // The modern preset's real stack (`--preset modern --ha real`): corosync 3 and Pacemaker 2.1.
+  { pkg: "corosync", bins: ["/usr/sbin/corosync"], realHa: true },
+  { pkg: "pacemaker", bins: ["/usr/sbin/pacemakerd"], realHa: true },
+  { pkg: "pacemaker-cli-utils", bins: ["/usr/sbin/crm_mon", "/usr/sbin/stonith_admin"], realHa: true },
 ];
 const wantRealHa = process.argv.includes("--real-ha") || process.env.XENOPS_REAL_HA === "1";
 const missing = packages

@@ -83,6 +83,10 @@ export function formCoreOf(deps: Deps): FormCore {
     core: deps.core,
     loadFacts: async (cluster) => (await deps.events.store.load(cluster)).facts,
     waitForJob: (id, ms) => deps.jobs.waitForJob(id, ms),
+    approvalTyped: async (id) => {
+      const record = await deps.approvals.get(id);
+      return { found: record !== null, typed: record?.policy.typedConfirmation ?? null };
+    },
     logger: deps.logger,
   });
 }
@@ -313,7 +317,7 @@ export async function runConsole(base: RuntimeBase, options: ConsoleRuntimeOptio
     });
     if (interactive) {
       options.write(
-        `xenops console: type "<SLACK_USER_ID>: /xen status" (or just "/xen status" as ${options.defaultUser ?? "nobody"}); "click <button>" presses a button; Ctrl-D quits.\n`,
+        `xenops console: type "<SLACK_USER_ID>: /xen status" (or just "/xen status" as ${options.defaultUser ?? "nobody"}); "click <button>" presses a button; "form action=migrate ..." and "submit" fill the /xen form; Ctrl-D quits.\n`,
       );
       rl.setPrompt("xenops> ");
       rl.prompt();

@@ -91,6 +91,68 @@ export interface CommandCore {
   action(request: ActionRequest): Promise<Reply | null>;
 }
 
+/**
+ * The `/xen` form (Slack's modal; the console's `form` and `submit` lines), implemented in
+ * src/forms/. Opening and changing it read stored state only (Slack's trigger_id expires in 3 s);
+ * submitting files the typed command through the CommandCore, with the view id as its delivery id.
+ */
+export type FormField =
+  | "action"
+  | "cluster"
+  | "subject"
+  | "guest"
+  | "target"
+  | "node"
+  | "resource"
+  | "override_last_copy"
+  | "options"
+  | "request"
+  | "confirm";
+
+/** What the user chose so far; multi-valued fields (options, override_last_copy) are space-separated. */
+export type FormValues = Partial<Record<FormField, string>>;
+
+export interface FormPreflight {
+  /** The typed command (with `--dry-run`) it was run for: stale once the form says something else. */
+  command: string;
+  /** null while it runs or when it did not finish in time. */
+  ok: boolean | null;
+  text: string;
+}
+
+/** Kept in the view's private_metadata: where the form was opened, its choices, its last preflight. */
+export interface FormState {
+  channelId: string;
+  values: FormValues;
+  preflight?: FormPreflight | null;
+}
+
+/** A Slack view (modal or home) as JSON. */
+export type ViewJson = Record<string, unknown>;
+
+export interface FormActor {
+  source: "slack" | "console";
+  /** Slack's view id (the console's form id): the delivery id of the submission. */
+  viewId: string;
+  userId: string;
+  teamId: string | null;
+}
+
+export type FormSubmitResult =
+  | { ok: false; errors: Partial<Record<FormField, string>>; state: FormState }
+  | { ok: true; command: string; reply: Reply; view: ViewJson };
+
+export interface FormCore {
+  /** The first view (inventory and stored facts only). */
+  open(channelId: string, values?: FormValues): Promise<{ state: FormState; view: ViewJson }>;
+  /** The view after a choice: stale choices dropped, the valid ones offered. */
+  change(state: FormState): Promise<{ state: FormState; view: ViewJson }>;
+  /** The dry run of the form's command; null when the form is not a complete risky request. */
+  preflight(actor: FormActor, state: FormState): Promise<{ state: FormState; view: ViewJson } | null>;
+  /** Typed confirmations checked, then the typed command filed through the command core. */
+  submit(actor: FormActor, state: FormState): Promise<FormSubmitResult>;
+}
+
 /** Slack user-group membership, for authorisation on immutable IDs. */
 export interface GroupDirectory {
   /** IDs of the user groups the user belongs to, from a cache kept fresh in the background. */

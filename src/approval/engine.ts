@@ -460,6 +460,15 @@ export class ApprovalEngine {
         "invalid_argument",
         `${plan.action === "fence" ? "a fence of the last UpToDate copy" : "split-brain recovery"} needs the typed confirmation ${confirmation}`,
       );
+    // An attestation lets a node's guests start elsewhere: the approver types the node's name, too.
+    if (plan.action === "attest_off") {
+      const node = plan.params.node ?? plan.target.node;
+      if (typeof node !== "string" || node === "" || policy.typedConfirmation !== node)
+        throw new XenopsError(
+          "invalid_argument",
+          `an attestation that a node is off needs the typed confirmation ${String(node ?? "(no node)")}`,
+        );
+    }
     if (!(await this.options.authorizer.has(opts.requestedBy, policy.requestRole)))
       throw new XenopsError("forbidden", `requesting ${plan.action} needs the ${policy.requestRole} role`);
     const id = randomBytes(12).toString("base64url");

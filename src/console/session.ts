@@ -130,8 +130,9 @@ export class ConsoleSession {
   }
 
   /**
-   * `form field=value ...`: opens the modal with these choices (as the user would pick them) and shows
-   * it, with its preflight once the request is complete. `submit [field=value ...]`: adds the values to
+   * `form field=value ...`: makes these choices (as the user would pick them, one select after the
+   * other) and shows the form, with its preflight once the request is complete; with `action=` it opens
+   * a new form, else it goes on with the user's open one. `submit [field=value ...]`: adds the values to
    * the user's open form (opening one if none) and submits it, as Slack's submit button does.
    */
   private async formLine(user: string, verb: "form" | "submit", args: string, viewId: string): Promise<void> {
@@ -145,7 +146,8 @@ export class ConsoleSession {
       );
       return;
     }
-    const current = verb === "submit" ? this.openForms.get(user) : undefined;
+    // `form action=...` opens a new form; other lines go on with the user's open form, if any.
+    const current = verb === "submit" || values.action === undefined ? this.openForms.get(user) : undefined;
     const open = current ?? { viewId, state: { channelId: this.opts.channel, values: {}, preflight: null } };
     const actor = { source: "console" as const, viewId: open.viewId, userId: user, teamId: null };
     // As in Slack: each choice updates the view in turn (the later selects depend on the earlier ones).

@@ -6,23 +6,24 @@
  * itself, with the view id as the delivery id, so a resubmitted view queues nothing twice.
  */
 import { createHash } from "node:crypto";
-import type { CommandCore, Reply } from "../app/types";
+import type {
+  CommandCore,
+  FormActor,
+  FormCore,
+  FormPreflight,
+  FormState,
+  FormSubmitResult,
+  Reply,
+} from "../app/types";
 import type { InventoryConfig } from "../config/schema";
 import { errorMessage } from "../errors";
 import type { Facts } from "../events/facts";
 import type { Logger } from "../log";
 import { deriveJobId } from "../queue/names";
 import type { JobOutcome } from "../queue/queues";
-import {
-  buildFormView,
-  commandText,
-  type FormField,
-  type FormPreflight,
-  type FormState,
-  type FormValues,
-  normalize,
-  validate,
-} from "./form";
+import { buildFormView, commandText, normalize, validate } from "./form";
+
+export type { FormActor, FormCore, FormSubmitResult };
 
 type Json = Record<string, unknown>;
 
@@ -33,30 +34,13 @@ export interface FormCoreDeps {
   loadFacts(cluster: string): Promise<Facts | null>;
   waitForJob(jobId: string, timeoutMs: number): Promise<JobOutcome>;
   logger: Logger;
+  /**
+   * The typed confirmation an approval request asks for (null: none), or `found: false` when there is
+   * no such request; for checking the `approve` form on submit.
+   */
+  approvalTyped?(id: string): Promise<{ found: boolean; typed: string | null }>;
   /** How long the preflight may take before the modal says it is still running (default 60 s). */
   preflightTimeoutMs?: number;
-}
-
-export interface FormActor {
-  source: "slack" | "console";
-  /** Slack's view id (the console's form id): the delivery id of the submission. */
-  viewId: string;
-  userId: string;
-  teamId: string | null;
-}
-
-export type FormSubmitResult =
-  | { ok: false; errors: Partial<Record<FormField, string>>; state: FormState }
-  | { ok: true; command: string; reply: Reply; view: Json };
-
-export interface FormCore {
-  /** The first view (inventory and stored facts only). */
-  open(channelId: string, values?: FormValues): Promise<{ state: FormState; view: Json }>;
-  /** The view after a choice: stale choices dropped, the valid ones offered. */
-  change(state: FormState): Promise<{ state: FormState; view: Json }>;
-  /** The dry run of the form's command; null when the form is not a complete risky request. */
-  preflight(actor: FormActor, state: FormState): Promise<{ state: FormState; view: Json } | null>;
-  submit(actor: FormActor, state: FormState): Promise<FormSubmitResult>;
 }
 
 /** The plan job's answer (jobs/operation-plan.ts): what it posted, and its text for the modal. */
@@ -127,7 +111,11 @@ export function createFormCore(deps: FormCoreDeps): FormCore {
     async submit(actor, state) {
       const ctx = await context(state.channelId);
       const values = normalize(state.values, ctx, state.channelId);
-      const errors = validate(values);
+      const approval =
+        values.action === "approve" && values.request && deps.approvalTyped
+          ? await deps.approvalTyped(values.request).catch(() => undefined)
+          : undefined;
+      const errors = validate(values, approval);
       const text = commandText(values);
       if (Object.keys(errors).length > 0 || !text) return { ok: false, errors, state: { ...state, values } };
       const reply = await deps.core.command({

@@ -7,14 +7,13 @@
  * goes through the same command core (same parsing, role check and idempotency).
  */
 import { createHash } from "node:crypto";
+import type { FormField, FormPreflight, FormState, FormValues } from "../app/types";
 import type { ClusterConfig, InventoryConfig } from "../config/schema";
 import type { Facts } from "../events/facts";
 
 export const FORM_CALLBACK_ID = "xenops-form";
 /** Prefix of the modal's own action ids (selects with dispatch_action, the preflight button). */
 export const FORM_ACTION_PREFIX = "xenops-form:";
-/** Incident buttons that open the modal pre-filled instead of planning at once. */
-export const FORM_OPEN_ACTION = `${FORM_ACTION_PREFIX}open`;
 export const FORM_PREFLIGHT_ACTION = `${FORM_ACTION_PREFIX}preflight`;
 
 export const FORM_ACTIONS = [
@@ -25,23 +24,12 @@ export const FORM_ACTIONS = [
   { id: "evacuate", label: "Evacuate a node" },
   { id: "attest-off", label: "Attest a node is off" },
   { id: "drbd-watch", label: "Watch a DRBD resync" },
+  { id: "approve", label: "Approve a request (typed confirmation)" },
 ] as const;
 export type FormAction = (typeof FORM_ACTIONS)[number]["id"];
 
 /** Risky actions: they have a dry run, shown in the modal before submitting. */
 const RISKY: ReadonlySet<FormAction> = new Set(["migrate", "create", "fence", "evacuate", "attest-off"]);
-
-export type FormField =
-  | "action"
-  | "cluster"
-  | "subject"
-  | "guest"
-  | "target"
-  | "node"
-  | "resource"
-  | "override_last_copy"
-  | "options"
-  | "confirm";
 
 const FIELDS = new Set<string>([
   "action",
@@ -53,28 +41,12 @@ const FIELDS = new Set<string>([
   "resource",
   "override_last_copy",
   "options",
+  "request",
   "confirm",
 ]);
 
 export function isFormField(name: string): name is FormField {
   return FIELDS.has(name);
-}
-
-/** What the user chose so far; multi-valued fields (options, override_last_copy) are space-separated. */
-export type FormValues = Partial<Record<FormField, string>>;
-
-/** Kept in the view's private_metadata: where the form was opened, and its last preflight. */
-export interface FormState {
-  channelId: string;
-  values: FormValues;
-  preflight?: FormPreflight | null;
-}
-
-export interface FormPreflight {
-  /** The typed command it was run for: stale once the form says something else. */
-  command: string;
-  ok: boolean | null;
-  text: string;
 }
 
 export interface Choice {
@@ -105,10 +77,17 @@ export function fieldsOf(action: FormAction | undefined): FormField[] {
       return ["node", "options", "confirm"];
     case "drbd-watch":
       return ["resource"];
+    case "approve":
+      return ["request", "confirm"];
     default:
       return [];
   }
 }
+
+/** Fields typed rather than chosen. */
+const TEXT_FIELDS: ReadonlySet<FormField> = new Set(["confirm", "request"]);
+/** An approval request's id, as on its card. */
+const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
 
 export function clustersIn(inventory: InventoryConfig, channelId: string): ClusterConfig[] {
   return inventory.clusters.filter((c) => c.channels.includes(channelId));
@@ -223,8 +202,8 @@ export function normalize(values: FormValues, ctx: FormContext, channelId: strin
   for (const field of fieldsOf(action)) {
     const v = values[field];
     if (v === undefined || v === "") continue;
-    if (field === "confirm") {
-      out.confirm = v.trim().slice(0, 200);
+    if (TEXT_FIELDS.has(field)) {
+      out[field] = v.trim().slice(0, 200);
       continue;
     }
     const valid = new Set(choicesOf(field, out, cluster, facts).map((c) => c.value));
@@ -248,6 +227,7 @@ export function missing(values: FormValues): FormField[] {
     evacuate: ["node"],
     "attest-off": ["node"],
     "drbd-watch": ["resource"],
+    approve: ["request"],
   };
   for (const f of required[action]) if (!values[f]) out.push(f);
   return out;
@@ -282,6 +262,8 @@ export function commandText(values: FormValues, opts: { dryRun?: boolean } = {})
       return `attest-off ${c} ${values.node}${tail}`;
     case "drbd-watch":
       return `drbd watch ${values.resource} ${c}`;
+    case "approve":
+      return `approve ${c} ${values.request}${values.confirm ? ` ${words(values.confirm).join(" ")}` : ""}`;
   }
 }
 
@@ -289,8 +271,12 @@ export function isRisky(values: FormValues): boolean {
   return RISKY.has(values.action as FormAction);
 }
 
-/** What must be typed into `confirm`, or null when the form needs no typed confirmation. */
-export function expectedConfirmation(values: FormValues): string | null {
+/**
+ * What must be typed into `confirm`, or null when the form needs none. `approvalTyped` is what the
+ * approval request named in the form asks for (looked up by the form core).
+ */
+export function expectedConfirmation(values: FormValues, approvalTyped?: string | null): string | null {
+  if (values.action === "approve") return approvalTyped ?? null;
   if (words(values.options).includes("dry-run")) return null;
   if (values.action === "attest-off" && values.node) return values.node;
   if (values.action === "fence" && values.node) {
@@ -301,14 +287,29 @@ export function expectedConfirmation(values: FormValues): string | null {
 }
 
 /** Errors per field for `response_action: errors`: each says exactly what to do or type. */
-export function validate(values: FormValues): Partial<Record<FormField, string>> {
+export function validate(
+  values: FormValues,
+  approval?: { found: boolean; typed: string | null },
+): Partial<Record<FormField, string>> {
   const errors: Partial<Record<FormField, string>> = {};
-  for (const f of missing(values)) errors[f] = `Choose the ${f === "target" ? "node" : f}.`;
-  const expected = expectedConfirmation(values);
+  for (const f of missing(values))
+    errors[f] =
+      f === "request"
+        ? "Type the request ID shown on the approval card."
+        : `Choose the ${f === "target" ? "node" : f}.`;
+  if (values.action === "approve" && values.request) {
+    if (!REQUEST_ID.test(values.request))
+      errors.request = "A request ID is 8-64 letters, digits, '-' or '_', as on the approval card.";
+    else if (approval && !approval.found)
+      errors.request = "No such request here; copy the ID from the approval card (Request `…`).";
+  }
+  const expected = expectedConfirmation(values, approval?.typed);
   if (expected !== null && words(values.confirm).join(" ") !== expected)
     errors.confirm = `Type exactly: ${expected}`;
   return errors;
 }
+
+export type { FormField, FormPreflight, FormState, FormValues };
 
 // ---- the Slack modal view ----
 
@@ -341,6 +342,8 @@ function fieldLabel(field: FormField, action: FormAction | undefined): string {
       return "Fence even if it holds the only UpToDate copy of";
     case "options":
       return "Options";
+    case "request":
+      return "Request ID (on the approval card)";
     case "confirm":
       return "Typed confirmation";
   }
@@ -427,6 +430,26 @@ export function buildFormView(state: FormState, ctx: FormContext): Json {
   if (action && cluster) {
     blocks.push(context(factsLine(facts)));
     for (const field of fieldsOf(action)) {
+      if (field === "request" || (field === "confirm" && action === "approve")) {
+        // Approving: the request's id and the confirmation its card asks for, both typed.
+        blocks.push({
+          type: "input",
+          block_id: field,
+          label: plain(fieldLabel(field, action)),
+          optional: field === "confirm",
+          hint: plain(
+            field === "request"
+              ? "The ID after Request on the card, e.g. JHrVl8Ftr8N7HudZ."
+              : "Only if the card asks for one, e.g. ics2/internet (checked when you submit).",
+          ),
+          element: {
+            type: "plain_text_input",
+            action_id: `${FORM_ACTION_PREFIX}${field}`,
+            ...(values[field] ? { initial_value: values[field] } : {}),
+          },
+        });
+        continue;
+      }
       if (field === "confirm") {
         const expected = expectedConfirmation(values);
         if (expected === null) continue;
@@ -488,11 +511,25 @@ export function buildFormView(state: FormState, ctx: FormContext): Json {
     type: "modal",
     callback_id: FORM_CALLBACK_ID,
     title: plain("xenops"),
-    ...(command ? { submit: plain(isRisky(values) ? "Request" : "Run") } : {}),
+    // Typed fields do not update the view: submit is offered once an action is chosen, and checked then.
+    ...(action && cluster ? { submit: plain(isRisky(values) ? "Request" : "Submit") } : {}),
     close: plain("Cancel"),
-    private_metadata: JSON.stringify(meta).slice(0, 3_000),
+    private_metadata: metadata(meta),
     blocks,
   };
+}
+
+/** Slack keeps at most 3,000 characters of private_metadata: the preflight's text is cut to fit. */
+const METADATA_MAX = 3_000;
+
+function metadata(meta: FormState): string {
+  let json = JSON.stringify(meta);
+  let pf = meta.preflight;
+  while (json.length > METADATA_MAX && pf && pf.text.length > 0) {
+    pf = { ...pf, text: pf.text.slice(0, Math.max(0, pf.text.length - (json.length - METADATA_MAX) - 16)) };
+    json = JSON.stringify({ ...meta, preflight: pf });
+  }
+  return json;
 }
 
 // ---- reading a view back (Slack's view payload) ----

@@ -145,6 +145,8 @@ const NO_ROLE_VIEW: Json = {
   blocks: [section("xenops shows cluster state to its viewers only; ask an admin for the viewer role.")],
 };
 
+const NO_ROLE_JSON = JSON.stringify(NO_ROLE_VIEW);
+
 export interface HomeTabOptions {
   source: HomeSource;
   publish(userId: string, view: Json): Promise<void>;
@@ -169,11 +171,14 @@ export class HomeTab {
   private readonly lastPublish = new Map<string, number>();
   /** What each viewer was last shown (JSON), so an unchanged state is not published again. */
   private readonly shown = new Map<string, string>();
+  /** Whether each viewer had the viewer role at the last publish. */
+  private readonly allowed = new Map<string, boolean>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly log: Logger;
   private ticker: NodeJS.Timeout | null = null;
   private ticking = false;
+  private tickRun: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(private readonly opts: HomeTabOptions) {
@@ -198,14 +203,14 @@ export class HomeTab {
   }
 
   /** Something changed in this process (a message posted or edited): refresh now, debounced. */
-  poke(): void {
-    void this.tick();
+  poke(): Promise<void> {
+    return this.tick();
   }
 
   /** Resolves once no publish is pending or running (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.timers.size > 0 || this.running.size > 0) {
-      await Promise.all([...this.running.values()]);
+    while (this.ticking || this.timers.size > 0 || this.running.size > 0) {
+      await Promise.all([...this.running.values(), this.tickRun]);
       if (this.timers.size > 0) await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -217,14 +222,23 @@ export class HomeTab {
     this.timers.clear();
   }
 
-  private async tick(): Promise<void> {
-    if (this.ticking || this.stopped || this.viewers.size === 0) return;
+  private tick(): Promise<void> {
+    if (this.ticking || this.stopped || this.viewers.size === 0) return this.tickRun;
     this.ticking = true;
+    this.tickRun = this.compare();
+    return this.tickRun;
+  }
+
+  /** Compares the stored state with what each viewer was shown; publishes where it differs. */
+  private async compare(): Promise<void> {
     try {
       const ttl = this.opts.viewerTtlMs ?? 3_600_000;
       for (const [user, at] of this.viewers) if (this.now() - at > ttl) this.viewers.delete(user);
       const json = JSON.stringify(await buildHomeView(this.opts.source));
-      for (const user of this.viewers.keys()) if (this.shown.get(user) !== json) this.schedule(user);
+      for (const user of this.viewers.keys()) {
+        const expected = this.allowed.get(user) === false ? NO_ROLE_JSON : json;
+        if (this.shown.get(user) !== expected) this.schedule(user);
+      }
     } catch (err) {
       this.log.warn({ err }, "home tab refresh failed");
     } finally {
@@ -250,13 +264,16 @@ export class HomeTab {
       this.schedule(userId);
       return;
     }
-    this.lastPublish.set(userId, this.now());
     const work = this.opts
       .mayView(userId)
-      .then((ok) => (ok ? buildHomeView(this.opts.source) : NO_ROLE_VIEW))
+      .then((ok) => {
+        this.allowed.set(userId, ok);
+        return ok ? buildHomeView(this.opts.source) : NO_ROLE_VIEW;
+      })
       .then(async (view) => {
         const json = JSON.stringify(view);
         if (this.shown.get(userId) === json) return;
+        this.lastPublish.set(userId, this.now());
         await this.opts.publish(userId, view);
         this.shown.set(userId, json);
       })

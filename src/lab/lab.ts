@@ -12,6 +12,7 @@ import { referenceLab, type SimClusterSpecInput, type SimulatedCluster, startSim
 import { FakePager, type FakeRequest } from "./fake-pager";
 import type { HeartbeatTiming } from "./real-ha/config";
 import { type RealHaLab, startRealHa } from "./real-ha/index";
+import { startRealPacemaker } from "./real-ha/pacemaker";
 
 /** The lab's Slack channel; the console speaks in it. */
 export const LAB_CHANNEL = "C0LAB";
@@ -38,8 +39,9 @@ export interface LabOptions {
    */
   oncall?: { print(line: string): void; renotifyAfter?: string; escalateAfter?: string };
   /**
-   * "real": Debian's heartbeat runs each node in its own namespaces, fencing through the real apcsmart
-   * plugin to an emulated UPS (src/lab/real-ha/); root only. Default "sim".
+   * "real": Debian's heartbeat (reference) or corosync and Pacemaker (modern) run each node in its own
+   * namespaces, fencing through the real apcsmart plugin to an emulated UPS (src/lab/real-ha/); root
+   * only. Default "sim".
    */
   ha?: "sim" | "real";
   /** Real-HA lab: heartbeat's timing (default the reference cluster's: deadtime 30). */
@@ -73,7 +75,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     closers.unshift(() => sim.close());
     let realHa: RealHaLab | undefined;
     if (options.ha === "real") {
-      const started = await startRealHa({
+      const start = sim.cluster.state.toolstack.ha === "pacemaker" ? startRealPacemaker : startRealHa;
+      const started = await start({
         sim: sim.cluster,
         ...(options.haTiming ? { timing: options.haTiming } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
@@ -88,6 +91,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       channels: [options.channel ?? LAB_CHANNEL],
       ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
     });
+    // On the real Pacemaker stack xenops fences through Pacemaker's fencer (which drives the UPS),
+    // not the simulated IPMI agent.
+    if (realHa?.stack === "pacemaker")
+      cluster.toolstack = { ...cluster.toolstack, fence: { method: "stonith_admin" } };
     let paging: Record<string, unknown> = {};
     let oncall: Record<string, unknown> = { users: ["UADMIN1"] };
     if (options.oncall) {

@@ -12,6 +12,7 @@ import { errorMessage } from "../errors";
 import { createLogger } from "../log";
 import { redactRedisUrl } from "../queue/redis";
 import { runConsole, startSlackRuntime } from "../runtime";
+import { modernLab } from "../sim";
 import { labDirectives } from "./directives";
 import { startLab } from "./lab";
 import { realHaTiming } from "./real-ha/config";
@@ -26,7 +27,15 @@ const program = new Command()
     "sim: heartbeat simulated; real: Debian's heartbeat and STONITH in per-node namespaces (root)",
     "sim",
   )
-  .option("--ha-deadtime <seconds>", "real HA: heartbeat's deadtime (default 30, the reference cluster's)")
+  .option(
+    "--ha-deadtime <seconds>",
+    "real HA: heartbeat's deadtime (default 30, the reference cluster's); modern: corosync's token (default 3)",
+  )
+  .option(
+    "--preset <name>",
+    "reference: ics1/ics2, xm, DRBD 8, heartbeat; modern: hv1/hv2, xl, DRBD 9, Pacemaker",
+    "reference",
+  )
   .parse(process.argv);
 const opts = program.opts<{
   script?: string;
@@ -34,7 +43,10 @@ const opts = program.opts<{
   oncall?: boolean;
   ha: string;
   haDeadtime?: string;
+  preset: string;
 }>();
+if (opts.preset !== "reference" && opts.preset !== "modern")
+  program.error(`--preset must be reference or modern, not "${opts.preset}"`);
 if (opts.ha !== "sim" && opts.ha !== "real") program.error(`--ha must be sim or real, not "${opts.ha}"`);
 const haDeadtime = opts.haDeadtime === undefined ? undefined : Number(opts.haDeadtime);
 if (haDeadtime !== undefined && !(Number.isInteger(haDeadtime) && haDeadtime >= 2))
@@ -50,7 +62,8 @@ const logger = createLogger({
 
 async function main(): Promise<number> {
   if (opts.ha === "real") {
-    // heartbeat, cluster-glue and drbd-utils are installed only for this mode (bootstrap --real-ha).
+    // heartbeat, cluster-glue, drbd-utils, corosync and Pacemaker are installed only for this mode
+    // (bootstrap --real-ha).
     const bootstrap = fileURLToPath(new URL("../../scripts/bootstrap.mjs", import.meta.url));
     const r = spawnSync(process.execPath, [bootstrap, "--real-ha", "--quiet"], { stdio: "inherit" });
     if (r.status !== 0) return r.status ?? 1;
@@ -59,12 +72,13 @@ async function main(): Promise<number> {
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     logger,
     ...(opts.oncall ? { oncall: { print: (line: string) => process.stdout.write(line) } } : {}),
+    ...(opts.preset === "modern" ? { spec: modernLab() } : {}),
     ...(opts.ha === "real" ? { ha: "real" as const } : {}),
     ...(haDeadtime !== undefined ? { haTiming: realHaTiming(haDeadtime) } : {}),
   });
   if (lab.realHa)
     process.stderr.write(
-      `lab: real heartbeat on ${lab.realHa.nodes.map((n) => `${n.name} (pid ${n.ns.pid}, ${n.address})`).join(", ")}; deadtime ${lab.realHa.timing.deadtime}s; files in ${lab.realHa.dir}\n`,
+      `lab: real ${lab.realHa.stack === "pacemaker" ? "corosync and Pacemaker" : "heartbeat"} on ${lab.realHa.nodes.map((n) => `${n.name} (pid ${n.ns.pid}, ${n.address})`).join(", ")}; ${lab.realHa.stack === "pacemaker" ? "token" : "deadtime"} ${lab.realHa.deadtime}s; files in ${lab.realHa.dir}\n`,
     );
   // The lab's audit log survives the lab (its Redis does not), so `xenops audit verify` can check it.
   const auditFile = secretEnv().XENOPS_AUDIT_FILE ? env.XENOPS_AUDIT_FILE : ".lab/xenops-audit.jsonl";

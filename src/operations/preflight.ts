@@ -157,6 +157,18 @@ function migrateUnit(
 
   const src = unit.source;
   for (const r of resources) {
+    // Another guest on the source using the same resource keeps it open there: the source could not be
+    // demoted after the move, leaving the resource Primary on both nodes with two primaries allowed.
+    const sharing = cluster.guests
+      .filter((g) => g.name !== guest && g.drbd.includes(r))
+      .filter((g) => locateGuest(state, g.name).on.some((p) => p.node === src))
+      .map((g) => g.name);
+    if (sharing.length > 0)
+      add(
+        `drbd ${r} shared`,
+        false,
+        `${r} is also used by ${sharing.join(", ")} on ${src}: ${src} could not be demoted after ${guest} left (${r} would stay Primary on both nodes with two primaries allowed); xenops live-migrates only guests whose DRBD resources no other guest on the source uses`,
+      );
     // Both sides Connected, UpToDate/UpToDate, nothing out of sync; source Primary, target Secondary.
     const problems: string[] = [];
     for (const node of [src, target]) {
@@ -497,16 +509,26 @@ export function planCreate(input: PlanInput, guest: string, requested: string | 
     else {
       if (local.diskState !== "UpToDate")
         problems.push(`${r} on ${node} is ${local.diskState}, not UpToDate`);
-      const peer = local.peers[0];
-      if (peer?.connectionState !== "Connected") {
+      // Every peer counts (DRBD 9 may have several, some outside the inventory), not the first only.
+      const down = local.peers.filter((p) => p.connectionState !== "Connected");
+      // DRBD 9 names its peers: only the inventory nodes behind a connection that is down matter then.
+      const named = local.peers.length > 0 && down.every((p) => p.node !== null);
+      const outside = named ? down.filter((p) => !cluster.nodes.some((n) => n.name === p.node)) : [];
+      if (outside.length > 0)
+        problems.push(
+          `${r} on ${node} is not connected to ${outside.map((p) => `${p.node} (${p.connectionState})`).join(", ")}, which ${outside.length === 1 ? "is not a node" : "are not nodes"} of ${cluster.name}: it may still write and cannot be proven off`,
+        );
+      if (local.peers.length === 0 || down.length > outside.length) {
         const peerNodes = cluster.nodes
           .map((n) => n.name)
-          .filter((n) => n !== node && drbdOn(state, n, r) !== null);
+          .filter(
+            (n) => n !== node && drbdOn(state, n, r) !== null && (!named || down.some((p) => p.node === n)),
+          );
         const peers = peerNodes.map(live);
         const unprovenPeers = peers.filter((l) => !provenOff(l));
         if (peerNodes.length === 0 || unprovenPeers.length > 0)
           problems.push(
-            `${r} on ${node} is ${peer?.connectionState ?? "without a peer"} and its peer may still write: ${
+            `${r} on ${node} is ${down[0]?.connectionState ?? "without a peer"} and its peer may still write: ${
               unprovenPeers.length
                 ? unprovenPeers
                     .map((l) =>
@@ -519,7 +541,14 @@ export function planCreate(input: PlanInput, guest: string, requested: string | 
             }`,
           );
         else for (const l of peers) relied.add(l.node);
-      } else if (peer.role === "Primary") problems.push(`${r}'s peer is Primary`);
+      }
+      const primaries = local.peers.filter((p) => p.role === "Primary");
+      if (primaries.length > 0)
+        problems.push(
+          primaries.every((p) => p.node === null)
+            ? `${r}'s peer is Primary`
+            : `${r}'s peer ${primaries.map((p) => p.node ?? "?").join(", ")} is Primary`,
+        );
       if (local.role !== "Primary") promote.push(r);
     }
     add(
@@ -709,6 +738,8 @@ export function planFence(
   // partition does not boot back into it with its guests. A node seen alive is power-cycled.
   const silent = !seenAlive(state, target).alive;
   const action = silent ? ("off" as const) : ("reboot" as const);
+  // Verification needs SSH answering before the fence (an HA view that says online may be lagging).
+  const answers = nodeState(state, target)?.reachable === true;
   const summary = action === "off" ? `Fence ${target} (power it off)` : `Fence ${target} (power-cycle it)`;
   const focus = { nodes: [target] };
   if (!cluster.nodes.some((n) => n.name === target)) {
@@ -782,12 +813,12 @@ export function planFence(
       check(
         "verify",
         true,
-        silent && !fence.powerStatus(target) && cluster.toolstack.ha !== "pacemaker"
+        !answers && !fence.powerStatus(target) && cluster.toolstack.ha !== "pacemaker"
           ? `${target} is already silent and ${fence.label} cannot report power: the fence cannot be verified; once someone has checked ${target} is powered off, \`/xen attest-off ${target}\``
           : `success only with evidence that did not hold before: ${[
               ...(fence.powerStatus(target) ? ["the device reads the power back as off"] : []),
               ...(cluster.toolstack.ha === "pacemaker" ? ["Pacemaker's fencer records the fence"] : []),
-              ...(silent ? [] : [`${target}, alive now, stops answering`]),
+              ...(answers ? [`${target}, answering SSH now, stops answering`] : []),
             ].join(", or ")}`,
       ),
     );

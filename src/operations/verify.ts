@@ -201,19 +201,21 @@ export function fenceSuccesses(state: ClusterState, observer: string, node: stri
 }
 
 /**
- * What a probe right before the fence step saw of the target: whether it was seen alive (SSH answers,
- * or an HA view says online/standby), and the fencer's count of recorded fences of it.
+ * What a probe right before the fence step saw of the target: whether it answered over SSH, and the
+ * fencer's count of recorded fences of it.
  */
 export interface BeforeFence {
-  /** The detail when seen alive, else null (already silent). */
+  /** The detail when it answered over SSH, else null (already silent). */
   aliveBefore: string | null;
   historyBefore: number;
 }
 
 export function beforeFence(state: ClusterState, target: string, fencer: string): BeforeFence {
+  // Only SSH counts: an HA view lags (heartbeat calls a silent peer online until its deadtime ends),
+  // so a node cut off just before the fence would look "alive before, gone after" with no fence at all.
   const alive = seenAlive(state, target);
   return {
-    aliveBefore: alive.alive ? alive.detail : null,
+    aliveBefore: alive.alive && nodeState(state, target)?.reachable === true ? alive.detail : null,
     historyBefore: fenceSuccesses(state, fencer, target),
   };
 }

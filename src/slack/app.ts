@@ -27,11 +27,9 @@ import {
   commandText,
   FORM_ACTION_PREFIX,
   FORM_CALLBACK_ID,
-  FORM_OPEN_ACTION,
   FORM_PREFLIGHT_ACTION,
   type FormState,
   isRisky,
-  parseAssignments,
   stateOfView,
 } from "../forms/form";
 import { parseHomeBlockId } from "../forms/home";
@@ -634,15 +632,6 @@ function registerForms(
     const actionId = "action_id" in action ? action.action_id : "";
     const teamId = b.team?.id ?? null;
     try {
-      if (actionId === FORM_OPEN_ACTION) {
-        // A button on a message (an incident): the same modal, pre-filled from the button's value.
-        const value = "value" in action && typeof action.value === "string" ? action.value : "";
-        const channelId = b.channel?.id ?? (b.container as { channel_id?: string }).channel_id;
-        if (!channelId) return;
-        const { view } = await forms.open(channelId, parseAssignments(value).values);
-        await client.views.open({ trigger_id: b.trigger_id, view: view as never });
-        return;
-      }
       const view = b.view;
       const state = view ? stateOfView(view) : null;
       if (!view || !state) {

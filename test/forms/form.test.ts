@@ -153,6 +153,21 @@ describe("form → typed command", () => {
     expect(validate(values({ action: "migrate", guest: "internet" }))).toEqual({
       target: "Choose the node.",
     });
+
+    // Approving: the request must exist, and its card's confirmation must be typed exactly.
+    const approve = values({ action: "approve", request: "JHrVl8Ftr8N7HudZ", confirm: "ics2" });
+    expect(commandText(approve)).toBe("approve lab JHrVl8Ftr8N7HudZ ics2");
+    expect(validate(approve, { found: true, typed: "ics2/internet" })).toEqual({
+      confirm: "Type exactly: ics2/internet",
+    });
+    expect(
+      validate({ ...approve, confirm: "ics2/internet" }, { found: true, typed: "ics2/internet" }),
+    ).toEqual({});
+    expect(validate(approve, { found: false, typed: null }).request).toMatch(/^No such request here/);
+    expect(validate(values({ action: "approve", request: "x y" })).request).toMatch(/8-64 letters/);
+    expect(validate(values({ action: "approve" }))).toEqual({
+      request: "Type the request ID shown on the approval card.",
+    });
   });
 });
 
@@ -189,6 +204,20 @@ describe("the modal view", () => {
     expect(back?.values.guest).toBe("mail");
     expect(values(back?.values ?? {})).toEqual({ action: "migrate", cluster: "lab", guest: "mail" });
     expect(stateOfView({ private_metadata: "{not json" })).toBeNull();
+    // A long dry run still leaves readable metadata within Slack's 3,000 characters.
+    const long = buildFormView(
+      {
+        ...state,
+        preflight: {
+          command: "migrate lab internet to ics1 --dry-run",
+          ok: true,
+          text: `"quoted"\n${"x".repeat(5_000)}`,
+        },
+      },
+      ctx,
+    );
+    expect((long.private_metadata as string).length).toBeLessThanOrEqual(3_000);
+    expect(stateOfView({ private_metadata: long.private_metadata as string })?.preflight?.ok).toBe(true);
     expect(stateOfView({ private_metadata: JSON.stringify({ channelId: "nope", values: {} }) })).toBeNull();
   });
 

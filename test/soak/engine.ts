@@ -568,17 +568,21 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
           Math.floor(((i + 1) * o.operations) / (o.redisRestarts + 1)),
         ),
       );
+      // Redis is disrupted as soon as its operation count is reached (looked at twice a second);
+      // bots and workers are hit every few seconds.
+      let nextHit = Date.now() + rng.int(3_000, 10_000);
       while (running) {
-        await pause(rng.int(3_000, 10_000));
+        await pause(500);
         if (!running) break;
-        if (restartsAt.size > 0 && [...restartsAt].some((at) => report.requested >= at)) {
-          const at = [...restartsAt].find((x) => report.requested >= x);
-          if (at !== undefined) restartsAt.delete(at);
+        const due = [...restartsAt].find((at) => report.requested >= at);
+        if (due !== undefined) {
+          restartsAt.delete(due);
           say(`soak: ${await redis.disrupt()}`);
           report.chaos.redisRestarts += 1;
           continue;
         }
-        if (!o.chaos) continue;
+        if (!o.chaos || Date.now() < nextHit) continue;
+        nextHit = Date.now() + rng.int(3_000, 10_000);
         const live = procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
         const victim = pick(rng, live);
         if (!victim) continue;

@@ -3,6 +3,7 @@
  * ParseErrors can point at it. Well-formedness is checked first (XMLValidator), so any malformed
  * document is a ParseError with the validator's line.
  */
+import { createHash } from "node:crypto";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { ParseError } from "../../errors";
 
@@ -99,18 +100,19 @@ export function childrenNamed(el: XmlElement | undefined, name: string): XmlElem
 
 /** Documents shorter than this are parsed every time: the cache only pays off for large ones. */
 const MEMO_MIN_CHARS = 16 * 1024;
-const MEMO_ENTRIES = 4;
-/** Remembered documents, most recently used last; a document is its text less one ignored span. */
-const memo: { kind: string; head: string; tail: string; value: unknown }[] = [];
+/** Two documents (status and CIB) per large cluster; a worker may serve a few dozen clusters. */
+const MEMO_ENTRIES = 64;
+/** Remembered results by digest of the document (less its ignored span), most recently used last. */
+const memo = new Map<string, unknown>();
 
 /**
- * `parse(text)`, remembered for the last few large documents. Every node of a Pacemaker cluster prints
- * the same CIB and nearly the same crm_mon status (each the whole cluster's), so a snapshot of n nodes
- * would otherwise parse n copies of an O(n) document: 100 nodes read ~100 MB of XML per snapshot.
- * `ignore` is a span of the text that differs per observer and is not read (crm_mon's origin); two
- * documents equal but for it are the same. Comparing is a plain string comparison of the rest (slices
- * share the text's memory). The result is cloned so callers never share (or alter) the remembered
- * one; a ParseError is not remembered.
+ * `parse(text)`, remembered for the last large documents. Every node of a Pacemaker cluster prints the
+ * same CIB and nearly the same crm_mon status (each the whole cluster's), so a snapshot of n nodes would
+ * otherwise parse n copies of an O(n) document. `ignore` is a span of the text that differs per observer
+ * and is not read (crm_mon's origin); two documents equal but for it are the same. Documents are told
+ * apart by SHA-256 (hashing is ~50x cheaper than parsing, and only the digest is kept, not the text).
+ * The result is cloned so callers never share (or alter) the remembered one; a ParseError is not
+ * remembered.
  */
 export function memoParse<T>(
   kind: string,
@@ -119,24 +121,18 @@ export function memoParse<T>(
   ignore: { start: number; end: number } | null = null,
 ): T {
   if (text.length < MEMO_MIN_CHARS) return parse(text);
-  const head = ignore ? text.slice(0, ignore.start) : text;
-  const tail = ignore ? text.slice(ignore.end) : "";
-  const i = memo.findIndex(
-    (m) =>
-      m.kind === kind &&
-      m.head.length === head.length &&
-      m.tail.length === tail.length &&
-      m.head === head &&
-      m.tail === tail,
-  );
-  const hit = memo[i];
-  if (hit) {
-    memo.splice(i, 1);
-    memo.push(hit);
-    return structuredClone(hit.value) as T;
+  const hash = createHash("sha256").update(kind).update("\u0000");
+  if (ignore) hash.update(text.slice(0, ignore.start)).update("\u0000").update(text.slice(ignore.end));
+  else hash.update(text);
+  const key = hash.digest("base64");
+  if (memo.has(key)) {
+    const hit = memo.get(key);
+    memo.delete(key);
+    memo.set(key, hit);
+    return structuredClone(hit) as T;
   }
   const value = parse(text);
-  memo.push({ kind, head, tail, value: structuredClone(value) });
-  if (memo.length > MEMO_ENTRIES) memo.shift();
+  memo.set(key, structuredClone(value));
+  if (memo.size > MEMO_ENTRIES) memo.delete(memo.keys().next().value as string);
   return value;
 }

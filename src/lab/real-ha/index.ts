@@ -14,8 +14,7 @@
  * holders and relays exit when their stdin pipe from the lab closes); a watchdog shell removes the
  * temp directory then; and start-up first removes what a dead lab left behind (cleanupLeftovers).
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
 import {
   chmodSync,
   copyFileSync,
@@ -36,6 +35,7 @@ import { setPassThrough } from "../../sim/passthrough";
 import type { Simulation } from "../../sim/simulation";
 import { simFile } from "../../sim/startup";
 import { type ControlServer, startControlServer } from "../../sim/stdio";
+import { hostIds, joinReplicationLink, LINK_IFACE, linkAddress, spawnWatchdog } from "./common";
 import {
   type HeartbeatTiming,
   REFERENCE_TIMING,
@@ -56,25 +56,31 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, "..", "..", "..");
 const XEN_GUEST = join(REPO, "contrib", "ha", "xen-guest");
 const SHIM = join(HERE, "shim.mjs");
-/** The replication link's interface name inside each node, and the nodes' addresses on it. */
-const LINK_IFACE = "eth1";
-const linkAddress = (i: number): string => `10.99.0.${i + 1}`;
 /** Temp directories of real-HA labs (leftover cleanup removes those whose lab is gone). */
-const DIR_PREFIX = "xenops-real-ha-";
+export const DIR_PREFIX = "xenops-real-ha-";
 
 /** Why the real-HA lab cannot run here, or null when it can. */
-export function realHaUnavailable(): string | null {
+export function realHaUnavailable(stack: "heartbeat" | "pacemaker" = "heartbeat"): string | null {
   if (process.platform !== "linux") return "needs Linux namespaces";
   if (typeof process.getuid !== "function" || process.getuid() !== 0)
     return "needs root (namespaces, mounts)";
-  for (const [path, pkg] of [
-    [HEARTBEAT, "heartbeat"],
-    [STONITH, "cluster-glue"],
-    [APCSMART_PLUGIN, "cluster-glue"],
-    ["/etc/ha.d/resource.d/drbddisk", "drbd-utils"],
-    [DRBDADM_83, "drbd-utils"],
-  ] as const)
-    if (!existsSync(path)) return `${path} missing (apt-get install ${pkg})`;
+  const needs: (readonly [string, string])[] =
+    stack === "pacemaker"
+      ? [
+          ["/usr/sbin/corosync", "corosync"],
+          ["/usr/sbin/pacemakerd", "pacemaker"],
+          ["/usr/sbin/crm_mon", "pacemaker-cli-utils"],
+          ["/usr/sbin/stonith_admin", "pacemaker-cli-utils"],
+          [APCSMART_PLUGIN, "cluster-glue"],
+        ]
+      : [
+          [HEARTBEAT, "heartbeat"],
+          [STONITH, "cluster-glue"],
+          [APCSMART_PLUGIN, "cluster-glue"],
+          ["/etc/ha.d/resource.d/drbddisk", "drbd-utils"],
+          [DRBDADM_83, "drbd-utils"],
+        ];
+  for (const [path, pkg] of needs) if (!existsSync(path)) return `${path} missing (apt-get install ${pkg})`;
   for (const bin of ["unshare", "nsenter", "ip", "python3"]) {
     const r = spawnSync(bin, ["--version"], { stdio: "ignore" });
     if (r.error) return `${bin} not found`;
@@ -130,34 +136,6 @@ export function cleanupLeftovers(): number {
   return killed;
 }
 
-/** A shell on a pipe from this process: when the lab dies, it removes the lab's temp directory. */
-function spawnWatchdog(dir: string, pids: () => number[]): { stop(): void; update(): void } {
-  let dog: ReturnType<typeof spawn> | null = null;
-  const start = () => {
-    dog?.kill("SIGKILL");
-    dog = spawn(
-      "/bin/sh",
-      ["-c", 'read _ ; kill -KILL $2 2>/dev/null ; rm -rf "$1"', "watchdog", dir, pids().join(" ")],
-      {
-        stdio: ["pipe", "ignore", "ignore"],
-      },
-    );
-    dog.on("error", () => {});
-    dog.unref();
-    const stdin = dog.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null;
-    stdin?.on("error", () => {});
-    stdin?.unref?.();
-  };
-  start();
-  return {
-    update: start,
-    stop: () => {
-      dog?.kill("SIGKILL");
-      dog = null;
-    },
-  };
-}
-
 export interface RealHaOptions {
   sim: Simulation;
   timing?: HeartbeatTiming;
@@ -178,8 +156,12 @@ export interface RealHaNode {
 }
 
 export interface RealHaLab {
+  stack: "heartbeat" | "pacemaker";
   dir: string;
-  timing: HeartbeatTiming;
+  /** heartbeat's timing (the heartbeat stack only). */
+  timing?: HeartbeatTiming;
+  /** Seconds until a silent node is declared dead: heartbeat's deadtime, corosync's token timeout. */
+  deadtime: number;
   nodes: RealHaNode[];
   node(name: string): RealHaNode;
   /** Runs ARGV in NODE's namespaces (its files, its heartbeat). */
@@ -191,12 +173,6 @@ export interface RealHaLab {
   /** Waits until PREDICATE (checked every 250 ms: heartbeat's state lives outside the simulator) holds. */
   waitFor(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
-}
-
-function hostIds(): { uid: number; gid: number } {
-  const uid = Number(execFileSync("id", ["-u", "hacluster"], { encoding: "utf8" }).trim());
-  const gid = Number(execFileSync("id", ["-g", "hacluster"], { encoding: "utf8" }).trim());
-  return { uid, gid };
 }
 
 function prepareNodeDir(
@@ -237,11 +213,13 @@ function freshRun(dir: string, ids: { uid: number; gid: number }): void {
 }
 
 const HA_PROGRAMS = new Set(["cl_status", "stonith", "hb_standby", "hb_takeover"]);
-const FILE_PROGRAMS = new Set(["cat", "tail", "stat", "test", "ls", "sha256sum", "head"]);
+export const FILE_PROGRAMS = new Set(["cat", "tail", "stat", "test", "ls", "sha256sum", "head"]);
 const isRealPath = (p: string): boolean =>
   p === "/etc/ha.d" || p.startsWith("/etc/ha.d/") || p.startsWith("/var/log/ha-");
 
 export async function startRealHa(options: RealHaOptions): Promise<RealHaLab> {
+  if (options.sim.state.toolstack.ha !== "heartbeat")
+    throw new Error("startRealHa runs heartbeat clusters; Pacemaker ones start with startRealPacemaker");
   const reason = realHaUnavailable();
   if (reason) throw new Error(`real-HA lab unavailable: ${reason}`);
   const { sim, logger } = options;
@@ -357,38 +335,7 @@ export async function startRealHa(options: RealHaOptions): Promise<RealHaLab> {
     watchdog.update();
 
     // The replication link: a veth pair straight into the two namespaces; addresses only inside.
-    const [a, b] = nodes as [RealHaNode, RealHaNode];
-    const tag = randomBytes(3).toString("hex");
-    execFileSync("ip", [
-      "link",
-      "add",
-      `xo${tag}a`,
-      "netns",
-      String(a.ns.pid),
-      "type",
-      "veth",
-      "peer",
-      "name",
-      `xo${tag}b`,
-      "netns",
-      String(b.ns.pid),
-    ]);
-    for (const [n, end] of [
-      [a, `xo${tag}a`],
-      [b, `xo${tag}b`],
-    ] as const) {
-      // DRBD's replication address from drbd.conf as a host address (/32: nothing is routed to it),
-      // because drbdadm checks that the `on HOST` address is local before it dumps the config.
-      const drbdAddress = sim.node(n.name)?.replicationAddress;
-      const script = [
-        `ip link set ${end} name ${LINK_IFACE}`,
-        `ip addr add ${n.address}/24 dev ${LINK_IFACE}`,
-        ...(drbdAddress ? [`ip addr add ${drbdAddress}/32 dev ${LINK_IFACE}`] : []),
-        `ip link set ${LINK_IFACE} up`,
-      ].join(" && ");
-      const r = await n.ns.run(["/bin/sh", "-c", script]);
-      if (r.exitCode !== 0) throw new Error(`replication link of ${n.name}: ${r.stderr.trim()}`);
-    }
+    await joinReplicationLink(sim, nodes);
 
     setPassThrough(sim, (nodeName, argv, io) => {
       const n = byName.get(nodeName);
@@ -413,8 +360,10 @@ export async function startRealHa(options: RealHaOptions): Promise<RealHaLab> {
     for (const n of nodes) await startHeartbeat(n);
 
     const lab: RealHaLab = {
+      stack: "heartbeat",
       dir,
       timing,
+      deadtime: timing.deadtime,
       nodes,
       node(name) {
         const n = byName.get(name);

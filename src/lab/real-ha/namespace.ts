@@ -1,7 +1,8 @@
 /**
  * One lab node as a set of Linux namespaces: PID, network, UTS (its own host name) and mount (its own
  * /etc/ha.d, /etc/drbd.conf, /run, /var/lib/heartbeat, /var/log, serial port and the simulated
- * xm/drbdadm), held by a
+ * xm/drbdadm; for Pacemaker /etc/corosync, /var/lib/corosync, /var/lib/pacemaker, a private
+ * /dev/shm and the lab's OCF agents instead of heartbeat's directories), held by a
  * bash that is PID 1 there. Everything the node runs (heartbeat, its children, STONITH plugins)
  * lives in its PID namespace, so when that bash ends the kernel kills all of it; the bash ends when
  * its stdin (a pipe from the lab) closes, so a lab that dies, even by SIGKILL, takes its nodes along.
@@ -19,14 +20,28 @@ const HOLDER = `set -e
 hostname "$1"
 mount --make-rprivate /
 mount -t proc proc /proc
-mount --bind "$2/etc/ha.d" /etc/ha.d
+if [ "$5" = pacemaker ]; then
+  mount --bind "$2/etc/corosync" /etc/corosync
+  mount --bind "$2/var/lib/corosync" /var/lib/corosync
+  mount --bind "$2/var/lib/pacemaker" /var/lib/pacemaker
+  # libqb's IPC lives in /dev/shm: a shared one would let each node's tools reach the other's daemons.
+  mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+  # The packages' OCF providers plus the lab's own (xenops): the node's resource.d is a copy of
+  # mount points, each the host's provider directory, and the lab's directory for xenops.
+  for d in /usr/lib/ocf/resource.d/*; do
+    if [ -d "$2/ocf/\${d##*/}" ]; then mount --bind "$d" "$2/ocf/\${d##*/}"; fi
+  done
+  mount --rbind "$2/ocf" /usr/lib/ocf/resource.d
+else
+  mount --bind "$2/etc/ha.d" /etc/ha.d
+  mount --bind "$2/var/lib/heartbeat" /var/lib/heartbeat
+fi
 mount --bind "$2/run" /run
-mount --bind "$2/var/lib/heartbeat" /var/lib/heartbeat
 mount --bind "$2/var/log" /var/log
 mount --bind "$2/sbin" /usr/local/sbin
 mount --bind "$2/sbin/drbdadm" /sbin/drbdadm
 if [ -n "$4" ]; then mount --bind "$4" /dev/ttyS0; fi
-if [ -e /etc/drbd.conf ]; then mount --bind "$2/etc/drbd.conf" /etc/drbd.conf; fi
+if [ -e /etc/drbd.conf ] && [ -e "$2/etc/drbd.conf" ]; then mount --bind "$2/etc/drbd.conf" /etc/drbd.conf; fi
 ip link set lo up
 echo ready
 set +e
@@ -39,6 +54,8 @@ export interface NodeNamespaceOptions {
   dir: string;
   /** The node's /dev/ttyS0 (a pty slave), or empty. */
   tty: string;
+  /** Which HA stack's directories the node gets (default heartbeat). */
+  stack?: "heartbeat" | "pacemaker";
 }
 
 export class NodeNamespace {
@@ -69,6 +86,7 @@ export class NodeNamespace {
         opts.dir,
         String(labPid),
         opts.tty,
+        opts.stack ?? "heartbeat",
       ],
       { stdio: ["pipe", "pipe", "pipe"] },
     );

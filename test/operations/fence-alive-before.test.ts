@@ -1,0 +1,66 @@
+/**
+ * "Seen alive right before the fence, gone after it" is evidence only when the node answered over SSH
+ * right before the fence. An HA view that still calls a node online while SSH already fails is lagging
+ * (heartbeat declares a silent peer dead only after its deadtime): after a partition the node goes on
+ * looking "gone after the fence" whether or not the fence did anything.
+ */
+import { expect, it } from "vitest";
+import type { ClusterState, NodeState } from "../../src/model/schema";
+import { beforeFence, judgeFence } from "../../src/operations/verify";
+
+function node(name: string, reachable: boolean, seesPeer: "online" | "offline" | null): NodeState {
+  return {
+    name,
+    reachable,
+    error: reachable ? null : { code: "ssh_connect_failed", message: "connection refused" },
+    domains: reachable ? [] : null,
+    domainsError: null,
+    xenInfo: null,
+    xenInfoError: null,
+    drbd: reachable ? [] : null,
+    drbdError: null,
+    ha:
+      reachable && seesPeer
+        ? {
+            stack: "heartbeat",
+            observer: name,
+            running: true,
+            dc: null,
+            nodes: [
+              { name: "ics1", status: "online" },
+              { name: "ics2", status: seesPeer },
+            ],
+            resources: [],
+            localResources: null,
+            fenceHistory: [],
+          }
+        : null,
+    haError: null,
+    durationMs: 1,
+  };
+}
+
+const state = (...nodes: NodeState[]): ClusterState => ({
+  cluster: "lab",
+  takenAt: "2030-01-01T12:00:00.000Z",
+  nodes,
+  warnings: [],
+});
+
+it("SSH already failing while heartbeat still says online: not 'alive before', so a later silence proves nothing", () => {
+  // ics2 was cut off a few seconds ago: SSH fails, heartbeat on ics1 has not reached its deadtime yet.
+  const before = beforeFence(state(node("ics1", true, "online"), node("ics2", false, null)), "ics2", "ics1");
+  expect(before.aliveBefore).toBeNull();
+  // After the (ineffective) fence heartbeat declares it dead and SSH still fails: nothing new happened.
+  const verdict = judgeFence({
+    before,
+    offNow: true,
+    sshDown: "SSH to ics2 fails (ssh_connect_failed)",
+    historyNew: null,
+    powerOff: null,
+  });
+  expect(verdict).toEqual({ verified: false, evidence: [] });
+  // SSH answering right before the fence is still the evidence it was.
+  const answered = beforeFence(state(node("ics1", true, "online"), node("ics2", true, null)), "ics2", "ics1");
+  expect(answered.aliveBefore).toBe("ics2 answers over SSH");
+});
