@@ -25,6 +25,11 @@ export type ErrorCode =
   | "state_unknown"
   /** A risky operation's preflight check failed: nothing ran, nothing was asked of the approvers. */
   | "preflight_failed"
+  /**
+   * Redis took a write but no replica confirmed it (WAIT) in time: it may vanish in a failover. Retryable,
+   * like a Redis outage: nothing may be said or done on the strength of that write.
+   */
+  | "redis_not_durable"
   /** A paging service (PagerDuty, Opsgenie) did not take a page. */
   | "page_failed"
   | "internal";

@@ -24,7 +24,7 @@ import type { Authorizer } from "../core/authz";
 import type { ActionHandler } from "../core/router";
 import { type ErrorCode, errorMessage, XenopsError } from "../errors";
 import type { Logger } from "../log";
-import { closeConnection, createRedisConnection } from "../queue/redis";
+import { closeConnection, createRedisConnection, durably } from "../queue/redis";
 import { APPROVAL_ACTION_PREFIX, APPROVE_ACTION_ID, DENY_ACTION_ID, renderApprovalCard } from "./card";
 import { dataLossConfirmation, enforcePolicyInvariants } from "./policy";
 import type {
@@ -401,6 +401,22 @@ export class ApprovalEngine {
     return (await this.options.durability?.refusal()) ?? null;
   }
 
+  /**
+   * A write the exactly-once promise depends on, confirmed by the replicas (WAIT, see `durably`): throws
+   * redis_not_durable otherwise. `attempts` > 1 only for idempotent writes, which may simply be sent again.
+   */
+  private async durable<T>(write: () => Promise<T>, attempts = 1): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await durably(this.redis, write);
+      } catch (err) {
+        if (attempt >= attempts || !(err instanceof XenopsError && err.code === "redis_not_durable"))
+          throw err;
+        this.log.warn({ err, attempt }, "redis write not confirmed by a replica: sending it again");
+      }
+    }
+  }
+
   /** The clock the journal and the leases use (the injected one, else the Redis server's), in ms. */
   async now(): Promise<number> {
     return this.clockMs();
@@ -484,21 +500,24 @@ export class ApprovalEngine {
       expiresAt: iso(expiresMs),
     };
     const key = this.keys.approval(id);
-    const stored = await this.redis
-      .multi()
-      .hset(key, {
-        request: JSON.stringify(request),
-        status: "pending",
-        expiresAtMs: String(expiresMs),
-        requestedBy: opts.requestedBy,
-        needed: String(policy.approvals),
-        twoPerson: policy.twoPerson ? "1" : "0",
-        approvedBy: "[]",
-        version: "0",
-      })
-      .pexpire(key, policy.expiresInMs + this.retentionMs)
-      .zadd(this.keys.pending, expiresMs, id)
-      .exec();
+    // Durable before the card is posted: no card may exist for a record a failover could take away.
+    const stored = await this.durable(() =>
+      this.redis
+        .multi()
+        .hset(key, {
+          request: JSON.stringify(request),
+          status: "pending",
+          expiresAtMs: String(expiresMs),
+          requestedBy: opts.requestedBy,
+          needed: String(policy.approvals),
+          twoPerson: policy.twoPerson ? "1" : "0",
+          approvedBy: "[]",
+          version: "0",
+        })
+        .pexpire(key, policy.expiresInMs + this.retentionMs)
+        .zadd(this.keys.pending, expiresMs, id)
+        .exec(),
+    );
     // MULTI reports per-command errors in its result instead of throwing them.
     const failed = stored?.find(([err]) => err)?.[0];
     if (!stored || failed)
@@ -514,7 +533,8 @@ export class ApprovalEngine {
       opts.threadTs ? { ...card, threadTs: opts.threadTs } : card,
     );
     if (ref) {
-      await this.redis.hset(key, "messageTs", ref.ts);
+      // Without messageTs the card is never updated again: keep it durably (idempotent, so retried).
+      await this.durable(() => this.redis.hset(key, "messageTs", ref.ts), 3);
       record = { ...record, messageTs: ref.ts };
       // Clicks need the card, but a sweep (very short expiry) could have decided it before messageTs was stored.
       if ((await this.redis.hget(key, "status")) !== "pending") this.scheduleCardUpdate(id);
@@ -589,17 +609,19 @@ export class ApprovalEngine {
       const volatile = await this.durabilityRefusal();
       if (volatile) return no(record, "volatile", volatile);
     }
-    const reply = (await this.redis.eval(
-      DECIDE_SCRIPT,
-      4,
-      this.keys.approval(id),
-      this.keys.pending,
-      this.keys.enqueue,
-      this.keys.executing,
-      id,
-      userId,
-      decision,
-      this.nowArg(),
+    const reply = (await this.durable(() =>
+      this.redis.eval(
+        DECIDE_SCRIPT,
+        4,
+        this.keys.approval(id),
+        this.keys.pending,
+        this.keys.enqueue,
+        this.keys.executing,
+        id,
+        userId,
+        decision,
+        this.nowArg(),
+      ),
     )) as [string, string?, number?];
     const [kind] = reply;
     const current = async () => (await this.get(id)) ?? record;
@@ -738,13 +760,8 @@ export class ApprovalEngine {
     const { jobId } = await this.options.enqueueExecution(record, {
       deliveryId: executionDeliveryId(record.id),
     });
-    const recorded = (await this.redis.eval(
-      SET_JOB_SCRIPT,
-      2,
-      this.keys.approval(record.id),
-      this.keys.enqueue,
-      record.id,
-      jobId,
+    const recorded = (await this.durable(() =>
+      this.redis.eval(SET_JOB_SCRIPT, 2, this.keys.approval(record.id), this.keys.enqueue, record.id, jobId),
     )) as string | null;
     if (recorded !== null && recorded !== jobId)
       this.log.warn(
@@ -883,19 +900,21 @@ export class ApprovalEngine {
   ): Promise<"claimed" | "already_claimed"> {
     if (!ID_PATTERN.test(id))
       throw new XenopsError("invalid_argument", `not an approval id: "${id.slice(0, 80)}"`);
-    const reply = (await this.redis.eval(
-      CLAIM_SCRIPT,
-      4,
-      this.keys.approval(id),
-      this.keys.exec(id),
-      this.keys.unfinished,
-      this.keys.enqueue,
-      id,
-      jobId,
-      this.nowArg(),
-      String(this.retentionMs),
-      lease.owner ?? jobId,
-      String(lease.ttlMs ?? 60_000),
+    const reply = (await this.durable(() =>
+      this.redis.eval(
+        CLAIM_SCRIPT,
+        4,
+        this.keys.approval(id),
+        this.keys.exec(id),
+        this.keys.unfinished,
+        this.keys.enqueue,
+        id,
+        jobId,
+        this.nowArg(),
+        String(this.retentionMs),
+        lease.owner ?? jobId,
+        String(lease.ttlMs ?? 60_000),
+      ),
     )) as [string, string?];
     switch (reply[0]) {
       case "claimed":
@@ -939,14 +958,16 @@ export class ApprovalEngine {
       at: iso(await this.clockMs()),
       ...(details ? { details } : {}),
     };
-    const result = await this.redis.eval(
-      JOURNAL_STEP_SCRIPT,
-      1,
-      this.keys.exec(id),
-      `step:${index}`,
-      JSON.stringify(step),
-      String(this.retentionMs),
-      lease ? String(lease.token) : "",
+    const result = await this.durable(() =>
+      this.redis.eval(
+        JOURNAL_STEP_SCRIPT,
+        1,
+        this.keys.exec(id),
+        `step:${index}`,
+        JSON.stringify(step),
+        String(this.retentionMs),
+        lease ? String(lease.token) : "",
+      ),
     );
     if (result === "missing") {
       const h = await this.redis.hmget(this.keys.approval(id), "status", "executionClaimedAtMs");
@@ -1011,19 +1032,21 @@ export class ApprovalEngine {
     detail = "",
     opts: { lease?: LeaseGrant; cardStatus?: ExecutionCardStatus } = {},
   ): Promise<"ok" | "finished" | "lost" | "missing"> {
-    const result = await this.redis.eval(
-      FINISH_SCRIPT,
-      3,
-      this.keys.exec(id),
-      this.keys.unfinished,
-      this.keys.executing,
-      id,
-      outcome,
-      detail,
-      this.nowArg(),
-      String(this.retentionMs),
-      opts.lease ? String(opts.lease.token) : "",
-      opts.cardStatus ?? "",
+    const result = await this.durable(() =>
+      this.redis.eval(
+        FINISH_SCRIPT,
+        3,
+        this.keys.exec(id),
+        this.keys.unfinished,
+        this.keys.executing,
+        id,
+        outcome,
+        detail,
+        this.nowArg(),
+        String(this.retentionMs),
+        opts.lease ? String(opts.lease.token) : "",
+        opts.cardStatus ?? "",
+      ),
     );
     if (result === "ok") this.log.info({ approvalId: id, outcome }, "execution finished");
     if (result === "lost")
@@ -1063,13 +1086,15 @@ export class ApprovalEngine {
    * is gone (Redis lost its data).
    */
   async renewLease(lease: LeaseGrant, ttlMs: number): Promise<"ok" | "lost" | "missing"> {
-    return (await this.redis.eval(
-      LEASE_RENEW_SCRIPT,
-      1,
-      this.keys.exec(lease.approvalId),
-      String(lease.token),
-      String(ttlMs),
-      this.nowArg(),
+    return (await this.durable(() =>
+      this.redis.eval(
+        LEASE_RENEW_SCRIPT,
+        1,
+        this.keys.exec(lease.approvalId),
+        String(lease.token),
+        String(ttlMs),
+        this.nowArg(),
+      ),
     )) as "ok" | "lost" | "missing";
   }
 
@@ -1080,14 +1105,16 @@ export class ApprovalEngine {
     owner: string,
     ttlMs: number,
   ): Promise<LeaseTakeover> {
-    const reply = (await this.redis.eval(
-      LEASE_TAKEOVER_SCRIPT,
-      1,
-      this.keys.exec(id),
-      String(expectedToken),
-      owner,
-      String(ttlMs),
-      this.nowArg(),
+    const reply = (await this.durable(() =>
+      this.redis.eval(
+        LEASE_TAKEOVER_SCRIPT,
+        1,
+        this.keys.exec(id),
+        String(expectedToken),
+        owner,
+        String(ttlMs),
+        this.nowArg(),
+      ),
     )) as [string, string?];
     if (reply[0] === "taken") {
       this.log.warn({ approvalId: id, owner, token: Number(reply[1]) }, "execution lease taken over");
@@ -1106,11 +1133,8 @@ export class ApprovalEngine {
    * else will update the card).
    */
   async cardMayShowRunning(id: string, lease?: LeaseGrant): Promise<boolean> {
-    const result = (await this.redis.eval(
-      CARD_RUNNING_SCRIPT,
-      1,
-      this.keys.exec(id),
-      lease ? String(lease.token) : "",
+    const result = (await this.durable(() =>
+      this.redis.eval(CARD_RUNNING_SCRIPT, 1, this.keys.exec(id), lease ? String(lease.token) : ""),
     )) as string;
     return result === "ok" || result === "missing";
   }
@@ -1118,12 +1142,14 @@ export class ApprovalEngine {
   /** Stores the final card (rendered) of a finished execution, for writers that must show it again. */
   async saveFinalCard(id: string, message: string): Promise<void> {
     // Only on an existing journal: a lost one is not brought back as a husk holding just the card.
-    await this.redis.eval(
-      `if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HSET", KEYS[1], "finalCard", ARGV[1]) end
+    await this.durable(() =>
+      this.redis.eval(
+        `if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HSET", KEYS[1], "finalCard", ARGV[1]) end
 return 1`,
-      1,
-      this.keys.exec(id),
-      message,
+        1,
+        this.keys.exec(id),
+        message,
+      ),
     );
   }
 
@@ -1159,17 +1185,19 @@ return 1`,
    * so it can never be claimed (run) again. False when a journal exists (nothing was lost).
    */
   async markOrphaned(id: string, detail: string): Promise<boolean> {
-    const result = await this.redis.eval(
-      MARK_ORPHAN_SCRIPT,
-      4,
-      this.keys.approval(id),
-      this.keys.exec(id),
-      this.keys.executing,
-      this.keys.unfinished,
-      id,
-      this.nowArg(),
-      detail,
-      String(this.retentionMs),
+    const result = await this.durable(() =>
+      this.redis.eval(
+        MARK_ORPHAN_SCRIPT,
+        4,
+        this.keys.approval(id),
+        this.keys.exec(id),
+        this.keys.executing,
+        this.keys.unfinished,
+        id,
+        this.nowArg(),
+        detail,
+        String(this.retentionMs),
+      ),
     );
     if (result === "ok") this.log.error({ approvalId: id }, "execution journal lost: marked uncertain");
     return result === "ok";

@@ -8,6 +8,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { Logger } from "../log";
 import type { ClusterState } from "../model/schema";
+import { durably } from "../queue/redis";
 import { type OffProof, pacemakerFenceCount, seenAlive } from "./liveness";
 
 export const OffProofSchema = z
@@ -86,7 +87,9 @@ export class OffProofStore {
 
   async record(cluster: string, node: string, proof: OffProof): Promise<void> {
     const valid = OffProofSchema.parse(proof);
-    await this.redis.hset(offProofKey(this.prefix, cluster), node, JSON.stringify(valid));
+    await durably(this.redis, () =>
+      this.redis.hset(offProofKey(this.prefix, cluster), node, JSON.stringify(valid)),
+    );
     this.logger?.info(
       { cluster, node, kind: valid.kind, approvalId: valid.approvalId },
       "off-proof recorded",
@@ -102,11 +105,13 @@ export class OffProofStore {
     before: { aliveBefore: string | null; historyBefore: number },
   ): Promise<void> {
     const historyBefore = Number.isFinite(before.historyBefore) ? before.historyBefore : null;
-    await this.redis.set(
-      beforeFenceKey(this.prefix, approvalId),
-      JSON.stringify({ aliveBefore: before.aliveBefore, historyBefore }),
-      "EX",
-      BEFORE_FENCE_TTL_S,
+    await durably(this.redis, () =>
+      this.redis.set(
+        beforeFenceKey(this.prefix, approvalId),
+        JSON.stringify({ aliveBefore: before.aliveBefore, historyBefore }),
+        "EX",
+        BEFORE_FENCE_TTL_S,
+      ),
     );
   }
 
@@ -129,7 +134,8 @@ export class OffProofStore {
   }
 
   async clear(cluster: string, node: string): Promise<boolean> {
-    const n = await this.redis.hdel(offProofKey(this.prefix, cluster), node);
+    // Durable like the proof itself: a clear lost in a failover would bring a void proof back.
+    const n = await durably(this.redis, () => this.redis.hdel(offProofKey(this.prefix, cluster), node));
     if (n > 0) this.logger?.info({ cluster, node }, "off-proof cleared");
     return n > 0;
   }
@@ -156,7 +162,9 @@ export class OffProofStore {
       if (!seenAlive(state, n.name).alive) continue;
       const count = pacemakerFenceCount(state, n.name);
       if (count !== null)
-        await this.redis.eval(KEEP_MAX, 1, aliveFencesKey(this.prefix, cluster), n.name, String(count));
+        await durably(this.redis, () =>
+          this.redis.eval(KEEP_MAX, 1, aliveFencesKey(this.prefix, cluster), n.name, String(count)),
+        );
     }
     const key = offProofKey(this.prefix, cluster);
     const all = await this.redis.hgetall(key);
@@ -166,7 +174,7 @@ export class OffProofStore {
       if (!alive.alive) continue;
       const p = this.parse(cluster, node, raw);
       if (p && Date.parse(p.at) > Date.parse(state.takenAt)) continue;
-      if (Number(await this.redis.eval(CLEAR_IF_SAME, 1, key, node, raw)) > 0) {
+      if (Number(await durably(this.redis, () => this.redis.eval(CLEAR_IF_SAME, 1, key, node, raw))) > 0) {
         cleared.push(node);
         this.logger?.info({ cluster, node, why: alive.detail }, "off-proof void: node seen alive");
       }

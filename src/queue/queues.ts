@@ -8,7 +8,7 @@ import { EnqueueOutcomeUnknown } from "../core/enqueuer";
 import { errorMessage, XenopsError } from "../errors";
 import type { Logger } from "../log";
 import { deriveJobId, queueName, xenopsKeys } from "./names";
-import { closeConnection, createRedisConnection, waitReady } from "./redis";
+import { closeConnection, createRedisConnection, durableMark, waitReady } from "./redis";
 import {
   isJobName,
   type JobName,
@@ -203,6 +203,13 @@ export function createJobQueues(options: JobQueuesOptions): JobQueues {
     let claimed: Awaited<ReturnType<typeof claim>> | undefined;
     try {
       claimed = await claim(cluster, name, jobId);
+      // "Queued as job N" only once the job is on a replica too (WAIT on the connection that wrote it),
+      // else a failover could take the job away after the ack. BullMQ writes through `client` (shared,
+      // behind its adapter proxy: same options object), so one WAIT covers the claim, the add and its
+      // bookkeeping; a connection of its own would get its own WAIT.
+      const marks = [durableMark(client)];
+      const queueClient = (await queue.getBackend().client) as unknown as Redis;
+      if (queueClient.options !== client.options) marks.push(durableMark(queueClient));
       // "pending": the claimant has not confirmed the add (still racing us, or it died before adding).
       // Adding again is safe: BullMQ keeps one job per id, so the job exists exactly once either way.
       if (claimed.created || claimed.state === "pending") {
@@ -214,7 +221,12 @@ export function createJobQueues(options: JobQueuesOptions): JobQueues {
         });
         await client.hset(keys.job(jobId), "state", "added");
       }
+      for (const mark of marks) await mark.confirm();
     } catch (err) {
+      if (err instanceof XenopsError && err.code === "redis_not_durable" && claimed)
+        throw new EnqueueOutcomeUnknown(`job ${claimed.number} may have been queued: ${err.message}`, {
+          cause: err,
+        });
       if (err instanceof XenopsError) throw err;
       // Once the id is claimed the add may have reached Redis with only its reply lost.
       if (claimed)

@@ -59,7 +59,54 @@ export type RedisTarget =
 
 const SENTINEL_SCHEME = "redis-sentinel://";
 
-export function parseRedisTarget(url: string): RedisTarget {
+/**
+ * How writes are made durable: after a write the exactly-once promise depends on, `WAIT replicas timeoutMs`
+ * on the same connection. Redis replication is asynchronous: a write acknowledged by a master that then
+ * loses a failover is gone, so "recorded" may only be said once a replica has it too. `replicas` is 0 on a
+ * single Redis (no WAIT at all), 1 by default on Sentinel; `?wait=N` (and `waitTimeoutMs=MS`) on the URL
+ * overrides it.
+ */
+export interface WriteDurability {
+  replicas: number;
+  timeoutMs: number;
+}
+
+const DEFAULT_WAIT_TIMEOUT_MS = 2_000;
+
+/** The durability a URL asks for (see WriteDurability). */
+export function writeDurability(url: string): WriteDurability {
+  const sentinel = url.startsWith(SENTINEL_SCHEME);
+  const query = new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
+  const number = (name: string, fallback: number): number => {
+    const raw = query.get(name);
+    if (raw === null) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0)
+      throw new XenopsError(
+        "config_invalid",
+        `invalid Redis URL parameter ${name}="${raw}": expected an integer >= 0`,
+      );
+    return n;
+  };
+  return {
+    replicas: number("wait", sentinel ? 1 : 0),
+    timeoutMs: Math.max(1, number("waitTimeoutMs", DEFAULT_WAIT_TIMEOUT_MS)),
+  };
+}
+
+/** The URL without the parameters only xenops reads (ioredis would take them for connection options). */
+function withoutDurabilityParams(url: string): string {
+  const q = url.indexOf("?");
+  if (q < 0) return url;
+  const query = new URLSearchParams(url.slice(q + 1));
+  query.delete("wait");
+  query.delete("waitTimeoutMs");
+  const rest = query.toString();
+  return rest ? `${url.slice(0, q)}?${rest}` : url.slice(0, q);
+}
+
+export function parseRedisTarget(rawUrl: string): RedisTarget {
+  const url = withoutDurabilityParams(rawUrl);
   if (!url.startsWith(SENTINEL_SCHEME)) return { kind: "url", url };
   const rest = url.slice(SENTINEL_SCHEME.length);
   const at = rest.lastIndexOf("@", rest.indexOf("/") === -1 ? rest.length : rest.indexOf("/"));
@@ -147,6 +194,8 @@ export function createRedisConnection(url: string, options: ConnectionOptions): 
   };
   const client = target.url ? new Redis(target.url, settings) : new Redis(settings);
   registry.add(client);
+  durabilities.set(client, writeDurability(url));
+  connectionEpoch(client);
   let lastErrorLog = 0;
   client.on("error", (err: Error) => {
     // ioredis emits one error per failed reconnect: log at most one every 5 s per client.
@@ -231,4 +280,100 @@ export async function closeAllConnections(): Promise<void> {
 /** Clients created here and still open (for leak checks in tests). */
 export function openConnectionCount(): number {
   return registry.size;
+}
+
+// ---- durable writes ----
+
+const durabilities = new WeakMap<Redis, WriteDurability>();
+const epochs = new WeakMap<Redis, { n: number }>();
+
+/** Counts (re)connections, so a WAIT is known to run on the connection that carried the write. */
+function connectionEpoch(client: Redis): { n: number } {
+  let epoch = epochs.get(client);
+  if (!epoch) {
+    const counter = { n: 0 };
+    client.on("ready", () => {
+      counter.n++;
+    });
+    epochs.set(client, counter);
+    epoch = counter;
+  }
+  return epoch;
+}
+
+/**
+ * The durability of a client's writes: as its URL asked for clients made by createRedisConnection; for a
+ * copy made by a library (BullMQ duplicates), 1 replica when it talks to Sentinel, else none.
+ */
+export function durabilityOf(client: Redis): WriteDurability {
+  return (
+    durabilities.get(client) ?? {
+      replicas: (client.options.sentinels?.length ?? 0) > 0 ? 1 : 0,
+      timeoutMs: DEFAULT_WAIT_TIMEOUT_MS,
+    }
+  );
+}
+
+function notDurable(detail: string, cause?: unknown): XenopsError {
+  return new XenopsError(
+    "redis_not_durable",
+    `Redis did not confirm the write on a replica (${detail}); it may be lost in a failover: retry`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** A point right after a write: `confirm()` makes sure what this connection wrote so far is replicated. */
+export interface DurableMark {
+  confirm(): Promise<void>;
+}
+
+/**
+ * Call right after the write's reply (no await in between). confirm() sends WAIT on the same connection and
+ * throws redis_not_durable when fewer replicas than configured acknowledged, or when the connection was
+ * replaced since the mark (the write went to a server this WAIT cannot vouch for). Free with 0 replicas.
+ */
+export function durableMark(client: Redis): DurableMark {
+  const { replicas, timeoutMs } = durabilityOf(client);
+  if (replicas === 0) return { confirm: async () => {} };
+  const epoch = connectionEpoch(client);
+  const at = epoch.n;
+  return {
+    async confirm() {
+      let acked: number;
+      try {
+        acked = Number(await client.wait(replicas, timeoutMs));
+      } catch (err) {
+        throw notDurable(`WAIT failed: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
+      if (epoch.n !== at) throw notDurable("the connection was re-established after the write");
+      if (acked < replicas)
+        throw notDurable(`${acked} of ${replicas} replicas acknowledged within ${timeoutMs} ms`);
+    },
+  };
+}
+
+/** NOREPLICAS (min-replicas-to-write), directly or as the cause of a discarded MULTI. */
+function refusedForReplicas(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.message.startsWith("NOREPLICAS")) return true;
+  const previous = (err as Error & { previousErrors?: unknown[] }).previousErrors;
+  return (
+    Array.isArray(previous) && previous.some((e) => e instanceof Error && e.message.startsWith("NOREPLICAS"))
+  );
+}
+
+/**
+ * Runs a write and makes it durable (see durableMark). A master that refuses writes for lack of replicas
+ * (min-replicas-to-write: NOREPLICAS) is reported the same way.
+ */
+export async function durably<T>(client: Redis, write: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await write();
+  } catch (err) {
+    if (refusedForReplicas(err)) throw notDurable("the master has too few replicas to accept writes", err);
+    throw err;
+  }
+  await durableMark(client).confirm();
+  return result;
 }

@@ -33,6 +33,7 @@ import {
   stateOfView,
 } from "../forms/form";
 import { parseHomeBlockId } from "../forms/home";
+import { durableMark } from "../queue/redis";
 import { boltLogger, slackClientOptions, type WebClient } from "./client";
 import { type SenderLimits, SlackSender } from "./sender";
 
@@ -184,7 +185,21 @@ export function redisReplayStore(redis: Redis | (() => Redis), prefix: string): 
   const client = typeof redis === "function" ? redis : () => redis;
   return {
     async claim(key, ttlMs) {
-      return (await client().set(`${prefix}:slack:replay:${key}`, "1", "PX", ttlMs, "NX")) === "OK";
+      const conn = client();
+      const entry = `${prefix}:slack:replay:${key}`;
+      const claimed = (await conn.set(entry, "1", "PX", ttlMs, "NX")) === "OK";
+      // Durable: an entry lost in a failover would let the same request through once more.
+      const durable = durableMark(conn);
+      if (!claimed) return false;
+      try {
+        await durable.confirm();
+      } catch (err) {
+        // Refused for now (the caller answers "unavailable"): give the signature back, so that Slack's retry
+        // of this very request is not taken for a replay. Best effort; the error stands either way.
+        await conn.del(entry).catch(() => 0);
+        throw err;
+      }
+      return true;
     },
   };
 }

@@ -420,8 +420,9 @@ export class SlackSender implements Notifier {
     threadOf: ((result: T & { ts?: string }) => string | null) | null,
   ): Promise<T | null> {
     const { message: fitted, overflow } = fitMessage(message, { noAttachment: threadOf === null });
+    // Not a failure (the rest is attached), but worth seeing: the renderer should summarize instead.
     if (overflow.length > 0)
-      this.logger.warn(
+      this.logger.info(
         { method, ...ctx, parts: overflow.length },
         "slack message cut to fit, the rest attached in the thread",
       );

@@ -518,7 +518,34 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         }),
       });
       await deliverLikeSlack(body);
-      op.approvalId = await poll(o.operationTimeoutMs / 2, 250, () => findApproval(op));
+      // The plan either asks for approval (a card with Approve) or is refused by preflight (final).
+      const refusalOf = (): string | null => {
+        const refused = slack
+          .callsTo("chat.postMessage")
+          .find(
+            (c) =>
+              c.at >= op.startedAt &&
+              c.args.channel === CHANNEL &&
+              String(c.args.text ?? "").includes(`Refused: Live-migrate ${guest} to ${to}`),
+          );
+        return refused ? String(refused.args.text) : null;
+      };
+      const planned = await poll<{ id: string | null; refusal: string | null }>(
+        o.operationTimeoutMs,
+        250,
+        async () => {
+          const id = await findApproval(op);
+          if (id) return { id, refusal: null };
+          const refusal = refusalOf();
+          return refusal ? { id: null, refusal } : null;
+        },
+      );
+      if (planned?.refusal) {
+        op.final = "refused by preflight";
+        op.detail = planned.refusal.slice(0, 300);
+        return;
+      }
+      op.approvalId = planned?.id ?? null;
       if (!op.approvalId) {
         op.final = "no approval card";
         return;

@@ -17,7 +17,16 @@ export interface SentinelSetup {
   ports: { master: number; replica: number };
   /** The master's address as the sentinel sees it now. */
   currentMaster(): Promise<{ host: string; port: number }>;
-  /** `SENTINEL FAILOVER`, then waits until the sentinel names the other server and it is writable. */
+  /**
+   * Stops (SIGSTOP) / continues (SIGCONT) the redis-server on `port`: a replica that is frozen still
+   * counts as connected for a while (min-replicas-max-lag) but acknowledges nothing.
+   */
+  freeze(port: number): void;
+  thaw(port: number): void;
+  /**
+   * `SENTINEL FAILOVER`, then waits until the sentinel names the other server, it is writable and the old
+   * master replicates from it.
+   */
   failover(timeoutMs?: number): Promise<{ from: number; to: number }>;
   stop(): Promise<void>;
 }
@@ -73,37 +82,60 @@ export async function startSentinelSetup(masterName = "xenops"): Promise<Sentine
   const dir = mkdtempSync(join(tmpdir(), "xenops-sentinel-"));
   const children: ChildProcess[] = [];
   const [master, replica, sentinelPort] = [await freePort(), await freePort(), await freePort()];
-  const server = (args: string[]) => {
+  const byPort = new Map<number, ChildProcess>();
+  const server = (args: string[], port?: number) => {
     const child = spawn("redis-server", args, { stdio: "ignore" });
     child.on("error", () => {});
     children.push(child);
+    if (port !== undefined) byPort.set(port, child);
   };
-  const common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--loglevel", "warning"];
-  server([
-    "--port",
-    String(master),
-    "--dir",
-    dir,
-    "--appendfilename",
-    `m-${master}.aof`,
-    "--appenddirname",
-    `m-${master}`,
-    ...common,
-  ]);
-  server([
-    "--port",
-    String(replica),
-    "--dir",
-    dir,
-    "--appendfilename",
-    `r-${replica}.aof`,
-    "--appenddirname",
-    `r-${replica}`,
-    ...common,
-    "--replicaof",
+  // What an operator sets: a master refuses writes when no replica is connected and fresh (and, after a
+  // failover, the promoted server does the same: both get it).
+  const common = [
+    "--bind",
     "127.0.0.1",
-    String(master),
-  ]);
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--loglevel",
+    "warning",
+    "--min-replicas-to-write",
+    "1",
+    "--min-replicas-max-lag",
+    "10",
+  ];
+  server(
+    [
+      "--port",
+      String(master),
+      "--dir",
+      dir,
+      "--appendfilename",
+      `m-${master}.aof`,
+      "--appenddirname",
+      `m-${master}`,
+      ...common,
+    ],
+    master,
+  );
+  server(
+    [
+      "--port",
+      String(replica),
+      "--dir",
+      dir,
+      "--appendfilename",
+      `r-${replica}.aof`,
+      "--appenddirname",
+      `r-${replica}`,
+      ...common,
+      "--replicaof",
+      "127.0.0.1",
+      String(master),
+    ],
+    replica,
+  );
   await until("master start", 10_000, () =>
     command(master, async (r) => ((await r.ping()) === "PONG" ? true : null)),
   );
@@ -147,6 +179,14 @@ export async function startSentinelSetup(masterName = "xenops"): Promise<Sentine
     sentinelPort,
     ports: { master, replica },
     currentMaster,
+    freeze(port) {
+      const child = byPort.get(port);
+      if (!child) throw new Error(`no redis-server of this set-up on port ${port}`);
+      child.kill("SIGSTOP");
+    },
+    thaw(port) {
+      byPort.get(port)?.kill("SIGCONT");
+    },
     async failover(timeoutMs = 20_000) {
       const from = (await currentMaster()).port;
       await until("SENTINEL FAILOVER accepted", timeoutMs, () =>
@@ -160,9 +200,17 @@ export async function startSentinelSetup(masterName = "xenops"): Promise<Sentine
         const role = await command(now, async (r) => (await r.info("replication")).includes("role:master"));
         return role ? now : null;
       });
+      // Done once the old master follows the new one: until then a master with min-replicas-to-write
+      // refuses writes (NOREPLICAS), and WAIT could not be acknowledged.
+      await until("the old master replicating from the new one", timeoutMs, () =>
+        command(to, async (r) =>
+          (await r.info("replication")).includes("connected_slaves:1") ? true : null,
+        ),
+      );
       return { from, to };
     },
     async stop() {
+      for (const c of children) c.kill("SIGCONT");
       for (const c of children) c.kill("SIGKILL");
       await Promise.all(
         children.map((c) =>

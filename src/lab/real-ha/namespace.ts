@@ -39,7 +39,7 @@ fi
 mount --bind "$2/run" /run
 mount --bind "$2/var/log" /var/log
 mount --bind "$2/sbin" /usr/local/sbin
-mount --bind "$2/sbin/drbdadm" /sbin/drbdadm
+if [ -e /sbin/drbdadm ]; then mount --bind "$2/sbin/drbdadm" /sbin/drbdadm; fi
 if [ -n "$4" ]; then mount --bind "$4" /dev/ttyS0; fi
 if [ -e /etc/drbd.conf ] && [ -e "$2/etc/drbd.conf" ]; then mount --bind "$2/etc/drbd.conf" /etc/drbd.conf; fi
 ip link set lo up

@@ -17,6 +17,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, w
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { crmMonToHaView, parseCrmMonXml } from "../../drivers/pacemaker/crm-mon";
 import { setPassThrough } from "../../sim/passthrough";
 import { type ControlServer, startControlServer } from "../../sim/stdio";
 import { hostIds, joinReplicationLink, linkAddress, spawnWatchdog } from "./common";
@@ -97,8 +98,8 @@ function prepareNodeDir(
   mkdirSync(join(dir, "var/log/pacemaker"), { recursive: true, mode: 0o770 });
   execFileSync("chown", [`${ids.uid}:${ids.gid}`, join(dir, "var/log/pacemaker")]);
   // Mount points for the packages' OCF providers, beside the lab's own (namespace.ts binds them).
-  for (const p of readdirSync(OCF_ROOT))
-    if (p !== "xenops") mkdirSync(join(dir, "ocf", p), { recursive: true });
+  for (const p of readdirSync(OCF_ROOT, { withFileTypes: true }))
+    if (p.isDirectory() && p.name !== "xenops") mkdirSync(join(dir, "ocf", p.name), { recursive: true });
   for (const a of OCF_AGENTS) {
     copyFileSync(join(OCF_DIR, a), join(dir, "ocf/xenops", a));
     chmodSync(join(dir, "ocf/xenops", a), 0o755);
@@ -110,7 +111,7 @@ function prepareNodeDir(
   freshRun(dir, ids);
 }
 
-/** /run after a boot: empty but for Pacemaker's own directory. */
+/** /run after a boot: empty but for the directories the packages' tmpfiles.d create. */
 function freshRun(dir: string, ids: Ids): void {
   const run = join(dir, "run");
   for (const name of readdirSync(run)) rmSync(join(run, name), { recursive: true, force: true });
@@ -120,7 +121,7 @@ function freshRun(dir: string, ids: Ids): void {
 }
 
 /** corosync, then pacemakerd, as their units would start them; stale libqb IPC files go first. */
-const START_STACK = `rm -rf /dev/shm/* /run/corosync* 2>/dev/null
+const START_STACK = `rm -rf /dev/shm/* 2>/dev/null
 corosync </dev/null >>/var/log/corosync/corosync.out 2>&1 || exit 1
 PCMK_logfile=/var/log/pacemaker/pacemaker.log setsid pacemakerd </dev/null >>/var/log/pacemaker/pacemakerd.out 2>&1 &
 exit 0`;
@@ -284,21 +285,23 @@ export async function startRealPacemaker(options: RealHaOptions): Promise<RealHa
       },
       async waitReady(timeoutMs = 90_000) {
         await lab.waitFor(
-          "Pacemaker on both nodes with a DC and every guest started at home",
+          "Pacemaker on both nodes with a DC and every resource started, guests at home",
           async () => {
             for (const n of nodes) {
               const r = await n.ns.run(CRM_MON, { timeoutMs: 10_000 });
               if (r.exitCode !== 0) return false;
-              if (!/<current_dc present="true"/.test(r.stdout)) return false;
-              const online = r.stdout.match(/<node name="[^"]+"[^>]* online="true"/g) ?? [];
-              if (online.length !== nodes.length) return false;
+              const view = crmMonToHaView(parseCrmMonXml(r.stdout), n.name);
+              if (!view?.dc || view.nodes.some((x) => x.status !== "online")) return false;
+              // Every primitive settled: started everywhere it should be, nothing failed.
+              if (view.resources.some((x) => x.failed || x.role !== "Started")) return false;
+              // A clone's stopped instance does not show once another runs: each disk Primary on both.
+              const disks = new Set(sim.state.ha.groups.flatMap((g) => g.drbd));
+              for (const d of disks) {
+                const on = view.resources.find((x) => x.id === `drbd-${d}`)?.runningOn ?? [];
+                if (on.length !== nodes.length) return false;
+              }
             }
-            for (const g of sim.state.ha.groups) if (!sim.findGuestDomain(g.home, g.guest)) return false;
-            const mon = (await (nodes[0] as RealHaNode).ns.run(CRM_MON, { timeoutMs: 10_000 })).stdout;
-            // Every resource settled: started (nothing pending, nothing failed).
-            return (
-              !/role="(Starting|Stopping|Migrating)"|failed="true"/.test(mon) && !/role="Stopped"/.test(mon)
-            );
+            return sim.state.ha.groups.every((g) => sim.findGuestDomain(g.home, g.guest) !== undefined);
           },
           timeoutMs,
         );
