@@ -500,23 +500,27 @@ export class ApprovalEngine {
       expiresAt: iso(expiresMs),
     };
     const key = this.keys.approval(id);
-    // Durable before the card is posted: no card may exist for a record a failover could take away.
-    const stored = await this.durable(() =>
-      this.redis
-        .multi()
-        .hset(key, {
-          request: JSON.stringify(request),
-          status: "pending",
-          expiresAtMs: String(expiresMs),
-          requestedBy: opts.requestedBy,
-          needed: String(policy.approvals),
-          twoPerson: policy.twoPerson ? "1" : "0",
-          approvedBy: "[]",
-          version: "0",
-        })
-        .pexpire(key, policy.expiresInMs + this.retentionMs)
-        .zadd(this.keys.pending, expiresMs, id)
-        .exec(),
+    // Durable before the card is posted: no card may exist for a record a failover could take away. The
+    // write is idempotent (same fields, nobody can act on the id before the card exists): sent again, it
+    // rides out a failover rather than failing the request.
+    const stored = await this.durable(
+      () =>
+        this.redis
+          .multi()
+          .hset(key, {
+            request: JSON.stringify(request),
+            status: "pending",
+            expiresAtMs: String(expiresMs),
+            requestedBy: opts.requestedBy,
+            needed: String(policy.approvals),
+            twoPerson: policy.twoPerson ? "1" : "0",
+            approvedBy: "[]",
+            version: "0",
+          })
+          .pexpire(key, policy.expiresInMs + this.retentionMs)
+          .zadd(this.keys.pending, expiresMs, id)
+          .exec(),
+      3,
     );
     // MULTI reports per-command errors in its result instead of throwing them.
     const failed = stored?.find(([err]) => err)?.[0];
@@ -609,20 +613,7 @@ export class ApprovalEngine {
       const volatile = await this.durabilityRefusal();
       if (volatile) return no(record, "volatile", volatile);
     }
-    const reply = (await this.durable(() =>
-      this.redis.eval(
-        DECIDE_SCRIPT,
-        4,
-        this.keys.approval(id),
-        this.keys.pending,
-        this.keys.enqueue,
-        this.keys.executing,
-        id,
-        userId,
-        decision,
-        this.nowArg(),
-      ),
-    )) as [string, string?, number?];
+    const reply = await this.decideDurably(id, userId, decision);
     const [kind] = reply;
     const current = async () => (await this.get(id)) ?? record;
     switch (kind) {
@@ -679,6 +670,56 @@ export class ApprovalEngine {
         return this.onApproved(id, userId);
       default:
         throw new XenopsError("internal", `unexpected decision script reply ${JSON.stringify(reply)}`);
+    }
+  }
+
+  /**
+   * The decision script, durably. When a replica did not confirm it, it is run again (a failover may
+   * have taken it away, or not): a retry that finds this very click's decision already there answers as
+   * the first run would have, so the click is neither lost nor refused, and its winner still enqueues.
+   */
+  private async decideDurably(
+    id: string,
+    userId: string,
+    decision: Decision,
+  ): Promise<[string, string?, number?]> {
+    const run = () =>
+      durably(this.redis, () =>
+        this.redis.eval(
+          DECIDE_SCRIPT,
+          4,
+          this.keys.approval(id),
+          this.keys.pending,
+          this.keys.enqueue,
+          this.keys.executing,
+          id,
+          userId,
+          decision,
+          this.nowArg(),
+        ),
+      ) as Promise<[string, string?, number?]>;
+    for (let attempt = 1; ; attempt++) {
+      let reply: [string, string?, number?];
+      try {
+        reply = await run();
+      } catch (err) {
+        if (attempt >= 3 || !(err instanceof XenopsError && err.code === "redis_not_durable")) throw err;
+        this.log.warn(
+          { approvalId: id, err, attempt },
+          "decision not confirmed by a replica: running it again",
+        );
+        continue;
+      }
+      if (attempt === 1) return reply;
+      const now = await this.get(id);
+      if (reply[0] === "duplicate" && now?.status === "pending")
+        return ["recorded", "", now.approvedBy.length];
+      if (reply[0] === "decided" && now) {
+        if (decision === "approve" && now.status === "approved" && now.approvedBy.at(-1) === userId)
+          return ["approved", "", now.approvedBy.length];
+        if (decision === "deny" && now.status === "denied" && now.deniedBy === userId) return ["denied", ""];
+      }
+      return reply;
     }
   }
 
@@ -760,8 +801,17 @@ export class ApprovalEngine {
     const { jobId } = await this.options.enqueueExecution(record, {
       deliveryId: executionDeliveryId(record.id),
     });
-    const recorded = (await this.durable(() =>
-      this.redis.eval(SET_JOB_SCRIPT, 2, this.keys.approval(record.id), this.keys.enqueue, record.id, jobId),
+    const recorded = (await this.durable(
+      () =>
+        this.redis.eval(
+          SET_JOB_SCRIPT,
+          2,
+          this.keys.approval(record.id),
+          this.keys.enqueue,
+          record.id,
+          jobId,
+        ),
+      3,
     )) as string | null;
     if (recorded !== null && recorded !== jobId)
       this.log.warn(

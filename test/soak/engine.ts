@@ -420,6 +420,8 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       migrations.seen.slice(since).filter((argv) => argv.includes(guest)).length;
 
     // --- Slack deliveries ---
+    /** The text of the last 200 answer per body: what the user was told ("Queued as job N", ...). */
+    const replies = new Map<string, string>();
     const deliver = async (body: string, opts: { bot?: number; retry?: number } = {}): Promise<number> => {
       const bot = opts.bot ?? rng.int(0, o.bots - 1);
       const ts = Math.floor(Date.now() / 1000);
@@ -437,7 +439,8 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
           body,
           signal: AbortSignal.timeout(5_000),
         });
-        await res.text();
+        const text = await res.text();
+        if (res.status === 200) replies.set(body, text);
         return res.status;
       } catch {
         return 0;
@@ -547,7 +550,11 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       }
       op.approvalId = planned?.id ?? null;
       if (!op.approvalId) {
-        op.final = "no approval card";
+        // Lost only if the user was told it was queued; "nothing was queued" / "may have been
+        // queued: see /xen jobs" (Redis restarting or failing over) is an honest answer.
+        const reply = replies.get(body) ?? "";
+        op.final = /Queued as job/.test(reply) || reply === "" ? "no approval card" : "not queued (told so)";
+        op.detail = reply.slice(0, 200);
         return;
       }
       const click = (user: string) =>
@@ -661,8 +668,9 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
 
     // --- the counts ---
     for (const op of ops) {
-      if (op.approved || (op.final && op.final !== "no approval card" && op.final !== "denied"))
-        report.approved += 1;
+      // Approved: seen approved, or it reached an execution outcome (approved, then run or refused).
+      const executionOutcome = op.final === "ok" || op.final === "failed" || op.final === "cancelled";
+      if (op.approved || (op.approvalId !== null && executionOutcome)) report.approved += 1;
       report.executed += op.migrates;
       if (op.migrates > 1) {
         report.executedTwice += 1;

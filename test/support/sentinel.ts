@@ -200,11 +200,11 @@ export async function startSentinelSetup(masterName = "xenops"): Promise<Sentine
         const role = await command(now, async (r) => (await r.info("replication")).includes("role:master"));
         return role ? now : null;
       });
-      // Done once the old master follows the new one: until then a master with min-replicas-to-write
-      // refuses writes (NOREPLICAS), and WAIT could not be acknowledged.
+      // Done once the old master follows the new one and has acknowledged (a "good" replica): until then
+      // a master with min-replicas-to-write refuses writes (NOREPLICAS), and WAIT is not acknowledged.
       await until("the old master replicating from the new one", timeoutMs, () =>
         command(to, async (r) =>
-          (await r.info("replication")).includes("connected_slaves:1") ? true : null,
+          (await r.info("replication")).includes("min_slaves_good_slaves:1") ? true : null,
         ),
       );
       return { from, to };
