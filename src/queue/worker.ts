@@ -8,7 +8,7 @@ import { errorCode, errorMessage } from "../errors";
 import type { Logger } from "../log";
 import { queueName, xenopsKeys } from "./names";
 import { closeConnection, createRedisConnection } from "./redis";
-import { isJobName, type JobName, type JobPayloads, parseJobPayload, payloadCluster } from "./schema";
+import { isJobName, JOBS, type JobName, type JobPayloads, parseJobPayload, payloadCluster } from "./schema";
 
 /**
  * Runs one job. Throwing retries it per its job's policy; throw bullmq's `UnrecoverableError` when another
@@ -33,6 +33,11 @@ export interface WorkersOptions {
   logger: Logger;
   /** Act on cancel requests from `JobQueues.cancel` in other processes (default true). */
   listenForCancel?: boolean;
+  /**
+   * How long a running job's lock lasts without renewal, and how often workers look for jobs whose
+   * worker died (BullMQ's lockDuration and stalledInterval; defaults 30 s). Tests shorten them.
+   */
+  stall?: { lockDurationMs: number; checkIntervalMs: number };
 }
 
 export interface Workers {
@@ -99,6 +104,15 @@ export function startWorkers(options: WorkersOptions): Workers {
         throw new UnrecoverableError(`unknown job "${job.name}"`);
       }
       const name: JobName = job.name;
+      // A job whose worker died mid-run comes back once (maxStalledCount 1), so a read-only job (a
+      // plan, a status card) still answers the user who was told "queued". A mutating job is never
+      // run again by the queue: crash recovery takes its execution over from the journal.
+      if (JOBS[name].mutating && job.stalledCounter > 0) {
+        log.error(fields, "job rejected: its worker stopped while it ran; a mutating job is not restarted");
+        throw new UnrecoverableError(
+          "its worker stopped while it ran: not run again (crash recovery takes the execution over)",
+        );
+      }
       let data: JobPayloads[JobName];
       try {
         data = parseJobPayload(name, job.data);
@@ -145,8 +159,12 @@ export function startWorkers(options: WorkersOptions): Workers {
       connection: client,
       prefix,
       concurrency,
-      // A job whose worker died is failed, not run again: a half-done migration must not restart by itself.
-      maxStalledCount: 0,
+      // A job whose worker died is delivered once more: read-only jobs run again, mutating ones are
+      // refused above (a half-done migration must not restart by itself).
+      maxStalledCount: 1,
+      ...(options.stall
+        ? { lockDuration: options.stall.lockDurationMs, stalledInterval: options.stall.checkIntervalMs }
+        : {}),
     });
     worker.on("error", (err) => log.error({ cluster, err }, "worker error"));
     worker.on("stalled", (jobId) => log.error({ cluster, jobId }, "job stalled: its worker stopped"));

@@ -405,3 +405,89 @@ describe("without Redis", () => {
     await Promise.all([queues.close(), workers.close(true)]);
   });
 });
+
+describe("a job whose worker died", () => {
+  const stall = { lockDurationMs: 600, checkIntervalMs: 200 };
+
+  /** A worker that takes the job and then vanishes without finishing it (its lock is never renewed). */
+  async function dieWhileRunning(
+    queues: JobQueues,
+    prefix: string,
+    name: "status" | "operation-execute",
+    data: unknown,
+  ): Promise<{ jobId: string }> {
+    const taken = deferred<void>();
+    const doomed = startWorkers({
+      redisUrl: testRedisUrl(),
+      prefix,
+      clusters: ["lab"],
+      processors: {
+        [name]: async () => {
+          taken.resolve();
+          return new Promise(() => {});
+        },
+      } as unknown as Processors,
+      logger,
+      stall,
+    });
+    await doomed.ready();
+    const queued = await queues.enqueue("lab", name as "status", data as StatusJob, {
+      deliveryId: `die-${name}`,
+    });
+    await taken.promise;
+    // Force-close: the job stays active with nobody renewing its lock, as after a SIGKILL.
+    await doomed.close(true);
+    return { jobId: queued.jobId };
+  }
+
+  it("runs a read-only job again, so the user who was told 'queued' still gets an answer", async () => {
+    const { queues, prefix } = setup("stall-readonly");
+    const { jobId } = await dieWhileRunning(queues, prefix, "status", payload("lab", "die-status"));
+    const rerun = startWorkers({
+      redisUrl: testRedisUrl(),
+      prefix,
+      clusters: ["lab"],
+      processors: { status: async () => ({ ok: true, rerun: true }) } as unknown as Processors,
+      logger,
+      stall,
+    });
+    cleanups.push(() => rerun.close(true));
+    await rerun.ready();
+    expect(await queues.waitForJob(jobId, 20_000)).toMatchObject({
+      state: "completed",
+      returnValue: { ok: true, rerun: true },
+    });
+  });
+
+  it("never runs a mutating job again: it fails, and crash recovery takes the execution over", async () => {
+    const { queues, prefix } = setup("stall-mutating");
+    const { jobId } = await dieWhileRunning(queues, prefix, "operation-execute", {
+      cluster: "lab",
+      channel: "C0123ABC",
+      requestedBy: "U0123ABC",
+      deliveryId: "die-exec",
+      requestText: "approve",
+      approvalId: "A1b2C3d4E5f6G7h8",
+    });
+    let ran = 0;
+    const rerun = startWorkers({
+      redisUrl: testRedisUrl(),
+      prefix,
+      clusters: ["lab"],
+      processors: {
+        "operation-execute": async () => {
+          ran += 1;
+          return { ok: true };
+        },
+      } as unknown as Processors,
+      logger,
+      stall,
+    });
+    cleanups.push(() => rerun.close(true));
+    await rerun.ready();
+    const outcome = await queues.waitForJob(jobId, 20_000);
+    expect(outcome.state).toBe("failed");
+    expect(outcome).toMatchObject({ failedReason: expect.stringMatching(/not run again|stalled/) });
+    expect(ran).toBe(0);
+  });
+});
