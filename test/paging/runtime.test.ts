@@ -101,7 +101,13 @@ describe("paging in the runtime", () => {
     expect(reply?.text).toMatch(/Acknowledged/);
     await until(() => fake.accepted().length === 2);
     expect(fake.accepted().map((r) => r.action)).toEqual(["trigger", "acknowledge"]);
-    const metrics = await deps.metrics.render();
+    // The fake records a request before the client has its answer and counts it: wait for the count.
+    const ackCounted = 'xenops_pages_total{service="pagerduty",action="acknowledge",result="ok"} 1';
+    let metrics = "";
+    await until(async () => {
+      metrics = await deps.metrics.render();
+      return metrics.includes(ackCounted);
+    });
     expect(metrics).toContain('xenops_pages_total{service="pagerduty",action="trigger",result="ok"} 1');
     expect(metrics).toContain('xenops_pages_total{service="pagerduty",action="acknowledge",result="ok"} 1');
   });
