@@ -134,6 +134,8 @@ export async function planAndRequest(
       channel: d.channel,
       policy,
       ...thread,
+      // The planning job's id: a re-run of the same job (its worker died, Redis failed it) files no second card.
+      ...(options.jobId ? { requestKey: options.jobId } : {}),
     });
     await options.remember(record.id);
     return { outcome: "ok", result: "requested", summary: "approval requested", approvalId: record.id };

@@ -16,7 +16,7 @@
  * the scripts write. (Lua's cjson cannot round-trip our JSON: it turns [] into {} and rounds large
  * numbers, so the scripts never re-encode the request.)
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { MessageRef, Notifier, Reply } from "../app/types";
 import type { AuditEntryInput } from "../audit/schema";
@@ -89,6 +89,11 @@ export interface RequestOptions {
   policy: ApprovalPolicy;
   /** Post the card as a reply in this thread. */
   threadTs?: string;
+  /**
+   * The request's own key (its planning job): asked again with the same key (the job ran again after
+   * its worker died or Redis failed it), the same approval is returned and no second card is posted.
+   */
+  requestKey?: string;
 }
 
 export type Decision = "approve" | "deny";
@@ -487,7 +492,15 @@ export class ApprovalEngine {
     }
     if (!(await this.options.authorizer.has(opts.requestedBy, policy.requestRole)))
       throw new XenopsError("forbidden", `requesting ${plan.action} needs the ${policy.requestRole} role`);
-    const id = randomBytes(12).toString("base64url");
+    const id = opts.requestKey
+      ? createHash("sha256")
+          .update(`${this.options.prefix}\0${opts.requestKey}`)
+          .digest("base64url")
+          .slice(0, 16)
+      : randomBytes(12).toString("base64url");
+    const already = opts.requestKey ? parseRecord(await this.redis.hgetall(this.keys.approval(id))) : null;
+    if (already?.messageTs) return already;
+    if (already) return this.postRequestCard(already, plan, policy, opts);
     const createdMs = await this.clockMs();
     const expiresMs = createdMs + policy.expiresInMs;
     const request: StoredRequest = {
@@ -529,8 +542,21 @@ export class ApprovalEngine {
         "internal",
         `could not store approval ${id}: ${failed?.message ?? "transaction aborted"}`,
       );
-    let record = parseRecord(await this.redis.hgetall(key));
+    const record = parseRecord(await this.redis.hgetall(key));
     if (!record) throw new XenopsError("internal", `approval ${id} vanished right after it was stored`);
+    return this.postRequestCard(record, plan, policy, opts);
+  }
+
+  /** Posts a stored request's card, keeps its message ts, logs and audits the request. */
+  private async postRequestCard(
+    stored: ApprovalRecord,
+    plan: ActionPlan,
+    policy: ApprovalPolicy,
+    opts: RequestOptions,
+  ): Promise<ApprovalRecord> {
+    let record = stored;
+    const id = record.id;
+    const key = this.keys.approval(id);
     const card = renderApprovalCard(record);
     const ref = await this.options.notifier.post(
       opts.channel,

@@ -41,6 +41,26 @@ function cardText(h: Harness, ts: string | null): string {
 }
 
 describe("ApprovalEngine.request", () => {
+  it("files one approval per request key: asked again (its planning job ran again), no second card", async () => {
+    const h = makeEngine({}, track);
+    const ask = () =>
+      h.engine.request(migratePlan(), {
+        requestedBy: "UOPER1",
+        channel: CHANNEL,
+        policy: policyFor("migrate", noInventory),
+        requestKey: "operation-plan-0123abcd",
+      });
+    const first = await ask();
+    const again = await ask();
+    expect(again.id).toBe(first.id);
+    expect(again.messageTs).toBe(first.messageTs);
+    expect(h.notifier.posts).toHaveLength(1);
+    // Without a key every request is its own.
+    const other = await requestMigrate(h);
+    expect(other.id).not.toBe(first.id);
+    expect(h.notifier.posts).toHaveLength(2);
+  });
+
   it("stores the record, posts the card with buttons and records messageTs", async () => {
     const h = makeEngine({}, track);
     const record = await requestMigrate(h);
