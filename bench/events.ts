@@ -1,5 +1,5 @@
 /**
- * Event latency (issue 5): a fault injected in the simulator → the incident posted, p50 and p99, per
+ * Event latency: a fault injected in the simulator → the incident posted, p50 and p99, per
  * source. Called by the main bench (`runEventsBench()` from bench/run.ts), or alone:
  *
  *   npx tsx bench/events.ts

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the performance tables of issues 2 and 3. Not a test: it prints PASS/MISS per
+ * `npm run bench`: the performance tables (latency, throughput, memory). Not a test: it prints PASS/MISS per
  * target and exits 0 either way (non-zero only when a benchmark could not run).
  *
  *   a. snapshot latency at 1, 20, 100 simulated nodes: xenops cold/warm vs parallel-ssh

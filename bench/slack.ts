@@ -1,5 +1,5 @@
 /**
- * Issue 3 and the deployment numbers: ack latency of the HTTP-mode bot under 200 concurrent slash
+ * Slack-side and deployment numbers: ack latency of the HTTP-mode bot under 200 concurrent slash
  * commands, command-to-card latency at 2 and 100 simulated nodes, and the memory of the bot and the
  * worker as separate processes. xenops runs in child processes (bench/proc-runtime.ts); this process
  * holds the fake Slack, the simulated cluster and the load, all on loopback.
@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import type { InventoryConfig } from "../src/config/schema";
 import { LAB_CHANNEL } from "../src/lab/lab";
 import { createJobQueues } from "../src/queue/queues";
+import { FakeSlack } from "../support/fake-slack";
 import {
   awaitCard,
   BOT_TOKEN,
@@ -23,8 +24,8 @@ import {
   labEnvVars,
   postSigned,
   withChannels,
-} from "../test/e2e/harness";
-import { FakeSlack } from "../test/support/fake-slack";
+} from "../support/slack-harness";
+import { unitLaunch } from "./deployed";
 import type { ProcConfig } from "./proc-runtime";
 import { startSimProcess } from "./support/sim-client";
 import { fmt, median, percentile, say, sleep, table, verdict, within } from "./util";
@@ -40,9 +41,20 @@ const BUILD = join(process.env.XENOPS_BENCH_BUILD ?? join(ROOT, "dist"), "xenops
 export const ON_BUILD = existsSync(BUILD) && process.env.BENCH_FROM_SOURCE !== "1";
 
 export function runtimeLabel(): string {
-  return ON_BUILD
-    ? `the build (node ${BUILD.startsWith(ROOT) ? BUILD.slice(ROOT.length + 1) : BUILD})`
-    : "the TypeScript sources through tsx (no dist/: run `npm run build` to measure the build)";
+  if (!ON_BUILD)
+    return "the TypeScript sources through tsx (no dist/: run `npm run build` to measure the build)";
+  const launch = (role: "bot" | "worker") => {
+    const unit = unitLaunch(role);
+    const env = Object.entries(unit.env).map(([k, v]) => `${k}=${v} `);
+    const flags = [...unit.nodeFlags, ...extraNodeFlags()];
+    return `${env.join("")}node ${flags.length ? `${flags.join(" ")} ` : ""}${BUILD.startsWith(ROOT) ? BUILD.slice(ROOT.length + 1) : BUILD} ${role}`;
+  };
+  return `the build, started as the systemd units start it (\`${launch("bot")}\`, \`${launch("worker")}\`)`;
+}
+
+/** XENOPS_BENCH_NODE_FLAGS: node flags added to the units' own (e.g. --cpu-prof to profile a run). */
+function extraNodeFlags(): string[] {
+  return (process.env.XENOPS_BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
 }
 
 function freePort(): Promise<number> {
@@ -94,22 +106,28 @@ async function startCliProc(config: ProcConfig, dir: string): Promise<Proc> {
   // JSON is YAML: the inventory as the lab built it.
   await writeFile(inventoryFile, JSON.stringify(config.inventory), { mode: 0o600 });
   const port = config.role === "bot-http" ? await freePort() : undefined;
+  // As the systemd unit starts it: its node flags and Environment= lines.
+  const unit = unitLaunch(config.role === "worker" ? "worker" : "bot");
   const child = spawn(
     process.execPath,
-    [BUILD, config.role === "worker" ? "worker" : "bot", "-c", inventoryFile],
+    [
+      ...unit.nodeFlags,
+      ...extraNodeFlags(),
+      BUILD,
+      config.role === "worker" ? "worker" : "bot",
+      "-c",
+      inventoryFile,
+    ],
     {
       cwd: dir,
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
+        ...unit.env,
         ...config.env,
         REDIS_URL: config.redisUrl,
         // "xenops started" is logged at info; the bench keeps warn and above.
         LOG_LEVEL: "info",
         ...(port !== undefined ? { PORT: String(port) } : {}),
-        // e.g. "--max-semi-space-size=2": how a deployment could trade GC work for memory.
-        ...(process.env.XENOPS_BENCH_NODE_OPTIONS
-          ? { NODE_OPTIONS: process.env.XENOPS_BENCH_NODE_OPTIONS }
-          : {}),
       },
       stdio: ["ignore", "ignore", "pipe"],
     },

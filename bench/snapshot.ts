@@ -1,5 +1,5 @@
 /**
- * Issue 2: snapshot latency at 1, 20 and 100 nodes, xenops (SshPool, cold and warm) against OpenSSH's
+ * Snapshot latency at 1, 20 and 100 nodes, xenops (SshPool, cold and warm) against OpenSSH's
  * parallel-ssh running the same commands against the same simulated servers.
  *
  * The commands a reference-flavour snapshot runs on every node (src/drivers/xen, drbd8, heartbeat):

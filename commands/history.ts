@@ -1,7 +1,6 @@
 import type { AuditRecord } from "../src/audit/schema";
 import { type CommandSpec, UsageError } from "../src/core/spec";
-import { formatDuration, utcTime } from "../src/jobs-ui/format";
-import { escapeMrkdwn } from "../src/slack/render/text";
+import { escapeMrkdwn, formatDuration, mentionOrText, utcTime } from "../src/message/text";
 
 interface HistoryArgs {
   n: number;
@@ -12,7 +11,7 @@ const MAX_N = 50;
 const MAX_REPLY_CHARS = 3_500;
 
 function who(id: string): string {
-  return /^[UW][A-Z0-9]{2,}$/.test(id) ? `<@${id}>` : escapeMrkdwn(id);
+  return mentionOrText(id);
 }
 
 function code(text: string): string {

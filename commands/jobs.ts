@@ -1,7 +1,6 @@
 import type { JobSummary } from "../src/core/job-admin";
 import { type CommandSpec, UsageError } from "../src/core/spec";
-import { formatDuration } from "../src/jobs-ui/format";
-import { escapeMrkdwn } from "../src/slack/render/text";
+import { escapeMrkdwn, formatDuration, mentionOrText } from "../src/message/text";
 
 interface JobsArgs {
   clusters: string[];
@@ -9,7 +8,7 @@ interface JobsArgs {
 
 function who(id: string | null): string {
   if (!id) return "";
-  return /^[UW][A-Z0-9]{2,}$/.test(id) ? ` · <@${id}>` : ` · ${escapeMrkdwn(id)}`;
+  return ` · ${mentionOrText(id)}`;
 }
 
 function line(j: JobSummary, now: number): string {

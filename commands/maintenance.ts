@@ -1,6 +1,7 @@
 import { pickCluster, pickNode } from "../src/core/resolve";
 import { type CommandSpec, UsageError } from "../src/core/spec";
-import { formatDuration, MAX_MAINTENANCE_MS, parseDuration } from "../src/events/maintenance";
+import { MAX_MAINTENANCE_MS, parseDuration } from "../src/events/maintenance";
+import { formatDurationMinutes } from "../src/message/text";
 
 interface MaintenanceArgs {
   cluster: string;
@@ -27,7 +28,7 @@ export const maintenanceCommand: CommandSpec<MaintenanceArgs> = {
       if (durationMs === null)
         throw new UsageError(`"${durationArg.slice(0, 20)}" is not a duration; use e.g. 45m, 2h, 1h30m, 1d`);
       if (durationMs > MAX_MAINTENANCE_MS)
-        throw new UsageError(`at most ${formatDuration(MAX_MAINTENANCE_MS)}`);
+        throw new UsageError(`at most ${formatDurationMinutes(MAX_MAINTENANCE_MS)}`);
     }
     return { cluster: cluster.name, node, durationMs, reason: reason.join(" ").slice(0, 200) };
   },
@@ -50,7 +51,7 @@ export const maintenanceCommand: CommandSpec<MaintenanceArgs> = {
     const what =
       args.durationMs === null
         ? `end the maintenance of ${args.node}`
-        : `put ${args.node} in maintenance for ${formatDuration(args.durationMs)}`;
+        : `put ${args.node} in maintenance for ${formatDurationMinutes(args.durationMs)}`;
     return {
       text: job.duplicate
         ? `Already queued as job ${job.number}: ${what}.`

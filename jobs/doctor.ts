@@ -3,18 +3,21 @@
  * the doctor's card: failing and warning checks first, by area, with evidence and fixes. Read-only, so
  * BullMQ may retry it. Long evidence is attached to the card's thread as a file, like job logs.
  */
-import { type Job, UnrecoverableError } from "bullmq";
+import type { Job } from "bullmq";
 import type { Notifier } from "../src/app/types";
 import type { InventoryConfig } from "../src/config/schema";
 import type { SecretEnv } from "../src/config/secrets";
 import { renderDoctorCard } from "../src/doctor/render";
 import { runDoctor } from "../src/doctor/run";
+import { XenopsError } from "../src/errors";
 import type { CommandRunner } from "../src/exec/runner";
 import { openJobCard } from "../src/jobs-ui/card";
 import type { CardStore } from "../src/jobs-ui/card-store";
 import { JobCancelled, JobControl } from "../src/jobs-ui/control";
 import { describeJob } from "../src/jobs-ui/describe";
 import type { Logger } from "../src/log";
+import { userMention } from "../src/message/text";
+import { isFinalFailure } from "../src/queue/retry";
 import type { DoctorJob } from "../src/queue/schema";
 
 export interface DoctorJobDeps {
@@ -45,7 +48,7 @@ export function createDoctorProcessor(deps: DoctorJobDeps) {
     const { data } = job;
     const log = deps.logger.child({ jobId: job.id, user: data.requestedBy, cluster: data.cluster });
     const cluster = deps.inventory.clusters.find((c) => c.name === data.cluster);
-    if (!cluster) throw new UnrecoverableError(`unknown cluster "${data.cluster}"`);
+    if (!cluster) throw new XenopsError("unknown_cluster", `unknown cluster "${data.cluster}"`);
     const card = openJobCard(job, deps, {
       title: describeJob("doctor", data),
       logger: log,
@@ -53,7 +56,7 @@ export function createDoctorProcessor(deps: DoctorJobDeps) {
       ...(data.messageTs ? { existing: { channel: data.channel, ts: data.messageTs } } : {}),
     });
     card.start(
-      `:stethoscope: Reading the configuration of every node of ${cluster.name} for <@${data.requestedBy}>…`,
+      `:stethoscope: Reading the configuration of every node of ${cluster.name} for ${userMention(data.requestedBy)}…`,
     );
     const control = new JobControl(job, signal, card);
     if (!data.messageTs)
@@ -84,9 +87,7 @@ export function createDoctorProcessor(deps: DoctorJobDeps) {
         await card.cancelled(control.cancelRequest?.by ?? null);
         throw err;
       }
-      const attempts = job.opts.attempts ?? 1;
-      const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts || signal?.aborted;
-      if (final) await card.failed(err);
+      if (isFinalFailure(job, err, signal)) await card.failed(err);
       throw err;
     } finally {
       control.dispose();

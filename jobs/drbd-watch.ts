@@ -17,7 +17,7 @@
  *
  * To watch a resync another job or an event started, call `enqueueWatch` (below).
  */
-import { type Job, UnrecoverableError } from "bullmq";
+import type { Job } from "bullmq";
 import type { Notifier } from "../src/app/types";
 import type { ClusterDrivers } from "../src/cluster/snapshot";
 import type { InventoryConfig } from "../src/config/schema";
@@ -28,7 +28,6 @@ import { openJobCard } from "../src/jobs-ui/card";
 import type { CardStore } from "../src/jobs-ui/card-store";
 import { JobCancelled, JobControl } from "../src/jobs-ui/control";
 import { describeJob } from "../src/jobs-ui/describe";
-import { formatDuration, formatKiB } from "../src/jobs-ui/format";
 import {
   analyzeResync,
   type NodeReading,
@@ -38,8 +37,9 @@ import {
 } from "../src/jobs-ui/resync";
 import type { WatchRegistry } from "../src/jobs-ui/watch-registry";
 import type { Logger } from "../src/log";
+import { escapeMrkdwn, formatDuration, formatKiB } from "../src/message/text";
+import { isFinalFailure } from "../src/queue/retry";
 import type { DrbdWatchJob } from "../src/queue/schema";
-import { escapeMrkdwn } from "../src/slack/render/text";
 
 export interface WatchSettings {
   /** Read the nodes this often. */
@@ -161,9 +161,9 @@ export function createDrbdWatchProcessor(deps: DrbdWatchDeps) {
       resource: data.resource,
     });
     const cluster = deps.inventory.clusters.find((c) => c.name === data.cluster);
-    if (!cluster) throw new UnrecoverableError(`unknown cluster "${data.cluster}"`);
+    if (!cluster) throw new XenopsError("unknown_cluster", `unknown cluster "${data.cluster}"`);
     if (!cluster.drbd.some((r) => r.name === data.resource))
-      throw new UnrecoverableError(`no DRBD resource "${data.resource}" in ${cluster.name}`);
+      throw new XenopsError("invalid_argument", `no DRBD resource "${data.resource}" in ${cluster.name}`);
     const drivers = deps.driversFor(cluster.name);
     const started = Date.now();
 
@@ -354,8 +354,7 @@ export function createDrbdWatchProcessor(deps: DrbdWatchDeps) {
         await card.cancelled(by);
         throw err instanceof JobCancelled ? err : new JobCancelled(by, errorMessage(err));
       }
-      const attempts = job.opts.attempts ?? 1;
-      if (err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts) await card.failed(err);
+      if (isFinalFailure(job, err, signal)) await card.failed(err);
       throw err;
     } finally {
       for (const s of streams) s.close();

@@ -6,11 +6,12 @@ import type { Job } from "bullmq";
 import { UnrecoverableError } from "bullmq";
 import type { Notifier } from "../src/app/types";
 import type { InventoryConfig } from "../src/config/schema";
-import { formatDuration, type MaintenanceStore } from "../src/events/maintenance";
+import type { MaintenanceStore } from "../src/events/maintenance";
 import type { EventPipeline } from "../src/events/pipeline";
 import type { Logger } from "../src/log";
+import { escapeMrkdwn, formatDurationMinutes, userMention } from "../src/message/text";
 import type { MaintenanceJob } from "../src/queue/schema";
-import { escapeMrkdwn, slackDate } from "../src/slack/render/text";
+import { slackDate } from "../src/slack/render/text";
 
 export interface MaintenanceJobDeps {
   inventory: InventoryConfig;
@@ -31,7 +32,7 @@ export function createMaintenanceProcessor(deps: MaintenanceJobDeps) {
       const ended = await deps.maintenance.end(d.cluster, d.node);
       await deps.notifier.post(d.channel, {
         text: ended
-          ? `:wrench: Maintenance of ${escapeMrkdwn(d.node)} (${escapeMrkdwn(d.cluster)}) ended early by <@${d.requestedBy}>. Its events are reported again.`
+          ? `:wrench: Maintenance of ${escapeMrkdwn(d.node)} (${escapeMrkdwn(d.cluster)}) ended early by ${userMention(d.requestedBy)}. Its events are reported again.`
           : `:wrench: ${escapeMrkdwn(d.node)} (${escapeMrkdwn(d.cluster)}) was not in maintenance.`,
       });
       await deps.pipeline
@@ -44,7 +45,7 @@ export function createMaintenanceProcessor(deps: MaintenanceJobDeps) {
       d.durationMs,
     );
     await deps.notifier.post(d.channel, {
-      text: `:wrench: ${escapeMrkdwn(d.node)} (${escapeMrkdwn(d.cluster)}) is in maintenance for ${formatDuration(d.durationMs)}, until ${slackDate(w.until)}, set by <@${d.requestedBy}>${d.reason ? `: ${escapeMrkdwn(d.reason)}` : ""}. Its events are silenced and risky actions on it are blocked. End it early with \`/xen maintenance ${escapeMrkdwn(d.node)} off\`.`,
+      text: `:wrench: ${escapeMrkdwn(d.node)} (${escapeMrkdwn(d.cluster)}) is in maintenance for ${formatDurationMinutes(d.durationMs)}, until ${slackDate(w.until)}, set by ${userMention(d.requestedBy)}${d.reason ? `: ${escapeMrkdwn(d.reason)}` : ""}. Its events are silenced and risky actions on it are blocked. End it early with \`/xen maintenance ${escapeMrkdwn(d.node)} off\`.`,
     });
     return { node: d.node, until: w.until };
   };

@@ -4,16 +4,19 @@
  * card store is given) becomes "collecting…", then the status card itself with the job's facts in a
  * footer. Its ts is remembered in the job data too, so a retry edits the same message.
  */
-import { type Job, UnrecoverableError } from "bullmq";
+import type { Job } from "bullmq";
 import type { Notifier } from "../src/app/types";
 import { type ClusterDrivers, takeSnapshot } from "../src/cluster/snapshot";
 import type { InventoryConfig } from "../src/config/schema";
+import { XenopsError } from "../src/errors";
 import type { CommandRunner } from "../src/exec/runner";
 import { openJobCard } from "../src/jobs-ui/card";
 import type { CardStore } from "../src/jobs-ui/card-store";
 import { JobCancelled, JobControl } from "../src/jobs-ui/control";
 import { describeJob } from "../src/jobs-ui/describe";
 import type { Logger } from "../src/log";
+import { userMention } from "../src/message/text";
+import { isFinalFailure } from "../src/queue/retry";
 import type { StatusJob } from "../src/queue/schema";
 import { renderStatusCard } from "../src/slack/render/status";
 
@@ -46,7 +49,7 @@ export function createStatusProcessor(deps: StatusJobDeps) {
     const { data } = job;
     const log = deps.logger.child({ jobId: job.id, user: data.requestedBy, cluster: data.cluster });
     const cluster = deps.inventory.clusters.find((c) => c.name === data.cluster);
-    if (!cluster) throw new UnrecoverableError(`unknown cluster "${data.cluster}"`);
+    if (!cluster) throw new XenopsError("unknown_cluster", `unknown cluster "${data.cluster}"`);
 
     const card = openJobCard(job, deps, {
       title: describeJob("status", data),
@@ -56,7 +59,7 @@ export function createStatusProcessor(deps: StatusJobDeps) {
       ...(data.messageTs ? { existing: { channel: data.channel, ts: data.messageTs } } : {}),
     });
     card.start(
-      `:hourglass_flowing_sand: Collecting status of ${cluster.name}${data.target ? ` (${data.target})` : ""} for <@${data.requestedBy}>…`,
+      `:hourglass_flowing_sand: Collecting status of ${cluster.name}${data.target ? ` (${data.target})` : ""} for ${userMention(data.requestedBy)}…`,
     );
     const control = new JobControl(job, signal, card);
     let messageTs = data.messageTs ?? null;
@@ -109,9 +112,7 @@ export function createStatusProcessor(deps: StatusJobDeps) {
         await card.cancelled(control.cancelRequest?.by ?? null);
         throw err;
       }
-      const attempts = job.opts.attempts ?? 1;
-      const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts || signal?.aborted;
-      if (final) await card.failed(err);
+      if (isFinalFailure(job, err, signal)) await card.failed(err);
       throw err;
     } finally {
       control.dispose();

@@ -36,8 +36,8 @@ const packages = [
   { pkg: "openssh-server", bins: ["/usr/sbin/sshd"] },
   { pkg: "openssh-client", bins: ["/usr/bin/ssh-keygen", "/usr/bin/ssh"] },
   { pkg: "pssh", bins: ["/usr/bin/parallel-ssh"] },
-  // The real-HA lab (`npm run lab -- --ha real`, its test with XENOPS_REAL_HA=1): asked for only then,
-  // so `npm test` and the plain lab never wait on apt for them.
+  // The real-HA lab (`npm run lab -- --ha real`) and its tests (CI runs `bootstrap --real-ha`): asked
+  // for only then, so `npm test` and the plain lab never wait on apt for them.
   { pkg: "heartbeat", bins: ["/usr/libexec/heartbeat/heartbeat", "/usr/bin/cl_status"], realHa: true },
   {
     pkg: "cluster-glue",
@@ -70,8 +70,10 @@ if (missing.length > 0) {
       console.error(`bootstrap: apt-get failed; install these packages and retry: ${missing.join(" ")}`);
       process.exit(1);
     }
-    // The Debian package starts system services we do not use; the lab and tests start their own.
-    for (const svc of ["redis-server", "ssh"]) spawnSync("service", [svc, "stop"], { stdio: "ignore" });
+    // The Debian packages start system services we do not use; the lab and tests start their own
+    // (the real-HA lab runs heartbeat, corosync and Pacemaker in its node namespaces).
+    for (const svc of ["redis-server", "ssh", "heartbeat", "pacemaker", "corosync"])
+      spawnSync("service", [svc, "stop"], { stdio: "ignore" });
   } else {
     console.error(
       `bootstrap: missing Debian packages: ${missing.join(" ")}\n` +

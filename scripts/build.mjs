@@ -10,6 +10,14 @@
 // - bull-board reads its UI (templates, static files) from a package directory at run time: the UI's
 //   dist/ is copied to dist/bull-board-ui/ and src/ops/server.ts points bull-board there.
 // BullMQ 6 ships its Lua commands as generated JS modules, so they are bundled like any code.
+//
+// Memory (each bot and worker process pays for what it loads):
+// - Code splitting: what only one role needs is imported dynamically (Bolt by the bot, ssh2 by the
+//   workers and the doctor, bull-board by the dashboard) and lands in chunks of its own beside
+//   xenops.js, loaded only by the process that needs it.
+// - ASCII only: V8 keeps a script's source in memory for lazy compilation, and one non-ASCII character
+//   anywhere (a dependency's comment) makes the whole source two bytes per character. esbuild escapes
+//   strings and identifiers (charset "ascii"); what remains is in kept comments, replaced below.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
@@ -32,6 +40,10 @@ const result = await build({
   outdir: out,
   bundle: true,
   format: "esm",
+  splitting: true,
+  // In dist/ itself: ssh2's binding and the dashboard's UI are found relative to the chunk's own path.
+  chunkNames: "xenops-[name]-[hash]",
+  charset: "ascii",
   platform: "node",
   target: "node20",
   sourcemap: true,
@@ -57,6 +69,16 @@ const result = await build({
   logLevel: "warning",
 });
 
+// With charset "ascii" only the comments esbuild keeps may hold non-ASCII characters: one "?" per UTF-16
+// unit keeps every column (and so the source map) where it was.
+for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith(".js"))) {
+  const path = join(root, file);
+  const text = readFileSync(path, "utf8");
+  if (!/\P{ASCII}/u.test(text)) continue;
+  const ascii = text.replace(/\P{ASCII}/gu, (c) => "?".repeat(c.length));
+  writeFileSync(path, ascii);
+}
+
 // ssh2 requires its binding relative to lib/protocol/crypto.js: `./crypto/build/Release/sshcrypto.node`,
 // which in the bundle resolves relative to dist/xenops.js.
 const ssh2Dir = dirname(require.resolve("ssh2/package.json"));
@@ -76,6 +98,7 @@ writeFileSync(
 );
 
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+const chunks = Object.keys(result.metafile.outputs).filter((f) => f.endsWith(".js")).length - 1;
 process.stdout.write(
-  `${relative(process.cwd(), join(out, "xenops.js"))}: ${(bytes / 1e6).toFixed(1)} MB (with source map), xenops ${pkg.version}\n`,
+  `${relative(process.cwd(), join(out, "xenops.js"))} and ${chunks} chunk(s): ${(bytes / 1e6).toFixed(1)} MB (with source maps), xenops ${pkg.version}\n`,
 );

@@ -53,7 +53,8 @@ import { createJobQueues, type JobQueues } from "./queue/queues";
 import { closeConnection, createRedisConnection } from "./queue/redis";
 import type { JobName } from "./queue/schema";
 import { startWorkers, type Workers } from "./queue/worker";
-import { type SshNodeSettings, SshPool, type SshPoolOptions, sshNodeSettings } from "./ssh/pool";
+// ssh2 is loaded only by processes that connect to nodes (workers, console): a bot never loads it.
+import type { SshNodeSettings, SshPool, SshPoolOptions } from "./ssh/pool";
 
 export interface DepsConfig {
   inventory: InventoryConfig;
@@ -88,10 +89,10 @@ export interface DepsConfig {
   allowVolatileRedis?: boolean;
   /** How often the Redis persistence settings are read again (default 60 s; tests: 0). */
   persistenceRefreshMs?: number;
-  /** Risky operations (issue 4): timeouts, lock TTL, verification and crash-recovery timing (tests shorten them). */
+  /** Risky operations: timeouts, lock TTL, verification and crash-recovery timing (tests shorten them). */
   operations?: Partial<OperationSettings>;
   /**
-   * Cluster events (issue 5): start the monitor, events2 streams and webhook with the workers. Off by
+   * Cluster events: start the monitor, events2 streams and webhook with the workers. Off by
    * default; the runtime turns it on. An object tunes it (tests, lab).
    */
   events?:
@@ -121,7 +122,7 @@ export interface Deps {
   cards: CardStore;
   /** For /healthz: whether this process runs workers, and for which clusters. */
   workerHealth(): { running: boolean; clusters: readonly string[] };
-  /** Cluster events: pipeline, incidents, `isInMaintenance(cluster, node)`, `reportFence(...)` (issue 5). */
+  /** Cluster events: pipeline, incidents, `isInMaintenance(cluster, node)`, `reportFence(...)`. */
   events: Events;
   /** The approval engine (requests, atomic decisions, execution claims and journals). */
   approvals: ApprovalEngine;
@@ -140,6 +141,7 @@ async function sshSettings(
 ): Promise<SshNodeSettings[]> {
   const config = inventory.clusters.find((c) => c.name === cluster);
   if (!config) throw new XenopsError("unknown_cluster", `unknown cluster "${cluster}"`);
+  const { sshNodeSettings } = await import("./ssh/pool");
   return Promise.all(
     config.nodes.map(async (node) => {
       const what = `${cluster}/${node.name}`;
@@ -197,6 +199,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
   const clusterNames = inventory.clusters.map((c) => c.name);
   const pools = new Map<string, SshPool>();
   if (config.ssh !== false && !config.runnerFor) {
+    const { SshPool } = await import("./ssh/pool");
     for (const cluster of inventory.clusters) {
       const nodes = await sshSettings(inventory, cluster.name, config.secretEnv);
       pools.set(
@@ -269,7 +272,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
       return job;
     },
   };
-  // Risky operations (issue 4): one approval engine and one lock manager per process.
+  // Risky operations: one approval engine and one lock manager per process.
   const locks = new LockManager({
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
@@ -330,7 +333,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
       ...config.operations,
     },
     audit: (entry) => audit.append(entry),
-    // Risky actions are refused on a node in a maintenance window (issue 5).
+    // Risky actions are refused on a node in a maintenance window.
     maintenance: (cluster, node) => events.isInMaintenance(cluster, node),
     offProofs,
     // A split-brain recovery tells the incidents it runs and resolves them (src/events/index.ts).
@@ -482,7 +485,7 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
               "operation-plan": createOperationPlanProcessor(operations),
               // The split-brain card's "Keep X's data": planned like operation-plan, in the incident's thread.
               "split-brain-plan": createSplitBrainPlanProcessor(operations),
-              // A finished fence tells its node's incident (issue 5: "Start its guests on SURVIVOR").
+              // A finished fence tells its node's incident, which then offers "Start its guests on SURVIVOR".
               "operation-execute": events.observeExecutions(createOperationExecuteProcessor(operations)),
               approve: createApproveProcessor({ approvals, notifier: config.notifier }),
             },

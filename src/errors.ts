@@ -1,38 +1,59 @@
 /**
  * Errors with stable codes. Codes are part of the product's contract: they appear in job results,
  * audit records and user-facing messages, so never rename one.
+ *
+ * Each code has a retry class: whether another attempt of a job that failed with it can help.
+ * - `retryable`: transient (a node or Redis did not answer, a connection dropped): the job's retry
+ *   policy applies (read-only jobs: 3 attempts with backoff, src/queue/schema.ts).
+ * - `unrecoverable`: the same job would fail the same way (bad configuration or input, nothing by that
+ *   name, not allowed, refused by a check or an approval, cancelled): the worker fails the job at once
+ *   (BullMQ's UnrecoverableError, src/queue/retry.ts), keeping its code and message.
+ * A mutating job (an approved execution) has one attempt whatever the code: it is never retried.
  */
-export type ErrorCode =
-  | "config_invalid"
-  | "parse_error"
-  | "ssh_connect_failed"
-  | "ssh_timeout"
-  | "ssh_host_key_mismatch"
-  | "ssh_host_key_unknown"
-  | "ssh_disconnected"
-  | "exec_failed"
-  | "exec_aborted"
-  | "invalid_argument"
-  | "unknown_cluster"
-  | "unknown_node"
-  | "unknown_guest"
-  | "forbidden"
-  | "approval_expired"
-  | "approval_refused"
-  | "approval_denied"
-  | "lock_lost"
-  | "state_changed"
-  | "state_unknown"
+export const ERROR_CODES = {
+  config_invalid: "unrecoverable",
+  /** The tool's output (or a file) would read the same way again. */
+  parse_error: "unrecoverable",
+  ssh_connect_failed: "retryable",
+  ssh_timeout: "retryable",
+  /** A host key that is wrong or not pinned needs an operator, never another attempt. */
+  ssh_host_key_mismatch: "unrecoverable",
+  ssh_host_key_unknown: "unrecoverable",
+  ssh_disconnected: "retryable",
+  /** A remote command that exited non-zero, was killed or timed out may succeed on a re-read. */
+  exec_failed: "retryable",
+  /** Ended on purpose (a cancel). */
+  exec_aborted: "unrecoverable",
+  invalid_argument: "unrecoverable",
+  unknown_cluster: "unrecoverable",
+  unknown_node: "unrecoverable",
+  unknown_guest: "unrecoverable",
+  forbidden: "unrecoverable",
+  approval_expired: "unrecoverable",
+  approval_refused: "unrecoverable",
+  approval_denied: "unrecoverable",
+  /** Another holder has the lock now: running again could act twice. */
+  lock_lost: "unrecoverable",
+  /** The cluster no longer matches what was approved: it must be planned and approved again. */
+  state_changed: "unrecoverable",
+  /** A node could not be read: it may answer the next time. */
+  state_unknown: "retryable",
   /** A risky operation's preflight check failed: nothing ran, nothing was asked of the approvers. */
-  | "preflight_failed"
+  preflight_failed: "unrecoverable",
   /**
    * Redis took a write but no replica confirmed it (WAIT) in time: it may vanish in a failover. Retryable,
    * like a Redis outage: nothing may be said or done on the strength of that write.
    */
-  | "redis_not_durable"
+  redis_not_durable: "retryable",
   /** A paging service (PagerDuty, Opsgenie) did not take a page. */
-  | "page_failed"
-  | "internal";
+  page_failed: "retryable",
+  /** Anything without a code of its own, a Redis outage (ioredis errors) among them. */
+  internal: "retryable",
+} as const satisfies Record<string, RetryClass>;
+
+export type RetryClass = "retryable" | "unrecoverable";
+
+export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class XenopsError extends Error {
   readonly code: ErrorCode;
@@ -106,6 +127,11 @@ export class ExecError extends XenopsError implements ExecErrorDetails {
 
 export function errorCode(err: unknown): ErrorCode {
   return err instanceof XenopsError ? err.code : "internal";
+}
+
+/** The retry class of an error's code (`internal`, so retryable, for an error without one). */
+export function retryClassOf(err: unknown): RetryClass {
+  return ERROR_CODES[errorCode(err)];
 }
 
 export function errorMessage(err: unknown): string {

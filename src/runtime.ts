@@ -26,7 +26,6 @@ import {
 import type { Logger } from "./log";
 import { Metrics } from "./ops/metrics";
 import type { CheckResult, OpsServer } from "./ops/server";
-import { createSlackApp, redisReplayStore } from "./slack/app";
 import { createSlackWebClient } from "./slack/client";
 import { createSlackGroupDirectory } from "./slack/groups";
 import { createSlackNotifier, SlackSender } from "./slack/sender";
@@ -83,6 +82,7 @@ export function formCoreOf(deps: Deps): FormCore {
     core: deps.core,
     loadFacts: async (cluster) => (await deps.events.store.load(cluster)).facts,
     waitForJob: (id, ms) => deps.jobs.waitForJob(id, ms),
+    incidents: deps.events.actionHandler,
     approvalTyped: async (id) => {
       const record = await deps.approvals.get(id);
       return { found: record !== null, typed: record?.policy.typedConfirmation ?? null };
@@ -144,8 +144,10 @@ export async function startSlackRuntime(
     submit: (...a) => (forms as FormCore).submit(...a),
   };
   let home: HomeTab | undefined;
-  const app = parts.bot
-    ? createSlackApp({
+  // Bolt (and its HTTP stack) is loaded by bot processes only.
+  const slackApp = parts.bot ? await import("./slack/app") : null;
+  const app = slackApp
+    ? slackApp.createSlackApp({
         mode: env.SLACK_APP_TOKEN ? "socket" : "http",
         botToken: env.SLACK_BOT_TOKEN,
         ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : {}),
@@ -156,7 +158,7 @@ export async function startSlackRuntime(
         forms: lateForms,
         home: { opened: (userId) => home?.opened(userId) },
         // Seen request signatures live in Redis (the deps' client, bound late like the core).
-        replayStore: redisReplayStore(() => (deps as Deps).redis, env.XENOPS_QUEUE_PREFIX),
+        replayStore: slackApp.redisReplayStore(() => (deps as Deps).redis, env.XENOPS_QUEUE_PREFIX),
         logger: logger.child({ component: "slack" }),
         senderLimits: { updateIntervalMs: SLACK_EDIT_INTERVAL_MS },
       })

@@ -13,69 +13,35 @@
 # the second argument), so it never changes what DRBD does. It gives up after a few seconds: DRBD waits
 # for some handlers (before-resync-target) and must not wait on the network.
 #
-# Configuration: /etc/xenops/hook.conf (POSIX sh variable assignments), or the same variables in the
-# environment:
-#   XENOPS_URL=https://xenops.example.org:8089/xenops/event
-#   XENOPS_CLUSTER=lab
-#   XENOPS_NODE=ics1                         (default: uname -n)
-#   XENOPS_SECRET_FILE=/etc/xenops/webhook.secret   (this node's own key; mode 0600, owned by root)
-# Needs: POSIX sh, od, openssl, curl. The secret is never put on a command line.
+# Configuration: /etc/xenops/hook.conf, read by xenops-hook.sh (installed beside this script), which
+# names the variables. Needs: POSIX sh, od, openssl, curl. The secret is never put on a command line.
 
 handler=${1:-unknown}
 passthrough=${2:-0}
 
-conf=${XENOPS_HOOK_CONF:-/etc/xenops/hook.conf}
+# The shared part (configuration, signing, posting): beside this script when installed, or in
+# contrib/lib/ in a checkout.
+here=$(dirname "$0")
+for lib in "${XENOPS_HOOK_LIB:-}" "$here/xenops-hook.sh" "$here/../lib/xenops-hook.sh" /usr/local/lib/xenops/xenops-hook.sh; do
+  [ -n "$lib" ] && [ -r "$lib" ] && break
+  lib=
+done
+if [ -z "$lib" ]; then
+  command -v logger >/dev/null 2>&1 && logger -t xenops-hook -- "xenops-hook.sh not found; $handler not reported"
+  exit "$passthrough"
+fi
 # shellcheck disable=SC1090
-[ -r "$conf" ] && . "$conf"
+. "$lib"
 
-# Only plain words reach the JSON: names are letters, digits, '.', '_' and '-' (xenops checks again).
-word() { printf '%s' "$1" | tr -cd 'A-Za-z0-9._-' | cut -c1-63; }
-text() { printf '%s' "$1" | tr -cd 'A-Za-z0-9._:/@ ,=+-' | cut -c1-200; }
-
-log() { command -v logger >/dev/null 2>&1 && logger -t xenops-hook -- "$*"; }
-
-if [ -z "${XENOPS_URL:-}" ] || [ -z "${XENOPS_CLUSTER:-}" ] || [ ! -r "${XENOPS_SECRET_FILE:-/etc/xenops/webhook.secret}" ]; then
+if ! xenops_configured; then
   log "not configured (XENOPS_URL, XENOPS_CLUSTER, secret file); $handler not reported"
   exit "$passthrough"
 fi
 
-secret_file=${XENOPS_SECRET_FILE:-/etc/xenops/webhook.secret}
 node=$(word "${XENOPS_NODE:-$(uname -n)}")
 cluster=$(word "$XENOPS_CLUSTER")
 event=$(printf '%s' "$handler" | tr -cd 'a-z0-9-' | cut -c1-40)
 resource=$(word "${DRBD_RESOURCE:-}")
-
-# HMAC-SHA256 (hex) of stdin, keyed with the first line of the file $1. The key never reaches a
-# command line (where other local users could read it in /proc): od reads it from a pipe, and the
-# shell's printf builtin writes the padded key blocks (RFC 2104) in front of the data hashed by
-# `openssl dgst`, which is given no key at all.
-hmac_sha256() {
-  key=$(head -n 1 "$1")
-  len=$(printf "%s" "$key" | wc -c)
-  if [ $((len)) -gt 64 ]; then
-    bytes=$(printf '%s' "$key" | openssl dgst -sha256 -binary | od -An -v -tu1)
-  else
-    bytes=$(printf '%s' "$key" | od -An -v -tu1)
-  fi
-  key=
-  ipad=
-  opad=
-  n=0
-  for b in $bytes; do
-    i=$((b ^ 54))
-    o=$((b ^ 92))
-    ipad="$ipad\\$((i / 64))$((i / 8 % 8))$((i % 8))"
-    opad="$opad\\$((o / 64))$((o / 8 % 8))$((o % 8))"
-    n=$((n + 1))
-  done
-  while [ "$n" -lt 64 ]; do
-    ipad="$ipad\\066"
-    opad="$opad\\134"
-    n=$((n + 1))
-  done
-  # shellcheck disable=SC2059
-  { printf "$opad"; { printf "$ipad"; cat; } | openssl dgst -sha256 -binary; } | openssl dgst -sha256 | sed 's/^.*= *//'
-}
 
 details="\"handler_status\":\"$(text "$passthrough")\""
 for var in DRBD_MINOR DRBD_VOLUME DRBD_PEERS DRBD_PEER_ADDRESS DRBD_PEER_AF DRBD_MY_ADDRESS DRBD_MY_AF DRBD_PEER_NODE_ID DRBD_CSTATE; do
@@ -90,15 +56,7 @@ report() {
   [ -n "$resource" ] && body="$body,\"resource\":\"$resource\""
   [ -n "$1" ] && body="$body,\"peer\":\"$1\""
   body="$body,\"details\":{$details}}"
-  ts=$(date +%s)
-  sig=$(printf '%s.%s' "$ts" "$body" | hmac_sha256 "$secret_file")
-  if curl -fsS --connect-timeout 2 --max-time 4 \
-    -H 'Content-Type: application/json' \
-    -H "X-Xenops-Timestamp: $ts" \
-    -H "X-Xenops-Cluster: $cluster" \
-    -H "X-Xenops-Node: $node" \
-    -H "X-Xenops-Signature: sha256=$sig" \
-    --data-binary "$body" "$XENOPS_URL" >/dev/null 2>&1; then
+  if post_event "$body"; then
     log "reported $event${resource:+ of $resource}${1:+ (peer $1)}"
   else
     log "could not report $event${resource:+ of $resource}${1:+ (peer $1)} to $XENOPS_URL"

@@ -11,18 +11,10 @@
 #   ics2 drbddisk::internet xendomains::internet xenops-alert.sh
 # (install it as /etc/ha.d/resource.d/xenops-alert.sh).
 #
-# Posts JSON to the xenops webhook signed with HMAC-SHA256 over "TIMESTAMP.BODY"; same configuration
-# as the DRBD handler (/etc/xenops/hook.conf: XENOPS_URL, XENOPS_CLUSTER, XENOPS_NODE,
-# XENOPS_SECRET_FILE). Always exits 0 (status: 0 when the group runs here, 3 when not, for heartbeat).
+# Posts JSON to the xenops webhook signed with HMAC-SHA256 over "TIMESTAMP.BODY" through
+# xenops-hook.sh (installed beside this script), with the DRBD handler's configuration
+# (/etc/xenops/hook.conf). Always exits 0 (status: 0 when the group runs here, 3 when not, for heartbeat).
 # Needs: POSIX sh, od, openssl, curl. The secret is never put on a command line.
-
-conf=${XENOPS_HOOK_CONF:-/etc/xenops/hook.conf}
-# shellcheck disable=SC1090
-[ -r "$conf" ] && . "$conf"
-
-word() { printf '%s' "$1" | tr -cd 'A-Za-z0-9._-' | cut -c1-63; }
-text() { printf '%s' "$1" | tr -cd 'A-Za-z0-9._:/@ ,=+()-' | cut -c1-200; }
-log() { command -v logger >/dev/null 2>&1 && logger -t xenops-hook -- "$*"; }
 
 state_dir=${XENOPS_STATE_DIR:-/var/run/xenops}
 action=${1:-}
@@ -36,46 +28,27 @@ case "$action" in
   stop) rm -f "$state_dir/group-active" ;;
 esac
 
-if [ -z "${XENOPS_URL:-}" ] || [ -z "${XENOPS_CLUSTER:-}" ] || [ ! -r "${XENOPS_SECRET_FILE:-/etc/xenops/webhook.secret}" ]; then
+# The shared part (configuration, signing, posting): beside this script when installed, or in
+# contrib/lib/ in a checkout.
+here=$(dirname "$0")
+for lib in "${XENOPS_HOOK_LIB:-}" "$here/xenops-hook.sh" "$here/../lib/xenops-hook.sh" /usr/local/lib/xenops/xenops-hook.sh; do
+  [ -n "$lib" ] && [ -r "$lib" ] && break
+  lib=
+done
+if [ -z "$lib" ]; then
+  command -v logger >/dev/null 2>&1 && logger -t xenops-hook -- "xenops-hook.sh not found; alert not reported"
+  exit 0
+fi
+# shellcheck disable=SC1090
+. "$lib"
+
+if ! xenops_configured; then
   log "not configured (XENOPS_URL, XENOPS_CLUSTER, secret file); alert not reported"
   exit 0
 fi
 
-secret_file=${XENOPS_SECRET_FILE:-/etc/xenops/webhook.secret}
 node=$(word "${XENOPS_NODE:-$(uname -n)}")
 cluster=$(word "$XENOPS_CLUSTER")
-
-# HMAC-SHA256 (hex) of stdin, keyed with the first line of the file $1. The key never reaches a
-# command line (where other local users could read it in /proc): od reads it from a pipe, and the
-# shell's printf builtin writes the padded key blocks (RFC 2104) in front of the data hashed by
-# `openssl dgst`, which is given no key at all.
-hmac_sha256() {
-  key=$(head -n 1 "$1")
-  len=$(printf "%s" "$key" | wc -c)
-  if [ $((len)) -gt 64 ]; then
-    bytes=$(printf '%s' "$key" | openssl dgst -sha256 -binary | od -An -v -tu1)
-  else
-    bytes=$(printf '%s' "$key" | od -An -v -tu1)
-  fi
-  key=
-  ipad=
-  opad=
-  n=0
-  for b in $bytes; do
-    i=$((b ^ 54))
-    o=$((b ^ 92))
-    ipad="$ipad\\$((i / 64))$((i / 8 % 8))$((i % 8))"
-    opad="$opad\\$((o / 64))$((o / 8 % 8))$((o % 8))"
-    n=$((n + 1))
-  done
-  while [ "$n" -lt 64 ]; do
-    ipad="$ipad\\066"
-    opad="$opad\\134"
-    n=$((n + 1))
-  done
-  # shellcheck disable=SC2059
-  { printf "$opad"; { printf "$ipad"; cat; } | openssl dgst -sha256 -binary; } | openssl dgst -sha256 | sed 's/^.*= *//'
-}
 
 if [ -n "${CRM_alert_kind:-}" ]; then
   event=$(printf '%s' "$CRM_alert_kind" | tr -cd 'a-z0-9-' | cut -c1-40)
@@ -98,13 +71,5 @@ body="{\"cluster\":\"$cluster\",\"node\":\"$node\",\"source\":\"ha\",\"event\":\
 [ -n "$peer" ] && body="$body,\"peer\":\"$peer\""
 body="$body,\"details\":{$details}}"
 
-ts=$(date +%s)
-sig=$(printf '%s.%s' "$ts" "$body" | hmac_sha256 "$secret_file")
-curl -fsS --connect-timeout 2 --max-time 4 \
-  -H 'Content-Type: application/json' \
-  -H "X-Xenops-Timestamp: $ts" \
-  -H "X-Xenops-Cluster: $cluster" \
-  -H "X-Xenops-Node: $node" \
-  -H "X-Xenops-Signature: sha256=$sig" \
-  --data-binary "$body" "$XENOPS_URL" >/dev/null 2>&1 || log "could not report $event to $XENOPS_URL"
+post_event "$body" || log "could not report $event to $XENOPS_URL"
 exit 0

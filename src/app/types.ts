@@ -2,6 +2,7 @@
  * Contracts between the chat front ends (Slack via Bolt, the console) and the command core.
  * Front ends translate their events into these shapes; the core never imports Bolt.
  */
+import type { MessageDocument } from "../message/document";
 
 /** A `/xen ...` invocation. */
 export interface CommandRequest {
@@ -62,6 +63,11 @@ export interface OutboundMessage {
    * file in the message's thread, once per message.
    */
   attachment?: { filename: string; title: string; content: string };
+  /**
+   * The front-end-neutral message the blocks were rendered from, when there is one: text front ends
+   * (the console) print it instead of reading the blocks' mrkdwn. Never sent to Slack.
+   */
+  document?: MessageDocument;
 }
 
 export interface MessageRef {
@@ -107,7 +113,9 @@ export type FormField =
   | "override_last_copy"
   | "options"
   | "request"
-  | "confirm";
+  | "confirm"
+  /** The incident whose button opened the form (never shown; checked against the stored incident). */
+  | "incident";
 
 /** What the user chose so far; multi-valued fields (options, override_last_copy) are space-separated. */
 export type FormValues = Partial<Record<FormField, string>>;
@@ -140,13 +148,31 @@ export interface FormActor {
 
 export type FormSubmitResult =
   | { ok: false; errors: Partial<Record<FormField, string>>; state: FormState }
-  | { ok: true; command: string; reply: Reply; view: ViewJson };
+  | {
+      ok: true;
+      /** The typed command filed (text after `/xen`), or the incident action filed as its button. */
+      command: string;
+      /** Filed as an incident's button (from the form it opened), not as a typed command. */
+      incident?: boolean;
+      reply: Reply;
+      view: ViewJson;
+    };
+
+export interface FormShown {
+  state: FormState;
+  view: ViewJson;
+  /** What a preflight of this form is for, once it is a complete risky request; null before. */
+  preflightKey?: string | null;
+}
 
 export interface FormCore {
   /** The first view (inventory and stored facts only). */
-  open(channelId: string, values?: FormValues): Promise<{ state: FormState; view: ViewJson }>;
-  /** The view after a choice: stale choices dropped, the valid ones offered. */
-  change(state: FormState): Promise<{ state: FormState; view: ViewJson }>;
+  open(channelId: string, values?: FormValues): Promise<FormShown>;
+  /**
+   * The view after a choice: stale choices dropped, the valid ones offered. A preflight whose `command` is
+   * empty stands for "running, for what the form says now".
+   */
+  change(state: FormState): Promise<FormShown>;
   /** The dry run of the form's command; null when the form is not a complete risky request. */
   preflight(actor: FormActor, state: FormState): Promise<{ state: FormState; view: ViewJson } | null>;
   /** Typed confirmations checked, then the typed command filed through the command core. */

@@ -4,7 +4,8 @@
  * decision, without buttons. Pure: record in, message out.
  */
 import type { Block, OutboundMessage } from "../app/types";
-import { codeBlock, escapeMrkdwn, slackDate } from "../slack/render/text";
+import { escapeMrkdwn, truncate, userMention } from "../message/text";
+import { codeBlock, slackDate } from "../slack/render/text";
 import { quoteArgv } from "../ssh/quote";
 import { shortHash } from "./state-hash";
 import type { ApprovalRecord, PlannedStep } from "./types";
@@ -26,10 +27,6 @@ const CHECKS_MAX = 2_000;
 const STATE_MAX = 1_500;
 /** Longest code line shown; even fully escaped (4x) it fits a section. Real commands are far shorter. */
 const LINE_MAX = 700;
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
 
 /** A code block of as many whole lines as fit `max` characters once escaped. */
 function codeWithin(lines: readonly string[], max: number): string {
@@ -154,7 +151,7 @@ function policyText(record: ApprovalRecord): string {
   return `Policy: ${parts.join(" · ")}`;
 }
 
-const mention = (user: string) => `<@${escapeMrkdwn(user)}>`;
+const mention = userMention;
 const mentions = (users: readonly string[]) => users.map(mention).join(", ");
 
 function statusText(record: ApprovalRecord): string {

@@ -24,7 +24,8 @@ import type { Authorizer } from "../core/authz";
 import type { ActionHandler } from "../core/router";
 import { type ErrorCode, errorMessage, XenopsError } from "../errors";
 import type { Logger } from "../log";
-import { closeConnection, createRedisConnection, durably } from "../queue/redis";
+import { userMention } from "../message/text";
+import { closeConnection, createRedisConnection, durably, durablyRetried } from "../queue/redis";
 import { APPROVAL_ACTION_PREFIX, APPROVE_ACTION_ID, DENY_ACTION_ID, renderApprovalCard } from "./card";
 import { dataLossConfirmation, enforcePolicyInvariants } from "./policy";
 import type {
@@ -214,13 +215,18 @@ return ARGV[2]
  * ARGV: 1 id, 2 job id, 3 now or "", 4 journal ttl ms, 5 lease owner, 6 lease ttl ms.
  * Returns {"claimed"} | {"already", jobId} | {"other_job", jobId} | {"missing"} | {"not_approved", status}
  *   | {"lost", claimedAtMs}: claimed before, but the journal is gone (Redis lost data): never run again.
- * The lease starts with fencing token 1.
+ * The lease starts with fencing token 1. The lease owner is unique per claim: the same claim sent again
+ * (no replica confirmed it, or its reply was lost) finds its own lease untouched and is "claimed" again.
  */
 const CLAIM_SCRIPT = `${NOW_LUA}
 local f = redis.call("HMGET", KEYS[1], "status", "executionJobId", "executionClaimedAtMs")
 if not f[1] then return {"missing"} end
 if f[1] ~= "approved" then return {"not_approved", f[1]} end
-if redis.call("EXISTS", KEYS[2]) == 1 then return {"already", redis.call("HGET", KEYS[2], "jobId")} end
+if redis.call("EXISTS", KEYS[2]) == 1 then
+  local j = redis.call("HMGET", KEYS[2], "jobId", "leaseOwner", "leaseToken", "finishedAtMs")
+  if j[2] == ARGV[5] and j[3] == "1" and not j[4] then return {"claimed"} end
+  return {"already", j[1]}
+end
 if f[3] then return {"lost", f[3]} end
 if f[2] and f[2] ~= ARGV[2] then return {"other_job", f[2]} end
 local now = nowMs(ARGV[3])
@@ -408,18 +414,15 @@ export class ApprovalEngine {
 
   /**
    * A write the exactly-once promise depends on, confirmed by the replicas (WAIT, see `durably`): throws
-   * redis_not_durable otherwise. `attempts` > 1 only for idempotent writes, which may simply be sent again.
+   * redis_not_durable otherwise. `resend` only for writes that give the same result however often they
+   * run (idempotent): those are sent again with backoff while Redis cannot confirm them (a failover),
+   * see `durablyRetried`.
    */
-  private async durable<T>(write: () => Promise<T>, attempts = 1): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await durably(this.redis, write);
-      } catch (err) {
-        if (attempt >= attempts || !(err instanceof XenopsError && err.code === "redis_not_durable"))
-          throw err;
-        this.log.warn({ err, attempt }, "redis write not confirmed by a replica: sending it again");
-      }
-    }
+  private async durable<T>(write: () => Promise<T>, resend: "once" | "resend" = "once"): Promise<T> {
+    if (resend === "once") return durably(this.redis, write);
+    return durablyRetried(this.redis, write, (err, attempt) =>
+      this.log.warn({ err, attempt }, "redis write not confirmed by a replica: sending it again"),
+    );
   }
 
   /** The clock the journal and the leases use (the injected one, else the Redis server's), in ms. */
@@ -533,7 +536,7 @@ export class ApprovalEngine {
           .pexpire(key, policy.expiresInMs + this.retentionMs)
           .zadd(this.keys.pending, expiresMs, id)
           .exec(),
-      3,
+      "resend",
     );
     // MULTI reports per-command errors in its result instead of throwing them.
     const failed = stored?.find(([err]) => err)?.[0];
@@ -564,7 +567,7 @@ export class ApprovalEngine {
     );
     if (ref) {
       // Without messageTs the card is never updated again: keep it durably (idempotent, so retried).
-      await this.durable(() => this.redis.hset(key, "messageTs", ref.ts), 3);
+      await this.durable(() => this.redis.hset(key, "messageTs", ref.ts), "resend");
       record = { ...record, messageTs: ref.ts };
       // Clicks need the card, but a sweep (very short expiry) could have decided it before messageTs was stored.
       if ((await this.redis.hget(key, "status")) !== "pending") this.scheduleCardUpdate(id);
@@ -656,9 +659,9 @@ export class ApprovalEngine {
         if (now.status === "expired") return no(now, "expired", this.expiredReason(now));
         const by =
           now.status === "denied" && now.deniedBy
-            ? ` by <@${now.deniedBy}>`
+            ? ` by ${userMention(now.deniedBy)}`
             : now.status === "approved"
-              ? ` by ${now.approvedBy.map((u) => `<@${u}>`).join(", ")}`
+              ? ` by ${now.approvedBy.map(userMention).join(", ")}`
               : "";
         return no(now, "decided", `This request was already ${now.status}${by}.`);
       }
@@ -837,7 +840,7 @@ export class ApprovalEngine {
           record.id,
           jobId,
         ),
-      3,
+      "resend",
     )) as string | null;
     if (recorded !== null && recorded !== jobId)
       this.log.warn(
@@ -976,21 +979,26 @@ export class ApprovalEngine {
   ): Promise<"claimed" | "already_claimed"> {
     if (!ID_PATTERN.test(id))
       throw new XenopsError("invalid_argument", `not an approval id: "${id.slice(0, 80)}"`);
-    const reply = (await this.durable(() =>
-      this.redis.eval(
-        CLAIM_SCRIPT,
-        4,
-        this.keys.approval(id),
-        this.keys.exec(id),
-        this.keys.unfinished,
-        this.keys.enqueue,
-        id,
-        jobId,
-        this.nowArg(),
-        String(this.retentionMs),
-        lease.owner ?? jobId,
-        String(lease.ttlMs ?? 60_000),
-      ),
+    // Unique per claim, so that the claim may be sent again (see CLAIM_SCRIPT): nothing has run yet, and a
+    // claim no replica confirmed may or may not be on the master after a failover.
+    const owner = lease.owner ?? `${jobId}#${randomBytes(6).toString("hex")}`;
+    const reply = (await this.durable(
+      () =>
+        this.redis.eval(
+          CLAIM_SCRIPT,
+          4,
+          this.keys.approval(id),
+          this.keys.exec(id),
+          this.keys.unfinished,
+          this.keys.enqueue,
+          id,
+          jobId,
+          this.nowArg(),
+          String(this.retentionMs),
+          owner,
+          String(lease.ttlMs ?? 60_000),
+        ),
+      "resend",
     )) as [string, string?];
     switch (reply[0]) {
       case "claimed":
@@ -1034,16 +1042,19 @@ export class ApprovalEngine {
       at: iso(await this.clockMs()),
       ...(details ? { details } : {}),
     };
-    const result = await this.durable(() =>
-      this.redis.eval(
-        JOURNAL_STEP_SCRIPT,
-        1,
-        this.keys.exec(id),
-        `step:${index}`,
-        JSON.stringify(step),
-        String(this.retentionMs),
-        lease ? String(lease.token) : "",
-      ),
+    // The same step record however often it is written: sent again while no replica confirms it.
+    const result = await this.durable(
+      () =>
+        this.redis.eval(
+          JOURNAL_STEP_SCRIPT,
+          1,
+          this.keys.exec(id),
+          `step:${index}`,
+          JSON.stringify(step),
+          String(this.retentionMs),
+          lease ? String(lease.token) : "",
+        ),
+      "resend",
     );
     if (result === "missing") {
       const h = await this.redis.hmget(this.keys.approval(id), "status", "executionClaimedAtMs");
@@ -1108,22 +1119,39 @@ export class ApprovalEngine {
     detail = "",
     opts: { lease?: LeaseGrant; cardStatus?: ExecutionCardStatus } = {},
   ): Promise<"ok" | "finished" | "lost" | "missing"> {
-    const result = await this.durable(() =>
-      this.redis.eval(
-        FINISH_SCRIPT,
-        3,
-        this.keys.exec(id),
-        this.keys.unfinished,
-        this.keys.executing,
-        id,
-        outcome,
-        detail,
-        this.nowArg(),
-        String(this.retentionMs),
-        opts.lease ? String(opts.lease.token) : "",
-        opts.cardStatus ?? "",
-      ),
+    // Sent again while no replica confirms it. A resend that finds the execution finished under the same
+    // fencing token with this very outcome finds its own first attempt ("ok"), not another outcome.
+    let resent = false;
+    let result = await durablyRetried(
+      this.redis,
+      () =>
+        this.redis.eval(
+          FINISH_SCRIPT,
+          3,
+          this.keys.exec(id),
+          this.keys.unfinished,
+          this.keys.executing,
+          id,
+          outcome,
+          detail,
+          this.nowArg(),
+          String(this.retentionMs),
+          opts.lease ? String(opts.lease.token) : "",
+          opts.cardStatus ?? "",
+        ),
+      (err, attempt) => {
+        resent = true;
+        this.log.warn(
+          { approvalId: id, err, attempt },
+          "execution finish not confirmed by a replica: sending it again",
+        );
+      },
     );
+    if (result === "finished" && resent) {
+      const h = await this.redis.hmget(this.keys.exec(id), "outcome", "detail", "cardStatus");
+      if (h[0] === outcome && (h[1] ?? "") === detail && (!opts.cardStatus || h[2] === opts.cardStatus))
+        result = "ok";
+    }
     if (result === "ok") this.log.info({ approvalId: id, outcome }, "execution finished");
     if (result === "lost")
       this.log.warn({ approvalId: id, outcome }, "execution not finished: its lease was taken over");
@@ -1209,8 +1237,9 @@ export class ApprovalEngine {
    * else will update the card).
    */
   async cardMayShowRunning(id: string, lease?: LeaseGrant): Promise<boolean> {
-    const result = (await this.durable(() =>
-      this.redis.eval(CARD_RUNNING_SCRIPT, 1, this.keys.exec(id), lease ? String(lease.token) : ""),
+    const result = (await this.durable(
+      () => this.redis.eval(CARD_RUNNING_SCRIPT, 1, this.keys.exec(id), lease ? String(lease.token) : ""),
+      "resend",
     )) as string;
     return result === "ok" || result === "missing";
   }
@@ -1218,14 +1247,16 @@ export class ApprovalEngine {
   /** Stores the final card (rendered) of a finished execution, for writers that must show it again. */
   async saveFinalCard(id: string, message: string): Promise<void> {
     // Only on an existing journal: a lost one is not brought back as a husk holding just the card.
-    await this.durable(() =>
-      this.redis.eval(
-        `if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HSET", KEYS[1], "finalCard", ARGV[1]) end
+    await this.durable(
+      () =>
+        this.redis.eval(
+          `if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HSET", KEYS[1], "finalCard", ARGV[1]) end
 return 1`,
-        1,
-        this.keys.exec(id),
-        message,
-      ),
+          1,
+          this.keys.exec(id),
+          message,
+        ),
+      "resend",
     );
   }
 

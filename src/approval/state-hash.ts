@@ -6,29 +6,13 @@
  * running/blocked flicker, sync percent, speed, ETA, out-of-sync amount, memory ballooning).
  */
 import { createHash } from "node:crypto";
+import { sortedKeysJson } from "../canonical-json";
+import { userMention } from "../message/text";
 import type { ClusterState, Domain, DrbdResourceState, NodeState } from "../model/schema";
-
-/** JSON with object keys sorted at every level; `undefined` members dropped as JSON.stringify does. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value)) ?? "null";
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : sortKeys(v)));
-  if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
-    }
-    return out;
-  }
-  return value;
-}
 
 /** sha256 (hex) of the canonical JSON of `parts`. */
 export function stateHash(parts: unknown): string {
-  return createHash("sha256").update(canonicalJson(parts)).digest("hex");
+  return createHash("sha256").update(sortedKeysJson(parts)).digest("hex");
 }
 
 /** The first 12 hex digits, for cards and logs. */
@@ -215,7 +199,7 @@ export function planStateHash(
 export function summarizeRelevantState(relevant: RelevantState): string {
   const proofs = (relevant.offProofs ?? []).map((o) =>
     o.proof
-      ? `${o.node}: ${o.proof.kind === "attested-off" ? "attested off" : "fenced"} at ${o.proof.at} (by ${o.proof.by.map((b) => (/^[UW][A-Z0-9]+$/.test(b) ? `<@${b}>` : b)).join(", ")})`
+      ? `${o.node}: ${o.proof.kind === "attested-off" ? "attested off" : "fenced"} at ${o.proof.at} (by ${o.proof.by.map((b) => (/^[UW][A-Z0-9]+$/.test(b) ? userMention(b) : b)).join(", ")})`
       : `${o.node}: no off-proof`,
   );
   const nodes = relevant.nodes.map((n) => {

@@ -6,19 +6,10 @@
  * hash or in the link from its successor.
  */
 import { createHash } from "node:crypto";
+import { canonicalJson } from "../canonical-json";
 import { AuditRecord, GENESIS_HASH } from "./schema";
 
-/** JSON with object keys sorted at every depth and undefined members dropped, so equal data hashes equally. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value))
-    return `[${value.map((v) => (v === undefined || typeof v === "function" ? "null" : canonicalJson(v))).join(",")}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined && typeof obj[k] !== "function")
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
-}
+export { canonicalJson };
 
 /** The hash of a record: over everything but its `hash` field. */
 export function recordHash(record: Readonly<Record<string, unknown>>): string {

@@ -13,7 +13,7 @@ import type { DoctorReport } from "../doctor/types";
 import { errorMessage } from "../errors";
 import type { CommandRunner } from "../exec/runner";
 import { silentLogger } from "../log";
-import { SshPool, sshNodeSettings } from "../ssh/pool";
+import type { SshPool } from "../ssh/pool";
 import { DEFAULT_CONFIG_FILE } from "./config-check";
 
 export interface DoctorCliOptions {
@@ -62,6 +62,7 @@ export async function runDoctorCli(options: DoctorCliOptions, io: DoctorCliIo): 
     : null;
   try {
     if (!runnerFor) {
+      const { SshPool, sshNodeSettings } = await import("../ssh/pool");
       const nodes = await Promise.all(
         cluster.nodes.map(async (n) => {
           const privateKey = await resolveSecret(

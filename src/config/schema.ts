@@ -213,7 +213,7 @@ export const ClusterConfig = z
     guests: z.array(GuestConfig).default([]),
     drbd: z.array(DrbdResourceConfig).default([]),
     commandTimeoutMs: z.number().int().positive().default(15_000),
-    /** Cluster events (issue 5): the monitor, push sources and failback. Optional: defaults apply. */
+    /** Cluster events: the monitor, push sources and failback. Optional: defaults apply. */
     monitor: MonitorConfig.optional(),
     /** Paging service (PagerDuty or Opsgenie) for its critical incidents; optional. */
     paging: PagingConfig.optional(),
@@ -358,7 +358,7 @@ export const InventoryConfig = z
       .default({ users: [], groups: [] }),
     /** Optional: without it every risky action keeps its default approval policy. */
     approvals: ApprovalsConfig.optional(),
-    /** Optional: the endpoint for node-side event hooks (issue 5). */
+    /** Optional: the endpoint for node-side event hooks (DRBD handlers, the Pacemaker alert agent). */
     webhook: WebhookConfig.optional(),
     /** Optional: timeouts and intervals of the risky operations (migrate, create, fence, ...). */
     operations: OperationTimingsConfig.optional(),

@@ -4,6 +4,12 @@
  */
 import type { ButtonElement, MessageRef, Notifier, OutboundMessage } from "../app/types";
 import { renderPlainText } from "../slack/render/text";
+import { renderConsole } from "./render";
+
+/** A message rendered from a document prints from it; Block Kit built by hand is read back as text. */
+function textOf(message: OutboundMessage): string {
+  return message.document ? renderConsole(message.document) : renderPlainText(message);
+}
 
 export interface ConsoleMessage {
   channel: string;
@@ -29,7 +35,7 @@ export class ConsoleNotifier implements Notifier {
 
   private print(kind: string, entry: ConsoleMessage): void {
     const where = entry.threadTs ? ` thread ${entry.threadTs}` : "";
-    const body = renderPlainText(entry.message)
+    const body = textOf(entry.message)
       .split("\n")
       .map((l) => `  ${l}`)
       .join("\n");
@@ -55,15 +61,17 @@ export class ConsoleNotifier implements Notifier {
       this.write(`--- update of unknown message ${ref.ts} ignored\n`);
       return;
     }
-    entry.message = { ...message, threadTs: entry.threadTs ?? undefined };
+    // An edit never moves a message: it stays in the thread it was posted in (or none).
+    const edited: OutboundMessage = { ...message };
+    if (entry.threadTs) edited.threadTs = entry.threadTs;
+    else delete edited.threadTs;
+    entry.message = edited;
     entry.version += 1;
     this.print("updated", entry);
   }
 
   async postEphemeral(channel: string, user: string, message: OutboundMessage): Promise<void> {
-    this.write(
-      `--- only visible to ${user} in ${channel}\n${renderPlainText(message).replace(/^/gm, "  ")}\n`,
-    );
+    this.write(`--- only visible to ${user} in ${channel}\n${textOf(message).replace(/^/gm, "  ")}\n`);
   }
 
   async upload(

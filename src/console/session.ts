@@ -4,8 +4,10 @@
  */
 import type { CommandCore } from "../app/types";
 import { errorMessage } from "../errors";
+import { parseActionValue } from "../events/actions";
+import { EVENT_ACTION_PREFIX } from "../events/render";
 import type { FormCore } from "../forms/core";
-import { type FormState, parseAssignments } from "../forms/form";
+import { type FormState, incidentFormValues, parseAssignments } from "../forms/form";
 import { viewText } from "../forms/text";
 import type { JobOutcome } from "../queue/queues";
 import type { ConsoleNotifier } from "./notifier";
@@ -113,6 +115,19 @@ export class ConsoleSession {
         write(`line ${this.lineNo}: no message has a button "${label}"\n`);
         return;
       }
+      // An incident's action opens the form pre-filled, as in Slack: `submit` files it.
+      const incident = found.button.action_id.startsWith(EVENT_ACTION_PREFIX)
+        ? parseActionValue(found.button.value ?? "")
+        : null;
+      if (incident && this.opts.forms) {
+        await this.showForm(
+          user,
+          deliveryId,
+          { channelId: found.message.channel, values: {}, preflight: null },
+          incidentFormValues(incident.incident, incident.cluster, incident.action),
+        );
+        return;
+      }
       const reply = await this.opts.core.action({
         source: "console",
         deliveryId,
@@ -149,19 +164,15 @@ export class ConsoleSession {
     // `form action=...` opens a new form; other lines go on with the user's open form, if any.
     const current = verb === "submit" || values.action === undefined ? this.openForms.get(user) : undefined;
     const open = current ?? { viewId, state: { channelId: this.opts.channel, values: {}, preflight: null } };
+    if (verb === "form") {
+      await this.showForm(user, open.viewId, open.state, values);
+      return;
+    }
     const actor = { source: "console" as const, viewId: open.viewId, userId: user, teamId: null };
     // As in Slack: each choice updates the view in turn (the later selects depend on the earlier ones).
     let state = open.state;
     for (const [field, value] of Object.entries(values))
       state = (await forms.change({ ...state, values: { ...state.values, [field]: value } })).state;
-    if (verb === "form") {
-      const shown = (await forms.preflight(actor, state)) ?? (await forms.change(state));
-      this.openForms.set(user, { viewId: open.viewId, state: shown.state });
-      write(
-        `--- form ${open.viewId} (only visible to ${user})\n${viewText(shown.view).replace(/^/gm, "  ")}\n`,
-      );
-      return;
-    }
     const result = await forms.submit(actor, state);
     if (!result.ok) {
       this.openForms.set(user, { viewId: open.viewId, state: result.state });
@@ -172,8 +183,30 @@ export class ConsoleSession {
       return;
     }
     this.openForms.delete(user);
+    const filed = result.incident
+      ? `${result.command} (as the incident's button)`
+      : `\`/xen ${result.command}\``;
     write(
-      `--- form ${open.viewId} filed \`/xen ${result.command}\` (only visible to ${user})\n${result.reply.text.replace(/^/gm, "  ")}\n`,
+      `--- form ${open.viewId} filed ${filed} (only visible to ${user})\n${result.reply.text.replace(/^/gm, "  ")}\n`,
+    );
+  }
+
+  /** Makes the choices one after the other, as Slack's selects do, then shows the form with its preflight. */
+  private async showForm(
+    user: string,
+    viewId: string,
+    start: FormState,
+    values: Partial<Record<string, string>>,
+  ): Promise<void> {
+    const forms = this.opts.forms as FormCore;
+    const actor = { source: "console" as const, viewId, userId: user, teamId: null };
+    let state = start;
+    for (const [field, value] of Object.entries(values))
+      state = (await forms.change({ ...state, values: { ...state.values, [field]: value } })).state;
+    const shown = (await forms.preflight(actor, state)) ?? (await forms.change(state));
+    this.openForms.set(user, { viewId, state: shown.state });
+    this.opts.write(
+      `--- form ${viewId} (only visible to ${user})\n${viewText(shown.view).replace(/^/gm, "  ")}\n`,
     );
   }
 

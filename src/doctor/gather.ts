@@ -196,7 +196,7 @@ async function queryFence(
   };
   let secrets = new Map<string, string>();
   try {
-    secrets = await resolveFenceSecrets(cluster, deps.secretEnv ?? {});
+    secrets = await resolveFenceSecrets(driver, cluster.name, deps.secretEnv ?? {});
   } catch (err) {
     return {
       from: from.node,

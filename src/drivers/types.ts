@@ -8,9 +8,10 @@ import type { CommandRunner } from "../exec/runner";
 import type { Domain, DrbdResourceState, HaConfig, HaView, StartupConfig, XenInfo } from "../model/schema";
 import type { GuestRef } from "./guest-match";
 
+/** Forwarded as is to the runner (RunOptions): undefined means the runner's default there too. */
 export interface DriverCallOptions {
-  signal?: AbortSignal;
-  timeoutMs?: number;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
 }
 
 export interface HypervisorDriver {
@@ -61,7 +62,7 @@ export interface ParserEntry {
   parse(text: string): unknown;
 }
 
-// --- Mutations (issue 4): argv builders only. They never run anything; the executor runs their argv
+// --- Mutations: argv builders only. They never run anything; the executor runs their argv
 // through a CommandRunner (quoted, never shell-pasted). Every value that lands in argv is checked to be
 // one plain word (no leading '-', no whitespace or control characters), so a name can never become an
 // option of the program it is passed to.

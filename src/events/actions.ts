@@ -2,7 +2,7 @@
  * Buttons on incidents ("Fence ics2", "Start its guests on ics1", "Keep ics1's data", "Fail back to
  * ics2"). A click never acts: it checks the clicker's role and the maintenance windows, then queues
  * the planning job of the operation, whose plan goes on an approval card in the incident's thread.
- * Fence, start and failback are the risky operations' own planners (issue 4); the split-brain
+ * Fence, start and failback are planned by `operation-plan`, like typed commands; the split-brain
  * recovery goes through `split-brain-plan` (jobs/split-brain.ts), the same planner with the card in
  * the incident's thread, and runs in the same executor as every approved action.
  *
@@ -43,7 +43,7 @@ const ActionValue = z.object({
   ]),
 });
 
-/** What a click asks the risky operations (issue 4) for: their planning jobs, enqueued. */
+/** What a click asks the risky operations for: their planning jobs, enqueued. */
 export interface OperationRequests {
   fence(req: OperationContext & { node: string }): Promise<EnqueuedJob[]>;
   /** Start (create) each guest on `node`. */
@@ -62,6 +62,40 @@ export interface OperationContext {
   threadTs: string | null;
   deliveryId: string;
   requestText: string;
+  /** Plan and post the dry run only (the `/xen` form's preflight of an incident's action). */
+  dryRun?: boolean;
+}
+
+/**
+ * An incident's action asked for through the `/xen` form opened from its button: the same checks and
+ * planning as the click, keyed by `key` (the form's view id) instead of the click.
+ */
+export interface IncidentRequest {
+  source: "slack" | "console";
+  userId: string;
+  incidentId: string;
+  cluster: string;
+  action: IncidentAction;
+  dryRun: boolean;
+  /** What makes it one request: a resubmission with the same key queues nothing twice. */
+  key: string;
+}
+
+export interface IncidentRequestResult {
+  reply: Reply;
+  /** The planning jobs queued (or found already queued); empty when refused before queueing. */
+  jobIds: string[];
+}
+
+/** The actions an incident's message offers now, as stored (never as a button or a form says). */
+export interface OfferedActions {
+  cluster: string;
+  actions: IncidentAction[];
+}
+
+export interface EventActionHandler extends ActionHandler {
+  request(req: IncidentRequest): Promise<IncidentRequestResult>;
+  offered(incidentId: string): Promise<OfferedActions | null>;
 }
 
 export interface EventActionDeps {
@@ -113,6 +147,29 @@ function checkNames(cluster: ClusterConfig, a: IncidentAction): string | null {
   return null;
 }
 
+/** A button's value (untrusted: it comes back from Slack), or null when it is not valid. */
+export function parseActionValue(
+  raw: string,
+): { incident: string; cluster: string; action: IncidentAction } | null {
+  try {
+    const v = ActionValue.parse(JSON.parse(raw));
+    return { incident: v.i, cluster: v.c, action: v.a };
+  } catch {
+    return null;
+  }
+}
+
+/** The same action (its guests compared as sets). */
+export function sameAction(x: IncidentAction, y: IncidentAction): boolean {
+  const norm = (a: IncidentAction) =>
+    JSON.stringify("guests" in a ? { ...a, guests: [...a.guests].sort() } : a, Object.keys(a).sort());
+  return norm(x) === norm(y);
+}
+
+export function describeAction(a: IncidentAction): string {
+  return describe(a);
+}
+
 function describe(a: IncidentAction): string {
   switch (a.kind) {
     case "fence":
@@ -126,42 +183,154 @@ function describe(a: IncidentAction): string {
   }
 }
 
-export function createEventActionHandler(deps: EventActionDeps): ActionHandler {
+export function createEventActionHandler(deps: EventActionDeps): EventActionHandler {
   const now = deps.now ?? Date.now;
   const log = deps.logger.child({ component: "event-actions" });
+
+  /** Checks names, role and maintenance windows, then queues the planning jobs (or their dry runs). */
+  async function file(req: {
+    userId: string;
+    channelId: string;
+    threadTs: string | null;
+    incidentId: string;
+    cluster: string;
+    action: IncidentAction;
+    dryRun: boolean;
+    deliveryId: string;
+    requestText: string;
+  }): Promise<IncidentRequestResult> {
+    const none = (text: string): IncidentRequestResult => ({ reply: { text }, jobIds: [] });
+    const cluster = deps.inventory.clusters.find((c) => c.name === req.cluster);
+    if (!cluster) return none(`Unknown cluster "${req.cluster}"; nothing was done.`);
+    const a = req.action;
+    const bad = checkNames(cluster, a);
+    if (bad) return none(`${bad}; nothing was done.`);
+    const action = policyAction(a);
+    const role =
+      action === "split_brain_recover"
+        ? policyFor(action, deps.inventory, {
+            params:
+              a.kind === "keep_data"
+                ? { victim: a.victim, resource: a.resource }
+                : { victim: "", resource: "" },
+            target: {},
+          }).requestRole
+        : policyFor(action, deps.inventory).requestRole;
+    if (!(await deps.authorizer.has(req.userId, role)))
+      return none(`Requesting to ${describe(a)} needs the *${role}* role, which you do not have.`);
+    try {
+      await deps.maintenance.assertNotInMaintenance(cluster.name, nodesTouched(a));
+    } catch (err) {
+      return none(errorMessage(err));
+    }
+    const ctx: OperationContext = {
+      cluster: cluster.name,
+      requestedBy: req.userId,
+      channel: req.channelId,
+      threadTs: req.threadTs,
+      deliveryId: req.deliveryId,
+      requestText: req.requestText,
+      ...(req.dryRun ? { dryRun: true } : {}),
+    };
+    log.info(
+      {
+        cluster: cluster.name,
+        user: req.userId,
+        action: a.kind,
+        incident: req.incidentId,
+        dryRun: req.dryRun,
+      },
+      "event action requested",
+    );
+    let jobs: EnqueuedJob[];
+    try {
+      switch (a.kind) {
+        case "keep_data":
+          jobs = [
+            req.dryRun
+              ? // The dry run is the same planner's, through the operations' planning job.
+                await deps.jobs.enqueue(
+                  cluster.name,
+                  "operation-plan",
+                  {
+                    cluster: cluster.name,
+                    channel: ctx.channel,
+                    requestedBy: ctx.requestedBy,
+                    deliveryId: ctx.deliveryId,
+                    requestText: ctx.requestText,
+                    operation: {
+                      action: "split_brain_recover",
+                      resource: a.resource,
+                      survivor: a.survivor,
+                      victim: a.victim,
+                    },
+                    dryRun: true,
+                    threadTs: req.threadTs,
+                  },
+                  { deliveryId: ctx.deliveryId },
+                )
+              : await deps.jobs.enqueue(
+                  cluster.name,
+                  "split-brain-plan",
+                  {
+                    cluster: cluster.name,
+                    channel: ctx.channel,
+                    requestedBy: ctx.requestedBy,
+                    deliveryId: ctx.deliveryId,
+                    requestText: ctx.requestText,
+                    resource: a.resource,
+                    survivor: a.survivor,
+                    victim: a.victim,
+                    threadTs: req.threadTs,
+                  },
+                  { deliveryId: ctx.deliveryId },
+                ),
+          ];
+          break;
+        case "fence":
+          jobs = await deps.operations.fence({ ...ctx, node: a.node });
+          break;
+        case "start_guests":
+          jobs = await deps.operations.start({ ...ctx, guests: a.guests, node: a.survivor });
+          break;
+        case "failback":
+          jobs = await deps.operations.migrate({
+            ...ctx,
+            guests: a.guests,
+            target: a.node,
+            failback: true,
+          });
+          break;
+      }
+    } catch (err) {
+      log.error({ err }, "event action failed");
+      if (err instanceof EnqueueOutcomeUnknown)
+        return none(
+          `The request to ${describe(a)} may have been queued: ${errorMessage(err)}. See \`/xen jobs\` before clicking again.`,
+        );
+      return none(`Could not queue the request to ${describe(a)}: ${errorMessage(err)}. Nothing was done.`);
+    }
+    const numbers = jobs.map((j) => j.number).join(", ");
+    const dup = jobs.length > 0 && jobs.every((j) => j.duplicate);
+    const what = req.dryRun ? `the dry run of: ${describe(a)}` : `planning to ${describe(a)}`;
+    // The split-brain planner posts in the incident's thread; the operations' planners in the channel.
+    const where = a.kind === "keep_data" ? "in the incident's thread" : "in the channel";
+    return {
+      jobIds: jobs.map((j) => j.jobId),
+      reply: {
+        text: dup
+          ? `Already queued (job ${numbers}): ${what}.`
+          : `Queued as job ${numbers}: ${what}. ${req.dryRun ? "The dry run" : "The plan and its approval card"} will appear ${where}.`,
+      },
+    };
+  }
+
   return {
     prefix: EVENT_ACTION_PREFIX,
     async handle(request: ActionRequest): Promise<Reply | null> {
-      let value: z.infer<typeof ActionValue>;
-      try {
-        value = ActionValue.parse(JSON.parse(request.value));
-      } catch {
-        return { text: "That button's data is not valid; nothing was done." };
-      }
-      const cluster = deps.inventory.clusters.find((c) => c.name === value.c);
-      if (!cluster) return { text: `Unknown cluster "${value.c}"; nothing was done.` };
-      const a = value.a;
-      const bad = checkNames(cluster, a);
-      if (bad) return { text: `${bad}; nothing was done.` };
-      const action = policyAction(a);
-      const role =
-        action === "split_brain_recover"
-          ? policyFor(action, deps.inventory, {
-              params:
-                a.kind === "keep_data"
-                  ? { victim: a.victim, resource: a.resource }
-                  : { victim: "", resource: "" },
-              target: {},
-            }).requestRole
-          : policyFor(action, deps.inventory).requestRole;
-      if (!(await deps.authorizer.has(request.userId, role)))
-        return { text: `Requesting to ${describe(a)} needs the *${role}* role, which you do not have.` };
-      try {
-        await deps.maintenance.assertNotInMaintenance(cluster.name, nodesTouched(a));
-      } catch (err) {
-        return { text: errorMessage(err) };
-      }
-      const incident = await deps.incidents.get(value.i);
+      const value = parseActionValue(request.value);
+      if (!value) return { text: "That button's data is not valid; nothing was done." };
+      const incident = await deps.incidents.get(value.incident);
       const threadTs = incident?.threadTs ?? request.messageTs;
       // One request per click, however often its request arrives (a Slack retry, a replay): keyed by
       // the minute of the click's own action_ts, signed with it, so clicks on the same button within
@@ -174,73 +343,71 @@ export function createEventActionHandler(deps: EventActionDeps): ActionHandler {
           : request.source === "slack"
             ? `trigger:${request.deliveryId}`
             : String(Math.floor(now() / 60_000));
-      const ctx: OperationContext = {
-        cluster: cluster.name,
-        requestedBy: request.userId,
-        channel: request.channelId,
+      const result = await file({
+        userId: request.userId,
+        channelId: request.channelId,
         threadTs,
-        deliveryId: `event:${value.i}:${JSON.stringify(a)}:${window}`,
-        requestText: `[button] ${describe(a)}`,
-      };
-      log.info(
-        { cluster: cluster.name, user: request.userId, action: a.kind, incident: value.i },
-        "event action requested",
-      );
-      let jobs: EnqueuedJob[];
-      try {
-        switch (a.kind) {
-          case "keep_data":
-            jobs = [
-              await deps.jobs.enqueue(
-                cluster.name,
-                "split-brain-plan",
-                {
-                  cluster: cluster.name,
-                  channel: ctx.channel,
-                  requestedBy: ctx.requestedBy,
-                  deliveryId: ctx.deliveryId,
-                  requestText: ctx.requestText,
-                  resource: a.resource,
-                  survivor: a.survivor,
-                  victim: a.victim,
-                  threadTs,
-                },
-                { deliveryId: ctx.deliveryId },
-              ),
-            ];
-            break;
-          case "fence":
-            jobs = await deps.operations.fence({ ...ctx, node: a.node });
-            break;
-          case "start_guests":
-            jobs = await deps.operations.start({ ...ctx, guests: a.guests, node: a.survivor });
-            break;
-          case "failback":
-            jobs = await deps.operations.migrate({
-              ...ctx,
-              guests: a.guests,
-              target: a.node,
-              failback: true,
-            });
-            break;
-        }
-      } catch (err) {
-        log.error({ err }, "event action failed");
-        if (err instanceof EnqueueOutcomeUnknown)
-          return {
-            text: `The request to ${describe(a)} may have been queued: ${errorMessage(err)}. See \`/xen jobs\` before clicking again.`,
-          };
+        incidentId: value.incident,
+        cluster: value.cluster,
+        action: value.action,
+        dryRun: false,
+        deliveryId: `event:${value.incident}:${JSON.stringify(value.action)}:${window}`,
+        requestText: `[button] ${describe(value.action)}`,
+      });
+      return result.reply;
+    },
+
+    async offered(incidentId) {
+      const rec = await deps.incidents.get(incidentId);
+      if (!rec) return null;
+      if (rec.status !== "open") return null;
+      return { cluster: rec.cluster, actions: rec.current.actions ?? [] };
+    },
+
+    async request(req) {
+      // The incident, its channel and thread are read here, never taken from the form: the action must
+      // be one its message offers now.
+      const rec = await deps.incidents.get(req.incidentId);
+      const offered =
+        rec && rec.status === "open" && rec.cluster === req.cluster ? (rec.current.actions ?? []) : [];
+      const base = offered.find((o) => coversAction(o, req.action));
+      if (!rec || !base)
         return {
-          text: `Could not queue the request to ${describe(a)}: ${errorMessage(err)}. Nothing was done.`,
+          reply: { text: "That incident no longer offers this action; nothing was done." },
+          jobIds: [],
         };
-      }
-      const numbers = jobs.map((j) => j.number).join(", ");
-      const dup = jobs.length > 0 && jobs.every((j) => j.duplicate);
-      return {
-        text: dup
-          ? `Already queued (job ${numbers}): planning to ${describe(a)}.`
-          : `Queued as job ${numbers}: planning to ${describe(a)}. The plan and its approval card will appear in the incident's thread.`,
-      };
+      const digest = req.dryRun ? `dry:${Date.now().toString(36)}` : "request";
+      return file({
+        userId: req.userId,
+        channelId: rec.channel,
+        threadTs: rec.threadTs ?? rec.ts,
+        incidentId: rec.id,
+        cluster: rec.cluster,
+        action: req.action,
+        dryRun: req.dryRun,
+        deliveryId: `event:${rec.id}:${JSON.stringify(req.action)}:form:${req.key}:${digest}`,
+        requestText: `[form] ${describe(req.action)}${req.dryRun ? " --dry-run" : ""}`,
+      });
     },
   };
+}
+
+/**
+ * Whether `offered` covers `asked`: the same action, or (starting guests, failing back) the same one for
+ * some of its guests.
+ */
+export function coversAction(offered: IncidentAction, asked: IncidentAction): boolean {
+  if (
+    (offered.kind === "start_guests" && asked.kind === "start_guests") ||
+    (offered.kind === "failback" && asked.kind === "failback")
+  ) {
+    const { guests: og, ...o } = offered;
+    const { guests: ag, ...q } = asked;
+    return (
+      sameAction({ ...o, guests: [] } as IncidentAction, { ...q, guests: [] } as IncidentAction) &&
+      ag.length > 0 &&
+      ag.every((g) => og.includes(g))
+    );
+  }
+  return sameAction(offered, asked);
 }

@@ -20,16 +20,11 @@ import { createHash } from "node:crypto";
 import type { MessageRef, Notifier, OutboundMessage } from "../app/types";
 import type { InventoryConfig } from "../config/schema";
 import type { Logger } from "../log";
+import { oncallParts } from "../message/document";
+import { oncallMentions } from "../message/text";
 import type { IncidentListener } from "../paging/listener";
 import type { MaintenanceStore } from "./maintenance";
-import {
-  type IncidentView,
-  oncallMentions,
-  renderFollowUp,
-  renderIncident,
-  renderStorm,
-  type StormView,
-} from "./render";
+import { type IncidentView, renderFollowUp, renderIncident, renderStorm, type StormView } from "./render";
 import type { EventStore } from "./store";
 import {
   type ClusterEvent,
@@ -669,8 +664,8 @@ export class IncidentManager {
     }
     const held = rec.pending.count;
     rec.pending = { count: 0, latest: null };
-    const mention = opts.page ? oncallMentions(this.options.inventory.oncall) : "";
-    if (opts.page && mention) rec.paged = true;
+    const mention = opts.page ? oncallParts(this.options.inventory.oncall) : [];
+    if (opts.page && mention.length > 0) rec.paged = true;
     await this.post(
       rec.channel,
       renderFollowUp(
@@ -682,7 +677,7 @@ export class IncidentManager {
               : f.title,
           ...(f.detail ? { detail: f.detail } : {}),
           evidence: f.evidence,
-          ...(mention ? { mention } : {}),
+          ...(mention.length > 0 ? { mention } : {}),
           ...(opts.buttons && opts.buttons.length > 0
             ? { buttons: { incidentId: rec.id, cluster: rec.cluster, actions: opts.buttons } }
             : {}),

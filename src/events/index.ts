@@ -1,5 +1,5 @@
 /**
- * Cluster events (issue 5), assembled: the Redis store, maintenance windows, incidents, the pipeline,
+ * Cluster events, assembled: the Redis store, maintenance windows, incidents, the pipeline,
  * the button handler, the job processors, and the sources a worker starts (monitor schedulers, DRBD 9
  * events2 streams, the webhook). createDeps builds one per process; only workers start the sources.
  *
@@ -18,7 +18,6 @@ import type { AlertmanagerConfig, InventoryConfig } from "../config/schema";
 import type { SecretEnv } from "../config/secrets";
 import { Authorizer } from "../core/authz";
 import type { JobEnqueuer } from "../core/enqueuer";
-import type { ActionHandler } from "../core/router";
 import type { CommandRunner } from "../exec/runner";
 import type { LockManager } from "../locks/lock";
 import type { Logger } from "../log";
@@ -34,7 +33,7 @@ import { type OncallOptions, OncallService } from "../paging/oncall";
 import { PagerRegistry } from "../paging/registry";
 import type { JobQueues } from "../queue/queues";
 import { closeConnection, createRedisConnection } from "../queue/redis";
-import { createEventActionHandler, type OperationRequests } from "./actions";
+import { createEventActionHandler, type EventActionHandler, type OperationRequests } from "./actions";
 import { Events2Watcher } from "./events2";
 import { IncidentManager, type IncidentPolicy } from "./incidents";
 import { MaintenanceStore, type MaintenanceWindow } from "./maintenance";
@@ -95,10 +94,16 @@ export interface EventSources {
   stop(): Promise<void>;
 }
 
-/** The issue-4 planning jobs, as the default way a click asks for fence, start and failback. */
+/** `operation-plan` jobs, the default way a click asks for fence, start and failback. */
 export function operationPlanRequests(jobs: JobEnqueuer): OperationRequests {
   const base = (
-    r: { cluster: string; channel: string; requestedBy: string; requestText: string },
+    r: {
+      cluster: string;
+      channel: string;
+      requestedBy: string;
+      requestText: string;
+      dryRun?: boolean;
+    },
     deliveryId: string,
   ) => ({
     cluster: r.cluster,
@@ -106,7 +111,7 @@ export function operationPlanRequests(jobs: JobEnqueuer): OperationRequests {
     requestedBy: r.requestedBy,
     deliveryId,
     requestText: r.requestText,
-    dryRun: false,
+    dryRun: r.dryRun === true,
   });
   return {
     async fence(r) {
@@ -157,7 +162,7 @@ export class Events {
   readonly maintenance: MaintenanceStore;
   readonly incidents: IncidentManager;
   readonly pipeline: EventPipeline;
-  readonly actionHandler: ActionHandler;
+  readonly actionHandler: EventActionHandler;
   readonly operations: OperationRequests;
   /** Paging services, Acknowledge / Snooze, re-notification and escalation (src/paging/). */
   readonly oncall: OncallService;

@@ -8,6 +8,7 @@
  */
 import type { Redis } from "ioredis";
 import { XenopsError } from "../errors";
+import { formatDurationMinutes } from "../message/text";
 import type { EventKeys } from "./store";
 
 export interface MaintenanceWindow {
@@ -34,15 +35,6 @@ export function parseDuration(text: string): number | null {
   return ms > 0 ? ms : null;
 }
 
-export function formatDuration(ms: number): string {
-  const totalMin = Math.round(ms / 60_000);
-  if (totalMin < 1) return `${Math.max(1, Math.round(ms / 1000))}s`;
-  const d = Math.floor(totalMin / 1440);
-  const h = Math.floor((totalMin % 1440) / 60);
-  const m = totalMin % 60;
-  return [d ? `${d}d` : "", h ? `${h}h` : "", m ? `${m}m` : ""].join("") || "0m";
-}
-
 export class MaintenanceStore {
   constructor(
     private readonly redis: Redis,
@@ -57,7 +49,7 @@ export class MaintenanceStore {
     if (!(durationMs > 0) || durationMs > MAX_MAINTENANCE_MS)
       throw new XenopsError(
         "invalid_argument",
-        `a maintenance window lasts between 1 s and ${formatDuration(MAX_MAINTENANCE_MS)}`,
+        `a maintenance window lasts between 1 s and ${formatDurationMinutes(MAX_MAINTENANCE_MS)}`,
       );
     const now = this.now();
     const full: MaintenanceWindow = {

@@ -1,12 +1,28 @@
 /**
  * Incident messages: the parent (severity, what happened, evidence, counters, buttons), follow-ups
- * in its thread, and the storm digest. Pure: record in, message out. Everything read from nodes is
- * escaped; button values carry only names the action handler validates again.
+ * in its thread, and the storm digest. Pure: record in, document out (`…Document`), and the same as a
+ * Slack message (`render…`). Text read from nodes stays literal text, which every front end escapes as
+ * it needs; button values carry only names the action handler validates again.
  */
-import type { Block, ButtonElement, OutboundMessage } from "../app/types";
+import type { ButtonElement, OutboundMessage } from "../app/types";
 import type { InventoryConfig } from "../config/schema";
+import {
+  context,
+  type DocBlock,
+  type DocButton,
+  date,
+  fromBlocks,
+  type Inline,
+  joinAll,
+  type MessageDocument,
+  oncallParts,
+  pre,
+  section,
+  strong,
+} from "../message/document";
+import { escapeMrkdwn, formatKiBShort as kib, truncate } from "../message/text";
 import { type OncallMark, oncallBlocks } from "../paging/render";
-import { codeBlock, escapeMrkdwn, slackDate } from "../slack/render/text";
+import { renderSlack, toButton } from "../slack/render/document";
 import type { ClusterEvent, IncidentAction, Severity, SplitBrainSide } from "./types";
 
 export const EVENT_ACTION_PREFIX = "xenops:event:";
@@ -38,31 +54,24 @@ const HEADER_MAX = 150;
 const SECTION_MAX = 2_900;
 const EVIDENCE_LINES = 20;
 
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-/** `<!subteam^S…>` and `<@U…>` for the configured on-call; empty when none is configured. */
-export function oncallMentions(oncall: InventoryConfig["oncall"]): string {
-  return [...oncall.groups.map((g) => `<!subteam^${g}>`), ...oncall.users.map((u) => `<@${u}>`)].join(" ");
-}
-
 /** Room for the evidence's code block in a section (the section limit less its title). */
 const EVIDENCE_MAX = SECTION_MAX - 100;
 
 /**
- * Evidence lines as a code block within one section, measured as sent (escaped): whole lines while they
- * fit, then how many were left out. `cut` says whether anything was (the caller attaches it all).
+ * Evidence lines for a code block within one section, measured as Slack counts them (escaped): whole
+ * lines while they fit, then how many were left out. `cut` says whether anything was (the caller
+ * attaches it all).
  */
-function evidenceCode(lines: readonly string[]): { text: string; cut: boolean } {
-  if (lines.length === 0) return { text: codeBlock(["(no raw evidence)"]), cut: false };
+function evidenceLines(lines: readonly string[]): { shown: string[]; cut: boolean } {
+  if (lines.length === 0) return { shown: ["(no raw evidence)"], cut: false };
   const shown: string[] = [];
+  // The fences and their newlines, then each line escaped and its newline.
   let size = 8;
   let cut = false;
   for (const line of lines.slice(0, EVIDENCE_LINES)) {
     const l = truncate(line, 300);
     if (l !== line) cut = true;
-    const add = codeBlock([l]).length - 7;
+    const add = escapeMrkdwn(l).length + 1;
     if (size + add > EVIDENCE_MAX - 60) break;
     shown.push(l);
     size += add;
@@ -72,15 +81,11 @@ function evidenceCode(lines: readonly string[]): { text: string; cut: boolean } 
     cut = true;
     shown.push(`… ${more} more line${more === 1 ? "" : "s"} (all of it is attached in the thread)`);
   }
-  return { text: codeBlock(shown), cut };
-}
-
-function evidenceBlock(lines: readonly string[]): string {
-  return evidenceCode(lines).text;
+  return { shown, cut };
 }
 
 function evidenceAttachment(lines: readonly string[]): OutboundMessage["attachment"] {
-  return evidenceCode(lines).cut
+  return evidenceLines(lines).cut
     ? { filename: "evidence.txt", title: "Evidence (every line as read)", content: lines.join("\n") }
     : undefined;
 }
@@ -102,27 +107,27 @@ export function actionLabel(a: IncidentAction): string {
   }
 }
 
+/** An incident's action buttons (at most five); action ids and values are what src/events/actions.ts reads. */
+export function incidentButtons(
+  incidentId: string,
+  cluster: string,
+  actions: readonly IncidentAction[],
+): DocButton[] {
+  return actions.slice(0, 5).map((a, i) => ({
+    label: actionLabel(a),
+    actionId: `${EVENT_ACTION_PREFIX}${a.kind}:${i}`,
+    value: JSON.stringify({ v: 1, i: incidentId, c: cluster, a }),
+    style: a.kind === "fence" || a.kind === "keep_data" ? "danger" : "primary",
+  }));
+}
+
+/** The same buttons as Slack elements, for Block Kit built elsewhere (the Home tab). */
 export function actionButtons(
   incidentId: string,
   cluster: string,
   actions: readonly IncidentAction[],
 ): ButtonElement[] {
-  return actions.slice(0, 5).map((a, i) => ({
-    type: "button",
-    text: { type: "plain_text", text: truncate(actionLabel(a), 75) },
-    action_id: `${EVENT_ACTION_PREFIX}${a.kind}:${i}`,
-    value: JSON.stringify({ v: 1, i: incidentId, c: cluster, a }),
-    ...(a.kind === "fence" || a.kind === "keep_data"
-      ? { style: "danger" as const }
-      : { style: "primary" as const }),
-  }));
-}
-
-function kib(n: number | null): string {
-  if (n === null) return "unknown";
-  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} GiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} MiB`;
-  return `${n} KiB`;
+  return incidentButtons(incidentId, cluster, actions).map(toButton);
 }
 
 /** "Who wrote last", as far as anything tells. */
@@ -140,35 +145,26 @@ function writerHint(sides: readonly SplitBrainSide[]): string {
   return "No guest runs on either side and DRBD does not tell which side wrote last.";
 }
 
-export function splitBrainFields(sides: readonly SplitBrainSide[]): Block[] {
-  const fields = sides.map((s) => ({
-    type: "mrkdwn" as const,
-    text: truncate(
-      [
-        `*${escapeMrkdwn(s.node)}*`,
-        `role: ${escapeMrkdwn(s.role)}`,
-        `disk: ${escapeMrkdwn(s.disk)}`,
-        `connection: ${escapeMrkdwn(s.connection)}`,
-        `out of sync: ${kib(s.outOfSyncKiB)}`,
-        `runs: ${s.runs.length ? escapeMrkdwn(s.runs.join(", ")) : "no guest"}`,
-        ...(s.disconnectedSince ? [`disconnected since ${slackDate(s.disconnectedSince)}`] : []),
-      ].join("\n"),
-      1_900,
-    ),
-  }));
-  return [
-    { type: "section", fields: fields.slice(0, 10) },
-    {
-      type: "section",
-      text: { type: "mrkdwn", text: `*Who wrote last:* ${escapeMrkdwn(writerHint(sides))}` },
-    },
-  ];
+export function splitBrainBlocks(sides: readonly SplitBrainSide[]): DocBlock[] {
+  const fields = sides.map((s): Inline[] => [
+    strong(s.node),
+    [
+      "",
+      `role: ${s.role}`,
+      `disk: ${s.disk}`,
+      `connection: ${s.connection}`,
+      `out of sync: ${kib(s.outOfSyncKiB)}`,
+      `runs: ${s.runs.length ? s.runs.join(", ") : "no guest"}`,
+    ].join("\n"),
+    ...(s.disconnectedSince ? ["\ndisconnected since ", date(s.disconnectedSince)] : []),
+  ]);
+  return [{ kind: "section", fields }, section(strong("Who wrote last:"), " ", writerHint(sides))];
 }
 
-export function renderIncident(
+export function incidentDocument(
   view: IncidentView,
   inventory: Pick<InventoryConfig, "oncall">,
-): OutboundMessage {
+): MessageDocument {
   const e = view.current;
   const resolved = view.status === "resolved";
   const sev = view.severity.toUpperCase();
@@ -177,108 +173,103 @@ export function renderIncident(
     `${resolved ? "✅ RESOLVED" : `${ICON[view.severity]} ${sev}`} · ${view.cluster} · ${headline}`,
     HEADER_MAX,
   );
-  const counters = [
-    `opened ${slackDate(view.openedAt)}`,
-    view.count > 1 ? `seen *${view.count}* times` : null,
-    view.flaps > 0 ? `flapped *${view.flaps}* times` : null,
-    view.count > 1 ? `last ${slackDate(view.lastAt)}` : null,
-  ]
-    .filter((x) => x !== null)
-    .join(" · ");
-  const blocks: Block[] = [
-    { type: "header", text: { type: "plain_text", text: title, emoji: true } },
-    {
-      type: "section",
-      text: {
-        type: "mrkdwn",
-        text: truncate(
-          `*${escapeMrkdwn(e.title)}*${e.detail ? `\n${escapeMrkdwn(e.detail)}` : ""}`,
-          SECTION_MAX,
-        ),
-      },
-    },
+  const counters = joinAll(
+    [
+      ["opened ", date(view.openedAt)],
+      view.count > 1 ? ["seen ", strong(String(view.count)), " times"] : [],
+      view.flaps > 0 ? ["flapped ", strong(String(view.flaps)), " times"] : [],
+      view.count > 1 ? ["last ", date(view.lastAt)] : [],
+    ],
+    " · ",
+  );
+  const blocks: DocBlock[] = [
+    { kind: "heading", text: title },
+    section(strong(e.title), ...(e.detail ? ["\n", e.detail] : [])),
   ];
-  if (e.splitBrain && e.splitBrain.length > 0 && !resolved) blocks.push(...splitBrainFields(e.splitBrain));
-  blocks.push({
-    type: "section",
-    text: { type: "mrkdwn", text: `*Evidence*\n${evidenceBlock(e.evidence)}` },
-  });
+  if (e.splitBrain && e.splitBrain.length > 0 && !resolved) blocks.push(...splitBrainBlocks(e.splitBrain));
+  blocks.push(section(strong("Evidence"), "\n", pre(evidenceLines(e.evidence).shown)));
   if (resolved && view.resolution)
-    blocks.push({
-      type: "section",
-      text: {
-        type: "mrkdwn",
-        text: truncate(
-          `✅ *Resolved* ${view.resolvedAt ? slackDate(view.resolvedAt) : ""}: ${escapeMrkdwn(view.resolution.title)}`,
-          SECTION_MAX,
-        ),
-      },
-    });
-  const mentions = oncallMentions(inventory.oncall);
-  const context = [
-    counters,
-    `source ${e.source}`,
-    ...(view.silencedUntil ? [`silenced by maintenance until ${slackDate(view.silencedUntil)}`] : []),
-    ...(view.paged && mentions ? [`on-call: ${mentions}`] : []),
-    ...(view.escalation && !resolved
-      ? [`⚠️ on-call paged again ${slackDate(view.escalation.at)}: ${escapeMrkdwn(view.escalation.reason)}`]
-      : []),
-  ];
-  blocks.push({
-    type: "context",
-    elements: [{ type: "mrkdwn", text: truncate(context.join(" · "), SECTION_MAX) }],
-  });
+    blocks.push(
+      section(
+        "✅ ",
+        strong("Resolved"),
+        " ",
+        ...(view.resolvedAt ? [date(view.resolvedAt)] : []),
+        ": ",
+        view.resolution.title,
+      ),
+    );
+  const mentions = oncallParts(inventory.oncall);
+  blocks.push(
+    context(
+      ...joinAll(
+        [
+          counters,
+          [`source ${e.source}`],
+          view.silencedUntil ? ["silenced by maintenance until ", date(view.silencedUntil)] : [],
+          view.paged && mentions.length > 0 ? ["on-call: ", ...mentions] : [],
+          view.escalation && !resolved
+            ? ["⚠️ on-call paged again ", date(view.escalation.at), ": ", view.escalation.reason]
+            : [],
+        ],
+        " · ",
+      ),
+    ),
+  );
   if (!resolved && e.actions && e.actions.length > 0)
     blocks.push({
-      type: "actions",
-      block_id: `xenops-event-${view.id}`,
-      elements: actionButtons(view.id, view.cluster, e.actions),
+      kind: "actions",
+      id: `xenops-event-${view.id}`,
+      buttons: incidentButtons(view.id, view.cluster, e.actions),
     });
   // Acknowledge / Snooze and who did it (src/paging/render.ts).
-  blocks.push(...oncallBlocks(view, inventory));
-  const page = view.paged && !resolved && mentions ? `${mentions} ` : "";
+  blocks.push(...fromBlocks(oncallBlocks(view, inventory)));
+  const page = view.paged && !resolved && mentions.length > 0 ? [...mentions, " "] : [];
   return {
-    text: truncate(
-      `${page}${resolved ? "RESOLVED" : sev}: ${escapeMrkdwn(view.cluster)}: ${escapeMrkdwn(e.title)}`,
-      3_000,
-    ),
+    summary: [...page, `${resolved ? "RESOLVED" : sev}: `, view.cluster, ": ", e.title],
     blocks,
-    ...withAttachment(evidenceAttachment(e.evidence)),
   };
 }
 
-/** A follow-up in an incident's thread. */
-export function renderFollowUp(
-  opts: {
-    icon: string;
-    title: string;
-    detail?: string;
-    evidence?: readonly string[];
-    mention?: string;
-    buttons?: { incidentId: string; cluster: string; actions: readonly IncidentAction[] };
-  },
-  threadTs: string,
+export function renderIncident(
+  view: IncidentView,
+  inventory: Pick<InventoryConfig, "oncall">,
 ): OutboundMessage {
-  const head = `${opts.icon} ${opts.mention ? `${opts.mention} ` : ""}*${escapeMrkdwn(opts.title)}*`;
-  const blocks: Block[] = [
-    {
-      type: "section",
-      text: {
-        type: "mrkdwn",
-        text: truncate(`${head}${opts.detail ? `\n${escapeMrkdwn(opts.detail)}` : ""}`, SECTION_MAX),
-      },
-    },
+  return {
+    ...renderSlack(incidentDocument(view, inventory)),
+    ...withAttachment(evidenceAttachment(view.current.evidence)),
+  };
+}
+
+export interface FollowUpOptions {
+  icon: string;
+  title: string;
+  detail?: string;
+  evidence?: readonly string[];
+  /** Who to notify (on-call, the person who clicked). */
+  mention?: Inline[];
+  buttons?: { incidentId: string; cluster: string; actions: readonly IncidentAction[] };
+}
+
+export function followUpDocument(opts: FollowUpOptions): MessageDocument {
+  const mention: Inline[] = opts.mention && opts.mention.length > 0 ? [...opts.mention, " "] : [];
+  const blocks: DocBlock[] = [
+    section(`${opts.icon} `, ...mention, strong(opts.title), ...(opts.detail ? ["\n", opts.detail] : [])),
   ];
   if (opts.evidence && opts.evidence.length > 0)
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: evidenceBlock(opts.evidence) } });
+    blocks.push(section(pre(evidenceLines(opts.evidence).shown)));
   if (opts.buttons && opts.buttons.actions.length > 0)
     blocks.push({
-      type: "actions",
-      elements: actionButtons(opts.buttons.incidentId, opts.buttons.cluster, opts.buttons.actions),
+      kind: "actions",
+      buttons: incidentButtons(opts.buttons.incidentId, opts.buttons.cluster, opts.buttons.actions),
     });
+  return { summary: [...mention, opts.title], blocks };
+}
+
+/** A follow-up in an incident's thread. */
+export function renderFollowUp(opts: FollowUpOptions, threadTs: string): OutboundMessage {
   return {
-    text: truncate(`${opts.mention ? `${opts.mention} ` : ""}${escapeMrkdwn(opts.title)}`, 3_000),
-    blocks,
+    ...renderSlack(followUpDocument(opts)),
     threadTs,
     ...withAttachment(opts.evidence ? evidenceAttachment(opts.evidence) : undefined),
   };
@@ -292,38 +283,37 @@ export interface StormView {
   paged: boolean;
 }
 
-export function renderStorm(view: StormView, inventory: Pick<InventoryConfig, "oncall">): OutboundMessage {
+export function stormDocument(view: StormView, inventory: Pick<InventoryConfig, "oncall">): MessageDocument {
   const shown = view.lines.slice(-30);
-  const list = shown
-    .map((l) => `${l.resolved ? "✅" : ICON[l.severity]} ${escapeMrkdwn(truncate(l.text, 200))}`)
-    .join("\n");
+  const list = shown.flatMap((l, i): Inline[] => [
+    i > 0 ? "\n" : "",
+    `${l.resolved ? "✅" : ICON[l.severity]} ${truncate(l.text, 200)}`,
+  ]);
   const more = view.lines.length > shown.length ? `\n…and ${view.lines.length - shown.length} earlier` : "";
-  const mentions = view.paged ? oncallMentions(inventory.oncall) : "";
+  const mentions = view.paged ? oncallParts(inventory.oncall) : [];
   return {
-    text: `${mentions ? `${mentions} ` : ""}Event storm: ${view.total} more incidents`,
+    summary: [
+      ...(mentions.length > 0 ? [...mentions, " "] : []),
+      `Event storm: ${view.total} more incidents`,
+    ],
     blocks: [
-      {
-        type: "header",
-        text: { type: "plain_text", text: "🌪️ Event storm: incidents are grouped here", emoji: true },
-      },
-      {
-        type: "section",
-        text: {
-          type: "mrkdwn",
-          text: truncate(
-            `Too many incidents at once since ${slackDate(view.startedAt)}: *${view.total}* more are listed here instead of one message each. \`/xen status\` shows the whole cluster.\n${list}${more}`,
-            SECTION_MAX,
-          ),
-        },
-      },
-      ...(mentions
-        ? [
-            {
-              type: "context" as const,
-              elements: [{ type: "mrkdwn" as const, text: `on-call: ${mentions}` }],
-            },
-          ]
-        : []),
+      { kind: "heading", text: "🌪️ Event storm: incidents are grouped here" },
+      section(
+        "Too many incidents at once since ",
+        date(view.startedAt),
+        ": ",
+        strong(String(view.total)),
+        " more are listed here instead of one message each. ",
+        { kind: "code", text: "/xen status" },
+        " shows the whole cluster.\n",
+        ...list,
+        more,
+      ),
+      ...(mentions.length > 0 ? [context("on-call: ", ...mentions)] : []),
     ],
   };
+}
+
+export function renderStorm(view: StormView, inventory: Pick<InventoryConfig, "oncall">): OutboundMessage {
+  return renderSlack(stormDocument(view, inventory));
 }

@@ -1,8 +1,9 @@
 /** How drivers talk to a node. The SSH pool implements it for real nodes; tests may run it locally. */
 export interface RunOptions {
-  /** Ends the command (and the remote process) after this long; the default comes from the runner. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
+  /** Ends the command (and the remote process) after this long; absent or undefined: the runner's default. */
+  timeoutMs?: number | undefined;
+  /** Absent or undefined: not cancellable (drivers forward their caller's optional signal as is). */
+  signal?: AbortSignal | undefined;
   /** Written to the command's standard input, then closed. Used for secrets (fence agent options). */
   stdin?: string;
   /** Exit codes that count as success (default [0]). */

@@ -9,7 +9,9 @@
 import { createHash } from "node:crypto";
 import type { FormField, FormPreflight, FormState, FormValues } from "../app/types";
 import type { ClusterConfig, InventoryConfig } from "../config/schema";
+import { describeAction } from "../events/actions";
 import type { Facts } from "../events/facts";
+import type { IncidentAction } from "../events/types";
 
 export const FORM_CALLBACK_ID = "xenops-form";
 /** Prefix of the modal's own action ids (selects with dispatch_action, the preflight button). */
@@ -25,11 +27,20 @@ export const FORM_ACTIONS = [
   { id: "attest-off", label: "Attest a node is off" },
   { id: "drbd-watch", label: "Watch a DRBD resync" },
   { id: "approve", label: "Approve a request (typed confirmation)" },
+  // Only from a split-brain incident's button: its recovery has no typed verb.
+  { id: "recover", label: "Recover a split brain (keep one side's data)" },
 ] as const;
 export type FormAction = (typeof FORM_ACTIONS)[number]["id"];
 
 /** Risky actions: they have a dry run, shown in the modal before submitting. */
-const RISKY: ReadonlySet<FormAction> = new Set(["migrate", "create", "fence", "evacuate", "attest-off"]);
+const RISKY: ReadonlySet<FormAction> = new Set([
+  "migrate",
+  "create",
+  "fence",
+  "evacuate",
+  "attest-off",
+  "recover",
+]);
 
 const FIELDS = new Set<string>([
   "action",
@@ -43,6 +54,7 @@ const FIELDS = new Set<string>([
   "options",
   "request",
   "confirm",
+  "incident",
 ]);
 
 export function isFormField(name: string): name is FormField {
@@ -58,6 +70,11 @@ export interface FormContext {
   inventory: InventoryConfig;
   /** Last stored facts per cluster (the events monitor's); null when none yet. */
   facts: ReadonlyMap<string, Facts | null>;
+  /**
+   * The open incident whose button opened the form, as stored (its id and the actions its message offers
+   * now); null or absent when there is none or it no longer offers anything.
+   */
+  incident?: { id: string; cluster: string; actions: readonly IncidentAction[] } | null;
 }
 
 /** The fields a form for `action` shows, in order. */
@@ -79,6 +96,8 @@ export function fieldsOf(action: FormAction | undefined): FormField[] {
       return ["resource"];
     case "approve":
       return ["request", "confirm"];
+    case "recover":
+      return ["resource", "target", "options", "confirm"];
     default:
       return [];
   }
@@ -88,6 +107,8 @@ export function fieldsOf(action: FormAction | undefined): FormField[] {
 const TEXT_FIELDS: ReadonlySet<FormField> = new Set(["confirm", "request"]);
 /** An approval request's id, as on its card. */
 const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
+/** An incident's id, as in its buttons. */
+const INCIDENT_ID = /^[A-Za-z0-9_-]{8,32}$/;
 
 export function clustersIn(inventory: InventoryConfig, channelId: string): ClusterConfig[] {
   return inventory.clusters.filter((c) => c.channels.includes(channelId));
@@ -127,8 +148,12 @@ export function choicesOf(
   values: FormValues,
   cluster: ClusterConfig | null,
   facts: Facts | null,
+  offered: readonly IncidentAction[] = [],
 ): Choice[] {
-  if (field === "action") return FORM_ACTIONS.map((a) => ({ value: a.id, label: a.label }));
+  if (field === "action")
+    return FORM_ACTIONS.filter((a) => a.id !== "recover" || offered.some((o) => o.kind === "keep_data")).map(
+      (a) => ({ value: a.id, label: a.label }),
+    );
   if (!cluster) return [];
   const nodes = cluster.nodes.map((n) => n.name);
   const action = values.action as FormAction | undefined;
@@ -141,6 +166,8 @@ export function choicesOf(
     case "guest":
       return cluster.guests
         .filter((g) => {
+          // The guests the incident names are offered as its button offers them; the preflight checks.
+          if (offeredGuests(action, offered).has(g.name)) return true;
           const on = runsOn(facts, g.name);
           // Migrate: a guest that runs on exactly one node; create: one seen running nowhere.
           if (on === null) return true;
@@ -148,17 +175,40 @@ export function choicesOf(
         })
         .map((g) => ({ value: g.name, label: g.name }));
     case "target": {
-      const guest = values.guest;
+      if (action === "recover") {
+        // Keep the data of a side the split-brain incident offers to keep.
+        const keep = offered.flatMap((o) =>
+          o.kind === "keep_data" && o.resource === values.resource ? [o.survivor] : [],
+        );
+        return nodes
+          .filter((n) => keep.includes(n))
+          .map((n) => ({ value: n, label: `${n} (keep its data)` }));
+      }
+      const guests = words(values.guest);
+      const guest = guests[0];
       if (!guest) return [];
-      // Nodes seen running it are no target; a node whose domains are unknown is left to the preflight.
+      // Nodes seen running one of them are no target; a node whose domains are unknown is left to the
+      // preflight.
       const on = facts
         ? Object.entries(facts.nodes)
-            .filter(([, f]) => f.guests?.includes(guest) || f.migrating.includes(guest))
+            .filter(([, f]) => guests.some((g) => f.guests?.includes(g) || f.migrating.includes(g)))
             .map(([n]) => n)
         : [];
-      const home = cluster.guests.find((g) => g.name === guest)?.home;
-      return guestHolders(cluster, guest)
-        .filter((n) => !on.includes(n))
+      // The node the incident's button names for these guests is offered as the button offers it.
+      const named = offered.flatMap((o) =>
+        (action === "create" && o.kind === "start_guests") || (action === "migrate" && o.kind === "failback")
+          ? guests.every((g) => o.guests.includes(g))
+            ? [o.kind === "start_guests" ? o.survivor : o.node]
+            : []
+          : [],
+      );
+      const home = guests.length === 1 ? cluster.guests.find((g) => g.name === guest)?.home : undefined;
+      return nodes
+        .filter(
+          (n) =>
+            named.includes(n) ||
+            (guests.every((g) => guestHolders(cluster, g).includes(n)) && !on.includes(n)),
+        )
         .map((n) => ({ value: n, label: n === home ? `${n} (home)` : n }));
     }
     case "node": {
@@ -169,7 +219,11 @@ export function choicesOf(
         .map((n) => ({ value: n, label: `${n} (not answering)` }));
     }
     case "resource":
-      return cluster.drbd.map((r) => ({ value: r.name, label: r.name }));
+      return cluster.drbd
+        .filter(
+          (r) => action !== "recover" || offered.some((o) => o.kind === "keep_data" && o.resource === r.name),
+        )
+        .map((r) => ({ value: r.name, label: r.name }));
     case "override_last_copy": {
       const node = values.node;
       if (!node) return [];
@@ -199,19 +253,100 @@ export function normalize(values: FormValues, ctx: FormContext, channelId: strin
     here.find((c) => c.name === values.cluster) ?? (here.length === 1 ? (here[0] ?? null) : null);
   if (cluster) out.cluster = cluster.name;
   const facts = cluster ? (ctx.facts.get(cluster.name) ?? null) : null;
-  for (const field of fieldsOf(action)) {
+  // The incident stays only while it is the stored one, open, of this cluster.
+  const offered = offeredBy(values, ctx);
+  if (offered && values.incident) out.incident = values.incident;
+  else if (action === "recover") delete out.action;
+  for (const field of fieldsOf(out.action as FormAction | undefined)) {
     const v = values[field];
     if (v === undefined || v === "") continue;
     if (TEXT_FIELDS.has(field)) {
       out[field] = v.trim().slice(0, 200);
       continue;
     }
-    const valid = new Set(choicesOf(field, out, cluster, facts).map((c) => c.value));
-    const kept = words(v).filter((w) => valid.has(w));
-    if (kept.length > 0)
-      out[field] = field === "options" || field === "override_last_copy" ? kept.join(" ") : kept[0];
+    const valid = new Set(choicesOf(field, out, cluster, facts, offered ?? []).map((c) => c.value));
+    const kept = [...new Set(words(v).filter((w) => valid.has(w)))];
+    const multi =
+      field === "options" ||
+      field === "override_last_copy" ||
+      (field === "guest" && offeredGuests(out.action as FormAction, offered ?? []).size > 0);
+    const first = kept[0];
+    if (first !== undefined) out[field] = multi ? kept.join(" ") : first;
   }
+  // Several guests only as the incident's button asks for them; a typed command names one.
+  const guests = words(out.guest);
+  if (guests.length > 1 && !incidentActionOf(out, ctx)) out.guest = guests[0] as string;
   return out;
+}
+
+/** The actions of the form's incident (as stored), or null when the form has none that holds. */
+function offeredBy(values: FormValues, ctx: FormContext): readonly IncidentAction[] | null {
+  const inc = ctx.incident;
+  if (!inc || !values.incident || !INCIDENT_ID.test(values.incident) || inc.id !== values.incident)
+    return null;
+  if (values.cluster !== undefined && values.cluster !== inc.cluster) return null;
+  return inc.actions;
+}
+
+/** Guests an incident's start or failback offers for this form action. */
+function offeredGuests(action: FormAction | undefined, offered: readonly IncidentAction[]): Set<string> {
+  const kind = action === "create" ? "start_guests" : action === "migrate" ? "failback" : null;
+  return new Set(offered.flatMap((o) => (o.kind === kind && "guests" in o ? o.guests : [])));
+}
+
+/**
+ * The incident action the form stands for: one its incident offers now (as stored), for some of its
+ * guests; null when the form is not (or no longer) that, e.g. another target or `--override-ha` was
+ * chosen, which makes it a typed command of its own.
+ */
+export function incidentActionOf(values: FormValues, ctx: FormContext): IncidentAction | null {
+  const offered = offeredBy(values, ctx);
+  if (!offered || !values.cluster || ctx.incident?.cluster !== values.cluster) return null;
+  if (words(values.options).includes("override-ha") || values.override_last_copy) return null;
+  const guests = words(values.guest);
+  const some = (list: readonly string[]) => guests.length > 0 && guests.every((g) => list.includes(g));
+  for (const o of offered) {
+    if (values.action === "fence" && o.kind === "fence" && o.node === values.node) return o;
+    if (
+      values.action === "create" &&
+      o.kind === "start_guests" &&
+      o.survivor === values.target &&
+      some(o.guests)
+    )
+      return { ...o, guests };
+    if (values.action === "migrate" && o.kind === "failback" && o.node === values.target && some(o.guests))
+      return { ...o, guests };
+    if (
+      values.action === "recover" &&
+      o.kind === "keep_data" &&
+      o.resource === values.resource &&
+      o.survivor === values.target
+    )
+      return o;
+  }
+  return null;
+}
+
+/** The form an incident's button opens: its action, pre-filled (the form checks it against the incident). */
+export function incidentFormValues(incidentId: string, cluster: string, a: IncidentAction): FormValues {
+  const base = { cluster, incident: incidentId };
+  switch (a.kind) {
+    case "fence":
+      return { ...base, action: "fence", node: a.node };
+    case "start_guests":
+      return { ...base, action: "create", guest: a.guests.join(" "), target: a.survivor };
+    case "failback":
+      return { ...base, action: "migrate", guest: a.guests.join(" "), target: a.node };
+    case "keep_data":
+      return { ...base, action: "recover", resource: a.resource, target: a.survivor };
+  }
+}
+
+/** What the preflight of the form is for: its dry-run command, or its incident action. */
+export function preflightKey(values: FormValues, ctx: FormContext): string | null {
+  const a = incidentActionOf(values, ctx);
+  if (a) return `incident ${values.incident}: ${describeAction(a)}`;
+  return commandText(values, { dryRun: true });
 }
 
 /** The fields still to be chosen before the form can be submitted. */
@@ -228,6 +363,7 @@ export function missing(values: FormValues): FormField[] {
     "attest-off": ["node"],
     "drbd-watch": ["resource"],
     approve: ["request"],
+    recover: ["resource", "target"],
   };
   for (const f of required[action]) if (!values[f]) out.push(f);
   return out;
@@ -264,6 +400,9 @@ export function commandText(values: FormValues, opts: { dryRun?: boolean } = {})
       return `drbd watch ${values.resource} ${c}`;
     case "approve":
       return `approve ${c} ${values.request}${values.confirm ? ` ${words(values.confirm).join(" ")}` : ""}`;
+    case "recover":
+      // No typed verb: filed only as the split-brain incident's button (incidentActionOf).
+      return null;
   }
 }
 
@@ -275,9 +414,15 @@ export function isRisky(values: FormValues): boolean {
  * What must be typed into `confirm`, or null when the form needs none. `approvalTyped` is what the
  * approval request named in the form asks for (looked up by the form core).
  */
-export function expectedConfirmation(values: FormValues, approvalTyped?: string | null): string | null {
+export function expectedConfirmation(
+  values: FormValues,
+  approvalTyped?: string | null,
+  incident?: IncidentAction | null,
+): string | null {
   if (values.action === "approve") return approvalTyped ?? null;
   if (words(values.options).includes("dry-run")) return null;
+  // Discarding a side's data: the requester types the victim and the resource, as the approver will.
+  if (incident?.kind === "keep_data") return `${incident.victim}/${incident.resource}`;
   if (values.action === "attest-off" && values.node) return values.node;
   if (values.action === "fence" && values.node) {
     const over = words(values.override_last_copy);
@@ -290,6 +435,7 @@ export function expectedConfirmation(values: FormValues, approvalTyped?: string 
 export function validate(
   values: FormValues,
   approval?: { found: boolean; typed: string | null },
+  incident?: IncidentAction | null,
 ): Partial<Record<FormField, string>> {
   const errors: Partial<Record<FormField, string>> = {};
   for (const f of missing(values))
@@ -303,7 +449,9 @@ export function validate(
     else if (approval && !approval.found)
       errors.request = "No such request here; copy the ID from the approval card (Request `…`).";
   }
-  const expected = expectedConfirmation(values, approval?.typed);
+  if (values.action === "recover" && missing(values).length === 0 && !incident)
+    errors.target = "The split-brain incident no longer offers this; see its message.";
+  const expected = expectedConfirmation(values, approval?.typed, incident);
   if (expected !== null && words(values.confirm).join(" ") !== expected)
     errors.confirm = `Type exactly: ${expected}`;
   return errors;
@@ -329,7 +477,11 @@ function fieldLabel(field: FormField, action: FormAction | undefined): string {
     case "guest":
       return "Guest";
     case "target":
-      return action === "migrate" ? "Move to node" : "Start on node";
+      return action === "migrate"
+        ? "Move to node"
+        : action === "recover"
+          ? "Keep the data of"
+          : "Start on node";
     case "node":
       return action === "fence"
         ? "Node to fence"
@@ -346,6 +498,8 @@ function fieldLabel(field: FormField, action: FormAction | undefined): string {
       return "Request ID (on the approval card)";
     case "confirm":
       return "Typed confirmation";
+    case "incident":
+      return "Incident";
   }
 }
 
@@ -417,8 +571,10 @@ export function buildFormView(state: FormState, ctx: FormContext): Json {
   const here = clustersIn(ctx.inventory, state.channelId);
   const cluster = here.find((c) => c.name === values.cluster) ?? null;
   const facts = cluster ? (ctx.facts.get(cluster.name) ?? null) : null;
+  const offered = offeredBy(values, ctx) ?? [];
+  const matched = incidentActionOf(values, ctx);
   const blocks: Json[] = [];
-  blocks.push(selectBlock("action", "Action", choicesOf("action", values, null, null), values, {}));
+  blocks.push(selectBlock("action", "Action", choicesOf("action", values, null, null, offered), values, {}));
   if (here.length === 0) {
     blocks.push(section("No cluster answers in the channel this was opened from."));
   } else if (here.length > 1) {
@@ -429,6 +585,14 @@ export function buildFormView(state: FormState, ctx: FormContext): Json {
   }
   if (action && cluster) {
     blocks.push(context(factsLine(facts)));
+    if (values.incident && offered.length > 0)
+      blocks.push(
+        context(
+          matched
+            ? "From the incident's button: filed as the button files it (the incident's offer, your role and maintenance checked again)."
+            : "Changed from what the incident offers: this files the typed command below, in the channel.",
+        ),
+      );
     for (const field of fieldsOf(action)) {
       if (field === "request" || (field === "confirm" && action === "approve")) {
         // Approving: the request's id and the confirmation its card asks for, both typed.
@@ -451,7 +615,7 @@ export function buildFormView(state: FormState, ctx: FormContext): Json {
         continue;
       }
       if (field === "confirm") {
-        const expected = expectedConfirmation(values);
+        const expected = expectedConfirmation(values, null, matched);
         if (expected === null) continue;
         blocks.push({
           type: "input",
@@ -466,26 +630,33 @@ export function buildFormView(state: FormState, ctx: FormContext): Json {
         });
         continue;
       }
-      const choices = choicesOf(field, values, cluster, facts);
+      const choices = choicesOf(field, values, cluster, facts, offered);
       if (choices.length === 0) {
         if (field === "target" && !values.guest) continue;
         if (field === "override_last_copy" || field === "options") continue;
         blocks.push(section(`*${fieldLabel(field, action)}*: no valid choice in the stored state.`));
         continue;
       }
-      const multi = field === "options" || field === "override_last_copy";
+      const multi =
+        field === "options" ||
+        field === "override_last_copy" ||
+        (field === "guest" && offeredGuests(action, offered).size > 0);
       const optional = multi || field === "subject";
       blocks.push(selectBlock(field, fieldLabel(field, action), choices, values, { optional, multi }));
     }
   }
   const command = commandText(values);
-  if (command) {
-    blocks.push(section(`*Submitting files exactly:* \`/xen ${command}\``));
+  if (command || matched) {
+    blocks.push(
+      section(
+        matched
+          ? `*Submitting requests, as the incident's button:* ${describeAction(matched)}`
+          : `*Submitting files exactly:* \`/xen ${command}\``,
+      ),
+    );
     if (isRisky(values)) {
-      const pf =
-        state.preflight && state.preflight.command === commandText(values, { dryRun: true })
-          ? state.preflight
-          : null;
+      const key = preflightKey(values, ctx);
+      const pf = state.preflight && state.preflight.command === key ? state.preflight : null;
       if (pf) {
         const icon = pf.ok === null ? "⏳" : pf.ok ? "✅" : "⛔";
         blocks.push(section(`${icon} *Preflight* (dry run, read-only)\n${pf.text}`));

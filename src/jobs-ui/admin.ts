@@ -10,7 +10,6 @@ import type { InventoryConfig } from "../config/schema";
 import { Authorizer } from "../core/authz";
 import type { JobAdmin, JobListState, JobSummary } from "../core/job-admin";
 import type { ActionHandler } from "../core/router";
-import { errorMessage } from "../errors";
 import type { Logger } from "../log";
 import type { JobQueues } from "../queue/queues";
 import { escapeMrkdwn } from "../slack/render/text";

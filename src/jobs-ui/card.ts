@@ -16,12 +16,26 @@
  * sent. The final state is always sent.
  */
 import type { Job } from "bullmq";
-import type { Block, ButtonElement, MessageRef, Notifier, OutboundMessage } from "../app/types";
+import type { Block, MessageRef, Notifier, OutboundMessage } from "../app/types";
 import { errorMessage } from "../errors";
 import type { Logger } from "../log";
-import { codeBlock, escapeMrkdwn } from "../slack/render/text";
+import {
+  context,
+  type DocBlock,
+  em,
+  emoji,
+  fromBlocks,
+  type Inline,
+  type MessageDocument,
+  markup,
+  pre,
+  section,
+  strong,
+  userOrText,
+} from "../message/document";
+import { clipLine, escapeMrkdwn, formatDuration, mentionOrText, utcTime } from "../message/text";
+import { renderSlack, toBlock, toMrkdwn } from "../slack/render/document";
 import type { CardStore } from "./card-store";
-import { formatDuration, utcTime } from "./format";
 
 /** action_id of the Cancel button (its value is the job id). */
 export const CANCEL_ACTION_ID = "xenops:job:cancel";
@@ -67,10 +81,6 @@ const MAX_LINE_CHARS = 200;
 const MAX_OUTPUT_LINES_KEPT = 20_000;
 const SUMMARY_MAX_CHARS = 1_000;
 
-function user(id: string): string {
-  return /^[UW][A-Z0-9]{2,}$/.test(id) ? `<@${id}>` : escapeMrkdwn(id);
-}
-
 function jobLabel(s: Pick<CardState, "jobNumber" | "jobId">): string {
   return s.jobNumber !== null ? `job ${s.jobNumber}` : `job ${s.jobId.slice(0, 16)}`;
 }
@@ -80,34 +90,54 @@ function elapsed(s: CardState, now: number): number | null {
   return (s.endedAt ?? now) - s.startedAt;
 }
 
-/** The status line: phase, step, duration. */
-export function statusLine(s: CardState, now = Date.now()): string {
+function requester(s: CardState): Inline[] {
+  return s.requestedBy === "system" ? ["started by xenops"] : ["requested by ", userOrText(s.requestedBy)];
+}
+
+/**
+ * The status line: phase, step, duration. `plain` leaves out the emoji and the emphasis, for the
+ * one-line summary.
+ */
+export function statusParts(s: CardState, now = Date.now(), plain = false): Inline[] {
   const took = elapsed(s, now);
   const dur = took === null ? "" : formatDuration(took);
+  // Steps, activity and summaries arrive as mrkdwn; the one-line summary shows them without emphasis.
+  const mk = (text: string): Inline => markup(plain ? text.replace(/\*/g, "") : text);
   // A long failure reason would overflow the card (it is repeated in the footer): the full text is in
   // the job's log attached at the end.
-  const summary = s.summary
-    ? `: ${s.summary.length > SUMMARY_MAX_CHARS ? `${s.summary.slice(0, SUMMARY_MAX_CHARS - 1)}…` : s.summary}`
-    : "";
+  const summary: Inline[] = s.summary
+    ? [
+        ": ",
+        mk(
+          s.summary.length > SUMMARY_MAX_CHARS ? `${s.summary.slice(0, SUMMARY_MAX_CHARS - 1)}…` : s.summary,
+        ),
+      ]
+    : [];
+  const head = (icon: string, word: string): Inline[] => (plain ? [word] : [emoji(icon), " ", strong(word)]);
   switch (s.phase) {
     case "queued":
-      return `:hourglass_flowing_sand: *Queued*${s.activity ? ` · ${s.activity}` : ""}`;
+      return [...head("hourglass_flowing_sand", "Queued"), ...(s.activity ? [" · ", mk(s.activity)] : [])];
     case "running": {
-      const step = s.step ? ` · step ${s.step.index} of ${s.step.total}: ${s.step.text}` : "";
-      return `:gear: *Running*${step}${dur ? ` (${dur})` : ""}`;
+      const step: Inline[] = s.step ? [` · step ${s.step.index} of ${s.step.total}: `, mk(s.step.text)] : [];
+      return [...head("gear", "Running"), ...step, ...(dur ? [` (${dur})`] : [])];
     }
     case "done":
-      return `:white_check_mark: *Done*${dur ? ` in ${dur}` : ""}${summary}`;
+      return [...head("white_check_mark", "Done"), ...(dur ? [` in ${dur}`] : []), ...summary];
     case "failed":
-      return `:x: *Failed*${dur ? ` after ${dur}` : ""}${summary}`;
+      return [...head("x", "Failed"), ...(dur ? [` after ${dur}`] : []), ...summary];
     case "gave_up":
-      return `:warning: *Gave up*${dur ? ` after ${dur}` : ""}${summary}`;
+      return [...head("warning", "Gave up"), ...(dur ? [` after ${dur}`] : []), ...summary];
     case "cancelled": {
-      const by = s.cancelledBy ? ` by ${user(s.cancelledBy)}` : "";
+      const by: Inline[] = s.cancelledBy ? [" by ", userOrText(s.cancelledBy)] : [];
       const when = took === null ? " before it started" : ` after ${dur}`;
-      return `:no_entry_sign: *Cancelled*${by}${when}${summary}`;
+      return [...head("no_entry_sign", "Cancelled"), ...by, when, ...summary];
     }
   }
+}
+
+/** The status line as Slack mrkdwn. */
+export function statusLine(s: CardState, now = Date.now()): string {
+  return toMrkdwn(statusParts(s, now));
 }
 
 function showsCancel(s: CardState): boolean {
@@ -115,61 +145,50 @@ function showsCancel(s: CardState): boolean {
 }
 
 function tail(lines: readonly string[], n: number): string[] {
-  const shown = lines
-    .slice(-n)
-    .map((l) => (l.length > MAX_LINE_CHARS ? `${l.slice(0, MAX_LINE_CHARS)}…` : l));
+  const shown = lines.slice(-n).map((l) => clipLine(l, MAX_LINE_CHARS));
   // Keep the code block under the section limit, dropping the oldest lines first.
   // Measured escaped (& < > grow), as Slack counts what is sent.
   while (shown.length > 1 && escapeMrkdwn(shown.join("\n")).length > MAX_SECTION_CHARS - 100) shown.shift();
   return shown;
 }
 
-/** The card as a Slack message. */
-export function renderJobCard(s: CardState, options: RenderOptions = {}): OutboundMessage {
+/** The card as a front-end-neutral document. */
+export function jobCardDocument(s: CardState, options: RenderOptions = {}): MessageDocument {
   const now = options.now ?? Date.now();
   const outputLines = options.outputLines ?? 8;
-  const status = statusLine(s, now);
-  const head: Block = {
-    type: "section",
-    text: { type: "mrkdwn", text: `*${escapeMrkdwn(s.title)}* · ${jobLabel(s)}\n${status}` },
-  };
-  const blocks: Block[] = [head];
-  if (s.activity && s.phase !== "queued")
-    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: s.activity }] });
-  const tailBlocks: Block[] = [];
-  for (const note of s.notes.slice(-5))
-    tailBlocks.push({ type: "context", elements: [{ type: "mrkdwn", text: note }] });
+  const status = statusParts(s, now);
+  const blocks: DocBlock[] = [section(strong(s.title), ` · ${jobLabel(s)}\n`, ...status)];
+  if (s.activity && s.phase !== "queued") blocks.push(context(markup(s.activity)));
+  const tailBlocks: DocBlock[] = [];
+  for (const note of s.notes.slice(-5)) tailBlocks.push(context(markup(note)));
   const shown = tail(s.output, outputLines);
   if (shown.length > 0) {
     const more = s.output.length - shown.length;
-    tailBlocks.push({
-      type: "section",
-      text: {
-        type: "mrkdwn",
-        text: `${more > 0 ? `_last ${shown.length} of ${s.output.length} lines_\n` : ""}${codeBlock(shown)}`,
-      },
-    });
+    tailBlocks.push(
+      section(
+        ...(more > 0 ? [em(`last ${shown.length} of ${s.output.length} lines`), "\n"] : []),
+        pre(shown),
+      ),
+    );
   }
-  const who = s.requestedBy === "system" ? "started by xenops" : `requested by ${user(s.requestedBy)}`;
   const started = s.startedAt !== null ? ` · started ${utcTime(s.startedAt)}` : "";
-  tailBlocks.push({
-    type: "context",
-    elements: [{ type: "mrkdwn", text: `${jobLabel(s)} · ${who}${started}` }],
-  });
-  if (showsCancel(s)) {
-    const button: ButtonElement = {
-      type: "button",
-      text: { type: "plain_text", text: "Cancel" },
-      action_id: CANCEL_ACTION_ID,
-      value: s.jobId,
-      style: "danger",
-    };
-    tailBlocks.push({ type: "actions", elements: [button] });
-  }
+  tailBlocks.push(context(`${jobLabel(s)} · `, ...requester(s), started));
+  if (showsCancel(s))
+    tailBlocks.push({
+      kind: "actions",
+      buttons: [{ label: "Cancel", actionId: CANCEL_ACTION_ID, value: s.jobId, style: "danger" }],
+    });
   const room = MAX_BLOCKS - blocks.length - tailBlocks.length;
-  blocks.push(...s.body.slice(0, Math.max(0, room)), ...tailBlocks);
-  const plainStatus = status.replace(/:[a-z_]+: /, "").replace(/\*/g, "");
-  return { text: `${s.title} (${jobLabel(s)}): ${plainStatus}`, blocks };
+  blocks.push(...fromBlocks(s.body.slice(0, Math.max(0, room))), ...tailBlocks);
+  return {
+    summary: [s.title, ` (${jobLabel(s)}): `, ...statusParts(s, now, true)],
+    blocks,
+  };
+}
+
+/** The card as a Slack message. */
+export function renderJobCard(s: CardState, options: RenderOptions = {}): OutboundMessage {
+  return renderSlack(jobCardDocument(s, options));
 }
 
 export interface CardProgress {
@@ -336,7 +355,7 @@ export class JobCard {
   /** Someone pressed cancel after the point of no return. */
   cancelTooLate(by: string | null): this {
     this.state.notes.push(
-      `:warning: Cancel requested${by ? ` by ${user(by)}` : ""} after the point of no return: finishing and verifying.`,
+      `:warning: Cancel requested${by ? ` by ${mentionOrText(by)}` : ""} after the point of no return: finishing and verifying.`,
     );
     return this.changed();
   }
@@ -381,20 +400,22 @@ export class JobCard {
 
   private withFooter(message: OutboundMessage): OutboundMessage {
     const s = this.state;
-    const who = s.requestedBy === "system" ? "started by xenops" : `requested by ${user(s.requestedBy)}`;
-    const facts: Block = {
-      type: "context",
-      elements: [
-        {
-          type: "mrkdwn",
-          text: `*${escapeMrkdwn(s.title)}* · ${jobLabel(s)} · ${statusLine(s, this.now())} · ${who}`,
-        },
-      ],
-    };
+    const facts: DocBlock = context(
+      strong(s.title),
+      ` · ${jobLabel(s)} · `,
+      ...statusParts(s, this.now()),
+      " · ",
+      ...requester(s),
+    );
+    if (message.document) {
+      const doc = message.document;
+      const blocks = doc.blocks.length < MAX_BLOCKS ? [...doc.blocks, facts] : doc.blocks;
+      return { ...message, ...renderSlack({ ...doc, blocks }), text: message.text };
+    }
     const blocks: Block[] = message.blocks
       ? [...message.blocks]
       : [{ type: "section", text: { type: "mrkdwn", text: message.text } }];
-    if (blocks.length < MAX_BLOCKS) blocks.push(facts);
+    if (blocks.length < MAX_BLOCKS) blocks.push(toBlock(facts));
     return { ...message, blocks };
   }
 

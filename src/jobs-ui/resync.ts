@@ -3,9 +3,8 @@
  * DRBD 8 and 9 read the same), classified, and rendered as the blocks of its card.
  */
 import type { Block } from "../app/types";
+import { escapeMrkdwn, formatDuration, formatKiB, formatRate, progressBar } from "../message/text";
 import type { DrbdPeer, DrbdResourceState } from "../model/schema";
-import { escapeMrkdwn } from "../slack/render/text";
-import { formatDuration, formatKiB, formatRate, progressBar } from "./format";
 
 /** What one node said about the resource. */
 export interface NodeReading {

@@ -33,11 +33,12 @@
  *   !sim clockSkew NODE SECONDS                NODE's clock (`date`) runs SECONDS ahead (negative: behind)
  */
 
-import { formatKiB, formatRate } from "../jobs-ui/format";
+import { formatKiB, formatRate } from "../message/text";
 import { formatTruth, parseTamperMode, type SimulatedCluster } from "../sim";
 import { defaultConfigFile, editConfigFile, editedConfigFile } from "../sim/config-files";
 import { simFile } from "../sim/startup";
 import { splitCommandLine } from "../ssh/quote";
+import type { RealHaLab } from "./real-ha/common";
 
 const HELP =
   "lab directives: !sim startResync RESOURCE [SOURCE] [MiB] | !sim splitBrain RESOURCE | !sim disconnect NODE [rebootAfterSeconds] | !sim nodeUp NODE | !sim heal | !sim rate RESOURCE MiB/s | !sim failMigration GUEST [arrived] | !sim mem GUEST MiB | !sim truth | !sim autoTakeover on|off | !sim autoFailback on|off | !sim fenceDevice on|off | !sim partition NODE | !sim fenceIneffective NODE [off] | !sim tamper NODE COMMAND garbage|empty|headonly|truncate N|fail|off | !sim autostart NODE GUEST on|off | !sim xendomainsRestore NODE on|off | !sim config NODE PATH replace OLD NEW|set TEXT|append LINE|mode OCTAL|delete|reset | !sim clockSkew NODE SECONDS | !sleep SECONDS";
@@ -68,7 +69,12 @@ function onOff(text: string | undefined, what: string): boolean {
   throw new Error(`usage: !sim ${what} on|off`);
 }
 
-export function labDirectives(sim: SimulatedCluster): (text: string) => Promise<string> {
+/**
+ * REALHA: the lab runs a real HA stack (`--ha real`). Then `!sim partition` also cuts the node's
+ * heartbeat/corosync link (the real-HA lab follows the simulator), and `!sim autoTakeover|autoFailback`
+ * can only confirm what the real stack does by itself: the simulator must not act in its place.
+ */
+export function labDirectives(sim: SimulatedCluster, realHa?: RealHaLab): (text: string) => Promise<string> {
   const resource = (name: string | undefined) => {
     const r = sim.cluster.state.drbd.find((x) => x.name === name);
     if (!r)
@@ -132,6 +138,14 @@ export function labDirectives(sim: SimulatedCluster): (text: string) => Promise<
       case "autoTakeover":
       case "autoFailback": {
         const on = onOff(args[0], verb);
+        if (realHa) {
+          const stack = realHa.stack === "pacemaker" ? "Pacemaker" : "heartbeat";
+          if (realHa.policy[verb] !== on)
+            throw new Error(
+              `!sim ${verb} ${args[0]} has no equivalent on the real ${stack}: ${realHa.policy.why}. Use the examples/real-ha-*.txt scripts on the real stack`,
+            );
+          return `lab: the real ${stack} already ${verb === "autoTakeover" ? "fences a dead node and starts its guests on the survivor" : on ? "gives a returning node its guests back" : "leaves the guests where they run when their node returns"}`;
+        }
         sim.cluster.setHaPolicy({ [verb]: on });
         return verb === "autoTakeover"
           ? `lab: automatic takeover ${on ? "on: heartbeat fences a dead node, then starts its guests" : "off: a dead node's guests stay down until someone acts"}`
@@ -162,7 +176,7 @@ export function labDirectives(sim: SimulatedCluster): (text: string) => Promise<
         const node = args[0] ?? "";
         if (!node || args.length > 1) throw new Error("usage: !sim partition NODE");
         sim.faults.partition(node);
-        return `lab: ${node} is partitioned: xenops and its peers cannot reach it; it keeps running its guests`;
+        return `lab: ${node} is partitioned: xenops and its peers cannot reach it; it keeps running its guests${realHa ? ` (its ${realHa.stack === "pacemaker" ? "corosync" : "heartbeat"} link is down too)` : ""}`;
       }
       case "fenceIneffective": {
         const node = args[0] ?? "";

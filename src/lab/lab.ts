@@ -46,6 +46,8 @@ export interface LabOptions {
   ha?: "sim" | "real";
   /** Real-HA lab: heartbeat's timing (default the reference cluster's: deadtime 30). */
   haTiming?: HeartbeatTiming;
+  /** Real-HA lab: the UPS's delays scaled (default 1: 20 s grace) and a node's boot time (default 5 s). */
+  haPower?: { upsDelayScale?: number; bootMs?: number };
 }
 
 export interface Lab {
@@ -79,6 +81,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       const started = await start({
         sim: sim.cluster,
         ...(options.haTiming ? { timing: options.haTiming } : {}),
+        ...(options.haPower?.upsDelayScale !== undefined
+          ? { upsDelayScale: options.haPower.upsDelayScale }
+          : {}),
+        ...(options.haPower?.bootMs !== undefined ? { bootMs: options.haPower.bootMs } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
       });
       realHa = started;

@@ -125,7 +125,7 @@ async function main(): Promise<number> {
       ...(opts.script !== undefined ? { script: opts.script } : {}),
       defaultUser: opts.as,
       write: (t) => process.stdout.write(t),
-      directive: labDirectives(lab.sim),
+      directive: labDirectives(lab.sim, lab.realHa),
     });
   } finally {
     await lab.close();

@@ -13,7 +13,7 @@
  * `outcome` is a short label from code ("in_sync", "timeout", "standalone"), `audit` carries the approved
  * plan, its exit codes and the state hash when it has them.
  */
-import { type Job, UnrecoverableError } from "bullmq";
+import type { Job } from "bullmq";
 import type { AuditEntryInput, AuditOutcome, AuditPlanStep } from "../audit/schema";
 import type { InventoryConfig } from "../config/schema";
 import { ExecError, errorCode, errorMessage } from "../errors";
@@ -21,6 +21,7 @@ import type { CommandRunner } from "../exec/runner";
 import { cancelledBy, JobCancelled, pointOfNoReturnOf } from "../jobs-ui/control";
 import type { Logger } from "../log";
 import type { Metrics } from "../ops/metrics";
+import { isFinalFailure } from "../queue/retry";
 import type { JobName } from "../queue/schema";
 import type { JobProcessor } from "../queue/worker";
 import { parseHostKeyPin } from "../ssh/hostkey";
@@ -188,8 +189,7 @@ export function instrumentProcessor<N extends JobName>(
       return result;
     } catch (err) {
       const cancelled = signal?.aborted === true || err instanceof JobCancelled;
-      const attempts = job.opts.attempts ?? 1;
-      const final = cancelled || err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts;
+      const final = cancelled || isFinalFailure(job, err, signal);
       finish(cancelled ? "cancelled" : final ? "failed" : "retried", {}, err);
       throw err;
     }

@@ -12,13 +12,19 @@
  * - `retakeExpired`: a holder that stalled past the TTL (a paused worker) may take its expired keys back,
  *   but only when nobody took any of them since: every acquisition records its token per key
  *   (`lockgen:<key>`), and the keys are taken back only while that record is still this lock's token.
+ * - Durable (Sentinel): a lock is only handed out, and `assertHeld()` only passes, once a replica has the
+ *   keys (WAIT, see `durably`): a lock a failover takes away would let a second holder in. A write no
+ *   replica confirmed may or may not be on the new master, so it is sent again, keyed on a nonce of its
+ *   own (`lockreq:<nonce>`): the retry finds its first attempt's keys and confirms them, never takes a
+ *   second token for the same request.
  */
+import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { ActionPlan } from "../approval/types";
 import type { ClusterConfig } from "../config/schema";
 import { XenopsError } from "../errors";
 import type { Logger } from "../log";
-import { closeConnection, createRedisConnection } from "../queue/redis";
+import { closeConnection, createRedisConnection, durableMark, durably, durablyRetried } from "../queue/redis";
 
 /** `kind:scope`, e.g. guest:lab/internet, drbd:lab/internet, node:lab/ics1, fence:lab. */
 const KEY_PATTERN = /^[a-z][a-z_]*:[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/;
@@ -61,21 +67,41 @@ export function lockKeysForPlan(
 }
 
 /**
- * KEYS: the n lock keys, their n generation keys, then the token counter. ARGV: 1 owner, 2 ttl ms,
- * 3 generation ttl ms. Returns {1, token} or {0, index of the busy key, its value}.
+ * KEYS: the n lock keys, their n generation keys, the token counter, then the request's own key. ARGV: 1 owner,
+ * 2 ttl ms, 3 generation ttl ms, 4 request key ttl ms. Returns {1, token} or {0, index of the busy key, its value}.
+ * The request key remembers the token this request got: sent again (its confirmation was lost in a
+ * failover, or the reply with the connection), it confirms the keys it took instead of finding them busy.
  */
 const ACQUIRE_SCRIPT = `
-local n = (#KEYS - 1) / 2
+local n = (#KEYS - 2) / 2
+local request = KEYS[#KEYS]
+local prior = redis.call("GET", request)
+if prior then
+  local value = prior .. "|" .. ARGV[1]
+  local held = true
+  for i = 1, n do
+    if redis.call("GET", KEYS[i]) ~= value then held = false end
+  end
+  if held then
+    for i = 1, n do redis.call("PEXPIRE", KEYS[i], ARGV[2]) end
+    return {1, tonumber(prior)}
+  end
+  -- What this request took expired meanwhile: drop what is left of it, take the keys afresh.
+  for i = 1, n do
+    if redis.call("GET", KEYS[i]) == value then redis.call("DEL", KEYS[i]) end
+  end
+end
 for i = 1, n do
   local v = redis.call("GET", KEYS[i])
   if v then return {0, i, v} end
 end
-local token = redis.call("INCR", KEYS[#KEYS])
+local token = redis.call("INCR", KEYS[n * 2 + 1])
 local value = token .. "|" .. ARGV[1]
 for i = 1, n do
   redis.call("SET", KEYS[i], value, "PX", ARGV[2])
   redis.call("SET", KEYS[n + i], token, "PX", ARGV[3])
 end
+redis.call("SET", request, token, "PX", ARGV[4])
 return {1, token}
 `;
 
@@ -92,6 +118,9 @@ end
 for i = 1, n do redis.call("SET", KEYS[i], ARGV[1], "PX", ARGV[2]) end
 return 1
 `;
+
+/** How long a request's own key is kept: longer than it is ever sent again. */
+const REQUEST_TTL_MS = 15 * 60_000;
 
 /** How long a key's generation record is kept: longer than any stall a holder could come back from. */
 const GENERATION_TTL_MS = 7 * 24 * 3600_000;
@@ -221,27 +250,34 @@ export class Lock {
       });
   }
 
-  /** Extends the TTL (to `ttlMs`, default the acquire TTL). False, and the lock marked lost, when no longer held. */
+  /**
+   * Extends the TTL (to `ttlMs`, default the acquire TTL). False, and the lock marked lost, when no longer
+   * held. Throws redis_not_durable when no replica confirmed the extension (nothing is concluded then).
+   */
   async extend(ttlMs = this.ttlMs): Promise<boolean> {
     if (this.lostFlag || this.released) return false;
+    return this.extendOnce(ttlMs, (write) => durably(this.redis, write));
+  }
+
+  /** One extension, sent through `send` (durably, or durably retried). */
+  private async extendOnce(
+    ttlMs: number,
+    send: (write: () => Promise<unknown>) => Promise<unknown>,
+  ): Promise<boolean> {
     const sentAt = Date.now();
-    const ok = this.options.retakeExpired
-      ? await this.redis.eval(
-          RETAKE_SCRIPT,
-          this.redisKeys.length * 2,
-          ...this.redisKeys,
-          ...this.generationKeys,
-          this.value,
-          String(ttlMs),
-          String(this.token),
-        )
-      : await this.redis.eval(
-          EXTEND_SCRIPT,
-          this.redisKeys.length,
-          ...this.redisKeys,
-          this.value,
-          String(ttlMs),
-        );
+    const ok = await send(() =>
+      this.options.retakeExpired
+        ? this.redis.eval(
+            RETAKE_SCRIPT,
+            this.redisKeys.length * 2,
+            ...this.redisKeys,
+            ...this.generationKeys,
+            this.value,
+            String(ttlMs),
+            String(this.token),
+          )
+        : this.redis.eval(EXTEND_SCRIPT, this.redisKeys.length, ...this.redisKeys, this.value, String(ttlMs)),
+    );
     if (ok !== 1) {
       this.markLost("expired or taken over");
       return false;
@@ -252,27 +288,26 @@ export class Lock {
   }
 
   /**
-   * Throws XenopsError("lock_lost") unless every key still holds this lock's token. Call it right before
-   * each destructive step.
+   * Throws XenopsError("lock_lost") unless every key still holds this lock's token, checked (and extended)
+   * in Redis and confirmed by a replica. Call it right before each destructive step.
    */
   async assertHeld(): Promise<void> {
-    const lost = () =>
+    const lost = (why?: string) =>
       new XenopsError(
         "lock_lost",
-        `lost the lock on ${this.keys.join(", ")} (token ${this.token}): it expired or another action took it; stopping before the next step`,
+        `lost the lock on ${this.keys.join(", ")} (token ${this.token}): ${why ?? "it expired or another action took it"}; stopping before the next step`,
       );
     if (this.released) throw new XenopsError("lock_lost", `the lock on ${this.keys.join(", ")} was released`);
     if (this.lostFlag) throw lost();
-    if (this.options.retakeExpired) {
-      // Atomic check (and take back what expired untouched): the same script as the renewal.
-      if (!(await this.extend())) throw lost();
-      return;
+    // Atomic check and extension (taking back what expired untouched, with retakeExpired), sent again
+    // while no replica confirms it: the script gives the same answer however often it runs.
+    let ok: boolean;
+    try {
+      ok = await this.extendOnce(this.ttlMs, (write) => durablyRetried(this.redis, write));
+    } catch (err) {
+      throw lost(`it cannot be confirmed in Redis (${err instanceof Error ? err.message : String(err)})`);
     }
-    const values = await this.redis.mget(...this.redisKeys);
-    if (values.some((v) => v !== this.value)) {
-      this.markLost("expired or taken over");
-      throw lost();
-    }
+    if (!ok) throw lost();
   }
 
   /** Deletes the keys this lock still holds (never another holder's). True when it held all of them. */
@@ -283,6 +318,12 @@ export class Lock {
     this.onDone(this);
     await this.renewing;
     const n = await this.redis.eval(RELEASE_SCRIPT, this.redisKeys.length, ...this.redisKeys, this.value);
+    // A release a failover takes away only keeps the keys until their TTL: waited for, never required.
+    await durableMark(this.redis)
+      .confirm()
+      .catch((err: unknown) =>
+        this.log?.warn({ keys: this.keys, err }, "lock release not confirmed by a replica"),
+      );
     return n === this.redisKeys.length && !this.lostFlag;
   }
 
@@ -335,16 +376,31 @@ export class LockManager {
     const sorted = this.checkKeys(keys);
     const redisKeys = sorted.map((k) => this.redisKey(k));
     const generationKeys = sorted.map((k) => this.generationKey(k));
-    const sentAt = Date.now();
-    const reply = (await this.redis.eval(
-      ACQUIRE_SCRIPT,
-      redisKeys.length * 2 + 1,
-      ...redisKeys,
-      ...generationKeys,
-      `${this.options.prefix}:locktoken`,
-      options.owner,
-      String(options.ttlMs),
-      String(GENERATION_TTL_MS),
+    const requestKey = `${this.options.prefix}:lockreq:${randomBytes(12).toString("hex")}`;
+    let sentAt = Date.now();
+    // Handed out only once a replica has it; sent again (same request key) while none confirms it.
+    const reply = (await durablyRetried(
+      this.redis,
+      () => {
+        sentAt = Date.now();
+        return this.redis.eval(
+          ACQUIRE_SCRIPT,
+          redisKeys.length * 2 + 2,
+          ...redisKeys,
+          ...generationKeys,
+          `${this.options.prefix}:locktoken`,
+          requestKey,
+          options.owner,
+          String(options.ttlMs),
+          String(GENERATION_TTL_MS),
+          String(REQUEST_TTL_MS),
+        );
+      },
+      (err, attempt) =>
+        this.options.logger?.warn(
+          { keys: sorted, owner: options.owner, attempt, err },
+          "lock not confirmed by a replica: sending again",
+        ),
     )) as [number, number, string?];
     if (reply[0] !== 1) {
       this.options.logger?.info(

@@ -6,6 +6,7 @@ import type { ClusterDrivers } from "../cluster/snapshot";
 import type { ClusterConfig, InventoryConfig, OperationTimingsConfig } from "../config/schema";
 import { resolveSecret, type SecretEnv } from "../config/secrets";
 import type { JobEnqueuer } from "../core/enqueuer";
+import type { FenceDriver } from "../drivers/fence";
 import type { MutationDrivers } from "../drivers/registry";
 import { XenopsError } from "../errors";
 import type { CommandRunner } from "../exec/runner";
@@ -112,16 +113,18 @@ export function clusterConfig(deps: Pick<OperationDeps, "inventory">, name: stri
   return cluster;
 }
 
-/** The cluster's fence secrets (secretParams), resolved now; values are only ever held in memory. */
+/**
+ * The fence method's secrets (the driver declares them), resolved now; values are only ever held in
+ * memory. No driver (no fence method): none.
+ */
 export async function resolveFenceSecrets(
-  cluster: ClusterConfig,
+  fence: FenceDriver | null,
+  cluster: string,
   env: SecretEnv,
 ): Promise<Map<string, string>> {
-  const fence = cluster.toolstack.fence;
   const out = new Map<string, string>();
-  if (fence.method !== "stonith" && fence.method !== "fence-agent") return out;
-  for (const [name, ref] of Object.entries(fence.secretParams))
-    out.set(name, await resolveSecret(ref, env, `${cluster.name} fence secret ${name}`));
+  for (const [name, ref] of Object.entries(fence?.secrets ?? {}))
+    out.set(name, await resolveSecret(ref, env, `${cluster} fence secret ${name}`));
   return out;
 }
 

@@ -19,12 +19,14 @@
  * handling, and may name a point of no return (past it, cancel no longer aborts); the locks, lease,
  * journal, card and audit are the same for all.
  */
+import { randomBytes } from "node:crypto";
 import type { MessageRef } from "../app/types";
 import { planStateHash } from "../approval/state-hash";
 import type { ApprovalRecord } from "../approval/types";
 import type { ClusterConfig } from "../config/schema";
 import { errorCode, errorMessage, XenopsError } from "../errors";
 import { type Lock, lockKeys, lockKeysForPlan } from "../locks/lock";
+import { oncallMentionsOrWarning, userMention } from "../message/text";
 import type { ClusterState } from "../model/schema";
 import { auditSafely, clusterConfig, type OperationDeps, redactValues, resolveFenceSecrets } from "./context";
 import { ExecutionLease } from "./lease";
@@ -33,13 +35,7 @@ import { describeLocation, locateGuest, runsOnlyOn } from "./locate";
 import { operationSpecOf, planOperation, requestOfPlan } from "./plan";
 import { focusOfPlan } from "./preflight";
 import { type ActionContext, type ActionHooks, actionHooks } from "./registry";
-import {
-  type ExecutionView,
-  oncallMentions,
-  renderExecutionCard,
-  renderPage,
-  type StepStatusView,
-} from "./render";
+import { type ExecutionView, renderExecutionCard, renderPage, type StepStatusView } from "./render";
 import { type ExecutionOutcome, OperationStep } from "./types";
 import {
   type BeforeFence,
@@ -184,7 +180,7 @@ export class ExecutionCardWriter {
     this.view.phase = null;
     if (recovered) this.view.recovered = true;
     const pages = (result.status === "failed" || result.status === "uncertain") && result.page;
-    if (pages) this.view.oncall = oncallMentions(this.deps.inventory);
+    if (pages) this.view.oncall = oncallMentionsOrWarning(this.deps.inventory.oncall);
     this.view.statuses = this.view.statuses.map((s) =>
       s === "pending" && result.status !== "succeeded" ? "skipped" : s,
     );
@@ -192,7 +188,7 @@ export class ExecutionCardWriter {
     if (pages) {
       const { record } = this.view;
       const page = renderPage({
-        oncall: this.view.oncall ?? oncallMentions(this.deps.inventory),
+        oncall: this.view.oncall ?? oncallMentionsOrWarning(this.deps.inventory.oncall),
         cluster: record.plan.cluster,
         summary: `${record.plan.summary}: ${result.summary}`,
         details: result.status === "failed" || result.status === "uncertain" ? result.details : [],
@@ -336,7 +332,9 @@ export async function executeApproved(
   }
   let lease: ExecutionLease | undefined;
   try {
-    const owner = `exec-${jobId}`;
+    // Unique per run: a claim sent again (no replica confirmed it) is recognised as this run's own, and a
+    // second delivery of the same job is not.
+    const owner = `exec-${jobId}#${randomBytes(6).toString("hex")}`;
     const claim = await deps.approvals.claimExecution(approvalId, jobId, {
       owner,
       ttlMs: deps.settings.leaseTtlMs,
@@ -519,7 +517,11 @@ class Execution {
     }
     if (this.steps.some((s) => s.kind === "fence")) {
       try {
-        this.secrets = await resolveFenceSecrets(this.cluster, this.deps.secretEnv);
+        this.secrets = await resolveFenceSecrets(
+          this.deps.mutationsFor(this.cluster.name).fence,
+          this.cluster.name,
+          this.deps.secretEnv,
+        );
       } catch (err) {
         return this.end({
           status: "refused",
@@ -650,6 +652,7 @@ class Execution {
   private async runStep(step: OperationStep) {
     const runner = this.deps.runnerFor(this.cluster.name, step.node);
     let stdin: string | undefined;
+    let okExitCodes: readonly number[] | undefined;
     if (step.kind === "fence") {
       const fence = this.deps.mutationsFor(this.cluster.name).fence;
       if (!fence || !step.fenceTarget)
@@ -661,12 +664,14 @@ class Execution {
       )
         throw new XenopsError("state_changed", "the fence configuration changed since the plan was approved");
       stdin = inv.stdin ? inv.stdin(this.secrets) : undefined;
+      okExitCodes = fence.exitCodes.fence;
     }
     // The job's cancel signal is not passed on: cutting the SSH channel would not stop a migration or
     // a fence, it would only stop us from learning how it ended.
     return runner.run(step.argv, {
       timeoutMs: step.timeoutMs ?? this.cluster.commandTimeoutMs,
       ...(stdin !== undefined ? { stdin } : {}),
+      ...(okExitCodes ? { okExitCodes } : {}),
     });
   }
 
@@ -1168,7 +1173,7 @@ export async function recordAttestation(
     at: new Date().toISOString(),
     by,
     evidence: [
-      `checked powered off by hand; requested by <@${record.requestedBy}>, confirmed by ${record.approvedBy.map((u) => `<@${u}>`).join(", ")} (typed ${node})`,
+      `checked powered off by hand; requested by ${userMention(record.requestedBy)}, confirmed by ${record.approvedBy.map(userMention).join(", ")} (typed ${node})`,
       `${alive.detail} when recorded`,
     ],
     approvalId: record.id,
@@ -1176,7 +1181,7 @@ export async function recordAttestation(
   await deps.offProofs.record(record.plan.cluster, node, proof);
   return {
     status: "succeeded",
-    summary: `${node} is attested off by ${by.map((u) => `<@${u}>`).join(" and ")}`,
+    summary: `${node} is attested off by ${by.map(userMention).join(" and ")}`,
     details: [
       `${alive.detail}; recorded at ${proof.at}`,
       `${node} now counts as running nothing until it is seen alive again; its guests may be started elsewhere`,

@@ -17,6 +17,7 @@
  * planned anything does not keep a proof from before).
  */
 import type { ClusterConfig } from "../config/schema";
+import { userMention } from "../message/text";
 import type { ClusterState } from "../model/schema";
 import { haVerdicts, nodeState } from "./locate";
 
@@ -111,7 +112,7 @@ export function pacemakerFenced(state: ClusterState, node: string, countWhenAliv
 
 /** How a proof reads on a card: "ics2 attested off by <@U1>, <@U2> at …" / "ics2 fenced at … (evidence: …)". */
 export function describeProof(node: string, proof: OffProof): string {
-  const people = proof.by.filter((b) => /^[UW][A-Z0-9]+$/.test(b)).map((b) => `<@${b}>`);
+  const people = proof.by.filter((b) => /^[UW][A-Z0-9]+$/.test(b)).map(userMention);
   if (proof.kind === "attested-off")
     return `${node} attested off by ${people.join(", ") || proof.by.join(", ")} at ${proof.at}${proof.evidence.length ? ` (${proof.evidence.join("; ")})` : ""}`;
   return `${node} fenced at ${proof.at}${people.length ? ` (approved by ${people.join(", ")})` : ""} (evidence: ${proof.evidence.join("; ") || "none recorded"})`;

@@ -166,7 +166,7 @@ export async function gatherFacts(
       const runner = deps.runnerFor(cluster.name, fencer);
       let secrets = new Map<string, string>();
       try {
-        secrets = await resolveFenceSecrets(cluster, deps.secretEnv);
+        secrets = await resolveFenceSecrets(fence, cluster.name, deps.secretEnv);
       } catch (err) {
         facts.fenceDevice = { ok: false, detail: `cannot resolve the fence secrets: ${errorMessage(err)}` };
         return facts;
@@ -177,7 +177,7 @@ export async function gatherFacts(
           facts.fenceParamOrder = fence.parseParamOrder((await runner.run(orderQuery, call)).stdout);
           if (facts.fenceParamOrder.length === 0) facts.fenceParamOrder = null;
         } catch (err) {
-          deps.logger.warn({ node: fencer, err }, "could not read the stonith parameter order");
+          deps.logger.warn({ node: fencer, err }, "could not read the fence parameter order");
         }
       }
       let check: ReturnType<typeof fence.deviceCheck> = null;
@@ -200,7 +200,7 @@ export async function gatherFacts(
         try {
           const res = await runner.run(check.argv, {
             ...call,
-            okExitCodes: [0, 1, 2, 3, 4, 5, 8],
+            okExitCodes: fence.exitCodes.deviceCheck,
             ...(check.stdin ? { stdin: check.stdin(secrets) } : {}),
           });
           const ok = fence.deviceOk(res.exitCode);
@@ -329,7 +329,9 @@ export function operationSpecOf(request: OperationRequest): OperationSpec {
 }
 
 /** A request's typed overrides, as an object to spread (nothing when there are none). */
-function withOverrides(r: { overrides?: OperationOverride[] }): { overrides?: OperationOverride[] } {
+function withOverrides(r: { overrides?: OperationOverride[] | undefined }): {
+  overrides?: OperationOverride[];
+} {
   return r.overrides?.length ? { overrides: [...r.overrides] } : {};
 }
 

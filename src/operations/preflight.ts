@@ -55,7 +55,7 @@ export interface PlanInput {
   drivers: MutationDrivers;
   settings: PlanSettings;
   /** Checks the requester bypassed by typing it (`--override-ha`); set by buildPlan from the request. */
-  overrides?: readonly OperationOverride[];
+  overrides?: readonly OperationOverride[] | undefined;
 }
 
 const check = (name: string, ok: boolean, detail: string): PreflightCheck => ({ name, ok, detail });
@@ -777,7 +777,7 @@ export function planFence(
     add(
       "fence parameters",
       false,
-      "the stonith plugin's parameter order could not be read (stonith -t TYPE -n)",
+      fence.paramOrderUnreadable ?? `${fence.label}: its parameter order could not be read`,
     );
 
   const t = nodeState(state, target);

@@ -183,7 +183,11 @@ async function recoverOne(
     if (!step?.fenceTarget) return notRun("before planning a fence");
     if (status(i) === undefined) return notRun("before the fence ran (it was not run)");
     // Started: it may or may not have reached the device. Never fence again: look.
-    const secrets = await resolveFenceSecrets(cluster, deps.secretEnv).catch(() => new Map<string, string>());
+    const secrets = await resolveFenceSecrets(
+      deps.mutationsFor(cluster.name).fence,
+      cluster.name,
+      deps.secretEnv,
+    ).catch(() => new Map<string, string>());
     // What the executor saw right before the fence (kept before it ran); without it only the device
     // reading the power back as off can verify the fence now.
     const before = (await deps.offProofs?.beforeFence(record.id).catch(() => null)) ?? {

@@ -7,17 +7,13 @@ import type { Block, OutboundMessage } from "../app/types";
 import { formatPlanLines, formatStepCommand } from "../approval/card";
 import { shortHash } from "../approval/state-hash";
 import type { ActionPlan, ApprovalPolicy, ApprovalRecord, PreflightCheck } from "../approval/types";
-import type { InventoryConfig } from "../config/schema";
-import { codeBlock, escapeMrkdwn, slackDate } from "../slack/render/text";
+import { escapeMrkdwn, truncate, userMention } from "../message/text";
+import { codeBlock, slackDate } from "../slack/render/text";
 import type { ExecutionOutcome } from "./types";
 import { type UnreadableOutput, unreadableBlocks } from "./unreadable";
 
 const SECTION_MAX = 2_900;
 const HEADER_MAX = 150;
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
 
 function section(text: string): Block {
   return { type: "section", text: { type: "mrkdwn", text: truncate(text, SECTION_MAX) } };
@@ -53,14 +49,6 @@ export function checksText(checks: readonly PreflightCheck[], title = "Preflight
   return truncate(`${head}\n${lines.join("\n")}`, SECTION_MAX);
 }
 
-/** Mentions of the inventory's on-call users and groups, for a page. */
-export function oncallMentions(inventory: Pick<InventoryConfig, "oncall">): string {
-  const users = inventory.oncall.users.map((u) => `<@${u}>`);
-  const groups = inventory.oncall.groups.map((g) => `<!subteam^${g}>`);
-  const all = [...users, ...groups];
-  return all.length > 0 ? all.join(" ") : "on-call (none configured!)";
-}
-
 export function renderRefusal(opts: {
   what: string;
   requestedBy: string;
@@ -76,7 +64,7 @@ export function renderRefusal(opts: {
     blocks: [
       header(`⛔ Refused: ${opts.what}`),
       section(
-        `Requested by <@${escapeMrkdwn(opts.requestedBy)}>. Nothing ran and nothing was asked of the approvers: ${failed.length} check${failed.length === 1 ? "" : "s"} failed.`,
+        `Requested by ${userMention(opts.requestedBy)}. Nothing ran and nothing was asked of the approvers: ${failed.length} check${failed.length === 1 ? "" : "s"} failed.`,
       ),
       section(checksText(opts.checks)),
       ...unreadableBlocks(opts.unreadable ?? []),
@@ -92,7 +80,7 @@ export function renderDryRun(plan: ActionPlan, policy: ApprovalPolicy, requested
     blocks: [
       header(`🧪 Dry run: ${plan.summary}`),
       section(
-        `Requested by <@${escapeMrkdwn(requestedBy)}> with \`--dry-run\`: *nothing ran and no approval was requested.*`,
+        `Requested by ${userMention(requestedBy)} with \`--dry-run\`: *nothing ran and no approval was requested.*`,
       ),
       codeSection(
         `*Plan* (${plan.steps.length} step${plan.steps.length === 1 ? "" : "s"}, in this order)`,
@@ -193,7 +181,7 @@ export function stepWindow(total: number, current: number, before = 5, after = 1
 export function renderExecutionCard(view: ExecutionView): OutboundMessage {
   const { record } = view;
   const { plan } = record;
-  const approvers = record.approvedBy.map((u) => `<@${escapeMrkdwn(u)}>`).join(", ");
+  const approvers = record.approvedBy.map(userMention).join(", ");
   const current = currentStep(view.statuses, plan.steps.length);
   const linesOf = (shown: (number | null)[]) =>
     shown.flatMap((i) => {
@@ -222,7 +210,7 @@ export function renderExecutionCard(view: ExecutionView): OutboundMessage {
   const blocks: Block[] = [
     header(title(view)),
     section(
-      `*${escapeMrkdwn(plan.summary)}*\nRequested by <@${escapeMrkdwn(record.requestedBy)}>, approved by ${approvers || "nobody"}${record.decidedAt ? ` ${slackDate(record.decidedAt)}` : ""}. Request \`${record.id}\`${record.executionJobId ? `, job \`${escapeMrkdwn(record.executionJobId)}\`` : ""}.`,
+      `*${escapeMrkdwn(plan.summary)}*\nRequested by ${userMention(record.requestedBy)}, approved by ${approvers || "nobody"}${record.decidedAt ? ` ${slackDate(record.decidedAt)}` : ""}. Request \`${record.id}\`${record.executionJobId ? `, job \`${escapeMrkdwn(record.executionJobId)}\`` : ""}.`,
     ),
     codeSection(
       plan.steps.length > shown.length

@@ -11,13 +11,28 @@ import type { ClusterState } from "../model/schema";
 import type { OperationOverride } from "./ha-manager";
 import type { OffProof } from "./liveness";
 
-/** overrides: checks a human chose to bypass by typing it (`--override-ha`: the cluster manager). */
+/**
+ * overrides: checks a human chose to bypass by typing it (`--override-ha`: the cluster manager); may be
+ * undefined as parsed from a job payload (zod's optional), which means none.
+ */
 export type OperationRequest =
-  | { action: "migrate"; cluster: string; guest: string; target: string; overrides?: OperationOverride[] }
-  | { action: "create"; cluster: string; guest: string; node: string | null; overrides?: OperationOverride[] }
+  | {
+      action: "migrate";
+      cluster: string;
+      guest: string;
+      target: string;
+      overrides?: OperationOverride[] | undefined;
+    }
+  | {
+      action: "create";
+      cluster: string;
+      guest: string;
+      node: string | null;
+      overrides?: OperationOverride[] | undefined;
+    }
   /** overrideLastCopy: resources whose only UpToDate copy the fence may take down (named by a human). */
-  | { action: "fence"; cluster: string; node: string; overrideLastCopy?: string[] }
-  | { action: "evacuate"; cluster: string; node: string; overrides?: OperationOverride[] }
+  | { action: "fence"; cluster: string; node: string; overrideLastCopy?: string[] | undefined }
+  | { action: "evacuate"; cluster: string; node: string; overrides?: OperationOverride[] | undefined }
   /** Record that humans checked `node` is powered off (no remote step; see src/operations/liveness.ts). */
   | { action: "attest_off"; cluster: string; node: string }
   /** Recover a split brain of `resource`: keep `survivor`'s data, discard `victim`'s changes. */

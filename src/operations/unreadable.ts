@@ -6,8 +6,9 @@
  */
 import type { Block, MessageRef, Notifier } from "../app/types";
 import type { PreflightCheck } from "../approval/types";
+import { escapeMrkdwn, truncate } from "../message/text";
 import type { ClusterState, NodeState, PartError } from "../model/schema";
-import { codeBlock, escapeMrkdwn } from "../slack/render/text";
+import { codeBlock } from "../slack/render/text";
 
 /** Raw lines shown on the card per unreadable part; the attachment has them all. */
 export const RAW_LINES_ON_CARD = 20;
@@ -91,10 +92,6 @@ function mentions(text: string, word: string): boolean {
 
 function label(part: string): string {
   return PART_LABELS[part] ?? part;
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /** Card sections: per unreadable part, what failed and its first RAW_LINES_ON_CARD lines. */

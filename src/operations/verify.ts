@@ -284,7 +284,7 @@ export async function verifyFenced(
       try {
         const res = await deps.runnerFor(cluster.name, fencer).run(power.argv, {
           timeoutMs: Math.min(deps.settings.probeTimeoutMs * 4, cluster.commandTimeoutMs),
-          okExitCodes: [0, 1, 2],
+          okExitCodes: fence.exitCodes.powerStatus,
           ...(power.stdin ? { stdin: power.stdin(opts.secrets) } : {}),
         });
         const status = fence.parsePowerStatus(res.exitCode, res.stdout);

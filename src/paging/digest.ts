@@ -5,7 +5,8 @@
  */
 import type { Block, OutboundMessage } from "../app/types";
 import type { Severity } from "../events/types";
-import { escapeMrkdwn, slackDate } from "../slack/render/text";
+import { escapeMrkdwn, truncate, userMention } from "../message/text";
+import { slackDate } from "../slack/render/text";
 
 export interface DigestPage {
   title: string;
@@ -40,7 +41,7 @@ function list(lines: string[]): string {
 
 /** Slack's section text limit is 3000 characters. */
 function cut(text: string): string {
-  return text.length <= 2_900 ? text : `${text.slice(0, 2_899)}…`;
+  return truncate(text, 2_900);
 }
 
 export function renderDigest(
@@ -53,7 +54,9 @@ export function renderDigest(
   const unacked = pages.filter((p) => !p.ack);
   const pageLines = pages.map((p) => {
     const what = [
-      p.ack ? `acknowledged by <@${p.ack.by}> after ${span(p.pagedAt, p.ack.at)}` : "*never acknowledged*",
+      p.ack
+        ? `acknowledged by ${userMention(p.ack.by)} after ${span(p.pagedAt, p.ack.at)}`
+        : "*never acknowledged*",
       p.snoozes > 0 ? `snoozed ${p.snoozes}×` : null,
       p.renotified ? "re-notified" : null,
       p.escalated > 0 ? `escalated ${p.escalated}×` : null,
@@ -65,7 +68,7 @@ export function renderDigest(
   });
   const openLines = open.map(
     (o) =>
-      `${ICON[o.severity]} ${escapeMrkdwn(o.title)} (since ${slackDate(o.openedAt)}${o.ackedBy ? `, acknowledged by <@${o.ackedBy}>` : ""})`,
+      `${ICON[o.severity]} ${escapeMrkdwn(o.title)} (since ${slackDate(o.openedAt)}${o.ackedBy ? `, acknowledged by ${userMention(o.ackedBy)}` : ""})`,
   );
   const blocks: Block[] = [
     {

@@ -26,6 +26,8 @@ import { parseDuration } from "../events/maintenance";
 import { renderFollowUp, renderIncident } from "../events/render";
 import type { EventStore } from "../events/store";
 import type { Logger } from "../log";
+import { type Inline, oncallParts, user as userPart } from "../message/document";
+import { userMention } from "../message/text";
 import { type DigestOpen, type DigestPage, nextDigestAt, renderDigest } from "./digest";
 import type { IncidentListener } from "./listener";
 import type { PagerRegistry } from "./registry";
@@ -96,13 +98,6 @@ const STATE_TTL_S = 8 * 24 * 3600;
 
 function parseMs(text: string | undefined): number | null {
   return text ? parseDuration(text) : null;
-}
-
-function mentionsOf(who: { users?: readonly string[]; groups?: readonly string[] }): string {
-  return [
-    ...(who.groups ?? []).map((g) => `<!subteam^${g}>`),
-    ...(who.users ?? []).map((u) => `<@${u}>`),
-  ].join(" ");
 }
 
 function minutes(ms: number): string {
@@ -355,7 +350,7 @@ export class OncallService implements IncidentListener {
         await this.trigger(st, rec, rec, `${st.keys[0] ?? `xenops-${root}`}-s${st.keys.length}`, {
           summary: `${rec.cluster}: still not acknowledged after a snooze: ${title}`,
         });
-        await this.say(rec, "⏰", `Snooze ended and nobody acknowledged: ${title}`, mentionsOf(oncall));
+        await this.say(rec, "⏰", `Snooze ended and nobody acknowledged: ${title}`, oncallParts(oncall));
         if (rec.oncall) {
           const { snoozedBy: _b, snoozedUntil: _u, ...rest } = rec.oncall;
           rec.oncall = rest;
@@ -370,7 +365,7 @@ export class OncallService implements IncidentListener {
           rec,
           "🔔",
           `Not acknowledged after ${minutes(renotify)}: ${title}`,
-          mentionsOf(oncall),
+          oncallParts(oncall),
         );
       }
       for (;;) {
@@ -382,7 +377,7 @@ export class OncallService implements IncidentListener {
           rec,
           "📣",
           `Escalated (step ${st.escalated}): nobody acknowledged in ${minutes(after)}: ${title}`,
-          mentionsOf(step),
+          oncallParts(step),
         );
         this.log.warn({ cluster, incident: root, step: st.escalated }, "unacknowledged incident escalated");
       }
@@ -391,11 +386,11 @@ export class OncallService implements IncidentListener {
     });
   }
 
-  private async say(rec: IncidentRecord, icon: string, title: string, mention = ""): Promise<void> {
+  private async say(rec: IncidentRecord, icon: string, title: string, mention: Inline[] = []): Promise<void> {
     if (!rec.threadTs) return;
     await this.o.notifier.post(
       rec.channel,
-      renderFollowUp({ icon, title, ...(mention ? { mention } : {}) }, rec.threadTs),
+      renderFollowUp({ icon, title, ...(mention.length > 0 ? { mention } : {}) }, rec.threadTs),
     );
   }
 
@@ -477,7 +472,7 @@ export class OncallService implements IncidentListener {
             rec,
             "🚨",
             `Could not ${action} the page at ${label(service)} after ${attempt} attempt${attempt === 1 ? "" : "s"}: ${errorMessage(err)}. ${action === "trigger" ? "On-call was NOT paged there: call them." : "Do it in the service by hand."}`,
-            action === "trigger" ? mentionsOf(this.o.inventory.oncall) : "",
+            action === "trigger" ? oncallParts(this.o.inventory.oncall) : [],
           );
         // Given up: what the service shows is no longer known; move on (a later resolve is still sent).
         await this.redis.hset(out, { delivered: stateAfter(action), attempt: "0" });
@@ -616,7 +611,7 @@ export class OncallService implements IncidentListener {
       if (!rec || rec.cluster !== cluster) return "That incident is gone; nothing was done.";
       if (rec.status !== "open") return "That incident is already resolved; nothing to acknowledge.";
       if (rec.oncall?.ackedBy)
-        return `<@${rec.oncall.ackedBy}> already acknowledged it ${rec.oncall.ackedAt ? `at ${rec.oncall.ackedAt}` : ""}.`;
+        return `${userMention(rec.oncall.ackedBy)} already acknowledged it ${rec.oncall.ackedAt ? `at ${rec.oncall.ackedAt}` : ""}.`;
       const now = this.now();
       const at = new Date(now).toISOString();
       const mark: OncallMark =
@@ -645,7 +640,7 @@ export class OncallService implements IncidentListener {
         snoozeMs === null
           ? "acknowledged: on-call is not paged again for this incident"
           : `snoozed it for ${minutes(snoozeMs)}: on-call is paged again then if nobody acknowledged it`,
-        `<@${user}>`,
+        [userPart(user)],
       );
       this.o.audit?.({
         kind: "action",

@@ -6,6 +6,7 @@
 import type { Block, ButtonElement } from "../app/types";
 import type { InventoryConfig } from "../config/schema";
 import type { IncidentView } from "../events/render";
+import { userMention } from "../message/text";
 import { slackDate } from "../slack/render/text";
 
 export const ONCALL_ACTION_PREFIX = "xenops:oncall:";
@@ -51,9 +52,9 @@ export function oncallBlocks(
   const resolved = view.status === "resolved";
   const lines: string[] = [];
   if (mark?.ackedBy && mark.ackedAt)
-    lines.push(`✋ Acknowledged by <@${mark.ackedBy}> ${slackDate(mark.ackedAt)}`);
+    lines.push(`✋ Acknowledged by ${userMention(mark.ackedBy)} ${slackDate(mark.ackedAt)}`);
   else if (mark?.snoozedBy && mark.snoozedUntil && !resolved)
-    lines.push(`💤 Snoozed by <@${mark.snoozedBy}> until ${slackDate(mark.snoozedUntil)}`);
+    lines.push(`💤 Snoozed by ${userMention(mark.snoozedBy)} until ${slackDate(mark.snoozedUntil)}`);
   const blocks: Block[] = [];
   if (lines.length > 0)
     blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: lines.join(" · ") }] });

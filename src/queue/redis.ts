@@ -21,7 +21,8 @@ export interface ConnectionOptions {
   role: ConnectionRole;
   /** Shown by CLIENT LIST (default `xenops:<role>`). */
   name?: string;
-  logger?: Logger;
+  /** Absent or undefined: no connection logs (callers forward their own optional logger). */
+  logger?: Logger | undefined;
 }
 
 const registry = new Set<Redis>();
@@ -69,9 +70,15 @@ const SENTINEL_SCHEME = "redis-sentinel://";
 export interface WriteDurability {
   replicas: number;
   timeoutMs: number;
+  /**
+   * How long a write that is safe to send again (idempotent, or refused before it acted) keeps being sent
+   * while no replica confirms it: long enough to ride out a failover. `?waitRetryMs=MS` on the URL.
+   */
+  retryMs: number;
 }
 
 const DEFAULT_WAIT_TIMEOUT_MS = 2_000;
+const DEFAULT_WAIT_RETRY_MS = 30_000;
 
 /** The durability a URL asks for (see WriteDurability). */
 export function writeDurability(url: string): WriteDurability {
@@ -91,6 +98,7 @@ export function writeDurability(url: string): WriteDurability {
   return {
     replicas: number("wait", sentinel ? 1 : 0),
     timeoutMs: Math.max(1, number("waitTimeoutMs", DEFAULT_WAIT_TIMEOUT_MS)),
+    retryMs: number("waitRetryMs", DEFAULT_WAIT_RETRY_MS),
   };
 }
 
@@ -101,6 +109,7 @@ function withoutDurabilityParams(url: string): string {
   const query = new URLSearchParams(url.slice(q + 1));
   query.delete("wait");
   query.delete("waitTimeoutMs");
+  query.delete("waitRetryMs");
   const rest = query.toString();
   return rest ? `${url.slice(0, q)}?${rest}` : url.slice(0, q);
 }
@@ -183,7 +192,9 @@ function targetOptions(url: string): { url?: string; options: RedisOptions } {
 
 export function createRedisConnection(url: string, options: ConnectionOptions): Redis {
   const target = targetOptions(url);
-  const settings: RedisOptions = {
+  // Without replyMapping (never set here): RedisOptions declares it `| undefined`, which ioredis's own
+  // constructors do not accept under exactOptionalPropertyTypes.
+  const settings: Omit<RedisOptions, "replyMapping"> = {
     ...target.options,
     ...roleOptions(options.role),
     lazyConnect: false,
@@ -310,6 +321,7 @@ export function durabilityOf(client: Redis): WriteDurability {
     durabilities.get(client) ?? {
       replicas: (client.options.sentinels?.length ?? 0) > 0 ? 1 : 0,
       timeoutMs: DEFAULT_WAIT_TIMEOUT_MS,
+      retryMs: DEFAULT_WAIT_RETRY_MS,
     }
   );
 }
@@ -376,4 +388,46 @@ export async function durably<T>(client: Redis, write: () => Promise<T>): Promis
   }
   await durableMark(client).confirm();
   return result;
+}
+
+/** Whether `err` is redis_not_durable (see durably). */
+export function isNotDurable(err: unknown): err is XenopsError {
+  return err instanceof XenopsError && err.code === "redis_not_durable";
+}
+
+/**
+ * A failure that says nothing about the write itself: not confirmed by a replica, the connection lost
+ * (the write may or may not have run), or a server that cannot take writes now (demoted, loading,
+ * failing over). A reply error of the command itself (a script error, a wrong type) is not.
+ */
+export function isTransientRedisError(err: unknown): boolean {
+  if (isNotDurable(err)) return true;
+  if (err instanceof XenopsError || !(err instanceof Error)) return false;
+  if (err.name === "ReplyError")
+    return /^(READONLY|LOADING|MASTERDOWN|NOREPLICAS|TRYAGAIN|UNBLOCKED)\b/.test(err.message);
+  return true;
+}
+
+/**
+ * durably(), sent again with backoff while it fails transiently (isTransientRedisError), for at most the
+ * client's `retryMs`; then the last error is thrown. Only for writes that may be sent twice: after a
+ * failover a write not confirmed may or may not be on the new master, so the write must give the same
+ * result either way (idempotent, or keyed on a nonce of its own).
+ */
+export async function durablyRetried<T>(
+  client: Redis,
+  write: () => Promise<T>,
+  onRetry?: (err: unknown, attempt: number) => void,
+): Promise<T> {
+  const deadline = Date.now() + durabilityOf(client).retryMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await durably(client, write);
+    } catch (err) {
+      if (!isTransientRedisError(err) || Date.now() >= deadline || client.status === "end") throw err;
+      onRetry?.(err, attempt);
+      // NOREPLICAS comes back at once: back off so a failover has time to finish.
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** Math.min(attempt - 1, 4), 1_000)));
+    }
+  }
 }

@@ -53,7 +53,7 @@ export const DrbdWatchJob = z.object({
 });
 export type DrbdWatchJob = z.infer<typeof DrbdWatchJob>;
 
-/** `monitor` (issue 5): one snapshot of a cluster turned into events; queued by a job scheduler per cluster. */
+/** `monitor`: one snapshot of a cluster turned into events; queued by a job scheduler per cluster. */
 export const MonitorJob = z.object({
   cluster: Name,
   /** schedule: the scheduler; start: the run when the monitor starts; poke: a push source hinted at a change. */
@@ -61,7 +61,7 @@ export const MonitorJob = z.object({
 });
 export type MonitorJob = z.infer<typeof MonitorJob>;
 
-/** `maintenance` (issue 5): start or end a node's maintenance window (`durationMs` null ends it). */
+/** `maintenance`: start or end a node's maintenance window (`durationMs` null ends it). */
 export const MaintenanceJob = z.object({
   ...RequestFields,
   node: Name,
@@ -76,7 +76,7 @@ export const MaintenanceJob = z.object({
 export type MaintenanceJob = z.infer<typeof MaintenanceJob>;
 
 /**
- * `split-brain-plan` (issue 5): plan the recovery of a split brain keeping `survivor`'s data, like an
+ * `split-brain-plan`: plan the recovery of a split brain keeping `survivor`'s data, like an
  * `operation-plan` (jobs/split-brain.ts); posts the approval card in the incident's thread. The approved
  * plan runs as an `operation-execute` job.
  */
@@ -96,7 +96,7 @@ const Overrides = z
   .max(4)
   .optional();
 
-/** The risky operations (issue 4): what to plan, as typed (the cluster is the payload's). */
+/** The risky operations: what to plan, as typed (the cluster is the payload's). */
 export const OperationSpec = z.discriminatedUnion("action", [
   z.object({ action: z.literal("migrate"), guest: Name, target: Name, overrides: Overrides }),
   z.object({ action: z.literal("create"), guest: Name, node: Name.nullable(), overrides: Overrides }),
@@ -116,7 +116,7 @@ export type OperationSpec = z.infer<typeof OperationSpec>;
 const ApprovalId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 
 /**
- * `operation-plan` (issue 4): read-only. Snapshot, preflight, plan; posts the refusal, the dry run, or
+ * `operation-plan`: read-only. Snapshot, preflight, plan; posts the refusal, the dry run, or
  * the approval request (jobs/operation-plan.ts).
  */
 export const OperationPlanJob = z.object({
@@ -128,14 +128,14 @@ export const OperationPlanJob = z.object({
 });
 export type OperationPlanJob = z.infer<typeof OperationPlanJob>;
 
-/** `operation-execute` (issue 4): runs an approved plan exactly once (queued by the approval engine). */
+/** `operation-execute`: runs an approved plan exactly once (queued by the approval engine). */
 export const OperationExecuteJob = z.object({
   ...RequestFields,
   approvalId: ApprovalId,
 });
 export type OperationExecuteJob = z.infer<typeof OperationExecuteJob>;
 
-/** `approve` (issue 4): `/xen approve ID TEXT`, an approval with its typed confirmation. */
+/** `approve`: `/xen approve ID TEXT`, an approval with its typed confirmation. */
 export const ApproveJob = z.object({
   ...RequestFields,
   approvalId: ApprovalId,

@@ -8,11 +8,13 @@ import { errorCode, errorMessage } from "../errors";
 import type { Logger } from "../log";
 import { queueName, xenopsKeys } from "./names";
 import { closeConnection, createRedisConnection } from "./redis";
+import { retryCannotHelp, toQueueFailure } from "./retry";
 import { isJobName, JOBS, type JobName, type JobPayloads, parseJobPayload, payloadCluster } from "./schema";
 
 /**
- * Runs one job. Throwing retries it per its job's policy; throw bullmq's `UnrecoverableError` when another
- * attempt cannot help. Honour `signal`: when it aborts (cancel), give up soon; the job then fails for good.
+ * Runs one job. Throwing retries it per its job's policy unless another attempt cannot help: a
+ * XenopsError whose code is unrecoverable (src/errors.ts) or bullmq's `UnrecoverableError` fails it at
+ * once. Honour `signal`: when it aborts (cancel), give up soon; the job then fails for good.
  */
 export type JobProcessor<N extends JobName> = (
   job: Job<JobPayloads[N]>,
@@ -136,7 +138,7 @@ export function startWorkers(options: WorkersOptions): Workers {
         return result;
       } catch (err) {
         const cancelled = signal?.aborted === true;
-        const final = cancelled || err instanceof UnrecoverableError;
+        const final = cancelled || retryCannotHelp(err);
         const willRetry = !final && fields.attempt < attempts;
         log[willRetry ? "warn" : "error"](
           {
@@ -150,7 +152,8 @@ export function startWorkers(options: WorkersOptions): Workers {
           "job failed",
         );
         if (cancelled && signal) throw new UnrecoverableError(`cancelled: ${abortReason(signal)}`);
-        throw err;
+        // The code decides: a failure a retry cannot help ends the job now, with its message.
+        throw toQueueFailure(err);
       }
     };
 

@@ -21,15 +21,15 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { ActionRequest, CommandCore, CommandRequest, OutboundMessage, Reply } from "../app/types";
 import { XenopsError } from "../errors";
+import { parseActionValue } from "../events/actions";
 import { EVENT_ACTION_PREFIX } from "../events/render";
 import type { FormActor, FormCore } from "../forms/core";
 import {
-  commandText,
   FORM_ACTION_PREFIX,
   FORM_CALLBACK_ID,
   FORM_PREFLIGHT_ACTION,
   type FormState,
-  isRisky,
+  incidentFormValues,
   stateOfView,
 } from "../forms/form";
 import { parseHomeBlockId } from "../forms/home";
@@ -480,10 +480,12 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     await sender.postEphemeral(request.channelId, request.userId, message);
   });
 
+  const incidentForm = opts.forms ? registerForms(app, opts.forms, sender, logger, ackDeadlineMs) : null;
+
   app.action(/^xenops:/, async ({ ack, body, client }) => {
     // Ack first: the core's answer (if any) goes out as an ephemeral message afterwards.
     await ack();
-    if (opts.forms && (await openFenceForm(opts.forms, body, client, logger))) return;
+    if (incidentForm && (await incidentForm(body, client))) return;
     const request = toActionRequest(body);
     if (!request) {
       logger.warn({ type: body.type }, "ignored an action without channel, message or action");
@@ -499,7 +501,6 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     if (result) await sender.postEphemeral(request.channelId, request.userId, toOutbound(result));
   });
 
-  if (opts.forms) registerForms(app, opts.forms, sender, logger, ackDeadlineMs);
   const home = opts.home;
   if (home)
     app.event("app_home_opened", async ({ event }) => {
@@ -539,41 +540,6 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
 
 // ---- the modal form (`/xen` without arguments) ----
 
-/**
- * An incident's "Fence NODE" button opens the modal pre-filled (fence, cluster, node): the on-call sees
- * the dry run and types any confirmation before filing the same request as `/xen fence`. True when it
- * was handled here.
- */
-async function openFenceForm(
-  forms: FormCore,
-  body: SlackAction,
-  client: WebClient,
-  logger: Logger,
-): Promise<boolean> {
-  if (body.type !== "block_actions") return false;
-  const b = body as BlockAction;
-  const action = b.actions[0];
-  if (!action?.action_id.startsWith(`${EVENT_ACTION_PREFIX}fence:`)) return false;
-  const value = "value" in action && typeof action.value === "string" ? action.value : "";
-  let parsed: { c?: unknown; a?: { kind?: unknown; node?: unknown } };
-  try {
-    parsed = JSON.parse(value) as typeof parsed;
-  } catch {
-    return false;
-  }
-  const channelId = b.channel?.id ?? (b.container as { channel_id?: string }).channel_id;
-  if (!channelId || typeof parsed.c !== "string" || typeof parsed.a?.node !== "string") return false;
-  try {
-    const { view } = await forms.open(channelId, { action: "fence", cluster: parsed.c, node: parsed.a.node });
-    await client.views.open({ trigger_id: b.trigger_id, view: view as never });
-    return true;
-  } catch (err) {
-    // The modal could not open: the button does what it does without one (plan at once).
-    logger.warn({ err }, "fence form open failed");
-    return false;
-  }
-}
-
 interface ViewPayload {
   id: string;
   hash?: string;
@@ -599,13 +565,19 @@ function errorBlocks(view: ViewPayload, errors: Partial<Record<string, string>>)
   return out;
 }
 
+/**
+ * Registers the modal's handlers. Returns the opener for incidents' buttons: every incident action that
+ * leads to an approval opens the modal pre-filled (action, cluster, guests or resource, node) and runs
+ * its preflight, so the clicker sees the dry run and types any confirmation before filing it; true when
+ * the click was handled so.
+ */
 function registerForms(
   app: App,
   forms: FormCore,
   sender: SlackSender,
   logger: Logger,
   ackDeadlineMs: number,
-): void {
+): (body: SlackAction, client: WebClient) => Promise<boolean> {
   /** Updates the modal; with `hash`, only if nothing updated it since (else Slack answers hash_conflict). */
   const update = async (
     client: WebClient,
@@ -622,13 +594,17 @@ function registerForms(
   };
 
   /** Runs the dry run and shows it; the modal says "running" meanwhile. */
-  const preflight = async (client: WebClient, view: ViewPayload, actor: FormActor, state: FormState) => {
-    const command = commandText(state.values, { dryRun: true });
-    if (!command) return;
+  const preflight = async (
+    client: WebClient,
+    view: Pick<ViewPayload, "id">,
+    actor: FormActor,
+    state: FormState,
+  ) => {
     const pending = await forms.change({
       ...state,
-      preflight: { command, ok: null, text: "Running the dry run (read-only)…" },
+      preflight: { command: "", ok: null, text: "Running the dry run (read-only)…" },
     });
+    if (!pending.preflightKey) return;
     const hash = await update(client, view, pending.view);
     const done = await forms.preflight(actor, state);
     if (!done) return;
@@ -639,6 +615,43 @@ function registerForms(
       if ((err as { data?: { error?: string } }).data?.error !== "hash_conflict") throw err;
       logger.info({ viewId: view.id }, "form changed during its preflight; stale dry run dropped");
     }
+  };
+
+  const openIncidentForm = async (body: SlackAction, client: WebClient): Promise<boolean> => {
+    if (body.type !== "block_actions") return false;
+    const b = body as BlockAction;
+    const action = b.actions[0];
+    if (!action?.action_id.startsWith(EVENT_ACTION_PREFIX)) return false;
+    const request = toActionRequest(body);
+    const parsed = request ? parseActionValue(request.value) : null;
+    if (!request || !parsed) return false;
+    let opened: { id?: string; hash?: string } | undefined;
+    let state: FormState;
+    try {
+      const shown = await forms.open(
+        request.channelId,
+        incidentFormValues(parsed.incident, parsed.cluster, parsed.action),
+      );
+      state = shown.state;
+      const res = await client.views.open({ trigger_id: b.trigger_id, view: shown.view as never });
+      opened = res.view as { id?: string; hash?: string } | undefined;
+    } catch (err) {
+      // The modal could not open: the button does what it does without one (plan at once).
+      logger.warn({ err, action: parsed.action.kind }, "incident form open failed");
+      return false;
+    }
+    if (!opened?.id) return true;
+    try {
+      await preflight(
+        client,
+        { id: opened.id },
+        formActor(opened.id, request.userId, b.team?.id ?? null),
+        state,
+      );
+    } catch (err) {
+      logger.error({ err, viewId: opened.id }, "incident form preflight failed");
+    }
+    return true;
   };
 
   app.action(new RegExp(`^${FORM_ACTION_PREFIX}`), async ({ ack, body, client, action }) => {
@@ -661,10 +674,10 @@ function registerForms(
       const next = await forms.change(state);
       await update(client, view, next.view);
       // A complete risky request: its dry run is shown before it can be submitted.
-      const command = commandText(next.state.values, { dryRun: true });
+      const key = next.preflightKey;
       const shown = next.state.preflight;
       // (A dry run still "running" in the view the user acted on was dropped as stale: run it again.)
-      if (command && isRisky(next.state.values) && (shown?.command !== command || shown.ok === null))
+      if (key && (shown?.command !== key || shown.ok === null))
         await preflight(client, view, actor, next.state);
     } catch (err) {
       logger.error({ err, actionId: actionId.slice(0, 60) }, "form action failed");
@@ -698,4 +711,6 @@ function registerForms(
     else if (late.kind === "failed") logger.error({ viewId: v.id, err: late.error }, "form submit failed");
     await sender.postEphemeral(state.channelId, actor.userId, { text });
   });
+
+  return openIncidentForm;
 }

@@ -2,7 +2,9 @@
  * Web API client construction, error classification and the Bolt → pino logger bridge. Everything that
  * touches Slack's SDK types lives under src/slack/.
  */
-import { type Logger as BoltLogger, LogLevel, webApi } from "@slack/bolt";
+// The Web API package itself, not Bolt's re-export of it: a worker (which only posts) never loads Bolt.
+import * as webApi from "@slack/web-api";
+import { type Logger as BoltLogger, LogLevel } from "@slack/web-api";
 import type { Logger } from "pino";
 
 export type WebClient = webApi.WebClient;

@@ -46,9 +46,9 @@ export function sshNodeSettings(
     user: node.user,
     privateKey: secrets.privateKey,
     // A passphrase file ends in a newline like every other secret file; the newline is not part of it.
-    passphrase: secrets.passphrase?.replace(/\r?\n$/, ""),
+    ...(secrets.passphrase !== undefined ? { passphrase: secrets.passphrase.replace(/\r?\n$/, "") } : {}),
     hostKeyPin: node.hostKey,
-    sudo: node.sudo,
+    ...(node.sudo !== undefined ? { sudo: node.sudo } : {}),
   };
 }
 
@@ -414,7 +414,7 @@ export class SshPool {
         port: settings.port,
         username: settings.user,
         privateKey: settings.privateKey,
-        passphrase: settings.passphrase,
+        ...(settings.passphrase !== undefined ? { passphrase: settings.passphrase } : {}),
         readyTimeout: this.opts.connectTimeoutMs,
         keepaliveInterval: this.opts.keepaliveIntervalMs,
         keepaliveCountMax: this.opts.keepaliveCountMax,

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import {
-  canonicalJson,
   pickGuestState,
   pickNodeState,
   pickResourceState,
@@ -9,6 +8,7 @@ import {
   stateHash,
   summarizeRelevantState,
 } from "../../src/approval/state-hash";
+import { sortedKeysJson } from "../../src/canonical-json";
 import type { ClusterState, Domain, DrbdResourceState, NodeState } from "../../src/model/schema";
 
 function domain(name: string, overrides: Partial<Domain> = {}): Domain {
@@ -105,7 +105,7 @@ const guestHash = (s: ClusterState) => stateHash(pickGuestState(s, "internet", [
 
 describe("stateHash", () => {
   it("is sha256 of canonical JSON: key order does not matter, array order does", () => {
-    expect(canonicalJson({ b: 1, a: { d: [2, 1], c: undefined } })).toBe('{"a":{"d":[2,1]},"b":1}');
+    expect(sortedKeysJson({ b: 1, a: { d: [2, 1], c: undefined } })).toBe('{"a":{"d":[2,1]},"b":1}');
     expect(stateHash({ a: 1, b: 2 })).toBe(stateHash({ b: 2, a: 1 }));
     expect(stateHash([1, 2])).not.toBe(stateHash([2, 1]));
     expect(stateHash({})).toMatch(/^[0-9a-f]{64}$/);

@@ -74,8 +74,11 @@ describe("systemd units", () => {
         expect(text.split("\n"), line).toContain(line);
       }
       expect(text).toMatch(
-        /^ExecStart=\/usr\/bin\/node --enable-source-maps \/opt\/xenops\/dist\/xenops\.js (bot|worker)$/m,
+        /^ExecStart=\/usr\/bin\/node --max-semi-space-size=1 \/opt\/xenops\/dist\/xenops\.js (bot|worker)$/m,
       );
+      // What npm run bench measures: the same flags and environment (bench/deployed.ts reads them here).
+      expect(text.split("\n")).toContain("Environment=MALLOC_ARENA_MAX=2");
+
       // V8 needs writable+executable memory for its JIT.
       expect(text).not.toContain("MemoryDenyWriteExecute=yes");
     });
@@ -113,7 +116,13 @@ describe("docker-compose.yml and Dockerfile", () => {
       expect(svc.healthcheck.test.join(" "), name).toContain("/readyz");
       expect(svc.environment.SLACK_BOT_TOKEN_FILE, name).toBe("/run/secrets/slack_bot_token");
       expect(svc.secrets, name).toContain("slack_bot_token");
-      expect(svc.command, name).toEqual(["node", "--enable-source-maps", "/opt/xenops/dist/xenops.js", name]);
+      // The systemd units' node flags (the image sets MALLOC_ARENA_MAX like the units).
+      expect(svc.command, name).toEqual([
+        "node",
+        "--max-semi-space-size=1",
+        "/opt/xenops/dist/xenops.js",
+        name,
+      ]);
     }
     expect(compose.services.redis.healthcheck.test).toEqual(["CMD", "redis-cli", "ping"]);
   });
@@ -124,8 +133,9 @@ describe("docker-compose.yml and Dockerfile", () => {
     expect(dockerfile).toMatch(/^FROM runtime-base AS runtime-prebuilt$/m);
     expect(dockerfile).toMatch(/^USER 10001:10001$/m);
     expect(dockerfile).toMatch(
-      /^CMD \["node", "--enable-source-maps", "\/opt\/xenops\/dist\/xenops\.js", "bot"\]$/m,
+      /^CMD \["node", "--max-semi-space-size=1", "\/opt\/xenops\/dist\/xenops\.js", "bot"\]$/m,
     );
+    expect(dockerfile).toMatch(/^\s+MALLOC_ARENA_MAX=2$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n\s+CMD \[.*\/livez/m);
     // The runtime stages install nothing.
     const runtime = dockerfile.split(/^FROM /m).filter((s) => s.startsWith("runtime-base AS runtime"));

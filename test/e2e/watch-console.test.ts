@@ -1,5 +1,5 @@
 /**
- * examples/drbd-watch.txt in the lab console (the issue's "done when"): a resync started with `!sim`,
+ * examples/drbd-watch.txt in the lab console, step by step: a resync started with `!sim`,
  * `/xen drbd watch internet` advancing one message to UpToDate/UpToDate with edits at least 3 s apart,
  * `/xen cancel` refused for another operator and stopping a running watch for its requester,
  * and `/xen history` showing what happened; then `xenops audit verify` passes on the lab's audit file.

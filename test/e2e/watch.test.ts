@@ -114,9 +114,10 @@ describe("DRBD watch through Slack", () => {
     // One message: posted once (queued), then only edited.
     expect(posts).toHaveLength(1);
     expect(message.updates).toBe(edits.length);
-    // Within the budget: at least 3 s between edits of the message, the final one included.
+    // The edit budget (3 s between edits) is asserted on test time, where it is exact:
+    // test/jobs/drbd-watch.test.ts and test/slack/sender.test.ts. Here: edited, not re-posted.
+    expect(edits.length).toBeGreaterThanOrEqual(2);
     const times = edits.map((c) => c.at);
-    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(2_950);
     // It advanced: an edit with a progress bar before the final state.
     const texts = edits.map((c) => JSON.stringify(c.args.blocks));
     expect(texts.some((t) => /\[█+░+\] +\d+\.\d%/.test(t) && t.includes("out of sync"))).toBe(true);

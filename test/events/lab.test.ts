@@ -1,5 +1,5 @@
 /**
- * The issue's "done when", end to end in the lab (real SSH to the simulated nodes, the whole runtime,
+ * Cluster events end to end in the lab (real SSH to the simulated nodes, the whole runtime,
  * the console): killing ics2 posts one "node dead" incident mentioning on-call with a Fence button;
  * the fence of a silent node through a device that cannot read power back is not verified; once two
  * approvers attest it off its guest can be started on ics1; an injected split brain on `internet` is

@@ -1,6 +1,7 @@
 /** The node-side hook endpoint: HMAC authentication (bad signature, stale, replay) and what hooks mean. */
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -262,5 +263,83 @@ describe("the node-side scripts (contrib/)", () => {
     ).toBe(true);
     expect(thread.some((t) => t.includes("ics2 was fenced (reported by the fencer on ics1)"))).toBe(true);
     expect(thread.some((t) => t.includes("DRBD_MINOR=0"))).toBe(true);
+  });
+
+  it("installed as the README says (the shared part beside the scripts), a hook signs and posts; without it, it passes the status through", async (ctx) => {
+    if (!(await tools)) return ctx.skip();
+    const dir = await mkdtemp(join(tmpdir(), "xenops-hook-installed-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, "secret"), `${SECRET}\n`, { mode: 0o600 });
+    const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => {
+        body += chunk.toString("utf8");
+      });
+      req.on("end", () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    const env = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      XENOPS_HOOK_CONF: "/nonexistent",
+      XENOPS_URL: `http://127.0.0.1:${address.port}${WEBHOOK_PATH}`,
+      XENOPS_CLUSTER: "lab",
+      XENOPS_NODE: "ics1",
+      XENOPS_SECRET_FILE: join(dir, "secret"),
+    };
+    const exitOf = (p: Promise<unknown>) =>
+      p.then(
+        () => 0,
+        (e: { code?: number }) => e.code ?? -1,
+      );
+
+    // Alone, without the shared part: nothing is posted and DRBD gets the real handler's status.
+    const alone = join(dir, "alone");
+    await run("mkdir", [alone]);
+    await copyFile(resolve("contrib/drbd/xenops-drbd-handler.sh"), join(alone, "xenops-drbd-handler.sh"));
+    const lonely = await exitOf(
+      run("sh", [join(alone, "xenops-drbd-handler.sh"), "split-brain", "5"], {
+        env: { ...env, DRBD_RESOURCE: "internet", DRBD_PEER: "ics2" },
+      }),
+    );
+    expect(lonely).toBe(5);
+    expect(received).toHaveLength(0);
+
+    // Installed: both scripts and the shared part in one directory.
+    const lib = join(dir, "lib");
+    await run("mkdir", [lib]);
+    for (const file of ["drbd/xenops-drbd-handler.sh", "ha/xenops-alert.sh", "lib/xenops-hook.sh"]) {
+      await copyFile(resolve("contrib", file), join(lib, file.split("/")[1] ?? file));
+    }
+    const status = await exitOf(
+      run("sh", [join(lib, "xenops-drbd-handler.sh"), "split-brain", "0"], {
+        env: { ...env, DRBD_RESOURCE: "internet", DRBD_PEERS: "ics2 ics3" },
+      }),
+    );
+    expect(status).toBe(0);
+    await run("sh", [join(lib, "xenops-alert.sh")], {
+      env: {
+        ...env,
+        XENOPS_STATE_DIR: dir,
+        CRM_alert_kind: "node",
+        CRM_alert_node: "ics2",
+        CRM_alert_desc: "lost",
+      },
+    });
+    expect(received.map((r) => JSON.parse(r.body).event)).toEqual(["split-brain", "split-brain", "node"]);
+    expect(received.map((r) => JSON.parse(r.body).peer)).toEqual(["ics2", "ics3", "ics2"]);
+    for (const r of received) {
+      expect(r.headers["x-xenops-node"]).toBe("ics1");
+      expect(r.headers["x-xenops-cluster"]).toBe("lab");
+      expect(r.headers["x-xenops-signature"]).toBe(
+        signWebhook(SECRET, String(r.headers["x-xenops-timestamp"]), r.body),
+      );
+    }
   });
 });

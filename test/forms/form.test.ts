@@ -12,6 +12,8 @@ import {
   commandText,
   type FormContext,
   type FormValues,
+  incidentActionOf,
+  incidentFormValues,
   normalize,
   parseAssignments,
   stateOfView,
@@ -234,5 +236,99 @@ describe("the modal view", () => {
       unknown: [],
     });
     expect(parseAssignments("action=fence colour=red stray").unknown).toEqual(["colour=red", "stray"]);
+  });
+});
+
+describe("the form an incident's button opens", () => {
+  const incident = {
+    id: "abcdefgh12345678",
+    cluster: "lab",
+    actions: [
+      { kind: "start_guests" as const, node: "ics3", survivor: "ics1", guests: ["mail", "spare"] },
+      { kind: "keep_data" as const, resource: "internet", survivor: "ics1", victim: "ics2" },
+      { kind: "keep_data" as const, resource: "internet", survivor: "ics2", victim: "ics1" },
+      { kind: "fence" as const, node: "ics3" },
+    ],
+  };
+  const withIncident: FormContext = { ...ctx, incident };
+  const open = (v: FormValues, c: FormContext = withIncident) => normalize(v, c, "C0LAB");
+
+  it("is pre-filled with the button's action and stands for it while the stored incident offers it", () => {
+    const start = open(incidentFormValues(incident.id, "lab", incident.actions[0]!));
+    // Both guests the incident names (ics3's domains are unknown: the preflight checks).
+    expect(start).toEqual({
+      action: "create",
+      cluster: "lab",
+      incident: incident.id,
+      guest: "mail spare",
+      target: "ics1",
+    });
+    expect(incidentActionOf(start, withIncident)).toEqual(incident.actions[0]);
+    // Some of its guests is still the incident's action, for those guests.
+    expect(incidentActionOf(open({ ...start, guest: "spare" }), withIncident)).toEqual({
+      ...incident.actions[0],
+      guests: ["spare"],
+    });
+    const view = viewText(buildFormView({ channelId: "C0LAB", values: start }, withIncident));
+    expect(view).toContain("Submitting requests, as the incident's button:* start mail, spare on ics1");
+    expect(view).toContain("From the incident's button: filed as the button files it");
+    expect(view).toContain("[Run the preflight]");
+
+    const fence = open(incidentFormValues(incident.id, "lab", incident.actions[3]!));
+    expect(incidentActionOf(fence, withIncident)).toEqual({ kind: "fence", node: "ics3" });
+  });
+
+  it("takes nothing from the form on trust: no stored incident, another incident or a changed choice is no incident action", () => {
+    const start = incidentFormValues(incident.id, "lab", incident.actions[0]!);
+    // The stored incident is gone (resolved, expired) or another one: the incident field is dropped and
+    // the form names one guest, as a typed command does.
+    expect(open(start, ctx)).toEqual({ action: "create", cluster: "lab", guest: "mail" });
+    expect(
+      open(start, { ...ctx, incident: { ...incident, id: "zzzzzzzz12345678" } }).incident,
+    ).toBeUndefined();
+    expect(open(start, { ...ctx, incident: { ...incident, cluster: "other" } }).incident).toBeUndefined();
+    // Another target, --override-ha, a guest the incident does not name: a typed command of its own.
+    const other = open({ ...start, target: "ics3" });
+    expect(incidentActionOf(other, withIncident)).toBeNull();
+    expect(other.guest).toBe("mail");
+    expect(commandText(other)).toBe("create lab mail on ics3");
+    const override = open({ ...start, options: "override-ha" });
+    expect(incidentActionOf(override, withIncident)).toBeNull();
+    expect(commandText(override)).toBe("create lab mail on ics1 --override-ha");
+    expect(incidentActionOf(open({ ...start, guest: "internet" }), withIncident)).toBeNull();
+    // A fence of a node the incident does not offer to fence.
+    expect(
+      incidentActionOf(open({ action: "fence", node: "ics2", incident: incident.id }), withIncident),
+    ).toBeNull();
+  });
+
+  it("recovers a split brain only from its incident, with the victim and resource typed", () => {
+    const keep = open(incidentFormValues(incident.id, "lab", incident.actions[1]!));
+    expect(keep).toEqual({
+      action: "recover",
+      cluster: "lab",
+      incident: incident.id,
+      resource: "internet",
+      target: "ics1",
+    });
+    const a = incidentActionOf(keep, withIncident);
+    expect(a).toEqual(incident.actions[1]);
+    expect(commandText(keep)).toBeNull();
+    const view = viewText(buildFormView({ channelId: "C0LAB", values: keep }, withIncident));
+    expect(view).toContain("Keep the data of (target=): *ics1 | ics2");
+    expect(view).toContain("Typed confirmation (confirm=): Type exactly: ics2/internet");
+    expect(validate(keep, undefined, a)).toEqual({ confirm: "Type exactly: ics2/internet" });
+    expect(validate({ ...keep, confirm: "ics1/internet" }, undefined, a)).toEqual({
+      confirm: "Type exactly: ics2/internet",
+    });
+    expect(validate({ ...keep, confirm: "ics2/internet" }, undefined, a)).toEqual({});
+    // Keeping ics2's side instead: ics1 is the victim.
+    const other = open({ ...keep, target: "ics2" });
+    expect(validate(other, undefined, incidentActionOf(other, withIncident)).confirm).toBe(
+      "Type exactly: ics1/internet",
+    );
+    // Without its incident there is no recovery in the form (no typed verb to file).
+    expect(open(keep, ctx)).toEqual({ cluster: "lab" });
+    expect(viewText(buildFormView({ channelId: "C0LAB", values: {} }, ctx))).not.toContain("recover");
   });
 });

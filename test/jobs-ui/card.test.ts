@@ -1,10 +1,18 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CANCEL_ACTION_ID, JobCard, renderJobCard, renderQueuedCard } from "../../src/jobs-ui/card";
 import { MemoryCardStore } from "../../src/jobs-ui/card-store";
 import { JobControl } from "../../src/jobs-ui/control";
 import { fakeJob, RecordingNotifier } from "../jobs/helpers";
+import { inTestTime, useTestTime } from "../support/test-time";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// The card paces its edits with timers and Date.now(): on test time, spacing is exact.
+beforeEach(useTestTime);
+afterEach(() => {
+  vi.useRealTimers();
+});
+const sleep = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+/** Awaits what the card does, moving test time on while it waits for its pacing. */
+const settled = async <T>(work: Promise<T>): Promise<T> => (await inTestTime(work, { stepMs: 10 })).value;
 
 function card(notifier: RecordingNotifier, over: Partial<ConstructorParameters<typeof JobCard>[0]> = {}) {
   return new JobCard({
@@ -38,7 +46,7 @@ describe("JobCard", () => {
     await sleep(80);
     c.step(2, 3, "Migrating").log("xm migrate --live web1 ics1", "Migration started");
     await sleep(150);
-    await c.done("web1 runs on ics1");
+    await settled(c.done("web1 runs on ics1"));
 
     expect(n.posts()).toHaveLength(1);
     const ts = n.posts()[0]!.ts;
@@ -62,25 +70,25 @@ describe("JobCard", () => {
     const n = new RecordingNotifier();
     const c = card(n, { minEditIntervalMs: 200, settleMs: 0 });
     c.start();
-    const ts = (await c.ref())!.ts;
-    const until = Date.now() + 700;
+    const ts = (await settled(c.ref()))!.ts;
     let i = 0;
-    while (Date.now() < until) {
+    while (i < 140) {
+      // 700 ms of steps, one every 5 ms
       c.step(++i, 1000, `item ${i}`);
       await sleep(5);
     }
-    await c.failed("the target ran out of memory");
+    await settled(c.failed("the target ran out of memory"));
     const edits = n.updatesOf(ts);
     expect(i).toBeGreaterThan(50);
     expect(edits.length).toBeLessThanOrEqual(6);
     const times = edits.map((e) => e.at);
-    for (let k = 1; k < times.length - 1; k++) expect(times[k]! - times[k - 1]!).toBeGreaterThanOrEqual(190);
+    for (let k = 1; k < times.length - 1; k++) expect(times[k]! - times[k - 1]!).toBeGreaterThanOrEqual(200);
     expect(edits.at(-1)!.text).toMatch(/:x: Failed after .*: the target ran out of memory/);
 
     // Nothing changed: nothing sent.
     const quiet = card(n, { minEditIntervalMs: 20, settleMs: 0 });
     quiet.start();
-    const qts = (await quiet.ref())!.ts;
+    const qts = (await settled(quiet.ref()))!.ts;
     await sleep(60);
     quiet.activity(null);
     await sleep(60);
@@ -95,7 +103,7 @@ describe("JobCard", () => {
     const c = card(n, { jobId: "job-1", store, settleMs: 500 });
     c.start("collecting");
     await sleep(30);
-    await c.done("ok");
+    await settled(c.done("ok"));
     expect(n.posts()).toHaveLength(0);
     expect(n.updatesOf("1699999999.000001")).toHaveLength(1);
     expect(n.latest("1699999999.000001")).toContain("Done");
@@ -109,13 +117,13 @@ describe("JobCard", () => {
     c.start();
     await sleep(150);
     await store.announced("job-2", { channel: "C0LAB", ts: "1699999999.000002" });
-    expect(await c.ref()).toEqual({ channel: "C0LAB", ts: "1699999999.000002" });
+    expect(await settled(c.ref())).toEqual({ channel: "C0LAB", ts: "1699999999.000002" });
     expect(n.posts()).toHaveLength(0);
 
     await store.claimForAnnounce("job-3");
     const late = card(n, { jobId: "job-3", store, adoptTimeoutMs: 150 });
     late.start();
-    const ref = await late.ref();
+    const ref = await settled(late.ref());
     expect(n.posts()).toHaveLength(1);
     expect(ref?.ts).toBe(n.posts()[0]!.ts);
     // The announcer, arriving late, is told it lost.
@@ -126,14 +134,14 @@ describe("JobCard", () => {
     const n = new RecordingNotifier();
     const c = card(n, { settleMs: 0, minEditIntervalMs: 10 });
     c.start();
-    const ts = (await c.ref())!.ts;
+    const ts = (await settled(c.ref()))!.ts;
     expect(buttons(n.posts()[0]!.message)).toEqual([
       `${CANCEL_ACTION_ID}=migrate-0123456789abcdef0123456789abcdef`,
     ]);
     const job = fakeJob("migrate", { channel: "C0LAB", requestedBy: "UOPER1" });
     const source = new AbortController();
     const control = new JobControl(job, source.signal, c);
-    await control.pointOfNoReturn("the guest is moving");
+    await settled(control.pointOfNoReturn("the guest is moving"));
     source.abort("by UAPPROVER1");
     await sleep(40);
     const now = n.updatesOf(ts).at(-1)!;
@@ -143,7 +151,7 @@ describe("JobCard", () => {
       "Cancel requested by @UAPPROVER1 after the point of no return: finishing and verifying.",
     );
     expect(control.signal.aborted).toBe(false);
-    await c.done("verified: web1 runs on ics1");
+    await settled(c.done("verified: web1 runs on ics1"));
     expect(n.latest(ts)).toMatch(/Done in .*verified/);
   });
 
@@ -152,8 +160,8 @@ describe("JobCard", () => {
     const c = card(n, { outputLines: 3 });
     c.start();
     for (let i = 1; i <= 10; i++) c.log(`line ${i}`);
-    await c.done();
-    const ts = (await c.ref())!.ts;
+    await settled(c.done());
+    const ts = (await settled(c.ref()))!.ts;
     const final = n.latest(ts);
     expect(final).toContain("last 3 of 10 lines");
     expect(final).toContain("line 10");
@@ -173,12 +181,14 @@ describe("JobCard", () => {
     const n = new RecordingNotifier();
     const c = card(n);
     c.start();
-    await c.done(undefined, {
-      message: {
-        text: "lab: 2 nodes",
-        blocks: [{ type: "header", text: { type: "plain_text", text: "lab" } }],
-      },
-    });
+    await settled(
+      c.done(undefined, {
+        message: {
+          text: "lab: 2 nodes",
+          blocks: [{ type: "header", text: { type: "plain_text", text: "lab" } }],
+        },
+      }),
+    );
     const final = n.calls.at(-1)!;
     expect(final.message.blocks?.[0]).toEqual({ type: "header", text: { type: "plain_text", text: "lab" } });
     expect(final.text).toMatch(/Migrate web1 in lab · job 42 · :white_check_mark: Done in/);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createStatusProcessor } from "../../jobs/status";
 import { driversFor } from "../../src/drivers/registry";
+import { XenopsError } from "../../src/errors";
 import { MemoryCardStore } from "../../src/jobs-ui/card-store";
 import { JobCancelled } from "../../src/jobs-ui/control";
 import { silentLogger } from "../../src/log";
@@ -13,7 +14,7 @@ afterEach(() => {
   for (const s of sims.splice(0)) s.stopRealTime();
 });
 
-function setup() {
+function setup(options: { driversFail?: XenopsError } = {}) {
   const sim = new Simulation(referenceLab(), { clock: new SystemClock() });
   sims.push(sim);
   const inventory = labInventory();
@@ -22,7 +23,10 @@ function setup() {
   const processor = createStatusProcessor({
     inventory,
     runnerFor: (_c, node) => simRunner(sim, node),
-    driversFor: () => driversFor(inventory.clusters[0]!.toolstack),
+    driversFor: () => {
+      if (options.driversFail) throw options.driversFail;
+      return driversFor(inventory.clusters[0]!.toolstack);
+    },
     notifier,
     logger: silentLogger(),
     cards,
@@ -56,6 +60,27 @@ describe("status job card", () => {
       /Status of lab · job \S+ · :white_check_mark: Done in \d+\.\ds · requested by @UVIEWER1$/m,
     );
     expect(job.data).toMatchObject({ messageTs: "1699999999.000001" });
+  });
+
+  it("shows the failure on the first attempt when its code says a retry cannot help", async () => {
+    const { notifier, processor, data } = setup({
+      driversFail: new XenopsError("config_invalid", "toolstack of lab is not supported"),
+    });
+    const err = await processor(fakeJob("status", data, { attempts: 3 })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "config_invalid" });
+    expect(notifier.latest(notifier.posts()[0]!.ts)).toContain("toolstack of lab is not supported");
+  });
+
+  it("leaves the card to the next attempt after a transient failure", async () => {
+    const { notifier, processor, data } = setup({
+      driversFail: new XenopsError("ssh_timeout", "ics1: no answer within 10 s"),
+    });
+    const first = await processor(fakeJob("status", data, { attempts: 3 })).catch((e: unknown) => e);
+    expect(first).toMatchObject({ code: "ssh_timeout" });
+    expect(notifier.calls.map((c) => c.text).join("\n")).not.toContain("no answer within 10 s");
+    const last = fakeJob("status", data, { attempts: 3, attemptsMade: 2 });
+    await processor(last).catch(() => {});
+    expect(notifier.calls.map((c) => c.text).join("\n")).toContain("no answer within 10 s");
   });
 
   it("says who cancelled it", async () => {

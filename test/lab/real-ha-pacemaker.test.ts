@@ -5,56 +5,30 @@
  * ocf:xenops:drbd-primary) over the simulated xl/drbdadm. xenops reaches it all over the
  * simulator's SSH servers and reads the real crm_mon, cibadmin and stonith_admin.
  *
- * Root only, with corosync/pacemaker/pacemaker-cli-utils/cluster-glue installed (skipped with the
- * reason otherwise); and opt-in with XENOPS_REAL_HA=1 (bootstrap then installs the packages). It
- * runs corosync with a 2 s token and the UPS at a quarter of its delays: about 75 s in all.
+ * Root only, with corosync/pacemaker/pacemaker-cli-utils/cluster-glue installed (`node
+ * scripts/bootstrap.mjs --real-ha`; skipped with the reason otherwise, see test/support/real-ha.ts).
+ * It runs corosync with a 2 s token and the UPS at a quarter of its delays: about 75 s in all.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { takeSnapshot } from "../../src/cluster/snapshot";
 import { type ClusterConfig, ClusterConfig as ClusterConfigSchema } from "../../src/config/schema";
 import { stonithAdminDriver } from "../../src/drivers/fence";
 import { cibDriver, pacemakerDriver } from "../../src/drivers/pacemaker";
 import { driversFor } from "../../src/drivers/registry";
-import { realHaTiming } from "../../src/lab/real-ha/config";
-import { type RealHaLab, realHaUnavailable } from "../../src/lab/real-ha/index";
-import { startRealPacemaker } from "../../src/lab/real-ha/pacemaker";
+import type { RealHaLab } from "../../src/lab/real-ha/index";
+import { silentLogger } from "../../src/log";
 import type { ClusterState, HaView } from "../../src/model/schema";
-import { modernLab, type SimulatedCluster, startSimulatedCluster } from "../../src/sim";
-import { type SshNodeSettings, SshPool } from "../../src/ssh/pool";
+import { modernLab, type SimulatedCluster } from "../../src/sim";
+import type { SshPool } from "../../src/ssh/pool";
+import { type RealHaRun, realHaSkipReason, startRealHaRun } from "../support/real-ha";
 
-const logger = pino({ level: "silent" });
+const logger = silentLogger();
 /** corosync's token timeout, seconds. */
 const TOKEN = 2;
 
-const skipReason =
-  process.env.XENOPS_REAL_HA !== "1"
-    ? "set XENOPS_REAL_HA=1 to run it (root; about 75 s)"
-    : realHaUnavailable("pacemaker");
-if (skipReason) console.warn(`test/lab/real-ha-pacemaker.test.ts skipped: ${skipReason}`);
-
-function pool(lab: SimulatedCluster): SshPool {
-  const inv = lab.inventory();
-  const nodes: SshNodeSettings[] = inv.nodes.map((n) => ({
-    name: n.name,
-    host: n.host,
-    port: n.port,
-    user: n.user,
-    privateKey: inv.privateKey,
-    hostKeyPin: n.hostKey,
-  }));
-  return new SshPool({
-    nodes,
-    logger,
-    options: {
-      connectTimeoutMs: 2000,
-      defaultTimeoutMs: 20_000,
-      reconnect: { initialDelayMs: 10, maxDelayMs: 200 },
-    },
-  });
-}
+const skipReason = realHaSkipReason("test/lab/real-ha-pacemaker.test.ts", "pacemaker");
 
 const statusOf = (v: HaView | null | undefined, node: string) =>
   v?.nodes.find((n) => n.name === node)?.status;
@@ -62,6 +36,7 @@ const runningOn = (v: HaView | null | undefined, id: string) =>
   v?.resources.find((r) => r.id === id)?.runningOn;
 
 describe.skipIf(skipReason !== null)("real Pacemaker, fencing through apcsmart, xenops reading it", () => {
+  let run: RealHaRun | undefined;
   let sim: SimulatedCluster;
   let ha: RealHaLab;
   let ssh: SshPool;
@@ -74,14 +49,8 @@ describe.skipIf(skipReason !== null)("real Pacemaker, fencing through apcsmart, 
     });
 
   beforeAll(async () => {
-    sim = await startSimulatedCluster(modernLab(), { clock: "real" });
-    ha = await startRealPacemaker({
-      sim: sim.cluster,
-      timing: realHaTiming(TOKEN),
-      upsDelayScale: 0.25,
-      bootMs: 2000,
-    });
-    ssh = pool(sim);
+    run = await startRealHaRun(modernLab(), TOKEN);
+    ({ sim, ha, ssh } = run);
     const keyFile = join(ha.dir, "xenops-key");
     writeFileSync(keyFile, sim.inventory().privateKey, { mode: 0o600 });
     const config = sim.toClusterConfig(keyFile, { channels: ["C0LAB"] });
@@ -89,13 +58,10 @@ describe.skipIf(skipReason !== null)("real Pacemaker, fencing through apcsmart, 
       ...config,
       toolstack: { ...config.toolstack, fence: { method: "stonith_admin" } },
     });
-    await ha.waitReady(60_000);
   }, 90_000);
 
   afterAll(async () => {
-    await ssh?.close();
-    await ha?.close();
-    await sim?.close();
+    await run?.close();
   });
 
   it("xenops reads the real crm_mon, CIB, corosync.conf and fencer of each node over SSH", async () => {

@@ -4,13 +4,12 @@
  * scripts (drbddisk, contrib/ha/xen-guest) driving the simulated xm/drbdadm. xenops reaches it all
  * over the simulator's SSH servers and parses the real outputs.
  *
- * Root only, with heartbeat/cluster-glue/drbd-utils installed (skipped with the reason otherwise);
- * and opt-in with XENOPS_REAL_HA=1 (bootstrap then installs the packages): it runs heartbeat's real
- * timing (deadtime 4 s), about 60 s in all.
+ * Root only, with heartbeat/cluster-glue/drbd-utils installed (`node scripts/bootstrap.mjs
+ * --real-ha`; skipped with the reason otherwise, see test/support/real-ha.ts): it runs heartbeat's
+ * real timing (deadtime 4 s), about 65 s in all.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterConfig } from "../../src/config/schema";
 import { runDoctor } from "../../src/doctor/run";
@@ -22,40 +21,14 @@ import {
   readAutoFailback,
 } from "../../src/drivers/heartbeat/ha-log";
 import { parseHaresources } from "../../src/drivers/heartbeat/haresources";
-import { realHaTiming } from "../../src/lab/real-ha/config";
-import { type RealHaLab, realHaUnavailable, startRealHa } from "../../src/lab/real-ha/index";
-import { referenceLab, type SimulatedCluster, startSimulatedCluster } from "../../src/sim";
-import { type SshNodeSettings, SshPool } from "../../src/ssh/pool";
+import type { RealHaLab } from "../../src/lab/real-ha/index";
+import { referenceLab, type SimulatedCluster } from "../../src/sim";
+import type { SshPool } from "../../src/ssh/pool";
+import { type RealHaRun, realHaSkipReason, startRealHaRun } from "../support/real-ha";
 
-const logger = pino({ level: "silent" });
 const DEADTIME = 4;
 
-const skipReason =
-  process.env.XENOPS_REAL_HA !== "1"
-    ? "set XENOPS_REAL_HA=1 to run it (root; about 60 s)"
-    : realHaUnavailable();
-if (skipReason) console.warn(`test/lab/real-ha.test.ts skipped: ${skipReason}`);
-
-function pool(lab: SimulatedCluster): SshPool {
-  const inv = lab.inventory();
-  const nodes: SshNodeSettings[] = inv.nodes.map((n) => ({
-    name: n.name,
-    host: n.host,
-    port: n.port,
-    user: n.user,
-    privateKey: inv.privateKey,
-    hostKeyPin: n.hostKey,
-  }));
-  return new SshPool({
-    nodes,
-    logger,
-    options: {
-      connectTimeoutMs: 2000,
-      defaultTimeoutMs: 20_000,
-      reconnect: { initialDelayMs: 10, maxDelayMs: 200 },
-    },
-  });
-}
+const skipReason = realHaSkipReason("test/lab/real-ha.test.ts");
 
 async function haLogEvents(ssh: SshPool, node: string): Promise<HaLogEvent[]> {
   const res = await ssh.runner(node).run(["tail", "-n", "400", "/var/log/ha-log"]);
@@ -69,26 +42,18 @@ async function haLogEvents(ssh: SshPool, node: string): Promise<HaLogEvent[]> {
 }
 
 describe.skipIf(skipReason !== null)("real heartbeat, STONITH through apcsmart, xenops reading it", () => {
+  let run: RealHaRun | undefined;
   let sim: SimulatedCluster;
   let ha: RealHaLab;
   let ssh: SshPool;
 
   beforeAll(async () => {
-    sim = await startSimulatedCluster(referenceLab(), { clock: "real" });
-    ha = await startRealHa({
-      sim: sim.cluster,
-      timing: realHaTiming(DEADTIME),
-      upsDelayScale: 0.25,
-      bootMs: 2000,
-    });
-    ssh = pool(sim);
-    await ha.waitReady(60_000);
+    run = await startRealHaRun(referenceLab(), DEADTIME);
+    ({ sim, ha, ssh } = run);
   }, 90_000);
 
   afterAll(async () => {
-    await ssh?.close();
-    await ha?.close();
-    await sim?.close();
+    await run?.close();
   });
 
   it("xenops reads the real cl_status, /etc/ha.d and stonith of each node over SSH", async () => {
@@ -200,4 +165,25 @@ describe.skipIf(skipReason !== null)("real heartbeat, STONITH through apcsmart, 
     const back = await heartbeatDriver.view(ssh.runner("ics1"));
     expect(back.nodes.find((n) => n.name === "ics2")?.status).toBe("online");
   }, 180_000);
+
+  it("`!sim partition` cuts the real heartbeat link: ics1 declares ics2 dead and resets it through the UPS", async () => {
+    await ha.waitReady(60_000);
+    const upsBefore = ha.node("ics2").ups.log.length;
+    sim.faults.partition("ics2");
+    await ha.waitFor("ics2's end of the link down", async () => !(await ha.linkUp("ics2")), 10_000);
+    expect(await ha.linkUp("ics1")).toBe(true);
+    // No heartbeat reaches ics1 any more: after deadtime it fences ics2 through ics2's UPS, as for a
+    // dead node (ics2, hearing nothing either, may fence ics1 too: the two-node STONITH race).
+    await ha.waitFor(
+      "ics1 resetting ics2 through apcsmart",
+      () => ha.node("ics2").ups.log.slice(upsBefore).includes("@000"),
+      (DEADTIME + 20) * 1000,
+    );
+    expect(ha.node("ics2").ups.log.slice(upsBefore)).toEqual(expect.arrayContaining(["S", "@000"]));
+    // heal plugs the cable back in: the link comes up, both run heartbeat again and internet goes home.
+    sim.faults.heal();
+    await ha.waitFor("ics2's end of the link up", () => ha.linkUp("ics2"), 10_000);
+    await ha.waitReady(90_000);
+    expect(sim.cluster.guestLocations("internet")).toEqual(["ics2"]);
+  }, 150_000);
 });

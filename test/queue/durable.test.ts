@@ -1,3 +1,5 @@
+import { Redis } from "ioredis";
+import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ApprovalEngine } from "../../src/approval/engine";
 import { policyFor } from "../../src/approval/policy";
@@ -22,13 +24,26 @@ const notDurable = (err: unknown) => err instanceof XenopsError && err.code === 
 
 describe("write durability settings", () => {
   it("waits for one replica on Sentinel and for none on a plain URL, unless the URL says otherwise", () => {
-    expect(writeDurability("redis://127.0.0.1:6379/0")).toEqual({ replicas: 0, timeoutMs: 2_000 });
-    expect(writeDurability("redis-sentinel://h1:26379/m")).toEqual({ replicas: 1, timeoutMs: 2_000 });
-    expect(writeDurability("redis://h:1/0?wait=2&waitTimeoutMs=500")).toEqual({
+    expect(writeDurability("redis://127.0.0.1:6379/0")).toEqual({
+      replicas: 0,
+      timeoutMs: 2_000,
+      retryMs: 30_000,
+    });
+    expect(writeDurability("redis-sentinel://h1:26379/m")).toEqual({
+      replicas: 1,
+      timeoutMs: 2_000,
+      retryMs: 30_000,
+    });
+    expect(writeDurability("redis://h:1/0?wait=2&waitTimeoutMs=500&waitRetryMs=0")).toEqual({
       replicas: 2,
       timeoutMs: 500,
+      retryMs: 0,
     });
-    expect(writeDurability("redis-sentinel://h1/m?db=1&wait=0")).toEqual({ replicas: 0, timeoutMs: 2_000 });
+    expect(writeDurability("redis-sentinel://h1/m?db=1&wait=0")).toEqual({
+      replicas: 0,
+      timeoutMs: 2_000,
+      retryMs: 30_000,
+    });
     expect(() => writeDurability("redis://h:1?wait=x")).toThrow(/wait="x"/);
   });
 
@@ -37,7 +52,10 @@ describe("write durability settings", () => {
       kind: "url",
       url: "redis://h:1/0?family=6",
     });
-    expect(parseRedisTarget("redis://h:1/0?wait=1")).toEqual({ kind: "url", url: "redis://h:1/0" });
+    expect(parseRedisTarget("redis://h:1/0?wait=1&waitRetryMs=5")).toEqual({
+      kind: "url",
+      url: "redis://h:1/0",
+    });
     const target = parseRedisTarget("redis-sentinel://h1/m?db=3&wait=1&waitTimeoutMs=9");
     expect(target.kind === "sentinel" && target.db).toBe(3);
   });
@@ -87,12 +105,16 @@ describe("durable writes on Sentinel (real redis-server, replica and sentinel)",
     frozen = await replicaPort();
     setup.freeze(frozen);
   };
+  const thaw = () => {
+    if (frozen !== null) setup.thaw(frozen);
+    frozen = null;
+  };
 
   it("is acknowledged by the replica while it is up, and raises redis_not_durable while it is frozen", async () => {
     const client = createRedisConnection(url(), { role: "client" });
     const key = `${uniquePrefix("durable")}:k`;
     try {
-      expect(durabilityOf(client)).toEqual({ replicas: 1, timeoutMs: 300 });
+      expect(durabilityOf(client)).toEqual({ replicas: 1, timeoutMs: 300, retryMs: 30_000 });
       expect(await durably(client, () => client.set(key, "1"))).toBe("OK");
 
       await freezeReplica();
@@ -155,5 +177,107 @@ describe("durable writes on Sentinel (real redis-server, replica and sentinel)",
     } finally {
       await queues.close();
     }
+  }, 30_000);
+
+  /** A plain connection to the current master (not through xenops' code). */
+  const onMaster = async <T>(fn: (r: Redis) => Promise<T>): Promise<T> => {
+    const r = new Redis({ port: (await setup.currentMaster()).port, host: "127.0.0.1", lazyConnect: true });
+    r.on("error", () => {});
+    try {
+      await r.connect();
+      return await fn(r);
+    } finally {
+      r.disconnect();
+    }
+  };
+  /** Polls (bounded by attempts) until `probe` holds. */
+  const until = async (what: string, probe: () => Promise<boolean> | boolean) => {
+    for (let i = 0; i < 400; i++) {
+      if (await probe()) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`${what} did not happen`);
+  };
+  /** An engine whose warnings are kept (to see that a write was sent again). */
+  const engineWithLog = () => {
+    const warnings: string[] = [];
+    const logger = pino(
+      { level: "warn" },
+      { write: (line: string) => warnings.push(String(JSON.parse(line).msg)) },
+    );
+    const h = makeEngine({ redisUrl: url(), logger }, (e) => engines.push(e));
+    return { ...h, warnings };
+  };
+  const approved = async (h: ReturnType<typeof makeEngine>) => {
+    const record = await h.engine.request(migratePlan(), {
+      requestedBy: "UOPER1",
+      channel: "C0OPS",
+      policy: policyFor("migrate", { approvals: undefined }),
+    });
+    expect((await h.engine.decide(record.id, "UAPPROVER1", "approve")).outcome).toBe("approved");
+    return record.id;
+  };
+
+  it("sends an execution claim no replica confirmed again, and it stands as this claim's, once", async () => {
+    const h = engineWithLog();
+    const id = await approved(h);
+    await freezeReplica();
+    let settled = false;
+    const claim = h.engine
+      .claimExecution(id, "job-1", { owner: "exec-job-1#first", ttlMs: 60_000 })
+      .finally(() => {
+        settled = true;
+      });
+    // On the master, not confirmed, sent again at least once: the claim is not given yet.
+    await until(
+      "the claim on the master",
+      async () => (await onMaster((r) => r.exists(`${h.prefix}:exec:${id}`))) === 1,
+    );
+    await until("a resend", () => h.warnings.some((w) => /sending it again/.test(w)));
+    expect(settled).toBe(false);
+    thaw();
+    expect(await claim).toBe("claimed");
+    expect(await onMaster((r) => r.hget(`${h.prefix}:exec:${id}`, "leaseOwner"))).toBe("exec-job-1#first");
+    // Another run (another delivery of the same job, or another job) is not this claim.
+    expect(await h.engine.claimExecution(id, "job-1", { owner: "exec-job-1#second" })).toBe(
+      "already_claimed",
+    );
+    expect(await h.engine.claimExecution(id, "job-2")).toBe("already_claimed");
+  }, 30_000);
+
+  it("sends journal steps and the finish again until a replica has them; its own finish is not another's", async () => {
+    const h = engineWithLog();
+    const id = await approved(h);
+    expect(await h.engine.claimExecution(id, "job-1", { owner: "exec-job-1#a", ttlMs: 60_000 })).toBe(
+      "claimed",
+    );
+    const fenced = h.engine.fenced({ approvalId: id, owner: "exec-job-1#a", token: 1 });
+
+    await freezeReplica();
+    let stepSettled = false;
+    const step = fenced.stepStarted(id, 0).finally(() => {
+      stepSettled = true;
+    });
+    await until("a resend of the step", () => h.warnings.some((w) => /sending it again/.test(w)));
+    expect(stepSettled).toBe(false);
+    thaw();
+    await step;
+    expect((await h.engine.journal(id))?.steps).toEqual([
+      expect.objectContaining({ index: 0, status: "started" }),
+    ]);
+
+    h.warnings.length = 0;
+    await freezeReplica();
+    const finish = fenced.settle(id, "ok", "internet runs on ics1 (verified)", { cardStatus: "succeeded" });
+    await until("the finish on the master", async () =>
+      Boolean(await onMaster((r) => r.hget(`${h.prefix}:exec:${id}`, "finishedAtMs"))),
+    );
+    await until("a resend of the finish", () => h.warnings.some((w) => /sending it again/.test(w)));
+    thaw();
+    // The resend found the execution finished by itself (same token, same outcome): "ok", not "finished".
+    expect(await finish).toBe("ok");
+    expect((await h.engine.journal(id))?.finished).toMatchObject({ outcome: "ok" });
+    // A different outcome after that is another's, and does not replace it.
+    expect(await fenced.settle(id, "failed", "something else")).toBe("finished");
   }, 30_000);
 });

@@ -253,6 +253,80 @@ describe("failures", () => {
     expect(calls).toBe(1);
   });
 
+  it("fails a job at once when its error code says a retry cannot help, keeping code and message", async () => {
+    const { queues, work } = setup("code-final");
+    let calls = 0;
+    await work({
+      status: async () => {
+        calls++;
+        throw new XenopsError("config_invalid", "cluster lab has no channel");
+      },
+    }).ready();
+    const { jobId } = await queues.enqueue("lab", "status", payload("lab", "c1"), { deliveryId: "c1" });
+    expect(await queues.waitForJob(jobId, 10_000)).toEqual({
+      state: "failed",
+      jobId,
+      failedReason: "cluster lab has no channel",
+    });
+    expect(calls).toBe(1);
+    const job = await jobOf(queues, jobId);
+    expect(job.opts.attempts).toBe(3);
+    expect(job.attemptsMade).toBe(1);
+    expect((job.stacktrace ?? []).join("\n")).toMatch(
+      /^UnrecoverableError: config_invalid: cluster lab has no channel/,
+    );
+  });
+
+  it("retries a job whose error code is transient, per its attempts", async () => {
+    const { queues, work } = setup("code-transient");
+    let calls = 0;
+    await work({
+      status: async () => {
+        calls++;
+        throw new XenopsError("ssh_timeout", "ics1: no answer within 10 s");
+      },
+    }).ready();
+    const { jobId } = await queues.enqueue("lab", "status", payload("lab", "t1"), { deliveryId: "t1" });
+    expect(await queues.waitForJob(jobId, 10_000)).toEqual({
+      state: "failed",
+      jobId,
+      failedReason: "ics1: no answer within 10 s",
+    });
+    expect(calls).toBe(3);
+    const job = await jobOf(queues, jobId);
+    expect(job.attemptsMade).toBe(3);
+    expect((job.stacktrace ?? []).join("\n")).not.toMatch(/UnrecoverableError/);
+  });
+
+  it("never retries a mutating job, even when its error code is transient", async () => {
+    const { queues, work } = setup("code-mutating");
+    let calls = 0;
+    await work({
+      "operation-execute": async () => {
+        calls++;
+        throw new XenopsError("ssh_timeout", "ics1: no answer within 10 s");
+      },
+    } as unknown as TestProcessors).ready();
+    const { jobId } = await queues.enqueue(
+      "lab",
+      "operation-execute",
+      {
+        cluster: "lab",
+        channel: "C0123ABC",
+        requestedBy: "U0123ABC",
+        deliveryId: "m1",
+        requestText: "approve",
+        approvalId: "A1b2C3d4E5f6G7h8",
+      },
+      { deliveryId: "m1" },
+    );
+    expect(await queues.waitForJob(jobId, 10_000)).toMatchObject({ state: "failed" });
+    expect(calls).toBe(1);
+    const job = await jobOf(queues, jobId);
+    expect(job.opts.attempts).toBe(1);
+    expect(job.attemptsMade).toBe(1);
+  });
+
   it("fails an invalid payload at once without calling the processor", async () => {
     const { queues, work } = setup("invalid");
     let calls = 0;

@@ -49,6 +49,25 @@ function pool(
   });
 }
 
+/**
+ * Runs `argv` on `node` once the pool connects again: during its reconnect backoff (at most 50 ms
+ * here) a command fails at once with the last connect error, so that error is retried; any other
+ * is not. Bounded, with the last error in the message.
+ */
+async function onceReconnected(p: SshPool, node: string, argv: string[], limitMs = 10_000) {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    try {
+      return await p.runner(node).run(argv);
+    } catch (err) {
+      if (errorCode(err) !== "ssh_connect_failed") throw err;
+      if (Date.now() > deadline)
+        throw new Error(`${node} did not answer again within ${limitMs} ms`, { cause: err });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
 describe("reference and modern labs over SSH", () => {
   let reference: SimulatedCluster;
   let modern: SimulatedCluster;
@@ -173,8 +192,7 @@ describe("SSH-level faults", () => {
     ).toBe("ssh_connect_failed");
     lab.faults.reachable("ics1");
     await lab.settled();
-    await new Promise((r) => setTimeout(r, 60)); // past the pool's reconnect backoff
-    expect((await p.runner("ics1").run(["hostname"])).stdout).toBe("ics1\n");
+    expect((await onceReconnected(p, "ics1", ["hostname"])).stdout).toBe("ics1\n");
 
     lab.faults.hanging("ics2");
     expect(
@@ -187,11 +205,15 @@ describe("SSH-level faults", () => {
     ).toBe("ssh_connect_failed");
     lab.faults.reachable("ics2");
 
-    lab.faults.slowSsh("ics1", 300);
-    const started = Date.now();
-    await p.runner("ics1").run(["true"]);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    // A delay far longer than the command's timeout: only a delayed command times out.
+    lab.faults.slowSsh("ics1", 600_000);
+    const slow = await p
+      .runner("ics1")
+      .run(["true"], { timeoutMs: 200 })
+      .catch((e: unknown) => e);
+    expect(errorCode(slow)).toBe("ssh_timeout");
     lab.faults.reachable("ics1");
+    expect((await p.runner("ics1").run(["hostname"])).stdout).toBe("ics1\n");
   });
 
   it("a node that goes down cuts its connections, refuses new ones, and answers again after boot", async () => {
@@ -206,8 +228,7 @@ describe("SSH-level faults", () => {
     // The survivor sees its peer gone at once in DRBD.
     expect((await p.runner("ics1").run(["drbdadm", "cstate", "internet"])).stdout).toBe("WFConnection\n");
     await lab.tick(60000);
-    await new Promise((r) => setTimeout(r, 60));
-    const back = await p.runner("ics2").run(["xm", "list"]);
+    const back = await onceReconnected(p, "ics2", ["xm", "list"]);
     expect(back.stdout.trimEnd().split("\n")).toHaveLength(2);
     expect(lab.nodes.find((n) => n.name === "ics2")?.port).toBe(lab.inventory().nodes[1]?.port);
   });
@@ -215,7 +236,7 @@ describe("SSH-level faults", () => {
 
 describe("scale", () => {
   it("100 nodes, one SSH server each, in one process", async () => {
-    const started = Date.now();
+    // How fast is npm run bench's business; here: that it works.
     const big = await startSimulatedCluster(scaleLab(100), { clock: "manual" });
     try {
       expect(big.nodes).toHaveLength(100);
@@ -241,6 +262,5 @@ describe("scale", () => {
     } finally {
       await big.close();
     }
-    expect(Date.now() - started).toBeLessThan(20000);
   });
 });

@@ -2,15 +2,22 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createSlackWebClient } from "../../src/slack/client";
 import { type SenderLimits, SlackSender } from "../../src/slack/sender";
 import { FakeSlack } from "../support/fake-slack";
+import { VirtualClock } from "../support/virtual-clock";
 import { BOT_TOKEN, captureLogger } from "./helpers";
 
 describe("SlackSender", () => {
   let slack: FakeSlack;
   let log: ReturnType<typeof captureLogger>;
+  // The sender's time: pacing is asserted on the instants it chose, never on wall time.
+  let clock: VirtualClock;
+  /** Each Web API call as the sender made it, with the sender's clock at that moment. */
+  let sent: { method: string; channel: unknown; text: unknown; at: number }[];
 
   beforeEach(async () => {
     slack = await FakeSlack.start({ validTokens: [BOT_TOKEN] });
     log = captureLogger();
+    clock = new VirtualClock();
+    sent = [];
   });
   afterEach(async () => {
     await slack.close();
@@ -18,8 +25,18 @@ describe("SlackSender", () => {
 
   function sender(limits: Partial<SenderLimits> = {}): SlackSender {
     const client = createSlackWebClient(BOT_TOKEN, { slackApiUrl: slack.apiUrl, logger: log.logger });
-    return new SlackSender(client, log.logger, { limits: { retryBaseMs: 20, ...limits } });
+    const apiCall = client.apiCall.bind(client);
+    client.apiCall = (method, args) => {
+      sent.push({ method, channel: args?.channel, text: args?.text, at: clock.now() });
+      return apiCall(method, args);
+    };
+    return new SlackSender(client, log.logger, { limits: { retryBaseMs: 20, ...limits }, clock });
   }
+
+  const timesOf = (method: string, channel?: string) =>
+    sent
+      .filter((c) => c.method === method && (channel === undefined || c.channel === channel))
+      .map((c) => c.at);
 
   it("posts with the bot token and returns the message reference", async () => {
     const s = sender();
@@ -37,20 +54,16 @@ describe("SlackSender", () => {
 
   it("paces posts to one channel at about one per second, other channels unaffected", async () => {
     const s = sender(); // default: 1000 ms per channel
-    const started = Date.now();
     const posts = [1, 2, 3].map((i) => s.post("CPACE", { text: `m${i}` }));
     const other = s.post("COTHER", { text: "elsewhere" });
     expect(s.queueDepth).toBe(4);
     await other;
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(timesOf("chat.postMessage", "COTHER")).toEqual([0]); // not behind CPACE's queue
     const refs = await Promise.all(posts);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000 - 20);
     expect(refs.every((r) => r !== null)).toBe(true);
     const calls = slack.callsTo("chat.postMessage").filter((c) => c.args.channel === "CPACE");
     expect(calls.map((c) => c.args.text)).toEqual(["m1", "m2", "m3"]); // order kept
-    for (let i = 1; i < calls.length; i++) {
-      expect((calls[i]?.at ?? 0) - (calls[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(1_000 - 20);
-    }
+    expect(timesOf("chat.postMessage", "CPACE")).toEqual([0, 1_000, 2_000]);
     expect(s.queueDepth).toBe(0);
   });
 
@@ -62,7 +75,8 @@ describe("SlackSender", () => {
     await Promise.all(edits); // every caller is released, including the replaced ones
     const updates = slack.callsTo("chat.update");
     expect(updates.map((c) => c.args.text)).toEqual(["v1", "v5"]);
-    expect((updates[1]?.at ?? 0) - (updates[0]?.at ?? 0)).toBeGreaterThanOrEqual(300 - 20);
+    const [first = Number.NaN, second = Number.NaN] = timesOf("chat.update");
+    expect(second - first).toBe(300);
     expect(slack.messages.get(`C1/${ref.ts}`)?.text).toBe("v5");
     expect(s.stats()).toMatchObject({ coalesced: 3, queueDepth: 0 });
   });
@@ -87,7 +101,7 @@ describe("SlackSender", () => {
     expect(ref).not.toBeNull();
     const calls = slack.callsTo("chat.postMessage");
     expect(calls.map((c) => c.status)).toEqual([429, 200]);
-    expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(1_000 - 20);
+    expect(timesOf("chat.postMessage")).toEqual([0, 1_000]); // Retry-After: 1
     expect(s.rateLimitedCount).toBe(1);
     expect(log.entries().some((e) => e.msg === "slack call rate limited" && e.retryAfterMs === 1000)).toBe(
       true,
@@ -97,12 +111,11 @@ describe("SlackSender", () => {
   it("holds back the rate-limited method for other channels too", async () => {
     const s = sender();
     slack.rateLimit("chat.postMessage", 1, 1);
-    const started = Date.now();
     const a = s.post("CA", { text: "a" });
     // Once the sender has seen the 429 (calls already in flight cannot be held back).
     await vi.waitFor(() => expect(s.rateLimitedCount).toBe(1));
     await s.post("CB", { text: "b" });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000 - 20);
+    expect(timesOf("chat.postMessage", "CB")).toEqual([1_000]); // after CA's Retry-After, not at once
     await a;
     expect(slack.callsTo("chat.postMessage").filter((c) => c.status === 200)).toHaveLength(2);
   });
@@ -152,10 +165,9 @@ describe("SlackSender", () => {
 
   it("throttles all calls through the global token bucket", async () => {
     const s = sender({ bucketCapacity: 2, bucketRefillPerSec: 10 });
-    const started = Date.now();
     await Promise.all([1, 2, 3, 4].map((i) => s.postEphemeral("C1", "U1", { text: `e${i}` })));
     // Two from the burst, then one every 100 ms.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(200 - 20);
+    expect(timesOf("chat.postEphemeral")).toEqual([0, 0, 100, 200]);
     expect(slack.callsTo("chat.postEphemeral")).toHaveLength(4);
   });
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ExecError } from "../../src/errors";
 import { SshPool } from "../../src/ssh/pool";
 import { type ExecRequest, type RunningSshServer, startSshServer } from "../../src/ssh/server";
-import { captureLogger, clientKeys, hostKeys, nodeSettings, rejectionOf, waitFor } from "./helpers";
+import { captureLogger, clientKeys, hostKeys, nodeSettings, rejectionOf } from "./helpers";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -67,18 +67,20 @@ describe("startSshServer", () => {
   });
 
   it("runs many channels of one connection concurrently", async () => {
+    // Every handler holds until all eight are in at once: only concurrent channels get there.
     let running = 0;
-    let max = 0;
+    let release!: () => void;
+    const allIn = new Promise<void>((r) => {
+      release = r;
+    });
     const s = await server(async () => {
-      running++;
-      max = Math.max(max, running);
-      await new Promise((r) => setTimeout(r, 100));
-      running--;
+      if (++running === 8) release();
+      await allIn;
       return { exitCode: 0 };
     });
     const runner = pool(s, 8);
     await Promise.all(Array.from({ length: 8 }, () => runner.run(["x"])));
-    expect(max).toBe(8);
+    expect(running).toBe(8);
     expect(s.connections()).toBe(1);
   });
 
@@ -93,6 +95,10 @@ describe("startSshServer", () => {
 
   it("close() cuts open connections and aborts running handlers", async () => {
     const reasons: string[] = [];
+    let handlerRunning!: () => void;
+    const running = new Promise<void>((r) => {
+      handlerRunning = r;
+    });
     const s = await server(
       (req) =>
         new Promise((resolve) => {
@@ -100,10 +106,13 @@ describe("startSshServer", () => {
             reasons.push(String(req.signal.reason));
             resolve({ exitCode: 1 });
           });
+          handlerRunning();
         }),
     );
     const failure = rejectionOf(pool(s).run(["hang"]));
-    await waitFor(() => s.connections() === 1, 2000);
+    // The handler, not only the connection: closing between the two would abort nothing.
+    await running;
+    expect(s.connections()).toBe(1);
     await s.close();
     expect(s.connections()).toBe(0);
     expect(((await failure) as ExecError).code).toBe("ssh_disconnected");

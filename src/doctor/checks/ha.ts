@@ -3,6 +3,7 @@
  * nodes; heartbeat's ha.cf, haresources and authkeys; Pacemaker's crm_verify, fencing and two-node
  * quorum. The configuration files are parsed with the drivers' own parsers.
  */
+import { fenceDoctorFor } from "../../drivers/fence";
 import type { GuestRef } from "../../drivers/guest-match";
 import { haresourcesToHaConfig, parseHaresources } from "../../drivers/heartbeat/haresources";
 import { cibToHaConfig, parseCib } from "../../drivers/pacemaker/cib";
@@ -221,7 +222,7 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
         fix,
       ),
     );
-    const type = f.cluster.toolstack.fence.method === "stonith" ? f.cluster.toolstack.fence.type : "TYPE";
+    const device = fenceDoctorFor(f.cluster.toolstack.fence)?.haCfDevice ?? "TYPE";
     out.push(
       result(
         "heartbeat.stonith-hosts",
@@ -232,7 +233,7 @@ export function checkHeartbeat(f: DoctorFacts): CheckResult[] {
           ? `no stonith_host line can reset ${[...uncovered].join(", ")}: heartbeat would take over without fencing`
           : "stonith_host lines cover every node",
         stonithEvidence,
-        `in /etc/ha.d/ha.cf on every node, one line per fencing node: \`stonith_host ${names[0] ?? "NODE"} ${type} ${type === "apcsmart" ? "/dev/ttyS0 " : ""}${names.slice(1).join(" ") || "PEER"}\``,
+        `in /etc/ha.d/ha.cf on every node, one line per fencing node: \`stonith_host ${names[0] ?? "NODE"} ${device} ${names.slice(1).join(" ") || "PEER"}\``,
       ),
     );
   }

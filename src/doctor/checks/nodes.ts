@@ -3,25 +3,21 @@
  * by the doctor only) and the nodes themselves (/etc/hosts, clock skew, the replication link).
  */
 import { parseDrbdDump } from "../../drivers/drbd-conf";
+import { fenceDoctorFor } from "../../drivers/fence";
 import { parseHosts, parseIpAddr, parseIpLink } from "../parse";
 import { type CheckResult, type DoctorFacts, type Evidence, READ } from "../types";
 import { failedLines, ok, reachable, readOf, result, unreachableEvidence } from "./util";
 
 /** The program a fence method runs on the surviving node. */
 export function fenceProgram(f: DoctorFacts): string | null {
-  const fence = f.cluster.toolstack.fence;
-  if (fence.method === "stonith") return "stonith";
-  if (fence.method === "fence-agent") return fence.agent;
-  if (fence.method === "stonith_admin") return "stonith_admin";
-  return null;
+  return fenceDoctorFor(f.cluster.toolstack.fence)?.program ?? null;
 }
 
 export function checkFencing(f: DoctorFacts): CheckResult[] {
-  const fence = f.cluster.toolstack.fence;
+  const fence = fenceDoctorFor(f.cluster.toolstack.fence);
   const names = f.cluster.nodes.map((n) => n.name);
   const out: CheckResult[] = [];
-  const program = fenceProgram(f);
-  if (!program) {
+  if (!fence) {
     out.push(
       result(
         "fencing.method",
@@ -35,6 +31,7 @@ export function checkFencing(f: DoctorFacts): CheckResult[] {
     );
     return out;
   }
+  const program = fence.program;
   const evidence: Evidence[] = [];
   const problems: string[] = [];
   for (const n of reachable(f)) {
@@ -46,21 +43,8 @@ export function checkFencing(f: DoctorFacts): CheckResult[] {
     if (r?.exitCode !== 0) problems.push(`${program} is not installed on ${n.node}`);
   }
   // Coverage from the inventory: each node must be addressable by the method.
-  if (fence.method === "stonith") {
-    const list =
-      `${fence.params.hostlist ?? ""} ${fence.params.hostname ?? ""} ${fence.params.host ?? ""}`.split(
-        /[\s,]+/,
-      );
-    const uncovered =
-      fence.params.hostlist || fence.params.hostname || fence.params.host
-        ? names.filter((x) => !list.includes(x))
-        : [];
-    if (uncovered.length) problems.push(`the stonith hostlist does not name ${uncovered.join(", ")}`);
-  } else if (fence.method === "fence-agent") {
-    const uncovered = names.filter((x) => !fence.nodes[x] && !fence.params.plug && !fence.params.port);
-    if (uncovered.length)
-      problems.push(`no per-node fence options (ipaddr or plug) for ${uncovered.join(", ")}`);
-  }
+  const uncovered = fence.uncovered(names);
+  if (uncovered) problems.push(uncovered);
   out.push(
     result(
       "fencing.method",
@@ -71,11 +55,7 @@ export function checkFencing(f: DoctorFacts): CheckResult[] {
         ? problems.join("; ")
         : `${program} installed on every node that would fence, covering every node`,
       [...evidence, ...unreachableEvidence(f)],
-      fence.method === "stonith"
-        ? `install cluster-glue (stonith) on every node; in the inventory: toolstack.fence.params.hostlist: "${names.join(" ")}"`
-        : fence.method === "fence-agent"
-          ? `install fence-agents on every node; in the inventory: toolstack.fence.nodes: { ${names.map((x) => `${x}: { ipaddr: ... }`).join(", ")} }`
-          : "install pacemaker-cli-utils (stonith_admin) on every node",
+      fence.fix(names),
     ),
   );
   const q = f.fence;

@@ -1,25 +1,48 @@
-/** Fence drivers by the cluster's configured method (heartbeat stonith, fence agents, Pacemaker's fencer). */
+/**
+ * Fence drivers by the cluster's configured method (heartbeat stonith, fence agents, Pacemaker's
+ * fencer). The registry below is the one place that knows the methods by name: adding one means its
+ * driver module and one entry in `fenceMethods`; operations and the doctor only call FenceDriver.
+ */
 import type { FenceConfig } from "../../config/schema";
-import { fenceAgentDriver } from "./fence-agent";
-import { stonithDriver } from "./stonith";
-import { stonithAdminDriver } from "./stonith-admin";
-import type { FenceDriver } from "./types";
+import { fenceAgentDoctor, fenceAgentDriver } from "./fence-agent";
+import { stonithDoctor, stonithDriver } from "./stonith";
+import { stonithAdminDoctor, stonithAdminDriver } from "./stonith-admin";
+import type { FenceDoctorInfo, FenceDriver } from "./types";
 
-export { fenceAgentDriver } from "./fence-agent";
-export { stonithDriver } from "./stonith";
-export { stonithAdminDriver } from "./stonith-admin";
+export { fenceAgentDoctor, fenceAgentDriver } from "./fence-agent";
+export { stonithDoctor, stonithDriver } from "./stonith";
+export { stonithAdminDoctor, stonithAdminDriver } from "./stonith-admin";
 export * from "./types";
+
+/** A configured fence method (`method: none` is no method). */
+export type ConfiguredFence = Exclude<FenceConfig, { method: "none" }>;
+type ConfigOf<M extends ConfiguredFence["method"]> = Extract<ConfiguredFence, { method: M }>;
+
+/** One registry entry: how to build the driver of a config, and what the doctor checks of it. */
+export interface FenceMethod<C> {
+  /** Builds the driver; throws on a parameter that could smuggle in another option. */
+  driver(config: C): FenceDriver;
+  /** From the config alone; never throws. */
+  doctor(config: C): FenceDoctorInfo;
+}
+
+export const fenceMethods: { readonly [M in ConfiguredFence["method"]]: FenceMethod<ConfigOf<M>> } = {
+  stonith: { driver: stonithDriver, doctor: stonithDoctor },
+  "fence-agent": { driver: fenceAgentDriver, doctor: fenceAgentDoctor },
+  stonith_admin: { driver: () => stonithAdminDriver(), doctor: () => stonithAdminDoctor },
+};
+
+function methodOf<C extends ConfiguredFence>(config: C): FenceMethod<C> {
+  // The mapped type pairs each method with its own config; TypeScript cannot follow that through an index.
+  return fenceMethods[config.method] as unknown as FenceMethod<C>;
+}
 
 /** The driver of a fence config; null for `method: none` (this cluster cannot fence). */
 export function fenceDriverFor(config: FenceConfig): FenceDriver | null {
-  switch (config.method) {
-    case "none":
-      return null;
-    case "stonith":
-      return stonithDriver(config);
-    case "fence-agent":
-      return fenceAgentDriver(config);
-    case "stonith_admin":
-      return stonithAdminDriver();
-  }
+  return config.method === "none" ? null : methodOf(config).driver(config);
+}
+
+/** What the doctor checks of a fence config; null for `method: none`. */
+export function fenceDoctorFor(config: FenceConfig): FenceDoctorInfo | null {
+  return config.method === "none" ? null : methodOf(config).doctor(config);
 }

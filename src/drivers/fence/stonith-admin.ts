@@ -1,17 +1,29 @@
 /**
  * Pacemaker's fencer: `stonith_admin --reboot NODE` (or `--fence NODE` to power off). The fencer picks
  * the device from the cluster configuration (no secrets here), records the result in the fence
- * history and tells the members, so the HA view confirms it. Exit 0 on success.
+ * history and tells the members, so the HA view confirms it. Exit 0 on success. No device check and no
+ * power status of its own: the fencer checks its devices when it fences, and its fence history (read
+ * with the HA view) is the evidence.
  */
 import { plainWord } from "../argv";
-import type { FenceDriver } from "./types";
+import type { FenceDoctorInfo, FenceDriver } from "./types";
+
+export const stonithAdminDoctor: FenceDoctorInfo = {
+  program: "stonith_admin",
+  // The fencer's own devices address the nodes (the doctor's Pacemaker checks read them from the CIB).
+  uncovered: () => null,
+  fix: () => "install pacemaker-cli-utils (stonith_admin) on every node",
+  haCfDevice: null,
+};
 
 export function stonithAdminDriver(): FenceDriver {
   return {
     method: "stonith_admin",
     label: "Pacemaker stonith_admin",
+    secrets: {},
     secretNames: [],
     needsParamOrder: false,
+    paramOrderUnreadable: null,
     paramOrderQuery: () => null,
     parseParamOrder: () => [],
     fence: (target, action) => ({
@@ -21,6 +33,7 @@ export function stonithAdminDriver(): FenceDriver {
     }),
     deviceCheck: () => null,
     powerStatus: () => null,
+    exitCodes: { fence: [0], deviceCheck: [0], powerStatus: [] },
     deviceOk: (exitCode) => exitCode === 0,
     parsePowerStatus: () => "unknown",
   };

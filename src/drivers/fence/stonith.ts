@@ -11,17 +11,50 @@
  * with blanks). When the config has secret parameters (an apcmaster password...), every parameter goes
  * through `-F /dev/stdin` instead, so no secret is ever in argv (visible in `ps`, the plan, the audit
  * log); that needs the plugin's parameter order, asked read-only with `-n` while planning. Exit status
- * is the plugin's S_* code: 0 OK, 1 BADCONFIG, 2 ACCESS (device did not answer), 4 BADHOST, 5 RESETFAIL.
+ * is the plugin's S_* code: 0 OK, 1 BADCONFIG, 2 ACCESS (device did not answer), 3 INVAL, 4 BADHOST,
+ * 5 RESETFAIL, 8 OOPS. stonith(8) has no query of one node's power (`-S` is the device's status), so
+ * its fence is verified by other evidence only.
  */
+import type { SecretRef } from "../../config/schema";
 import { XenopsError } from "../../errors";
 import { plainWord } from "../argv";
 import { checkKey, checkValue, requireSecret } from "./params";
-import { type FenceAction, type FenceDriver, type FenceInvocation, REDACTED } from "./types";
+import {
+  type FenceAction,
+  type FenceDoctorInfo,
+  type FenceDriver,
+  type FenceExitCodes,
+  type FenceInvocation,
+  REDACTED,
+} from "./types";
 
 export interface StonithConfig {
   type: string;
   params: Record<string, string>;
-  secretParams: Record<string, unknown>;
+  secretParams: Record<string, SecretRef>;
+}
+
+/**
+ * `-S` answers with the S_* codes above (deviceOk reads 0 as answered); the reset is done on 0 only. No
+ * power status: powerStatus() is null.
+ */
+const EXIT_CODES: FenceExitCodes = { fence: [0], deviceCheck: [0, 1, 2, 3, 4, 5, 8], powerStatus: [] };
+
+/** The doctor's view of a stonith config (never throws). */
+export function stonithDoctor(config: StonithConfig): FenceDoctorInfo {
+  const p = config.params;
+  return {
+    program: "stonith",
+    uncovered(nodes) {
+      const list = `${p.hostlist ?? ""} ${p.hostname ?? ""} ${p.host ?? ""}`.split(/[\s,]+/);
+      const missing = p.hostlist || p.hostname || p.host ? nodes.filter((x) => !list.includes(x)) : [];
+      return missing.length ? `the stonith hostlist does not name ${missing.join(", ")}` : null;
+    },
+    fix: (nodes) =>
+      `install cluster-glue (stonith) on every node; in the inventory: toolstack.fence.params.hostlist: "${nodes.join(" ")}"`,
+    // heartbeat's apcsmart plugin takes its serial device as the first stonith_host parameter.
+    haCfDevice: config.type === "apcsmart" ? "apcsmart /dev/ttyS0" : config.type,
+  };
 }
 
 export function stonithDriver(config: StonithConfig): FenceDriver {
@@ -30,6 +63,7 @@ export function stonithDriver(config: StonithConfig): FenceDriver {
     ([k, v]) => [checkKey(k, "stonith"), checkValue(v, "stonith")] as const,
   );
   const secretNames = Object.keys(config.secretParams).map((k) => checkKey(k, "stonith"));
+  const secrets: Record<string, SecretRef> = { ...config.secretParams };
   const viaFile = secretNames.length > 0;
 
   /** The -F line: values in the plugin's order; only the last may contain blanks. */
@@ -71,8 +105,12 @@ export function stonithDriver(config: StonithConfig): FenceDriver {
   return {
     method: "stonith",
     label: `heartbeat stonith (${type})`,
+    secrets,
     secretNames,
     needsParamOrder: viaFile,
+    paramOrderUnreadable: viaFile
+      ? "the stonith plugin's parameter order could not be read (stonith -t TYPE -n)"
+      : null,
     paramOrderQuery: () => (viaFile ? ["stonith", "-t", type, "-n"] : null),
     parseParamOrder: (stdout) => stdout.split(/\s+/).filter((n) => n !== ""),
     fence(target, action: FenceAction, order) {
@@ -88,6 +126,7 @@ export function stonithDriver(config: StonithConfig): FenceDriver {
       return viaStdin(["-S"], order);
     },
     powerStatus: () => null,
+    exitCodes: EXIT_CODES,
     deviceOk: (exitCode) => exitCode === 0,
     parsePowerStatus: () => "unknown",
   };

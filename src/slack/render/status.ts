@@ -5,6 +5,7 @@
  * messages for its thread and a plain-text version for a file upload.
  */
 import type { Block, OutboundMessage } from "../../app/types";
+import { truncate } from "../../message/text";
 import type {
   ClusterState,
   ClusterWarning,
@@ -52,10 +53,6 @@ const MAX_NAMES = 8;
 const SUMMARY_WARNING_SECTIONS = 2;
 
 // ---- small formatting helpers ----
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
-}
 
 function unknown(err: PartError | null): string {
   if (!err) return "unknown (not reported)";

@@ -3,15 +3,12 @@
  * `[Label]` so a console user sees what Slack would offer.
  */
 import type { Block, OutboundMessage, TextObject } from "../../app/types";
+import { mrkdwnToPlain } from "../../message/mrkdwn";
+import { escapeMrkdwn, unescapeMrkdwn, utcTime } from "../../message/text";
 
-/** Slack's three control characters; everything user- or node-supplied goes through this. */
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
-export function unescapeMrkdwn(text: string): string {
-  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
-}
+// Escaping and mrkdwn reading live with the other message text helpers; Slack-side code keeps
+// importing them from here.
+export { escapeMrkdwn, mrkdwnToPlain, unescapeMrkdwn };
 
 /** A mrkdwn code block; a stray ``` in the content would end the block early, so it is defused. */
 export function codeBlock(lines: readonly string[]): string {
@@ -22,43 +19,7 @@ export function codeBlock(lines: readonly string[]): string {
 export function slackDate(iso: string): string {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return escapeMrkdwn(iso);
-  const fallback = new Date(ms)
-    .toISOString()
-    .replace("T", " ")
-    .replace(/\.\d+Z$/, " UTC");
-  return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time_secs}|${fallback}>`;
-}
-
-function inlineToPlain(text: string): string {
-  return unescapeMrkdwn(
-    text
-      .replace(/<!date\^[^|>]*\|([^>]*)>/g, "$1")
-      .replace(/<(?:https?|mailto):[^|>]*\|([^>]*)>/g, "$1")
-      .replace(/<((?:https?|mailto):[^>]*)>/g, "$1")
-      .replace(/<@([A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, name?: string) => `@${name ?? id}`)
-      .replace(/<#([A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, name?: string) => `#${name ?? id}`)
-      .replace(/<!subteam\^([A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, name?: string) => name ?? `@${id}`)
-      .replace(/<!(here|channel|everyone)>/g, "@$1")
-      .replace(/(^|[\s(])\*([^*\n]+)\*(?=$|[\s).,:;!?])/gm, "$1$2")
-      .replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,:;!?])/gm, "$1$2"),
-  );
-}
-
-/** mrkdwn → plain text: code fences dropped (content kept verbatim), links and dates to their labels. */
-export function mrkdwnToPlain(text: string): string {
-  const parts = text.split("```");
-  const last = parts.length - 1;
-  return parts
-    .map((part, i) => {
-      if (i % 2 === 1) return unescapeMrkdwn(part.replace(/^\n/, "").replace(/\n$/, ""));
-      // The newline next to a fence belongs to the fence, not to the surrounding text.
-      let outside = part;
-      if (i > 0) outside = outside.replace(/^\n/, "");
-      if (i < last) outside = outside.replace(/\n$/, "");
-      return inlineToPlain(outside);
-    })
-    .filter((part, i) => i % 2 === 1 || part !== "")
-    .join("\n");
+  return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time_secs}|${utcTime(ms)}>`;
 }
 
 function textOf(t: TextObject): string {

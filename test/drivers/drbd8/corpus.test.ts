@@ -3,24 +3,23 @@
  * when it is present. Each file is either a proc-drbd capture or listed as excluded with the reason;
  * a new, unclassified file fails the test so that someone decides.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { parseProcDrbd, toResourceStates } from "../../../src/drivers/drbd8/parse-proc-drbd";
 import { ParseError } from "../../../src/errors";
 import { DrbdResourceState } from "../../../src/model/schema";
-import { sharedFixturesDir } from "../../support/fixtures";
+import { describeSharedCorpus, sharedCorpusDir } from "../../support/fixtures";
 
 const EXCLUDED: Record<string, string> = {
   "drbdsetup-show-8.0-ganeti.txt": "`drbdsetup show` prints configuration, not state; not a supported kind",
   "drbdsetup-show-8.4-ganeti.txt": "`drbdsetup show` prints configuration, not state; not a supported kind",
 };
 
-const shared = sharedFixturesDir();
-const dir = shared === null ? null : path.join(shared, "drbd8");
-const files = dir === null ? [] : readdirSync(dir).filter((f) => f.endsWith(".txt"));
+const dir = sharedCorpusDir("drbd8");
+const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".txt")) : [];
 
-describe.skipIf(dir === null)("shared DRBD 8 fixture corpus", () => {
+describeSharedCorpus("drbd8")("shared DRBD 8 fixture corpus", () => {
   it("has files to check", () => {
     expect(files.length).toBeGreaterThan(0);
   });

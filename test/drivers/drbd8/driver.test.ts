@@ -6,8 +6,8 @@ import { readFixture } from "../../support/fixtures";
 
 function fakeRunner(
   answer: string | Error,
-): CommandRunner & { calls: { argv: readonly string[]; options?: RunOptions }[] } {
-  const calls: { argv: readonly string[]; options?: RunOptions }[] = [];
+): CommandRunner & { calls: { argv: readonly string[]; options: RunOptions | undefined }[] } {
+  const calls: { argv: readonly string[]; options: RunOptions | undefined }[] = [];
   return {
     node: "xen1",
     calls,

@@ -1,19 +1,18 @@
 /**
  * The shared DRBD 9 corpus (/work/shared/fixtures/drbd9, GPL: read in place, never copied). Every
- * file is either parsed with exact expectations or excluded with the reason. Skipped when the
- * shared directory is absent.
+ * file is either parsed with exact expectations or excluded with the reason. Without the shared
+ * directory: skipped with the reason printed, or failing under CI.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { type Events2StreamResult, parseEvents2Line, parseEvents2Stream } from "../../../src/drivers/drbd9";
 import { ParseError } from "../../../src/errors";
 import { DrbdResourceState } from "../../../src/model/schema";
+import { describeSharedCorpus, sharedCorpusDir } from "../../support/fixtures";
 import { type CommandBlock, splitCommandTranscript } from "../../support/transcript";
-import { REPO_ROOT } from "./helpers";
 
-const SHARED = path.resolve(REPO_ROOT, "../shared/fixtures");
-const DIR = path.join(SHARED, "drbd9");
+const DIR = sharedCorpusDir("drbd9");
 
 const EXCLUDED: Record<string, string> = {
   "events-prerelease-2013-seq-numbered-log.txt":
@@ -190,7 +189,7 @@ const EXPECTED: Record<string, Check> = {
   },
 };
 
-describe.skipIf(!existsSync(DIR))("shared DRBD 9 corpus", () => {
+describeSharedCorpus("drbd9")("shared DRBD 9 corpus", () => {
   const files = existsSync(DIR) ? readdirSync(DIR).sort() : [];
 
   it("covers every file: parsed with expectations, or excluded with a reason", () => {

@@ -2,18 +2,18 @@
  * The shared HA corpus (/work/shared/fixtures/ha; mostly GPL, read in place, never copied). Every
  * file is parsed with exact expectations (crm-mon-xml; the XML blocks of the CTS transcripts) or
  * excluded with the reason. There is no cl_status sample in the corpus (SOURCES.md "Known gaps"):
- * the cl-status kind is covered by the hand-written fixtures only. Skipped when the shared
- * directory is absent.
+ * the cl-status kind is covered by the hand-written fixtures only. Without the shared directory:
+ * skipped with the reason printed, or failing under CI.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { type CrmMon, crmMonToHaView, parseCrmMonXml } from "../../../src/drivers/pacemaker";
 import { HaView } from "../../../src/model/schema";
+import { describeSharedCorpus, sharedCorpusDir } from "../../support/fixtures";
 import { extractXml, splitCtsTranscript } from "../../support/transcript";
-import { REPO_ROOT } from "../drbd9/helpers";
 
-const DIR = path.resolve(REPO_ROOT, "../shared/fixtures/ha");
+const DIR = sharedCorpusDir("ha");
 
 const TEXT =
   "crm_mon text output: not a supported kind (only crm_mon XML is parsed; text is for humans and changes between releases)";
@@ -257,7 +257,7 @@ const CTS_FILES: Record<string, { tests: number; xml: number; check: (views: Map
     },
   };
 
-describe.skipIf(!existsSync(DIR))("shared HA corpus", () => {
+describeSharedCorpus("ha")("shared HA corpus", () => {
   const files = existsSync(DIR) ? readdirSync(DIR).sort() : [];
 
   it("covers every file: parsed with expectations, or excluded with a reason", () => {

@@ -3,14 +3,14 @@
  * is present. Each file is either parsed by a supported kind or listed as excluded with the reason;
  * a new, unclassified file fails the test so that someone decides.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { parseXenInfo } from "../../../src/drivers/xen/parse-info";
 import { parseXenList, type XenListKind } from "../../../src/drivers/xen/parse-list";
 import { ParseError } from "../../../src/errors";
 import { Domain, XenInfo } from "../../../src/model/schema";
-import { sharedFixturesDir } from "../../support/fixtures";
+import { describeSharedCorpus, sharedCorpusDir } from "../../support/fixtures";
 
 const EXCLUDED: Record<string, string> = {
   "xm-list-long-4.0.1-sexpr.txt": "`xm list --long` S-expression, not the list table",
@@ -31,11 +31,10 @@ function kindsOf(file: string): (XenListKind | "xen-info")[] | null {
   return null;
 }
 
-const shared = sharedFixturesDir();
-const dir = shared === null ? null : path.join(shared, "xen");
-const files = dir === null ? [] : readdirSync(dir).filter((f) => f.endsWith(".txt"));
+const dir = sharedCorpusDir("xen");
+const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".txt")) : [];
 
-describe.skipIf(dir === null)("shared Xen fixture corpus", () => {
+describeSharedCorpus("xen")("shared Xen fixture corpus", () => {
   it("has files to check", () => {
     expect(files.length).toBeGreaterThan(0);
   });
