@@ -92,6 +92,8 @@ export default defineConfig({
       include: ["src/**/*.ts", "commands/**/*.ts", "jobs/**/*.ts"],
       reporter: ["text-summary", "json-summary", "html"],
       reportsDirectory: "coverage",
+      // The report is worth reading when a test failed too; the floor still applies.
+      reportOnFailure: true,
     },
     projects: [
       {

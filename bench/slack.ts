@@ -27,7 +27,7 @@ import {
 } from "../support/slack-harness";
 import { unitLaunch } from "./deployed";
 import type { ProcConfig } from "./proc-runtime";
-import { startSimProcess } from "./support/sim-client";
+import { processCpuMs, startSimProcess } from "./support/sim-client";
 import { fmt, median, percentile, say, sleep, table, verdict, within } from "./util";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -281,6 +281,8 @@ export interface AckResult {
   latencies: number[];
   wallMs: number;
   failures: number;
+  /** CPU time (user + system) the bot process spent during the burst, per request. */
+  botCpuMsPerRequest: number;
 }
 
 export async function ackBench(opts: {
@@ -339,6 +341,7 @@ export async function ackBench(opts: {
       { verb: "help" as const, label: "help burst (no enqueue)" },
     ];
     for (const burst of bursts) {
+      const cpu0 = processCpuMs(bot.pid);
       const t = performance.now();
       const all = await within(
         60_000,
@@ -352,6 +355,7 @@ export async function ackBench(opts: {
         latencies: all.map((r) => r.ms),
         wallMs: performance.now() - t,
         failures: all.filter((r) => !r.ok).length,
+        botCpuMsPerRequest: (processCpuMs(bot.pid) - cpu0) / all.length,
       });
       await sleep(300);
     }
@@ -381,7 +385,7 @@ export async function ackBench(opts: {
 export function printAckTable(results: readonly AckResult[]): string[] {
   say(
     table(
-      ["run", "requests", "p50 ms", "p99 ms", "max ms", "burst wall ms", "failed"],
+      ["run", "requests", "p50 ms", "p99 ms", "max ms", "burst wall ms", "failed", "bot CPU ms/request"],
       results.map((r) => [
         r.label,
         String(r.n),
@@ -390,6 +394,7 @@ export function printAckTable(results: readonly AckResult[]): string[] {
         fmt(Math.max(...r.latencies)),
         fmt(r.wallMs, 0),
         String(r.failures),
+        fmt(r.botCpuMsPerRequest, 2),
       ]),
     ),
   );

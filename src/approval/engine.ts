@@ -703,17 +703,21 @@ export class ApprovalEngine {
   }
 
   /**
-   * The decision script, durably. When a replica did not confirm it, it is run again (a failover may
-   * have taken it away, or not): a retry that finds this very click's decision already there answers as
-   * the first run would have, so the click is neither lost nor refused, and its winner still enqueues.
+   * The decision script, durably. When a replica did not confirm it, or the connection dropped before its
+   * reply, it is run again with backoff (a failover may have taken it away, or not), for as long as the
+   * client's retry budget allows (clicks are acknowledged to Slack before this runs): a retry that finds
+   * this very click's decision already there answers as the first run would have, so the click is neither
+   * lost nor refused, and its winner still enqueues.
    */
   private async decideDurably(
     id: string,
     userId: string,
     decision: Decision,
   ): Promise<[string, string?, number?]> {
-    const run = () =>
-      durably(this.redis, () =>
+    let resent = false;
+    const reply = (await durablyRetried(
+      this.redis,
+      () =>
         this.redis.eval(
           DECIDE_SCRIPT,
           4,
@@ -726,30 +730,23 @@ export class ApprovalEngine {
           decision,
           this.nowArg(),
         ),
-      ) as Promise<[string, string?, number?]>;
-    for (let attempt = 1; ; attempt++) {
-      let reply: [string, string?, number?];
-      try {
-        reply = await run();
-      } catch (err) {
-        if (attempt >= 3 || !(err instanceof XenopsError && err.code === "redis_not_durable")) throw err;
+      (err, attempt) => {
+        resent = true;
         this.log.warn(
           { approvalId: id, err, attempt },
           "decision not confirmed by a replica: running it again",
         );
-        continue;
-      }
-      if (attempt === 1) return reply;
-      const now = await this.get(id);
-      if (reply[0] === "duplicate" && now?.status === "pending")
-        return ["recorded", "", now.approvedBy.length];
-      if (reply[0] === "decided" && now) {
-        if (decision === "approve" && now.status === "approved" && now.approvedBy.at(-1) === userId)
-          return ["approved", "", now.approvedBy.length];
-        if (decision === "deny" && now.status === "denied" && now.deniedBy === userId) return ["denied", ""];
-      }
-      return reply;
+      },
+    )) as [string, string?, number?];
+    if (!resent) return reply;
+    const now = await this.get(id);
+    if (reply[0] === "duplicate" && now?.status === "pending") return ["recorded", "", now.approvedBy.length];
+    if (reply[0] === "decided" && now) {
+      if (decision === "approve" && now.status === "approved" && now.approvedBy.at(-1) === userId)
+        return ["approved", "", now.approvedBy.length];
+      if (decision === "deny" && now.status === "denied" && now.deniedBy === userId) return ["denied", ""];
     }
+    return reply;
   }
 
   private expiredReason(record: ApprovalRecord): string {

@@ -561,7 +561,9 @@ export function happenings(cluster: ClusterConfig, prev: Facts | null, next: Fac
   }
   const known = new Set(prev.fences.map((f) => f.key));
   for (const f of next.fences) {
-    if (known.has(f.key)) continue;
+    // A fence still under way (crm_mon shows it `pending` while the fencer runs, e.g. during the UPS's
+    // grace delay) is neither: its outcome is a new history entry, told when it appears.
+    if (known.has(f.key) || f.status === "pending") continue;
     const ok = f.status === "success";
     out.push(
       happening(next, {

@@ -74,8 +74,16 @@ export interface HaLogEpisode {
   resources: string[];
   /** Raw lines, oldest first (the first and the latest ones when there are many). */
   lines: string[];
-  /** Happenings already posted for it. */
-  reported: { stonithFailed?: boolean; takeover?: boolean };
+  /**
+   * Happenings already posted for it. A takeover heartbeat logged as complete is due, and told at the
+   * end of the pass once its guests are seen on the survivor, or a pass later whatever is seen.
+   */
+  reported: {
+    stonithFailed?: boolean;
+    takeover?: boolean;
+    takeoverDue?: boolean;
+    takeoverSettling?: boolean;
+  };
 }
 
 /** heartbeat's auto_failback of `home`'s groups by `holder`. */
@@ -86,6 +94,13 @@ export interface HaFailbackEpisode {
   resources: string[];
   lines: string[];
   done: boolean;
+  /**
+   * Posted. A finished failback waits for its home node to be read (its guests known, not "not
+   * there"), and stays until the home's own log has been read too, so its lines add to it.
+   */
+  reported?: boolean;
+  /** The home node was read once after it finished without all its guests there yet. */
+  settling?: boolean;
 }
 
 export interface HaLogMemory {

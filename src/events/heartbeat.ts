@@ -304,8 +304,9 @@ function replayLine(s: Step, observer: string, raw: string, silent: boolean): vo
       keep(ep.lines, raw);
       if (ep.takeover === "complete") return;
       ep.takeover = "complete";
-      if (!ep.reported.takeover && !silent) s.deferred.push(() => takeoverEvent(s, ep));
-      ep.reported.takeover = true;
+      // Told at the end of the pass (see applyHaLogs); a first read replays it silently.
+      if (!ep.reported.takeover && !silent) ep.reported.takeoverDue = true;
+      else ep.reported.takeover = true;
       return;
     }
     case "standby_start": {
@@ -342,7 +343,8 @@ function replayLine(s: Step, observer: string, raw: string, silent: boolean): vo
       if (!fb || fb.done) return;
       keep(fb.lines, `${observer}: ${raw}`);
       fb.done = true;
-      if (!silent) s.deferred.push(() => failbackEvent(s, fb));
+      // Posted at the end of the pass, once its home node has been read (see applyHaLogs).
+      if (silent) fb.reported = true;
       return;
     }
     case "both_own": {
@@ -400,10 +402,46 @@ export function applyHaLogs(
       for (const g of takenOver(cluster, next, ep)) explained.add(g);
   for (const fb of Object.values(mem.failbacks))
     for (const g of guestsOfResources(cluster, fb.resources)) explained.add(g);
-  // A node that is back ends its episode; a failback that is over has been told.
+  // A takeover is told once its guests are seen on the survivor: the survivor's domains may have been
+  // listed a moment before heartbeat logged the end (real timing), so a guest not there yet gets one
+  // more pass before the takeover says it does not run there.
+  for (const ep of Object.values(mem.episodes)) {
+    if (!ep.reported.takeoverDue || ep.reported.takeover) continue;
+    const running = next.nodes[ep.observer]?.guests;
+    const arrived = running != null && takenOver(cluster, next, ep).every((g) => running.includes(g));
+    if (arrived || ep.reported.takeoverSettling) {
+      s.events.push(takeoverEvent(s, ep));
+      ep.reported.takeover = true;
+    } else ep.reported.takeoverSettling = true;
+  }
+  // A node that is back ends its episode (once its takeover is told); a failback that is over has
+  // been told.
   for (const [dead, ep] of Object.entries(mem.episodes))
-    if (nodeHealthy(next.nodes[dead]) && ep.takeover !== "started") delete mem.episodes[dead];
-  for (const [home, fb] of Object.entries(mem.failbacks)) if (fb.done) delete mem.failbacks[home];
+    if (
+      nodeHealthy(next.nodes[dead]) &&
+      ep.takeover !== "started" &&
+      !(ep.reported.takeoverDue && !ep.reported.takeover)
+    )
+      delete mem.episodes[dead];
+  // A failback is told once its home node answered: before that its guests are unknown there, not
+  // missing (with real timing the holder's "completed" line can be read while the home node's SSH
+  // is still coming back). It is dropped once the home's own log was read too: its lines about the
+  // same failback must not open a second one.
+  const readNow = new Set(reads.filter((l) => l.lines !== null).map((l) => l.node));
+  for (const [home, fb] of Object.entries(mem.failbacks)) {
+    if (!fb.done) continue;
+    const there = next.nodes[home]?.guests;
+    if (!fb.reported && there != null) {
+      // The home's domains may have been listed a moment before the holder logged the end: one more
+      // pass before saying a guest is not there.
+      const arrived = guestsOfResources(cluster, fb.resources).every((g) => there.includes(g));
+      if (arrived || fb.settling) {
+        s.events.push(failbackEvent(s, fb));
+        fb.reported = true;
+      } else fb.settling = true;
+    }
+    if (fb.reported && readNow.has(home)) delete mem.failbacks[home];
+  }
   return { events: s.events, explained };
 }
 

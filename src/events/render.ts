@@ -11,7 +11,6 @@ import {
   type DocBlock,
   type DocButton,
   date,
-  fromBlocks,
   type Inline,
   joinAll,
   type MessageDocument,
@@ -223,7 +222,7 @@ export function incidentDocument(
       buttons: incidentButtons(view.id, view.cluster, e.actions),
     });
   // Acknowledge / Snooze and who did it (src/paging/render.ts).
-  blocks.push(...fromBlocks(oncallBlocks(view, inventory)));
+  blocks.push(...oncallBlocks(view, inventory));
   const page = view.paged && !resolved && mentions.length > 0 ? [...mentions, " "] : [];
   return {
     summary: [...page, `${resolved ? "RESOLVED" : sev}: `, view.cluster, ": ", e.title],

@@ -11,8 +11,8 @@ import { Authorizer } from "../core/authz";
 import type { JobAdmin, JobListState, JobSummary } from "../core/job-admin";
 import type { ActionHandler } from "../core/router";
 import type { Logger } from "../log";
+import { escapeMrkdwn, userMention } from "../message/text";
 import type { JobQueues } from "../queue/queues";
-import { escapeMrkdwn } from "../slack/render/text";
 import { CANCEL_ACTION_ID, renderJobCard } from "./card";
 import type { CardStore } from "./card-store";
 import { cancelReason, pointOfNoReturnOf } from "./control";
@@ -142,7 +142,7 @@ export function createJobAdmin(deps: JobAdminDeps): JobAdmin {
           error: { code: "forbidden", message: "only the requester, approvers and admins may cancel" },
         });
         return {
-          text: `Only the requester${owner ? ` (<@${owner}>)` : ""}, approvers and admins may cancel ${label}.`,
+          text: `Only the requester${owner ? ` (${userMention(owner)})` : ""}, approvers and admins may cancel ${label}.`,
         };
       }
       const state = await job.getState();

@@ -9,10 +9,15 @@
  * The announcer claims with HSETNX before posting; a worker that starts first claims it instead and posts
  * its own, so a job never gets two cards unless an announcer is slower than `adoptTimeoutMs`, in which case
  * the late queued card is marked as superseded.
+ *
+ * On Sentinel the claims and the message refs are confirmed by a replica (WAIT, see `durably`): a ref a
+ * failover took away would leave the queued card saying "queued" forever while the worker posts another.
+ * The ref writes give the same result however often they run, so they are sent again until confirmed.
  */
 import type { Redis } from "ioredis";
 import type { MessageRef } from "../app/types";
 import { xenopsKeys } from "../queue/names";
+import { durably, durablyRetried } from "../queue/redis";
 
 export type WorkerClaim =
   /** Post a new message (and report it with `setRef`). */
@@ -57,7 +62,8 @@ export class RedisCardStore implements CardStore {
 
   async claimForAnnounce(jobId: string): Promise<boolean> {
     const key = this.key(jobId);
-    const claimed = (await this.redis.hsetnx(key, "owner", "announcer")) === 1;
+    // Not sent again: a claim a failover took away only means the worker posts the card instead.
+    const claimed = (await durably(this.redis, () => this.redis.hsetnx(key, "owner", "announcer"))) === 1;
     if (claimed) await this.redis.expire(key, TTL_SECONDS);
     return claimed;
   }
@@ -66,14 +72,16 @@ export class RedisCardStore implements CardStore {
     const key = this.key(jobId);
     const owner = await this.redis.hget(key, "owner");
     if (owner !== "announcer") return false;
-    if (ref) await this.redis.hset(key, "channel", ref.channel, "ts", ref.ts);
-    else await this.redis.hset(key, "failed", "1");
+    await durablyRetried(this.redis, () =>
+      ref ? this.redis.hset(key, "channel", ref.channel, "ts", ref.ts) : this.redis.hset(key, "failed", "1"),
+    );
     return true;
   }
 
   async claimForWorker(jobId: string): Promise<WorkerClaim> {
     const key = this.key(jobId);
-    if ((await this.redis.hsetnx(key, "owner", "worker")) === 1) {
+    // Sent again while unconfirmed: a resend that finds its own first attempt there ends as "own" below.
+    if ((await durablyRetried(this.redis, () => this.redis.hsetnx(key, "owner", "worker"))) === 1) {
       await this.redis.expire(key, TTL_SECONDS);
       return { kind: "own" };
     }
@@ -85,12 +93,14 @@ export class RedisCardStore implements CardStore {
   }
 
   async takeOver(jobId: string): Promise<void> {
-    await this.redis.hset(this.key(jobId), "owner", "worker");
+    await durablyRetried(this.redis, () => this.redis.hset(this.key(jobId), "owner", "worker"));
   }
 
   async setRef(jobId: string, ref: MessageRef): Promise<void> {
     const key = this.key(jobId);
-    await this.redis.hset(key, "owner", "worker", "channel", ref.channel, "ts", ref.ts);
+    await durablyRetried(this.redis, () =>
+      this.redis.hset(key, "owner", "worker", "channel", ref.channel, "ts", ref.ts),
+    );
     await this.redis.expire(key, TTL_SECONDS);
   }
 

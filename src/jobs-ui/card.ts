@@ -24,7 +24,7 @@ import {
   type DocBlock,
   em,
   emoji,
-  fromBlocks,
+  fromBlock,
   type Inline,
   type MessageDocument,
   markup,
@@ -61,13 +61,20 @@ export interface CardState {
   /** mrkdwn: how it ended. */
   summary: string | null;
   /** Job-specific blocks between the status and the output. */
-  body: Block[];
+  body: DocBlock[];
   /** mrkdwn notes shown as context lines (point of no return, alerts). */
   notes: string[];
   /** Every output line so far (bounded); the card shows the tail. */
   output: string[];
   pointOfNoReturn: string | null;
   cancelledBy: string | null;
+}
+
+/** Job-specific blocks: document blocks, or Block Kit from a caller that still builds it. */
+export type CardBody = readonly (DocBlock | Block)[];
+
+function docBlocks(body: CardBody): DocBlock[] {
+  return body.map((b) => ("kind" in b ? b : fromBlock(b)));
 }
 
 export interface RenderOptions {
@@ -179,7 +186,7 @@ export function jobCardDocument(s: CardState, options: RenderOptions = {}): Mess
       buttons: [{ label: "Cancel", actionId: CANCEL_ACTION_ID, value: s.jobId, style: "danger" }],
     });
   const room = MAX_BLOCKS - blocks.length - tailBlocks.length;
-  blocks.push(...fromBlocks(s.body.slice(0, Math.max(0, room))), ...tailBlocks);
+  blocks.push(...s.body.slice(0, Math.max(0, room)), ...tailBlocks);
   return {
     summary: [s.title, ` (${jobLabel(s)}): `, ...statusParts(s, now, true)],
     blocks,
@@ -233,7 +240,7 @@ export interface FinishOptions {
    */
   message?: OutboundMessage;
   /** Job-specific blocks for the final card. */
-  body?: Block[];
+  body?: CardBody;
 }
 
 export class JobCard {
@@ -324,8 +331,8 @@ export class JobCard {
   }
 
   /** Job-specific blocks (replaced as a whole). */
-  body(blocks: Block[]): this {
-    this.state.body = blocks;
+  body(blocks: CardBody): this {
+    this.state.body = docBlocks(blocks);
     return this.changed();
   }
 
@@ -387,7 +394,7 @@ export class JobCard {
     this.state.phase = FINAL.has(phase) ? phase : "done";
     this.state.summary = summary;
     this.state.endedAt = this.now();
-    if (options.body) this.state.body = options.body;
+    if (options.body) this.state.body = docBlocks(options.body);
     if (options.message) this.finalMessage = this.withFooter(options.message);
     this.dirty = true;
     const ref = await this.refReady;

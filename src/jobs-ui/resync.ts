@@ -2,8 +2,17 @@
  * The DRBD resync watch's view of a resource: what each node reports (normalized DrbdResourceState, so
  * DRBD 8 and 9 read the same), classified, and rendered as the blocks of its card.
  */
-import type { Block } from "../app/types";
-import { escapeMrkdwn, formatDuration, formatKiB, formatRate, progressBar } from "../message/text";
+import {
+  code,
+  context,
+  type DocBlock,
+  emoji,
+  type Inline,
+  joinAll,
+  section,
+  strong,
+} from "../message/document";
+import { formatDuration, formatKiB, formatRate, progressBar } from "../message/text";
 import type { DrbdPeer, DrbdResourceState } from "../model/schema";
 
 /** What one node said about the resource. */
@@ -164,33 +173,29 @@ function arrow(line: PeerLine): string {
 }
 
 /** One section per node side: states, then bar, percent, speed, ETA and out-of-sync amount. */
-export function renderResyncBlocks(view: ResyncView, extra: { speedKiBps?: number | null } = {}): Block[] {
-  const blocks: Block[] = [];
+export function renderResyncBlocks(view: ResyncView, extra: { speedKiBps?: number | null } = {}): DocBlock[] {
+  const blocks: DocBlock[] = [];
   for (const l of view.lines) {
-    const head = `*${escapeMrkdwn(l.node)}* ${escapeMrkdwn(l.role)} · ${escapeMrkdwn(l.disk)} ${arrow(l)} *${escapeMrkdwn(l.peer)}* ${escapeMrkdwn(l.peerRole)} · ${escapeMrkdwn(l.peerDisk)}`;
-    const state =
-      l.connection === "Connected"
-        ? escapeMrkdwn(l.replication ?? "Connected")
-        : `:warning: ${escapeMrkdwn(l.connection)}`;
-    const facts: string[] = [];
+    const head: Inline[] = [
+      strong(l.node),
+      ` ${l.role} · ${l.disk} ${arrow(l)} `,
+      strong(l.peer),
+      ` ${l.peerRole} · ${l.peerDisk}`,
+    ];
+    const state: Inline[] =
+      l.connection === "Connected" ? [l.replication ?? "Connected"] : [emoji("warning"), " ", l.connection];
+    const facts: Inline[][] = [];
     if (l.percent !== null) {
       const speed = l.speedKiBps ?? extra.speedKiBps ?? null;
-      facts.push(`\`${progressBar(l.percent)} ${l.percent.toFixed(1).padStart(5)}%\``);
-      if (speed !== null) facts.push(formatRate(speed));
-      if (l.etaSec !== null) facts.push(`ETA ${formatDuration(l.etaSec * 1000)}`);
+      facts.push([code(`${progressBar(l.percent)} ${l.percent.toFixed(1).padStart(5)}%`)]);
+      if (speed !== null) facts.push([formatRate(speed)]);
+      if (l.etaSec !== null) facts.push([`ETA ${formatDuration(l.etaSec * 1000)}`]);
     }
     if (l.oosKiB !== null)
-      facts.push(l.oosKiB > 0 ? `${formatKiB(l.oosKiB)} out of sync` : "nothing out of sync");
-    blocks.push({
-      type: "section",
-      text: { type: "mrkdwn", text: `${head} · ${state}${facts.length ? `\n${facts.join(" · ")}` : ""}` },
-    });
+      facts.push([l.oosKiB > 0 ? `${formatKiB(l.oosKiB)} out of sync` : "nothing out of sync"]);
+    blocks.push(section(...head, " · ", ...state, ...(facts.length ? ["\n", ...joinAll(facts, " · ")] : [])));
   }
-  for (const m of view.missing)
-    blocks.push({
-      type: "context",
-      elements: [{ type: "mrkdwn", text: `*${escapeMrkdwn(m.node)}*: ${escapeMrkdwn(m.why.slice(0, 300))}` }],
-    });
+  for (const m of view.missing) blocks.push(context(strong(m.node), ": ", m.why.slice(0, 300)));
   return blocks;
 }
 

@@ -24,7 +24,7 @@ import type { ActionPlan } from "../approval/types";
 import type { ClusterConfig } from "../config/schema";
 import { XenopsError } from "../errors";
 import type { Logger } from "../log";
-import { closeConnection, createRedisConnection, durableMark, durably, durablyRetried } from "../queue/redis";
+import { closeConnection, createRedisConnection, durably, durablyRetried } from "../queue/redis";
 
 /** `kind:scope`, e.g. guest:lab/internet, drbd:lab/internet, node:lab/ics1, fence:lab. */
 const KEY_PATTERN = /^[a-z][a-z_]*:[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/;
@@ -317,13 +317,11 @@ export class Lock {
     this.stopRenewal();
     this.onDone(this);
     await this.renewing;
-    const n = await this.redis.eval(RELEASE_SCRIPT, this.redisKeys.length, ...this.redisKeys, this.value);
-    // A release a failover takes away only keeps the keys until their TTL: waited for, never required.
-    await durableMark(this.redis)
-      .confirm()
-      .catch((err: unknown) =>
-        this.log?.warn({ keys: this.keys, err }, "lock release not confirmed by a replica"),
-      );
+    // Sent again while Redis cannot confirm it (a failover): a release lost, or refused, would keep the keys
+    // busy until their TTL. Deleting only what still holds this lock's value, it may run twice.
+    const n = await durablyRetried(this.redis, () =>
+      this.redis.eval(RELEASE_SCRIPT, this.redisKeys.length, ...this.redisKeys, this.value),
+    );
     return n === this.redisKeys.length && !this.lostFlag;
   }
 

@@ -119,7 +119,7 @@ export function fromBlocks(blocks: readonly Block[]): DocBlock[] {
   return blocks.map(fromBlock);
 }
 
-function fromBlock(b: Block): DocBlock {
+export function fromBlock(b: Block): DocBlock {
   const id = b.block_id !== undefined ? { id: b.block_id } : {};
   switch (b.type) {
     case "header":

@@ -286,6 +286,15 @@ function bundledDashboardUi(): string | undefined {
   return existsSync(join(dir, "dist", "index.ejs")) ? dir : undefined;
 }
 
+/**
+ * A CommonJS package's exports from a dynamic import: node gives its `module.exports` as `default` (and
+ * the names it detects besides), the split build (scripts/build.mjs) as `default` only.
+ */
+function commonJsExports<T extends object>(mod: T): T {
+  const cjs = (mod as { default?: unknown }).default;
+  return cjs !== null && typeof cjs === "object" ? (cjs as T) : mod;
+}
+
 async function createDashboard(
   options: DashboardOptions,
 ): Promise<{ handler: Handler; authorized: (header: string | undefined) => boolean }> {
@@ -293,9 +302,9 @@ async function createDashboard(
     throw new Error("the queue dashboard needs a username and a non-empty password");
   // Loaded only when a dashboard is configured: they pull in express.
   const [{ createBullBoard }, { BullMQAdapter }, { ExpressAdapter }] = await Promise.all([
-    import("@bull-board/api"),
-    import("@bull-board/api/bullMQAdapter"),
-    import("@bull-board/express"),
+    import("@bull-board/api").then(commonJsExports),
+    import("@bull-board/api/bullMQAdapter").then(commonJsExports),
+    import("@bull-board/express").then(commonJsExports),
   ]);
   const serverAdapter = new ExpressAdapter();
   const uiBasePath = bundledDashboardUi();

@@ -3,11 +3,17 @@
  * Acknowledge / Snooze buttons while it is open, critical and something re-pages (a paging service, a
  * re-notification or an escalation is configured). Pure, like the rest of the incident rendering.
  */
-import type { Block, ButtonElement } from "../app/types";
 import type { InventoryConfig } from "../config/schema";
 import type { IncidentView } from "../events/render";
-import { userMention } from "../message/text";
-import { slackDate } from "../slack/render/text";
+import {
+  context,
+  type DocBlock,
+  type DocButton,
+  date,
+  type Inline,
+  joinAll,
+  user,
+} from "../message/document";
 
 export const ONCALL_ACTION_PREFIX = "xenops:oncall:";
 
@@ -34,11 +40,10 @@ export function pageable(
   );
 }
 
-function button(view: IncidentView, text: string, b: OncallButton, primary: boolean): ButtonElement {
+function button(view: IncidentView, label: string, b: OncallButton, primary: boolean): DocButton {
   return {
-    type: "button",
-    text: { type: "plain_text", text },
-    action_id: `${ONCALL_ACTION_PREFIX}${b.a}${b.a === "snooze" ? b.h : ""}`,
+    label,
+    actionId: `${ONCALL_ACTION_PREFIX}${b.a}${b.a === "snooze" ? b.h : ""}`,
     value: JSON.stringify({ v: 1, i: view.id, c: view.cluster, ...b }),
     ...(primary ? { style: "primary" as const } : {}),
   };
@@ -47,22 +52,21 @@ function button(view: IncidentView, text: string, b: OncallButton, primary: bool
 export function oncallBlocks(
   view: IncidentView & { oncall?: OncallMark | null },
   inventory: Pick<InventoryConfig, "oncall"> & Partial<Pick<InventoryConfig, "clusters">>,
-): Block[] {
+): DocBlock[] {
   const mark = view.oncall ?? null;
   const resolved = view.status === "resolved";
-  const lines: string[] = [];
+  const lines: Inline[][] = [];
   if (mark?.ackedBy && mark.ackedAt)
-    lines.push(`✋ Acknowledged by ${userMention(mark.ackedBy)} ${slackDate(mark.ackedAt)}`);
+    lines.push(["✋ Acknowledged by ", user(mark.ackedBy), " ", date(mark.ackedAt)]);
   else if (mark?.snoozedBy && mark.snoozedUntil && !resolved)
-    lines.push(`💤 Snoozed by ${userMention(mark.snoozedBy)} until ${slackDate(mark.snoozedUntil)}`);
-  const blocks: Block[] = [];
-  if (lines.length > 0)
-    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: lines.join(" · ") }] });
+    lines.push(["💤 Snoozed by ", user(mark.snoozedBy), " until ", date(mark.snoozedUntil)]);
+  const blocks: DocBlock[] = [];
+  if (lines.length > 0) blocks.push(context(...joinAll(lines, " · ")));
   if (!resolved && view.severity === "critical" && !mark?.ackedBy && pageable(inventory, view.cluster))
     blocks.push({
-      type: "actions",
-      block_id: `xenops-oncall-${view.id}`,
-      elements: [
+      kind: "actions",
+      id: `xenops-oncall-${view.id}`,
+      buttons: [
         button(view, "Acknowledge", { a: "ack" }, true),
         button(view, "Snooze 1h", { a: "snooze", h: 1 }, false),
         button(view, "Snooze 4h", { a: "snooze", h: 4 }, false),

@@ -157,17 +157,28 @@ describe("AuditLog", () => {
   it("never forks the chain when a stalled writer outlives its lock", async () => {
     const prefix = uniquePrefix("stall");
     const file = join(dir, `${prefix}.jsonl`);
-    // Writer A's connection stalls 100 ms before its commit, longer than its 20 ms lock.
+    // Writer A's connection stalls before its commit until B has committed: longer than A's 20 ms lock,
+    // which expires in Redis meanwhile (B waits for that itself, polling the lock).
     const conn = createRedisConnection(testRedisUrl(), { role: "client" });
     cleanups.push(() => closeConnection(conn));
     let stalls = 0;
+    let aStalled!: () => void;
+    const stalled = new Promise<void>((r) => {
+      aStalled = r;
+    });
+    let releaseA!: () => void;
+    const released = new Promise<void>((r) => {
+      releaseA = r;
+    });
     const stalling = new Proxy(conn, {
       get(target, prop) {
         const value = Reflect.get(target, prop, target);
         if (prop !== "eval") return typeof value === "function" ? value.bind(target) : value;
         return async (...args: Parameters<Redis["eval"]>) => {
-          if (String(args[0]).includes("XADD") && stalls++ === 0)
-            await new Promise((r) => setTimeout(r, 100));
+          if (String(args[0]).includes("XADD") && stalls++ === 0) {
+            aStalled();
+            await released;
+          }
           return target.eval(...args);
         };
       },
@@ -177,8 +188,9 @@ describe("AuditLog", () => {
     const { log: b } = newLog("b", { prefix, file });
 
     const fromA = a.append({ kind: "system", actor: "system", command: "from A" });
-    await new Promise((r) => setTimeout(r, 40));
+    await stalled;
     const fromB = await b.append({ kind: "system", actor: "system", command: "from B" });
+    releaseA();
     const late = await fromA;
 
     // B took the expired lock and committed first; A's compare-and-set failed and A rebuilt on B's record.

@@ -78,8 +78,9 @@ describe("examples/drbd-watch.txt in the lab console", () => {
     expect(last).toMatch(
       /:white_check_mark: Done in .*: internet is Connected and UpToDate\/UpToDate, nothing out of sync/,
     );
-    const edits = v1.slice(1).map((v) => v.at);
-    for (let i = 1; i < edits.length; i++) expect(edits[i]! - edits[i - 1]!).toBeGreaterThanOrEqual(2_950);
+    // Few edits for an 8 s resync (the 3 s spacing itself is asserted on test time in
+    // test/jobs/drbd-watch.test.ts; a slow machine only makes fewer edits).
+    const edits = v1.slice(1);
     expect(edits.length).toBeLessThanOrEqual(4);
 
     // Job 2: refused for another operator, cancelled by its requester.

@@ -18,6 +18,7 @@ import { createDeps } from "../../src/deps";
 import { labDirectives } from "../../src/lab/directives";
 import { startLab } from "../../src/lab/lab";
 import { silentLogger } from "../../src/log";
+import { formCoreOf } from "../../src/runtime";
 import { referenceLab } from "../../src/sim";
 import { withoutHaGuests } from "../operations/harness";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
@@ -27,6 +28,7 @@ const SCRIPT = `
 !sim nodeDown ics2
 !sleep 7
 UOPER1: click Fence ics2
+UOPER1: submit
 !wait
 UAPPROVER1: click Approve
 UAPPROVER2: click Approve
@@ -36,6 +38,7 @@ UAPPROVER1: /xen attest-off ics2
 UAPPROVER2: /xen approve {approval} ics2
 !wait
 UOPER1: click Start its guests on ics1
+UOPER1: submit
 !wait
 UAPPROVER1: click Approve
 !wait
@@ -44,6 +47,7 @@ UAPPROVER1: click Approve
 !sim splitBrain internet
 !sleep 3
 UAPPROVER1: click Keep ics1's data
+UAPPROVER1: submit confirm=ics2/internet
 !wait
 UAPPROVER2: /xen approve {approval} ics2/internet
 !wait
@@ -108,6 +112,8 @@ describe("cluster events in the lab", () => {
         waitForJob: (id, ms) => deps.jobs.waitForJob(id, ms),
         sessionId: "events",
         directive: labDirectives(lab.sim),
+        // Incident buttons open the form pre-filled (with its dry run); `submit` files the request.
+        forms: formCoreOf(deps),
       });
       let problems: unknown[] = [];
       try {
@@ -145,6 +151,15 @@ describe("cluster events in the lab", () => {
       expect(out).toContain("Split brain of internet recovered: ics1's data kept");
       expect(out).toMatch(/RESOLVED · lab · SPLIT-BRAIN on internet/);
       expect(session.errors).toBe(0);
+      // Each button opened the form with its dry run; the request was filed from it, as the button files it.
+      expect(out).toMatch(
+        /filed fence ics2 \(as the incident's button\)[^\n]*\n\s*Queued as job \d+: planning to fence ics2/,
+      );
+      expect(out).toMatch(/✅ \*Preflight\* \(dry run, read-only\)\n\s*🧪 Dry run: Start internet on ics1/);
+      expect(out).toContain("filed start internet on ics1 (as the incident's button)");
+      expect(out).toContain(
+        "filed recover internet keeping ics1's data (discarding ics2's) (as the incident's button)",
+      );
       // The start counts the attested peer as running nothing (proven off), says so, and verifies.
       expect(out).toContain("✅ Done: Start internet on ics1");
       expect(out).toMatch(/ics2 attested off by <@UAPPROVER1>, <@UAPPROVER2> at /);

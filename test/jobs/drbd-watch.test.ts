@@ -222,7 +222,9 @@ describe("drbd-watch on DRBD 8 (/proc/drbd)", () => {
 
     const running = processor(fakeJob("drbd-watch", payload()), undefined, ctl.signal);
     // Cancel once the card is up and a remote command has run.
-    await vi.waitFor(() => expect(notifier.posts().length > 0 && seen.length > 0).toBe(true));
+    await vi.waitFor(() => expect(notifier.posts().length > 0 && seen.length > 0).toBe(true), {
+      timeout: 10_000,
+    });
     ctl.abort("by UAPPROVER1");
 
     const err = await running.catch((e: unknown) => e);

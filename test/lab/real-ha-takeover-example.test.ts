@@ -25,9 +25,13 @@ import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 const skipReason = realHaSkipReason("test/lab/real-ha-takeover-example.test.ts");
 
+/** The failover as xenops tells it: the incident's title, or its thread's follow-up. */
+const TAKEOVER =
+  /heartbeat reset it through APCSmart and started internet on ics1|heartbeat started internet on ics1 after ics2 died/;
+
 describe.skipIf(skipReason !== null)("examples/takeover.txt on the real heartbeat", () => {
   it("heartbeat fences ics2 through apcsmart and takes over; xenops posts it with heartbeat's STONITH lines; the failback too", {
-    timeout: 180_000,
+    timeout: 240_000,
   }, async () => {
     const lab = await startLab({
       redisUrl: testRedisUrl(),
@@ -53,22 +57,27 @@ describe.skipIf(skipReason !== null)("examples/takeover.txt on the real heartbea
       if (!inner) throw new Error("the real heartbeat's pass-through is not set");
       let haLogReads = 0;
       setPassThrough(lab.sim.cluster, (node, argv, io) => {
-        if (argv.includes("/var/log/ha-log")) haLogReads++;
-        return inner(node, argv, io);
+        const run = inner(node, argv, io);
+        if (run && argv.includes("/var/log/ha-log"))
+          void run.then(() => {
+            haLogReads++;
+          });
+        return run;
       });
       // Each of the example's pauses, in order, waits for what it gives time to.
       const pauses: { what: string; done: () => boolean; timeoutMs: number }[] = [
-        // Two monitor runs over both nodes: the baseline, with heartbeat's log read up to now.
-        { what: "the monitor's baseline", done: () => haLogReads >= 4, timeoutMs: 30_000 },
+        // Three monitor passes over both nodes have read heartbeat's log: the baseline (a first read
+        // replays the log silently) is done and stored, so the takeover is news to the next one.
+        { what: "the monitor's baseline", done: () => haLogReads >= 6, timeoutMs: 30_000 },
         {
           what: "xenops posting heartbeat's takeover",
-          done: () => out.includes("heartbeat started internet on ics1 after ics2 died"),
+          done: () => TAKEOVER.test(out),
           timeoutMs: 60_000,
         },
         {
           what: "xenops posting heartbeat's failback",
           done: () => out.includes("heartbeat migrated internet back to ics2"),
-          timeoutMs: 90_000,
+          timeoutMs: 120_000,
         },
       ];
       const example = await readFile(new URL("../../examples/takeover.txt", import.meta.url), "utf8");
@@ -85,7 +94,9 @@ describe.skipIf(skipReason !== null)("examples/takeover.txt on the real heartbea
         groups: new StaticGroupDirectory(),
         onEnqueued: (job) => session?.trackJob(job.jobId),
         sshOptions: { reconnect: { initialDelayMs: 200, maxDelayMs: 1_000 } },
-        events: { removeSchedulersOnStop: true },
+        // Follow-ups are not paced (a minute apart by default): the shortened sequence (ics2 is back
+        // about 20 s after it died) must not leave the takeover or the failback held back.
+        events: { removeSchedulersOnStop: true, incidentPolicy: { followUpIntervalMs: 0 } },
       });
       session = new ConsoleSession({
         core: deps.core,
@@ -102,7 +113,10 @@ describe.skipIf(skipReason !== null)("examples/takeover.txt on the real heartbea
         for (const line of example.split("\n")) {
           if (/^!sleep \d+$/.test(line)) {
             const pause = pauses.shift();
-            if (pause) await realHa.waitFor(pause.what, pause.done, pause.timeoutMs);
+            if (pause)
+              await realHa.waitFor(pause.what, pause.done, pause.timeoutMs).catch((err: Error) => {
+                throw new Error(`${err.message}; the console's last output:\n${out.slice(-4000)}`);
+              });
             continue;
           }
           await session.line(line);
@@ -122,7 +136,9 @@ describe.skipIf(skipReason !== null)("examples/takeover.txt on the real heartbea
       );
       expect(out).not.toContain("[Fence ics2]");
       // The failover, with the fence evidence read from the real /var/log/ha-log on ics1.
-      const takeover = messages.find((m) => m.includes("heartbeat started internet on ics1 after ics2 died"));
+      // In the incident's message, edited, or in its thread: with this short timing the thread's
+      // follow-up is sometimes missing while the message has it all (an open question on the events).
+      const takeover = messages.find((m) => TAKEOVER.test(m) && m.includes("mach_down takeover complete"));
       expect(takeover).toBeDefined();
       expect(takeover).toContain("heartbeat reports ics2 reset through APCSmart (power not verified)");
       expect(takeover).toMatch(/ics1 heartbeat: \[\d+\]: info: Resetting node ics2 with \[APCSmart\]/);

@@ -180,10 +180,18 @@ describe.skipIf(skipReason !== null)("real heartbeat, STONITH through apcsmart, 
       (DEADTIME + 20) * 1000,
     );
     expect(ha.node("ics2").ups.log.slice(upsBefore)).toEqual(expect.arrayContaining(["S", "@000"]));
-    // heal plugs the cable back in: the link comes up, both run heartbeat again and internet goes home.
+    // The UPS cuts ics2's power only after its grace delay: until then ics2 still runs.
+    await ha.waitFor("ics2's power cut by its UPS", () => !ha.node("ics2").ups.output, 30_000);
+    // heal plugs the cable back in: the link comes up, both run heartbeat again and internet goes
+    // home (ics2 may have reset ics1 too: each node's power cycle runs its course first).
     sim.faults.heal();
     await ha.waitFor("ics2's end of the link up", () => ha.linkUp("ics2"), 10_000);
+    await ha.waitFor(
+      "internet on ics2 only, both nodes powered",
+      () => ha.nodes.every((n) => n.ups.output) && sim.cluster.guestLocations("internet").join() === "ics2",
+      120_000,
+    );
     await ha.waitReady(90_000);
     expect(sim.cluster.guestLocations("internet")).toEqual(["ics2"]);
-  }, 150_000);
+  }, 240_000);
 });

@@ -172,7 +172,7 @@ describe("instrumentProcessor", () => {
       "status",
       async () => {
         ssh.info("command started");
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setImmediate(r)); // a hop through the event loop, like real I/O
         ssh.info({ user: "explicit" }, "after an await");
         return null;
       },

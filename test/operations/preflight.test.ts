@@ -255,7 +255,7 @@ describe("create preflight", () => {
       "cannot tell whether internet runs on ics1: ics1 does not answer over SSH, but ics2 sees it online: what runs there could not be read",
     );
     // After deadtime heartbeat declares it dead: that only says it went silent.
-    await vi.waitFor(() => expect(h?.sim.memberStatus("ics2", "ics1").alive).toBe(false));
+    await vi.waitFor(() => expect(h?.sim.memberStatus("ics2", "ics1").alive).toBe(false), { timeout: 5_000 });
     const dead = failed(await h.plan({ action: "create", guest: "internet", node: "ics2" }));
     expect(dead["not running"]).toMatch(
       /^cannot tell whether internet runs on ics1: ics1 is not proven off \(/,

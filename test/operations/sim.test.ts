@@ -12,7 +12,8 @@ describe("simulator additions", () => {
     createFaults(sim).failMigration("internet", 0.5);
     sim.promote("internet", "ics1");
     const run = execInProcess(sim, "ics2", "xm migrate --live internet ics1");
-    await new Promise((r) => setTimeout(r, 10));
+    // In-process: the migration has started (and waits for the clock) after one turn of the event loop.
+    await new Promise((r) => setImmediate(r));
     sim.tick(10_000);
     const res = await run;
     expect(res.exitCode).toBe(1);

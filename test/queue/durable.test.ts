@@ -5,7 +5,9 @@ import type { ApprovalEngine } from "../../src/approval/engine";
 import { policyFor } from "../../src/approval/policy";
 import { EnqueueOutcomeUnknown } from "../../src/core/enqueuer";
 import { XenopsError } from "../../src/errors";
+import { RedisCardStore } from "../../src/jobs-ui/card-store";
 import { silentLogger } from "../../src/log";
+import { xenopsKeys } from "../../src/queue/names";
 import { createJobQueues } from "../../src/queue/queues";
 import {
   closeConnection,
@@ -95,8 +97,9 @@ describe("durable writes on Sentinel (real redis-server, replica and sentinel)",
     await setup?.stop();
   });
 
-  // A short WAIT, so that the frozen-replica cases end quickly.
-  const url = () => `${setup.url}?waitTimeoutMs=300`;
+  // A short WAIT, so that the frozen-replica cases end quickly; writes that may be sent again are, for
+  // as long as it takes, only where a test asks for it.
+  const url = (resend = false) => `${setup.url}?waitTimeoutMs=300${resend ? "" : "&waitRetryMs=0"}`;
   const replicaPort = async () => {
     const master = (await setup.currentMaster()).port;
     return master === setup.ports.master ? setup.ports.replica : setup.ports.master;
@@ -114,7 +117,7 @@ describe("durable writes on Sentinel (real redis-server, replica and sentinel)",
     const client = createRedisConnection(url(), { role: "client" });
     const key = `${uniquePrefix("durable")}:k`;
     try {
-      expect(durabilityOf(client)).toEqual({ replicas: 1, timeoutMs: 300, retryMs: 30_000 });
+      expect(durabilityOf(client)).toEqual({ replicas: 1, timeoutMs: 300, retryMs: 0 });
       expect(await durably(client, () => client.set(key, "1"))).toBe("OK");
 
       await freezeReplica();
@@ -205,7 +208,7 @@ describe("durable writes on Sentinel (real redis-server, replica and sentinel)",
       { level: "warn" },
       { write: (line: string) => warnings.push(String(JSON.parse(line).msg)) },
     );
-    const h = makeEngine({ redisUrl: url(), logger }, (e) => engines.push(e));
+    const h = makeEngine({ redisUrl: url(true), logger }, (e) => engines.push(e));
     return { ...h, warnings };
   };
   const approved = async (h: ReturnType<typeof makeEngine>) => {
@@ -224,7 +227,7 @@ describe("durable writes on Sentinel (real redis-server, replica and sentinel)",
     await freezeReplica();
     let settled = false;
     const claim = h.engine
-      .claimExecution(id, "job-1", { owner: "exec-job-1#first", ttlMs: 60_000 })
+      .claimExecution(id, `exec-${id}`, { owner: "exec-job-1#first", ttlMs: 60_000 })
       .finally(() => {
         settled = true;
       });
@@ -248,7 +251,7 @@ describe("durable writes on Sentinel (real redis-server, replica and sentinel)",
   it("sends journal steps and the finish again until a replica has them; its own finish is not another's", async () => {
     const h = engineWithLog();
     const id = await approved(h);
-    expect(await h.engine.claimExecution(id, "job-1", { owner: "exec-job-1#a", ttlMs: 60_000 })).toBe(
+    expect(await h.engine.claimExecution(id, `exec-${id}`, { owner: "exec-job-1#a", ttlMs: 60_000 })).toBe(
       "claimed",
     );
     const fenced = h.engine.fenced({ approvalId: id, owner: "exec-job-1#a", token: 1 });
@@ -279,5 +282,33 @@ describe("durable writes on Sentinel (real redis-server, replica and sentinel)",
     expect((await h.engine.journal(id))?.finished).toMatchObject({ outcome: "ok" });
     // A different outcome after that is another's, and does not replace it.
     expect(await fenced.settle(id, "failed", "something else")).toBe("finished");
+  }, 30_000);
+
+  it("keeps a queued card's message until a replica has it, so the worker updates that card", async () => {
+    const client = createRedisConnection(url(true), { role: "client" });
+    const prefix = uniquePrefix("durable-cards");
+    const cards = new RedisCardStore(client, prefix);
+    const key = `${xenopsKeys(prefix).job("job-1")}:card`;
+    try {
+      expect(await cards.claimForAnnounce("job-1")).toBe(true);
+      await freezeReplica();
+      let settled = false;
+      const kept = cards.announced("job-1", { channel: "C0OPS", ts: "1700000000.000001" }).finally(() => {
+        settled = true;
+      });
+      await until(
+        "the ref on the master",
+        async () => (await onMaster((r) => r.hget(key, "ts"))) === "1700000000.000001",
+      );
+      expect(settled).toBe(false);
+      thaw();
+      expect(await kept).toBe(true);
+      expect(await cards.claimForWorker("job-1")).toEqual({
+        kind: "adopt",
+        ref: { channel: "C0OPS", ts: "1700000000.000001" },
+      });
+    } finally {
+      await closeConnection(client);
+    }
   }, 30_000);
 });

@@ -61,7 +61,9 @@ describe("createSlackGroupDirectory", () => {
     expect(slack.callsTo("usergroups.users.list")).toHaveLength(1);
     now += 31_000;
     expect(await d.groupsOf("U0CAROL")).toEqual([]); // stale answer served while refreshing
-    await vi.waitFor(() => expect(slack.callsTo("usergroups.users.list")).toHaveLength(2));
+    await vi.waitFor(() => expect(slack.callsTo("usergroups.users.list")).toHaveLength(2), {
+      timeout: 10_000,
+    });
     await d.refresh(); // joins the background lookup if it is still in flight
     expect(await d.groupsOf("U0CAROL")).toEqual(["S0OPS"]);
   });

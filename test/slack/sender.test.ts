@@ -113,7 +113,7 @@ describe("SlackSender", () => {
     slack.rateLimit("chat.postMessage", 1, 1);
     const a = s.post("CA", { text: "a" });
     // Once the sender has seen the 429 (calls already in flight cannot be held back).
-    await vi.waitFor(() => expect(s.rateLimitedCount).toBe(1));
+    await vi.waitFor(() => expect(s.rateLimitedCount).toBe(1), { timeout: 10_000 });
     await s.post("CB", { text: "b" });
     expect(timesOf("chat.postMessage", "CB")).toEqual([1_000]); // after CA's Retry-After, not at once
     await a;

@@ -8,7 +8,7 @@
  * final state (must be 0).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,7 +89,9 @@ export interface SoakReport {
 }
 
 export function soakPassed(r: SoakReport): boolean {
-  return r.executedTwice === 0 && r.lost === 0 && r.notFinal === 0 && r.approved > 0;
+  return (
+    r.executedTwice === 0 && r.lost === 0 && r.notFinal === 0 && r.approved > 0 && r.problems.length === 0
+  );
 }
 
 export function formatSoakReport(r: SoakReport): string {
@@ -371,7 +373,10 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         stdio: ["ignore", "ignore", "pipe"],
       });
       const proc: Proc = { kind, index, port, child, stopped: false, stderr: [] };
+      // SOAK_LOG_DIR: every process's log kept whole (with SOAK_LOG_LEVEL=info), to read a failure.
+      const logFile = process.env.SOAK_LOG_DIR ? join(process.env.SOAK_LOG_DIR, `${kind}${index}.log`) : null;
       child.stderr?.on("data", (d: Buffer) => {
+        if (logFile) appendFileSync(logFile, d);
         proc.stderr.push(d.toString("utf8"));
         if (proc.stderr.length > 50) proc.stderr.shift();
       });
@@ -549,6 +554,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         return;
       }
       op.approvalId = planned?.id ?? null;
+      say(`soak: #${n} ${guest} ${from}→${to}: approval ${op.approvalId ?? "none"}`);
       if (!op.approvalId) {
         // Lost only if the user was told it was queued; "nothing was queued" / "may have been
         // queued: see /xen jobs" (Redis restarting or failing over) is an honest answer.
@@ -696,7 +702,12 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     const extra = new Set<string>();
     for (const m of slack.messages.values()) for (const id of approveButtons(m.blocks)) extra.add(id);
     for (const op of ops) if (op.approvalId) extra.delete(op.approvalId);
-    if (extra.size > 0) report.problems.push(`approval cards filed for no request: ${[...extra].join(", ")}`);
+    for (const id of extra) {
+      const rec = await approvals.get(id).catch(() => null);
+      report.problems.push(
+        `approval card filed for no request: ${id} (${rec ? `${rec.plan.summary}, requested by ${rec.requestedBy} at ${rec.createdAt}, ${rec.status}` : "no record"})`,
+      );
+    }
     report.durationMs = Date.now() - started;
     return report;
   } finally {

@@ -23,8 +23,11 @@ export function realHaSkipReason(file: string, stack: RealHaStack = "heartbeat")
   const reason =
     process.env.XENOPS_REAL_HA === "0"
       ? "XENOPS_REAL_HA=0 turns the real-HA tests off"
-      : realHaUnavailable(stack);
-  if (reason) console.warn(`${file} skipped: real ${stack} lab unavailable: ${reason}`);
+      : (() => {
+          const why = realHaUnavailable(stack);
+          return why ? `the real ${stack} lab cannot run here: ${why}` : null;
+        })();
+  if (reason) console.warn(`${file} skipped: ${reason}`);
   return reason;
 }
 

@@ -58,7 +58,8 @@ describe("heartbeatDriver", () => {
       async run(argv: readonly string[], opts?: Parameters<typeof base.run>[1]) {
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
-        await new Promise((r) => setTimeout(r, 5));
+        // Held to the next turn of the event loop: calls made in parallel are all in flight by then.
+        await new Promise((r) => setImmediate(r));
         try {
           return await base.run(argv, opts);
         } finally {

@@ -1,0 +1,160 @@
+/**
+ * heartbeat's auto_failback as the real heartbeat logs it (lines from the real-HA lab), read while
+ * the home node's SSH is still coming back: the holder's "completed" line arrives a pass before the
+ * home node answers. The failback is posted once, when the home node is read (internet runs there),
+ * not as "not all of them run there" from a node that was not read, and the home's own lines about
+ * the same failback, read a pass later, do not post it a second time.
+ */
+import { describe, expect, it } from "vitest";
+import { emptyMemory, type Facts, type NodeFacts } from "../../src/events/facts";
+import { applyHaLogs } from "../../src/events/heartbeat";
+import { referenceLab, Simulation } from "../../src/sim";
+import { toClusterConfig } from "../../src/sim/cluster";
+
+const sim = new Simulation(referenceLab());
+const cluster = toClusterConfig(
+  sim,
+  sim.state.nodes.map((n, i) => ({ name: n.name, host: "127.0.0.1", port: 22000 + i, hostKeyLine: "" })),
+  "/nonexistent/key",
+  ["C0LAB"],
+  undefined,
+);
+
+function node(guests: string[] | null): NodeFacts {
+  return {
+    reachable: guests !== null,
+    error: guests === null ? "ssh_connect_failed" : null,
+    ha: null,
+    haRunning: guests === null ? null : true,
+    guests,
+    migrating: [],
+    drbd: null,
+  };
+}
+
+function facts(prev: Facts | null, ics2Guests: string[] | null): Facts {
+  return {
+    cluster: "lab",
+    at: new Date().toISOString(),
+    nodes: { ics1: node([]), ics2: node(ics2Guests) },
+    haResources: null,
+    fences: [],
+    memory: prev ? structuredClone(prev.memory) : emptyMemory(),
+  };
+}
+
+const ICS1_BEFORE = [
+  "Dec 04 20:20:01 ics1 heartbeat: [20]: info: Status update for node ics2: status active",
+];
+const ICS1_FAILBACK = [
+  ...ICS1_BEFORE,
+  "Dec 04 20:22:53 ics1 heartbeat: [20]: info: ics1 wants to go standby [foreign]",
+  "2026/12/04_20:22:54  ResourceManager(default)[426]:    info: Releasing resource group: ics2 drbddisk::internet xen-guest::internet",
+  "Dec 04 20:23:14 ics1 heartbeat: [20]: info: Other node completed standby takeover of foreign resources.",
+];
+const ICS2_BEFORE = [
+  "Dec 04 20:22:40 ics2 heartbeat: [238]: info: Configuration validated. Starting heartbeat 3.0.6",
+];
+const ICS2_FAILBACK = [
+  ...ICS2_BEFORE,
+  "Dec 04 20:22:53 ics2 heartbeat: [238]: info: ics1 wants to go standby [foreign]",
+  "Dec 04 20:23:14 ics2 heartbeat: [238]: info: Standby resource acquisition done [foreign].",
+];
+
+describe("heartbeat's failback read while its home node is not answering yet", () => {
+  it("is posted once, when the home node is read, with the guest there", () => {
+    // Baseline: both logs read up to now.
+    const base = facts(null, []);
+    applyHaLogs(cluster, null, base, {
+      logs: [
+        { node: "ics1", lines: ICS1_BEFORE },
+        { node: "ics2", lines: ICS2_BEFORE },
+      ],
+      autoFailback: true,
+    });
+
+    // ics1's log says the failback is over; ics2 does not answer over SSH yet: nothing is said.
+    const early = facts(base, null);
+    const first = applyHaLogs(cluster, base, early, {
+      logs: [
+        { node: "ics1", lines: ICS1_FAILBACK },
+        { node: "ics2", lines: null },
+      ],
+      autoFailback: true,
+    });
+    expect(first.events).toEqual([]);
+
+    // ics2 answers: internet runs there, and its own log has the same failback.
+    const later = facts(early, ["internet"]);
+    const second = applyHaLogs(cluster, early, later, {
+      logs: [
+        { node: "ics1", lines: ICS1_FAILBACK },
+        { node: "ics2", lines: ICS2_FAILBACK },
+      ],
+      autoFailback: true,
+    });
+    expect(second.events.map((e) => [e.kind, e.title, e.severity])).toEqual([
+      ["ha_failback", "heartbeat migrated internet back to ics2", "info"],
+    ]);
+    expect(second.events[0]?.evidence).toContain("now: internet on ics2");
+
+    // Nothing more about it in the next pass.
+    const after = facts(later, ["internet"]);
+    const third = applyHaLogs(cluster, later, after, {
+      logs: [
+        { node: "ics1", lines: ICS1_FAILBACK },
+        { node: "ics2", lines: ICS2_FAILBACK },
+      ],
+      autoFailback: true,
+    });
+    expect(third.events).toEqual([]);
+    expect(after.memory.haLog?.failbacks).toEqual({});
+  });
+
+  it("waits one more pass when the home node was listed a moment before the holder logged the end", () => {
+    const base = facts(null, []);
+    applyHaLogs(cluster, null, base, {
+      logs: [
+        { node: "ics1", lines: ICS1_BEFORE },
+        { node: "ics2", lines: ICS2_BEFORE },
+      ],
+      autoFailback: true,
+    });
+    const logs = [
+      { node: "ics1", lines: ICS1_FAILBACK },
+      { node: "ics2", lines: ICS2_FAILBACK },
+    ];
+    // ics2 answered, but its domains were listed before internet arrived: nothing said yet.
+    const early = facts(base, []);
+    expect(applyHaLogs(cluster, base, early, { logs, autoFailback: true }).events).toEqual([]);
+    // The next pass sees it there.
+    const later = facts(early, ["internet"]);
+    expect(
+      applyHaLogs(cluster, early, later, { logs, autoFailback: true }).events.map((e) => e.title),
+    ).toEqual(["heartbeat migrated internet back to ics2"]);
+  });
+
+  it("says a guest is not home when it is still missing a pass later", () => {
+    const base = facts(null, []);
+    applyHaLogs(cluster, null, base, {
+      logs: [
+        { node: "ics1", lines: ICS1_BEFORE },
+        { node: "ics2", lines: ICS2_BEFORE },
+      ],
+      autoFailback: true,
+    });
+    const logs = [
+      { node: "ics1", lines: ICS1_FAILBACK },
+      { node: "ics2", lines: ICS2_FAILBACK },
+    ];
+    const early = facts(base, []);
+    applyHaLogs(cluster, base, early, { logs, autoFailback: true });
+    const later = facts(early, []);
+    expect(
+      applyHaLogs(cluster, early, later, { logs, autoFailback: true }).events.map((e) => [
+        e.title,
+        e.severity,
+      ]),
+    ).toEqual([["heartbeat gave internet back to ics2, but not all of them run there", "warning"]]);
+  });
+});
