@@ -94,6 +94,9 @@ export default defineConfig({
       reportsDirectory: "coverage",
       // The report is worth reading when a test failed too; the floor still applies.
       reportOnFailure: true,
+      // Measured on the whole suite (soak aside): 88.6 % statements, 77.6 % branches, 91.3 %
+      // functions, 91.0 % lines. Raise the floor when the suite grows; never lower it to pass.
+      thresholds: { statements: 87, branches: 76, functions: 90, lines: 89 },
     },
     projects: [
       {

@@ -220,6 +220,17 @@ export function beforeFence(state: ClusterState, target: string, fencer: string)
   };
 }
 
+/**
+ * Pure: whether one probe after the fence shows the target off. Not seen alive at all; or SSH fails and
+ * the device reads its power off in this very probe, when an HA view still calling it online only lags
+ * (heartbeat keeps a silent peer "active" until its deadtime ends, and a reset node may be back by then).
+ */
+export function offAfterFence(state: ClusterState, target: string, powerOffNow: boolean): boolean {
+  if (!seenAlive(state, target).alive) return true;
+  const t = nodeState(state, target);
+  return powerOffNow && t !== undefined && !t.reachable;
+}
+
 /** Pure: the verdict over what was seen after the fence. */
 export function judgeFence(input: {
   before: BeforeFence;
@@ -278,6 +289,7 @@ export async function verifyFenced(
     if (t && !t.reachable) sshDown ??= `SSH to ${target} fails (${t.error?.code ?? "unreachable"})`;
     const alive = seenAlive(state, target);
     if (alive.alive) lastAlive = alive.detail;
+    let powerOffNow = false;
     if (fenceSuccesses(state, fencer, target) > before.historyBefore)
       historyNew ??= `the fence history on ${fencer} records the fence of ${target}`;
     if (power && fence) {
@@ -288,6 +300,7 @@ export async function verifyFenced(
           ...(power.stdin ? { stdin: power.stdin(opts.secrets) } : {}),
         });
         const status = fence.parsePowerStatus(res.exitCode, res.stdout);
+        powerOffNow = status === "off";
         if (status === "off") powerOff ??= `${fence.label} reports ${target} powered off`;
         else if (status === "on") poweredOn = `${fence.label} reports ${target} powered ON after the fence`;
       } catch (err) {
@@ -297,14 +310,19 @@ export async function verifyFenced(
         );
       }
     }
-    const verdict = judgeFence({ before, offNow: !alive.alive, sshDown, historyNew, powerOff });
+    const offNow = offAfterFence(state, target, powerOffNow);
+    const verdict = judgeFence({ before, offNow, sshDown, historyNew, powerOff });
     if (verdict.verified) {
       // The HA view's verdict supports the evidence (heartbeat's "dead" alone would prove nothing).
       const seen = nodeState(state, fencer)?.ha?.nodes.find((n) => n.name === target)?.status;
       const haLine =
         seen === "offline" || seen === "unclean"
           ? [`${cluster.toolstack.ha} on ${fencer} sees ${target} ${seen}`]
-          : [];
+          : alive.alive
+            ? [
+                `${cluster.toolstack.ha} on ${fencer} still sees ${target} ${seen ?? "up"} (its view lags until the deadtime ends)`,
+              ]
+            : [];
       return {
         verified: true,
         sshDown: true,

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InventoryConfig } from "../../src/config/schema";
 import {
   resolveWebhookSecrets,
@@ -89,17 +89,32 @@ async function setup(
     pipeline: x.pipeline,
     logger: opts.logger ?? silentLogger(),
     ...(opts.wallClock ? {} : { now: () => x.sim.now() }),
+    // Called once a request answered 202 has been through the pipeline: what settle() waits for.
+    poke: async () => {
+      processed += 1;
+    },
   });
   cleanups.push(() => server.close());
   return { x, server };
 }
 
+/** Requests answered 202 in this test, and those of them the endpoint has finished processing. */
+let accepted = 0;
+let processed = 0;
+beforeEach(() => {
+  accepted = 0;
+  processed = 0;
+});
+
 /** Resolves once the pipeline has taken the requests (the endpoint answers 202 before it processes). */
-async function settle(x: Harness): Promise<void> {
-  for (let i = 0; i < 10; i++) {
-    await x.pipeline.flush("lab");
-    await new Promise((r) => setTimeout(r, 10));
+async function settle(x: Harness, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (processed < accepted) {
+    if (Date.now() > deadline)
+      throw new Error(`${accepted - processed} of ${accepted} accepted webhook requests never processed`);
+    await new Promise((r) => setTimeout(r, 5));
   }
+  await x.pipeline.flush("lab");
 }
 
 let seq = 0;
@@ -120,6 +135,7 @@ async function send(
     },
     body: text,
   });
+  if (res.status === 202) accepted += 1;
   return { status: res.status, text: (await res.text()).trim() };
 }
 

@@ -57,12 +57,18 @@ async function send(
   return { status: res.status, text: (await res.text()).trim() };
 }
 
-/** Resolves once the pipeline has taken the request (the endpoint answers 202 before it is processed). */
-async function settle(x: Harness, n = 10): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    await x.pipeline.flush("lab");
-    await new Promise((r) => setTimeout(r, 10));
+/**
+ * Resolves once `accepted` requests have been through the pipeline: the endpoint answers 202 first,
+ * then processes the report and pokes the monitor (the poke is the sign it is done).
+ */
+async function settle(x: Harness, pokes: string[], accepted: number, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (pokes.length < accepted) {
+    if (Date.now() > deadline)
+      throw new Error(`${accepted - pokes.length} of ${accepted} accepted webhook requests never processed`);
+    await new Promise((r) => setTimeout(r, 5));
   }
+  await x.pipeline.flush("lab");
 }
 
 describe("webhook authentication", () => {
@@ -147,7 +153,7 @@ describe("what hooks mean", () => {
       details: { DRBD_RESOURCE: "internet", DRBD_PEER: "ics2" },
     });
     expect((await send(server, body, { ts })).status).toBe(202);
-    await settle(x);
+    await settle(x, pokes, 1);
     expect(pokes).toEqual(["lab"]);
     expect(parents(x.notifier)).toHaveLength(1);
     expect(JSON.stringify(x.notifier.posts[0]?.message)).toContain(
@@ -163,7 +169,7 @@ describe("what hooks mean", () => {
   });
 
   it("a Pacemaker fencing alert marks the node fenced (verified by the fencer)", async () => {
-    const { x, server } = await setup();
+    const { x, server, pokes } = await setup();
     await x.poll();
     x.sim.nodeDown("ics2");
     x.tick(31_000);
@@ -183,7 +189,7 @@ describe("what hooks mean", () => {
       },
     });
     expect((await send(server, body, { ts })).status).toBe(202);
-    await settle(x);
+    await settle(x, pokes, 1);
     const parent = parents(x.notifier)[0];
     const thread = replies(x.notifier, parent?.ref.ts ?? "").map((p) => JSON.stringify(p.message));
     expect(thread.some((t) => t.includes("ics2 was fenced (reported by the fencer on ics1)"))).toBe(true);
@@ -214,6 +220,7 @@ describe("the node-side scripts (contrib/)", () => {
     await writeFile(join(dir, "secret"), `${SECRET}\n`, { mode: 0o600 });
     // The scripts sign with the wall clock; the endpoint here checks against the simulated one.
     await server.close();
+    const livePokes: string[] = [];
     const live = await startWebhookServer({
       inventory: x.inventory,
       secret: SECRET,
@@ -224,6 +231,9 @@ describe("the node-side scripts (contrib/)", () => {
       keys: x.store.keys,
       pipeline: x.pipeline,
       logger: silentLogger(),
+      poke: async (c) => {
+        livePokes.push(c);
+      },
     });
     cleanups.push(() => live.close());
     const env = {
@@ -255,7 +265,7 @@ describe("the node-side scripts (contrib/)", () => {
         CRM_alert_task: "off",
       },
     });
-    await settle(x);
+    await settle(x, livePokes, 2); // the handler's report and the alert agent's
     const parent = parents(x.notifier)[0];
     const thread = replies(x.notifier, parent?.ref.ts ?? "").map((p) => JSON.stringify(p.message));
     expect(

@@ -10,7 +10,7 @@ beforeEach(useTestTime);
 afterEach(() => {
   vi.useRealTimers();
 });
-const sleep = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 /** Awaits what the card does, moving test time on while it waits for its pacing. */
 const settled = async <T>(work: Promise<T>): Promise<T> => (await inTestTime(work, { stepMs: 10 })).value;
 
@@ -43,9 +43,9 @@ describe("JobCard", () => {
     const c = card(n);
     c.start();
     c.step(1, 3, "Checking the target");
-    await sleep(80);
+    await advance(80);
     c.step(2, 3, "Migrating").log("xm migrate --live web1 ics1", "Migration started");
-    await sleep(150);
+    await advance(150);
     await settled(c.done("web1 runs on ics1"));
 
     expect(n.posts()).toHaveLength(1);
@@ -75,7 +75,7 @@ describe("JobCard", () => {
     while (i < 140) {
       // 700 ms of steps, one every 5 ms
       c.step(++i, 1000, `item ${i}`);
-      await sleep(5);
+      await advance(5);
     }
     await settled(c.failed("the target ran out of memory"));
     const edits = n.updatesOf(ts);
@@ -89,9 +89,9 @@ describe("JobCard", () => {
     const quiet = card(n, { minEditIntervalMs: 20, settleMs: 0 });
     quiet.start();
     const qts = (await settled(quiet.ref()))!.ts;
-    await sleep(60);
+    await advance(60);
     quiet.activity(null);
-    await sleep(60);
+    await advance(60);
     expect(n.updatesOf(qts)).toHaveLength(0);
   });
 
@@ -102,7 +102,7 @@ describe("JobCard", () => {
     await store.announced("job-1", { channel: "C0LAB", ts: "1699999999.000001" });
     const c = card(n, { jobId: "job-1", store, settleMs: 500 });
     c.start("collecting");
-    await sleep(30);
+    await advance(30);
     await settled(c.done("ok"));
     expect(n.posts()).toHaveLength(0);
     expect(n.updatesOf("1699999999.000001")).toHaveLength(1);
@@ -115,7 +115,7 @@ describe("JobCard", () => {
     await store.claimForAnnounce("job-2");
     const c = card(n, { jobId: "job-2", store, adoptTimeoutMs: 2_000 });
     c.start();
-    await sleep(150);
+    await advance(150);
     await store.announced("job-2", { channel: "C0LAB", ts: "1699999999.000002" });
     expect(await settled(c.ref())).toEqual({ channel: "C0LAB", ts: "1699999999.000002" });
     expect(n.posts()).toHaveLength(0);
@@ -143,7 +143,7 @@ describe("JobCard", () => {
     const control = new JobControl(job, source.signal, c);
     await settled(control.pointOfNoReturn("the guest is moving"));
     source.abort("by UAPPROVER1");
-    await sleep(40);
+    await advance(40);
     const now = n.updatesOf(ts).at(-1)!;
     expect(buttons(now.message)).toEqual([]);
     expect(now.text).toContain("Past the point of no return (the guest is moving)");

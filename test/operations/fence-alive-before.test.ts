@@ -6,7 +6,7 @@
  */
 import { expect, it } from "vitest";
 import type { ClusterState, NodeState } from "../../src/model/schema";
-import { beforeFence, judgeFence } from "../../src/operations/verify";
+import { beforeFence, judgeFence, offAfterFence } from "../../src/operations/verify";
 
 function node(name: string, reachable: boolean, seesPeer: "online" | "offline" | null): NodeState {
   return {
@@ -63,4 +63,18 @@ it("SSH already failing while heartbeat still says online: not 'alive before', s
   // SSH answering right before the fence is still the evidence it was.
   const answered = beforeFence(state(node("ics1", true, "online"), node("ics2", true, null)), "ics2", "ics1");
   expect(answered.aliveBefore).toBe("ics2 answers over SSH");
+});
+
+it("after the fence, the device reading the power off outweighs an HA view that has not reached its deadtime", () => {
+  // ics2 answered right before; now SSH fails, heartbeat on ics1 still says online (deadtime not over).
+  const after = state(node("ics1", true, "online"), node("ics2", false, null));
+  expect(offAfterFence(after, "ics2", true)).toBe(true);
+  // Without the power read back in this very probe, the lagging view keeps it "alive".
+  expect(offAfterFence(after, "ics2", false)).toBe(false);
+  // A node that answers over SSH is never off, whatever the device says (wrong outlet, stale status).
+  const answering = state(node("ics1", true, "online"), node("ics2", true, null));
+  expect(offAfterFence(answering, "ics2", true)).toBe(false);
+  // Not seen alive by anyone: off, with or without a power reading.
+  const silent = state(node("ics1", true, "offline"), node("ics2", false, null));
+  expect(offAfterFence(silent, "ics2", false)).toBe(true);
 });

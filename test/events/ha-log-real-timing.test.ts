@@ -1,9 +1,9 @@
 /**
- * heartbeat's auto_failback as the real heartbeat logs it (lines from the real-HA lab), read while
- * the home node's SSH is still coming back: the holder's "completed" line arrives a pass before the
- * home node answers. The failback is posted once, when the home node is read (internet runs there),
- * not as "not all of them run there" from a node that was not read, and the home's own lines about
- * the same failback, read a pass later, do not post it a second time.
+ * heartbeat's takeover and auto_failback as the real heartbeat logs them (lines from the real-HA
+ * lab), read with real timing: a monitor pass lists a node's domains, then tails heartbeat's log, and
+ * heartbeat can finish in between; or the home node's SSH is still coming back. xenops waits for the
+ * guests to be seen (one more pass at most) instead of saying they do not run there, tells a failback
+ * once its home node is read, and once only (the home's own lines about it come a pass later).
  */
 import { describe, expect, it } from "vitest";
 import { emptyMemory, type Facts, type NodeFacts } from "../../src/events/facts";
@@ -32,11 +32,11 @@ function node(guests: string[] | null): NodeFacts {
   };
 }
 
-function facts(prev: Facts | null, ics2Guests: string[] | null): Facts {
+function facts(prev: Facts | null, ics2Guests: string[] | null, ics1Guests: string[] = []): Facts {
   return {
     cluster: "lab",
     at: new Date().toISOString(),
-    nodes: { ics1: node([]), ics2: node(ics2Guests) },
+    nodes: { ics1: node(ics1Guests), ics2: node(ics2Guests) },
     haResources: null,
     fences: [],
     memory: prev ? structuredClone(prev.memory) : emptyMemory(),
@@ -156,5 +156,47 @@ describe("heartbeat's failback read while its home node is not answering yet", (
         e.severity,
       ]),
     ).toEqual([["heartbeat gave internet back to ics2, but not all of them run there", "warning"]]);
+  });
+});
+
+const ICS1_TAKEOVER = [
+  ...ICS1_BEFORE,
+  "Dec 04 20:41:05 ics1 heartbeat: [20]: WARN: node ics2: is dead",
+  "Dec 04 20:41:05 ics1 heartbeat: [149]: info: Resetting node ics2 with [APCSmart]",
+  "Dec 04 20:41:05 ics1 heartbeat: [149]: info: node ics2 now reset.",
+  "Dec 04 20:41:05 ics1 heartbeat: [20]: info: Resources being acquired from ics2.",
+  "2026/12/04_20:41:05  ResourceManager(default)[203]:    info: Acquiring resource group: ics2 drbddisk::internet xen-guest::internet",
+  "2026/12/04_20:41:07  mach_down(default)[179]:    info: mach_down takeover complete for node ics2.",
+  "Dec 04 20:41:07 ics1 heartbeat: [20]: info: mach_down takeover complete.",
+];
+
+describe("heartbeat's takeover read just before the survivor lists the guest", () => {
+  it("waits one pass for the guest instead of saying it does not run there", () => {
+    const base = facts(null, ["internet"]);
+    applyHaLogs(cluster, null, base, {
+      logs: [
+        { node: "ics1", lines: ICS1_BEFORE },
+        { node: "ics2", lines: ICS2_BEFORE },
+      ],
+      autoFailback: true,
+    });
+    const logs = [
+      { node: "ics1", lines: ICS1_TAKEOVER },
+      { node: "ics2", lines: null },
+    ];
+    // ics1's domains were listed before xen-guest started internet there.
+    const early = facts(base, null, []);
+    expect(applyHaLogs(cluster, base, early, { logs, autoFailback: true }).events).toEqual([]);
+    const later = facts(early, null, ["internet"]);
+    const told = applyHaLogs(cluster, early, later, { logs, autoFailback: true }).events;
+    expect(told.map((e) => [e.kind, e.title, e.severity])).toEqual([
+      ["ha_takeover", "heartbeat started internet on ics1 after ics2 died", "warning"],
+    ]);
+    expect(told[0]?.evidence).toEqual(
+      expect.arrayContaining([
+        "Dec 04 20:41:05 ics1 heartbeat: [149]: info: Resetting node ics2 with [APCSmart]",
+        "now: internet on ics1",
+      ]),
+    );
   });
 });
