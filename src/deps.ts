@@ -5,13 +5,8 @@
  */
 import type { Redis } from "ioredis";
 import { commands } from "../commands";
-import { createApproveProcessor } from "../jobs/approve";
-import { createDoctorProcessor } from "../jobs/doctor";
-import { createDrbdWatchProcessor, type WatchSettings } from "../jobs/drbd-watch";
-import { createOperationExecuteProcessor } from "../jobs/operation-execute";
-import { createOperationPlanProcessor } from "../jobs/operation-plan";
-import { createSplitBrainPlanProcessor } from "../jobs/split-brain";
-import { createStatusProcessor } from "../jobs/status";
+import { createProcessors } from "../jobs";
+import type { WatchSettings } from "../jobs/drbd-watch";
 import type { CommandCore, GroupDirectory, Notifier } from "./app/types";
 import { ApprovalEngine, approvalActionHandler } from "./approval/engine";
 import { AuditLog } from "./audit/log";
@@ -23,7 +18,7 @@ import type { EnqueuedJob, JobEnqueuer } from "./core/enqueuer";
 import type { JobAdmin } from "./core/job-admin";
 import type { ActionHandler } from "./core/router";
 import { createCommandCore } from "./core/router";
-import { DoctorRuns, withDoctorRuns } from "./doctor/monitor";
+import { DoctorRuns } from "./doctor/monitor";
 import { driversFor, type MutationDrivers, mutationDriversFor } from "./drivers/registry";
 import { XenopsError } from "./errors";
 import { Events, type EventsConfig } from "./events";
@@ -350,7 +345,8 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
   const events = new Events({
     inventory,
     logger,
-    redisUrl: config.redisUrl,
+    // The lifecycle client: plain commands, like the card store's and the off-proofs'.
+    redis,
     prefix: config.queuePrefix,
     notifier: config.notifier,
     secretEnv: config.secretEnv,
@@ -450,45 +446,22 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
         processors: trackRunning(
           inFlight,
           instrumentProcessors(
-            {
-              status: createStatusProcessor({
-                inventory,
-                runnerFor: observedRunnerFor,
-                driversFor: driversForCluster,
-                notifier: config.notifier,
-                logger: logger.child({ component: "job" }),
-                cards,
-              }),
-              doctor: createDoctorProcessor({
-                inventory,
-                runnerFor: observedRunnerFor,
-                notifier: config.notifier,
-                logger: logger.child({ component: "job" }),
-                secretEnv: config.secretEnv,
-                cards,
-              }),
-              "drbd-watch": createDrbdWatchProcessor({
-                inventory,
-                runnerFor: observedRunnerFor,
-                driversFor: driversForCluster,
-                notifier: config.notifier,
-                logger: logger.child({ component: "job" }),
-                cards,
-                registry: new RedisWatchRegistry(redis, config.queuePrefix, isRunning),
-                ...(config.watch ? { settings: config.watch } : {}),
-                onEvent: (kind) => metrics.event(kind),
-              }),
-              // The monitor also runs the doctor's checks daily (monitor.doctorEvery) and reports regressions.
-              ...withDoctorRuns(events.processors(), doctorRuns, (name) =>
-                inventory.clusters.find((c) => c.name === name),
-              ),
-              "operation-plan": createOperationPlanProcessor(operations),
-              // The split-brain card's "Keep X's data": planned like operation-plan, in the incident's thread.
-              "split-brain-plan": createSplitBrainPlanProcessor(operations),
-              // A finished fence tells its node's incident, which then offers "Start its guests on SURVIVOR".
-              "operation-execute": events.observeExecutions(createOperationExecuteProcessor(operations)),
-              approve: createApproveProcessor({ approvals, notifier: config.notifier }),
-            },
+            createProcessors({
+              inventory,
+              logger,
+              notifier: config.notifier,
+              secretEnv: config.secretEnv,
+              runnerFor: observedRunnerFor,
+              driversFor: driversForCluster,
+              cards,
+              watchRegistry: new RedisWatchRegistry(redis, config.queuePrefix, isRunning),
+              ...(config.watch ? { watch: config.watch } : {}),
+              onEvent: (kind) => metrics.event(kind),
+              events,
+              doctorRuns,
+              operations,
+              approvals,
+            }),
             {
               inventory,
               metrics,

@@ -21,7 +21,6 @@ import type { Redis } from "ioredis";
 import { ZodError } from "zod";
 import { errorMessage, XenopsError } from "../errors";
 import type { Logger } from "../log";
-import { closeConnection, createRedisConnection } from "../queue/redis";
 import { type ChainHead, recordHash, redactSecrets } from "./chain";
 import { AuditEntry, type AuditEntryInput, AuditRecord, GENESIS_HASH } from "./schema";
 
@@ -75,10 +74,9 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) 
 return 0
 `;
 
-export type AuditLogOptions = (
-  | { /** Own a connection made by createRedisConnection; closed by close(). */ redisUrl: string }
-  | { /** Share the caller's client (not closed by close()). */ redis: Redis }
-) & {
+export interface AuditLogOptions {
+  /** The caller's client (the composition root's); close() leaves it open. */
+  redis: Redis;
   /** Key prefix (the deployment's queue prefix). */
   prefix: string;
   /** The JSON-lines file (XENOPS_AUDIT_FILE). */
@@ -92,7 +90,7 @@ export type AuditLogOptions = (
   lockTtlMs?: number;
   /** fdatasync after each line (default true). */
   sync?: boolean;
-};
+}
 
 /** Conflicts only happen when a lock expired under a stalled writer, so this is rarely more than 1. */
 const COMMIT_ATTEMPTS = 20;
@@ -101,7 +99,6 @@ export class AuditLog {
   readonly prefix: string;
   readonly file: string;
   private readonly redis: Redis;
-  private readonly ownsRedis: boolean;
   private readonly keys: ReturnType<typeof auditKeys>;
   private readonly now: () => Date;
   private readonly lockTimeoutMs: number;
@@ -116,17 +113,7 @@ export class AuditLog {
     this.prefix = options.prefix;
     this.file = options.file;
     this.logger = options.logger?.child({ component: "audit" });
-    if ("redis" in options) {
-      this.redis = options.redis;
-      this.ownsRedis = false;
-    } else {
-      this.redis = createRedisConnection(options.redisUrl, {
-        role: "client",
-        name: "xenops:audit",
-        ...(this.logger ? { logger: this.logger } : {}),
-      });
-      this.ownsRedis = true;
-    }
+    this.redis = options.redis;
     this.keys = auditKeys(options.prefix);
     this.now = options.now ?? (() => new Date());
     this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
@@ -166,12 +153,11 @@ export class AuditLog {
     return { seq: Number(seq), hash };
   }
 
-  /** Waits for pending appends; closes the connection if this log made it. */
+  /** Waits for pending appends (the client is the caller's to close). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.tail;
-    if (this.ownsRedis) await closeConnection(this.redis);
   }
 
   private async appendLocked(entry: AuditEntry): Promise<AuditRecord> {

@@ -1,6 +1,6 @@
 /**
  * Cluster events, assembled: the Redis store, maintenance windows, incidents, the pipeline,
- * the button handler, the job processors, and the sources a worker starts (monitor schedulers, DRBD 9
+ * the button handler, and the sources a worker starts (monitor schedulers, DRBD 9
  * events2 streams, the webhook). createDeps builds one per process; only workers start the sources.
  *
  * For other code:
@@ -10,7 +10,7 @@
  * - `pipeline.report(event)`: anything else worth an incident.
  */
 
-import { createMaintenanceProcessor } from "../../jobs/maintenance";
+import type { Redis } from "ioredis";
 import type { GroupDirectory, Notifier } from "../app/types";
 import type { ApprovalEngine } from "../approval/engine";
 import type { ClusterDrivers } from "../cluster/snapshot";
@@ -32,19 +32,11 @@ import {
 import { type OncallOptions, OncallService } from "../paging/oncall";
 import { PagerRegistry } from "../paging/registry";
 import type { JobQueues } from "../queue/queues";
-import { closeConnection, createRedisConnection } from "../queue/redis";
 import { createEventActionHandler, type EventActionHandler, type OperationRequests } from "./actions";
 import { Events2Watcher } from "./events2";
 import { IncidentManager, type IncidentPolicy } from "./incidents";
 import { MaintenanceStore, type MaintenanceWindow } from "./maintenance";
-import {
-  createMonitorProcessor,
-  monitorSettings,
-  passReporter,
-  poke,
-  schedulerId,
-  startMonitors,
-} from "./monitor";
+import { type MonitorDeps, monitorSettings, passReporter, poke, schedulerId, startMonitors } from "./monitor";
 import { EventPipeline } from "./pipeline";
 import { EventStore, eventKeys } from "./store";
 import type { ClusterEvent, Condition } from "./types";
@@ -55,7 +47,8 @@ export type { MaintenanceWindow } from "./maintenance";
 export interface EventsConfig {
   inventory: InventoryConfig;
   logger: Logger;
-  redisUrl: string;
+  /** The composition root's plain client (store, maintenance, webhook replay keys); close() leaves it open. */
+  redis: Redis;
   prefix: string;
   notifier: Notifier;
   secretEnv: SecretEnv;
@@ -166,17 +159,13 @@ export class Events {
   readonly operations: OperationRequests;
   /** Paging services, Acknowledge / Snooze, re-notification and escalation (src/paging/). */
   readonly oncall: OncallService;
-  private readonly redis;
+  private readonly redis: Redis;
   private readonly log: Logger;
   private readonly sources = new Set<EventSources>();
 
   constructor(private readonly config: EventsConfig) {
     this.log = config.logger.child({ component: "events" });
-    this.redis = createRedisConnection(config.redisUrl, {
-      role: "client",
-      name: "xenops:events",
-      logger: this.log,
-    });
+    this.redis = config.redis;
     const keys = eventKeys(config.prefix);
     const now = config.now ?? Date.now;
     this.store = new EventStore(this.redis, keys);
@@ -264,28 +253,18 @@ export class Events {
       }),
   };
 
-  /** Processors of the jobs this module owns, for startWorkers. */
-  processors() {
+  /**
+   * What the `monitor` job reports to besides the pipeline: every snapshot (`onSnapshot`) and, after each
+   * pass, its summary with the open incidents (`onPass`). The job itself is built with the others
+   * (jobs/index.ts).
+   */
+  monitorHooks(): Pick<MonitorDeps, "onSnapshot" | "onPass"> {
     return {
-      monitor: createMonitorProcessor({
-        inventory: this.config.inventory,
-        runnerFor: this.config.runnerFor,
-        driversFor: this.config.driversFor,
-        pipeline: this.pipeline,
-        logger: this.config.logger,
-        ...(this.config.onSnapshot ? { onSnapshot: this.config.onSnapshot } : {}),
-        ...(this.config.onMonitorPass
-          ? { onPass: passReporter(this.incidents, this.config.onMonitorPass, this.config.now) }
-          : {}),
-      }),
-      maintenance: createMaintenanceProcessor({
-        inventory: this.config.inventory,
-        maintenance: this.maintenance,
-        pipeline: this.pipeline,
-        notifier: this.config.notifier,
-        logger: this.config.logger,
-      }),
-    } as const;
+      ...(this.config.onSnapshot ? { onSnapshot: this.config.onSnapshot } : {}),
+      ...(this.config.onMonitorPass
+        ? { onPass: passReporter(this.incidents, this.config.onMonitorPass, this.config.now) }
+        : {}),
+    };
   }
 
   /**
@@ -295,7 +274,15 @@ export class Events {
   reportFence(
     cluster: string,
     node: string,
-    outcome: { ok: boolean; verified: boolean; summary: string; details?: string[]; title?: string },
+    outcome: {
+      ok: boolean;
+      verified: boolean;
+      summary: string;
+      details?: string[];
+      title?: string;
+      /** Verified as a reset (new boot id): the node runs again, so it is not remembered as fenced off. */
+      reset?: boolean;
+    },
   ): Promise<unknown> {
     const at = new Date((this.config.now ?? Date.now)()).toISOString();
     const event: ClusterEvent = {
@@ -309,7 +296,9 @@ export class Events {
         ? outcome.title
         : outcome.ok
           ? outcome.verified
-            ? `${node} was fenced and is verified off`
+            ? outcome.reset
+              ? `${node} was reset by the fence (verified) and runs again`
+              : `${node} was fenced and is verified off`
             : `${node}: fence command succeeded but the node is NOT verified off`
           : `Fencing ${node} FAILED: ${outcome.summary}`,
       evidence: [outcome.summary, ...(outcome.details ?? [])],
@@ -318,7 +307,7 @@ export class Events {
     };
     return this.pipeline.report(
       event,
-      outcome.ok && outcome.verified
+      outcome.ok && outcome.verified && !outcome.reset
         ? (facts) => {
             facts.memory.fencedAt[node] = at;
             return facts;
@@ -338,7 +327,12 @@ export class Events {
       const result = await processor(job, token, signal);
       try {
         const record = await this.config.approvals?.()?.engine.get(job.data.approvalId);
-        const outcome = result as { status?: string; summary?: string; details?: string[] };
+        const outcome = result as {
+          status?: string;
+          summary?: string;
+          details?: string[];
+          fenceReset?: boolean;
+        };
         if (record?.plan.action === "fence" && outcome.status && outcome.status !== "refused") {
           const node = String(record.plan.params.victim ?? record.plan.target.node ?? "");
           if (node)
@@ -347,6 +341,7 @@ export class Events {
               verified: outcome.status === "succeeded",
               summary: outcome.summary ?? outcome.status,
               details: outcome.details ?? [],
+              ...(outcome.fenceReset ? { reset: true } : {}),
             });
         }
         // Humans attested the node is off (`/xen attest-off`): like a verified fence, its guests may
@@ -481,6 +476,5 @@ export class Events {
 
   async close(): Promise<void> {
     await this.stopSources();
-    await closeConnection(this.redis);
   }
 }

@@ -31,7 +31,7 @@ import type { ClusterState } from "../model/schema";
 import { auditSafely, clusterConfig, type OperationDeps, redactValues, resolveFenceSecrets } from "./context";
 import { ExecutionLease } from "./lease";
 import { type OffProof, seenAlive } from "./liveness";
-import { describeLocation, locateGuest, runsOnlyOn } from "./locate";
+import { describeLocation, locateGuest, nodeState, runsOnlyOn } from "./locate";
 import { operationSpecOf, planOperation, requestOfPlan } from "./plan";
 import { focusOfPlan } from "./preflight";
 import { type ActionContext, type ActionHooks, actionHooks } from "./registry";
@@ -46,6 +46,7 @@ import {
   type FenceEvidence,
   primariesOf,
   probe,
+  readBootId,
   settleArrival,
   undoPreparation,
   unitStartProblems,
@@ -588,7 +589,11 @@ class Execution {
       if (step.kind === "fence" && step.fenceTarget) {
         // Fence verification needs evidence that did not hold before: look at the target right now.
         const seen = await probe(this.deps, this.cluster, [step.fenceTarget, step.node]);
-        this.beforeFence = beforeFence(seen, step.fenceTarget, step.node);
+        // Its boot id too: a reset node that is back before the HA view noticed shows by a new one.
+        const bootId = nodeState(seen, step.fenceTarget)?.reachable
+          ? await readBootId(this.deps, this.cluster, step.fenceTarget)
+          : null;
+        this.beforeFence = beforeFence(seen, step.fenceTarget, step.node, bootId);
         // Kept before the fence runs: crash recovery verifies with the same evidence.
         await this.deps.offProofs
           ?.noteBeforeFence(this.record.id, this.beforeFence)
@@ -716,6 +721,7 @@ class Execution {
         before: this.beforeFence,
         secrets: this.secrets,
         timeoutMs: s.fenceVerifyTimeoutMs,
+        action: step.fenceAction ?? "reboot",
       });
       return this.end(await fenceOutcome(this.deps, this.cluster, this.record, step, evidence));
     }
@@ -1081,6 +1087,20 @@ export async function fenceOutcome(
   const notAgain = recovered
     ? "the fence was not run again"
     : "the fence is not run again for this approval; check the device and the node by hand";
+  if (evidence.verified && evidence.reset)
+    // It rebooted and runs again: verified, but not off. No off-proof, so nothing counts it as off.
+    return {
+      status: "succeeded",
+      summary: recovered
+        ? `${target} was reset and runs again (verified by its new boot id; the fence had been sent when the worker stopped)`
+        : `${target} was reset and runs again (verified by its new boot id)`,
+      details: [
+        `fenced (power-cycled) from ${step.node} with ${label}`,
+        ...evidence.details,
+        ...(recovered ? [notAgain] : []),
+      ],
+      fenceReset: true,
+    };
   if (evidence.verified) {
     const proof: OffProof = {
       kind: "fenced",

@@ -6,6 +6,7 @@
  */
 import type { Redis } from "ioredis";
 import { z } from "zod";
+import { parseBootId } from "../drivers/boot-id";
 import type { Logger } from "../log";
 import type { ClusterState } from "../model/schema";
 import { durably } from "../queue/redis";
@@ -30,6 +31,8 @@ const BeforeFenceSchema = z
   .object({
     aliveBefore: z.string().nullable(),
     historyBefore: z.number().int().min(0).or(z.null()),
+    // Absent in what older workers kept: no boot id, no evidence from it.
+    bootIdBefore: z.string().nullable().optional(),
   })
   .strict();
 
@@ -102,13 +105,17 @@ export class OffProofStore {
    */
   async noteBeforeFence(
     approvalId: string,
-    before: { aliveBefore: string | null; historyBefore: number },
+    before: { aliveBefore: string | null; historyBefore: number; bootIdBefore?: string | null },
   ): Promise<void> {
     const historyBefore = Number.isFinite(before.historyBefore) ? before.historyBefore : null;
     await durably(this.redis, () =>
       this.redis.set(
         beforeFenceKey(this.prefix, approvalId),
-        JSON.stringify({ aliveBefore: before.aliveBefore, historyBefore }),
+        JSON.stringify({
+          aliveBefore: before.aliveBefore,
+          historyBefore,
+          bootIdBefore: before.bootIdBefore ?? null,
+        }),
         "EX",
         BEFORE_FENCE_TTL_S,
       ),
@@ -118,7 +125,7 @@ export class OffProofStore {
   /** What noteBeforeFence kept for this approval; null when nothing (or nothing readable) was kept. */
   async beforeFence(
     approvalId: string,
-  ): Promise<{ aliveBefore: string | null; historyBefore: number } | null> {
+  ): Promise<{ aliveBefore: string | null; historyBefore: number; bootIdBefore: string | null } | null> {
     const raw = await this.redis.get(beforeFenceKey(this.prefix, approvalId));
     if (!raw) return null;
     try {
@@ -127,6 +134,8 @@ export class OffProofStore {
       return {
         aliveBefore: parsed.data.aliveBefore,
         historyBefore: parsed.data.historyBefore ?? Number.POSITIVE_INFINITY,
+        // A kept value that is no boot id counts as none (unknown, never compared).
+        bootIdBefore: parseBootId(parsed.data.bootIdBefore ?? ""),
       };
     } catch {
       return null;

@@ -819,6 +819,9 @@ export function planFence(
               ...(fence.powerStatus(target) ? ["the device reads the power back as off"] : []),
               ...(cluster.toolstack.ha === "pacemaker" ? ["Pacemaker's fencer records the fence"] : []),
               ...(answers ? [`${target}, answering SSH now, stops answering`] : []),
+              ...(answers && action !== "off"
+                ? [`it stops answering and comes back with a new boot id (reset)`]
+                : []),
             ].join(", or ")}`,
       ),
     );

@@ -200,6 +200,7 @@ async function recoverOne(
       before,
       secrets,
       timeoutMs: deps.settings.fenceVerifyTimeoutMs,
+      action: step.fenceAction ?? "reboot",
     });
     const outcome = await fenceOutcome(deps, cluster, record, step, evidence, true);
     if (outcome.status === "succeeded") return outcome;

@@ -46,7 +46,14 @@ export type PlanOutcome =
 
 export type ExecutionOutcome =
   /** `warning`: it ended where it should, but something went wrong on the way (shown on the card). */
-  | { status: "succeeded"; summary: string; details: string[]; warning?: string }
+  | {
+      status: "succeeded";
+      summary: string;
+      details: string[];
+      warning?: string;
+      /** A fence verified as a reset (new boot id): the node runs again; it is not off. */
+      fenceReset?: boolean;
+    }
   /** Refused before any step ran: the cluster changed since approval, a lock is held, ... */
   | { status: "refused"; summary: string; reason: string; replan: boolean }
   /** Failed after steps ran: where things stand was re-read and is reported; `page` asks for on-call. */

@@ -5,6 +5,7 @@
  * does not use, turn allow-two-primaries off again), each only when the fresh state shows it is safe.
  */
 import type { ClusterConfig } from "../config/schema";
+import { bootIdArgv, parseBootId } from "../drivers/boot-id";
 import { ExecError, errorCode, errorMessage } from "../errors";
 import type { ClusterState } from "../model/schema";
 import { type OperationDeps, redactValues } from "./context";
@@ -190,6 +191,11 @@ export interface FenceEvidence {
   details: string[];
   /** What proved it off (for the off-proof), when verified. */
   evidence: string[];
+  /**
+   * Verified as a reset: it went away after the fence and came back with a new boot id. It runs
+   * again, so this is no proof that it is off now (no off-proof may be recorded from it).
+   */
+  reset: boolean;
 }
 
 /** Successful fence events for `node` in the fencer's HA view (Pacemaker's fence history). */
@@ -208,16 +214,46 @@ export interface BeforeFence {
   /** The detail when it answered over SSH, else null (already silent). */
   aliveBefore: string | null;
   historyBefore: number;
+  /** The target's boot id read right before the fence; null when it could not be read (no evidence). */
+  bootIdBefore?: string | null;
 }
 
-export function beforeFence(state: ClusterState, target: string, fencer: string): BeforeFence {
+export function beforeFence(
+  state: ClusterState,
+  target: string,
+  fencer: string,
+  bootId: string | null = null,
+): BeforeFence {
   // Only SSH counts: an HA view lags (heartbeat calls a silent peer online until its deadtime ends),
   // so a node cut off just before the fence would look "alive before, gone after" with no fence at all.
   const alive = seenAlive(state, target);
+  const aliveBefore = alive.alive && nodeState(state, target)?.reachable === true ? alive.detail : null;
   return {
-    aliveBefore: alive.alive && nodeState(state, target)?.reachable === true ? alive.detail : null,
+    aliveBefore,
     historyBefore: fenceSuccesses(state, fencer, target),
+    // Only of a node that answered: a boot id is compared only with one read after SSH failed.
+    ...(aliveBefore !== null && bootId !== null ? { bootIdBefore: bootId } : {}),
   };
+}
+
+/**
+ * The node's boot id over SSH, or null when it cannot be read or parsed (unknown: never assumed).
+ * Read-only, bounded by the probe timeout.
+ */
+export async function readBootId(
+  deps: OperationDeps,
+  cluster: ClusterConfig,
+  node: string,
+): Promise<string | null> {
+  try {
+    const res = await deps.runnerFor(cluster.name, node).run(bootIdArgv(), {
+      timeoutMs: Math.min(deps.settings.probeTimeoutMs, cluster.commandTimeoutMs),
+    });
+    return parseBootId(res.stdout);
+  } catch (err) {
+    deps.logger.debug({ err, node }, "boot id not read");
+    return null;
+  }
 }
 
 /**
@@ -231,6 +267,35 @@ export function offAfterFence(state: ClusterState, target: string, powerOffNow: 
   return powerOffNow && t !== undefined && !t.reachable;
 }
 
+/**
+ * Pure: a reset shown by the boot id. The target answered over SSH right before the fence, SSH failed
+ * at least once after it, and it answers again with a boot id other than the one read before: it
+ * rebooted in between. An HA view still calling it online only lags and does not matter here. null when
+ * this evidence does not apply (an `off` fence, a boot id unread before or now, SSH never failed).
+ */
+export function judgeReset(input: {
+  target: string;
+  before: BeforeFence;
+  sshDown: string | null;
+  /** The boot id the target answers with now (null: it does not answer, or unreadable). */
+  bootIdNow: string | null;
+  action: "reboot" | "off";
+}): { reset: boolean; line: string } | null {
+  const was = input.before.bootIdBefore ?? null;
+  const now = input.bootIdNow;
+  if (input.action === "off" || input.before.aliveBefore === null || !was || !now || !input.sshDown)
+    return null;
+  if (now === was)
+    return {
+      reset: false,
+      line: `${input.target} answered again after SSH failed (${input.sshDown}), with the same boot id (${now}): the fence did not reset it (a network interruption?)`,
+    };
+  return {
+    reset: true,
+    line: `${input.target} was reset: SSH failed after the fence and it came back with a new boot id (was ${was}, now ${now})`,
+  };
+}
+
 /** Pure: the verdict over what was seen after the fence. */
 export function judgeFence(input: {
   before: BeforeFence;
@@ -241,9 +306,16 @@ export function judgeFence(input: {
   historyNew: string | null;
   /** The device read the power back as off. */
   powerOff: string | null;
-}): { verified: boolean; evidence: string[] } {
+  /** A reset fence: the target and the boot id it answers with now (judgeReset). */
+  reset?: { target: string; bootIdNow: string | null; action: "reboot" | "off" };
+}): { verified: boolean; evidence: string[]; reset?: boolean } {
   const { before, offNow, sshDown } = input;
-  if (!offNow) return { verified: false, evidence: [] };
+  if (!offNow) {
+    const r = input.reset ? judgeReset({ ...input.reset, before, sshDown }) : null;
+    // Verified, but as a reset: the node runs again, so this is never evidence that it is off now.
+    if (r?.reset) return { verified: true, evidence: [r.line], reset: true };
+    return { verified: false, evidence: [] };
+  }
   const evidence: string[] = [];
   if (input.powerOff) evidence.push(input.powerOff);
   if (input.historyNew) evidence.push(input.historyNew);
@@ -271,9 +343,15 @@ export async function verifyFenced(
     before: BeforeFence;
     secrets: ReadonlyMap<string, string>;
     timeoutMs: number;
+    /** The fence's action: a `reboot` may also be verified by a new boot id, an `off` never. */
+    action?: "reboot" | "off";
   },
 ): Promise<FenceEvidence> {
   const { target, fencer, before } = opts;
+  const action = opts.action ?? "reboot";
+  const bootIdMatters = action !== "off" && before.aliveBefore !== null && !!before.bootIdBefore;
+  /** SSH came back after failing, with the boot id from before: said when nothing else verified it. */
+  let sameBootId: string | null = null;
   const fence = deps.mutationsFor(cluster.name).fence;
   const power = fence?.powerStatus(target) ?? null;
   const canConfirm = before.aliveBefore !== null || power !== null || cluster.toolstack.ha === "pacemaker";
@@ -311,7 +389,34 @@ export async function verifyFenced(
       }
     }
     const offNow = offAfterFence(state, target, powerOffNow);
-    const verdict = judgeFence({ before, offNow, sshDown, historyNew, powerOff });
+    // Back after SSH failed: a new boot id shows the reset even while an HA view lags "online".
+    const bootIdNow =
+      bootIdMatters && sshDown !== null && !offNow && t?.reachable === true
+        ? await readBootId(deps, cluster, target)
+        : null;
+    const reset = judgeReset({ target, before, sshDown, bootIdNow, action });
+    if (reset && !reset.reset) sameBootId = reset.line;
+    const verdict = judgeFence({
+      before,
+      offNow,
+      sshDown,
+      historyNew,
+      powerOff,
+      reset: { target, bootIdNow, action },
+    });
+    if (verdict.verified && verdict.reset)
+      return {
+        verified: true,
+        sshDown: true,
+        unverifiable: false,
+        poweredOn: false,
+        reset: true,
+        details: [
+          ...verdict.evidence,
+          `${target} runs again (${alive.detail}): not off, and no off-proof is recorded`,
+        ],
+        evidence: verdict.evidence,
+      };
     if (verdict.verified) {
       // The HA view's verdict supports the evidence (heartbeat's "dead" alone would prove nothing).
       const seen = nodeState(state, fencer)?.ha?.nodes.find((n) => n.name === target)?.status;
@@ -330,6 +435,7 @@ export async function verifyFenced(
         poweredOn: false,
         details: [...verdict.evidence, ...haLine],
         evidence: verdict.evidence,
+        reset: false,
       };
     }
     if (!canConfirm && !alive.alive)
@@ -342,6 +448,7 @@ export async function verifyFenced(
           `${target} was already silent before the fence (${alive.detail}), and ${fence?.label ?? "the fence device"} cannot report power: nothing shows whether the fence powered it off`,
         ],
         evidence: [],
+        reset: false,
       };
     if (Date.now() >= deadline) {
       const details = [alive.alive ? lastAlive : (sshDown ?? alive.detail)];
@@ -351,6 +458,9 @@ export async function verifyFenced(
         details.push(
           `no evidence that it was powered off within ${Math.round(opts.timeoutMs / 1000)} s${before.aliveBefore ? "" : ` (${target} was already silent before the fence)`}`,
         );
+      if (sameBootId) details.push(sameBootId);
+      else if (action !== "off" && before.aliveBefore !== null && !before.bootIdBefore)
+        details.push(`${target}'s boot id could not be read before the fence: a reset cannot be told by it`);
       return {
         verified: false,
         sshDown: sshDown !== null,
@@ -358,6 +468,7 @@ export async function verifyFenced(
         poweredOn: poweredOn !== null && !alive.alive,
         details,
         evidence: [],
+        reset: false,
       };
     }
     await sleep(deps.settings.pollIntervalMs);

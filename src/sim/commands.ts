@@ -24,6 +24,9 @@ import { runTampered, tamperFor } from "./tamper";
 
 export type { CommandIO } from "./cmd/context";
 
+/** The kernel's boot id (spelled here, not imported: the simulator is the node, not xenops). */
+const BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id";
+
 export interface CommandTarget {
   sim: Simulation;
   node: string;
@@ -33,7 +36,10 @@ const cat: Program = (ctx) => {
   if (ctx.args.length === 0) return 0;
   let rc = 0;
   for (const path of ctx.args) {
-    if (path === "/proc/drbd") {
+    if (path === BOOT_ID_PATH) {
+      // Drawn anew at every power-on (Simulation.boot): how a reset shows after the node is back.
+      ctx.io.stdout(`${ctx.node.bootId}\n`);
+    } else if (path === "/proc/drbd") {
       ctx.io.stdout(
         ctx.sim.state.toolstack.drbd === 8
           ? renderProcDrbd8(ctx.sim, ctx.node)
@@ -92,7 +98,7 @@ const sleep: Program = async (ctx) => {
 
 /** Files a simulated node has: /proc/drbd and its file table (configuration files, domain configs). */
 function fileExists(ctx: CommandContext, path: string): boolean {
-  return path === "/proc/drbd" || simFile(ctx.sim, ctx.node.name, path) !== null;
+  return path === "/proc/drbd" || path === BOOT_ID_PATH || simFile(ctx.sim, ctx.node.name, path) !== null;
 }
 
 /** `test -f|-e|-r PATH` (coreutils test: exit 0 true, 1 false, 2 on a usage error). */

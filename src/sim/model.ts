@@ -248,6 +248,10 @@ export interface SimNode {
   downSince: number | null;
   /** When a fenced/powered-on node finishes booting, null if not booting. */
   bootAt: number | null;
+  /** /proc/sys/kernel/random/boot_id: a lowercase UUID drawn anew at every power-on. */
+  bootId: string;
+  /** Power-ons since the simulation started (seeds the next boot id). */
+  boots: number;
   /** The HA stack runs here (false while down, or after a stop). */
   haRunning: boolean;
   /** heartbeat: holds its own (haresources home) groups. */

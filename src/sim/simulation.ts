@@ -156,10 +156,13 @@ export class Simulation {
         nextDomId: 1,
         downSince: null,
         bootAt: null,
+        bootId: "",
+        boots: 0,
         haRunning: true,
         holdsLocal: true,
         pid: rng.int(1800, 9000),
       };
+      node.bootId = this.newBootId(node);
       node.domains.push(dom0(node, rng.int(2000, 90000) + rng.int(0, 9) / 10));
       // A node that has been up for a while has used some domain IDs already.
       node.nextDomId = rng.int(1, 12);
@@ -658,6 +661,18 @@ export class Simulation {
   }
 
   // ---------------------------------------------------------------- domains
+
+  /** The kernel's boot id for this power-on: a version-4 UUID, reproducible per seed, node and boot. */
+  private newBootId(node: SimNode): string {
+    const r = this.rng.fork(`boot-id:${node.name}:${node.boots}`);
+    let id = "";
+    do {
+      const h = r.hex(32);
+      const variant = "89ab"[r.int(0, 3)] as string;
+      id = `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    } while (id === node.bootId);
+    return id;
+  }
 
   private newDomain(node: SimNode, g: SimGuest, rng?: Rng): SimDomain {
     const r = rng ?? this.rng.fork(`dom:${node.name}:${node.nextDomId}`);
@@ -1208,6 +1223,8 @@ export class Simulation {
     if (node.up) return;
     node.up = true;
     node.downSince = null;
+    node.boots += 1;
+    node.bootId = this.newBootId(node);
     node.domains = [dom0(node, this.rng.fork(`boot:${node.name}:${this.processed}`).int(5, 40) + 0.5)];
     node.nextDomId = 1;
     node.haRunning = true;

@@ -9,6 +9,7 @@ import ssh2 from "ssh2";
 import type { NodeConfig } from "../config/schema";
 import { XenopsError } from "../errors";
 import type { CommandRunner } from "../exec/runner";
+import { realSshClock, type SshClock } from "./clock";
 import {
   fingerprintOfBlob,
   type HostKeyPin,
@@ -131,6 +132,7 @@ class NodeState implements NodeHandle {
     readonly defaultTimeoutMs: number,
     readonly maxOutputBytes: number,
     readonly killGraceMs: number,
+    readonly clock: SshClock,
   ) {
     this.name = settings.name;
     this.sudo = settings.sudo === true;
@@ -158,16 +160,20 @@ export interface SshPoolParams {
   nodes: readonly SshNodeSettings[];
   logger: Logger;
   options?: SshPoolOptions;
+  /** Real time unless a test brings its own. */
+  clock?: SshClock;
 }
 
 export class SshPool {
   private readonly nodes = new Map<string, NodeState>();
   private readonly logger: Logger;
   private readonly opts: typeof DEFAULTS;
+  private readonly clock: SshClock;
   private closed = false;
 
   constructor(params: SshPoolParams) {
     this.logger = params.logger.child({ component: "ssh" });
+    this.clock = params.clock ?? realSshClock;
     const o = params.options ?? {};
     this.opts = {
       maxConcurrentPerNode: o.maxConcurrentPerNode ?? DEFAULTS.maxConcurrentPerNode,
@@ -194,6 +200,7 @@ export class SshPool {
           this.opts.defaultTimeoutMs,
           this.opts.maxOutputBytes,
           this.opts.killGraceMs,
+          this.clock,
         );
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
@@ -288,7 +295,7 @@ export class SshPool {
     if (this.closed) return Promise.reject(this.closedError(state));
     if (state.client) return Promise.resolve(state.client);
     if (state.connecting) return state.connecting;
-    const wait = state.retryAt - Date.now();
+    const wait = state.retryAt - this.clock.now();
     if (wait > 0 && state.lastError) {
       return Promise.reject(
         new XenopsError(state.lastError.code, `${state.lastError.message} (next attempt in ${wait} ms)`, {
@@ -319,11 +326,11 @@ export class SshPool {
       const fail = (error: XenopsError): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         if (state.pending === client) state.pending = undefined;
         state.failures++;
         const delay = Math.min(this.opts.maxDelayMs, this.opts.initialDelayMs * 2 ** (state.failures - 1));
-        state.retryAt = Date.now() + delay;
+        state.retryAt = this.clock.now() + delay;
         state.lastError = error;
         log.warn(
           {
@@ -340,8 +347,8 @@ export class SshPool {
         reject(error);
       };
 
-      // ssh2's readyTimeout covers the handshake; this also covers a TCP connect that never answers.
-      const timer = setTimeout(() => {
+      // Covers the TCP connect, the handshake and authentication (ssh2's own readyTimeout is off).
+      const timer = this.clock.setTimeout(() => {
         fail(
           new XenopsError(
             "ssh_connect_failed",
@@ -360,7 +367,7 @@ export class SshPool {
           return;
         }
         settled = true;
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         state.pending = undefined;
         state.client = client;
         state.connects++;
@@ -415,7 +422,9 @@ export class SshPool {
         username: settings.user,
         privateKey: settings.privateKey,
         ...(settings.passphrase !== undefined ? { passphrase: settings.passphrase } : {}),
-        readyTimeout: this.opts.connectTimeoutMs,
+        // The timer above bounds the whole connect on the pool's clock; a second, real-time one in
+        // ssh2 would race it.
+        readyTimeout: 0,
         keepaliveInterval: this.opts.keepaliveIntervalMs,
         keepaliveCountMax: this.opts.keepaliveCountMax,
         // Only the key: no agent, no password, no keyboard-interactive fallbacks.
@@ -491,12 +500,12 @@ export class SshPool {
       if (client) {
         waits.push(
           new Promise<void>((resolve) => {
-            const timer = setTimeout(() => {
+            const timer = this.clock.setTimeout(() => {
               client.destroy();
               resolve();
             }, 2000);
             client.once("close", () => {
-              clearTimeout(timer);
+              this.clock.clearTimeout(timer);
               resolve();
             });
             client.end();

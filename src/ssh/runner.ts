@@ -23,6 +23,7 @@ import type { Logger } from "pino";
 import type { Client, ClientChannel } from "ssh2";
 import { ExecError, type ExecErrorDetails, XenopsError } from "../errors";
 import type { CommandRunner, ExecResult, RunOptions, StreamHandle } from "../exec/runner";
+import type { SshClock, SshTimer } from "./clock";
 import { quoteArgv } from "./quote";
 
 /** What a runner needs from the pool for one node. */
@@ -34,6 +35,8 @@ export interface NodeHandle {
   readonly maxOutputBytes: number;
   /** Time between TERM and KILL on sudo nodes, and how long a closing channel keeps its slot. */
   readonly killGraceMs: number;
+  /** Timeouts and grace periods are set on this clock. */
+  readonly clock: SshClock;
   /** Waits for a concurrency slot; resolves with its release function. Rejects when `signal` aborts. */
   acquireSlot(signal: AbortSignal): Promise<() => void>;
   /** A connected client (connecting if needed). Rejects with XenopsError, or when `signal` aborts. */
@@ -69,6 +72,7 @@ interface ChannelRequest {
   /** Signals sent in order on cancellation, killGraceMs apart; the channel is closed after the last. */
   termination: readonly string[];
   killGraceMs: number;
+  clock: SshClock;
   /** Stream mode: stdout goes here instead of being collected. A throw ends the command. */
   onStdout?: (chunk: Buffer) => void;
   /** Called once, when the channel is really gone (or given up on): frees the concurrency slot. */
@@ -123,12 +127,12 @@ function runOnChannel(req: ChannelRequest): Promise<ChannelOutcome> {
     let channel: ClientChannel | undefined;
     let exitCode: number | null = null;
     let exitSignal: string | null = null;
-    const timers: NodeJS.Timeout[] = [];
+    const timers: SshTimer[] = [];
 
     const release = (): void => {
       if (released) return;
       released = true;
-      for (const t of timers) clearTimeout(t);
+      for (const t of timers) req.clock.clearTimeout(t);
       req.client.removeListener("close", onClientClose);
       req.cancel.removeEventListener("abort", onCancel);
       req.release();
@@ -141,7 +145,7 @@ function runOnChannel(req: ChannelRequest): Promise<ChannelOutcome> {
     const terminate = (): void => {
       const ch = channel;
       // A server that never confirms the close (or never answers the open) must not hold the slot.
-      timers.push(setTimeout(release, req.killGraceMs * req.termination.length + 1000));
+      timers.push(req.clock.setTimeout(release, req.killGraceMs * req.termination.length + 1000));
       if (!ch) return; // still opening: terminated as soon as it opens
       const [first, ...rest] = req.termination;
       if (first) sendSignal(ch, first);
@@ -150,7 +154,7 @@ function runOnChannel(req: ChannelRequest): Promise<ChannelOutcome> {
       } else {
         // sudo relays TERM to the root command; KILL (not relayable) only if it is still there.
         timers.push(
-          setTimeout(() => {
+          req.clock.setTimeout(() => {
             for (const name of rest) sendSignal(ch, name);
             ch.close();
           }, req.killGraceMs),
@@ -324,7 +328,8 @@ export class SshCommandRunner implements CommandRunner {
     const okExitCodes = options.okExitCodes ?? [0];
 
     const cancel = new AbortController();
-    const timer = setTimeout(() => cancel.abort(new Cancelled("timeout")), timeoutMs);
+    const clock = this.handle.clock;
+    const timer = clock.setTimeout(() => cancel.abort(new Cancelled("timeout")), timeoutMs);
     const onAbort = (): void => cancel.abort(new Cancelled("aborted"));
     options.signal?.addEventListener("abort", onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
@@ -369,6 +374,7 @@ export class SshCommandRunner implements CommandRunner {
         maxOutputBytes: this.handle.maxOutputBytes,
         termination: this.termination(),
         killGraceMs: this.handle.killGraceMs,
+        clock: this.handle.clock,
         release,
       });
       const durationMs = Math.round(performance.now() - started);
@@ -419,7 +425,7 @@ export class SshCommandRunner implements CommandRunner {
       }
       return unreachable(outcome);
     } finally {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
       if (!handedOver) release?.();
     }
@@ -509,6 +515,7 @@ export class SshCommandRunner implements CommandRunner {
         maxOutputBytes: this.handle.maxOutputBytes,
         termination: this.termination(),
         killGraceMs: this.handle.killGraceMs,
+        clock: this.handle.clock,
         onStdout: (chunk) => emit(decoder.write(chunk)),
         release: () => {
           if (streamReleased) return;

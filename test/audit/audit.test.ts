@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  // Only the shared reader stays open: every log closed the connection it made.
+  // Only the shared reader stays open: every log's connection was closed after it.
   expect(openConnectionCount()).toBe(1);
 });
 
@@ -52,8 +52,13 @@ function tickingClock(start = Date.parse("2024-05-01T00:00:00Z")) {
 function newLog(name: string, options: { file?: string; prefix?: string; clock?: () => Date } = {}) {
   const prefix = options.prefix ?? uniquePrefix(name);
   const file = options.file ?? join(dir, `${prefix}.jsonl`);
-  const log = new AuditLog({ redisUrl: testRedisUrl(), prefix, file, now: options.clock ?? tickingClock() });
-  cleanups.push(() => log.close());
+  // A connection of its own, as each process has: the two-writer tests race two of them.
+  const own = createRedisConnection(testRedisUrl(), { role: "client", name: "xenops:audit" });
+  const log = new AuditLog({ redis: own, prefix, file, now: options.clock ?? tickingClock() });
+  cleanups.push(async () => {
+    await log.close();
+    await closeConnection(own);
+  });
   return { log, prefix, file };
 }
 

@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../../src/audit";
 import { runAuditExport, runAuditVerify } from "../../src/cli/audit";
+import { closeConnection, createRedisConnection } from "../../src/queue/redis";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 const run = promisify(execFile);
@@ -34,8 +35,9 @@ beforeAll(async () => {
   good = join(dir, "good.jsonl");
   prefix = uniquePrefix("audit-cli");
   let t = Date.parse("2024-05-01T00:00:00Z");
+  const redis = createRedisConnection(testRedisUrl(), { role: "client", name: "xenops:audit" });
   const log = new AuditLog({
-    redisUrl: testRedisUrl(),
+    redis,
     prefix,
     file: good,
     now: () => {
@@ -46,6 +48,7 @@ beforeAll(async () => {
   for (let i = 1; i <= 6; i++)
     await log.append({ kind: "command", actor: "U1", cluster: "prod", command: `/xen status ${i}` });
   await log.close();
+  await closeConnection(redis);
   // seq 2 edited, seq 5 removed.
   const rows = (await readFile(good, "utf8")).trim().split("\n");
   rows[1] = (rows[1] as string).replace("/xen status 2", "/xen status 22");

@@ -89,4 +89,28 @@ describe("OffProofStore", () => {
     expect(await store.get("lab", "ics1")).toBeNull();
     expect(await store.get("lab", "ics2")).not.toBeNull();
   });
+
+  it("keeps the boot id read before a fence; one kept by an older worker, or not a boot id, is none", async () => {
+    const prefix = uniquePrefix("offproof");
+    const store = new OffProofStore(redis, prefix);
+    const bootId = "4c1f2a3b-9d8e-4f7a-b6c5-0123456789ab";
+    await store.noteBeforeFence("A1", {
+      aliveBefore: "ics1 answers over SSH",
+      historyBefore: 0,
+      bootIdBefore: bootId,
+    });
+    expect(await store.beforeFence("A1")).toEqual({
+      aliveBefore: "ics1 answers over SSH",
+      historyBefore: 0,
+      bootIdBefore: bootId,
+    });
+    // Written before boot ids were kept.
+    await redis.set(`${prefix}:xenops:prefence:A2`, JSON.stringify({ aliveBefore: null, historyBefore: 1 }));
+    expect((await store.beforeFence("A2"))?.bootIdBefore).toBeNull();
+    await redis.set(
+      `${prefix}:xenops:prefence:A3`,
+      JSON.stringify({ aliveBefore: "ics1 answers over SSH", historyBefore: 0, bootIdBefore: "garbage" }),
+    );
+    expect((await store.beforeFence("A3"))?.bootIdBefore).toBeNull();
+  });
 });

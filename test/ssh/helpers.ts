@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
+import type { SshClock } from "../../src/ssh/clock";
 import { generateKeyPair } from "../../src/ssh/keys";
 import type { SshNodeSettings } from "../../src/ssh/pool";
 import {
@@ -162,13 +163,78 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-export async function waitFor(check: () => boolean, ms: number, stepMs = 20): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
+/**
+ * Waits until `check()` holds: something outside the test's control (a remote process, a socket)
+ * has happened. Throws, naming `what`, if it has not after `limitMs`; the limit only bounds a
+ * failure, so it is generous and nothing is asserted about how soon it held.
+ */
+export async function waitFor(what: string, check: () => boolean, limitMs = 15_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!check()) {
+    if (Date.now() >= deadline) throw new Error(`timed out after ${limitMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
   }
-  return check();
+}
+
+/**
+ * An SshClock that moves only when the test advances it, firing the timers that fall due, in order.
+ * The pool's timeouts, grace periods and backoff then happen at exact instants of test time.
+ */
+export class TestClock implements SshClock {
+  private t = 0;
+  private nextId = 1;
+  private readonly timers = new Map<number, { at: number; callback: () => void }>();
+
+  now = (): number => this.t;
+
+  setTimeout = (callback: () => void, ms: number): number => {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.t + Math.max(0, ms), callback });
+    return id;
+  };
+
+  clearTimeout = (timer: unknown): void => {
+    this.timers.delete(timer as number);
+  };
+
+  /** Timers set and not yet fired or cleared. */
+  pending(): number {
+    return this.timers.size;
+  }
+
+  advance(ms: number): void {
+    const target = this.t + ms;
+    for (;;) {
+      let due: [number, { at: number; callback: () => void }] | undefined;
+      for (const entry of this.timers) {
+        if (entry[1].at <= target && (!due || entry[1].at < due[1].at)) due = entry;
+      }
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].callback();
+    }
+    this.t = target;
+  }
+}
+
+/** Whether `promise` has settled yet (a rejection is observed here too, and not reported as unhandled). */
+export function settledFlag(promise: Promise<unknown>): () => boolean {
+  let settled = false;
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  return () => settled;
+}
+
+/** Lets pending callbacks, I/O included, run once. */
+export function oneTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Awaits a promise that must reject, returning the error (fails the test if it resolves). */

@@ -17,7 +17,16 @@ import {
   openSshVersion,
   startOpenSsh,
 } from "../support/sshd";
-import { captureLogger, clientKeys, otherHostKeys, rejectionOf, waitFor } from "./helpers";
+import {
+  captureLogger,
+  clientKeys,
+  oneTurn,
+  otherHostKeys,
+  rejectionOf,
+  settledFlag,
+  TestClock,
+  waitFor,
+} from "./helpers";
 
 const unavailable = openSshUnavailableReason();
 if (unavailable) console.warn(`skipping OpenSSH interop tests: ${unavailable}`);
@@ -91,7 +100,12 @@ describe.skipIf(unavailable !== undefined)(
       rmSync(scratch, { recursive: true, force: true });
     });
 
-    function runnerFor(server: OpenSshServer, extra: Partial<SshNodeSettings> = {}, name = "n1") {
+    function runnerFor(
+      server: OpenSshServer,
+      extra: Partial<SshNodeSettings> = {},
+      name = "n1",
+      clock?: TestClock,
+    ) {
       const log = captureLogger();
       const pool = new SshPool({
         nodes: [
@@ -107,6 +121,7 @@ describe.skipIf(unavailable !== undefined)(
         ],
         logger: log.logger,
         options: { reconnect: { initialDelayMs: 0 } },
+        ...(clock ? { clock } : {}),
       });
       pools.push(pool);
       return { pool, runner: pool.runner(name), log };
@@ -193,25 +208,38 @@ describe.skipIf(unavailable !== undefined)(
     });
 
     it("on timeout kills the remote process group (unprivileged login, no forced command)", async () => {
-      const { runner, pool } = runnerFor(plain, { user });
+      const clock = new TestClock();
+      const { runner, pool } = runnerFor(plain, { user }, "n1", clock);
+      // Connected first, so the timeout below covers the command alone.
+      await runner.run(["true"]);
       const a = uniqueSleep();
       const b = uniqueSleep();
       strays.push(`sleep ${a}`, `sleep ${b}`);
-      const started = performance.now();
       const pending = rejectionOf(
         runner.run(["sh", "-c", `sleep ${a} & sleep ${b}; wait`], { timeoutMs: 700 }),
       );
-      expect(
-        await waitFor(() => pidsOf(`sleep ${a}`).length === 1 && pidsOf(`sleep ${b}`).length === 1, 3000),
-      ).toBe(true);
+      const settled = settledFlag(pending);
+      await waitFor(
+        "both remote sleeps to start",
+        () => pidsOf(`sleep ${a}`).length === 1 && pidsOf(`sleep ${b}`).length === 1,
+      );
+      clock.advance(699);
+      await oneTurn();
+      expect(settled()).toBe(false);
+      clock.advance(1);
+      // The caller's ssh_timeout comes at 700 ms of pool time, the clock standing still after it:
+      // it waits neither for the remote processes nor for a grace or fallback timer.
       const error = (await pending) as ExecError;
       expect(error.code).toBe("ssh_timeout");
-      expect(performance.now() - started).toBeLessThan(1500);
+      expect(error.message).toBe("n1: sh timed out after 700 ms");
       // sshd killpg()s the session: the shell, the foreground sleep and the background one.
-      expect(await waitFor(() => pidsOf(`sleep ${a}`).length + pidsOf(`sleep ${b}`).length === 0, 2000)).toBe(
-        true,
+      await waitFor(
+        "sshd to kill both remote sleeps",
+        () => pidsOf(`sleep ${a}`).length + pidsOf(`sleep ${b}`).length === 0,
       );
-      expect(await waitFor(() => pool.stats().nodes.n1!.inFlight === 0, 2000)).toBe(true);
+      // The slot comes back when sshd closes the channel (the clock has not moved to the fallback).
+      await waitFor("the slot to come back", () => pool.stats().nodes.n1!.inFlight === 0);
+      expect(clock.now()).toBe(700);
       expect((await runner.run(["echo", "next"])).stdout).toBe("next\n");
     });
 
@@ -221,10 +249,10 @@ describe.skipIf(unavailable !== undefined)(
       strays.push(`sleep ${s}`);
       const ac = new AbortController();
       const pending = rejectionOf(runner.run(["sleep", s], { signal: ac.signal }));
-      expect(await waitFor(() => pidsOf(`sleep ${s}`).length === 1, 3000)).toBe(true);
+      await waitFor("the remote sleep to start", () => pidsOf(`sleep ${s}`).length === 1);
       ac.abort();
       expect(((await pending) as ExecError).code).toBe("exec_aborted");
-      expect(await waitFor(() => pidsOf(`sleep ${s}`).length === 0, 2000)).toBe(true);
+      await waitFor("sshd to kill the remote sleep", () => pidsOf(`sleep ${s}`).length === 0);
     });
 
     it("documents the limits: forced commands and (before OpenSSH 10) root logins ignore the signal", async () => {
@@ -234,43 +262,60 @@ describe.skipIf(unavailable !== undefined)(
         {
           label: "forced command",
           server: forced,
-          killed: false,
-          log: /refusing to send signal KILL to forced-command/,
+          refusal: /refusing to send signal KILL to forced-command/,
         },
         {
           label: "root login",
           server: plain,
-          killed: rootCanBeSignalled,
-          log: rootCanBeSignalled ? /./ : /session signalling requires privilege separation/,
+          refusal: rootCanBeSignalled ? undefined : /session signalling requires privilege separation/,
         },
       ];
       for (const c of cases) {
-        const { runner } = runnerFor(c.server);
+        const clock = new TestClock();
+        const { runner } = runnerFor(c.server, {}, "n1", clock);
+        // Connected first: the timeout must not fire before the command has even reached sshd.
+        await runner.run(["true"]);
         const s = uniqueSleep();
         strays.push(`sleep ${s}`);
+        const logFrom = c.server.log().length;
         const pending = rejectionOf(runner.run(["sleep", s], { timeoutMs: 500 }));
-        expect(await waitFor(() => pidsOf(`sleep ${s}`).length === 1, 3000), c.label).toBe(true);
+        await waitFor(`${c.label}: the remote sleep to start`, () => pidsOf(`sleep ${s}`).length === 1);
+        clock.advance(500);
+        // The caller gets its ssh_timeout on time either way; only the remote side differs.
         expect(((await pending) as ExecError).code, c.label).toBe("ssh_timeout");
-        await new Promise((r) => setTimeout(r, 500));
-        // The caller got its ssh_timeout on time either way; only the remote side differs.
-        expect(pidsOf(`sleep ${s}`).length === 0, c.label).toBe(c.killed);
-        expect(c.server.log(), c.label).toMatch(c.log);
+        const refusal = c.refusal;
+        if (refusal === undefined) {
+          await waitFor(`${c.label}: sshd to kill the remote sleep`, () => pidsOf(`sleep ${s}`).length === 0);
+        } else {
+          await waitFor(`${c.label}: sshd to log that it refused the signal`, () =>
+            refusal.test(c.server.log().slice(logFrom)),
+          );
+          // sshd handles a connection's messages in order: once a later command on it has run, the
+          // KILL and the channel close before it have been dealt with. The sleep outlived both.
+          expect((await runner.run(["echo", "after"])).stdout, c.label).toBe("after\n");
+          expect(pidsOf(`sleep ${s}`), c.label).toHaveLength(1);
+        }
         spawnSync("pkill", ["-KILL", "-f", "-x", `sleep ${s}`.replaceAll(".", "\\.")]);
       }
     });
 
     it("where signals are refused, closing the channel still stops a command at its next write (SIGPIPE)", async () => {
-      const { runner } = runnerFor(forced);
+      const clock = new TestClock();
+      const { runner } = runnerFor(forced, {}, "n1", clock);
+      await runner.run(["true"]); // connected: the timeout covers the command alone
       const tag = uniqueSleep(0);
       const script = `while :; do echo tick; sleep ${tag}; done`;
       strays.push(`sleep ${tag}`);
-      const pending = rejectionOf(runner.run(["sh", "-c", script], { timeoutMs: 300 }));
-      expect(((await pending) as ExecError).code).toBe("ssh_timeout");
       const shells = () =>
         spawnSync("pgrep", ["-f", "-x", `sh -c ${script}`.replaceAll(".", "\\.")], {
           encoding: "utf8",
         }).stdout.trim();
-      expect(await waitFor(() => shells() === "", 2000)).toBe(true);
+      const pending = rejectionOf(runner.run(["sh", "-c", script], { timeoutMs: 300 }));
+      // The loop must really be running before the timeout, or its absence afterwards proves nothing.
+      await waitFor("the remote loop to start", () => shells() !== "");
+      clock.advance(300);
+      expect(((await pending) as ExecError).code).toBe("ssh_timeout");
+      await waitFor("the remote loop to die of SIGPIPE", () => shells() === "");
       // The request itself was read back faithfully by the simulator's parser too.
       expect(splitCommandLine(`sh -c '${script}'`)).toEqual(["sh", "-c", script]);
     });

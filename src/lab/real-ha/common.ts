@@ -433,6 +433,9 @@ export async function startRealStack(options: RealHaOptions, spec: StackSpec): P
       if (spec.programs.has(program)) return n.ns.stream(argv, io);
       const own = spec.passThrough?.(n, argv, io);
       if (own) return own;
+      // /proc is the host kernel's in every namespace (its boot id never changes with the simulated
+      // node's power): the simulator answers for the node's kernel.
+      if (operands.some((p) => p === "/proc" || p.startsWith("/proc/"))) return null;
       if (FILE_PROGRAMS.has(program) && operands.length > 0 && operands.some(spec.isRealPath)) {
         // Only paths that exist for real in the node (tail's -n value is not a path).
         if (!operands.every((p) => spec.isRealPath(p) || /^\d+$/.test(p))) return null;
