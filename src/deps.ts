@@ -267,14 +267,22 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
       return job;
     },
   };
-  // Risky operations: one approval engine and one lock manager per process.
-  const locks = new LockManager({
-    redisUrl: config.redisUrl,
-    prefix: config.queuePrefix,
-    logger: logger.child({ component: "locks" }),
+  // Risky operations: one approval engine and one lock manager per process, each on a connection of its
+  // own (their durable writes WAIT on it; a lock renewal must not queue behind an approval's WAIT).
+  const locksLogger = logger.child({ component: "locks" });
+  const locksRedis = createRedisConnection(config.redisUrl, {
+    role: "client",
+    name: "xenops:locks",
+    logger: locksLogger,
+  });
+  const locks = new LockManager({ redis: locksRedis, prefix: config.queuePrefix, logger: locksLogger });
+  const approvalsRedis = createRedisConnection(config.redisUrl, {
+    role: "client",
+    name: "xenops:approval",
+    logger: logger.child({ component: "approval" }),
   });
   const approvals = new ApprovalEngine({
-    redisUrl: config.redisUrl,
+    redis: approvalsRedis,
     prefix: config.queuePrefix,
     notifier: config.notifier,
     authorizer: new Authorizer(inventory.roles, config.groups),
@@ -504,6 +512,8 @@ export async function createDeps(config: DepsConfig): Promise<Deps> {
       await Promise.allSettled([...pools.values()].map((p) => p.close()));
       await approvals.close();
       await locks.close();
+      await closeConnection(approvalsRedis);
+      await closeConnection(locksRedis);
       await audit.flush();
       await auditLog?.close();
       await closeConnection(redis);

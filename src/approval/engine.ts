@@ -25,7 +25,7 @@ import type { ActionHandler } from "../core/router";
 import { type ErrorCode, errorMessage, XenopsError } from "../errors";
 import type { Logger } from "../log";
 import { userMention } from "../message/text";
-import { closeConnection, createRedisConnection, durably, durablyRetried } from "../queue/redis";
+import { durably, durablyRetried } from "../queue/redis";
 import { APPROVAL_ACTION_PREFIX, APPROVE_ACTION_ID, DENY_ACTION_ID, renderApprovalCard } from "./card";
 import { dataLossConfirmation, enforcePolicyInvariants } from "./policy";
 import type {
@@ -42,7 +42,11 @@ import type {
 } from "./types";
 
 export interface ApprovalEngineOptions {
-  redisUrl: string;
+  /**
+   * The caller's client (the composition root's); close() leaves it open. A connection of the engine's
+   * own: WAIT (see `durably`) holds up the connection it runs on.
+   */
+  redis: Redis;
   /** Key prefix (one per deployment; unique per test). */
   prefix: string;
   notifier: Notifier;
@@ -397,11 +401,7 @@ export class ApprovalEngine {
 
   constructor(private readonly options: ApprovalEngineOptions) {
     this.log = options.logger.child({ component: "approval" });
-    this.redis = createRedisConnection(options.redisUrl, {
-      role: "client",
-      name: "xenops:approval",
-      logger: this.log,
-    });
+    this.redis = options.redis;
     this.keys = approvalKeys(options.prefix);
     this.retentionMs = options.retentionMs ?? 30 * DAY_MS;
     this.enqueueRetryAfterMs = options.enqueueRetryAfterMs ?? 30_000;
@@ -959,7 +959,6 @@ export class ApprovalEngine {
     this.timer = undefined;
     await this.sweeping;
     await this.settled();
-    await closeConnection(this.redis);
   }
 
   // --- execution: claim and journal ---

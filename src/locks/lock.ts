@@ -24,7 +24,7 @@ import type { ActionPlan } from "../approval/types";
 import type { ClusterConfig } from "../config/schema";
 import { XenopsError } from "../errors";
 import type { Logger } from "../log";
-import { closeConnection, createRedisConnection, durably, durablyRetried } from "../queue/redis";
+import { durably, durablyRetried } from "../queue/redis";
 
 /** `kind:scope`, e.g. guest:lab/internet, drbd:lab/internet, node:lab/ics1, fence:lab. */
 const KEY_PATTERN = /^[a-z][a-z_]*:[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/;
@@ -171,7 +171,12 @@ export interface LockHolder {
 }
 
 export interface LockManagerOptions {
-  redisUrl: string;
+  /**
+   * The caller's client (the composition root's); close() leaves it open. Give the locks a connection of
+   * their own: WAIT (see `durably`) holds up the connection it runs on, and a renewal must not queue
+   * behind another component's WAIT.
+   */
+  redis: Redis;
   prefix: string;
   logger?: Logger;
 }
@@ -337,11 +342,7 @@ export class LockManager {
   private closed = false;
 
   constructor(private readonly options: LockManagerOptions) {
-    this.redis = createRedisConnection(options.redisUrl, {
-      role: "client",
-      name: "xenops:locks",
-      logger: options.logger,
-    });
+    this.redis = options.redis;
   }
 
   private redisKey(key: string): string {
@@ -449,6 +450,5 @@ export class LockManager {
     this.closed = true;
     for (const lock of this.live) lock.abandon();
     this.live.clear();
-    await closeConnection(this.redis);
   }
 }

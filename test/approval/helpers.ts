@@ -1,4 +1,5 @@
 /** Shared pieces of the approval tests: a recording notifier, roles, plans, an engine on real Redis. */
+import type { Redis } from "ioredis";
 import type { MessageRef, Notifier, OutboundMessage } from "../../src/app/types";
 import type { ApprovalEngineOptions } from "../../src/approval/engine";
 import { ApprovalEngine } from "../../src/approval/engine";
@@ -6,6 +7,7 @@ import type { ActionPlan, ApprovalRecord } from "../../src/approval/types";
 import type { AuditEntryInput } from "../../src/audit/schema";
 import { Authorizer, StaticGroupDirectory } from "../../src/core/authz";
 import { silentLogger } from "../../src/log";
+import { closeConnection, createRedisConnection } from "../../src/queue/redis";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 export class RecordingNotifier implements Notifier {
@@ -137,31 +139,56 @@ export interface Harness {
   prefix: string;
 }
 
-/** An engine on the test Redis with a fresh prefix; `share` reuses another harness's prefix and recorders. */
+/** An engine that owns its connection, as a process would: close() closes both. */
+class OwnConnectionEngine extends ApprovalEngine {
+  constructor(
+    options: ApprovalEngineOptions,
+    private readonly connection: Redis,
+  ) {
+    super(options);
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    await closeConnection(this.connection);
+  }
+}
+
+/**
+ * An engine on the test Redis (or `redisUrl`) with a fresh prefix, on a connection of its own; `share`
+ * reuses another harness's prefix and recorders.
+ */
 export function makeEngine(
-  options: Partial<ApprovalEngineOptions> & { share?: Harness } = {},
+  options: Partial<ApprovalEngineOptions> & { share?: Harness; redisUrl?: string } = {},
   cleanup: (engine: ApprovalEngine) => void,
 ): Harness {
-  const { share, ...rest } = options;
+  const { share, redisUrl, ...rest } = options;
+  const redis = createRedisConnection(redisUrl ?? testRedisUrl(), {
+    role: "client",
+    name: "xenops:approval",
+  });
   const notifier = share?.notifier ?? new RecordingNotifier();
   const enqueued = share?.enqueued ?? [];
   const audit = share?.audit ?? [];
   const prefix = share?.prefix ?? uniquePrefix("approval");
-  const engine = new ApprovalEngine({
-    redisUrl: testRedisUrl(),
-    prefix,
-    notifier,
-    authorizer: authorizer(),
-    logger: silentLogger(),
-    enqueueExecution: async (record, { deliveryId }) => {
-      enqueued.push({ record, deliveryId });
-      return { jobId: `exec-${record.id}` };
+  const engine = new OwnConnectionEngine(
+    {
+      redis,
+      prefix,
+      notifier,
+      authorizer: authorizer(),
+      logger: silentLogger(),
+      enqueueExecution: async (record, { deliveryId }) => {
+        enqueued.push({ record, deliveryId });
+        return { jobId: `exec-${record.id}` };
+      },
+      audit: async (entry) => {
+        audit.push(entry);
+      },
+      ...rest,
     },
-    audit: async (entry) => {
-      audit.push(entry);
-    },
-    ...rest,
-  });
+    redis,
+  );
   cleanup(engine);
   return { engine, notifier, enqueued, audit, prefix };
 }

@@ -7,6 +7,7 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Lock, LockManager } from "../../src/locks/lock";
 import { silentLogger } from "../../src/log";
+import { closeConnection, createRedisConnection } from "../../src/queue/redis";
 import { uniquePrefix } from "../support/redis";
 import { type SentinelSetup, startSentinelSetup } from "../support/sentinel";
 
@@ -17,6 +18,7 @@ describe("locks on Sentinel (real master, replica and sentinel)", () => {
   let setup: SentinelSetup;
   let frozen: number | null = null;
   const managers: LockManager[] = [];
+  const connections: Redis[] = [];
   const held: Lock[] = [];
   beforeAll(async () => {
     setup = await startSentinelSetup("locks");
@@ -26,13 +28,17 @@ describe("locks on Sentinel (real master, replica and sentinel)", () => {
     frozen = null;
     await Promise.all(held.splice(0).map((l) => l.release().catch(() => false)));
     await Promise.all(managers.splice(0).map((m) => m.close()));
+    await Promise.all(connections.splice(0).map((c) => closeConnection(c)));
   });
   afterAll(async () => {
     await setup?.stop();
   });
 
   const manager = (prefix: string, query = "waitTimeoutMs=300") => {
-    const m = new LockManager({ redisUrl: `${setup.url}?${query}`, prefix, logger: silentLogger() });
+    // A connection of its own, with the durability the URL asks for.
+    const redis = createRedisConnection(`${setup.url}?${query}`, { role: "client", name: "xenops:locks" });
+    connections.push(redis);
+    const m = new LockManager({ redis, prefix, logger: silentLogger() });
     managers.push(m);
     return m;
   };

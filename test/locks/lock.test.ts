@@ -1,17 +1,25 @@
+import type { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Lock, LockManager, lockKeys, lockKeysForPlan } from "../../src/locks/lock";
 import { silentLogger } from "../../src/log";
 import { closeConnection, createRedisConnection } from "../../src/queue/redis";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
-const managers: LockManager[] = [];
+const managers: { manager: LockManager; redis: Redis }[] = [];
 afterEach(async () => {
-  await Promise.all(managers.splice(0).map((m) => m.close()));
+  await Promise.all(
+    managers.splice(0).map(async ({ manager, redis }) => {
+      await manager.close();
+      await closeConnection(redis);
+    }),
+  );
 });
 
+/** A lock manager on a connection of its own, as each process has. */
 function manager(prefix = uniquePrefix("locks")): LockManager {
-  const m = new LockManager({ redisUrl: testRedisUrl(), prefix, logger: silentLogger() });
-  managers.push(m);
+  const redis = createRedisConnection(testRedisUrl(), { role: "client", name: "xenops:locks" });
+  const m = new LockManager({ redis, prefix, logger: silentLogger() });
+  managers.push({ manager: m, redis });
   return m;
 }
 

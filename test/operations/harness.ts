@@ -194,8 +194,11 @@ export async function harness(spec: SimClusterSpecInput, options: HarnessOptions
   const prefix = uniquePrefix("ops");
   const logger = silentLogger();
   const executions: Harness["executions"] = [];
+  // A connection each, as src/deps.ts gives them (their durable writes WAIT on it).
+  const approvalsRedis = createRedisConnection(testRedisUrl(), { role: "client", name: "xenops:approval" });
+  const locksRedis = createRedisConnection(testRedisUrl(), { role: "client", name: "xenops:locks" });
   const approvals = new ApprovalEngine({
-    redisUrl: testRedisUrl(),
+    redis: approvalsRedis,
     prefix,
     notifier,
     authorizer: new Authorizer(inventory.roles, new StaticGroupDirectory()),
@@ -206,7 +209,7 @@ export async function harness(spec: SimClusterSpecInput, options: HarnessOptions
     },
     ...(options.durability ? { durability: options.durability } : {}),
   });
-  const locks = new LockManager({ redisUrl: testRedisUrl(), prefix, logger });
+  const locks = new LockManager({ redis: locksRedis, prefix, logger });
   const redis = createRedisConnection(testRedisUrl(), { role: "client" });
   const offProofs = new OffProofStore(redis, prefix, logger);
   const enqueued: Harness["enqueued"] = [];
@@ -274,6 +277,8 @@ export async function harness(spec: SimClusterSpecInput, options: HarnessOptions
       sim.stopRealTime();
       await approvals.close();
       await locks.close();
+      await closeConnection(approvalsRedis);
+      await closeConnection(locksRedis);
       await closeConnection(redis);
     },
   };

@@ -4,20 +4,24 @@
  * takeover bumps the token, after which the old holder's journal writes, outcome and "running" card
  * updates are refused; a final state is never replaced; expired lock keys come back only if untouched.
  */
+import type { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ApprovalEngine } from "../../src/approval/engine";
 import { LockManager } from "../../src/locks/lock";
 import { silentLogger } from "../../src/log";
 import { ExecutionLease, takeoverVerdict } from "../../src/operations/lease";
 import type { OperationStep } from "../../src/operations/types";
+import { closeConnection, createRedisConnection } from "../../src/queue/redis";
 import { makeEngine, migratePlan, TestClock } from "../approval/helpers";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 const engines: ApprovalEngine[] = [];
 const managers: LockManager[] = [];
+const connections: Redis[] = [];
 afterEach(async () => {
   await Promise.all(engines.splice(0).map((e) => e.close()));
   await Promise.all(managers.splice(0).map((m) => m.close()));
+  await Promise.all(connections.splice(0).map((c) => closeConnection(c)));
 });
 const track = (e: ApprovalEngine) => {
   engines.push(e);
@@ -178,7 +182,9 @@ describe("locks taken back after a stall", () => {
   const GUEST = "guest:lab/vm";
 
   function manager(prefix = uniquePrefix("lease-locks")) {
-    const m = new LockManager({ redisUrl: testRedisUrl(), prefix, logger: silentLogger() });
+    const redis = createRedisConnection(testRedisUrl(), { role: "client", name: "xenops:locks" });
+    connections.push(redis);
+    const m = new LockManager({ redis, prefix, logger: silentLogger() });
     managers.push(m);
     return m;
   }

@@ -19,6 +19,7 @@ import { ApprovalEngine } from "../../src/approval/engine";
 import type { ApprovalRecord } from "../../src/approval/types";
 import { ClusterConfig, type InventoryConfig } from "../../src/config/schema";
 import { LAB_ROLES } from "../../src/lab/lab";
+import { closeConnection, createRedisConnection } from "../../src/queue/redis";
 import { Rng, type SimulatedCluster, scaleLab, startSimulatedCluster } from "../../src/sim";
 import { blockActionsPayload, FakeSlack, signSlackRequest, slashCommandPayload } from "../support/fake-slack";
 import { startSentinelSetup } from "../support/sentinel";
@@ -333,8 +334,11 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     const prefix = `soak${o.seed}`;
 
     // The soak reads approvals the way the product stores them, through its own engine (read only).
+    const approvalsRedis = createRedisConnection(redis.url, { role: "client", name: "xenops:approval" });
+    // Closers run last first: the engine closes, then its connection.
+    closers.push(() => closeConnection(approvalsRedis));
     const approvals = new ApprovalEngine({
-      redisUrl: redis.url,
+      redis: approvalsRedis,
       prefix,
       logger: pino({ level: "silent" }),
       notifier: {

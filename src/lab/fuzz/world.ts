@@ -169,8 +169,19 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       kill: async () => {},
     };
     let dead = false;
+    // Each of a bot's components on a connection of its own, as src/deps.ts builds them.
+    const approvalsRedis = createRedisConnection(options.redisUrl, {
+      role: "client",
+      name: "xenops:approval",
+      logger,
+    });
+    const locksRedis = createRedisConnection(options.redisUrl, {
+      role: "client",
+      name: "xenops:locks",
+      logger,
+    });
     const approvals = new ApprovalEngine({
-      redisUrl: options.redisUrl,
+      redis: approvalsRedis,
       prefix,
       notifier,
       authorizer: new Authorizer(inventory.roles, new StaticGroupDirectory()),
@@ -180,7 +191,7 @@ export async function startWorld(options: WorldOptions): Promise<World> {
         return { jobId: `exec-${record.id}` };
       },
     });
-    const locks = new LockManager({ redisUrl: options.redisUrl, prefix, logger });
+    const locks = new LockManager({ redis: locksRedis, prefix, logger });
     const proofRedis = createRedisConnection(options.redisUrl, {
       role: "client",
       name: "xenops:fuzz-proofs",
@@ -215,6 +226,8 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       await approvals.settled().catch(() => {});
       await approvals.close();
       await locks.close();
+      approvalsRedis.disconnect();
+      locksRedis.disconnect();
       proofRedis.disconnect();
       await pool.close();
     };
@@ -223,6 +236,8 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       await pool.close();
       await approvals.close().catch(() => {});
       await locks.close().catch(() => {});
+      approvalsRedis.disconnect();
+      locksRedis.disconnect();
       proofRedis.disconnect();
     };
     return bot;
