@@ -16,9 +16,9 @@
  * simulator's SSH servers; Redis: REDIS_URL or an embedded redis-server.
  */
 import { pino } from "pino";
-import type { MessageRef, Notifier, OutboundMessage } from "../src/app/types";
+import { StaticGroupDirectory } from "../src/chat/authz";
+import type { MessageRef, Notifier, OutboundMessage } from "../src/chat/types";
 import type { InventoryConfig } from "../src/config/schema";
-import { StaticGroupDirectory } from "../src/core/authz";
 import { createDeps, type Deps } from "../src/deps";
 import { signWebhook } from "../src/events/webhook";
 import { type Lab, startLab } from "../src/lab/lab";

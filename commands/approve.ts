@@ -1,5 +1,5 @@
-import { pickCluster } from "../src/core/resolve";
-import { type CommandSpec, UsageError } from "../src/core/spec";
+import { pickCluster } from "../src/chat/resolve";
+import { type CommandSpec, UsageError } from "../src/chat/spec";
 
 interface ApproveArgs {
   cluster: string;

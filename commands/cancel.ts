@@ -1,4 +1,4 @@
-import { type CommandSpec, UsageError } from "../src/core/spec";
+import { type CommandSpec, UsageError } from "../src/chat/spec";
 
 interface CancelArgs {
   job: string;

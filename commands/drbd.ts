@@ -1,5 +1,5 @@
-import { pickCluster, validName } from "../src/core/resolve";
-import { type CommandSpec, UsageError } from "../src/core/spec";
+import { pickCluster, validName } from "../src/chat/resolve";
+import { type CommandSpec, UsageError } from "../src/chat/spec";
 
 interface DrbdArgs {
   sub: "watch";

@@ -1,5 +1,5 @@
-import { pickCluster, pickNode } from "../src/core/resolve";
-import { type CommandSpec, UsageError } from "../src/core/spec";
+import { pickCluster, pickNode } from "../src/chat/resolve";
+import { type CommandSpec, UsageError } from "../src/chat/spec";
 import { enqueuePlan, type OperationArgs } from "../src/operations/command";
 import { haOverride, OVERRIDE_HA_FLAG } from "../src/operations/ha-manager";
 

@@ -1,5 +1,5 @@
-import { pickCluster, pickNode, validName } from "../src/core/resolve";
-import { type CommandSpec, UsageError } from "../src/core/spec";
+import { pickCluster, pickNode, validName } from "../src/chat/resolve";
+import { type CommandSpec, UsageError } from "../src/chat/spec";
 import { enqueuePlan, type OperationArgs } from "../src/operations/command";
 
 const OVERRIDE = "--override-last-copy";

@@ -1,4 +1,4 @@
-import type { CommandSpec } from "../src/core/spec";
+import type { CommandSpec } from "../src/chat/spec";
 
 export const helpCommand: CommandSpec<null> = {
   verb: "help",

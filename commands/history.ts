@@ -1,5 +1,5 @@
 import type { AuditRecord } from "../src/audit/schema";
-import { type CommandSpec, UsageError } from "../src/core/spec";
+import { type CommandSpec, UsageError } from "../src/chat/spec";
 import { escapeMrkdwn, formatDuration, mentionOrText, utcTime } from "../src/message/text";
 
 interface HistoryArgs {

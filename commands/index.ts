@@ -1,5 +1,5 @@
 /** Every `/xen` verb, in the order help lists them. Adding a verb: one file here and one line below. */
-import type { CommandSpec } from "../src/core/spec";
+import type { CommandSpec } from "../src/chat/spec";
 import { approveCommand } from "./approve";
 import { attestOffCommand } from "./attest-off";
 import { cancelCommand } from "./cancel";

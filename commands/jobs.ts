@@ -1,5 +1,5 @@
-import type { JobSummary } from "../src/core/job-admin";
-import { type CommandSpec, UsageError } from "../src/core/spec";
+import type { JobSummary } from "../src/chat/job-admin";
+import { type CommandSpec, UsageError } from "../src/chat/spec";
 import { escapeMrkdwn, formatDuration, mentionOrText } from "../src/message/text";
 
 interface JobsArgs {

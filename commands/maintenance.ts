@@ -1,5 +1,5 @@
-import { pickCluster, pickNode } from "../src/core/resolve";
-import { type CommandSpec, UsageError } from "../src/core/spec";
+import { pickCluster, pickNode } from "../src/chat/resolve";
+import { type CommandSpec, UsageError } from "../src/chat/spec";
 import { MAX_MAINTENANCE_MS, parseDuration } from "../src/events/maintenance";
 import { formatDurationMinutes } from "../src/message/text";
 

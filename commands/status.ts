@@ -1,5 +1,5 @@
-import { pickCluster, pickNodeOrGuest } from "../src/core/resolve";
-import { type CommandSpec, UsageError } from "../src/core/spec";
+import { pickCluster, pickNodeOrGuest } from "../src/chat/resolve";
+import { type CommandSpec, UsageError } from "../src/chat/spec";
 
 interface StatusArgs {
   cluster: string;

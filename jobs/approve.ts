@@ -4,8 +4,8 @@
  * script, exactly as for a click; the answer goes to the approver only.
  */
 import type { Job } from "bullmq";
-import type { Notifier } from "../src/app/types";
 import type { ApprovalEngine } from "../src/approval/engine";
+import type { Notifier } from "../src/chat/types";
 import type { ApproveJob } from "../src/queue/schema";
 
 export interface ApproveJobDeps {

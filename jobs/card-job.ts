@@ -7,9 +7,9 @@
 import type { Job } from "bullmq";
 import type { ClusterConfig } from "../src/config/schema";
 import { XenopsError } from "../src/errors";
-import { openJobCard } from "../src/jobs-ui/card";
-import { JobCancelled, JobControl } from "../src/jobs-ui/control";
-import { describeJob } from "../src/jobs-ui/describe";
+import { openJobCard } from "../src/job-cards/card";
+import { JobCancelled, JobControl } from "../src/job-cards/control";
+import { describeJob } from "../src/job-cards/describe";
 import type { Logger } from "../src/log";
 import { isFinalFailure } from "../src/queue/retry";
 import type { JobDeps } from "./types";

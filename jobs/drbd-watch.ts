@@ -18,24 +18,24 @@
  * To watch a resync another job or an event started, call `enqueueWatch` (below).
  */
 import type { Job } from "bullmq";
-import type { Notifier } from "../src/app/types";
-import type { ClusterDrivers } from "../src/cluster/snapshot";
+import type { EnqueuedJob, JobEnqueuer } from "../src/chat/enqueuer";
+import type { Notifier } from "../src/chat/types";
+import type { CommandRunner, StreamHandle } from "../src/command-runner";
 import type { InventoryConfig } from "../src/config/schema";
-import type { EnqueuedJob, JobEnqueuer } from "../src/core/enqueuer";
+import type { ClusterDrivers } from "../src/drivers/types";
 import { errorMessage, XenopsError } from "../src/errors";
-import type { CommandRunner, StreamHandle } from "../src/exec/runner";
-import { openJobCard } from "../src/jobs-ui/card";
-import type { CardStore } from "../src/jobs-ui/card-store";
-import { JobCancelled, JobControl } from "../src/jobs-ui/control";
-import { describeJob } from "../src/jobs-ui/describe";
+import { openJobCard } from "../src/job-cards/card";
+import type { CardStore } from "../src/job-cards/card-store";
+import { JobCancelled, JobControl } from "../src/job-cards/control";
+import { describeJob } from "../src/job-cards/describe";
 import {
   analyzeResync,
   type NodeReading,
   type ResyncView,
   renderResyncBlocks,
   summarizeResync,
-} from "../src/jobs-ui/resync";
-import type { WatchRegistry } from "../src/jobs-ui/watch-registry";
+} from "../src/job-cards/resync";
+import type { WatchRegistry } from "../src/job-cards/watch-registry";
 import type { Logger } from "../src/log";
 import { escapeMrkdwn, formatDuration, formatKiB } from "../src/message/text";
 import { isFinalFailure } from "../src/queue/retry";

@@ -4,7 +4,7 @@
  */
 import type { Job } from "bullmq";
 import { UnrecoverableError } from "bullmq";
-import type { Notifier } from "../src/app/types";
+import type { Notifier } from "../src/chat/types";
 import type { InventoryConfig } from "../src/config/schema";
 import type { MaintenanceStore } from "../src/events/maintenance";
 import type { EventPipeline } from "../src/events/pipeline";

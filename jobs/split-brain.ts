@@ -1,6 +1,6 @@
 /**
  * `split-brain-plan` job: the split-brain card's "Keep X's data" buttons. A thin planner: the request
- * is planned like any `operation-plan` (src/operations/actions/split-brain-plan.ts through buildPlan)
+ * is planned like any `operation-plan` (src/operations/split-brain-plan.ts through buildPlan)
  * and its refusal or approval card goes in the incident's thread. Once approved, the recovery runs as
  * an `operation-execute` job like every other approved action (src/operations/executor.ts).
  */

@@ -1,6 +1,6 @@
 /**
  * `status` job: snapshot the cluster over SSH and post the card. Read-only, so BullMQ may retry it.
- * The message is its JobCard (src/jobs-ui/card.ts): the "queued" card posted at enqueue time (when a
+ * The message is its JobCard (src/job-cards/card.ts): the "queued" card posted at enqueue time (when a
  * card store is given) becomes "collecting…", then the status card itself with the job's facts in a
  * footer. Its ts is remembered in the job data too, so a retry edits the same message.
  */

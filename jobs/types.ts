@@ -3,16 +3,17 @@
  * (src/deps.ts). Each processor's own deps type is a `Pick` of it, so a new job adds the fields it needs
  * here instead of copying another job's bag.
  */
-import type { Notifier } from "../src/app/types";
+
 import type { ApprovalEngine } from "../src/approval/engine";
-import type { ClusterDrivers } from "../src/cluster/snapshot";
+import type { Notifier } from "../src/chat/types";
+import type { CommandRunner } from "../src/command-runner";
 import type { InventoryConfig } from "../src/config/schema";
 import type { SecretEnv } from "../src/config/secrets";
 import type { DoctorRuns } from "../src/doctor/monitor";
+import type { ClusterDrivers } from "../src/drivers/types";
 import type { Events } from "../src/events";
-import type { CommandRunner } from "../src/exec/runner";
-import type { CardStore } from "../src/jobs-ui/card-store";
-import type { WatchRegistry } from "../src/jobs-ui/watch-registry";
+import type { CardStore } from "../src/job-cards/card-store";
+import type { WatchRegistry } from "../src/job-cards/watch-registry";
 import type { Logger } from "../src/log";
 import type { OperationDeps } from "../src/operations/context";
 import type { WatchSettings } from "./drbd-watch";

@@ -8,7 +8,7 @@
 //   (absent at run time, ssh2 then orders ciphers without CPU hints) and its `sshcrypto.node` binding is
 //   copied beside the bundle when this machine built one (else ssh2 uses its pure-JS/WASM fallback).
 // - bull-board reads its UI (templates, static files) from a package directory at run time: the UI's
-//   dist/ is copied to dist/bull-board-ui/ and src/ops/server.ts points bull-board there.
+//   dist/ is copied to dist/bull-board-ui/ and src/observability/ops-server.ts points bull-board there.
 // BullMQ 6 ships its Lua commands as generated JS modules, so they are bundled like any code.
 //
 // Memory (each bot and worker process pays for what it loads):

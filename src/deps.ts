@@ -7,42 +7,42 @@ import type { Redis } from "ioredis";
 import { commands } from "../commands";
 import { createProcessors } from "../jobs";
 import type { WatchSettings } from "../jobs/drbd-watch";
-import type { CommandCore, GroupDirectory, Notifier } from "./app/types";
 import { ApprovalEngine, approvalActionHandler } from "./approval/engine";
+import { commandAuditEntry, DeliveryJobs } from "./audit/command-entry";
 import { AuditLog } from "./audit/log";
-import type { ClusterDrivers } from "./cluster/snapshot";
+import { AuditRecorder } from "./audit/recorder";
+import { Authorizer } from "./chat/authz";
+import type { EnqueuedJob, JobEnqueuer } from "./chat/enqueuer";
+import type { JobAdmin } from "./chat/job-admin";
+import type { ActionHandler } from "./chat/router";
+import { createCommandCore } from "./chat/router";
+import type { CommandCore, GroupDirectory, Notifier } from "./chat/types";
+import type { CommandRunner } from "./command-runner";
 import type { InventoryConfig } from "./config/schema";
 import { resolveSecret, type SecretEnv } from "./config/secrets";
-import { Authorizer } from "./core/authz";
-import type { EnqueuedJob, JobEnqueuer } from "./core/enqueuer";
-import type { JobAdmin } from "./core/job-admin";
-import type { ActionHandler } from "./core/router";
-import { createCommandCore } from "./core/router";
 import { DoctorRuns } from "./doctor/monitor";
 import { driversFor, type MutationDrivers, mutationDriversFor } from "./drivers/registry";
+import type { ClusterDrivers } from "./drivers/types";
 import { XenopsError } from "./errors";
 import { Events, type EventsConfig } from "./events";
-import type { CommandRunner } from "./exec/runner";
-import { createCancelAction, createJobAdmin } from "./jobs-ui/admin";
-import { announceQueuedJob } from "./jobs-ui/announce";
-import { type CardStore, RedisCardStore } from "./jobs-ui/card-store";
-import { RedisWatchRegistry } from "./jobs-ui/watch-registry";
-import { AuditRecorder } from "./lifecycle/audit";
-import { commandAuditEntry, DeliveryJobs } from "./lifecycle/command-audit";
-import { jobContextLogger } from "./lifecycle/context";
-import { instrumentProcessors, observeRunner } from "./lifecycle/instrument";
+import { createCancelAction, createJobAdmin } from "./job-cards/admin";
+import { announceQueuedJob } from "./job-cards/announce";
+import { type CardStore, RedisCardStore } from "./job-cards/card-store";
+import { RedisWatchRegistry } from "./job-cards/watch-registry";
 import { LockManager } from "./locks/lock";
 import type { Logger } from "./log";
+import { instrumentProcessors, observeRunner } from "./observability/instrument";
+import { jobContextLogger } from "./observability/job-context";
+import { Metrics } from "./observability/metrics";
 import {
   DEFAULT_OPERATION_SETTINGS,
   type OperationDeps,
   type OperationSettings,
   operationSettingsOf,
 } from "./operations/context";
+import { startRecovery } from "./operations/crash-recovery";
 import { OffProofStore } from "./operations/off-proofs";
-import { startRecovery } from "./operations/recovery";
 import { actionDefinition } from "./operations/registry";
-import { Metrics } from "./ops/metrics";
 import { RedisDurability } from "./queue/persistence";
 import { createJobQueues, type JobQueues } from "./queue/queues";
 import { closeConnection, createRedisConnection } from "./queue/redis";
@@ -188,7 +188,7 @@ async function settleRunning(
 
 export async function createDeps(config: DepsConfig): Promise<Deps> {
   const { inventory } = config;
-  // Every line logged while a job runs carries its job id, number and Slack user (src/lifecycle/context).
+  // Every line logged while a job runs carries its job id, number and Slack user (src/observability/job-context).
   const logger = jobContextLogger(config.logger);
   const metrics = config.metrics ?? new Metrics({ defaultMetrics: false });
   const clusterNames = inventory.clusters.map((c) => c.name);

@@ -5,27 +5,27 @@
 import { randomUUID } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { createInterface } from "node:readline";
-import type { CommandCore, GroupDirectory } from "./app/types";
+import { Authorizer, StaticGroupDirectory } from "./chat/authz";
+import type { CommandCore, GroupDirectory } from "./chat/types";
 import type { RuntimeEnv } from "./config/env";
 import type { InventoryConfig } from "./config/schema";
 import type { SecretEnv } from "./config/secrets";
 import { ConsoleNotifier } from "./console/notifier";
 import { ConsoleSession } from "./console/session";
-import { Authorizer, StaticGroupDirectory } from "./core/authz";
 import { createDeps, type Deps } from "./deps";
 import { XenopsError } from "./errors";
 import { createFormCore, type FormCore } from "./forms/core";
 import { HomeTab } from "./forms/home";
+import type { Logger } from "./log";
+import { Metrics } from "./observability/metrics";
+import type { CheckResult, OpsServer } from "./observability/ops-server";
 import {
   type OpsOptions,
   opsOptionsFromEnv,
   SlackConnectionCheck,
   startOpsFor,
   watchSettingsFromEnv,
-} from "./lifecycle/ops";
-import type { Logger } from "./log";
-import { Metrics } from "./ops/metrics";
-import type { CheckResult, OpsServer } from "./ops/server";
+} from "./observability/start-ops";
 import { createSlackWebClient } from "./slack/client";
 import { createSlackGroupDirectory } from "./slack/groups";
 import { createSlackNotifier, SlackSender } from "./slack/sender";

@@ -5,10 +5,10 @@
  * reads status cards out of what the fake Slack recorded.
  */
 import { stringify } from "node:querystring";
-import type { Block } from "../src/app/types";
+import { StaticGroupDirectory } from "../src/chat/authz";
+import type { Block } from "../src/chat/types";
 import { type RuntimeEnv, readRuntimeEnv } from "../src/config/env";
 import type { InventoryConfig } from "../src/config/schema";
-import { StaticGroupDirectory } from "../src/core/authz";
 import { createDeps, type Deps } from "../src/deps";
 import type { Logger } from "../src/log";
 import type { Workers } from "../src/queue/worker";

@@ -3,7 +3,7 @@
  * the preflight checks, the state the plan was made on, the policy), and the same card after the
  * decision, without buttons. Pure: record in, message out.
  */
-import type { Block, OutboundMessage } from "../app/types";
+import type { Block, OutboundMessage } from "../chat/types";
 import { escapeMrkdwn, truncate, userMention } from "../message/text";
 import { codeBlock, slackDate } from "../slack/render/text";
 import { quoteArgv } from "../ssh/quote";

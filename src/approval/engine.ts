@@ -18,10 +18,10 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { MessageRef, Notifier, Reply } from "../app/types";
 import type { AuditEntryInput } from "../audit/schema";
-import type { Authorizer } from "../core/authz";
-import type { ActionHandler } from "../core/router";
+import type { Authorizer } from "../chat/authz";
+import type { ActionHandler } from "../chat/router";
+import type { MessageRef, Notifier, Reply } from "../chat/types";
 import { type ErrorCode, errorMessage, XenopsError } from "../errors";
 import type { Logger } from "../log";
 import { userMention } from "../message/text";

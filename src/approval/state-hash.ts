@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { sortedKeysJson } from "../canonical-json";
 import { userMention } from "../message/text";
-import type { ClusterState, Domain, DrbdResourceState, NodeState } from "../model/schema";
+import type { ClusterState, Domain, DrbdResourceState, NodeState } from "../model";
 
 /** sha256 (hex) of the canonical JSON of `parts`. */
 export function stateHash(parts: unknown): string {

@@ -4,6 +4,7 @@
  * fails, 2 usage (bad inventory, unknown cluster).
  */
 import type { Command } from "commander";
+import type { CommandRunner } from "../command-runner";
 import { formatProblems, loadInventoryFile } from "../config/load";
 import type { ClusterConfig } from "../config/schema";
 import { resolveSecret, type SecretEnv } from "../config/secrets";
@@ -11,7 +12,6 @@ import { renderDoctorText } from "../doctor/render";
 import { runDoctor } from "../doctor/run";
 import type { DoctorReport } from "../doctor/types";
 import { errorMessage } from "../errors";
-import type { CommandRunner } from "../exec/runner";
 import { silentLogger } from "../log";
 import type { SshPool } from "../ssh/pool";
 import { DEFAULT_CONFIG_FILE } from "./config-check";

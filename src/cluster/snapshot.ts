@@ -4,23 +4,13 @@
  * part that fails is "unknown" with its error, never "empty".
  */
 import { setMaxListeners } from "node:events";
+import type { CommandRunner } from "../command-runner";
 import type { ClusterConfig } from "../config/schema";
-import type { DrbdDriver, HaConfigDriver, HaDriver, HypervisorDriver, StartupDriver } from "../drivers/types";
+import type { ClusterDrivers } from "../drivers/types";
 import { ExecError, errorCode, errorMessage, ParseError } from "../errors";
-import type { CommandRunner } from "../exec/runner";
 import type { Logger } from "../log";
-import { type ClusterState, type NodeState, PART_RAW_MAX_LINES, type PartError } from "../model/schema";
+import { type ClusterState, type NodeState, PART_RAW_MAX_LINES, type PartError } from "../model";
 import { deriveWarnings } from "./warnings";
-
-export interface ClusterDrivers {
-  hypervisor: HypervisorDriver;
-  drbd: DrbdDriver;
-  ha: HaDriver | null;
-  /** The manager's guest configuration (haresources, the CIB): read where the HA view is read. */
-  haConfig?: HaConfigDriver | null;
-  /** xendomains' boot-time start (/etc/xen/auto, XENDOMAINS_RESTORE): small files, read on every node. */
-  startup?: StartupDriver | null;
-}
 
 export interface SnapshotDeps {
   runnerFor(node: string): CommandRunner;

@@ -4,7 +4,7 @@
  * heartbeat or Pacemaker manages. Pure: config + node states in, warnings out.
  */
 import type { ClusterConfig } from "../config/schema";
-import type { ClusterWarning, HaManagedGuest, NodeState } from "../model/schema";
+import type { ClusterWarning, HaManagedGuest, NodeState } from "../model";
 
 function warning(
   kind: ClusterWarning["kind"],

@@ -1,6 +1,6 @@
 /** Derived warnings: what an on-call engineer must see first. Pure: config + node states in, warnings out. */
 import type { ClusterConfig } from "../config/schema";
-import type { ClusterWarning, NodeState, Severity, WarningKind } from "../model/schema";
+import type { ClusterWarning, NodeState, Severity, WarningKind } from "../model";
 import { startupWarnings } from "./startup-warnings";
 
 const SYNCING =

@@ -2,7 +2,7 @@
  * Notifier for the console: keeps every bot message in memory (so `click` can find buttons) and
  * prints each new or updated message as plain text, buttons in brackets.
  */
-import type { ButtonElement, MessageRef, Notifier, OutboundMessage } from "../app/types";
+import type { ButtonElement, MessageRef, Notifier, OutboundMessage } from "../chat/types";
 import { renderPlainText } from "../slack/render/text";
 import { renderConsole } from "./render";
 

@@ -2,7 +2,7 @@
  * The console front end: the same command core, queue and jobs as Slack, driven by lines of
  * `<SLACK_USER_ID>: <text>` where text is `/xen ...` or `click <button text>`.
  */
-import type { CommandCore } from "../app/types";
+import type { CommandCore } from "../chat/types";
 import { errorMessage } from "../errors";
 import { parseActionValue } from "../events/actions";
 import { EVENT_ACTION_PREFIX } from "../events/render";

@@ -6,13 +6,13 @@
  * Smart-UPS units hold the line heartbeat needs, so status and the monitor never query them.
  */
 import { setMaxListeners } from "node:events";
+import type { CommandRunner } from "../command-runner";
 import type { ClusterConfig } from "../config/schema";
 import type { SecretEnv } from "../config/secrets";
 import { parseDrbdDump } from "../drivers/drbd-conf";
 import { fenceDriverFor } from "../drivers/fence";
 import { parseXendomainsDefaults, XENDOMAINS_FILES } from "../drivers/xendomains/parse";
 import { ExecError, errorMessage } from "../errors";
-import type { CommandRunner } from "../exec/runner";
 import { redactValues, resolveFenceSecrets } from "../operations/context";
 import { fenceProgram } from "./checks/nodes";
 import { guestNodes } from "./checks/util";

@@ -8,10 +8,10 @@
  * that query is made only by a doctor someone asked for.
  */
 import type { Redis } from "ioredis";
+import type { CommandRunner } from "../command-runner";
 import type { ClusterConfig } from "../config/schema";
 import type { SecretEnv } from "../config/secrets";
 import type { ClusterEvent } from "../events/types";
-import type { CommandRunner } from "../exec/runner";
 import type { Logger } from "../log";
 import { resultKey, runDoctor } from "./run";
 import type { CheckResult, CheckStatus, DoctorReport } from "./types";

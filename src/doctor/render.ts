@@ -4,7 +4,7 @@
  * Slack limits: a section holds 3000 characters and a message 50 blocks, so evidence is cut short on
  * the card and the whole report (every line) goes to the thread as a file.
  */
-import type { Block, OutboundMessage } from "../app/types";
+import type { Block, OutboundMessage } from "../chat/types";
 import { codeBlock, escapeMrkdwn } from "../slack/render/text";
 import { AREAS, type CheckResult, type DoctorReport } from "./types";
 

@@ -9,8 +9,9 @@
  *   --allow-two-primaries=yes R`); on 8.0-8.3 it has to be in the resource's net section.
  * - Never `--force` / `--overwrite-data-of-peer`: xenops does not make a disk win by force.
  */
+
+import type { CommandRunner } from "../command-runner";
 import { ExecError, XenopsError } from "../errors";
-import type { CommandRunner } from "../exec/runner";
 import { plainWord } from "./argv";
 import type { DrbdCommands, DrbdVersion, DriverCallOptions } from "./types";
 

@@ -3,7 +3,6 @@
  * Adding a driver means adding its folder and one line below.
  */
 
-import type { ClusterDrivers } from "../cluster/snapshot";
 import type { ToolstackConfig } from "../config/schema";
 import { DRBD_CONF_KIND, parseDrbdDump } from "./drbd-conf";
 import { drbd8Driver, parsers as drbd8Parsers } from "./drbd8";
@@ -14,6 +13,7 @@ import { type FenceDriver, fenceDriverFor } from "./fence";
 import { haresourcesDriver, heartbeatDriver, parsers as heartbeatParsers } from "./heartbeat";
 import { cibDriver, pacemakerDriver, parsers as pacemakerParsers } from "./pacemaker";
 import type {
+  ClusterDrivers,
   DrbdCommands,
   DrbdDriver,
   HaConfigDriver,

@@ -1,11 +1,12 @@
 /**
  * Driver contracts. A driver turns commands on one node into the normalized model
- * (src/model/schema.ts). Drivers depend only on a CommandRunner and their own pure parsers, which
+ * (src/model.ts). Drivers depend only on a CommandRunner and their own pure parsers, which
  * live beside them (one folder per driver) and are registered explicitly in registry.ts.
  */
+
+import type { CommandRunner } from "../command-runner";
 import type { DrbdResourceConfig } from "../config/schema";
-import type { CommandRunner } from "../exec/runner";
-import type { Domain, DrbdResourceState, HaConfig, HaView, StartupConfig, XenInfo } from "../model/schema";
+import type { Domain, DrbdResourceState, HaConfig, HaView, StartupConfig, XenInfo } from "../model";
 import type { GuestRef } from "./guest-match";
 
 /** Forwarded as is to the runner (RunOptions): undefined means the runner's default there too. */
@@ -53,6 +54,17 @@ export interface HaConfigDriver {
 /** What starts guests at boot (xendomains). */
 export interface StartupDriver {
   read(runner: CommandRunner, context: GuestsContext, options?: DriverCallOptions): Promise<StartupConfig>;
+}
+
+/** The drivers of one cluster, chosen by its toolstack (registry.ts driversFor). */
+export interface ClusterDrivers {
+  hypervisor: HypervisorDriver;
+  drbd: DrbdDriver;
+  ha: HaDriver | null;
+  /** The manager's guest configuration (haresources, the CIB): read where the HA view is read. */
+  haConfig?: HaConfigDriver | null;
+  /** xendomains' boot-time start (/etc/xen/auto, XENDOMAINS_RESTORE): small files, read on every node. */
+  startup?: StartupDriver | null;
 }
 
 /** A parser kind exposed by `xenops parse KIND`. */

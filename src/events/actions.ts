@@ -10,13 +10,13 @@
  * against the inventory.
  */
 import { z } from "zod";
-import type { ActionRequest, Reply } from "../app/types";
 import { policyFor } from "../approval/policy";
 import type { RiskyAction } from "../approval/types";
+import type { Authorizer } from "../chat/authz";
+import { type EnqueuedJob, EnqueueOutcomeUnknown, type JobEnqueuer } from "../chat/enqueuer";
+import type { ActionHandler } from "../chat/router";
+import type { ActionRequest, Reply } from "../chat/types";
 import { type ClusterConfig, type InventoryConfig, Name } from "../config/schema";
-import type { Authorizer } from "../core/authz";
-import { type EnqueuedJob, EnqueueOutcomeUnknown, type JobEnqueuer } from "../core/enqueuer";
-import type { ActionHandler } from "../core/router";
 import { errorMessage } from "../errors";
 import type { Logger } from "../log";
 import type { IncidentManager } from "./incidents";

@@ -3,7 +3,7 @@
  * Pure: the pipeline stores facts and conditions, and turns the differences into incidents.
  */
 import type { ClusterConfig } from "../config/schema";
-import type { Severity } from "../model/schema";
+import type { Severity } from "../model";
 import {
   type DrbdSideFacts,
   type Facts,

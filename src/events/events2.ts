@@ -5,9 +5,10 @@
  * that ends or breaks is started again with backoff, and meanwhile the monitor is asked to poll now
  * (a dropped stream often means the node died).
  */
+
+import type { CommandRunner, StreamHandle } from "../command-runner";
 import { Events2State } from "../drivers/drbd9/events2";
 import { errorMessage } from "../errors";
-import type { CommandRunner, StreamHandle } from "../exec/runner";
 import type { Logger } from "../log";
 import type { EventPipeline } from "./pipeline";
 import type { ClusterEvent } from "./types";

@@ -7,7 +7,7 @@
  * `drbd: null`, and nothing is concluded about what runs there.
  */
 import type { ClusterConfig } from "../config/schema";
-import type { ClusterState, DrbdResourceState, FenceEvent, HaNodeStatus, NodeState } from "../model/schema";
+import type { ClusterState, DrbdResourceState, FenceEvent, HaNodeStatus, NodeState } from "../model";
 
 export interface DrbdSideFacts {
   role: string;

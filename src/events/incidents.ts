@@ -17,7 +17,7 @@
  *   window ends, they are posted then.
  */
 import { createHash } from "node:crypto";
-import type { MessageRef, Notifier, OutboundMessage } from "../app/types";
+import type { MessageRef, Notifier, OutboundMessage } from "../chat/types";
 import type { InventoryConfig } from "../config/schema";
 import type { Logger } from "../log";
 import { oncallParts } from "../message/document";

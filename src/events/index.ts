@@ -11,19 +11,19 @@
  */
 
 import type { Redis } from "ioredis";
-import type { GroupDirectory, Notifier } from "../app/types";
 import type { ApprovalEngine } from "../approval/engine";
-import type { ClusterDrivers } from "../cluster/snapshot";
+import { Authorizer } from "../chat/authz";
+import type { JobEnqueuer } from "../chat/enqueuer";
+import type { GroupDirectory, Notifier } from "../chat/types";
+import type { CommandRunner } from "../command-runner";
 import type { AlertmanagerConfig, InventoryConfig } from "../config/schema";
 import type { SecretEnv } from "../config/secrets";
-import { Authorizer } from "../core/authz";
-import type { JobEnqueuer } from "../core/enqueuer";
-import type { CommandRunner } from "../exec/runner";
+import type { ClusterDrivers } from "../drivers/types";
 import type { LockManager } from "../locks/lock";
 import type { Logger } from "../log";
-import type { ClusterState } from "../model/schema";
+import type { ClusterState } from "../model";
+import type { MonitorPassSummary } from "../observability/metrics";
 import type { SplitBrainEvents } from "../operations/context";
-import type { MonitorPassSummary } from "../ops/metrics";
 import {
   type AlertmanagerRoute,
   AlertmanagerSource,
@@ -232,7 +232,7 @@ export class Events {
 
   /**
    * The incidents' side of a split-brain recovery, which runs in the operations' executor
-   * (src/operations/actions/split-brain.ts): while it runs, DRBD's reconnect is not reported as an
+   * (src/operations/split-brain.ts): while it runs, DRBD's reconnect is not reported as an
    * automatic resolution; once both sides are UpToDate the incident is resolved.
    */
   readonly splitBrainEvents: SplitBrainEvents = {

@@ -8,13 +8,14 @@
  * command timeout) is skipped: the next tick comes soon enough.
  */
 import type { Job } from "bullmq";
-import { type ClusterDrivers, takeSnapshot } from "../cluster/snapshot";
+import { takeSnapshot } from "../cluster/snapshot";
+import type { CommandRunner } from "../command-runner";
 import type { ClusterConfig, InventoryConfig } from "../config/schema";
 import { readAutoFailback, readHaLogTail } from "../drivers/heartbeat/ha-log";
-import type { CommandRunner } from "../exec/runner";
+import type { ClusterDrivers } from "../drivers/types";
 import type { Logger } from "../log";
-import type { ClusterState } from "../model/schema";
-import type { MonitorPassSummary } from "../ops/metrics";
+import type { ClusterState } from "../model";
+import type { MonitorPassSummary } from "../observability/metrics";
 import type { JobQueues } from "../queue/queues";
 import type { MonitorJob } from "../queue/schema";
 import type { HaLogRead, HeartbeatRead } from "./heartbeat";

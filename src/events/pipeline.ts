@@ -8,7 +8,7 @@
 import type { ClusterConfig, InventoryConfig } from "../config/schema";
 import { XenopsError } from "../errors";
 import type { Logger } from "../log";
-import type { ClusterState, DrbdResourceState } from "../model/schema";
+import type { ClusterState, DrbdResourceState } from "../model";
 import { conditionsOf, happenings, pruneReturned, resolutionText } from "./detect";
 import { type Facts, factsFromState, nodeHealthy, withMemory, withNodeDrbd } from "./facts";
 import { applyHaLogs, type HeartbeatRead } from "./heartbeat";

@@ -4,7 +4,7 @@
  * Slack message (`render…`). Text read from nodes stays literal text, which every front end escapes as
  * it needs; button values carry only names the action handler validates again.
  */
-import type { ButtonElement, OutboundMessage } from "../app/types";
+import type { ButtonElement, OutboundMessage } from "../chat/types";
 import type { InventoryConfig } from "../config/schema";
 import {
   context,

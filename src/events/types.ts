@@ -13,7 +13,7 @@
  * Fingerprint: cluster, subject (resource or guest), node and family. One incident per fingerprint;
  * repeats and flaps are coalesced into it.
  */
-import type { Severity } from "../model/schema";
+import type { Severity } from "../model";
 
 export type { Severity };
 

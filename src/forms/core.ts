@@ -15,7 +15,7 @@ import type {
   FormState,
   FormSubmitResult,
   Reply,
-} from "../app/types";
+} from "../chat/types";
 import type { InventoryConfig } from "../config/schema";
 import { errorMessage } from "../errors";
 import { describeAction, type EventActionHandler } from "../events/actions";

@@ -7,7 +7,7 @@
  * goes through the same command core (same parsing, role check and idempotency).
  */
 import { createHash } from "node:crypto";
-import type { FormField, FormPreflight, FormState, FormValues } from "../app/types";
+import type { FormField, FormPreflight, FormState, FormValues } from "../chat/types";
 import type { ClusterConfig, InventoryConfig } from "../config/schema";
 import { describeAction } from "../events/actions";
 import type { Facts } from "../events/facts";

@@ -5,9 +5,10 @@
  * Published when a user opens the tab and again when something was posted, at most once per user
  * every `minIntervalMs` (Slack rate-limits views.publish per user).
  */
-import type { ButtonElement } from "../app/types";
+
+import type { JobSummary } from "../chat/job-admin";
+import type { ButtonElement } from "../chat/types";
 import type { ClusterConfig, InventoryConfig } from "../config/schema";
-import type { JobSummary } from "../core/job-admin";
 import type { Facts } from "../events/facts";
 import type { IncidentRecord } from "../events/incidents";
 import { actionButtons } from "../events/render";

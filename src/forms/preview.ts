@@ -1,5 +1,5 @@
 /** The text of a card's blocks, for places that show it without Block Kit (the modal's preflight). */
-import type { OutboundMessage } from "../app/types";
+import type { OutboundMessage } from "../chat/types";
 
 const MAX = 2_600;
 

@@ -9,7 +9,7 @@
  * Slack mrkdwn that callers of the older string APIs (job card notes, activity lines, body blocks)
  * still pass in; renderers other than Slack read it as mrkdwn.
  */
-import type { Block, TextObject } from "../app/types";
+import type { Block, TextObject } from "../chat/types";
 
 export type Inline =
   | string

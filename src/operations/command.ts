@@ -1,6 +1,7 @@
 /** Shared by the risky verbs' handlers (commands/migrate.ts, create.ts, fence.ts, evacuate.ts): queue the planning job, ack. */
-import type { Reply } from "../app/types";
-import type { CommandContext } from "../core/spec";
+
+import type { CommandContext } from "../chat/spec";
+import type { Reply } from "../chat/types";
 import type { OperationSpec } from "../queue/schema";
 import { describeRequest } from "./preflight";
 

@@ -1,15 +1,16 @@
 /** What the operations (planner, executor, crash recovery) need from the composition root. */
-import type { Notifier } from "../app/types";
+
 import type { ApprovalEngine } from "../approval/engine";
 import type { AuditEntryInput } from "../audit/schema";
-import type { ClusterDrivers } from "../cluster/snapshot";
+import type { JobEnqueuer } from "../chat/enqueuer";
+import type { Notifier } from "../chat/types";
+import type { CommandRunner } from "../command-runner";
 import type { ClusterConfig, InventoryConfig, OperationTimingsConfig } from "../config/schema";
 import { resolveSecret, type SecretEnv } from "../config/secrets";
-import type { JobEnqueuer } from "../core/enqueuer";
 import type { FenceDriver } from "../drivers/fence";
 import type { MutationDrivers } from "../drivers/registry";
+import type { ClusterDrivers } from "../drivers/types";
 import { XenopsError } from "../errors";
-import type { CommandRunner } from "../exec/runner";
 import type { LockManager } from "../locks/lock";
 import type { Logger } from "../log";
 import type { OffProofStore } from "./off-proofs";

@@ -20,14 +20,14 @@
  * journal, card and audit are the same for all.
  */
 import { randomBytes } from "node:crypto";
-import type { MessageRef } from "../app/types";
 import { planStateHash } from "../approval/state-hash";
 import type { ApprovalRecord } from "../approval/types";
+import type { MessageRef } from "../chat/types";
 import type { ClusterConfig } from "../config/schema";
 import { errorCode, errorMessage, XenopsError } from "../errors";
 import { type Lock, lockKeys, lockKeysForPlan } from "../locks/lock";
 import { oncallMentionsOrWarning, userMention } from "../message/text";
-import type { ClusterState } from "../model/schema";
+import type { ClusterState } from "../model";
 import { auditSafely, clusterConfig, type OperationDeps, redactValues, resolveFenceSecrets } from "./context";
 import { ExecutionLease } from "./lease";
 import { type OffProof, seenAlive } from "./liveness";

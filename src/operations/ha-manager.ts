@@ -9,7 +9,7 @@
  */
 import type { ActionPlan, PreflightCheck } from "../approval/types";
 import type { ClusterConfig } from "../config/schema";
-import type { ClusterState, HaManagedGuest } from "../model/schema";
+import type { ClusterState, HaManagedGuest } from "../model";
 import { locateGuest } from "./locate";
 import type { PlanOutcome } from "./types";
 

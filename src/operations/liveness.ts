@@ -18,7 +18,7 @@
  */
 import type { ClusterConfig } from "../config/schema";
 import { userMention } from "../message/text";
-import type { ClusterState } from "../model/schema";
+import type { ClusterState } from "../model";
 import { haVerdicts, nodeState } from "./locate";
 
 export type LivenessKind = "alive" | "unreachable" | "declared-dead" | "fenced" | "attested-off";

@@ -5,7 +5,7 @@
  * a node proven off counts as running nothing (src/operations/liveness.ts).
  */
 import type { ClusterConfig } from "../config/schema";
-import type { ClusterState, Domain, DrbdResourceState, NodeState } from "../model/schema";
+import type { ClusterState, Domain, DrbdResourceState, NodeState } from "../model";
 
 export interface GuestPlacement {
   node: string;

@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { parseBootId } from "../drivers/boot-id";
 import type { Logger } from "../log";
-import type { ClusterState } from "../model/schema";
+import type { ClusterState } from "../model";
 import { durably } from "../queue/redis";
 import { type OffProof, pacemakerFenceCount, seenAlive } from "./liveness";
 

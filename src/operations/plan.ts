@@ -7,7 +7,7 @@ import { lastCopyOverrides } from "../approval/policy";
 import { takeSnapshot } from "../cluster/snapshot";
 import type { ClusterConfig } from "../config/schema";
 import { ExecError, errorMessage } from "../errors";
-import type { ClusterState } from "../model/schema";
+import type { ClusterState } from "../model";
 import type { OperationSpec } from "../queue/schema";
 import { clusterConfig, type OperationDeps, redactValues, resolveFenceSecrets } from "./context";
 import { type OperationOverride, overridesOf } from "./ha-manager";

@@ -13,8 +13,7 @@ import type { ActionPlan, PreflightCheck } from "../approval/types";
 import type { ClusterConfig } from "../config/schema";
 import { atLeast84 } from "../drivers/drbdadm";
 import type { MutationDrivers } from "../drivers/registry";
-import type { ClusterState } from "../model/schema";
-import { planSplitBrainRecovery } from "./actions/split-brain-plan";
+import type { ClusterState } from "../model";
 import { haManagerCheck, noteOverrides, type OperationOverride } from "./ha-manager";
 import { type Liveness, nodeLiveness, notProvenOff, provenOff, seenAlive } from "./liveness";
 import {
@@ -28,6 +27,7 @@ import {
   nodeState,
   runsOnlyOn,
 } from "./locate";
+import { planSplitBrainRecovery } from "./split-brain-plan";
 import type { OperationRequest, OperationStep, PlanFacts, PlanOutcome } from "./types";
 
 /** Timeouts the plan writes onto its steps. */

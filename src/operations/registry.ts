@@ -6,8 +6,8 @@
  * An action gives its plan (preflight checks + steps; planned by src/operations/plan.ts through
  * buildPlan), and its read-back, verification, failure handling and crash recovery. Those of migrate,
  * evacuate (and failback, planned as migrations), create, fence and attest_off are the executor's
- * built-in ones (executor.ts, verify.ts, recovery.ts); an action with `hooks` has them in its own module
- * (src/operations/actions/) and the executor and crash recovery call them at the same points:
+ * built-in ones (executor.ts, verify.ts, crash-recovery.ts); an action with `hooks` has them in its own
+ * module (src/operations/split-brain.ts is one) and the executor and crash recovery call them at the same points:
  *
  *   onStart → for each step: [cancel check, unless past the point of no return] → lock/lease check →
  *   beforeStep → journal "started" → command → journal "done" → readBack → … → verify → onEnd
@@ -19,8 +19,8 @@
 import type { ApprovalRecord, ExecutionJournal, RiskyAction } from "../approval/types";
 import type { ClusterConfig } from "../config/schema";
 import { XenopsError } from "../errors";
-import { splitBrainHooks } from "./actions/split-brain";
 import type { OperationDeps } from "./context";
+import { splitBrainHooks } from "./split-brain";
 import type { ExecutionOutcome, OperationStep } from "./types";
 
 /** What a hook may use: the execution's deps (journal writes carry the lease's fencing token). */
@@ -67,7 +67,7 @@ export interface ActionDefinition {
   executionJob: "operation-execute";
   /** The action its plans carry (failback is planned and executed as migrations). */
   plannedAs: RiskyAction;
-  /** null: the executor's built-in handling (executor.ts, verify.ts, recovery.ts). */
+  /** null: the executor's built-in handling (executor.ts, verify.ts, crash-recovery.ts). */
   hooks: ActionHooks | null;
 }
 
@@ -85,7 +85,7 @@ export const ACTIONS: Readonly<Record<RiskyAction, ActionDefinition>> = {
   create: builtin("create"),
   fence: builtin("fence"),
   // Records a human attestation that a node is off: no command; executor.ts recordAttestation and the
-  // attest_off branch of recovery.ts (candidates for hooks of their own, like split-brain recovery).
+  // attest_off branch of crash-recovery.ts (candidates for hooks of their own, like split-brain recovery).
   attest_off: builtin("attest_off"),
   split_brain_recover: {
     executionJob: "operation-execute",

@@ -3,10 +3,11 @@
  * checks, state, no buttons), and the execution card that replaces the approval card once it runs
  * (who approved, each step with its status, the verified result, and on-call when paged). Pure.
  */
-import type { Block, OutboundMessage } from "../app/types";
+
 import { formatPlanLines, formatStepCommand } from "../approval/card";
 import { shortHash } from "../approval/state-hash";
 import type { ActionPlan, ApprovalPolicy, ApprovalRecord, PreflightCheck } from "../approval/types";
+import type { Block, OutboundMessage } from "../chat/types";
 import { escapeMrkdwn, truncate, userMention } from "../message/text";
 import { codeBlock, slackDate } from "../slack/render/text";
 import type { ExecutionOutcome } from "./types";

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { ActionPlan, PreflightCheck } from "../approval/types";
 import type { DrbdVersion } from "../drivers/types";
-import type { ClusterState } from "../model/schema";
+import type { ClusterState } from "../model";
 import type { OperationOverride } from "./ha-manager";
 import type { OffProof } from "./liveness";
 
@@ -84,7 +84,7 @@ export const StepKind = z.enum([
   "create",
   /** The cluster's fence method, run from a surviving peer. */
   "fence",
-  // Split-brain recovery (src/operations/actions/split-brain.ts), on the victim unless said otherwise.
+  // Split-brain recovery (src/operations/split-brain.ts), on the victim unless said otherwise.
   /** `xm shutdown` / `xl shutdown` of a guest; read back until it runs there no more. */
   "guest-shutdown",
   /** `drbdadm disconnect R` (a victim still trying to connect). */

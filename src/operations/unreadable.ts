@@ -4,10 +4,11 @@
  * the first lines on the card and attaches all of them, so the operator sees exactly what the node
  * printed instead of a guess. Pure, except attachRawOutput (one upload through the notifier).
  */
-import type { Block, MessageRef, Notifier } from "../app/types";
+
 import type { PreflightCheck } from "../approval/types";
+import type { Block, MessageRef, Notifier } from "../chat/types";
 import { escapeMrkdwn, truncate } from "../message/text";
-import type { ClusterState, NodeState, PartError } from "../model/schema";
+import type { ClusterState, NodeState, PartError } from "../model";
 import { codeBlock } from "../slack/render/text";
 
 /** Raw lines shown on the card per unreadable part; the attachment has them all. */

@@ -7,7 +7,7 @@
 import type { ClusterConfig } from "../config/schema";
 import { bootIdArgv, parseBootId } from "../drivers/boot-id";
 import { ExecError, errorCode, errorMessage } from "../errors";
-import type { ClusterState } from "../model/schema";
+import type { ClusterState } from "../model";
 import { type OperationDeps, redactValues } from "./context";
 import { nodeLiveness, type OffProof, provenOff, seenAlive } from "./liveness";
 import {

@@ -3,7 +3,7 @@
  * last 24 hours (who acknowledged and how fast, snoozes, re-notifications and escalations, when it
  * resolved) and what is still open. Pure: summaries in, message out.
  */
-import type { Block, OutboundMessage } from "../app/types";
+import type { Block, OutboundMessage } from "../chat/types";
 import type { Severity } from "../events/types";
 import { escapeMrkdwn, truncate, userMention } from "../message/text";
 import { slackDate } from "../slack/render/text";

@@ -15,11 +15,12 @@
  *   same due-set, so they survive restarts too; acknowledging cancels them, a snooze holds them and
  *   pages again when it ends.
  */
-import type { Notifier } from "../app/types";
+
 import type { AuditEntryInput } from "../audit/schema";
+import type { Authorizer } from "../chat/authz";
+import type { ActionHandler } from "../chat/router";
+import type { Notifier } from "../chat/types";
 import type { InventoryConfig } from "../config/schema";
-import type { Authorizer } from "../core/authz";
-import type { ActionHandler } from "../core/router";
 import { errorMessage } from "../errors";
 import type { IncidentRecord } from "../events/incidents";
 import { parseDuration } from "../events/maintenance";

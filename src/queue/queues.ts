@@ -4,7 +4,7 @@
  */
 import { type Job, type JobState, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
-import { EnqueueOutcomeUnknown } from "../core/enqueuer";
+import { EnqueueOutcomeUnknown } from "../chat/enqueuer";
 import { errorMessage, XenopsError } from "../errors";
 import type { Logger } from "../log";
 import { deriveJobId, queueName, xenopsKeys } from "./names";

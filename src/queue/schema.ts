@@ -151,7 +151,7 @@ export interface JobSpec {
    */
   mutating: boolean;
   /**
-   * The job keeps a JobCard (src/jobs-ui/card.ts): a "queued" card is posted when it is enqueued and the
+   * The job keeps a JobCard (src/job-cards/card.ts): a "queued" card is posted when it is enqueued and the
    * processor's card then updates that same message.
    */
   card?: boolean;

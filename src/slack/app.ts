@@ -19,7 +19,7 @@ import {
 } from "@slack/bolt";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { ActionRequest, CommandCore, CommandRequest, OutboundMessage, Reply } from "../app/types";
+import type { ActionRequest, CommandCore, CommandRequest, OutboundMessage, Reply } from "../chat/types";
 import { XenopsError } from "../errors";
 import { parseActionValue } from "../events/actions";
 import { EVENT_ACTION_PREFIX } from "../events/render";

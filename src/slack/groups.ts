@@ -4,7 +4,7 @@
  * member" (fail closed) and is logged.
  */
 import type { Logger } from "pino";
-import type { GroupDirectory } from "../app/types";
+import type { GroupDirectory } from "../chat/types";
 import { classifySlackError, type WebClient } from "./client";
 
 export interface SlackGroupDirectoryOptions {

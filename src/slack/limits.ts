@@ -5,7 +5,7 @@
  * long card is never rejected and never loses its content. `smallerForm` is the card's last resort after
  * a rejection: a plain-text summary and the buttons that matter.
  */
-import type { Block, ButtonElement, OutboundMessage, TextObject } from "../app/types";
+import type { Block, ButtonElement, OutboundMessage, TextObject } from "../chat/types";
 import { mrkdwnToPlain } from "./render/text";
 
 /** Block Kit's documented limits for messages (api.slack.com/reference/block-kit). */

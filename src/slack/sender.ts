@@ -6,7 +6,7 @@
  * `null`/silently, so no code path can turn a Slack error into another Slack message.
  */
 import type { Logger } from "pino";
-import type { MessageRef, Notifier, OutboundMessage } from "../app/types";
+import type { MessageRef, Notifier, OutboundMessage } from "../chat/types";
 import { classifySlackError, type SlackFailure, type WebClient } from "./client";
 import { fitMessage, messagePlainText, smallerForm } from "./limits";
 

@@ -6,9 +6,9 @@
 import type { Logger } from "pino";
 import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 import ssh2 from "ssh2";
+import type { CommandRunner } from "../command-runner";
 import type { NodeConfig } from "../config/schema";
 import { XenopsError } from "../errors";
-import type { CommandRunner } from "../exec/runner";
 import { realSshClock, type SshClock } from "./clock";
 import {
   fingerprintOfBlob,

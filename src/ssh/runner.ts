@@ -21,8 +21,8 @@
 import { StringDecoder } from "node:string_decoder";
 import type { Logger } from "pino";
 import type { Client, ClientChannel } from "ssh2";
+import type { CommandRunner, ExecResult, RunOptions, StreamHandle } from "../command-runner";
 import { ExecError, type ExecErrorDetails, XenopsError } from "../errors";
-import type { CommandRunner, ExecResult, RunOptions, StreamHandle } from "../exec/runner";
 import type { SshClock, SshTimer } from "./clock";
 import { quoteArgv } from "./quote";
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type { Block } from "../../src/app/types";
 import {
   APPROVE_ACTION_ID,
   DENY_ACTION_ID,
@@ -8,6 +7,7 @@ import {
 } from "../../src/approval/card";
 import { policyFor } from "../../src/approval/policy";
 import type { ApprovalRecord } from "../../src/approval/types";
+import type { Block } from "../../src/chat/types";
 import { renderPlainText } from "../../src/slack/render/text";
 import { migratePlan, splitBrainPlan } from "./helpers";
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { ActionRequest } from "../../src/app/types";
 import type { ApprovalEngine } from "../../src/approval/engine";
 import { approvalActionHandler, executionDeliveryId } from "../../src/approval/engine";
 import { policyFor } from "../../src/approval/policy";
 import { AuditEntry } from "../../src/audit/schema";
+import type { ActionRequest } from "../../src/chat/types";
 import { renderPlainText } from "../../src/slack/render/text";
 import {
   APPROVERS,

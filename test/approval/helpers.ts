@@ -1,11 +1,11 @@
 /** Shared pieces of the approval tests: a recording notifier, roles, plans, an engine on real Redis. */
 import type { Redis } from "ioredis";
-import type { MessageRef, Notifier, OutboundMessage } from "../../src/app/types";
 import type { ApprovalEngineOptions } from "../../src/approval/engine";
 import { ApprovalEngine } from "../../src/approval/engine";
 import type { ActionPlan, ApprovalRecord } from "../../src/approval/types";
 import type { AuditEntryInput } from "../../src/audit/schema";
-import { Authorizer, StaticGroupDirectory } from "../../src/core/authz";
+import { Authorizer, StaticGroupDirectory } from "../../src/chat/authz";
+import type { MessageRef, Notifier, OutboundMessage } from "../../src/chat/types";
 import { silentLogger } from "../../src/log";
 import { closeConnection, createRedisConnection } from "../../src/queue/redis";
 import { testRedisUrl, uniquePrefix } from "../support/redis";

@@ -9,7 +9,7 @@ import {
   summarizeRelevantState,
 } from "../../src/approval/state-hash";
 import { sortedKeysJson } from "../../src/canonical-json";
-import type { ClusterState, Domain, DrbdResourceState, NodeState } from "../../src/model/schema";
+import type { ClusterState, Domain, DrbdResourceState, NodeState } from "../../src/model";
 
 function domain(name: string, overrides: Partial<Domain> = {}): Domain {
   return {

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { takeSnapshot } from "../../src/cluster/snapshot";
 import { ClusterConfig } from "../../src/config/schema";
 import { driversFor } from "../../src/drivers/registry";
-import type { ClusterState, NodeState } from "../../src/model/schema";
+import type { ClusterState, NodeState } from "../../src/model";
 import {
   ManualClock,
   modernLab,

@@ -5,11 +5,11 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { takeSnapshot } from "../../src/cluster/snapshot";
+import type { CommandRunner } from "../../src/command-runner";
 import { ClusterConfig } from "../../src/config/schema";
 import { driversFor } from "../../src/drivers/registry";
 import { errorCode } from "../../src/errors";
-import type { CommandRunner } from "../../src/exec/runner";
-import type { ClusterState, NodeState } from "../../src/model/schema";
+import type { ClusterState, NodeState } from "../../src/model";
 import {
   ManualClock,
   modernLab,

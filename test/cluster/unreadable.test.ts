@@ -8,7 +8,7 @@ import { rawOutputOf, takeSnapshot } from "../../src/cluster/snapshot";
 import { ClusterConfig } from "../../src/config/schema";
 import { driversFor } from "../../src/drivers/registry";
 import { ExecError, ParseError } from "../../src/errors";
-import { type ClusterState, NodeState, PART_RAW_MAX_LINES } from "../../src/model/schema";
+import { type ClusterState, NodeState, PART_RAW_MAX_LINES } from "../../src/model";
 import {
   ManualClock,
   modernLab,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { deriveWarnings } from "../../src/cluster/warnings";
 import { ClusterConfig } from "../../src/config/schema";
-import type { Domain, DrbdPeer, DrbdResourceState, NodeState } from "../../src/model/schema";
+import type { Domain, DrbdPeer, DrbdResourceState, NodeState } from "../../src/model";
 
 const cluster = ClusterConfig.parse({
   name: "lab",

@@ -1,12 +1,12 @@
 /** The `drbd watch`, `jobs`, `cancel` and `history` verbs through the command core (no Redis, no SSH). */
 import { describe, expect, it } from "vitest";
 import { commands } from "../../commands";
-import type { CommandRequest } from "../../src/app/types";
 import type { AuditRecord } from "../../src/audit/schema";
-import { StaticGroupDirectory } from "../../src/core/authz";
-import type { EnqueuedJob, JobEnqueuer } from "../../src/core/enqueuer";
-import type { CancelActor, JobAdmin, JobSummary } from "../../src/core/job-admin";
-import { type CommandEvent, createCommandCore } from "../../src/core/router";
+import { StaticGroupDirectory } from "../../src/chat/authz";
+import type { EnqueuedJob, JobEnqueuer } from "../../src/chat/enqueuer";
+import type { CancelActor, JobAdmin, JobSummary } from "../../src/chat/job-admin";
+import { type CommandEvent, createCommandCore } from "../../src/chat/router";
+import type { CommandRequest } from "../../src/chat/types";
 import { silentLogger } from "../../src/log";
 import { labInventory } from "../jobs/helpers";
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { OutboundMessage } from "../../src/app/types";
+import type { OutboundMessage } from "../../src/chat/types";
 import { renderConsole } from "../../src/console/render";
 import { type IncidentView, renderFollowUp, renderIncident, renderStorm } from "../../src/events/render";
 import type { ClusterEvent } from "../../src/events/types";
-import { type CardState, renderJobCard } from "../../src/jobs-ui/card";
+import { type CardState, renderJobCard } from "../../src/job-cards/card";
 import { code, fromBlocks, section, strong, user } from "../../src/message/document";
 import { renderPlainText } from "../../src/slack/render/text";
 

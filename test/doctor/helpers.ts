@@ -1,9 +1,10 @@
 /** Doctor tests: facts read from the in-process simulator, then single reads replaced by real-format text. */
+
+import type { CommandRunner } from "../../src/command-runner";
 import { gatherFacts } from "../../src/doctor/gather";
 import { runChecks } from "../../src/doctor/run";
 import type { CheckResult, DoctorFacts, Read } from "../../src/doctor/types";
 import { ExecError } from "../../src/errors";
-import type { CommandRunner } from "../../src/exec/runner";
 import { execInProcess, type SimClusterSpecInput, Simulation, toClusterConfig } from "../../src/sim";
 import { quoteArgv } from "../../src/ssh/quote";
 

@@ -11,7 +11,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { APPROVE_ACTION_ID } from "../../src/approval/card";
 import type { ExecutionJournal } from "../../src/approval/types";
-import { StaticGroupDirectory } from "../../src/core/authz";
+import { StaticGroupDirectory } from "../../src/chat/authz";
 import { createDeps, type Deps } from "../../src/deps";
 import { type Lab, startLab } from "../../src/lab/lab";
 import type { OperationSettings } from "../../src/operations/context";

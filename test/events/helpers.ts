@@ -3,10 +3,12 @@
  * unreachable fails like SSH does, a stream of a node that dies breaks), the lab's cluster config,
  * and an event pipeline on the test Redis with a recording notifier and a manual clock.
  */
-import type { ClusterDrivers } from "../../src/cluster/snapshot";
+
 import { takeSnapshot } from "../../src/cluster/snapshot";
+import type { CommandRunner, ExecResult, RunOptions, StreamHandle } from "../../src/command-runner";
 import { type ClusterConfig, InventoryConfig } from "../../src/config/schema";
 import { driversFor } from "../../src/drivers/registry";
+import type { ClusterDrivers } from "../../src/drivers/types";
 import { ExecError } from "../../src/errors";
 import type { IncidentPolicy } from "../../src/events/incidents";
 import { IncidentManager } from "../../src/events/incidents";
@@ -14,9 +16,8 @@ import { MaintenanceStore } from "../../src/events/maintenance";
 import { readHeartbeat } from "../../src/events/monitor";
 import { EventPipeline } from "../../src/events/pipeline";
 import { EventStore, eventKeys } from "../../src/events/store";
-import type { CommandRunner, ExecResult, RunOptions, StreamHandle } from "../../src/exec/runner";
 import { silentLogger } from "../../src/log";
-import type { ClusterState } from "../../src/model/schema";
+import type { ClusterState } from "../../src/model";
 import { closeConnection, createRedisConnection } from "../../src/queue/redis";
 import { handleCommand, type SimClusterSpecInput, Simulation } from "../../src/sim";
 import { quoteArgv } from "../../src/ssh/quote";

@@ -1,7 +1,7 @@
 /** The split-brain recovery plan: steps by state and DRBD version, checks, and what it refuses. */
 import { describe, expect, it } from "vitest";
 import { policyFor } from "../../src/approval/policy";
-import { planSplitBrainRecovery } from "../../src/operations/actions/split-brain-plan";
+import { planSplitBrainRecovery } from "../../src/operations/split-brain-plan";
 import { modernLab, referenceLab, Simulation } from "../../src/sim";
 import { simInventory, snapshotOf } from "./helpers";
 

@@ -4,7 +4,7 @@
  * the planning jobs they queue).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { StaticGroupDirectory } from "../../src/core/authz";
+import { StaticGroupDirectory } from "../../src/chat/authz";
 import { createDeps, type Deps } from "../../src/deps";
 import type { OperationRequests } from "../../src/events/actions";
 import { silentLogger } from "../../src/log";

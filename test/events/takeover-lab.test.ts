@@ -7,9 +7,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
+import { StaticGroupDirectory } from "../../src/chat/authz";
 import { ConsoleNotifier } from "../../src/console/notifier";
 import { ConsoleSession } from "../../src/console/session";
-import { StaticGroupDirectory } from "../../src/core/authz";
 import { createDeps } from "../../src/deps";
 import { labDirectives } from "../../src/lab/directives";
 import { startLab } from "../../src/lab/lab";

@@ -5,8 +5,8 @@
  */
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import type { JobSummary } from "../../src/chat/job-admin";
 import { InventoryConfig as InventorySchema } from "../../src/config/schema";
-import type { JobSummary } from "../../src/core/job-admin";
 import { emptyMemory, type Facts } from "../../src/events/facts";
 import type { IncidentRecord } from "../../src/events/incidents";
 import { buildHomeView, type HomeSource, HomeTab, parseHomeBlockId } from "../../src/forms/home";

@@ -6,9 +6,9 @@
  * the same form, a forged incident or an action the incident does not offer file nothing.
  */
 import { describe, expect, it } from "vitest";
+import { StaticGroupDirectory } from "../../src/chat/authz";
 import { ConsoleNotifier } from "../../src/console/notifier";
 import { ConsoleSession } from "../../src/console/session";
-import { StaticGroupDirectory } from "../../src/core/authz";
 import { createDeps } from "../../src/deps";
 import { parseActionValue } from "../../src/events/actions";
 import { labDirectives } from "../../src/lab/directives";

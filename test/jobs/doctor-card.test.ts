@@ -7,7 +7,7 @@ import { createDoctorProcessor } from "../../jobs/doctor";
 import { InventoryConfig } from "../../src/config/schema";
 import { renderDoctorCard, renderDoctorText } from "../../src/doctor/render";
 import type { DoctorReport } from "../../src/doctor/types";
-import { MemoryCardStore } from "../../src/jobs-ui/card-store";
+import { MemoryCardStore } from "../../src/job-cards/card-store";
 import { silentLogger } from "../../src/log";
 import type { DoctorJob } from "../../src/queue/schema";
 import { referenceLab, Simulation } from "../../src/sim";

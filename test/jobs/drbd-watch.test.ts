@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createDrbdWatchProcessor, type DrbdWatchDeps, enqueueWatch } from "../../jobs/drbd-watch";
-import type { EnqueuedJob, JobEnqueuer } from "../../src/core/enqueuer";
+import type { EnqueuedJob, JobEnqueuer } from "../../src/chat/enqueuer";
+import type { CommandRunner } from "../../src/command-runner";
 import { driversFor } from "../../src/drivers/registry";
-import type { CommandRunner } from "../../src/exec/runner";
-import { JobCancelled } from "../../src/jobs-ui/control";
-import { MemoryWatchRegistry } from "../../src/jobs-ui/watch-registry";
+import { JobCancelled } from "../../src/job-cards/control";
+import { MemoryWatchRegistry } from "../../src/job-cards/watch-registry";
 import { silentLogger } from "../../src/log";
 import type { DrbdWatchJob } from "../../src/queue/schema";
 import { createFaults, modernLab, referenceLab, Simulation, SystemClock } from "../../src/sim";

@@ -1,9 +1,9 @@
 /** Doubles for job tests: a recording notifier, a fake BullMQ job, runners over the simulator or a script. */
 import type { Job } from "bullmq";
-import type { MessageRef, Notifier, OutboundMessage } from "../../src/app/types";
+import type { MessageRef, Notifier, OutboundMessage } from "../../src/chat/types";
+import type { CommandRunner, ExecResult, RunOptions, StreamHandle } from "../../src/command-runner";
 import { InventoryConfig as InventorySchema } from "../../src/config/schema";
 import { ExecError } from "../../src/errors";
-import type { CommandRunner, ExecResult, RunOptions, StreamHandle } from "../../src/exec/runner";
 import { handleCommand, type Simulation } from "../../src/sim";
 import { renderPlainText } from "../../src/slack/render/text";
 

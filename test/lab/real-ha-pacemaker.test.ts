@@ -19,7 +19,7 @@ import { cibDriver, pacemakerDriver } from "../../src/drivers/pacemaker";
 import { driversFor } from "../../src/drivers/registry";
 import type { RealHaLab } from "../../src/lab/real-ha/index";
 import { silentLogger } from "../../src/log";
-import type { ClusterState, HaView } from "../../src/model/schema";
+import type { ClusterState, HaView } from "../../src/model";
 import { modernLab, type SimulatedCluster } from "../../src/sim";
 import type { SshPool } from "../../src/ssh/pool";
 import { type RealHaRun, realHaSkipReason, startRealHaRun } from "../support/real-ha";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Block } from "../../src/app/types";
+import type { Block } from "../../src/chat/types";
 import {
   fromBlocks,
   group,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type IncidentView, incidentDocument } from "../../src/events/render";
 import type { ClusterEvent } from "../../src/events/types";
-import { type CardState, jobCardDocument } from "../../src/jobs-ui/card";
+import { type CardState, jobCardDocument } from "../../src/job-cards/card";
 import { date, em, emoji, type MessageDocument, markup, pre, strong, user } from "../../src/message/document";
 import { renderPlain, renderPlainSummary } from "../../src/message/plain";
 

@@ -6,7 +6,7 @@
 import { afterEach, expect, it } from "vitest";
 import type { PreflightCheck } from "../../src/approval/types";
 import { mutationDriversFor } from "../../src/drivers/registry";
-import type { ClusterState, DrbdPeer } from "../../src/model/schema";
+import type { ClusterState, DrbdPeer } from "../../src/model";
 import { snapshotCluster } from "../../src/operations/plan";
 import { buildPlan, DEFAULT_PLAN_SETTINGS } from "../../src/operations/preflight";
 import { emptyFacts, type OperationRequest } from "../../src/operations/types";

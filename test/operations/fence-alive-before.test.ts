@@ -5,7 +5,7 @@
  * looking "gone after the fence" whether or not the fence did anything.
  */
 import { expect, it } from "vitest";
-import type { ClusterState, NodeState } from "../../src/model/schema";
+import type { ClusterState, NodeState } from "../../src/model";
 import { beforeFence, judgeFence, offAfterFence } from "../../src/operations/verify";
 
 function node(name: string, reachable: boolean, seesPeer: "online" | "offline" | null): NodeState {

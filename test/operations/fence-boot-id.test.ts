@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseBootId } from "../../src/drivers/boot-id";
-import type { ClusterState, NodeState } from "../../src/model/schema";
+import type { ClusterState, NodeState } from "../../src/model";
 import { beforeFence, judgeFence, judgeReset, offAfterFence } from "../../src/operations/verify";
 
 const WAS = "4c1f2a3b-9d8e-4f7a-b6c5-0123456789ab";

@@ -8,10 +8,10 @@
  * back, so nothing in operations can have looked at the inventory's method.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { CommandRunner, ExecResult, RunOptions } from "../../src/command-runner";
 import type { FenceDriver, FenceInvocation, PowerStatus } from "../../src/drivers/fence";
 import { mutationDriversFor } from "../../src/drivers/registry";
 import { ExecError } from "../../src/errors";
-import type { CommandRunner, ExecResult, RunOptions } from "../../src/exec/runner";
 import { executeApproved } from "../../src/operations/executor";
 import type { PlanOutcome } from "../../src/operations/types";
 import { referenceLab } from "../../src/sim";

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { migrateCommand } from "../../commands/migrate";
 import type { PreflightCheck } from "../../src/approval/types";
-import type { CommandContext } from "../../src/core/spec";
+import type { CommandContext } from "../../src/chat/spec";
 import { executeApproved } from "../../src/operations/executor";
 import { operationSpecOf, requestOfPlan } from "../../src/operations/plan";
 import type { PlanOutcome } from "../../src/operations/types";

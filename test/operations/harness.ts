@@ -6,17 +6,17 @@
 import { ApprovalEngine } from "../../src/approval/engine";
 import { policyFor } from "../../src/approval/policy";
 import type { ApprovalRecord } from "../../src/approval/types";
+import { Authorizer, StaticGroupDirectory } from "../../src/chat/authz";
+import type { JobEnqueuer } from "../../src/chat/enqueuer";
+import type { CommandRunner, ExecResult, RunOptions } from "../../src/command-runner";
 import {
   type ClusterConfig,
   ClusterConfig as ClusterSchema,
   type InventoryConfig,
   InventoryConfig as InventorySchema,
 } from "../../src/config/schema";
-import { Authorizer, StaticGroupDirectory } from "../../src/core/authz";
-import type { JobEnqueuer } from "../../src/core/enqueuer";
 import { driversFor, mutationDriversFor } from "../../src/drivers/registry";
 import { ExecError } from "../../src/errors";
-import type { CommandRunner, ExecResult, RunOptions } from "../../src/exec/runner";
 import { LockManager } from "../../src/locks/lock";
 import { silentLogger } from "../../src/log";
 import {

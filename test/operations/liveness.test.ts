@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { ClusterConfig } from "../../src/config/schema";
-import type { ClusterState, FenceEvent, HaNodeStatus, NodeState } from "../../src/model/schema";
+import type { ClusterState, FenceEvent, HaNodeStatus, NodeState } from "../../src/model";
 import {
   nodeLiveness,
   notProvenOff,

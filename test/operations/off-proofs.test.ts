@@ -1,7 +1,7 @@
 /** The off-proof store on the test Redis: validated JSON, one hash per cluster, void once seen alive. */
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ClusterState, NodeState } from "../../src/model/schema";
+import type { ClusterState, NodeState } from "../../src/model";
 import type { OffProof } from "../../src/operations/liveness";
 import { OffProofStore, offProofKey } from "../../src/operations/off-proofs";
 import { closeConnection, createRedisConnection } from "../../src/queue/redis";

@@ -5,7 +5,7 @@
  * on two nodes → paged, nothing run.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { recoverUnfinished } from "../../src/operations/recovery";
+import { recoverUnfinished } from "../../src/operations/crash-recovery";
 import { referenceLab } from "../../src/sim";
 import { createFaults } from "../../src/sim/faults";
 import { watchCommands } from "../../src/sim/hooks";

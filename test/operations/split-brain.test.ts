@@ -1,6 +1,6 @@
 /**
  * Split-brain recovery in the one executor (src/operations/executor.ts with the action's hooks,
- * src/operations/actions/split-brain.ts): the steps, the read-back of the victim before the discard,
+ * src/operations/split-brain.ts): the steps, the read-back of the victim before the discard,
  * the resync followed to UpToDate/UpToDate, the incident told, and cancel before and past the point of
  * no return (the discard).
  */

@@ -6,7 +6,7 @@
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ClusterConfig } from "../../src/config/schema";
-import type { ClusterState, FenceEvent, HaNodeStatus, NodeState } from "../../src/model/schema";
+import type { ClusterState, FenceEvent, HaNodeStatus, NodeState } from "../../src/model";
 import { nodeLiveness, provenOff } from "../../src/operations/liveness";
 import { OffProofStore } from "../../src/operations/off-proofs";
 import { closeConnection, createRedisConnection } from "../../src/queue/redis";

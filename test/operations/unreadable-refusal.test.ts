@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createOperationPlanProcessor } from "../../jobs/operation-plan";
 import { createStatusProcessor } from "../../jobs/status";
-import { MemoryCardStore } from "../../src/jobs-ui/card-store";
+import { MemoryCardStore } from "../../src/job-cards/card-store";
 import { RAW_LINES_ON_CARD, unreadableBlocks, unreadableFileText } from "../../src/operations/unreadable";
 import type { OperationPlanJob, StatusJob } from "../../src/queue/schema";
 import { createFaults, execInProcess, referenceLab } from "../../src/sim";

@@ -4,7 +4,7 @@
  * counted in the metrics, and the Acknowledge button through the command core.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { StaticGroupDirectory } from "../../src/core/authz";
+import { StaticGroupDirectory } from "../../src/chat/authz";
 import { createDeps } from "../../src/deps";
 import { silentLogger } from "../../src/log";
 import { referenceLab, Simulation } from "../../src/sim";

@@ -4,6 +4,7 @@
  * The runner here is in-process (same dispatcher as SSH); ssh.test.ts does the same over real SSH.
  */
 import { describe, expect, it } from "vitest";
+import type { CommandRunner, ExecResult, RunOptions } from "../../src/command-runner";
 import type { DrbdResourceConfig } from "../../src/config/schema";
 import { drbd8Driver } from "../../src/drivers/drbd8";
 import { drbd9Driver } from "../../src/drivers/drbd9";
@@ -12,7 +13,6 @@ import { heartbeatDriver } from "../../src/drivers/heartbeat";
 import { pacemakerDriver } from "../../src/drivers/pacemaker";
 import { xlDriver, xmDriver } from "../../src/drivers/xen";
 import { ExecError } from "../../src/errors";
-import type { CommandRunner, ExecResult, RunOptions } from "../../src/exec/runner";
 import { execInProcess, modernLab, referenceLab, type Simulation } from "../../src/sim";
 import { quoteArgv } from "../../src/ssh/quote";
 import { lab, out } from "./helpers";

@@ -6,7 +6,7 @@ import {
   type DrbdResourceState,
   type HaView,
   type NodeState,
-} from "../../src/model/schema";
+} from "../../src/model";
 
 export function domain(name: string, over: Partial<Domain> = {}): Domain {
   const isDom0 = name === "Domain-0";

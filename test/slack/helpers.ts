@@ -1,5 +1,5 @@
 import { type Logger, pino } from "pino";
-import type { ActionRequest, CommandCore, CommandRequest, Reply } from "../../src/app/types";
+import type { ActionRequest, CommandCore, CommandRequest, Reply } from "../../src/chat/types";
 
 export const BOT_TOKEN = "xoxb-test-bot-token-1234567890";
 export const APP_TOKEN = "xapp-1-test-app-token-0987654321";

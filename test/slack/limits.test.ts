@@ -5,15 +5,15 @@
  * /readyz, the admins' direct messages).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Block, OutboundMessage } from "../../src/app/types";
 import { renderApprovalCard } from "../../src/approval/card";
 import { policyFor } from "../../src/approval/policy";
 import type { ActionPlan, ApprovalRecord, PlannedStep } from "../../src/approval/types";
+import type { Block, OutboundMessage } from "../../src/chat/types";
 import { renderIncident } from "../../src/events/render";
-import { renderJobCard } from "../../src/jobs-ui/card";
+import { renderJobCard } from "../../src/job-cards/card";
+import { Metrics } from "../../src/observability/metrics";
+import { runHealthChecks } from "../../src/observability/ops-server";
 import { renderExecutionCard, stepWindow } from "../../src/operations/render";
-import { Metrics } from "../../src/ops/metrics";
-import { runHealthChecks } from "../../src/ops/server";
 import { createSlackWebClient } from "../../src/slack/client";
 import { BLOCKS_JSON_BUDGET, blocksSize, fitMessage, SLACK_LIMITS } from "../../src/slack/limits";
 import { renderPlainText } from "../../src/slack/render/text";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Block, OutboundMessage } from "../../src/app/types";
+import type { Block, OutboundMessage } from "../../src/chat/types";
 import { BLOCK_KIT_LIMITS, renderStatusCard } from "../../src/slack/render/status";
 import { renderPlainText } from "../../src/slack/render/text";
 import { cluster, domain, drbd, ha, node, warning } from "./fixtures";

@@ -7,9 +7,9 @@
  */
 import { readFileSync } from "node:fs";
 import { pino } from "pino";
-import type { MessageRef, Notifier, OutboundMessage } from "../../src/app/types";
+import { StaticGroupDirectory } from "../../src/chat/authz";
+import type { MessageRef, Notifier, OutboundMessage } from "../../src/chat/types";
 import { InventoryConfig } from "../../src/config/schema";
-import { StaticGroupDirectory } from "../../src/core/authz";
 import { createDeps } from "../../src/deps";
 import type { OperationSettings } from "../../src/operations/context";
 import { renderPlainText } from "../../src/slack/render/text";

@@ -10,7 +10,7 @@ import { cibToHaConfig, parseCib } from "../../drivers/pacemaker/cib";
 import { child, childrenNamed, parseXml } from "../../drivers/pacemaker/xml";
 import { parseLsLong, parseXendomainsDefaults, startupConfig } from "../../drivers/xendomains/parse";
 import { errorMessage } from "../../errors";
-import type { HaConfig, StartupConfig } from "../../model/schema";
+import type { HaConfig, StartupConfig } from "../../model";
 import { haSeconds, parseCorosyncConf, parseHaCf } from "../parse";
 import { type CheckResult, type DoctorFacts, type Evidence, type NodeFacts, READ } from "../types";
 import { failedLines, grep, ok, reachable, readOf, result, unreachableEvidence } from "./util";

@@ -1,6 +1,7 @@
 /** DRBD 8.0-8.4 driver: state comes from /proc/drbd, which names minors only (see the config's `minor`). */
+
+import type { RunOptions } from "../../command-runner";
 import { parseOutput } from "../../errors";
-import type { RunOptions } from "../../exec/runner";
 import { resourcesExpectedOn } from "../expected";
 import type { DrbdDriver, DriverCallOptions, ParserEntry } from "../types";
 import { assertMinorsListed, PROC_DRBD_KIND, parseProcDrbd, toResourceStates } from "./parse-proc-drbd";

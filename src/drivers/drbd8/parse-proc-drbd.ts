@@ -15,7 +15,7 @@
  */
 import type { DrbdResourceConfig } from "../../config/schema";
 import { ParseError } from "../../errors";
-import { type DrbdPeer, DrbdResourceState, type DrbdRole, type DrbdSync } from "../../model/schema";
+import { type DrbdPeer, DrbdResourceState, type DrbdRole, type DrbdSync } from "../../model";
 import { minorOf } from "../expected";
 
 export const PROC_DRBD_KIND = "proc-drbd";

@@ -4,9 +4,10 @@
  * resource the inventory places on this node but the output lacks (down, or output cut short) makes
  * the answer a ParseError: its state is unknown, never "not configured".
  */
+
+import type { CommandRunner } from "../../command-runner";
 import { ExecError, ParseError, parseOutput } from "../../errors";
-import type { CommandRunner } from "../../exec/runner";
-import type { DrbdResourceState } from "../../model/schema";
+import type { DrbdResourceState } from "../../model";
 import { resourcesExpectedOn } from "../expected";
 import type { DrbdDriver, DrbdDriverContext, DriverCallOptions } from "../types";
 import { toDrbdResourceStates } from "./normalize";

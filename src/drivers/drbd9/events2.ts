@@ -17,7 +17,7 @@
  */
 
 import { ParseError } from "../../errors";
-import type { DrbdResourceState } from "../../model/schema";
+import type { DrbdResourceState } from "../../model";
 import {
   applyConnectionField,
   applyDeviceField,

@@ -13,7 +13,7 @@
  * - replicationState and sync are null unless the connection is Connected.
  * - Roles other than Primary/Secondary become Unknown.
  */
-import type { DrbdPeer, DrbdResourceState, DrbdRole } from "../../model/schema";
+import type { DrbdPeer, DrbdResourceState, DrbdRole } from "../../model";
 import { type Drbd9Connection, type Drbd9PeerDevice, type Drbd9Resource, RESYNC_STATES } from "./model";
 
 /** Disk states from worst to best. States not listed (future or garbled) rank below all of them. */

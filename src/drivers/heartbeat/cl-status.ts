@@ -16,7 +16,7 @@
  * never read as offline.
  */
 import { ParseError } from "../../errors";
-import type { HaNodeStatus, HaView } from "../../model/schema";
+import type { HaNodeStatus, HaView } from "../../model";
 
 export const CL_STATUS_KIND = "cl-status";
 

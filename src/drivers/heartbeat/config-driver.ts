@@ -1,7 +1,8 @@
 /** heartbeat's resource configuration: `cat /etc/ha.d/haresources` (a missing file manages nothing). */
+
+import type { CommandRunner } from "../../command-runner";
 import { ExecError } from "../../errors";
-import type { CommandRunner } from "../../exec/runner";
-import type { HaConfig } from "../../model/schema";
+import type { HaConfig } from "../../model";
 import type { DriverCallOptions, GuestsContext, HaConfigDriver } from "../types";
 import { HARESOURCES_PATH, haresourcesToHaConfig, parseHaresources } from "./haresources";
 

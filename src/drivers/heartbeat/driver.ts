@@ -4,9 +4,10 @@
  * connectivity, not cluster members). cl_status lists no resources: resources stays empty and
  * rscstatus says which resource groups this node holds.
  */
+
+import type { CommandRunner } from "../../command-runner";
 import { ExecError, parseOutput } from "../../errors";
-import type { CommandRunner } from "../../exec/runner";
-import type { HaView } from "../../model/schema";
+import type { HaView } from "../../model";
 import type { DriverCallOptions, HaDriver } from "../types";
 import {
   heartbeatView,

@@ -17,7 +17,7 @@
  * resources.`, `Standby resource acquisition done [foreign].`) and the audit alarm `Both machines own
  * our resources!`. Every other line is kept raw but means nothing here.
  */
-import type { CommandRunner } from "../../exec/runner";
+import type { CommandRunner } from "../../command-runner";
 import type { DriverCallOptions } from "../types";
 
 export const HA_LOG_PATH = "/var/log/ha-log";

@@ -15,7 +15,7 @@
  * guest's name).
  */
 import { ParseError } from "../../errors";
-import type { HaConfig, HaManagedGuest } from "../../model/schema";
+import type { HaConfig, HaManagedGuest } from "../../model";
 import { type GuestRef, guestOf } from "../guest-match";
 
 export const HARESOURCES_KIND = "haresources";

@@ -9,7 +9,7 @@
  * its class and attributes from a `<template>`.
  */
 import { ParseError } from "../../errors";
-import type { HaConfig, HaLocationConstraint, HaManagedGuest, HaResource } from "../../model/schema";
+import type { HaConfig, HaLocationConstraint, HaManagedGuest, HaResource } from "../../model";
 import { type GuestRef, guestOf } from "../guest-match";
 import { child, childrenNamed, memoParse, parseXml, type XmlElement } from "./xml";
 

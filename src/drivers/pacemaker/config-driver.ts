@@ -3,9 +3,10 @@
  * installed (exit 127), crm_mon's resource list still names the Xen primitives, without their
  * parameters, meta attributes or constraints.
  */
+
+import type { CommandRunner } from "../../command-runner";
 import { ExecError } from "../../errors";
-import type { CommandRunner } from "../../exec/runner";
-import type { HaConfig } from "../../model/schema";
+import type { HaConfig } from "../../model";
 import type { DriverCallOptions, GuestsContext, HaConfigDriver } from "../types";
 import { CIBADMIN_QUERY, cibToHaConfig, crmMonResourcesToHaConfig, parseCib } from "./cib";
 import { crmMonToHaView, parseCrmMonXml } from "./crm-mon";

@@ -26,7 +26,7 @@
  * - dc: current_dc's name when present="true", else null.
  */
 import { ParseError } from "../../errors";
-import type { FenceEvent, HaNodeStatus, HaResource, HaView } from "../../model/schema";
+import type { FenceEvent, HaNodeStatus, HaResource, HaView } from "../../model";
 import { child, childrenNamed, memoParse, parseXml, type XmlElement } from "./xml";
 
 export const CRM_MON_XML_KIND = "crm-mon-xml";

@@ -6,9 +6,10 @@
  * message="Not connected">` (2.0.3+) or "Error: cluster is not available on this node" (older):
  * that is a valid answer (running: false). Any other failure is an error: the state is unknown.
  */
+
+import type { CommandRunner, ExecResult } from "../../command-runner";
 import { ExecError, parseOutput, XenopsError } from "../../errors";
-import type { CommandRunner, ExecResult } from "../../exec/runner";
-import type { HaView } from "../../model/schema";
+import type { HaView } from "../../model";
 import type { DriverCallOptions, HaDriver } from "../types";
 import { CRM_EX_DISCONNECT, type CrmMon, crmMonToHaView, parseCrmMonXml } from "./crm-mon";
 

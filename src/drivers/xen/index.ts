@@ -1,6 +1,7 @@
 /** Xen hypervisor drivers: the xend toolstack (`xm`, Xen 3.x-4.x) and libxl (`xl`, Xen 4.1+). */
+
+import type { RunOptions } from "../../command-runner";
 import { parseOutput } from "../../errors";
-import type { RunOptions } from "../../exec/runner";
 import type { DriverCallOptions, HypervisorDriver, ParserEntry } from "../types";
 import { parseXenInfo, XEN_INFO_KIND } from "./parse-info";
 import { parseXenList, type XenListKind } from "./parse-list";

@@ -1,6 +1,6 @@
 /** `xm info` / `xl info` parser: one `key : value` pair per line; values may be empty or contain colons. */
 import { ParseError } from "../../errors";
-import { XenInfo } from "../../model/schema";
+import { XenInfo } from "../../model";
 
 export const XEN_INFO_KIND = "xen-info";
 

@@ -4,7 +4,7 @@
  * tokens read from the right, because names longer than 40 characters push every column.
  */
 import { ParseError } from "../../errors";
-import { Domain, type DomainFlags, type MigrationMarker } from "../../model/schema";
+import { Domain, type DomainFlags, type MigrationMarker } from "../../model";
 
 export type XenListKind = "xm-list" | "xl-list";
 

@@ -3,9 +3,10 @@
  * /etc/default, else /etc/sysconfig), then `ls -l` of its XENDOMAINS_AUTO directory. A missing file
  * or directory is an answer (nothing configured), anything else that fails makes it unknown.
  */
+
+import type { CommandRunner } from "../../command-runner";
 import { ExecError, ParseError } from "../../errors";
-import type { CommandRunner } from "../../exec/runner";
-import type { StartupConfig } from "../../model/schema";
+import type { StartupConfig } from "../../model";
 import type { DriverCallOptions, GuestsContext, StartupDriver } from "../types";
 import {
   DEFAULT_AUTO_DIR,

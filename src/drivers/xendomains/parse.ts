@@ -9,7 +9,7 @@
  * shutdown; empty: they are shut down instead).
  */
 import { ParseError } from "../../errors";
-import type { StartupConfig } from "../../model/schema";
+import type { StartupConfig } from "../../model";
 import { type GuestRef, guestOf } from "../guest-match";
 
 export const XENDOMAINS_KIND = "xendomains-defaults";

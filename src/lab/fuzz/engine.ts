@@ -19,10 +19,10 @@ import type { RiskyAction } from "../../approval/types";
 import { errorMessage } from "../../errors";
 import type { Logger } from "../../log";
 import type { OperationSettings } from "../../operations/context";
+import { recoverUnfinished } from "../../operations/crash-recovery";
 import { executeApproved } from "../../operations/executor";
 import { ExecutionLease } from "../../operations/lease";
 import { planOperation } from "../../operations/plan";
-import { recoverUnfinished } from "../../operations/recovery";
 import type { ExecutionOutcome, OperationRequest } from "../../operations/types";
 import { type Faults, formatTruth, readTruth, twoWriterViolations } from "../../sim";
 import {

@@ -9,16 +9,16 @@
  * deadtime passes and fenced nodes are seen off without costing real seconds.
  */
 import { randomBytes } from "node:crypto";
-import type { MessageRef, Notifier, OutboundMessage } from "../../app/types";
 import { ApprovalEngine } from "../../approval/engine";
 import type { ApprovalRecord } from "../../approval/types";
+import { Authorizer, StaticGroupDirectory } from "../../chat/authz";
+import type { JobEnqueuer } from "../../chat/enqueuer";
+import type { MessageRef, Notifier, OutboundMessage } from "../../chat/types";
 import {
   type ClusterConfig,
   type InventoryConfig,
   InventoryConfig as InventorySchema,
 } from "../../config/schema";
-import { Authorizer, StaticGroupDirectory } from "../../core/authz";
-import type { JobEnqueuer } from "../../core/enqueuer";
 import { driversFor, mutationDriversFor } from "../../drivers/registry";
 import { LockManager } from "../../locks/lock";
 import { type Logger, silentLogger } from "../../log";

@@ -4,7 +4,7 @@
  * and a context element at 2,900, a field at 1,900, a button label at 75, the fallback text at 3,000.
  * The document travels along (`document`) so the console can print it without reading Slack markup.
  */
-import type { Block, ButtonElement, OutboundMessage, TextObject } from "../../app/types";
+import type { Block, ButtonElement, OutboundMessage, TextObject } from "../../chat/types";
 import type { DocBlock, DocButton, Inline, MessageDocument } from "../../message/document";
 import { escapeMrkdwn, groupMention, truncate, userMention } from "../../message/text";
 import { codeBlock, slackDate } from "./text";

@@ -4,7 +4,7 @@
  * Block Kit limits are respected; a cluster too large for one message gets a summary card plus detail
  * messages for its thread and a plain-text version for a file upload.
  */
-import type { Block, OutboundMessage } from "../../app/types";
+import type { Block, OutboundMessage } from "../../chat/types";
 import { truncate } from "../../message/text";
 import type {
   ClusterState,
@@ -15,7 +15,7 @@ import type {
   NodeState,
   PartError,
   Severity,
-} from "../../model/schema";
+} from "../../model";
 import { codeBlock, escapeMrkdwn, renderPlainText, slackDate } from "./text";
 
 /** Slack's documented limits, and a conservative total per message (Slack truncates very long ones). */

@@ -2,7 +2,7 @@
  * mrkdwn helpers and Block Kit → plain text (console adapter, file uploads, tests). Buttons render as
  * `[Label]` so a console user sees what Slack would offer.
  */
-import type { Block, OutboundMessage, TextObject } from "../../app/types";
+import type { Block, OutboundMessage, TextObject } from "../../chat/types";
 import { mrkdwnToPlain } from "../../message/mrkdwn";
 import { escapeMrkdwn, unescapeMrkdwn, utcTime } from "../../message/text";
 

@@ -8,7 +8,7 @@ import path from "node:path";
 import { expect, it } from "vitest";
 import { parseProcDrbd, toResourceStates } from "../../../src/drivers/drbd8/parse-proc-drbd";
 import { ParseError } from "../../../src/errors";
-import { DrbdResourceState } from "../../../src/model/schema";
+import { DrbdResourceState } from "../../../src/model";
 import { describeSharedCorpus, sharedCorpusDir } from "../../support/fixtures";
 
 const EXCLUDED: Record<string, string> = {

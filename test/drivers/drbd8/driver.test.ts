@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { CommandRunner, ExecResult, RunOptions } from "../../../src/command-runner";
 import { drbd8Driver, parsers } from "../../../src/drivers/drbd8";
 import { ExecError } from "../../../src/errors";
-import type { CommandRunner, ExecResult, RunOptions } from "../../../src/exec/runner";
 import { readFixture } from "../../support/fixtures";
 
 function fakeRunner(

@@ -8,7 +8,7 @@ import {
   toResourceStates,
 } from "../../../src/drivers/drbd8/parse-proc-drbd";
 import { ParseError } from "../../../src/errors";
-import { DrbdResourceState } from "../../../src/model/schema";
+import { DrbdResourceState } from "../../../src/model";
 import { readFixture } from "../../support/fixtures";
 
 function parseError(fn: () => unknown): ParseError {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { expect, it } from "vitest";
 import { type Events2StreamResult, parseEvents2Line, parseEvents2Stream } from "../../../src/drivers/drbd9";
 import { ParseError } from "../../../src/errors";
-import { DrbdResourceState } from "../../../src/model/schema";
+import { DrbdResourceState } from "../../../src/model";
 import { describeSharedCorpus, sharedCorpusDir } from "../../support/fixtures";
 import { type CommandBlock, splitCommandTranscript } from "../../support/transcript";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Events2State, parseEvents2Line, parseEvents2Stream, parsers } from "../../../src/drivers/drbd9";
 import { ParseError } from "../../../src/errors";
-import { DrbdResourceState } from "../../../src/model/schema";
+import { DrbdResourceState } from "../../../src/model";
 import { fixture } from "./helpers";
 
 describe("parseEvents2Line", () => {

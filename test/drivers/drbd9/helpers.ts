@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { CommandRunner, ExecResult, RunOptions } from "../../../src/command-runner";
 import { ExecError } from "../../../src/errors";
-import type { CommandRunner, ExecResult, RunOptions } from "../../../src/exec/runner";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseDrbdStatusText, parsers, toDrbdResourceStates } from "../../../src/drivers/drbd9";
 import { ParseError } from "../../../src/errors";
-import { DrbdResourceState } from "../../../src/model/schema";
+import { DrbdResourceState } from "../../../src/model";
 import { fixture } from "./helpers";
 
 function catchError(fn: () => unknown): unknown {

@@ -9,7 +9,7 @@ import {
   parsers,
 } from "../../../src/drivers/heartbeat";
 import { ParseError } from "../../../src/errors";
-import { HaView } from "../../../src/model/schema";
+import { HaView } from "../../../src/model";
 import { fixture } from "../drbd9/helpers";
 
 describe("cl_status sub-command parsers", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { heartbeatDriver } from "../../../src/drivers/heartbeat";
 import { ExecError, ParseError } from "../../../src/errors";
-import { HaView } from "../../../src/model/schema";
+import { HaView } from "../../../src/model";
 import { fakeRunner } from "../drbd9/helpers";
 
 const RUNNING = "Heartbeat is running on this machine.\n";

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { expect, it } from "vitest";
 import { type CrmMon, crmMonToHaView, parseCrmMonXml } from "../../../src/drivers/pacemaker";
-import { HaView } from "../../../src/model/schema";
+import { HaView } from "../../../src/model";
 import { describeSharedCorpus, sharedCorpusDir } from "../../support/fixtures";
 import { extractXml, splitCtsTranscript } from "../../support/transcript";
 

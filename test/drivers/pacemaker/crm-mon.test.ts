@@ -8,7 +8,7 @@ import {
   parsers,
 } from "../../../src/drivers/pacemaker";
 import { ParseError } from "../../../src/errors";
-import { HaView } from "../../../src/model/schema";
+import { HaView } from "../../../src/model";
 import { fixture } from "../drbd9/helpers";
 
 function view(text: string) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { pacemakerDriver } from "../../../src/drivers/pacemaker";
 import { ExecError, ParseError, XenopsError } from "../../../src/errors";
-import { HaView } from "../../../src/model/schema";
+import { HaView } from "../../../src/model";
 import { fakeRunner, fixture } from "../drbd9/helpers";
 
 const CMD = "crm_mon -1 --output-as=xml";

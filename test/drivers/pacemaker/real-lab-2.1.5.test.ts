@@ -15,7 +15,7 @@ import {
   parseCib,
   parseCrmMonXml,
 } from "../../../src/drivers/pacemaker";
-import { HaView } from "../../../src/model/schema";
+import { HaView } from "../../../src/model";
 import { fakeRunner, fixture } from "../drbd9/helpers";
 
 const file = (name: string): string => fixture("ha", `lab-pacemaker-2.1.5-${name}.txt`);

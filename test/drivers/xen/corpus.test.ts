@@ -9,7 +9,7 @@ import { expect, it } from "vitest";
 import { parseXenInfo } from "../../../src/drivers/xen/parse-info";
 import { parseXenList, type XenListKind } from "../../../src/drivers/xen/parse-list";
 import { ParseError } from "../../../src/errors";
-import { Domain, XenInfo } from "../../../src/model/schema";
+import { Domain, XenInfo } from "../../../src/model";
 import { describeSharedCorpus, sharedCorpusDir } from "../../support/fixtures";
 
 const EXCLUDED: Record<string, string> = {

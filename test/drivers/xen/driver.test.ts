@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { CommandRunner, ExecResult, RunOptions } from "../../../src/command-runner";
 import { parsers, xlDriver, xmDriver } from "../../../src/drivers/xen";
 import { ExecError, ParseError } from "../../../src/errors";
-import type { CommandRunner, ExecResult, RunOptions } from "../../../src/exec/runner";
 import { readFixture } from "../../support/fixtures";
 
 interface Call {

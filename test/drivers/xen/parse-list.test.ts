@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseXenList } from "../../../src/drivers/xen/parse-list";
 import { ParseError } from "../../../src/errors";
-import { Domain } from "../../../src/model/schema";
+import { Domain } from "../../../src/model";
 import { readFixture } from "../../support/fixtures";
 
 const HEADER = "Name                                        ID   Mem VCPUs      State   Time(s)";
