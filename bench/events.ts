@@ -19,11 +19,11 @@ import { pino } from "pino";
 import { StaticGroupDirectory } from "../src/chat/authz";
 import type { MessageRef, Notifier, OutboundMessage } from "../src/chat/types";
 import type { InventoryConfig } from "../src/config/schema";
-import { createDeps, type Deps } from "../src/deps";
 import { signWebhook } from "../src/events/webhook";
 import { type Lab, startLab } from "../src/lab/lab";
 import type { Logger } from "../src/log";
 import { startEmbeddedRedis } from "../src/queue/embedded-redis";
+import { createDeps, type Deps } from "../src/runtime/deps";
 import { modernLab, referenceLab, type SimClusterSpecInput } from "../src/sim";
 import { fmt, percentile, say, section, sleep, table, verdict, within } from "./util";
 
@@ -199,7 +199,7 @@ export async function runEventsBench(options: EventsBenchOptions = {}): Promise<
   const embedded = options.redisUrl ? null : await startEmbeddedRedis({ logger });
   const redisUrl = options.redisUrl ?? embedded?.url ?? "";
   const rows: EventsBenchRow[] = [];
-  section("e. event latency (issue 5): fault injected in the simulator → incident posted");
+  section("e. event latency: fault injected in the simulator → incident posted");
   try {
     // Push: events2 over SSH (modern lab). The monitor polls only at start (10 min interval).
     {

@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import { readRuntimeEnv } from "../src/config/env";
 import { InventoryConfig } from "../src/config/schema";
-import { startSlackRuntime } from "../src/runtime";
+import { startSlackRuntime } from "../src/runtime/modes";
 
 export interface ProcConfig {
   role: "bot" | "worker" | "bot-http" | "idle";

@@ -7,6 +7,7 @@
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import type { Logger } from "pino";
 import type { InventoryConfig } from "../src/config/schema";
 import { LAB_CHANNEL } from "../src/lab/lab";
 import { createJobQueues } from "../src/queue/queues";
-import { FakeSlack } from "../support/fake-slack";
+import { FakeSlack, signSlackRequest } from "../support/fake-slack";
 import {
   awaitCard,
   BOT_TOKEN,
@@ -22,7 +23,7 @@ import {
   cardMark,
   commandBody,
   labEnvVars,
-  postSigned,
+  SIGNING_SECRET,
   withChannels,
 } from "../support/slack-harness";
 import { unitLaunch } from "./deployed";
@@ -177,6 +178,7 @@ async function startCliProc(config: ProcConfig, dir: string): Promise<Proc> {
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       if (!(await waitExit(child, 10_000))) {
+        log.push(`the ${config.role} process did not exit within 10 s of SIGTERM; killed`);
         kill();
         await waitExit(child, 5_000);
       }
@@ -283,6 +285,26 @@ export interface AckResult {
   failures: number;
   /** CPU time (user + system) the bot process spent during the burst, per request. */
   botCpuMsPerRequest: number;
+  /** CPU time of this process (the client) during the burst, per request: it must stay small. */
+  clientCpuMsPerRequest: number;
+}
+
+/** A slash command ready to send: body and signature made before any timer starts. */
+interface SignedRequest {
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** Waits until the process has used no CPU for `quietMs` (at most `maxMs`): the previous burst's tail is done. */
+async function untilIdle(pid: number, quietMs = 200, maxMs = 5_000): Promise<void> {
+  const deadline = performance.now() + maxMs;
+  let last = processCpuMs(pid);
+  while (performance.now() < deadline) {
+    await sleep(quietMs);
+    const now = processCpuMs(pid);
+    if (now === last) return;
+    last = now;
+  }
 }
 
 export async function ackBench(opts: {
@@ -298,6 +320,9 @@ export async function ackBench(opts: {
   // The simulator in its own process: its CPU and memory are not xenops'.
   const lab = await startSimProcess({ nodes: "reference", dir, channels: [LAB_CHANNEL] });
   const prefix = `bench-ack-${process.pid}-${Date.now()}`;
+  // node:http with kept-alive connections, one per request in flight: a fetch() per request costs this
+  // process several times the CPU and would be measured as the bot's latency.
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
   let bot: Proc | undefined;
   try {
     bot = await startProc(
@@ -314,23 +339,60 @@ export async function ackBench(opts: {
       },
       dir,
     );
-    const url = bot.url ?? "";
+    const url = new URL(bot.url ?? "");
     let seq = 0;
-    const one = async (verb: "status" | "help"): Promise<{ ms: number; ok: boolean }> => {
+    const sign = (verb: "status" | "help"): SignedRequest => {
       const body = commandBody({
         text: verb,
         user_id: "UVIEWER1",
         channel_id: LAB_CHANNEL,
         trigger_id: `bench-${prefix}-${++seq}`,
       });
-      const t = performance.now();
-      const res = await postSigned(url, body);
-      const ms = performance.now() - t;
-      const expected = verb === "status" ? "Queued as job" : "operate the Xen/DRBD clusters";
-      return { ms, ok: res.status === 200 && res.text.includes(expected) };
+      const ts = Math.floor(Date.now() / 1000);
+      return {
+        body,
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          "content-length": String(Buffer.byteLength(body)),
+          "x-slack-request-timestamp": String(ts),
+          "x-slack-signature": signSlackRequest(SIGNING_SECRET, body, ts),
+        },
+      };
     };
-    // Warm-up: connections, JIT, Redis scripts.
-    for (let i = 0; i < 20; i++) await one("status");
+    const send = (req: SignedRequest, verb: "status" | "help"): Promise<{ ms: number; ok: boolean }> =>
+      new Promise((resolve, reject) => {
+        const t = performance.now();
+        const r = request(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: "POST",
+            agent,
+            headers: req.headers,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("error", reject);
+            res.on("end", () => {
+              const ms = performance.now() - t;
+              const text = Buffer.concat(chunks).toString("utf8");
+              const expected = verb === "status" ? "Queued as job" : "operate the Xen/DRBD clusters";
+              resolve({ ms, ok: res.statusCode === 200 && text.includes(expected) });
+            });
+          },
+        );
+        r.on("error", reject);
+        r.end(req.body);
+      });
+    const burst = (verb: "status" | "help", n: number) => {
+      const signed = Array.from({ length: n }, () => sign(verb));
+      return () => Promise.all(signed.map((req) => send(req, verb)));
+    };
+    // Warm-up: JIT, Redis scripts, then one untimed burst that opens the connections the timed ones reuse.
+    for (let i = 0; i < 20; i++) await burst("status", 1)();
+    await within(60_000, "the warm-up burst", burst("status", opts.concurrency)());
     const results: AckResult[] = [];
     // The status bursts are the target; a help burst (no Redis write) shows what the enqueue costs.
     const bursts = [
@@ -340,27 +402,30 @@ export async function ackBench(opts: {
       })),
       { verb: "help" as const, label: "help burst (no enqueue)" },
     ];
-    for (const burst of bursts) {
+    for (const b of bursts) {
+      // Each burst starts with the bot idle (the previous one's audit records and cards written).
+      await untilIdle(bot.pid);
+      const fire = burst(b.verb, opts.concurrency);
       const cpu0 = processCpuMs(bot.pid);
+      const client0 = process.cpuUsage();
       const t = performance.now();
-      const all = await within(
-        60_000,
-        "a burst of slash commands",
-        Promise.all(Array.from({ length: opts.concurrency }, () => one(burst.verb))),
-      );
+      const all = await within(60_000, "a burst of slash commands", fire());
+      const wallMs = performance.now() - t;
+      const client = process.cpuUsage(client0);
       results.push({
-        verb: burst.verb,
-        label: burst.label,
+        verb: b.verb,
+        label: b.label,
         n: all.length,
         latencies: all.map((r) => r.ms),
-        wallMs: performance.now() - t,
+        wallMs,
         failures: all.filter((r) => !r.ok).length,
         botCpuMsPerRequest: (processCpuMs(bot.pid) - cpu0) / all.length,
+        clientCpuMsPerRequest: (client.user + client.system) / 1000 / all.length,
       });
-      await sleep(300);
     }
     return results;
   } finally {
+    agent.destroy();
     await bot?.close();
     if (bot) opts.log.push(...summarizeLogs([bot]));
     // The queued status jobs had no worker; drop them.
@@ -385,7 +450,17 @@ export async function ackBench(opts: {
 export function printAckTable(results: readonly AckResult[]): string[] {
   say(
     table(
-      ["run", "requests", "p50 ms", "p99 ms", "max ms", "burst wall ms", "failed", "bot CPU ms/request"],
+      [
+        "run",
+        "requests",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "burst wall ms",
+        "failed",
+        "bot CPU ms/request",
+        "client CPU ms/request",
+      ],
       results.map((r) => [
         r.label,
         String(r.n),
@@ -395,6 +470,7 @@ export function printAckTable(results: readonly AckResult[]): string[] {
         fmt(r.wallMs, 0),
         String(r.failures),
         fmt(r.botCpuMsPerRequest, 2),
+        fmt(r.clientCpuMsPerRequest, 2),
       ]),
     ),
   );

@@ -6,7 +6,8 @@
  *   xm list · xm info · cat /proc/drbd · cl_status hbstatus · cl_status listnodes -n ·
  *   cl_status nodestatus NODE (once per cluster member listed by listnodes) · cl_status rscstatus
  * They are not typed in here: one snapshot runs through a recording runner and parallel-ssh gets exactly
- * what it recorded (quoted as the SSH runner quotes them).
+ * what it recorded (quoted as the SSH runner quotes them). xenops sends a node's commands as one batch
+ * (one SSH exec running them in turn, src/ssh/batch.ts); parallel-ssh runs each command on its own.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -40,6 +41,8 @@ export interface SnapshotBenchOptions {
   logger: Logger;
   /** Toolstack of the simulated nodes (default "modern": one crm_mon per node). */
   flavour?: "reference" | "modern";
+  /** SnapshotOptions.batchLanes (default 1: one batch of node reads and one of HA reads per node; 0: unbatched). */
+  batchLanes?: number;
   /**
    * Added to every command on every simulated node, to model a real dom0 (xm/xl and drbdsetup take
    * tens of milliseconds there); 0 measures xenops and the in-process simulator alone.
@@ -61,6 +64,8 @@ export interface SnapshotRow {
   nodes: number;
   commands: string[];
   commandsPerSnapshot: number;
+  /** SSH execs those commands took (fewer than commands when batched). */
+  execsPerSnapshot: number;
   cold: number[];
   warm: number[];
   pssh: PsshResult[];
@@ -73,15 +78,33 @@ export interface SnapshotRow {
   label?: string;
 }
 
-function recordingRunner(inner: CommandRunner, sink: Map<string, Set<string>>): CommandRunner {
+/** Records each command (batched or not) per node, and counts the execs they took. */
+function recordingRunner(
+  inner: CommandRunner,
+  sink: Map<string, Set<string>>,
+  execs: { count: number },
+): CommandRunner {
+  const record = (argv: readonly string[]) => {
+    const set = sink.get(inner.node) ?? new Set<string>();
+    set.add(quoteArgv(argv));
+    sink.set(inner.node, set);
+  };
   return {
     node: inner.node,
     run(argv, options) {
-      const set = sink.get(inner.node) ?? new Set<string>();
-      set.add(quoteArgv(argv));
-      sink.set(inner.node, set);
+      record(argv);
+      execs.count++;
       return inner.run(argv, options);
     },
+    ...(inner.runBatch
+      ? {
+          runBatch(commands, options) {
+            for (const c of commands) record(c.argv);
+            execs.count++;
+            return inner.runBatch!(commands, options);
+          },
+        }
+      : {}),
   };
 }
 
@@ -191,15 +214,20 @@ async function benchSize(n: number, opts: SnapshotBenchOptions): Promise<Snapsho
       const state = await takeSnapshot(
         config,
         { runnerFor: (node) => (wrap ? wrap(pool.runner(node)) : pool.runner(node)), drivers, logger },
-        { nodes: only, ...(n > 100 ? { timeoutMs: LARGE_TIMEOUT_MS } : {}) },
+        {
+          nodes: only,
+          ...(n > 100 ? { timeoutMs: LARGE_TIMEOUT_MS } : {}),
+          ...(opts.batchLanes !== undefined ? { batchLanes: opts.batchLanes } : {}),
+        },
       );
       unreachable = Math.max(unreachable, state.nodes.filter((x) => !x.reachable).length);
     };
 
     // The commands, from one snapshot through a recording runner.
     const perNode = new Map<string, Set<string>>();
+    const execs = { count: 0 };
     const recorder = newPool();
-    await snapshot(recorder, (r) => recordingRunner(r, perNode));
+    await snapshot(recorder, (r) => recordingRunner(r, perNode, execs));
     await recorder.close();
     const commands = [...new Set([...perNode.values()].flatMap((s) => [...s]))];
     const commandsPerSnapshot = [...perNode.values()].reduce((a, s) => a + s.size, 0);
@@ -242,7 +270,18 @@ async function benchSize(n: number, opts: SnapshotBenchOptions): Promise<Snapsho
         if (r.aborted) break;
       }
     }
-    return { nodes: n, commands, commandsPerSnapshot, cold, warm, pssh, unreachable, warmCpuMs, simCpuMs };
+    return {
+      nodes: n,
+      commands,
+      commandsPerSnapshot,
+      execsPerSnapshot: execs.count,
+      cold,
+      warm,
+      pssh,
+      unreachable,
+      warmCpuMs,
+      simCpuMs,
+    };
   } finally {
     await sim.close();
     await rm(dir, { recursive: true, force: true });
@@ -291,8 +330,10 @@ async function benchFleet(
       );
     let unreachable = 0;
     let commandsPerSnapshot = 0;
+    let execsPerSnapshot = 0;
     const round = async () => {
       let commands = 0;
+      let execs = 0;
       const states = await Promise.all(
         sims.map((sim, i) => {
           const pool = pools[i] as SshPool;
@@ -305,18 +346,32 @@ async function benchFleet(
                   node: inner.node,
                   run: (argv, o) => {
                     commands++;
+                    execs++;
                     return inner.run(argv, o);
                   },
+                  ...(inner.runBatch
+                    ? {
+                        runBatch: (batch, o) => {
+                          commands += batch.length;
+                          execs++;
+                          return inner.runBatch!(batch, o);
+                        },
+                      }
+                    : {}),
                 };
               },
               drivers: driversFor(sim.cluster.toolstack),
               logger,
             },
-            { timeoutMs: LARGE_TIMEOUT_MS },
+            {
+              timeoutMs: LARGE_TIMEOUT_MS,
+              ...(opts.batchLanes !== undefined ? { batchLanes: opts.batchLanes } : {}),
+            },
           );
         }),
       );
       commandsPerSnapshot = commands;
+      execsPerSnapshot = execs;
       unreachable = Math.max(
         unreachable,
         states.flatMap((st) => st.nodes).filter((x) => !x.reachable).length,
@@ -333,6 +388,7 @@ async function benchFleet(
       label: `${clusters * perCluster} (${clusters} clusters x ${perCluster})`,
       commands: [],
       commandsPerSnapshot,
+      execsPerSnapshot,
       cold,
       warm,
       pssh: [],
@@ -354,7 +410,7 @@ export async function snapshotBench(opts: SnapshotBenchOptions): Promise<Snapsho
     rows.push(row);
     const p = row.pssh;
     say(
-      `  n=${row.label ?? n}: ${row.commandsPerSnapshot} commands per snapshot (${row.commands.length} distinct); ` +
+      `  n=${row.label ?? n}: ${row.commandsPerSnapshot} commands in ${row.execsPerSnapshot} SSH execs per snapshot (${row.commands.length} distinct); ` +
         `cold ${row.cold.length} runs, warm ${row.warm.length} runs, parallel-ssh ${p.length} run(s)` +
         `${p.some((r) => r.aborted) ? " (cut off)" : ""}${row.unreachable ? `; ${row.unreachable} node(s) UNREACHABLE` : ""}` +
         `${p.some((r) => r.failed) ? `; parallel-ssh: ${Math.max(...p.map((r) => r.failed))} invocation(s) reported failures` : ""}`,

@@ -8,9 +8,15 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bundle = join(root, "dist", "xenops.js");
 
+// The long-running roles start without source maps, as the systemd units and the image start them:
+// Node parses a chunk's map when it loads the chunk and keeps it (about 60 MB per process). The bundle
+// is not minified, so their traces keep function names and dist/ lines; NODE_OPTIONS=--enable-source-maps
+// maps them to src/ while debugging.
+const LONG_RUNNING = new Set(["bot", "worker"]);
+
 if (existsSync(bundle)) {
-  // Stack traces point at src/ through the bundle's source map.
-  process.setSourceMapsEnabled(true);
+  // One-off commands (config check, doctor, audit, console): stack traces point at src/.
+  if (!LONG_RUNNING.has(process.argv[2] ?? "")) process.setSourceMapsEnabled(true);
   await import(pathToFileURL(bundle).href);
 } else {
   let register;

@@ -1,6 +1,9 @@
 import type { AuditRecord } from "../src/audit/schema";
+import { documentReply } from "../src/chat/reply";
 import { type CommandSpec, UsageError } from "../src/chat/spec";
-import { escapeMrkdwn, formatDuration, mentionOrText, utcTime } from "../src/message/text";
+import { code, type Inline, joinAll, strong, userOrText } from "../src/message/document";
+import { formatDuration, utcTime } from "../src/message/text";
+import { toMrkdwn } from "../src/slack/render/document";
 
 interface HistoryArgs {
   n: number;
@@ -8,39 +11,44 @@ interface HistoryArgs {
 
 const DEFAULT_N = 10;
 const MAX_N = 50;
+/** Measured as Slack receives the reply (mrkdwn). */
 const MAX_REPLY_CHARS = 3_500;
 
-function who(id: string): string {
-  return mentionOrText(id);
+function command(text: string): Inline {
+  return code(text.slice(0, 120).replace(/`/g, "'"));
 }
 
-function code(text: string): string {
-  return `\`${escapeMrkdwn(text.slice(0, 120)).replace(/`/g, "'")}\``;
-}
-
-export function historyLine(r: AuditRecord): string {
+export function historyLine(r: AuditRecord): Inline[] {
   const p = r.parameters ?? {};
   const job = r.jobNumber !== undefined ? ` · job ${r.jobNumber}` : "";
   const took = r.durationMs !== undefined ? ` in ${formatDuration(r.durationMs)}` : "";
-  const err = r.error ? `: ${escapeMrkdwn(r.error.message.slice(0, 100))}` : "";
+  const err = r.error ? `: ${r.error.message.slice(0, 100)}` : "";
   const outcome = r.outcome ? ` → ${r.outcome}${err}` : err;
-  let what: string;
+  let what: Inline[];
   switch (r.kind) {
     case "command":
     case "refusal":
-      what = `${r.kind} ${code(r.command ?? "")}`;
+      what = [`${r.kind} `, command(r.command ?? "")];
       break;
     case "job_finished":
     case "job_cancelled":
-      what = `${r.kind === "job_cancelled" ? "job cancelled" : "job finished"}: ${escapeMrkdwn(String(p.job ?? ""))}${took}`;
+      what = [
+        `${r.kind === "job_cancelled" ? "job cancelled" : "job finished"}: ${String(p.job ?? "")}${took}`,
+      ];
       break;
     case "action":
-      what = `action ${code(r.command ?? "")}`;
+      what = ["action ", command(r.command ?? "")];
       break;
     default:
-      what = `${r.kind.replace(/_/g, " ")}${r.command ? ` ${code(r.command)}` : ""}`;
+      what = [r.kind.replace(/_/g, " "), ...(r.command ? [" ", command(r.command)] : [])];
   }
-  return `• #${r.seq} ${utcTime(Date.parse(r.time))} · ${who(r.actor)} · ${what}${outcome}${job}`;
+  return [
+    `• #${r.seq} ${utcTime(Date.parse(r.time))} · `,
+    userOrText(r.actor),
+    " · ",
+    ...what,
+    `${outcome}${job}`,
+  ];
 }
 
 export const historyCommand: CommandSpec<HistoryArgs> = {
@@ -65,9 +73,16 @@ export const historyCommand: CommandSpec<HistoryArgs> = {
     const shown = records.filter((r) => r.cluster === undefined || here.has(r.cluster)).slice(-args.n);
     if (shown.length === 0) return { text: "The audit log has no records for the clusters here yet." };
     const lines = shown.map(historyLine);
-    while (lines.length > 1 && lines.join("\n").length > MAX_REPLY_CHARS) lines.shift();
-    return {
-      text: `*Audit log: last ${lines.length} record${lines.length === 1 ? "" : "s"}* (verify with \`xenops audit verify\`)\n${lines.join("\n")}`,
-    };
+    while (lines.length > 1 && toMrkdwn(joinAll(lines, "\n")).length > MAX_REPLY_CHARS) lines.shift();
+    return documentReply({
+      summary: [
+        strong(`Audit log: last ${lines.length} record${lines.length === 1 ? "" : "s"}`),
+        " (verify with ",
+        code("xenops audit verify"),
+        ")\n",
+        ...joinAll(lines, "\n"),
+      ],
+      blocks: [],
+    });
   },
 };

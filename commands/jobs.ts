@@ -1,27 +1,28 @@
 import type { JobSummary } from "../src/chat/job-admin";
+import { documentReply } from "../src/chat/reply";
 import { type CommandSpec, UsageError } from "../src/chat/spec";
-import { escapeMrkdwn, formatDuration, mentionOrText } from "../src/message/text";
+import { code, emoji, type Inline, joinAll, strong, userOrText } from "../src/message/document";
+import { formatDuration } from "../src/message/text";
 
 interface JobsArgs {
   clusters: string[];
 }
 
-function who(id: string | null): string {
-  if (!id) return "";
-  return ` · ${mentionOrText(id)}`;
+function who(id: string | null): Inline[] {
+  return id ? [" · ", userOrText(id)] : [];
 }
 
-function line(j: JobSummary, now: number): string {
-  const n = j.number !== null ? `*${j.number}*` : `\`${j.jobId.slice(0, 16)}\``;
-  const title = escapeMrkdwn(j.title);
+function line(j: JobSummary, now: number): Inline[] {
+  const n = j.number !== null ? strong(String(j.number)) : code(j.jobId.slice(0, 16));
+  const head: Inline[] = ["• ", n, ` ${j.title}`];
   switch (j.state) {
     case "running": {
       const since = j.startedAt !== null ? ` · running ${formatDuration(now - j.startedAt)}` : " · running";
-      const doing = j.progress ? ` · ${escapeMrkdwn(j.progress.slice(0, 120))}` : "";
-      return `• ${n} ${title}${since}${doing}${who(j.requestedBy)}`;
+      const doing = j.progress ? ` · ${j.progress.slice(0, 120)}` : "";
+      return [...head, `${since}${doing}`, ...who(j.requestedBy)];
     }
     case "queued":
-      return `• ${n} ${title} · waiting ${formatDuration(now - j.createdAt)}${who(j.requestedBy)}`;
+      return [...head, ` · waiting ${formatDuration(now - j.createdAt)}`, ...who(j.requestedBy)];
     case "completed":
     case "failed": {
       const ago = j.finishedAt !== null ? ` ${formatDuration(now - j.finishedAt)} ago` : "";
@@ -29,11 +30,26 @@ function line(j: JobSummary, now: number): string {
         j.finishedAt !== null && j.startedAt !== null
           ? ` (${formatDuration(j.finishedAt - j.startedAt)})`
           : "";
-      const icon = j.state === "completed" ? ":white_check_mark: done" : ":x: failed";
-      const detail = j.detail ? `: ${escapeMrkdwn(j.detail.slice(0, 120))}` : "";
-      return `• ${n} ${title} · ${icon}${ago}${took}${detail}${who(j.requestedBy)}`;
+      const icon: Inline[] =
+        j.state === "completed" ? [emoji("white_check_mark"), " done"] : [emoji("x"), " failed"];
+      const detail = j.detail ? `: ${j.detail.slice(0, 120)}` : "";
+      return [...head, " · ", ...icon, `${ago}${took}${detail}`, ...who(j.requestedBy)];
     }
   }
+}
+
+/** A titled list of jobs, one per line. */
+function group(icon: string, title: string, jobs: readonly JobSummary[], now: number): Inline[] {
+  return [
+    emoji(icon),
+    " ",
+    strong(title),
+    "\n",
+    ...joinAll(
+      jobs.map((j) => line(j, now)),
+      "\n",
+    ),
+  ];
 }
 
 export const jobsCommand: CommandSpec<JobsArgs> = {
@@ -66,17 +82,14 @@ export const jobsCommand: CommandSpec<JobsArgs> = {
     const running = jobs.filter((j) => j.state === "running");
     const queued = jobs.filter((j) => j.state === "queued");
     const finished = jobs.filter((j) => j.state === "completed" || j.state === "failed");
-    const parts = [`*Jobs in ${args.clusters.join(", ")}*`];
+    const parts: Inline[][] = [[strong(`Jobs in ${args.clusters.join(", ")}`)]];
     parts.push(
-      running.length
-        ? `:gear: *Running*\n${running.map((j) => line(j, now)).join("\n")}`
-        : ":gear: Nothing running.",
+      running.length ? group("gear", "Running", running, now) : [emoji("gear"), " Nothing running."],
     );
-    if (queued.length)
-      parts.push(`:hourglass_flowing_sand: *Queued*\n${queued.map((j) => line(j, now)).join("\n")}`);
-    if (finished.length) parts.push(`:clipboard: *Recent*\n${finished.map((j) => line(j, now)).join("\n")}`);
+    if (queued.length) parts.push(group("hourglass_flowing_sand", "Queued", queued, now));
+    if (finished.length) parts.push(group("clipboard", "Recent", finished, now));
     if (running.length || queued.length)
-      parts.push("Stop one with `/xen cancel NUMBER` (requester, approvers, admins).");
-    return { text: parts.join("\n") };
+      parts.push(["Stop one with ", code("/xen cancel NUMBER"), " (requester, approvers, admins)."]);
+    return documentReply({ summary: joinAll(parts, "\n"), blocks: [] });
   },
 };

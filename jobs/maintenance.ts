@@ -7,11 +7,10 @@ import { UnrecoverableError } from "bullmq";
 import type { Notifier } from "../src/chat/types";
 import type { InventoryConfig } from "../src/config/schema";
 import type { MaintenanceStore } from "../src/events/maintenance";
+import { renderMaintenanceEnded, renderMaintenanceStarted } from "../src/events/maintenance-render";
 import type { EventPipeline } from "../src/events/pipeline";
 import type { Logger } from "../src/log";
-import { escapeMrkdwn, formatDurationMinutes, userMention } from "../src/message/text";
 import type { MaintenanceJob } from "../src/queue/schema";
-import { slackDate } from "../src/slack/render/text";
 
 export interface MaintenanceJobDeps {
   inventory: InventoryConfig;
@@ -30,11 +29,15 @@ export function createMaintenanceProcessor(deps: MaintenanceJobDeps) {
       throw new UnrecoverableError(`unknown node ${d.node} in ${d.cluster}`);
     if (d.durationMs === null) {
       const ended = await deps.maintenance.end(d.cluster, d.node);
-      await deps.notifier.post(d.channel, {
-        text: ended
-          ? `:wrench: Maintenance of ${escapeMrkdwn(d.node)} (${escapeMrkdwn(d.cluster)}) ended early by ${userMention(d.requestedBy)}. Its events are reported again.`
-          : `:wrench: ${escapeMrkdwn(d.node)} (${escapeMrkdwn(d.cluster)}) was not in maintenance.`,
-      });
+      await deps.notifier.post(
+        d.channel,
+        renderMaintenanceEnded({
+          cluster: d.cluster,
+          node: d.node,
+          requestedBy: d.requestedBy,
+          ended: ended !== null,
+        }),
+      );
       await deps.pipeline
         .flush(d.cluster)
         .catch((err: unknown) => deps.logger.warn({ err }, "flush after maintenance failed"));
@@ -44,9 +47,17 @@ export function createMaintenanceProcessor(deps: MaintenanceJobDeps) {
       { cluster: d.cluster, node: d.node, by: d.requestedBy, reason: d.reason },
       d.durationMs,
     );
-    await deps.notifier.post(d.channel, {
-      text: `:wrench: ${escapeMrkdwn(d.node)} (${escapeMrkdwn(d.cluster)}) is in maintenance for ${formatDurationMinutes(d.durationMs)}, until ${slackDate(w.until)}, set by ${userMention(d.requestedBy)}${d.reason ? `: ${escapeMrkdwn(d.reason)}` : ""}. Its events are silenced and risky actions on it are blocked. End it early with \`/xen maintenance ${escapeMrkdwn(d.node)} off\`.`,
-    });
+    await deps.notifier.post(
+      d.channel,
+      renderMaintenanceStarted({
+        cluster: d.cluster,
+        node: d.node,
+        durationMs: d.durationMs,
+        until: w.until,
+        requestedBy: d.requestedBy,
+        reason: d.reason,
+      }),
+    );
     return { node: d.node, until: w.until };
   };
 }

@@ -6,9 +6,9 @@
  */
 import type { Job } from "bullmq";
 import { takeSnapshot } from "../src/cluster/snapshot";
+import { renderStatusCard } from "../src/cluster/status-card";
 import { userMention } from "../src/message/text";
 import type { StatusJob } from "../src/queue/schema";
-import { renderStatusCard } from "../src/slack/render/status";
 import { type CardJobDeps, runCardJob } from "./card-job";
 import type { JobDeps } from "./types";
 

@@ -1,7 +1,7 @@
 /**
  * What the job processors are built from: one bag for all of them, filled once by the composition root
- * (src/deps.ts). Each processor's own deps type is a `Pick` of it, so a new job adds the fields it needs
- * here instead of copying another job's bag.
+ * (src/runtime/deps.ts). Each processor's own deps type is a `Pick` of it, so a new job adds the fields it
+ * needs here instead of copying another job's bag.
  */
 
 import type { ApprovalEngine } from "../src/approval/engine";

@@ -9,9 +9,9 @@ import { StaticGroupDirectory } from "../src/chat/authz";
 import type { Block } from "../src/chat/types";
 import { type RuntimeEnv, readRuntimeEnv } from "../src/config/env";
 import type { InventoryConfig } from "../src/config/schema";
-import { createDeps, type Deps } from "../src/deps";
 import type { Logger } from "../src/log";
 import type { Workers } from "../src/queue/worker";
+import { createDeps, type Deps } from "../src/runtime/deps";
 import { createSlackApp, redisReplayStore, type SlackApp } from "../src/slack/app";
 import { createSlackNotifier } from "../src/slack/sender";
 import {

@@ -1,11 +1,26 @@
 /**
  * The approval card: everything an approver needs to decide without leaving Slack (the exact commands,
  * the preflight checks, the state the plan was made on, the policy), and the same card after the
- * decision, without buttons. Pure: record in, message out.
+ * decision, without buttons. Pure: record in, document out (`approvalCard`), and the same as a Slack
+ * message (`renderApprovalCard`). Plan, state and checks stay literal text: each front end escapes them.
  */
-import type { Block, OutboundMessage } from "../chat/types";
-import { escapeMrkdwn, truncate, userMention } from "../message/text";
-import { codeBlock, slackDate } from "../slack/render/text";
+import type { OutboundMessage } from "../chat/types";
+import {
+  code,
+  context,
+  type DocBlock,
+  date,
+  type Inline,
+  join,
+  joinAll,
+  type MessageDocument,
+  pre,
+  section,
+  strong,
+  user,
+} from "../message/document";
+import { truncate } from "../message/text";
+import { renderSlack, toMrkdwn } from "../slack/render/document";
 import { quoteArgv } from "../ssh/quote";
 import { shortHash } from "./state-hash";
 import type { ApprovalRecord, PlannedStep } from "./types";
@@ -28,20 +43,47 @@ const STATE_MAX = 1_500;
 /** Longest code line shown; even fully escaped (4x) it fits a section. Real commands are far shorter. */
 const LINE_MAX = 700;
 
-/** A code block of as many whole lines as fit `max` characters once escaped. */
-function codeWithin(lines: readonly string[], max: number): string {
+/**
+ * How many characters parts take in the mrkdwn Slack receives (literal text escaped, marks added): the
+ * budgets above are Slack's, counted on what it is sent.
+ */
+export function sentLength(...parts: Inline[]): number {
+  return toMrkdwn(parts).length;
+}
+
+/**
+ * Literal text cut with "…" to at most `max` characters as sent, never inside an escaped character
+ * (unlike a cut of the mrkdwn, which could leave half an `&amp;`).
+ */
+export function truncateSent(text: string, max: number): string {
+  if (sentLength(text) <= max) return text;
+  let size = 0;
+  let end = 0;
+  for (const ch of text) {
+    const add = sentLength(ch);
+    if (size + add > max - 1) break;
+    size += add;
+    end += ch.length;
+  }
+  return `${text.slice(0, end)}…`;
+}
+
+/** As many whole lines as fit `max` characters once sent as a code block; "…" marks a cut. */
+function linesWithin(lines: readonly string[], max: number): { lines: string[]; cut: boolean } {
   const kept: string[] = [];
+  // The fences and their newlines.
   let size = 8;
   for (const line of lines) {
     const cut = truncate(line, LINE_MAX);
-    size += escapeMrkdwn(cut).length + 1;
+    size += sentLength(cut) + 1;
     if (size > max) {
       kept.push("…");
       break;
     }
     kept.push(cut);
   }
-  return codeBlock(kept);
+  // A line that is "…" itself reads as a cut too: the reader cannot tell them apart.
+  return { lines: kept, cut: kept.includes("…") };
 }
 
 /** The command line exactly as the SSH runner will send it. */
@@ -66,22 +108,20 @@ export function formatPlanLines(steps: readonly PlannedStep[]): string[][] {
  * Packs steps into code blocks that each fit a section, a step never split across two, within the card's
  * plan budget; `cut` tells that steps were left for the attachment.
  */
-function planSections(steps: readonly PlannedStep[]): { blocks: Block[]; cut: boolean } {
-  const title = `*Plan* (${steps.length} step${steps.length === 1 ? "" : "s"}, run in this order)`;
-  if (steps.length === 0)
-    return {
-      blocks: [{ type: "section", text: { type: "mrkdwn", text: `${title}\nNo commands.` } }],
-      cut: false,
-    };
+function planSections(steps: readonly PlannedStep[]): { blocks: DocBlock[]; cut: boolean } {
+  const title: Inline[] = [
+    strong("Plan"),
+    ` (${steps.length} step${steps.length === 1 ? "" : "s"}, run in this order)`,
+  ];
+  if (steps.length === 0) return { blocks: [section(...title, "\nNo commands.")], cut: false };
   const chunks: string[][] = [];
   let current: string[] = [];
-  let size = title.length + 10;
+  let size = sentLength(...title) + 10;
   let total = size;
   let shownSteps = 0;
   for (const lines of formatPlanLines(steps)) {
     const fitted = lines.map((l) => truncate(l, LINE_MAX));
-    // Measured escaped: codeBlock escapes & < > and the limit applies to what is sent.
-    const add = fitted.reduce((n, l) => n + escapeMrkdwn(l).length + 1, 0);
+    const add = fitted.reduce((n, l) => n + sentLength(l) + 1, 0);
     if (shownSteps > 0 && total + add > PLAN_BUDGET) break;
     if (current.length > 0 && size + add > SECTION_MAX) {
       chunks.push(current);
@@ -95,21 +135,16 @@ function planSections(steps: readonly PlannedStep[]): { blocks: Block[]; cut: bo
     shownSteps += 1;
   }
   chunks.push(current);
-  const blocks: Block[] = chunks.map((chunk, i) => ({
-    type: "section",
-    text: { type: "mrkdwn", text: `${i === 0 ? `${title}\n` : ""}${codeBlock(chunk)}` },
-  }));
+  const blocks = chunks.map((chunk, i) =>
+    i === 0 ? section(...title, "\n", pre(chunk)) : section(pre(chunk)),
+  );
   const rest = steps.length - shownSteps;
   if (rest > 0)
-    blocks.push({
-      type: "context",
-      elements: [
-        {
-          type: "mrkdwn",
-          text: `Steps 1–${shownSteps} of ${steps.length} shown: the ${rest} more and every command are in the plan attached in this message's thread.`,
-        },
-      ],
-    });
+    blocks.push(
+      context(
+        `Steps 1–${shownSteps} of ${steps.length} shown: the ${rest} more and every command are in the plan attached in this message's thread.`,
+      ),
+    );
   return { blocks, cut: rest > 0 };
 }
 
@@ -130,55 +165,81 @@ export function planAttachment(record: ApprovalRecord): string {
   ].join("\n");
 }
 
-function checksText(record: ApprovalRecord): string {
+/** The checks within CHECKS_MAX as sent; `cut` when they did not fit. */
+function checksParts(record: ApprovalRecord): { parts: Inline[]; cut: boolean } {
   const { checks } = record.plan;
-  if (checks.length === 0) return "*Preflight checks*\nNone.";
+  const title = strong("Preflight checks");
+  if (checks.length === 0) return { parts: [title, "\nNone."], cut: false };
   const failed = checks.filter((c) => !c.ok).length;
-  const lines = checks.map((c) => `${c.ok ? "✓" : "✗"} ${escapeMrkdwn(c.name)}: ${escapeMrkdwn(c.detail)}`);
-  const head = failed > 0 ? `*Preflight checks* (${failed} failed)` : "*Preflight checks* (all passed)";
-  return truncate(`${head}\n${lines.join("\n")}`, CHECKS_MAX);
+  const lines = checks.map((c) => `${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`);
+  const head = failed > 0 ? ` (${failed} failed)` : " (all passed)";
+  const rest = truncateSent(`${head}\n${lines.join("\n")}`, CHECKS_MAX - sentLength(title));
+  return { parts: [title, rest], cut: rest.endsWith("…") };
 }
 
-function policyText(record: ApprovalRecord): string {
+function policyParts(record: ApprovalRecord): Inline[] {
   const p = record.policy;
-  const parts = [
-    `needs ${p.approvals} approval${p.approvals === 1 ? "" : "s"} from the *${p.approveRole}* role`,
-    p.twoPerson ? "the requester cannot approve" : "the requester may approve",
+  return [
+    "Policy: ",
+    ...joinAll(
+      [
+        [
+          `needs ${p.approvals} approval${p.approvals === 1 ? "" : "s"} from the `,
+          strong(p.approveRole),
+          " role",
+        ],
+        [p.twoPerson ? "the requester cannot approve" : "the requester may approve"],
+        p.typedConfirmation !== undefined
+          ? ["approving needs the typed confirmation ", code(p.typedConfirmation)]
+          : [],
+        record.status === "pending" ? ["expires ", date(record.expiresAt)] : [],
+      ],
+      " · ",
+    ),
   ];
-  if (p.typedConfirmation !== undefined)
-    parts.push(`approving needs the typed confirmation \`${escapeMrkdwn(p.typedConfirmation)}\``);
-  if (record.status === "pending") parts.push(`expires ${slackDate(record.expiresAt)}`);
-  return `Policy: ${parts.join(" · ")}`;
 }
 
-const mention = userMention;
-const mentions = (users: readonly string[]) => users.map(mention).join(", ");
+const mentions = (users: readonly string[]): Inline[] => join(users.map(user), ", ");
 
-function statusText(record: ApprovalRecord): string {
+function statusParts(record: ApprovalRecord): Inline[] {
   const { approvedBy, policy } = record;
-  const when = record.decidedAt ? ` ${slackDate(record.decidedAt)}` : "";
+  const when: Inline[] = record.decidedAt ? [" ", date(record.decidedAt)] : [];
   switch (record.status) {
     case "pending": {
-      const typed =
+      const typed: Inline[] =
         policy.typedConfirmation !== undefined
-          ? `\nTo approve, type \`/xen approve ${record.id} ${escapeMrkdwn(policy.typedConfirmation)}\`.`
-          : "";
-      const so =
-        approvedBy.length > 0 ? `Approved so far by ${mentions(approvedBy)} ` : "Waiting for approval ";
-      return `⏳ ${so}(${approvedBy.length} of ${policy.approvals}).${typed}`;
+          ? ["\nTo approve, type ", code(`/xen approve ${record.id} ${policy.typedConfirmation}`), "."]
+          : [];
+      const so: Inline[] =
+        approvedBy.length > 0
+          ? ["Approved so far by ", ...mentions(approvedBy), " "]
+          : ["Waiting for approval "];
+      return ["⏳ ", ...so, `(${approvedBy.length} of ${policy.approvals}).`, ...typed];
     }
     case "approved": {
-      const job = record.executionJobId
-        ? ` Execution job \`${escapeMrkdwn(record.executionJobId)}\`.`
-        : " Queuing the execution.";
-      return `✅ *Approved* by ${mentions(approvedBy)}${when}.${job}`;
+      const job: Inline[] = record.executionJobId
+        ? [" Execution job ", code(record.executionJobId), "."]
+        : [" Queuing the execution."];
+      return ["✅ ", strong("Approved"), " by ", ...mentions(approvedBy), ...when, ".", ...job];
     }
     case "denied":
-      return `⛔ *Denied* by ${record.deniedBy ? mention(record.deniedBy) : "someone"}${when}. Nothing will run.`;
+      return [
+        "⛔ ",
+        strong("Denied"),
+        " by ",
+        record.deniedBy ? user(record.deniedBy) : "someone",
+        ...when,
+        ". Nothing will run.",
+      ];
     case "expired":
-      return `⌛ *Expired*${when} with ${approvedBy.length} of ${policy.approvals} approvals. Nothing will run; request it again if it is still needed.`;
+      return [
+        "⌛ ",
+        strong("Expired"),
+        ...when,
+        ` with ${approvedBy.length} of ${policy.approvals} approvals. Nothing will run; request it again if it is still needed.`,
+      ];
     case "superseded":
-      return `↪️ *Superseded*${when} by a newer request. Nothing will run.`;
+      return ["↪️ ", strong("Superseded"), ...when, " by a newer request. Nothing will run."];
   }
 }
 
@@ -190,72 +251,72 @@ const TITLES: Record<ApprovalRecord["status"], string> = {
   superseded: "↪️ Superseded",
 };
 
-export function renderApprovalCard(record: ApprovalRecord): OutboundMessage {
+export interface ApprovalCard {
+  document: MessageDocument;
+  /** The whole plan, when the card shows only part of it (only on the card that asks for a decision). */
+  attachment?: NonNullable<OutboundMessage["attachment"]>;
+}
+
+export function approvalCard(record: ApprovalRecord): ApprovalCard {
   const { plan } = record;
-  const title = truncate(`${TITLES[record.status]}: ${plan.summary}`, HEADER_MAX);
   const planned = planSections(plan.steps);
-  const stateLines = plan.stateSummary.split("\n");
-  const state = codeWithin(stateLines, STATE_MAX);
-  const checksCut = checksText(record).endsWith("…");
-  const blocks: Block[] = [
-    { type: "header", text: { type: "plain_text", text: title, emoji: true } },
-    {
-      type: "section",
-      text: {
-        type: "mrkdwn",
-        text:
-          `*${escapeMrkdwn(plan.summary)}*\n` +
-          `Action \`${plan.action}\` on cluster \`${escapeMrkdwn(plan.cluster)}\`, requested by ${mention(record.requestedBy)} ${slackDate(record.createdAt)}. Request \`${record.id}\`.`,
-      },
-    },
+  const state = linesWithin(plan.stateSummary.split("\n"), STATE_MAX);
+  const checks = checksParts(record);
+  const blocks: DocBlock[] = [
+    { kind: "heading", text: truncate(`${TITLES[record.status]}: ${plan.summary}`, HEADER_MAX) },
+    section(
+      strong(plan.summary),
+      "\nAction ",
+      code(plan.action),
+      " on cluster ",
+      code(plan.cluster),
+      ", requested by ",
+      user(record.requestedBy),
+      " ",
+      date(record.createdAt),
+      ". Request ",
+      code(record.id),
+      ".",
+    ),
     ...planned.blocks,
-    { type: "section", text: { type: "mrkdwn", text: checksText(record) } },
-    {
-      type: "section",
-      text: {
-        type: "mrkdwn",
-        text: `*Planned on this state* (hash \`${escapeMrkdwn(shortHash(plan.stateHash))}\`; it runs only if the cluster still matches)\n${state}`,
-      },
-    },
-    { type: "context", elements: [{ type: "mrkdwn", text: policyText(record) }] },
-    { type: "section", text: { type: "mrkdwn", text: statusText(record) } },
+    section(...checks.parts),
+    section(
+      strong("Planned on this state"),
+      " (hash ",
+      code(shortHash(plan.stateHash)),
+      "; it runs only if the cluster still matches)\n",
+      pre(state.lines),
+    ),
+    context(...policyParts(record)),
+    section(...statusParts(record)),
   ];
   if (record.status === "pending")
     blocks.push({
-      type: "actions",
-      block_id: "xenops-approval",
-      elements: [
-        {
-          type: "button",
-          text: { type: "plain_text", text: "Approve" },
-          action_id: APPROVE_ACTION_ID,
-          value: record.id,
-          style: "primary",
-        },
-        {
-          type: "button",
-          text: { type: "plain_text", text: "Deny" },
-          action_id: DENY_ACTION_ID,
-          value: record.id,
-          style: "danger",
-        },
+      kind: "actions",
+      id: "xenops-approval",
+      buttons: [
+        { label: "Approve", actionId: APPROVE_ACTION_ID, value: record.id, style: "primary" },
+        { label: "Deny", actionId: DENY_ACTION_ID, value: record.id, style: "danger" },
       ],
     });
-  // Fallback text is mrkdwn too (notifications): escape the summary.
-  const fallback = `${TITLES[record.status].replace(/^\S+ /, "")}: ${escapeMrkdwn(plan.summary)} (request ${record.id})`;
-  // Only the card that asks for a decision carries the attachment: it is posted once, in its thread.
-  const cut = planned.cut || checksCut || state.includes("\n…\n");
-  return {
-    text: fallback,
+  const document: MessageDocument = {
+    summary: [`${TITLES[record.status].replace(/^\S+ /, "")}: `, plan.summary, ` (request ${record.id})`],
     blocks,
-    ...(cut && record.status === "pending"
-      ? {
-          attachment: {
-            filename: `plan-${record.id}.txt`,
-            title: "The whole plan",
-            content: planAttachment(record),
-          },
-        }
-      : {}),
   };
+  // Only the card that asks for a decision carries the attachment: it is posted once, in its thread.
+  const cut = planned.cut || checks.cut || state.cut;
+  if (!cut || record.status !== "pending") return { document };
+  return {
+    document,
+    attachment: {
+      filename: `plan-${record.id}.txt`,
+      title: "The whole plan",
+      content: planAttachment(record),
+    },
+  };
+}
+
+export function renderApprovalCard(record: ApprovalRecord): OutboundMessage {
+  const card = approvalCard(record);
+  return { ...renderSlack(card.document), ...(card.attachment ? { attachment: card.attachment } : {}) };
 }

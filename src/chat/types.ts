@@ -34,6 +34,11 @@ export interface ActionRequest {
 export interface Reply {
   text: string;
   blocks?: Block[];
+  /**
+   * The front-end-neutral reply `text` and `blocks` were rendered from, when there is one: text front
+   * ends (the console) print it instead of reading the mrkdwn. Never sent to Slack.
+   */
+  document?: MessageDocument;
 }
 
 /** Minimal Block Kit typing: enough to build and to render as plain text. */

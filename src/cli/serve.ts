@@ -5,7 +5,7 @@ import { loadInventoryOrThrow } from "../config/load";
 import { errorMessage } from "../errors";
 import { createLogger } from "../log";
 import { startEmbeddedRedis } from "../queue/embedded-redis";
-import { type RuntimeBase, runConsole, startSlackRuntime } from "../runtime";
+import { type RuntimeBase, runConsole, startSlackRuntime } from "../runtime/modes";
 import { DEFAULT_CONFIG_FILE } from "./config-check";
 
 async function base(

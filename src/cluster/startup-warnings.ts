@@ -4,6 +4,7 @@
  * heartbeat or Pacemaker manages. Pure: config + node states in, warnings out.
  */
 import type { ClusterConfig } from "../config/schema";
+import { haDriverOf } from "../drivers/registry";
 import type { ClusterWarning, HaManagedGuest, NodeState } from "../model";
 
 function warning(
@@ -23,7 +24,7 @@ function warning(
 }
 
 function managerName(stack: "heartbeat" | "pacemaker"): string {
-  return stack === "heartbeat" ? "heartbeat" : "Pacemaker";
+  return haDriverOf(stack).label;
 }
 
 export function startupWarnings(_cluster: ClusterConfig, nodes: readonly NodeState[]): ClusterWarning[] {

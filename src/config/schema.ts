@@ -1,5 +1,7 @@
 /** The inventory file (YAML), validated at load. See README "Configuration". */
 import { z } from "zod";
+import { FenceConfig } from "../drivers/fence";
+import { SecretRef } from "./secret-ref";
 
 /** Names that end up in argv on nodes: a conservative charset, so they are also safe in Slack text. */
 export const Name = z
@@ -11,11 +13,7 @@ export const Name = z
 export type Name = z.infer<typeof Name>;
 
 /** A secret is never written inline: it names an environment variable or a file holding it. */
-export const SecretRef = z.union([
-  z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name") }).strict(),
-  z.object({ file: z.string().min(1) }).strict(),
-]);
-export type SecretRef = z.infer<typeof SecretRef>;
+export { SecretRef };
 
 const SlackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, "a Slack user ID such as U012ABCDEF");
 const SlackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, "a Slack user-group ID such as S012ABCDEF");
@@ -52,30 +50,8 @@ export const NodeConfig = z
   .strict();
 export type NodeConfig = z.infer<typeof NodeConfig>;
 
-export const FenceConfig = z.discriminatedUnion("method", [
-  z.object({ method: z.literal("none") }).strict(),
-  z
-    .object({
-      method: z.literal("stonith"),
-      /** heartbeat stonith plugin type, e.g. apcsmart, apcmaster, external/ipmi. */
-      type: z.string().regex(/^[a-z0-9_/.-]+$/),
-      params: z.record(z.string(), z.string()).default({}),
-      secretParams: z.record(z.string(), SecretRef).default({}),
-    })
-    .strict(),
-  z
-    .object({
-      method: z.literal("fence-agent"),
-      agent: z.string().regex(/^fence_[a-z0-9_]+$/, "a fence agent such as fence_apc or fence_ipmilan"),
-      /** Options passed on stdin (name=value); per-node overrides under `nodes`. */
-      params: z.record(z.string(), z.string()).default({}),
-      secretParams: z.record(z.string(), SecretRef).default({}),
-      nodes: z.record(z.string(), z.record(z.string(), z.string())).default({}),
-    })
-    .strict(),
-  z.object({ method: z.literal("stonith_admin") }).strict(),
-]);
-export type FenceConfig = z.infer<typeof FenceConfig>;
+/** `toolstack.fence`: each method declares its own options beside its driver (src/drivers/fence/). */
+export { FenceConfig };
 
 export const ToolstackConfig = z
   .object({

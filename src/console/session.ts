@@ -2,7 +2,7 @@
  * The console front end: the same command core, queue and jobs as Slack, driven by lines of
  * `<SLACK_USER_ID>: <text>` where text is `/xen ...` or `click <button text>`.
  */
-import type { CommandCore } from "../chat/types";
+import type { CommandCore, Reply } from "../chat/types";
 import { errorMessage } from "../errors";
 import { parseActionValue } from "../events/actions";
 import { EVENT_ACTION_PREFIX } from "../events/render";
@@ -11,12 +11,18 @@ import { type FormState, incidentFormValues, parseAssignments } from "../forms/f
 import { viewText } from "../forms/text";
 import type { JobOutcome } from "../queue/queues";
 import type { ConsoleNotifier } from "./notifier";
+import { renderConsole } from "./render";
 
 const LINE = /^\s*([UW][A-Z0-9]{2,})\s*:\s*(.*?)\s*$/;
 const SLASH = /^\/xen(?:\s+(.*))?$/;
 const CLICK = /^click\s+(.+)$/i;
 /** The `/xen` modal in the console: `form field=value ...` opens it, `submit [field=value ...]` files it. */
 const FORM = /^(form|submit)(?:\s+(.*))?$/i;
+
+/** A reply rendered from a document prints from it; otherwise its text as the core wrote it. */
+function replyText(reply: Reply): string {
+  return reply.document ? renderConsole(reply.document) : reply.text;
+}
 
 export interface ConsoleSessionOptions {
   core: CommandCore;
@@ -92,7 +98,7 @@ export class ConsoleSession {
         userId: user,
         text: slash[1] ?? "",
       });
-      write(`--- only visible to ${user}\n${reply.text.replace(/^/gm, "  ")}\n`);
+      write(`--- only visible to ${user}\n${replyText(reply).replace(/^/gm, "  ")}\n`);
       return;
     }
     const form = FORM.exec(text);
@@ -137,7 +143,7 @@ export class ConsoleSession {
         actionId: found.button.action_id,
         value: found.button.value ?? "",
       });
-      if (reply) write(`--- only visible to ${user}\n${reply.text.replace(/^/gm, "  ")}\n`);
+      if (reply) write(`--- only visible to ${user}\n${replyText(reply).replace(/^/gm, "  ")}\n`);
       return;
     }
     this.errors += 1;
@@ -187,7 +193,7 @@ export class ConsoleSession {
       ? `${result.command} (as the incident's button)`
       : `\`/xen ${result.command}\``;
     write(
-      `--- form ${open.viewId} filed ${filed} (only visible to ${user})\n${result.reply.text.replace(/^/gm, "  ")}\n`,
+      `--- form ${open.viewId} filed ${filed} (only visible to ${user})\n${replyText(result.reply).replace(/^/gm, "  ")}\n`,
     );
   }
 

@@ -1,15 +1,27 @@
 /**
  * The doctor's card and its plain-text form. Failing and warning checks come first, grouped by area,
  * each with its evidence (per node, the lines read) and its fix; passing checks are one line per area.
- * Slack limits: a section holds 3000 characters and a message 50 blocks, so evidence is cut short on
- * the card and the whole report (every line) goes to the thread as a file.
+ * The card is a neutral document (src/message/document.ts). Slack limits: a section holds 3000
+ * characters and a message 50 blocks, so evidence is cut short on the card and the whole report
+ * (every line) goes to the thread as a file.
  */
-import type { Block, OutboundMessage } from "../chat/types";
-import { codeBlock, escapeMrkdwn } from "../slack/render/text";
-import { AREAS, type CheckResult, type DoctorReport } from "./types";
+import type { OutboundMessage } from "../chat/types";
+import {
+  code,
+  context,
+  type DocBlock,
+  emoji,
+  type Inline,
+  type MessageDocument,
+  pre,
+  section,
+  strong,
+} from "../message/document";
+import { renderSlack, SLACK_LIMITS, toMrkdwn } from "../slack/render/document";
+import { AREAS, type CheckResult, type CheckStatus, type DoctorReport } from "./types";
 
-const ICON = { fail: ":x:", warn: ":warning:", pass: ":white_check_mark:" } as const;
-const SECTION_MAX = 2900;
+const ICON: Record<CheckStatus, string> = { fail: "x", warn: "warning", pass: "white_check_mark" };
+const SECTION_MAX = SLACK_LIMITS.section;
 const EVIDENCE_LINES = 6;
 const MAX_BLOCKS = 45;
 
@@ -28,21 +40,52 @@ function subjectOf(r: CheckResult): string {
   return r.subject ? ` (${r.subject})` : "";
 }
 
-function headline(report: DoctorReport): string {
+function verdict(report: DoctorReport): { status: CheckStatus; word: string } {
+  const { fail, warn } = report.counts;
+  if (fail > 0) return { status: "fail", word: "fails" };
+  if (warn > 0) return { status: "warn", word: "has warnings" };
+  return { status: "pass", word: "passes" };
+}
+
+function countsText(report: DoctorReport): string {
   const { fail, warn, pass } = report.counts;
-  const state =
-    fail > 0 ? ":x: *fails*" : warn > 0 ? ":warning: *has warnings*" : ":white_check_mark: *passes*";
-  return `Doctor of ${escapeMrkdwn(report.cluster)} ${state}: ${fail} failing, ${warn} warning, ${pass} passing check(s)`;
+  return `${fail} failing, ${warn} warning, ${pass} passing check(s)`;
 }
 
-export interface DoctorCard {
-  main: OutboundMessage;
-  /** The whole report as text, for an attached file; null when the card shows everything. */
-  detailText: string | null;
+function headline(report: DoctorReport): Inline[] {
+  const v = verdict(report);
+  return [
+    `Doctor of ${report.cluster} `,
+    emoji(ICON[v.status]),
+    " ",
+    strong(v.word),
+    `: ${countsText(report)}`,
+  ];
 }
 
-export function renderDoctorCard(report: DoctorReport): DoctorCard {
-  const blocks: Block[] = [{ type: "section", text: { type: "mrkdwn", text: headline(report) } }];
+/** One failing or warning check: its evidence (shortened when the section would be too long) and fix. */
+function resultText(r: CheckResult): { text: Inline[]; shortened: boolean } {
+  const head: Inline[] = [emoji(ICON[r.status]), " ", code(r.id), `${subjectOf(r)}: ${r.summary}`];
+  const fix: Inline[] = r.fix ? ["\n", strong("Fix:"), ` ${r.fix}`] : [];
+  const all = evidenceLines(r, EVIDENCE_LINES);
+  let shortened = all.some((l) => l.includes("more line(s)"));
+  let text: Inline[] = [...head, ...(all.length ? ["\n", pre(all)] : []), ...fix];
+  if (toMrkdwn(text).length > SECTION_MAX) {
+    // Too long even at six lines a node: two lines a node (the renderer cuts what is still too long).
+    shortened = true;
+    text = [...head, "\n", pre(evidenceLines(r, 2)), ...fix];
+  }
+  return { text, shortened };
+}
+
+export interface DoctorCardDocument {
+  document: MessageDocument;
+  /** Evidence or checks were left off the card (the whole report belongs in the thread). */
+  truncated: boolean;
+}
+
+export function doctorDocument(report: DoctorReport): DoctorCardDocument {
+  const blocks: DocBlock[] = [section(...headline(report))];
   let truncated = false;
   const problems = report.results.filter((r) => r.status !== "pass");
   for (const area of AREAS) {
@@ -52,23 +95,15 @@ export function renderDoctorCard(report: DoctorReport): DoctorCard {
       truncated = true;
       break;
     }
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: `*${area.toUpperCase()}*` } });
+    blocks.push(section(strong(area.toUpperCase())));
     for (const r of mine) {
       if (blocks.length >= MAX_BLOCKS) {
         truncated = true;
         break;
       }
-      const head = `${ICON[r.status]} \`${r.id}\`${escapeMrkdwn(subjectOf(r))}: ${escapeMrkdwn(r.summary)}`;
-      const fix = r.fix ? `\n*Fix:* ${escapeMrkdwn(r.fix)}` : "";
-      const all = evidenceLines(r, EVIDENCE_LINES);
-      let text = `${head}${all.length ? `\n${codeBlock(all)}` : ""}${fix}`;
-      if (text.length > SECTION_MAX) {
-        truncated = true;
-        const short = evidenceLines(r, 2);
-        text = `${head}\n${codeBlock(short)}${fix}`.slice(0, SECTION_MAX);
-      }
-      if (all.some((l) => l.includes("more line(s)"))) truncated = true;
-      blocks.push({ type: "section", text: { type: "mrkdwn", text } });
+      const { text, shortened } = resultText(r);
+      if (shortened) truncated = true;
+      blocks.push(section(...text));
     }
   }
   const passing = report.results.filter((r) => r.status === "pass");
@@ -76,46 +111,45 @@ export function renderDoctorCard(report: DoctorReport): DoctorCard {
     const byArea = AREAS.map((a) => [a, passing.filter((r) => r.area === a)] as const).filter(
       ([, rs]) => rs.length > 0,
     );
-    blocks.push({
-      type: "context",
-      elements: [
-        {
-          type: "mrkdwn",
-          text: `${ICON.pass} Passing: ${byArea.map(([a, rs]) => `${a} ${rs.length}`).join(" · ")}`,
-        },
-      ],
-    });
+    blocks.push(
+      context(emoji(ICON.pass), ` Passing: ${byArea.map(([a, rs]) => `${a} ${rs.length}`).join(" · ")}`),
+    );
   }
   const q = report.fenceQuery;
-  blocks.push({
-    type: "context",
-    elements: [
-      {
-        type: "mrkdwn",
-        text: q
-          ? `The doctor queried the fence device once (\`${escapeMrkdwn(q.shown)}\` from ${escapeMrkdwn(q.from)}); status and the monitor never do.`
-          : "The fence device was not queried.",
-      },
-    ],
-  });
-  if (truncated)
-    blocks.push({
-      type: "context",
-      elements: [{ type: "mrkdwn", text: "Evidence shortened: the full report is attached in the thread." }],
-    });
-  const text = headline(report).replace(/[*]/g, "");
-  return { main: { text, blocks }, detailText: truncated ? renderDoctorText(report) : null };
+  blocks.push(
+    q
+      ? context(
+          "The doctor queried the fence device once (",
+          code(q.shown),
+          ` from ${q.from}); status and the monitor never do.`,
+        )
+      : context("The fence device was not queried."),
+  );
+  if (truncated) blocks.push(context("Evidence shortened: the full report is attached in the thread."));
+  const v = verdict(report);
+  return {
+    document: {
+      summary: [`Doctor of ${report.cluster} `, emoji(ICON[v.status]), ` ${v.word}: ${countsText(report)}`],
+      blocks,
+    },
+    truncated,
+  };
+}
+
+export interface DoctorCard {
+  main: OutboundMessage;
+  /** The whole report as text, for an attached file; null when the card shows everything. */
+  detailText: string | null;
+}
+
+export function renderDoctorCard(report: DoctorReport): DoctorCard {
+  const { document, truncated } = doctorDocument(report);
+  return { main: renderSlack(document), detailText: truncated ? renderDoctorText(report) : null };
 }
 
 /** Plain text (CLI, attached file): every result with all its evidence. */
 export function renderDoctorText(report: DoctorReport): string {
-  const out: string[] = [
-    headline(report)
-      .replace(/[*]|:x:|:warning:|:white_check_mark:/g, "")
-      .replace(/\s+/g, " ")
-      .trim(),
-    "",
-  ];
+  const out: string[] = [`Doctor of ${report.cluster} ${verdict(report).word}: ${countsText(report)}`, ""];
   for (const r of report.results) {
     out.push(`[${r.status.toUpperCase()}] ${r.area} ${r.id}${subjectOf(r)}: ${r.summary}`);
     for (const e of r.evidence) for (const l of e.lines) out.push(`    ${e.node}: ${l}`);

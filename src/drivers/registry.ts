@@ -4,6 +4,7 @@
  */
 
 import type { ToolstackConfig } from "../config/schema";
+import type { HaConfig, HaView } from "../model";
 import { DRBD_CONF_KIND, parseDrbdDump } from "./drbd-conf";
 import { drbd8Driver, parsers as drbd8Parsers } from "./drbd8";
 import { drbd8Commands } from "./drbd8/commands";
@@ -18,6 +19,7 @@ import type {
   DrbdDriver,
   HaConfigDriver,
   HaDriver,
+  HaFenceHistory,
   HypervisorCommands,
   HypervisorDriver,
   ParserEntry,
@@ -31,17 +33,38 @@ export const hypervisorDrivers: Record<ToolstackConfig["hypervisor"], Hypervisor
   xl: xlDriver,
 };
 export const drbdDrivers: Record<ToolstackConfig["drbd"], DrbdDriver> = { 8: drbd8Driver, 9: drbd9Driver };
+/** The HA stacks by the name their views and manager configurations carry (HaView.stack, HaConfig.stack). */
+const haStacks: Record<HaView["stack"], { ha: HaDriver; config: HaConfigDriver }> = {
+  heartbeat: { ha: heartbeatDriver, config: haresourcesDriver },
+  pacemaker: { ha: pacemakerDriver, config: cibDriver },
+};
 export const haDrivers: Record<ToolstackConfig["ha"], HaDriver | null> = {
-  heartbeat: heartbeatDriver,
-  pacemaker: pacemakerDriver,
+  heartbeat: haStacks.heartbeat.ha,
+  pacemaker: haStacks.pacemaker.ha,
   none: null,
 };
 /** Which guests the cluster manager manages (haresources, the CIB). */
 export const haConfigDrivers: Record<ToolstackConfig["ha"], HaConfigDriver | null> = {
-  heartbeat: haresourcesDriver,
-  pacemaker: cibDriver,
+  heartbeat: haStacks.heartbeat.config,
+  pacemaker: haStacks.pacemaker.config,
   none: null,
 };
+
+/**
+ * The driver of the stack that produced a view or a manager configuration: what callers ask instead of
+ * testing the stack's name.
+ */
+export function haDriverOf(stack: HaView["stack"]): HaDriver {
+  return haStacks[stack].ha;
+}
+export function haConfigDriverOf(stack: HaConfig["stack"]): HaConfigDriver {
+  return haStacks[stack].config;
+}
+
+/** The HA stack's record of fences in its view, when it keeps one (see HaFenceHistory). */
+export function fenceHistoryOf(view: HaView): HaFenceHistory | null {
+  return haDriverOf(view.stack).fenceHistory ?? null;
+}
 
 export function driversFor(toolstack: ToolstackConfig): ClusterDrivers {
   return {
@@ -68,6 +91,11 @@ export interface MutationDrivers {
   drbd: DrbdCommands;
   /** Null when the cluster has no fence method configured. */
   fence: FenceDriver | null;
+  /**
+   * The HA stack's fence history, evidence that a fence took effect whatever method ran it; null when
+   * the stack keeps none (or there is no stack).
+   */
+  fenceHistory: HaFenceHistory | null;
 }
 
 export function mutationDriversFor(toolstack: ToolstackConfig): MutationDrivers {
@@ -75,6 +103,7 @@ export function mutationDriversFor(toolstack: ToolstackConfig): MutationDrivers 
     hypervisor: hypervisorCommands[toolstack.hypervisor],
     drbd: drbdCommands[toolstack.drbd],
     fence: fenceDriverFor(toolstack.fence),
+    fenceHistory: haDrivers[toolstack.ha]?.fenceHistory ?? null,
   };
 }
 

@@ -6,7 +6,15 @@
 
 import type { CommandRunner } from "../command-runner";
 import type { DrbdResourceConfig } from "../config/schema";
-import type { Domain, DrbdResourceState, HaConfig, HaView, StartupConfig, XenInfo } from "../model";
+import type {
+  Domain,
+  DrbdResourceState,
+  HaConfig,
+  HaManagedGuest,
+  HaView,
+  StartupConfig,
+  XenInfo,
+} from "../model";
 import type { GuestRef } from "./guest-match";
 
 /** Forwarded as is to the runner (RunOptions): undefined means the runner's default there too. */
@@ -35,9 +43,36 @@ export interface DrbdDriver {
   ): Promise<DrbdResourceState[]>;
 }
 
+/**
+ * A stack whose fencer records every fence, whoever ran it, in a history its view carries
+ * (HaView.fenceHistory). A success recorded there after a fence is evidence that the fence took effect,
+ * whatever method ran it, and a node the stack calls offline with such a success is fenced.
+ */
+export interface HaFenceHistory {
+  /** How a plan names this evidence, e.g. "Pacemaker's fencer records the fence". */
+  readonly evidence: string;
+}
+
+/**
+ * A stack that logs its takeovers and fences to a file on every node (heartbeat's ha-log), which the
+ * monitor reads (src/events/heartbeat.ts) because the stack's status commands do not tell them.
+ */
+export interface HaLogReader {
+  /** The log's last lines on this node; null when the node has no such file. */
+  tail(runner: CommandRunner, options?: DriverCallOptions): Promise<string[] | null>;
+  /** Whether the stack gives a returning node its resources back (auto_failback); null when unknown. */
+  autoFailback(runner: CommandRunner, options?: DriverCallOptions): Promise<boolean | null>;
+}
+
 export interface HaDriver {
   readonly id: "heartbeat" | "pacemaker";
+  /** The cluster manager's name for humans: "heartbeat", "Pacemaker". */
+  readonly label: string;
   view(runner: CommandRunner, options?: DriverCallOptions): Promise<HaView>;
+  /** Present when the stack records fences in its view (Pacemaker); absent when it keeps no history (heartbeat). */
+  readonly fenceHistory?: HaFenceHistory;
+  /** Present when the stack keeps a log of takeovers and fences to read (heartbeat). */
+  readonly log?: HaLogReader;
 }
 
 /** The inventory's guests, which configuration files name in their own ways. */
@@ -45,10 +80,18 @@ export interface GuestsContext {
   guests: readonly GuestRef[];
 }
 
+/** What xenops was asked to do with a guest the cluster manager manages. */
+export type HaAction = "migrate" | "create" | "evacuate";
+
 /** The cluster manager's configuration: which guests it starts and moves (haresources, the CIB). */
 export interface HaConfigDriver {
   readonly id: "heartbeat" | "pacemaker";
   read(runner: CommandRunner, context: GuestsContext, options?: DriverCallOptions): Promise<HaConfig>;
+  /**
+   * The manager's own way to do `action` (to `node`; for evacuate, off it), with the exact commands:
+   * what a refusal tells the operator. `holder`: the node the guest runs on now, or null.
+   */
+  way(entry: HaManagedGuest, action: HaAction, node: string, holder: string | null): string;
 }
 
 /** What starts guests at boot (xendomains). */

@@ -7,6 +7,7 @@
  * `drbd: null`, and nothing is concluded about what runs there.
  */
 import type { ClusterConfig } from "../config/schema";
+import { fenceHistoryOf } from "../drivers/registry";
 import type { ClusterState, DrbdResourceState, FenceEvent, HaNodeStatus, NodeState } from "../model";
 
 export interface DrbdSideFacts {
@@ -226,7 +227,7 @@ export function factsFromState(cluster: ClusterConfig, state: ClusterState, prev
   const haResources = observer?.ha
     ? Object.fromEntries(observer.ha.resources.map((r) => [r.id, [...r.runningOn].sort()]))
     : null;
-  const fenceSource = state.nodes.find((n) => n.ha?.running && n.ha.stack === "pacemaker");
+  const fenceSource = state.nodes.find((n) => n.ha?.running && fenceHistoryOf(n.ha));
   const fences = fenceSource?.ha
     ? fenceSource.ha.fenceHistory.map((f) => ({
         key: fenceKey(f),

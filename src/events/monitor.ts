@@ -11,7 +11,7 @@ import type { Job } from "bullmq";
 import { takeSnapshot } from "../cluster/snapshot";
 import type { CommandRunner } from "../command-runner";
 import type { ClusterConfig, InventoryConfig } from "../config/schema";
-import { readAutoFailback, readHaLogTail } from "../drivers/heartbeat/ha-log";
+import { haDrivers } from "../drivers/registry";
 import type { ClusterDrivers } from "../drivers/types";
 import type { Logger } from "../log";
 import type { ClusterState } from "../model";
@@ -85,9 +85,9 @@ export async function poke(
 }
 
 /**
- * heartbeat's log on every node that answered, and its auto_failback setting (heartbeat clusters
- * only). Read here, by the monitor, and never by `/xen status`: status stays light. A node whose log
- * cannot be read gives null.
+ * The HA stack's log on every node that answered, and its auto_failback setting (stacks whose driver
+ * reads such a log: heartbeat's ha-log). Read here, by the monitor, and never by `/xen status`: status
+ * stays light. A node whose log cannot be read gives null.
  */
 export async function readHeartbeat(
   cluster: ClusterConfig,
@@ -95,7 +95,8 @@ export async function readHeartbeat(
   runnerFor: (node: string) => CommandRunner,
   options: { timeoutMs?: number; signal?: AbortSignal; logger?: Logger } = {},
 ): Promise<HeartbeatRead | undefined> {
-  if (cluster.toolstack.ha !== "heartbeat") return undefined;
+  const log = haDrivers[cluster.toolstack.ha]?.log;
+  if (!log) return undefined;
   const call = {
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
@@ -104,7 +105,7 @@ export async function readHeartbeat(
     state.nodes.map(async (n): Promise<HaLogRead> => {
       if (!n.reachable) return { node: n.name, lines: null };
       try {
-        return { node: n.name, lines: await readHaLogTail(runnerFor(n.name), call) };
+        return { node: n.name, lines: await log.tail(runnerFor(n.name), call) };
       } catch (err) {
         options.logger?.warn({ node: n.name, err }, "heartbeat log not read");
         return { node: n.name, lines: null };
@@ -115,7 +116,7 @@ export async function readHeartbeat(
   const observer = state.nodes.find((n) => n.reachable && n.ha?.running);
   if (observer) {
     try {
-      autoFailback = await readAutoFailback(runnerFor(observer.name), call);
+      autoFailback = await log.autoFailback(runnerFor(observer.name), call);
     } catch (err) {
       options.logger?.warn({ node: observer.name, err }, "heartbeat auto_failback not read");
     }

@@ -7,11 +7,12 @@ import type { Job } from "bullmq";
 import type { AuditEntryInput, AuditRecord } from "../audit/schema";
 import { Authorizer } from "../chat/authz";
 import type { JobAdmin, JobListState, JobSummary } from "../chat/job-admin";
+import { documentReply } from "../chat/reply";
 import type { ActionHandler } from "../chat/router";
-import type { GroupDirectory, Notifier } from "../chat/types";
+import type { GroupDirectory, Notifier, Reply } from "../chat/types";
 import type { InventoryConfig } from "../config/schema";
 import type { Logger } from "../log";
-import { escapeMrkdwn, userMention } from "../message/text";
+import { type Inline, user } from "../message/document";
 import type { JobQueues } from "../queue/queues";
 import { CANCEL_ACTION_ID, renderJobCard } from "./card";
 import type { CardStore } from "./card-store";
@@ -32,6 +33,11 @@ export interface JobAdminDeps {
 }
 
 type RequestData = { requestedBy?: unknown; requestText?: unknown; channel?: unknown; cluster?: unknown };
+
+/** A one-line reply (no blocks): text front ends print it without Slack markup. */
+function textReply(...summary: Inline[]): Reply {
+  return documentReply({ summary, blocks: [] });
+}
 
 function requester(job: Job): string | null {
   const by = (job.data as RequestData).requestedBy;
@@ -117,9 +123,9 @@ export function createJobAdmin(deps: JobAdminDeps): JobAdmin {
 
     async cancel(refText, actor) {
       const ref = refText.trim().replace(/^#/, "");
-      const shown = escapeMrkdwn(ref.slice(0, 40));
+      const shown = ref.slice(0, 40);
       const found = await deps.jobs.lookup(ref);
-      if (!found) return { text: `There is no job ${shown} (job numbers are remembered for 24 hours).` };
+      if (!found) return textReply(`There is no job ${shown} (job numbers are remembered for 24 hours).`);
       const label = `job ${found.number}`;
       const job = await deps.jobs.getJob(found.jobId);
       if (!job) return { text: `Job ${found.number} is no longer in the queue: it finished a while ago.` };
@@ -141,13 +147,15 @@ export function createJobAdmin(deps: JobAdminDeps): JobAdmin {
           outcome: "refused",
           error: { code: "forbidden", message: "only the requester, approvers and admins may cancel" },
         });
-        return {
-          text: `Only the requester${owner ? ` (${userMention(owner)})` : ""}, approvers and admins may cancel ${label}.`,
-        };
+        return textReply(
+          "Only the requester",
+          ...(owner ? [" (", user(owner), ")"] : []),
+          `, approvers and admins may cancel ${label}.`,
+        );
       }
       const state = await job.getState();
       if (state === "completed" || state === "failed")
-        return { text: `Job ${found.number} (${escapeMrkdwn(title)}) already finished.` };
+        return textReply(`Job ${found.number} (${title}) already finished.`);
       const marker = pointOfNoReturnOf(job.data);
       const result = await deps.jobs.cancel(found.jobId, cancelReason(actor.userId));
       deps.audit({ ...base, kind: "action", outcome: "ok", parameters: { cancel: result, via: actor.via } });
@@ -169,18 +177,18 @@ export function createJobAdmin(deps: JobAdminDeps): JobAdmin {
             durationMs: 0,
           });
           await markCancelledBeforeStart(deps, found.jobId, found.number, title, owner, actor.userId);
-          return { text: `Cancelled ${label} (${escapeMrkdwn(title)}) before it started.` };
+          return textReply(`Cancelled ${label} (${title}) before it started.`);
         }
         case "signalled":
           return marker
-            ? {
-                text: `Job ${found.number} (${escapeMrkdwn(title)}) is past its point of no return (${escapeMrkdwn(marker.reason)}): it will finish and verify; its card says how it ends.`,
-              }
-            : {
-                text: `Cancelling ${label} (${escapeMrkdwn(title)}): its worker was told to stop and ends the remote command. The card shows when it has stopped.`,
-              };
+            ? textReply(
+                `Job ${found.number} (${title}) is past its point of no return (${marker.reason}): it will finish and verify; its card says how it ends.`,
+              )
+            : textReply(
+                `Cancelling ${label} (${title}): its worker was told to stop and ends the remote command. The card shows when it has stopped.`,
+              );
         case "finished":
-          return { text: `Job ${found.number} (${escapeMrkdwn(title)}) already finished.` };
+          return textReply(`Job ${found.number} (${title}) already finished.`);
         case "unknown":
           return { text: `Job ${found.number} is no longer known to the queue.` };
       }

@@ -11,7 +11,7 @@ import { readRuntimeEnv, secretEnv } from "../config/env";
 import { errorMessage } from "../errors";
 import { createLogger } from "../log";
 import { redactRedisUrl } from "../queue/redis";
-import { runConsole, startSlackRuntime } from "../runtime";
+import { runConsole, startSlackRuntime } from "../runtime/modes";
 import { modernLab } from "../sim";
 import { labDirectives } from "./directives";
 import { startLab } from "./lab";

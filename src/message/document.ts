@@ -1,6 +1,6 @@
 /**
- * A chat message independent of any front end: the job card and incident renderers build one, and
- * each front end turns it into its own format (Slack Block Kit in src/slack/render/document.ts, the
+ * A chat message independent of any front end: the job card, incident, approval and operation card
+ * renderers build one, and each front end turns it into its own format (Slack Block Kit in src/slack/render/document.ts, the
  * console's text in src/console/render.ts, plain text for e-mail or a webhook in ./plain.ts). A new
  * chat front end is one more renderer of this type.
  *

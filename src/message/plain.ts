@@ -129,6 +129,11 @@ const EMOJI: Record<string, string> = {
   arrow_forward: "▶️",
   wrench: "🔧",
   stethoscope: "🩺",
+  large_green_circle: "🟢",
+  red_circle: "🔴",
+  information_source: "ℹ️",
+  grey_question: "❔",
+  clipboard: "📋",
 };
 
 function underline(text: string): string {

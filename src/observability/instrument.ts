@@ -224,6 +224,21 @@ export function observeRunner(
       }
     },
   };
+  const batch = runner.runBatch?.bind(runner);
+  if (batch) {
+    // A batch is one exec, but each of its commands is recorded and timed as if run alone (the
+    // batch's time for each), so the audit and the metrics list what ran.
+    observed.runBatch = async (commands, options) => {
+      const started = performance.now();
+      const outcomes = await batch(commands, options);
+      outcomes.forEach((o, i) => {
+        const argv = commands[i]?.argv ?? [];
+        if (o.ok) report(argv, started, o.result.exitCode, true);
+        else report(argv, started, o.error instanceof ExecError ? o.error.exitCode : null, false);
+      });
+      return outcomes;
+    };
+  }
   if (runner.stream) observed.stream = runner.stream.bind(runner);
   return observed;
 }

@@ -26,7 +26,7 @@ import type { MessageRef } from "../chat/types";
 import type { ClusterConfig } from "../config/schema";
 import { errorCode, errorMessage, XenopsError } from "../errors";
 import { type Lock, lockKeys, lockKeysForPlan } from "../locks/lock";
-import { oncallMentionsOrWarning, userMention } from "../message/text";
+import { userMention } from "../message/text";
 import type { ClusterState } from "../model";
 import { auditSafely, clusterConfig, type OperationDeps, redactValues, resolveFenceSecrets } from "./context";
 import { ExecutionLease } from "./lease";
@@ -35,7 +35,13 @@ import { describeLocation, locateGuest, nodeState, runsOnlyOn } from "./locate";
 import { operationSpecOf, planOperation, requestOfPlan } from "./plan";
 import { focusOfPlan } from "./preflight";
 import { type ActionContext, type ActionHooks, actionHooks } from "./registry";
-import { type ExecutionView, renderExecutionCard, renderPage, type StepStatusView } from "./render";
+import {
+  type ExecutionView,
+  oncallPartsOrWarning,
+  renderExecutionCard,
+  renderPage,
+  type StepStatusView,
+} from "./render";
 import { type ExecutionOutcome, OperationStep } from "./types";
 import {
   type BeforeFence,
@@ -181,7 +187,7 @@ export class ExecutionCardWriter {
     this.view.phase = null;
     if (recovered) this.view.recovered = true;
     const pages = (result.status === "failed" || result.status === "uncertain") && result.page;
-    if (pages) this.view.oncall = oncallMentionsOrWarning(this.deps.inventory.oncall);
+    if (pages) this.view.oncall = oncallPartsOrWarning(this.deps.inventory.oncall);
     this.view.statuses = this.view.statuses.map((s) =>
       s === "pending" && result.status !== "succeeded" ? "skipped" : s,
     );
@@ -189,7 +195,7 @@ export class ExecutionCardWriter {
     if (pages) {
       const { record } = this.view;
       const page = renderPage({
-        oncall: this.view.oncall ?? oncallMentionsOrWarning(this.deps.inventory.oncall),
+        oncall: this.view.oncall ?? oncallPartsOrWarning(this.deps.inventory.oncall),
         cluster: record.plan.cluster,
         summary: `${record.plan.summary}: ${result.summary}`,
         details: result.status === "failed" || result.status === "uncertain" ? result.details : [],

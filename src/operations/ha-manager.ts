@@ -9,6 +9,8 @@
  */
 import type { ActionPlan, PreflightCheck } from "../approval/types";
 import type { ClusterConfig } from "../config/schema";
+import { haConfigDriverOf, haDriverOf } from "../drivers/registry";
+import type { HaAction } from "../drivers/types";
 import type { ClusterState, HaManagedGuest } from "../model";
 import { locateGuest } from "./locate";
 import type { PlanOutcome } from "./types";
@@ -23,9 +25,6 @@ export function haOverride(flags: ReadonlySet<string>): { overrides?: OperationO
   return flags.has(OVERRIDE_HA_FLAG) ? { overrides: ["ha"] } : {};
 }
 
-/** heartbeat 2.x on Debian installs its tools here (/usr/lib/heartbeat on older packages). */
-export const HB_TOOLS = "/usr/share/heartbeat";
-
 export type HaManagement =
   | { status: "none"; detail: string }
   | { status: "unmanaged"; detail: string }
@@ -33,7 +32,7 @@ export type HaManagement =
   | { status: "unknown"; stack: "heartbeat" | "pacemaker"; detail: string };
 
 function managerName(stack: "heartbeat" | "pacemaker"): string {
-  return stack === "heartbeat" ? "heartbeat" : "Pacemaker";
+  return haDriverOf(stack).label;
 }
 
 /** Whether the cluster manager manages `guest`, from the snapshot's haConfig parts. */
@@ -66,44 +65,15 @@ export function haManagement(cluster: ClusterConfig, state: ClusterState, guest:
   return { status: "unknown", stack, detail: why || "no node was read" };
 }
 
-export type HaAction = "migrate" | "create" | "evacuate";
-
-/** The manager's way to do what was asked, with the exact commands and nodes. */
+/** The manager's way to do what was asked, with the exact commands and nodes (its driver says how). */
 export function haWay(
   state: ClusterState,
   m: Extract<HaManagement, { status: "managed" }>,
   action: HaAction,
   node: string,
 ): string {
-  const { entry } = m;
-  const holder = locateGuest(state, entry.guest).on[0]?.node ?? null;
-  if (m.stack === "heartbeat") {
-    if (action === "evacuate")
-      return `put ${node} in standby with heartbeat: on ${node} run \`${HB_TOOLS}/hb_standby all\` (heartbeat stops its groups and starts them on the peer: not a live migration)`;
-    const scope = (on: string) => (entry.preferredNode === on ? "local" : "foreign");
-    const standby =
-      holder && holder !== node ? ` (or on ${holder}: \`${HB_TOOLS}/hb_standby ${scope(holder)}\`)` : "";
-    const how =
-      action === "migrate"
-        ? `heartbeat moves the whole group (${entry.group.join(" ")}), stopping the guest and starting it there: not a live migration`
-        : `heartbeat starts the whole group (${entry.group.join(" ")})`;
-    return `let heartbeat ${action === "migrate" ? "move" : "start"} it: on ${node} run \`${HB_TOOLS}/hb_takeover ${scope(node)}\`${standby}; ${how}`;
-  }
-  const r = entry.resource;
-  const clear = `then, once it runs there, \`crm_resource --clear --resource ${r}\``;
-  const bans = entry.constraints.filter((c) => c.id.startsWith("cli-"));
-  const stale = bans.length
-    ? `; constraints on it now: ${bans.map((c) => `${c.id} (${c.node} ${c.score})`).join(", ")}`
-    : "";
-  if (action === "evacuate")
-    return `put ${node} in standby with Pacemaker: \`crm_attribute --node ${node} --name standby --update on\` (\`--update off\` afterwards)`;
-  if (action === "create")
-    return `let Pacemaker start it: \`crm_resource --move --resource ${r} --node ${node}\` (if it is stopped on purpose, first \`crm_resource --resource ${r} --meta --set-parameter target-role --parameter-value Started\`), ${clear}${stale}`;
-  const live =
-    entry.allowMigrate === true
-      ? "Pacemaker live-migrates it (allow-migrate=true)"
-      : `allow-migrate is not set on ${r}, so Pacemaker would stop and start it; for a live migration first run \`crm_resource --resource ${r} --meta --set-parameter allow-migrate --parameter-value true\``;
-  return `let Pacemaker move it: \`crm_resource --move --resource ${r} --node ${node}\`; ${live}; ${clear}${stale}`;
+  const holder = locateGuest(state, m.entry.guest).on[0]?.node ?? null;
+  return haConfigDriverOf(m.stack).way(m.entry, action, node, holder);
 }
 
 /**

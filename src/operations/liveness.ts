@@ -17,6 +17,7 @@
  * planned anything does not keep a proof from before).
  */
 import type { ClusterConfig } from "../config/schema";
+import { fenceHistoryOf } from "../drivers/registry";
 import { userMention } from "../message/text";
 import type { ClusterState } from "../model";
 import { haVerdicts, nodeState } from "./locate";
@@ -64,14 +65,14 @@ export function seenAlive(state: ClusterState, node: string): { alive: boolean; 
 }
 
 /**
- * The number of successful fences of `node` in Pacemaker's fence history (the largest any running
- * Pacemaker view shows); null when no running Pacemaker view was read.
+ * The number of successful fences of `node` in the HA stack's fence history (Pacemaker's: the largest
+ * any running view that keeps a history shows); null when no such view was read.
  */
-export function pacemakerFenceCount(state: ClusterState, node: string): number | null {
+export function recordedFenceCount(state: ClusterState, node: string): number | null {
   let count: number | null = null;
   for (const o of state.nodes) {
     const ha = o.ha;
-    if (!o.reachable || ha?.stack !== "pacemaker" || !ha.running) continue;
+    if (!o.reachable || !ha?.running || !fenceHistoryOf(ha)) continue;
     const n = ha.fenceHistory.filter((f) => f.target === node && f.status === "success").length;
     count = Math.max(count ?? 0, n);
   }
@@ -79,17 +80,17 @@ export function pacemakerFenceCount(state: ClusterState, node: string): number |
 }
 
 /**
- * Pacemaker's fencer recorded a successful fence of `node` (its latest fence event for the node) and a
- * running Pacemaker view calls it offline — not UNCLEAN, which means "needs fencing".
- * `countWhenAlive`: the fence count (pacemakerFenceCount) when the node was last seen alive; the
+ * The HA stack's fencer (Pacemaker's) recorded a successful fence of `node` (its latest fence event for
+ * the node) and a running view of that stack calls it offline — not UNCLEAN, which means "needs fencing".
+ * `countWhenAlive`: the fence count (recordedFenceCount) when the node was last seen alive; the
  * history keeps fences from before the node came back, and Pacemaker calls a node offline without a
  * new fence when stonith is disabled or Pacemaker stopped cleanly on it, so only a success recorded
  * since counts.
  */
-export function pacemakerFenced(state: ClusterState, node: string, countWhenAlive?: number): OffProof | null {
+export function recordedFence(state: ClusterState, node: string, countWhenAlive?: number): OffProof | null {
   for (const o of state.nodes) {
     const ha = o.ha;
-    if (o.name === node || !o.reachable || ha?.stack !== "pacemaker" || !ha.running) continue;
+    if (o.name === node || !o.reachable || !ha?.running || !fenceHistoryOf(ha)) continue;
     if (ha.nodes.find((x) => x.name === node)?.status !== "offline") continue;
     const events = ha.fenceHistory.filter((f) => f.target === node);
     const last = events[events.length - 1];
@@ -99,10 +100,10 @@ export function pacemakerFenced(state: ClusterState, node: string, countWhenAliv
     return {
       kind: "fenced",
       at: last.completed ?? state.takenAt,
-      by: ["pacemaker"],
+      by: [ha.stack],
       evidence: [
-        `pacemaker on ${o.name}: the fencer recorded a successful ${last.action} of ${node}${last.completed ? ` at ${last.completed}` : ""}${last.delegate ? ` (by ${last.delegate})` : ""}`,
-        `pacemaker on ${o.name} sees ${node} offline`,
+        `${ha.stack} on ${o.name}: the fencer recorded a successful ${last.action} of ${node}${last.completed ? ` at ${last.completed}` : ""}${last.delegate ? ` (by ${last.delegate})` : ""}`,
+        `${ha.stack} on ${o.name} sees ${node} offline`,
       ],
       approvalId: null,
     };
@@ -141,8 +142,8 @@ export function nodeLiveness(
       proof: null,
     };
   if (stored) return { node, kind: stored.kind, detail: describeProof(node, stored), proof: stored };
-  const pcmk = pacemakerFenced(state, node, aliveFenceCounts[node]);
-  if (pcmk) return { node, kind: "fenced", detail: describeProof(node, pcmk), proof: pcmk };
+  const recorded = recordedFence(state, node, aliveFenceCounts[node]);
+  if (recorded) return { node, kind: "fenced", detail: describeProof(node, recorded), proof: recorded };
   if (!nodeState(state, node))
     return { node, kind: "unreachable", detail: `${node} is not in the snapshot`, proof: null };
   if (cluster.toolstack.ha !== "none") {

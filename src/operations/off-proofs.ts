@@ -10,7 +10,7 @@ import { parseBootId } from "../drivers/boot-id";
 import type { Logger } from "../log";
 import type { ClusterState } from "../model";
 import { durably } from "../queue/redis";
-import { type OffProof, pacemakerFenceCount, seenAlive } from "./liveness";
+import { type OffProof, recordedFenceCount, seenAlive } from "./liveness";
 
 export const OffProofSchema = z
   .object({
@@ -163,13 +163,13 @@ export class OffProofStore {
   /**
    * Clears the proofs of nodes this snapshot sees alive, when the proof is older than the snapshot.
    * Also notes, per node seen alive, how many fences of it Pacemaker's history holds: a fence recorded
-   * before that proves nothing about a later silence (liveness.ts pacemakerFenced).
+   * before that proves nothing about a later silence (liveness.ts recordedFence).
    * Returns the nodes cleared.
    */
   async clearSeenAlive(cluster: string, state: ClusterState): Promise<string[]> {
     for (const n of state.nodes) {
       if (!seenAlive(state, n.name).alive) continue;
-      const count = pacemakerFenceCount(state, n.name);
+      const count = recordedFenceCount(state, n.name);
       if (count !== null)
         await durably(this.redis, () =>
           this.redis.eval(KEEP_MAX, 1, aliveFencesKey(this.prefix, cluster), n.name, String(count)),

@@ -813,11 +813,11 @@ export function planFence(
       check(
         "verify",
         true,
-        !answers && !fence.powerStatus(target) && cluster.toolstack.ha !== "pacemaker"
+        !answers && !fence.powerStatus(target) && !drivers.fenceHistory
           ? `${target} is already silent and ${fence.label} cannot report power: the fence cannot be verified; once someone has checked ${target} is powered off, \`/xen attest-off ${target}\``
           : `success only with evidence that did not hold before: ${[
               ...(fence.powerStatus(target) ? ["the device reads the power back as off"] : []),
-              ...(cluster.toolstack.ha === "pacemaker" ? ["Pacemaker's fencer records the fence"] : []),
+              ...(drivers.fenceHistory ? [drivers.fenceHistory.evidence] : []),
               ...(answers ? [`${target}, answering SSH now, stops answering`] : []),
               ...(answers && action !== "off"
                 ? [`it stops answering and comes back with a new boot id (reset)`]

@@ -1,108 +1,140 @@
 /**
  * The cards of the risky operations: the refusal (every check, failed ones first), the dry run (plan,
  * checks, state, no buttons), and the execution card that replaces the approval card once it runs
- * (who approved, each step with its status, the verified result, and on-call when paged). Pure.
+ * (who approved, each step with its status, the verified result, and on-call when paged). Pure: each is
+ * a document (`…Document`) and the same as a Slack message (`render…`).
  */
 
-import { formatPlanLines, formatStepCommand } from "../approval/card";
+import { formatPlanLines, formatStepCommand, sentLength } from "../approval/card";
 import { shortHash } from "../approval/state-hash";
 import type { ActionPlan, ApprovalPolicy, ApprovalRecord, PreflightCheck } from "../approval/types";
-import type { Block, OutboundMessage } from "../chat/types";
-import { escapeMrkdwn, truncate, userMention } from "../message/text";
-import { codeBlock, slackDate } from "../slack/render/text";
+import type { OutboundMessage } from "../chat/types";
+import {
+  code,
+  context,
+  type DocBlock,
+  date,
+  em,
+  group,
+  type Inline,
+  join,
+  type MessageDocument,
+  pre,
+  section,
+  strong,
+  user,
+} from "../message/document";
+import { type OncallTargets, truncate } from "../message/text";
+import { renderSlack } from "../slack/render/document";
 import type { ExecutionOutcome } from "./types";
 import { type UnreadableOutput, unreadableBlocks } from "./unreadable";
 
 const SECTION_MAX = 2_900;
 const HEADER_MAX = 150;
 
-function section(text: string): Block {
-  return { type: "section", text: { type: "mrkdwn", text: truncate(text, SECTION_MAX) } };
+function heading(text: string): DocBlock {
+  return { kind: "heading", text: truncate(text, HEADER_MAX) };
 }
 
-function header(text: string): Block {
-  return { type: "header", text: { type: "plain_text", text: truncate(text, HEADER_MAX), emoji: true } };
-}
-
-/** Code lines cut to fit one section. */
-function codeSection(title: string, lines: readonly string[]): Block {
+/** Code lines cut to fit one section (as Slack counts it). */
+function codeSection(title: readonly Inline[], lines: readonly string[]): DocBlock {
   const kept: string[] = [];
-  let size = title.length + 10;
+  let size = sentLength(...title) + 10;
   for (const line of lines) {
     const l = truncate(line, 400);
-    size += escapeMrkdwn(l).length + 1;
+    size += sentLength(l) + 1;
     if (size > SECTION_MAX - 20) {
       kept.push("…");
       break;
     }
     kept.push(l);
   }
-  return section(`${title}\n${codeBlock(kept.length ? kept : ["(none)"])}`);
+  return section(...title, "\n", pre(kept.length ? kept : ["(none)"]));
 }
 
-export function checksText(checks: readonly PreflightCheck[], title = "Preflight checks"): string {
+export function checksParts(checks: readonly PreflightCheck[], title = "Preflight checks"): Inline[] {
   const failed = checks.filter((c) => !c.ok);
   const ordered = [...failed, ...checks.filter((c) => c.ok)];
-  const lines = ordered.map(
-    (c) => `${c.ok ? "✓" : "✗"} *${escapeMrkdwn(c.name)}*: ${escapeMrkdwn(c.detail)}`,
-  );
-  const head = failed.length > 0 ? `*${title}* (${failed.length} failed)` : `*${title}* (all passed)`;
-  return truncate(`${head}\n${lines.join("\n")}`, SECTION_MAX);
+  const lines = ordered.map((c): Inline[] => [`${c.ok ? "✓" : "✗"} `, strong(c.name), `: ${c.detail}`]);
+  const head = failed.length > 0 ? ` (${failed.length} failed)` : " (all passed)";
+  // Slack's section limit cuts a long list (renderSlack); text front ends show all of it.
+  return [strong(title), `${head}\n`, ...lines.flatMap((l, i) => (i > 0 ? ["\n", ...l] : l))];
 }
 
-export function renderRefusal(opts: {
+/** The page's mentions: users, then groups, and a visible warning when nobody is configured. */
+export function oncallPartsOrWarning(who: OncallTargets): Inline[] {
+  const all = [...(who.users ?? []).map(user), ...(who.groups ?? []).map(group)];
+  return all.length > 0 ? join(all, " ") : ["on-call (none configured!)"];
+}
+
+export interface RefusalOptions {
   what: string;
   requestedBy: string;
   checks: readonly PreflightCheck[];
   stateSummary: string;
   /** Output that could not be read behind the failed checks: its first lines go on the card. */
   unreadable?: readonly UnreadableOutput[];
-}): OutboundMessage {
+}
+
+export function refusalDocument(opts: RefusalOptions): MessageDocument {
   const failed = opts.checks.filter((c) => !c.ok);
   const reasons = failed.map((c) => `${c.name}: ${c.detail}`).join("; ");
   return {
-    text: `Refused: ${escapeMrkdwn(opts.what)}: ${escapeMrkdwn(truncate(reasons, 2_000))}`,
+    summary: [`Refused: ${opts.what}: ${truncate(reasons, 2_000)}`],
     blocks: [
-      header(`⛔ Refused: ${opts.what}`),
+      heading(`⛔ Refused: ${opts.what}`),
       section(
-        `Requested by ${userMention(opts.requestedBy)}. Nothing ran and nothing was asked of the approvers: ${failed.length} check${failed.length === 1 ? "" : "s"} failed.`,
+        "Requested by ",
+        user(opts.requestedBy),
+        `. Nothing ran and nothing was asked of the approvers: ${failed.length} check${failed.length === 1 ? "" : "s"} failed.`,
       ),
-      section(checksText(opts.checks)),
+      section(...checksParts(opts.checks)),
       ...unreadableBlocks(opts.unreadable ?? []),
-      codeSection("*Cluster state it was checked on*", opts.stateSummary.split("\n")),
+      codeSection([strong("Cluster state it was checked on")], opts.stateSummary.split("\n")),
+    ],
+  };
+}
+
+export function renderRefusal(opts: RefusalOptions): OutboundMessage {
+  return renderSlack(refusalDocument(opts));
+}
+
+export function dryRunDocument(
+  plan: ActionPlan,
+  policy: ApprovalPolicy,
+  requestedBy: string,
+): MessageDocument {
+  const lines = formatPlanLines(plan.steps).flat();
+  return {
+    summary: [`Dry run: ${plan.summary} (${plan.steps.length} steps; nothing ran)`],
+    blocks: [
+      heading(`🧪 Dry run: ${plan.summary}`),
+      section(
+        "Requested by ",
+        user(requestedBy),
+        " with ",
+        code("--dry-run"),
+        ": ",
+        strong("nothing ran and no approval was requested."),
+      ),
+      codeSection(
+        [strong("Plan"), ` (${plan.steps.length} step${plan.steps.length === 1 ? "" : "s"}, in this order)`],
+        lines,
+      ),
+      section(...checksParts(plan.checks)),
+      codeSection(
+        [strong("Planned on this state"), " (hash ", code(shortHash(plan.stateHash)), ")"],
+        plan.stateSummary.split("\n"),
+      ),
+      context(
+        `Without --dry-run this needs ${policy.approvals} approval${policy.approvals === 1 ? "" : "s"} from the ${policy.approveRole} role${policy.twoPerson ? " (not the requester)" : ""}.`,
+      ),
     ],
   };
 }
 
 export function renderDryRun(plan: ActionPlan, policy: ApprovalPolicy, requestedBy: string): OutboundMessage {
-  const lines = formatPlanLines(plan.steps).flat();
-  return {
-    text: `Dry run: ${escapeMrkdwn(plan.summary)} (${plan.steps.length} steps; nothing ran)`,
-    blocks: [
-      header(`🧪 Dry run: ${plan.summary}`),
-      section(
-        `Requested by ${userMention(requestedBy)} with \`--dry-run\`: *nothing ran and no approval was requested.*`,
-      ),
-      codeSection(
-        `*Plan* (${plan.steps.length} step${plan.steps.length === 1 ? "" : "s"}, in this order)`,
-        lines,
-      ),
-      section(checksText(plan.checks)),
-      codeSection(
-        `*Planned on this state* (hash \`${shortHash(plan.stateHash)}\`)`,
-        plan.stateSummary.split("\n"),
-      ),
-      {
-        type: "context",
-        elements: [
-          {
-            type: "mrkdwn",
-            text: `Without --dry-run this needs ${policy.approvals} approval${policy.approvals === 1 ? "" : "s"} from the ${policy.approveRole} role${policy.twoPerson ? " (not the requester)" : ""}.`,
-          },
-        ],
-      },
-    ],
-  };
+  return renderSlack(dryRunDocument(plan, policy, requestedBy));
 }
 
 export type StepStatusView = "pending" | "running" | "done" | "failed" | "skipped" | "interrupted";
@@ -115,8 +147,8 @@ export interface ExecutionView {
   /** What is happening besides the steps ("Re-reading the cluster", "Verifying"). */
   phase: string | null;
   result: ExecutionOutcome | null;
-  /** Mentions for a page (set when the result pages). */
-  oncall: string | null;
+  /** Who is paged (set when the result pages): `oncallPartsOrWarning`. */
+  oncall: Inline[] | null;
   /** Set when a restarted worker finished this (crash recovery). */
   recovered?: boolean;
 }
@@ -179,10 +211,9 @@ export function stepWindow(total: number, current: number, before = 5, after = 1
   return out;
 }
 
-export function renderExecutionCard(view: ExecutionView): OutboundMessage {
+export function executionCardDocument(view: ExecutionView): MessageDocument {
   const { record } = view;
   const { plan } = record;
-  const approvers = record.approvedBy.map(userMention).join(", ");
   const current = currentStep(view.statuses, plan.steps.length);
   const linesOf = (shown: (number | null)[]) =>
     shown.flatMap((i) => {
@@ -204,65 +235,89 @@ export function renderExecutionCard(view: ExecutionView): OutboundMessage {
     [1, 3],
     [0, 1],
   ] as const) {
-    if (escapeMrkdwn(stepLines.join("\n")).length <= SECTION_MAX - 200) break;
+    if (sentLength(stepLines.join("\n")) <= SECTION_MAX - 200) break;
     shown = stepWindow(plan.steps.length, current, before, after);
     stepLines = linesOf(shown);
   }
-  const blocks: Block[] = [
-    header(title(view)),
+  const approvers: Inline[] =
+    record.approvedBy.length > 0 ? join(record.approvedBy.map(user), ", ") : ["nobody"];
+  const blocks: DocBlock[] = [
+    heading(title(view)),
     section(
-      `*${escapeMrkdwn(plan.summary)}*\nRequested by ${userMention(record.requestedBy)}, approved by ${approvers || "nobody"}${record.decidedAt ? ` ${slackDate(record.decidedAt)}` : ""}. Request \`${record.id}\`${record.executionJobId ? `, job \`${escapeMrkdwn(record.executionJobId)}\`` : ""}.`,
+      strong(plan.summary),
+      "\nRequested by ",
+      user(record.requestedBy),
+      ", approved by ",
+      ...approvers,
+      ...(record.decidedAt ? [" ", date(record.decidedAt)] : []),
+      ". Request ",
+      code(record.id),
+      ...(record.executionJobId ? [", job ", code(record.executionJobId)] : []),
+      ".",
     ),
     codeSection(
       plan.steps.length > shown.length
-        ? `*Steps* (the first, the last, and those around the current one, of ${plan.steps.length})`
-        : "*Steps*",
+        ? [
+            strong("Steps"),
+            ` (the first, the last, and those around the current one, of ${plan.steps.length})`,
+          ]
+        : [strong("Steps")],
       stepLines,
     ),
   ];
-  if (view.phase && !view.result)
-    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `⏳ ${escapeMrkdwn(view.phase)}` }] });
+  if (view.phase && !view.result) blocks.push(context(`⏳ ${view.phase}`));
   const r = view.result;
   if (r) {
     const lines = r.status === "refused" ? [r.reason] : r.details.length > 0 ? r.details : [];
-    const recovered = view.recovered ? " _(finished by a restarted worker)_" : "";
     blocks.push(
       section(
-        `*Result:* ${escapeMrkdwn(r.summary)}${recovered}${lines.length ? `\n${lines.map((l) => `• ${escapeMrkdwn(l)}`).join("\n")}` : ""}`,
+        strong("Result:"),
+        ` ${r.summary}`,
+        ...(view.recovered ? [" ", em("(finished by a restarted worker)")] : []),
+        ...(lines.length ? [`\n${lines.map((l) => `• ${l}`).join("\n")}`] : []),
       ),
     );
     if (r.status === "succeeded" && r.warning)
-      blocks.push(section(`⚠️ *Warning:* ${escapeMrkdwn(r.warning)}`));
+      blocks.push(section("⚠️ ", strong("Warning:"), ` ${r.warning}`));
     if ((r.status === "failed" || r.status === "uncertain") && r.page)
       blocks.push(
         section(
-          `🚨 *Paging on-call:* ${view.oncall ?? "on-call"}: someone has to look at ${escapeMrkdwn(plan.cluster)} now.`,
+          "🚨 ",
+          strong("Paging on-call:"),
+          " ",
+          ...(view.oncall ?? ["on-call"]),
+          `: someone has to look at ${plan.cluster} now.`,
         ),
       );
     if (r.status === "refused" && r.replan)
-      blocks.push({
-        type: "context",
-        elements: [{ type: "mrkdwn", text: "A fresh plan on the current state is being requested below." }],
-      });
+      blocks.push(context("A fresh plan on the current state is being requested below."));
   }
-  const fallback = `${title(view).replace(/^\S+ /, "")}${r ? `: ${escapeMrkdwn(r.summary)}` : ""}`;
-  return { text: truncate(fallback, 3_000), blocks };
+  return { summary: [title(view).replace(/^\S+ /, ""), ...(r ? [`: ${r.summary}`] : [])], blocks };
 }
 
-/** The page message posted in the channel (besides the card). */
-export function renderPage(opts: {
-  oncall: string;
+export function renderExecutionCard(view: ExecutionView): OutboundMessage {
+  return renderSlack(executionCardDocument(view));
+}
+
+export interface PageOptions {
+  /** Who is paged: `oncallPartsOrWarning`. */
+  oncall: Inline[];
   cluster: string;
   summary: string;
   details: readonly string[];
-}): OutboundMessage {
-  const text = `🚨 ${opts.oncall} page: ${escapeMrkdwn(opts.summary)} (cluster ${escapeMrkdwn(opts.cluster)})`;
+}
+
+/** The page message posted in the channel (besides the card). */
+export function pageDocument(opts: PageOptions): MessageDocument {
+  const head: Inline[] = ["🚨 ", ...opts.oncall, ` page: ${opts.summary} (cluster ${opts.cluster})`];
   return {
-    text,
+    summary: head,
     blocks: [
-      section(
-        `${text}${opts.details.length ? `\n${opts.details.map((d) => `• ${escapeMrkdwn(d)}`).join("\n")}` : ""}`,
-      ),
+      section(...head, ...(opts.details.length ? [`\n${opts.details.map((d) => `• ${d}`).join("\n")}`] : [])),
     ],
   };
+}
+
+export function renderPage(opts: PageOptions): OutboundMessage {
+  return renderSlack(pageDocument(opts));
 }

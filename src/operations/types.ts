@@ -143,7 +143,7 @@ export interface PlanFacts {
   offProofs: Record<string, OffProof | null>;
   /**
    * Per node, Pacemaker's count of successful fences of it when it was last seen alive: only a fence
-   * recorded since proves it off (liveness.ts pacemakerFenced). Absent without a proof store.
+   * recorded since proves it off (liveness.ts recordedFence). Absent without a proof store.
    */
   aliveFenceCounts?: Record<string, number>;
 }

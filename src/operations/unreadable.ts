@@ -5,11 +5,12 @@
  * printed instead of a guess. Pure, except attachRawOutput (one upload through the notifier).
  */
 
+import { sentLength } from "../approval/card";
 import type { PreflightCheck } from "../approval/types";
-import type { Block, MessageRef, Notifier } from "../chat/types";
-import { escapeMrkdwn, truncate } from "../message/text";
+import type { MessageRef, Notifier } from "../chat/types";
+import { context, type DocBlock, em, type Inline, pre, section, strong } from "../message/document";
+import { truncate } from "../message/text";
 import type { ClusterState, NodeState, PartError } from "../model";
-import { codeBlock } from "../slack/render/text";
 
 /** Raw lines shown on the card per unreadable part; the attachment has them all. */
 export const RAW_LINES_ON_CARD = 20;
@@ -96,33 +97,38 @@ function label(part: string): string {
 }
 
 /** Card sections: per unreadable part, what failed and its first RAW_LINES_ON_CARD lines. */
-export function unreadableBlocks(items: readonly UnreadableOutput[]): Block[] {
+export function unreadableBlocks(items: readonly UnreadableOutput[]): DocBlock[] {
   if (items.length === 0) return [];
-  const blocks: Block[] = items.slice(0, PARTS_ON_CARD).map((u) => {
-    const head = `*Unreadable output: ${escapeMrkdwn(label(u.part))} on ${escapeMrkdwn(u.node)}* (${escapeMrkdwn(u.code)}: ${escapeMrkdwn(truncate(u.message, 300))})`;
+  const blocks = items.slice(0, PARTS_ON_CARD).map((u) => {
+    const head: Inline[] = [
+      strong(`Unreadable output: ${label(u.part)} on ${u.node}`),
+      ` (${u.code}: ${truncate(u.message, 300)})`,
+    ];
     const shown = u.raw.slice(0, RAW_LINES_ON_CARD).map((l) => truncate(l, LINE_MAX));
     const more =
       u.raw.length > RAW_LINES_ON_CARD
-        ? `\n_First ${RAW_LINES_ON_CARD} of ${u.raw.length} lines; all of them are in the attached file._`
-        : "\n_As read; also in the attached file._";
-    let body = `${head}\n${codeBlock(shown.length > 0 ? shown : ["(empty output)"])}${more}`;
-    // Keep within one section: drop lines from the end rather than cut the code block open.
-    while (body.length > SECTION_MAX && shown.length > 1) {
+        ? `First ${RAW_LINES_ON_CARD} of ${u.raw.length} lines; all of them are in the attached file.`
+        : "As read; also in the attached file.";
+    let body: Inline[] = [...head, "\n", pre(shown.length > 0 ? shown : ["(empty output)"]), "\n", em(more)];
+    // Keep within one section (as Slack counts it): drop lines from the end rather than cut the code block open.
+    while (sentLength(...body) > SECTION_MAX && shown.length > 1) {
       shown.pop();
-      body = `${head}\n${codeBlock([...shown, "…"])}\n_Cut to fit; all ${u.raw.length} lines are in the attached file._`;
+      body = [
+        ...head,
+        "\n",
+        pre([...shown, "…"]),
+        "\n",
+        em(`Cut to fit; all ${u.raw.length} lines are in the attached file.`),
+      ];
     }
-    return { type: "section", text: { type: "mrkdwn", text: truncate(body, SECTION_MAX) } };
+    return section(...body);
   });
   if (items.length > PARTS_ON_CARD)
-    blocks.push({
-      type: "context",
-      elements: [
-        {
-          type: "mrkdwn",
-          text: `${items.length - PARTS_ON_CARD} more unreadable output${items.length - PARTS_ON_CARD === 1 ? "" : "s"} in the attached file.`,
-        },
-      ],
-    });
+    blocks.push(
+      context(
+        `${items.length - PARTS_ON_CARD} more unreadable output${items.length - PARTS_ON_CARD === 1 ? "" : "s"} in the attached file.`,
+      ),
+    );
   return blocks;
 }
 

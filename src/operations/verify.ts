@@ -352,9 +352,9 @@ export async function verifyFenced(
   const bootIdMatters = action !== "off" && before.aliveBefore !== null && !!before.bootIdBefore;
   /** SSH came back after failing, with the boot id from before: said when nothing else verified it. */
   let sameBootId: string | null = null;
-  const fence = deps.mutationsFor(cluster.name).fence;
+  const { fence, fenceHistory } = deps.mutationsFor(cluster.name);
   const power = fence?.powerStatus(target) ?? null;
-  const canConfirm = before.aliveBefore !== null || power !== null || cluster.toolstack.ha === "pacemaker";
+  const canConfirm = before.aliveBefore !== null || power !== null || !!fenceHistory;
   const deadline = Date.now() + opts.timeoutMs;
   let sshDown: string | null = null;
   let historyNew: string | null = null;

@@ -1,12 +1,13 @@
 /**
  * The daily on-call digest (`oncall.digestAt`, UTC): per cluster, in its channel, what paged in the
  * last 24 hours (who acknowledged and how fast, snoozes, re-notifications and escalations, when it
- * resolved) and what is still open. Pure: summaries in, message out.
+ * resolved) and what is still open. Pure: summaries in, a neutral document out (`digestDocument`), and
+ * the same as a Slack message (`renderDigest`).
  */
-import type { Block, OutboundMessage } from "../chat/types";
+import type { OutboundMessage } from "../chat/types";
 import type { Severity } from "../events/types";
-import { escapeMrkdwn, truncate, userMention } from "../message/text";
-import { slackDate } from "../slack/render/text";
+import { date, type Inline, joinAll, type MessageDocument, section, strong, user } from "../message/document";
+import { renderSlack } from "../slack/render/document";
 
 export interface DigestPage {
   title: string;
@@ -33,15 +34,62 @@ function span(fromIso: string, toIso: string): string {
   return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
 }
 
-function list(lines: string[]): string {
-  const shown = lines.slice(0, MAX_LINES);
-  if (lines.length > MAX_LINES) shown.push(`…and ${lines.length - MAX_LINES} more`);
-  return shown.join("\n");
+/** Lines one under the other, at most MAX_LINES of them. */
+function list(lines: readonly Inline[][]): Inline[] {
+  const shown: Inline[][] = lines.slice(0, MAX_LINES);
+  if (lines.length > MAX_LINES) shown.push([`…and ${lines.length - MAX_LINES} more`]);
+  return joinAll(shown, "\n");
 }
 
-/** Slack's section text limit is 3000 characters. */
-function cut(text: string): string {
-  return truncate(text, 2_900);
+function pageLine(p: DigestPage): Inline[] {
+  const what: Inline[][] = [
+    p.ack
+      ? ["acknowledged by ", user(p.ack.by), ` after ${span(p.pagedAt, p.ack.at)}`]
+      : [strong("never acknowledged")],
+    p.snoozes > 0 ? [`snoozed ${p.snoozes}×`] : [],
+    p.renotified ? ["re-notified"] : [],
+    p.escalated > 0 ? [`escalated ${p.escalated}×`] : [],
+    [p.resolvedAt ? `resolved after ${span(p.pagedAt, p.resolvedAt)}` : "still open"],
+  ];
+  return ["• ", date(p.pagedAt), ` ${p.title}: `, ...joinAll(what, ", ")];
+}
+
+function openLine(o: DigestOpen): Inline[] {
+  return [
+    `${ICON[o.severity]} ${o.title} (since `,
+    date(o.openedAt),
+    ...(o.ackedBy ? [", acknowledged by ", user(o.ackedBy)] : []),
+    ")",
+  ];
+}
+
+export function digestDocument(
+  cluster: string,
+  since: string,
+  pages: DigestPage[],
+  open: DigestOpen[],
+): MessageDocument {
+  const acked = pages.filter((p) => p.ack);
+  const unacked = pages.filter((p) => !p.ack);
+  const plural = pages.length === 1 ? "" : "s";
+  return {
+    summary: [`On-call digest for ${cluster}: ${pages.length} page${plural} in 24 h, ${open.length} open`],
+    blocks: [
+      { kind: "heading", text: `🗓️ On-call digest · ${cluster} · last 24 h` },
+      pages.length === 0
+        ? section("Nobody was paged since ", date(since), ".")
+        : section(
+            strong(String(pages.length)),
+            ` page${plural} since `,
+            date(since),
+            `: ${acked.length} acknowledged, ${unacked.length} not.\n`,
+            ...list(pages.map(pageLine)),
+          ),
+      open.length === 0
+        ? section("Nothing is open now.")
+        : section(strong("Open now"), ` (${open.length})\n`, ...list(open.map(openLine))),
+    ],
+  };
 }
 
 export function renderDigest(
@@ -50,56 +98,7 @@ export function renderDigest(
   pages: DigestPage[],
   open: DigestOpen[],
 ): OutboundMessage {
-  const acked = pages.filter((p) => p.ack);
-  const unacked = pages.filter((p) => !p.ack);
-  const pageLines = pages.map((p) => {
-    const what = [
-      p.ack
-        ? `acknowledged by ${userMention(p.ack.by)} after ${span(p.pagedAt, p.ack.at)}`
-        : "*never acknowledged*",
-      p.snoozes > 0 ? `snoozed ${p.snoozes}×` : null,
-      p.renotified ? "re-notified" : null,
-      p.escalated > 0 ? `escalated ${p.escalated}×` : null,
-      p.resolvedAt ? `resolved after ${span(p.pagedAt, p.resolvedAt)}` : "still open",
-    ]
-      .filter((x) => x !== null)
-      .join(", ");
-    return `• ${slackDate(p.pagedAt)} ${escapeMrkdwn(p.title)}: ${what}`;
-  });
-  const openLines = open.map(
-    (o) =>
-      `${ICON[o.severity]} ${escapeMrkdwn(o.title)} (since ${slackDate(o.openedAt)}${o.ackedBy ? `, acknowledged by ${userMention(o.ackedBy)}` : ""})`,
-  );
-  const blocks: Block[] = [
-    {
-      type: "header",
-      text: { type: "plain_text", text: `🗓️ On-call digest · ${cluster} · last 24 h`, emoji: true },
-    },
-    {
-      type: "section",
-      text: {
-        type: "mrkdwn",
-        text: cut(
-          pages.length === 0
-            ? `Nobody was paged since ${slackDate(since)}.`
-            : `*${pages.length}* page${pages.length === 1 ? "" : "s"} since ${slackDate(since)}: ${acked.length} acknowledged, ${unacked.length} not.\n${list(pageLines)}`,
-        ),
-      },
-    },
-    {
-      type: "section",
-      text: {
-        type: "mrkdwn",
-        text: cut(
-          open.length === 0 ? "Nothing is open now." : `*Open now* (${open.length})\n${list(openLines)}`,
-        ),
-      },
-    },
-  ];
-  return {
-    text: `On-call digest for ${escapeMrkdwn(cluster)}: ${pages.length} page${pages.length === 1 ? "" : "s"} in 24 h, ${open.length} open`,
-    blocks,
-  };
+  return renderSlack(digestDocument(cluster, since, pages, open));
 }
 
 /** The next time (ms) at `hhmm` UTC strictly after `now`. */

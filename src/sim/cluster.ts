@@ -126,7 +126,6 @@ export async function startSimulatedCluster(
   const onExec =
     (node: SimNode) =>
     async (req: ExecRequest): Promise<{ exitCode: number }> => {
-      if (node.sshDelayMs > 0) await delay(node.sshDelayMs, req.signal);
       let stdinText: Promise<string> | null = null;
       const io: CommandIO = {
         stdout: (t) => {
@@ -141,7 +140,9 @@ export async function startSimulatedCluster(
         },
         signal: req.signal,
       };
-      return handleCommand({ sim, node: node.name }, req.command, io);
+      // The node's command latency, paid by every program the exec runs (each command of a batch).
+      const pace = node.sshDelayMs > 0 ? (signal: AbortSignal) => delay(node.sshDelayMs, signal) : undefined;
+      return handleCommand({ sim, node: node.name }, req.command, io, pace ? { pace } : {});
     };
 
   const startServer = async (s: Server): Promise<void> => {

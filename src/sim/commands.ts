@@ -18,6 +18,7 @@ import { HA_LOG_PATH } from "./ha-log";
 import { hooked, passHooks } from "./hooks";
 import { passThroughFor } from "./passthrough";
 import { renderProcDrbd8, renderProcDrbd9 } from "./render/drbd8";
+import { parseScript, runScript, type Statement } from "./shell";
 import type { Simulation } from "./simulation";
 import { cibadmin, simDirectory, simFile } from "./startup";
 import { runTampered, tamperFor } from "./tamper";
@@ -237,14 +238,25 @@ function stripSudo(argv: string[]): string[] | null {
   return argv.slice(i);
 }
 
+/** Options of handleCommand. */
+export interface HandleOptions {
+  /**
+   * Awaited before every program the exec runs (once for a plain command, once per command of an
+   * `sh -c` script): a node's command latency (Faults.slowSsh).
+   */
+  pace?: (signal: AbortSignal) => Promise<void>;
+}
+
 /**
  * Runs one command on a simulated node and resolves with its exit status. A node that is down (or
  * whose connection has died) never answers: the returned promise settles only when io.signal aborts.
+ * `sh -c SCRIPT` runs the subset of sh in ./shell.ts (a snapshot's batch of reads).
  */
 export async function handleCommand(
   target: CommandTarget,
   command: string | readonly string[],
   io: CommandIO,
+  options: HandleOptions = {},
 ): Promise<{ exitCode: number }> {
   const { sim } = target;
   sim.sync();
@@ -266,29 +278,61 @@ export async function handleCommand(
       return { exitCode: 2 };
     }
   } else argv = [...command];
+  return { exitCode: await runArgv(target, argv, io, options) };
+}
 
+/** One program (or an `sh -c` script) on a node that is up. */
+async function runArgv(
+  target: CommandTarget,
+  argv: string[],
+  io: CommandIO,
+  options: HandleOptions,
+): Promise<number> {
+  const { sim } = target;
   const stripped = stripSudo(argv);
   if (stripped === null) {
     io.stderr(
       "sudo: a terminal is required to read the password; either use the -S option to read from standard input or configure an askpass helper\n",
     );
-    return { exitCode: 1 };
+    return 1;
   }
-  if (stripped.length === 0) return { exitCode: 0 };
+  if (stripped.length === 0) return 0;
   const [path, ...args] = stripped as [string, ...string[]];
   const program = path.slice(path.lastIndexOf("/") + 1);
+  if (program === "sh" && args.length === 2 && args[0] === "-c") {
+    let statements: Statement[];
+    try {
+      statements = parseScript(args[1] as string);
+    } catch (err) {
+      io.stderr(
+        `sh: 1: ${err instanceof Error ? err.message : String(err)} (the simulated node runs a subset of sh)\n`,
+      );
+      return 2;
+    }
+    return runScript(statements, io, (inner) => runArgv(target, inner, io, options));
+  }
+  if (options.pace) await options.pace(io.signal);
+  if (io.signal.aborted) return 255;
+  sim.sync();
+  const node = sim.node(target.node);
+  if (!node) throw new XenopsError("unknown_node", `no simulated node ${target.node}`);
+  if (!node.up) {
+    // Powered off mid-script: the shell is gone with it.
+    await untilAborted(io.signal);
+    return 255;
+  }
   // Real-HA lab: heartbeat's programs and files are real; the node's namespace answers them.
   const passed = passThroughFor(sim)?.(node.name, stripped, io);
-  if (passed) return { exitCode: await passed };
+  if (passed) return passed;
   const run = programsFor(sim)[program];
   if (!run) {
     io.stderr(`sh: 1: ${path}: not found\n`);
-    return { exitCode: 127 };
+    return 127;
   }
   // Test hooks (src/sim/hooks.ts): a command held "before" whose client goes away never runs.
   // Without hooks nothing is awaited here: a program starts in the same tick (event streams rely on it).
   const hook = hooked(sim, node.name, stripped);
-  if (hook && !(await passHooks(sim, node.name, stripped, "before", io.signal))) return { exitCode: 255 };
+  if (hook && !(await passHooks(sim, node.name, stripped, "before", io.signal))) return 255;
   const ctx: CommandContext = { sim, node, program, args, io };
   // Lab fault (src/sim/tamper.ts): this command's output is replaced while a tamper is set.
   const tamper = tamperFor(sim, node.name, stripped);
@@ -296,7 +340,7 @@ export async function handleCommand(
     ? await runTampered(tamper, program, io, async (tio) => run({ ...ctx, io: tio }))
     : await run(ctx);
   if (hook) await passHooks(sim, node.name, stripped, "after", io.signal);
-  return { exitCode };
+  return exitCode;
 }
 
 export interface ExecOutput {

@@ -21,8 +21,25 @@
 import { StringDecoder } from "node:string_decoder";
 import type { Logger } from "pino";
 import type { Client, ClientChannel } from "ssh2";
-import type { CommandRunner, ExecResult, RunOptions, StreamHandle } from "../command-runner";
+import {
+  type BatchCommand,
+  type BatchOutcome,
+  type CommandRunner,
+  type ExecResult,
+  exitError,
+  type RunOptions,
+  type StreamHandle,
+} from "../command-runner";
 import { ExecError, type ExecErrorDetails, XenopsError } from "../errors";
+import {
+  type BatchFrame,
+  BatchFrameError,
+  batchCommandLine,
+  batchCommandsStarted,
+  checkBatchArgv,
+  newBatchMarker,
+  splitBatchOutput,
+} from "./batch";
 import type { SshClock, SshTimer } from "./clock";
 import { quoteArgv } from "./quote";
 
@@ -319,10 +336,128 @@ export class SshCommandRunner implements CommandRunner {
     }
   }
 
-  async run(argv: readonly string[], options: RunOptions = {}): Promise<ExecResult> {
+  run(argv: readonly string[], options: RunOptions = {}): Promise<ExecResult> {
+    return this.exec(this.prepare(argv), argv, options);
+  }
+
+  /**
+   * The read commands in one exec (src/ssh/batch.ts). Transport failures fail every command with the
+   * same error; a batch that ran but whose frames do not split back cleanly fails every command as
+   * unreadable. A timeout fails the command that was running (and those after it) with ssh_timeout and
+   * the ones that had finished with exec_failed: the node answered, but nothing of a batch cut short is
+   * trusted.
+   */
+  async runBatch(
+    commands: readonly BatchCommand[],
+    options: Pick<RunOptions, "timeoutMs" | "signal"> = {},
+  ): Promise<BatchOutcome[]> {
+    const outcomes: (BatchOutcome | undefined)[] = commands.map(() => undefined);
+    const lines: string[] = [];
+    const framed: number[] = [];
+    commands.forEach(({ argv }, i) => {
+      try {
+        checkBatchArgv(argv);
+        lines.push(this.prepare(argv));
+        framed.push(i);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        outcomes[i] = {
+          ok: false,
+          error:
+            error instanceof ExecError
+              ? error
+              : new ExecError("invalid_argument", `${this.node}: ${message}`, this.details(argv), {
+                  cause: error,
+                }),
+        };
+      }
+    });
+    if (framed.length > 0) {
+      const marker = newBatchMarker();
+      const programs = framed.map((i) => commands[i]!.argv[0]).join(", ");
+      const label = ["sh", "-c", `batch: ${programs}`];
+      const started = performance.now();
+      const failAll = (error: (argv: readonly string[], k: number) => unknown): void => {
+        framed.forEach((i, k) => {
+          outcomes[i] = { ok: false, error: error(commands[i]!.argv, k) };
+        });
+      };
+      try {
+        const res = await this.exec(batchCommandLine(lines, marker), label, options, `batch [${programs}]`);
+        const durationMs = Math.round(performance.now() - started);
+        let frames: BatchFrame[] | null = null;
+        try {
+          frames = splitBatchOutput(res.stdout, res.stderr, marker, framed.length);
+        } catch (error) {
+          if (!(error instanceof BatchFrameError)) throw error;
+          this.handle.logger.warn(
+            { node: this.node, commands: framed.length, err: error },
+            "ssh batch output unreadable",
+          );
+          failAll(
+            (argv) =>
+              new ExecError(
+                "exec_failed",
+                `${this.node}: ${argv[0]} ran in a batch whose output could not be split back (${error.message}); its result is unknown`,
+                this.details(argv),
+              ),
+          );
+        }
+        frames?.forEach((frame, k) => {
+          const i = framed[k]!;
+          const { argv, okExitCodes = [0] } = commands[i]!;
+          const result = { ...frame, durationMs };
+          outcomes[i] = okExitCodes.includes(frame.exitCode)
+            ? { ok: true, result }
+            : { ok: false, error: exitError(this.node, argv, result) };
+        });
+      } catch (error) {
+        if (!(error instanceof ExecError)) throw error;
+        if (error.code === "ssh_timeout") {
+          const running = batchCommandsStarted(error.stdout, marker) - 1;
+          const limit = options.timeoutMs ?? this.handle.defaultTimeoutMs;
+          const cut = running >= 0 ? commands[framed[running]!]!.argv[0] : null;
+          failAll((argv, k) =>
+            k >= running
+              ? new ExecError(
+                  "ssh_timeout",
+                  k > running && cut !== null
+                    ? `${this.node}: ${argv[0]} did not start: its batch [${programs}] timed out after ${limit} ms while ${cut} was running`
+                    : `${this.node}: ${argv[0]} timed out after ${limit} ms (batch [${programs}])`,
+                  this.details(argv),
+                )
+              : new ExecError(
+                  "exec_failed",
+                  `${this.node}: ${argv[0]} finished, but its batch was cut off by a timeout; its result is not trusted`,
+                  this.details(argv),
+                ),
+          );
+        } else if (error.exitCode !== null || error.signal !== null) {
+          // sh itself failed: the script did not run as written.
+          failAll(
+            (argv) =>
+              new ExecError(
+                "exec_failed",
+                `${this.node}: ${argv[0]} ran in a batch that ended abnormally (${error.message}); its result is unknown`,
+                this.details(argv),
+              ),
+          );
+        } else {
+          failAll((argv) => new ExecError(error.code, error.message, this.details(argv), { cause: error }));
+        }
+      }
+    }
+    return outcomes as BatchOutcome[];
+  }
+
+  /** `program` names the command in messages and logs (argv[0] for a single command). */
+  private async exec(
+    command: string,
+    argv: readonly string[],
+    options: RunOptions,
+    program = argv[0]!,
+  ): Promise<ExecResult> {
     const started = performance.now();
-    const command = this.prepare(argv);
-    const program = argv[0]!;
     const log = this.handle.logger;
     const timeoutMs = options.timeoutMs ?? this.handle.defaultTimeoutMs;
     const okExitCodes = options.okExitCodes ?? [0];
@@ -361,7 +496,7 @@ export class SshCommandRunner implements CommandRunner {
         client = await this.handle.connection(cancel.signal);
       } catch (error) {
         if (error instanceof Cancelled)
-          throw this.cancelledError(error.reason, argv, timeoutMs, "", "", fail);
+          throw this.cancelledError(error.reason, program, timeoutMs, "", "", fail);
         if (error instanceof XenopsError) throw fail(error.code, error.message, {}, error);
         throw error;
       }
@@ -400,7 +535,7 @@ export class SshCommandRunner implements CommandRunner {
           });
         }
         case "cancelled":
-          throw this.cancelledError(outcome.reason, argv, timeoutMs, outcome.stdout, outcome.stderr, fail);
+          throw this.cancelledError(outcome.reason, program, timeoutMs, outcome.stdout, outcome.stderr, fail);
         case "disconnected":
           throw fail(
             "ssh_disconnected",
@@ -433,13 +568,12 @@ export class SshCommandRunner implements CommandRunner {
 
   private cancelledError(
     reason: CancelReason,
-    argv: readonly string[],
+    program: string,
     timeoutMs: number,
     stdout: string,
     stderr: string,
     fail: (code: ExecError["code"], message: string, extra?: Partial<ExecErrorDetails>) => ExecError,
   ): ExecError {
-    const program = argv[0]!;
     if (reason === "timeout") {
       return fail("ssh_timeout", `${this.node}: ${program} timed out after ${timeoutMs} ms`, {
         stdout,

@@ -6,6 +6,7 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { takeSnapshot } from "../../src/cluster/snapshot";
+import { renderStatusCard } from "../../src/cluster/status-card";
 import { ClusterConfig } from "../../src/config/schema";
 import { driversFor } from "../../src/drivers/registry";
 import type { ClusterState, NodeState } from "../../src/model";
@@ -17,7 +18,6 @@ import {
   type SimulatedCluster,
   startSimulatedCluster,
 } from "../../src/sim";
-import { renderStatusCard } from "../../src/slack/render/status";
 import { SshPool } from "../../src/ssh/pool";
 
 const logger = pino({ level: "silent" });

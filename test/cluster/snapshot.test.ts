@@ -34,10 +34,22 @@ interface NodeCommands {
   startedAfterTimeout: number;
 }
 
-/** `runner` with its commands counted into `seen`. */
+/** `runner` with its commands (batched or not) counted into `seen`. */
 function counted(runner: CommandRunner, seen: NodeCommands): CommandRunner {
   const wrapped: CommandRunner = Object.create(runner);
+  const batch = runner.runBatch?.bind(runner);
   return Object.assign(wrapped, {
+    ...(batch
+      ? {
+          runBatch: async (...args: Parameters<NonNullable<CommandRunner["runBatch"]>>) => {
+            seen.calls += args[0].length;
+            if (seen.timeouts > 0) seen.startedAfterTimeout += args[0].length;
+            const outcomes = await batch(...args);
+            for (const o of outcomes) if (!o.ok && errorCode(o.error) === "ssh_timeout") seen.timeouts += 1;
+            return outcomes;
+          },
+        }
+      : {}),
     run: async (argv: readonly string[], options?: Parameters<CommandRunner["run"]>[1]) => {
       seen.calls += 1;
       if (seen.timeouts > 0) seen.startedAfterTimeout += 1;

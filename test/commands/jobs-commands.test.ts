@@ -6,9 +6,23 @@ import { StaticGroupDirectory } from "../../src/chat/authz";
 import type { EnqueuedJob, JobEnqueuer } from "../../src/chat/enqueuer";
 import type { CancelActor, JobAdmin, JobSummary } from "../../src/chat/job-admin";
 import { type CommandEvent, createCommandCore } from "../../src/chat/router";
-import type { CommandRequest } from "../../src/chat/types";
+import type { CommandRequest, Reply } from "../../src/chat/types";
+import { renderConsole } from "../../src/console/render";
 import { silentLogger } from "../../src/log";
+import { renderPlain } from "../../src/message/plain";
 import { labInventory } from "../jobs/helpers";
+import { expectNoSlackMarkup } from "../support/markup";
+
+/** The reply as the console prints it and as plain text, both free of Slack markup. */
+function texts(reply: Reply): { console: string; plain: string } {
+  expect(reply.document).toBeDefined();
+  expect(reply.blocks).toBeUndefined();
+  const doc = reply.document!;
+  const out = { console: renderConsole(doc), plain: renderPlain(doc) };
+  expectNoSlackMarkup(out.console);
+  expectNoSlackMarkup(out.plain);
+  return out;
+}
 
 function inventory() {
   const inv = labInventory();
@@ -188,8 +202,19 @@ describe("/xen jobs", () => {
       /• \*11\* Status of lab · :x: failed 3m0\ds ago \(10s\): cancelled: by UADMIN1 · system/,
     );
     expect(text).toMatch(/Stop one with `\/xen cancel NUMBER`/);
+    const shown = texts(await run("jobs"));
+    expect(shown.console).toMatch(/^Jobs in lab, prod\n:gear: Running\n/);
+    expect(shown.console).toMatch(
+      /• 12 DRBD watch: internet in lab · running 1m0[45]s · SyncTarget · 40\.0% · @UOPER1/,
+    );
+    expect(shown.console).toMatch(
+      /:hourglass_flowing_sand: Queued\n• 13 Status of lab · waiting 5\.\ds · @UOPER2/,
+    );
+    expect(shown.plain).toMatch(
+      /• 11 Status of lab · ❌ failed 3m0\ds ago \(10s\): cancelled: by UADMIN1 · system/,
+    );
     await run("jobs prod");
-    expect(asked[1]).toEqual(["prod"]);
+    expect(asked.at(-1)).toEqual(["prod"]);
     expect((await run("jobs elsewhere")).text).toMatch(/"elsewhere" is not a cluster answering here/);
   });
 });
@@ -255,6 +280,11 @@ describe("/xen history", () => {
       "*Audit log: last 2 records* (verify with `xenops audit verify`)",
       "• #3 2024-03-04 10:00:00 UTC · <@UOPER1> · job finished: drbd-watch in 1m12s → ok · job 4",
       "• #4 2024-03-04 10:00:00 UTC · <@UOPER2> · refusal `/xen cancel 4` → refused: only the requester, approvers and admins may cancel",
+    ]);
+    expect(texts(await run("history 2")).console.split("\n")).toEqual([
+      "Audit log: last 2 records (verify with `xenops audit verify`)",
+      "• #3 2024-03-04 10:00:00 UTC · @UOPER1 · job finished: drbd-watch in 1m12s → ok · job 4",
+      "• #4 2024-03-04 10:00:00 UTC · @UOPER2 · refusal `/xen cancel 4` → refused: only the requester, approvers and admins may cancel",
     ]);
     expect((await run("history 1000")).text).toMatch(/last 3 records/);
     expect((await run("history zero")).text).toMatch(/"zero" is not a number of records/);

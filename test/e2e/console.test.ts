@@ -11,7 +11,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRuntimeEnv } from "../../src/config/env";
 import { type Lab, startLab } from "../../src/lab/lab";
-import { runConsole } from "../../src/runtime";
+import { runConsole } from "../../src/runtime/modes";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 const logger = pino({ level: process.env.E2E_LOG_LEVEL ?? "silent" });

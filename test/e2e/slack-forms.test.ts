@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { viewText } from "../../src/forms/text";
 import { LAB_CHANNEL, type Lab, startLab } from "../../src/lab/lab";
 import { deriveJobId } from "../../src/queue/names";
-import { type Running, startSlackRuntime } from "../../src/runtime";
+import { type Running, startSlackRuntime } from "../../src/runtime/modes";
 import { FakeSlack, type RecordedCall } from "../support/fake-slack";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 import { BOT_TOKEN, labEnv } from "./harness";

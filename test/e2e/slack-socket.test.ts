@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LAB_CHANNEL, type Lab, startLab } from "../../src/lab/lab";
-import { type Running, startSlackRuntime } from "../../src/runtime";
+import { type Running, startSlackRuntime } from "../../src/runtime/modes";
 import { SlackSender } from "../../src/slack/sender";
 import { FakeSlack, slashCommandPayload } from "../support/fake-slack";
 import { testRedisUrl, uniquePrefix } from "../support/redis";

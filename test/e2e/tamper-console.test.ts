@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRuntimeEnv } from "../../src/config/env";
 import { labDirectives } from "../../src/lab/directives";
 import { type Lab, startLab } from "../../src/lab/lab";
-import { runConsole } from "../../src/runtime";
+import { runConsole } from "../../src/runtime/modes";
 import { repoRoot } from "../support/fixtures";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 

@@ -13,7 +13,7 @@ import { verifyAuditFile } from "../../src/audit/read";
 import { readRuntimeEnv } from "../../src/config/env";
 import { labDirectives } from "../../src/lab/directives";
 import { type Lab, startLab } from "../../src/lab/lab";
-import { runConsole } from "../../src/runtime";
+import { runConsole } from "../../src/runtime/modes";
 import { repoRoot } from "../support/fixtures";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
@@ -84,17 +84,20 @@ describe("examples/drbd-watch.txt in the lab console", () => {
     expect(edits.length).toBeLessThanOrEqual(4);
 
     // Job 2: refused for another operator, cancelled by its requester.
-    expect(all).toContain("Only the requester (<@UOPER1>), approvers and admins may cancel job 2.");
+    expect(all).toContain("Only the requester (@UOPER1), approvers and admins may cancel job 2.");
     expect(all).toMatch(/Cancelling job 2 \(DRBD watch: internet in lab\): its worker was told to stop/);
     expect(all).toMatch(
       /DRBD watch: internet in lab · job 2\n {2}:no_entry_sign: Cancelled by @UOPER1 after/,
     );
 
-    // History, from the audit log.
-    expect(all).toMatch(/<@UOPER1> · command `\/xen drbd watch internet` → ok · job 2/);
-    expect(all).toMatch(/<@UOPER2> · refusal `\/xen cancel 2` → refused/);
-    expect(all).toMatch(/<@UOPER1> · action `\/xen cancel 2` → ok · job 2/);
-    expect(all).toMatch(/job cancelled: drbd-watch in [\d.]+s → cancelled · job 2/);
+    // History, from the audit log, printed from its document: people as @ID, no Slack markup.
+    const history = all.slice(all.indexOf("Audit log: last"));
+    expect(history).toMatch(/^Audit log: last \d+ records \(verify with `xenops audit verify`\)/);
+    expect(history).toMatch(/ @UOPER1 · command `\/xen drbd watch internet` → ok · job 2/);
+    expect(history).toMatch(/ @UOPER2 · refusal `\/xen cancel 2` → refused/);
+    expect(history).toMatch(/ @UOPER1 · action `\/xen cancel 2` → ok · job 2/);
+    expect(history).toMatch(/job cancelled: drbd-watch in [\d.]+s → cancelled · job 2/);
+    expect(history).not.toContain("<@U");
 
     expect(await verifyAuditFile(auditFile)).toMatchObject({ ok: true });
   }, 60_000);

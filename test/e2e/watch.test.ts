@@ -17,7 +17,7 @@ import { verifyAuditFile } from "../../src/audit/read";
 import { runAuditVerify } from "../../src/cli/audit";
 import { readRuntimeEnv } from "../../src/config/env";
 import { type Lab, startLab } from "../../src/lab/lab";
-import { type Running, startSlackRuntime } from "../../src/runtime";
+import { type Running, startSlackRuntime } from "../../src/runtime/modes";
 import { FakeSlack, type PostedMessage } from "../support/fake-slack";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 

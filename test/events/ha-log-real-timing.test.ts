@@ -61,38 +61,35 @@ const ICS2_FAILBACK = [
   "Dec 04 20:23:14 ics2 heartbeat: [238]: info: Standby resource acquisition done [foreign].",
 ];
 
+/** One monitor pass from `prev` to `next`, with what it read of each log (null: the node did not answer). */
+function pass(prev: Facts | null, next: Facts, ics1: string[] | null, ics2: string[] | null) {
+  return applyHaLogs(cluster, prev, next, {
+    logs: [
+      { node: "ics1", lines: ics1 },
+      { node: "ics2", lines: ics2 },
+    ],
+    autoFailback: true,
+  });
+}
+
+/** The first pass: both logs read up to now (nothing to tell yet), with ics2 running `ics2Guests`. */
+function baseline(ics2Guests: string[]): Facts {
+  const base = facts(null, ics2Guests);
+  pass(null, base, ICS1_BEFORE, ICS2_BEFORE);
+  return base;
+}
+
 describe("heartbeat's failback read while its home node is not answering yet", () => {
   it("is posted once, when the home node is read, with the guest there", () => {
-    // Baseline: both logs read up to now.
-    const base = facts(null, []);
-    applyHaLogs(cluster, null, base, {
-      logs: [
-        { node: "ics1", lines: ICS1_BEFORE },
-        { node: "ics2", lines: ICS2_BEFORE },
-      ],
-      autoFailback: true,
-    });
+    const base = baseline([]);
 
     // ics1's log says the failback is over; ics2 does not answer over SSH yet: nothing is said.
     const early = facts(base, null);
-    const first = applyHaLogs(cluster, base, early, {
-      logs: [
-        { node: "ics1", lines: ICS1_FAILBACK },
-        { node: "ics2", lines: null },
-      ],
-      autoFailback: true,
-    });
-    expect(first.events).toEqual([]);
+    expect(pass(base, early, ICS1_FAILBACK, null).events).toEqual([]);
 
     // ics2 answers: internet runs there, and its own log has the same failback.
     const later = facts(early, ["internet"]);
-    const second = applyHaLogs(cluster, early, later, {
-      logs: [
-        { node: "ics1", lines: ICS1_FAILBACK },
-        { node: "ics2", lines: ICS2_FAILBACK },
-      ],
-      autoFailback: true,
-    });
+    const second = pass(early, later, ICS1_FAILBACK, ICS2_FAILBACK);
     expect(second.events.map((e) => [e.kind, e.title, e.severity])).toEqual([
       ["ha_failback", "heartbeat migrated internet back to ics2", "info"],
     ]);
@@ -100,62 +97,30 @@ describe("heartbeat's failback read while its home node is not answering yet", (
 
     // Nothing more about it in the next pass.
     const after = facts(later, ["internet"]);
-    const third = applyHaLogs(cluster, later, after, {
-      logs: [
-        { node: "ics1", lines: ICS1_FAILBACK },
-        { node: "ics2", lines: ICS2_FAILBACK },
-      ],
-      autoFailback: true,
-    });
-    expect(third.events).toEqual([]);
+    expect(pass(later, after, ICS1_FAILBACK, ICS2_FAILBACK).events).toEqual([]);
     expect(after.memory.haLog?.failbacks).toEqual({});
   });
 
   it("waits one more pass when the home node was listed a moment before the holder logged the end", () => {
-    const base = facts(null, []);
-    applyHaLogs(cluster, null, base, {
-      logs: [
-        { node: "ics1", lines: ICS1_BEFORE },
-        { node: "ics2", lines: ICS2_BEFORE },
-      ],
-      autoFailback: true,
-    });
-    const logs = [
-      { node: "ics1", lines: ICS1_FAILBACK },
-      { node: "ics2", lines: ICS2_FAILBACK },
-    ];
+    const base = baseline([]);
     // ics2 answered, but its domains were listed before internet arrived: nothing said yet.
     const early = facts(base, []);
-    expect(applyHaLogs(cluster, base, early, { logs, autoFailback: true }).events).toEqual([]);
+    expect(pass(base, early, ICS1_FAILBACK, ICS2_FAILBACK).events).toEqual([]);
     // The next pass sees it there.
     const later = facts(early, ["internet"]);
-    expect(
-      applyHaLogs(cluster, early, later, { logs, autoFailback: true }).events.map((e) => e.title),
-    ).toEqual(["heartbeat migrated internet back to ics2"]);
+    expect(pass(early, later, ICS1_FAILBACK, ICS2_FAILBACK).events.map((e) => e.title)).toEqual([
+      "heartbeat migrated internet back to ics2",
+    ]);
   });
 
   it("says a guest is not home when it is still missing a pass later", () => {
-    const base = facts(null, []);
-    applyHaLogs(cluster, null, base, {
-      logs: [
-        { node: "ics1", lines: ICS1_BEFORE },
-        { node: "ics2", lines: ICS2_BEFORE },
-      ],
-      autoFailback: true,
-    });
-    const logs = [
-      { node: "ics1", lines: ICS1_FAILBACK },
-      { node: "ics2", lines: ICS2_FAILBACK },
-    ];
+    const base = baseline([]);
     const early = facts(base, []);
-    applyHaLogs(cluster, base, early, { logs, autoFailback: true });
+    pass(base, early, ICS1_FAILBACK, ICS2_FAILBACK);
     const later = facts(early, []);
-    expect(
-      applyHaLogs(cluster, early, later, { logs, autoFailback: true }).events.map((e) => [
-        e.title,
-        e.severity,
-      ]),
-    ).toEqual([["heartbeat gave internet back to ics2, but not all of them run there", "warning"]]);
+    expect(pass(early, later, ICS1_FAILBACK, ICS2_FAILBACK).events.map((e) => [e.title, e.severity])).toEqual(
+      [["heartbeat gave internet back to ics2, but not all of them run there", "warning"]],
+    );
   });
 });
 
@@ -172,23 +137,12 @@ const ICS1_TAKEOVER = [
 
 describe("heartbeat's takeover read just before the survivor lists the guest", () => {
   it("waits one pass for the guest instead of saying it does not run there", () => {
-    const base = facts(null, ["internet"]);
-    applyHaLogs(cluster, null, base, {
-      logs: [
-        { node: "ics1", lines: ICS1_BEFORE },
-        { node: "ics2", lines: ICS2_BEFORE },
-      ],
-      autoFailback: true,
-    });
-    const logs = [
-      { node: "ics1", lines: ICS1_TAKEOVER },
-      { node: "ics2", lines: null },
-    ];
+    const base = baseline(["internet"]);
     // ics1's domains were listed before xen-guest started internet there.
     const early = facts(base, null, []);
-    expect(applyHaLogs(cluster, base, early, { logs, autoFailback: true }).events).toEqual([]);
+    expect(pass(base, early, ICS1_TAKEOVER, null).events).toEqual([]);
     const later = facts(early, null, ["internet"]);
-    const told = applyHaLogs(cluster, early, later, { logs, autoFailback: true }).events;
+    const told = pass(early, later, ICS1_TAKEOVER, null).events;
     expect(told.map((e) => [e.kind, e.title, e.severity])).toEqual([
       ["ha_takeover", "heartbeat started internet on ics1 after ics2 died", "warning"],
     ]);

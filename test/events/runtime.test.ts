@@ -5,10 +5,10 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { StaticGroupDirectory } from "../../src/chat/authz";
-import { createDeps, type Deps } from "../../src/deps";
 import type { OperationRequests } from "../../src/events/actions";
 import { silentLogger } from "../../src/log";
 import type { JobName } from "../../src/queue/schema";
+import { createDeps, type Deps } from "../../src/runtime/deps";
 import { referenceLab, Simulation } from "../../src/sim";
 import { RecordingNotifier } from "../approval/helpers";
 import { testRedisUrl, uniquePrefix } from "../support/redis";

@@ -9,12 +9,12 @@ import { describe, expect, it } from "vitest";
 import { StaticGroupDirectory } from "../../src/chat/authz";
 import { ConsoleNotifier } from "../../src/console/notifier";
 import { ConsoleSession } from "../../src/console/session";
-import { createDeps } from "../../src/deps";
 import { parseActionValue } from "../../src/events/actions";
 import { labDirectives } from "../../src/lab/directives";
 import { startLab } from "../../src/lab/lab";
 import { silentLogger } from "../../src/log";
-import { formCoreOf } from "../../src/runtime";
+import { createDeps } from "../../src/runtime/deps";
+import { formCoreOf } from "../../src/runtime/forms";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 async function until<T>(fn: () => T | null | undefined | Promise<T | null | undefined>, ms = 30_000) {

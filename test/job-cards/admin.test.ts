@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AuditEntryInput } from "../../src/audit/schema";
 import { StaticGroupDirectory } from "../../src/chat/authz";
+import { renderConsole } from "../../src/console/render";
 import { createCancelAction, createJobAdmin } from "../../src/job-cards/admin";
 import { announceQueuedJob } from "../../src/job-cards/announce";
 import { openJobCard } from "../../src/job-cards/card";
@@ -15,6 +16,7 @@ import { closeConnection, createRedisConnection } from "../../src/queue/redis";
 import type { StatusJob } from "../../src/queue/schema";
 import { type Processors, startWorkers } from "../../src/queue/worker";
 import { labInventory, RecordingNotifier } from "../jobs/helpers";
+import { expectNoSlackMarkup } from "../support/markup";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 const logger = silentLogger();
@@ -119,9 +121,12 @@ describe("cancel", () => {
     const queued = await jobs.enqueue("lab", "status", status("r1"), { deliveryId: "r1" });
     const ts = await until(async () => (await cards.ref(queued.jobId))?.ts);
 
-    expect((await admin.cancel(String(queued.number), actor("UOPER2"))).text).toMatch(
-      /Only the requester \(<@UOPER1>\), approvers and admins may cancel job 1/,
-    );
+    const refused = await admin.cancel(String(queued.number), actor("UOPER2"));
+    expect(refused.text).toMatch(/Only the requester \(<@UOPER1>\), approvers and admins may cancel job 1/);
+    // The console prints the reply's document: the person as @ID, no Slack markup.
+    const printed = renderConsole(refused.document!);
+    expect(printed).toBe("Only the requester (@UOPER1), approvers and admins may cancel job 1.");
+    expectNoSlackMarkup(printed);
     const reply = await admin.cancel(String(queued.number), actor("UOPER1"));
     expect(reply.text).toMatch(/Cancelling job 1 \(Status of lab\): its worker was told to stop/);
     const outcome = await jobs.waitForJob(queued.jobId, 5_000);

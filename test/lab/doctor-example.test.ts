@@ -7,10 +7,10 @@ import { describe, expect, it } from "vitest";
 import { StaticGroupDirectory } from "../../src/chat/authz";
 import { ConsoleNotifier } from "../../src/console/notifier";
 import { ConsoleSession } from "../../src/console/session";
-import { createDeps } from "../../src/deps";
 import { labDirectives } from "../../src/lab/directives";
 import { startLab } from "../../src/lab/lab";
 import { silentLogger } from "../../src/log";
+import { createDeps } from "../../src/runtime/deps";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 describe("examples/doctor.txt", () => {

@@ -13,7 +13,7 @@ import { readRuntimeEnv } from "../../src/config/env";
 import { labDirectives } from "../../src/lab/directives";
 import { startLab } from "../../src/lab/lab";
 import { silentLogger } from "../../src/log";
-import { runConsole } from "../../src/runtime";
+import { runConsole } from "../../src/runtime/modes";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 describe("examples/phone.txt", () => {

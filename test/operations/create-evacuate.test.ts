@@ -4,6 +4,7 @@ import { executeApproved } from "../../src/operations/executor";
 import { referenceLab } from "../../src/sim";
 import { holdCommand } from "../../src/sim/hooks";
 import { type Harness, harness } from "./harness";
+import { QUICK_TIMING, twoGuestLab } from "./labs";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -11,11 +12,9 @@ afterEach(async () => {
   h = undefined;
 });
 
-const timing = { migrationMsPerGiB: 150, shutdownMs: 100, rebootMs: 60_000 };
-
 function stoppedGuestLab() {
   return referenceLab({
-    timing,
+    timing: QUICK_TIMING,
     guests: [
       { name: "internet", memoryMiB: 3070, vcpus: 2, drbd: ["internet"], home: "ics2", runningOn: null },
     ],
@@ -66,25 +65,8 @@ describe("create", () => {
 });
 
 describe("evacuate", () => {
-  const twoGuests = () =>
-    referenceLab({
-      timing,
-      nodes: [
-        { name: "ics1", memoryMiB: 8191, dom0MemoryMiB: 512, cpus: 2, cpuMhz: 2992 },
-        { name: "ics2", memoryMiB: 8191, dom0MemoryMiB: 512, cpus: 2, cpuMhz: 2992 },
-      ],
-      guests: [
-        { name: "internet", memoryMiB: 3070, vcpus: 2, drbd: ["internet"], home: "ics2", runningOn: "ics2" },
-        { name: "mail", memoryMiB: 2048, vcpus: 1, drbd: ["mail"], home: "ics2", runningOn: "ics2" },
-      ],
-      drbd: [
-        { name: "internet", minor: 0, nodes: ["ics1", "ics2"], sizeMiB: 40960, allowTwoPrimaries: true },
-        { name: "mail", minor: 1, nodes: ["ics1", "ics2"], sizeMiB: 10240, allowTwoPrimaries: true },
-      ],
-    });
-
   it("moves every guest, one at a time, with one approval", async () => {
-    h = await harness(twoGuests());
+    h = await harness(twoGuestLab());
     const id = await h.approve({ action: "evacuate", node: "ics2" });
     const outcome = await executeApproved(h.deps, id, { jobId: `exec-${id}` });
     expect(outcome).toMatchObject({ status: "succeeded", summary: "internet, mail run on ics1 (verified)" });
@@ -94,7 +76,7 @@ describe("evacuate", () => {
   });
 
   it("stops at the first failure: the first guest moved, the second rolled back, nothing else tried", async () => {
-    h = await harness(twoGuests());
+    h = await harness(twoGuestLab());
     const id = await h.approve({ action: "evacuate", node: "ics2" });
     h.sim.state.migrationFaults = [{ guest: "mail", fraction: 0.4 }];
     const outcome = await executeApproved(h.deps, id, { jobId: `exec-${id}` });
@@ -108,7 +90,7 @@ describe("evacuate", () => {
   });
 
   it("checks the target's memory for all guests together", async () => {
-    const spec = twoGuests();
+    const spec = twoGuestLab();
     spec.nodes = [
       { name: "ics1", memoryMiB: 5600, dom0MemoryMiB: 512, cpus: 2, cpuMhz: 2992 },
       { name: "ics2", memoryMiB: 8191, dom0MemoryMiB: 512, cpus: 2, cpuMhz: 2992 },

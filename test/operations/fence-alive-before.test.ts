@@ -5,47 +5,14 @@
  * looking "gone after the fence" whether or not the fence did anything.
  */
 import { expect, it } from "vitest";
-import type { ClusterState, NodeState } from "../../src/model";
+import type { NodeState } from "../../src/model";
 import { beforeFence, judgeFence, offAfterFence } from "../../src/operations/verify";
+import { clusterState, haNode } from "../support/node-state";
 
-function node(name: string, reachable: boolean, seesPeer: "online" | "offline" | null): NodeState {
-  return {
-    name,
-    reachable,
-    error: reachable ? null : { code: "ssh_connect_failed", message: "connection refused" },
-    domains: reachable ? [] : null,
-    domainsError: null,
-    xenInfo: null,
-    xenInfoError: null,
-    drbd: reachable ? [] : null,
-    drbdError: null,
-    ha:
-      reachable && seesPeer
-        ? {
-            stack: "heartbeat",
-            observer: name,
-            running: true,
-            dc: null,
-            nodes: [
-              { name: "ics1", status: "online" },
-              { name: "ics2", status: seesPeer },
-            ],
-            resources: [],
-            localResources: null,
-            fenceHistory: [],
-          }
-        : null,
-    haError: null,
-    durationMs: 1,
-  };
-}
-
-const state = (...nodes: NodeState[]): ClusterState => ({
-  cluster: "lab",
-  takenAt: "2030-01-01T12:00:00.000Z",
-  nodes,
-  warnings: [],
-});
+/** heartbeat on `name`, when it answers, sees ics1 online and ics2 as `seesPeer`. */
+const node = (name: string, reachable: boolean, seesPeer: "online" | "offline" | null): NodeState =>
+  haNode(name, reachable, seesPeer && { stack: "heartbeat", sees: { ics1: "online", ics2: seesPeer } });
+const state = clusterState;
 
 it("SSH already failing while heartbeat still says online: not 'alive before', so a later silence proves nothing", () => {
   // ics2 was cut off a few seconds ago: SSH fails, heartbeat on ics1 has not reached its deadtime yet.

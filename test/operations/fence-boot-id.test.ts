@@ -5,51 +5,18 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseBootId } from "../../src/drivers/boot-id";
-import type { ClusterState, NodeState } from "../../src/model";
+import type { NodeState } from "../../src/model";
 import { beforeFence, judgeFence, judgeReset, offAfterFence } from "../../src/operations/verify";
+import { clusterState, haNode } from "../support/node-state";
 
 const WAS = "4c1f2a3b-9d8e-4f7a-b6c5-0123456789ab";
 const NOW = "e0d1c2b3-a4f5-4e6d-8c7b-fedcba987654";
 const SSH_DOWN = "SSH to ics1 fails (ssh_connect_failed)";
 
-function node(name: string, reachable: boolean, peerStatus: "online" | "offline" | null): NodeState {
-  return {
-    name,
-    reachable,
-    error: reachable ? null : { code: "ssh_connect_failed", message: "connection refused" },
-    domains: reachable ? [] : null,
-    domainsError: null,
-    xenInfo: null,
-    xenInfoError: null,
-    drbd: reachable ? [] : null,
-    drbdError: null,
-    ha:
-      reachable && peerStatus
-        ? {
-            stack: "heartbeat",
-            observer: name,
-            running: true,
-            dc: null,
-            nodes: [
-              { name: "ics1", status: peerStatus },
-              { name: "ics2", status: "online" },
-            ],
-            resources: [],
-            localResources: null,
-            fenceHistory: [],
-          }
-        : null,
-    haError: null,
-    durationMs: 1,
-  };
-}
-
-const state = (...nodes: NodeState[]): ClusterState => ({
-  cluster: "lab",
-  takenAt: "2030-01-01T12:00:00.000Z",
-  nodes,
-  warnings: [],
-});
+/** heartbeat on `name`, when it answers, sees ics1 as `peerStatus` and ics2 online. */
+const node = (name: string, reachable: boolean, peerStatus: "online" | "offline" | null): NodeState =>
+  haNode(name, reachable, peerStatus && { stack: "heartbeat", sees: { ics1: peerStatus, ics2: "online" } });
+const state = clusterState;
 
 // Right before the fence: ics1 answers, heartbeat on ics2 sees it online.
 const answering = state(node("ics1", true, null), node("ics2", true, "online"));
@@ -102,18 +69,14 @@ describe("judgeFence with a boot id", () => {
     bootIdNow,
     action,
   });
+  /** The verdict when ics1 answered before the fence and SSH failed after it, with no other evidence. */
+  const judge = (over: Partial<Parameters<typeof judgeFence>[0]>) =>
+    judgeFence({ before, offNow: false, sshDown: SSH_DOWN, historyNew: null, powerOff: null, ...over });
 
   it("a new boot id after SSH failed: verified as a reset, although heartbeat still says online", () => {
     // The HA view lags "online", so by the off rules the node was never off.
     expect(offAfterFence(backAndLagging, "ics1", false)).toBe(false);
-    const v = judgeFence({
-      before,
-      offNow: false,
-      sshDown: SSH_DOWN,
-      historyNew: null,
-      powerOff: null,
-      reset: reset(NOW),
-    });
+    const v = judge({ reset: reset(NOW) });
     expect(v).toEqual({
       verified: true,
       reset: true,
@@ -124,14 +87,7 @@ describe("judgeFence with a boot id", () => {
   });
 
   it("the same boot id after SSH came back: not verified, and the details say it was not reset", () => {
-    const v = judgeFence({
-      before,
-      offNow: false,
-      sshDown: SSH_DOWN,
-      historyNew: null,
-      powerOff: null,
-      reset: reset(WAS),
-    });
+    const v = judge({ reset: reset(WAS) });
     expect(v.verified).toBe(false);
     const r = judgeReset({ target: "ics1", before, sshDown: SSH_DOWN, bootIdNow: WAS, action: "reboot" });
     expect(r).toEqual({
@@ -141,56 +97,24 @@ describe("judgeFence with a boot id", () => {
   });
 
   it("a new boot id without SSH ever failing after the fence: not this evidence", () => {
-    const v = judgeFence({
-      before,
-      offNow: false,
-      sshDown: null,
-      historyNew: null,
-      powerOff: null,
-      reset: reset(NOW),
-    });
+    const v = judge({ sshDown: null, reset: reset(NOW) });
     expect(v.verified).toBe(false);
   });
 
   it("unreadable before the fence: not this evidence, whatever it says after", () => {
     const unread = beforeFence(answering, "ics1", "ics2", null);
-    expect(
-      judgeFence({
-        before: unread,
-        offNow: false,
-        sshDown: SSH_DOWN,
-        historyNew: null,
-        powerOff: null,
-        reset: reset(NOW),
-      }).verified,
-    ).toBe(false);
+    expect(judge({ before: unread, reset: reset(NOW) }).verified).toBe(false);
     expect(
       judgeReset({ target: "ics1", before: unread, sshDown: SSH_DOWN, bootIdNow: NOW, action: "reboot" }),
     ).toBeNull();
   });
 
   it("unreadable after the fence: not this evidence", () => {
-    expect(
-      judgeFence({
-        before,
-        offNow: false,
-        sshDown: SSH_DOWN,
-        historyNew: null,
-        powerOff: null,
-        reset: reset(null),
-      }).verified,
-    ).toBe(false);
+    expect(judge({ reset: reset(null) }).verified).toBe(false);
   });
 
   it("a fence with action off: a new boot id proves nothing (the node had to stay off)", () => {
-    const v = judgeFence({
-      before,
-      offNow: false,
-      sshDown: SSH_DOWN,
-      historyNew: null,
-      powerOff: null,
-      reset: reset(NOW, "off"),
-    });
+    const v = judge({ reset: reset(NOW, "off") });
     expect(v.verified).toBe(false);
     expect(
       judgeReset({ target: "ics1", before, sshDown: SSH_DOWN, bootIdNow: NOW, action: "off" }),
@@ -198,14 +122,7 @@ describe("judgeFence with a boot id", () => {
   });
 
   it("off now: the existing evidence, not a reset", () => {
-    const v = judgeFence({
-      before,
-      offNow: true,
-      sshDown: SSH_DOWN,
-      historyNew: null,
-      powerOff: null,
-      reset: reset(null),
-    });
+    const v = judge({ offNow: true, reset: reset(null) });
     expect(v.verified).toBe(true);
     expect(v.reset).toBeUndefined();
   });

@@ -17,17 +17,13 @@ import type { OperationRequest, PlanOutcome } from "../../src/operations/types";
 import { referenceLab } from "../../src/sim";
 import { watchCommands } from "../../src/sim/hooks";
 import { allText, type Harness, harness } from "./harness";
+import { QUICK_HA } from "./labs";
 
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-const quickHa = {
-  ha: { deadtimeMs: 200, autoTakeover: false, autoFailback: false, takeoverMs: 100 },
-  timing: { migrationMsPerGiB: 150, shutdownMs: 100, rebootMs: 30_000 },
-};
 
 function failed(outcome: PlanOutcome): Record<string, string> {
   const checks: PreflightCheck[] = outcome.ok ? outcome.plan.checks : outcome.checks;
@@ -41,7 +37,7 @@ function resyncing(h: Harness): void {
 
 describe("fence preflight: the last UpToDate copy", () => {
   it("refuses to fence ics2 while ics1 is Inconsistent (resync), saying exactly what to request", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     resyncing(h);
     const outcome = await h.plan({ action: "fence", node: "ics2" });
     expect(outcome.ok).toBe(false);
@@ -59,7 +55,7 @@ describe("fence preflight: the last UpToDate copy", () => {
   });
 
   it("refuses when the peer is Outdated, or its disk state cannot be read", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     const { cluster } = h;
     const state = await snapshotCluster(h.deps, cluster);
     const request: OperationRequest = { action: "fence", cluster: "lab", node: "ics2" };
@@ -86,7 +82,7 @@ describe("fence preflight: the last UpToDate copy", () => {
   });
 
   it("with the exact override the plan passes and approving needs ics2/internet typed", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     resyncing(h);
     const outcome = await h.plan({ action: "fence", node: "ics2", overrideLastCopy: ["internet"] });
     expect(failed(outcome)).toEqual({});
@@ -144,7 +140,7 @@ describe("fence preflight: the last UpToDate copy", () => {
   });
 
   it("an override of a resource that is not at risk changes nothing; an unknown resource is refused", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     const fine = await h.plan({ action: "fence", node: "ics2", overrideLastCopy: ["internet"] });
     expect(failed(fine)).toEqual({});
     if (!fine.ok) return;
@@ -160,7 +156,7 @@ describe("fence preflight: the last UpToDate copy", () => {
 
 describe("/xen fence --override-last-copy", () => {
   it("parses the resources after the node, and refuses the flag without one", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     const ctx = { clustersHere: [h.cluster] } as unknown as CommandContext;
     const parse = (words: string[]) =>
       fenceCommand.parse(

@@ -7,7 +7,7 @@
  * which cannot read power: the fence below is verified only because the new driver reads the power
  * back, so nothing in operations can have looked at the inventory's method.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { CommandRunner, ExecResult, RunOptions } from "../../src/command-runner";
 import type { FenceDriver, FenceInvocation, PowerStatus } from "../../src/drivers/fence";
 import { mutationDriversFor } from "../../src/drivers/registry";
@@ -17,6 +17,7 @@ import type { PlanOutcome } from "../../src/operations/types";
 import { referenceLab } from "../../src/sim";
 import { createFaults } from "../../src/sim/faults";
 import { allText, type Harness, harness } from "./harness";
+import { partition, QUICK_HA } from "./labs";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -24,10 +25,6 @@ afterEach(async () => {
   h = undefined;
 });
 
-const quickHa = {
-  ha: { deadtimeMs: 200, autoTakeover: false, autoFailback: false, takeoverMs: 100 },
-  timing: { migrationMsPerGiB: 150, shutdownMs: 100, rebootMs: 30_000 },
-};
 const TOKEN = "pdu-t0ken-xyz";
 
 /** The new method's driver: `xpdu VERB [NODE]`, its API token on stdin. */
@@ -124,14 +121,9 @@ function addXpdu(x: Harness): PduCall[] {
 const failed = (p: PlanOutcome) =>
   p.ok ? {} : Object.fromEntries(p.checks.filter((c) => !c.ok).map((c) => [c.name, c.detail]));
 
-async function partition(x: Harness, node: string, peer: string): Promise<void> {
-  createFaults(x.sim).partition(node);
-  await vi.waitFor(() => expect(x.sim.memberStatus(peer, node).alive).toBe(false), { timeout: 5_000 });
-}
-
 describe("a fence method added as a driver and a registry entry only", () => {
   it("plans, fences and verifies a silent node through the new method's own power reading", async () => {
-    h = await harness(referenceLab(quickHa), { secretEnv: { XPDU_TOKEN: TOKEN } });
+    h = await harness(referenceLab(QUICK_HA), { secretEnv: { XPDU_TOKEN: TOKEN } });
     expect(h.cluster.toolstack.fence.method).toBe("stonith");
     const calls = addXpdu(h);
     await partition(h, "ics2", "ics1");
@@ -176,7 +168,7 @@ describe("a fence method added as a driver and a registry entry only", () => {
   });
 
   it("its own 'no answer' exit status refuses the plan; nothing is fenced", async () => {
-    h = await harness(referenceLab(quickHa), { secretEnv: { XPDU_TOKEN: TOKEN } });
+    h = await harness(referenceLab(QUICK_HA), { secretEnv: { XPDU_TOKEN: TOKEN } });
     const calls = addXpdu(h);
     h.sim.state.fence!.reachable = false;
     const plan = await h.plan({ action: "fence", node: "ics2" });
@@ -187,7 +179,7 @@ describe("a fence method added as a driver and a registry entry only", () => {
   });
 
   it("a missing secret is refused at planning, naming it, never guessing", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     const calls = addXpdu(h);
     const plan = await h.plan({ action: "fence", node: "ics2" });
     expect(failed(plan)["fence device"]).toBe(
@@ -197,7 +189,7 @@ describe("a fence method added as a driver and a registry entry only", () => {
   });
 
   it("an ineffective fence: the new method reads the power back as on, so it is not verified", async () => {
-    h = await harness(referenceLab(quickHa), {
+    h = await harness(referenceLab(QUICK_HA), {
       secretEnv: { XPDU_TOKEN: TOKEN },
       settings: { fenceVerifyTimeoutMs: 1_000 },
     });

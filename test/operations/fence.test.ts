@@ -8,6 +8,7 @@ import { executeApproved } from "../../src/operations/executor";
 import { modernLab, referenceLab } from "../../src/sim";
 import { holdCommand, watchCommands } from "../../src/sim/hooks";
 import { allText, type Harness, harness } from "./harness";
+import { QUICK_HA } from "./labs";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -16,15 +17,11 @@ afterEach(async () => {
 });
 
 // Short HA deadtime so heartbeat declares a fenced node dead quickly; the node stays off a while.
-const quickHa = {
-  ha: { deadtimeMs: 200, autoTakeover: false, autoFailback: false, takeoverMs: 100 },
-  timing: { migrationMsPerGiB: 150, shutdownMs: 100, rebootMs: 30_000 },
-};
 const PASSWORD = "s3cret-ipmi-pass";
 
 describe("fence with heartbeat stonith", () => {
   it("fences from the surviving peer, once, and verifies the node is off", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     const plan = await h.plan({ action: "fence", node: "ics1" });
     expect(plan.ok).toBe(true);
     if (!plan.ok) return;
@@ -60,7 +57,7 @@ describe("fence with heartbeat stonith", () => {
   });
 
   it("a fence device that does not answer: refused at planning, nothing is fenced", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     h.sim.state.fence!.reachable = false;
     const plan = await h.plan({ action: "fence", node: "ics1" });
     expect(plan.ok).toBe(false);
@@ -71,7 +68,7 @@ describe("fence with heartbeat stonith", () => {
   });
 
   it("a fence device that stops answering after approval: the fence fails and on-call is paged", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     const id = await h.approve({ action: "fence", node: "ics1" });
     const hold = holdCommand(h.sim, { argv: ["stonith", "-t", "apcsmart", "-T"] });
     const running = executeApproved(h.deps, id, { jobId: `exec-${id}` });
@@ -90,7 +87,7 @@ describe("fence with heartbeat stonith", () => {
   });
 
   it("a node that does not go down after the fence: failed, paged, not fenced again", async () => {
-    h = await harness(referenceLab(quickHa), { settings: { fenceVerifyTimeoutMs: 800 } });
+    h = await harness(referenceLab(QUICK_HA), { settings: { fenceVerifyTimeoutMs: 800 } });
     const id = await h.approve({ action: "fence", node: "ics1" });
     h.sim.state.fence!.ineffective = ["ics1"];
     const watch = watchCommands(h.sim, { argv: ["stonith", "-t", "apcsmart", "-T"] });
@@ -106,7 +103,7 @@ describe("fence with heartbeat stonith", () => {
   });
 
   it("refuses to fence the last healthy node, and never fences from the node itself", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     h.sim.nodeDown("ics2");
     const plan = await h.plan({ action: "fence", node: "ics1" });
     expect(plan.ok).toBe(false);
@@ -120,7 +117,7 @@ describe("fence with heartbeat stonith", () => {
 describe("fence with a fence agent (secrets on stdin)", () => {
   it("passes the password on stdin only: never in argv, the plan, the card or the journal", async () => {
     const spec = modernLab({
-      ...quickHa,
+      ...QUICK_HA,
       fence: { type: "fence_ipmilan", login: "admin", password: PASSWORD, reachable: true },
     });
     h = await harness(spec, { secretEnv: { XENOPS_SIM_FENCE_PASSWORD: PASSWORD } });
@@ -147,7 +144,7 @@ describe("fence with a fence agent (secrets on stdin)", () => {
 
   it("a wrong password is a device that does not answer (refused at planning)", async () => {
     const spec = modernLab({
-      ...quickHa,
+      ...QUICK_HA,
       fence: { type: "fence_ipmilan", login: "admin", password: PASSWORD, reachable: true },
     });
     h = await harness(spec, { secretEnv: { XENOPS_SIM_FENCE_PASSWORD: "wrong" } });
@@ -162,7 +159,7 @@ describe("fence with a fence agent (secrets on stdin)", () => {
 
 describe("fence with Pacemaker's stonith_admin", () => {
   it("fences with stonith_admin --reboot and verifies through the HA view", async () => {
-    const spec = modernLab(quickHa);
+    const spec = modernLab(QUICK_HA);
     h = await harness(spec, {
       cluster: {
         toolstack: { hypervisor: "xl", drbd: 9, ha: "pacemaker", fence: { method: "stonith_admin" } },

@@ -194,7 +194,7 @@ export async function harness(spec: SimClusterSpecInput, options: HarnessOptions
   const prefix = uniquePrefix("ops");
   const logger = silentLogger();
   const executions: Harness["executions"] = [];
-  // A connection each, as src/deps.ts gives them (their durable writes WAIT on it).
+  // A connection each, as src/runtime/redis-clients.ts gives them (their durable writes WAIT on it).
   const approvalsRedis = createRedisConnection(testRedisUrl(), { role: "client", name: "xenops:approval" });
   const locksRedis = createRedisConnection(testRedisUrl(), { role: "client", name: "xenops:locks" });
   const approvals = new ApprovalEngine({

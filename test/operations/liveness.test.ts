@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { ClusterConfig } from "../../src/config/schema";
-import type { ClusterState, FenceEvent, HaNodeStatus, NodeState } from "../../src/model";
+import type { FenceEvent, HaNodeStatus } from "../../src/model";
 import {
   nodeLiveness,
   notProvenOff,
@@ -14,46 +14,13 @@ import {
   voidedProofs,
 } from "../../src/operations/liveness";
 import { beforeFence, judgeFence } from "../../src/operations/verify";
+import { clusterState, haNode } from "../support/node-state";
 
 type Ha = "heartbeat" | "pacemaker" | "none";
 const config = (ha: Ha) => ({ name: "lab", toolstack: { ha } }) as unknown as ClusterConfig;
 
-function node(
-  name: string,
-  reachable: boolean,
-  ha: { stack: "heartbeat" | "pacemaker"; sees: Record<string, HaNodeStatus>; fences?: FenceEvent[] } | null,
-): NodeState {
-  return {
-    name,
-    reachable,
-    error: reachable ? null : { code: "ssh_connect_failed", message: "connection refused" },
-    domains: reachable ? [] : null,
-    domainsError: null,
-    xenInfo: null,
-    xenInfoError: null,
-    drbd: reachable ? [] : null,
-    drbdError: null,
-    ha:
-      reachable && ha
-        ? {
-            stack: ha.stack,
-            observer: name,
-            running: true,
-            dc: null,
-            nodes: Object.entries(ha.sees).map(([n, status]) => ({ name: n, status })),
-            resources: [],
-            localResources: null,
-            fenceHistory: ha.fences ?? [],
-          }
-        : null,
-    haError: null,
-    durationMs: 5,
-  };
-}
-
-function state(...nodes: NodeState[]): ClusterState {
-  return { cluster: "lab", takenAt: "2030-01-01T12:00:00.000Z", nodes, warnings: [] };
-}
+const node = haNode;
+const state = clusterState;
 
 const attested: OffProof = {
   kind: "attested-off",

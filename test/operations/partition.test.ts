@@ -3,7 +3,7 @@
  * xenops and its peer cannot reach it. Nothing is started in its place until it is proven off: a fence
  * verified with evidence that did not hold before, or an attestation by two approvers.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { policyFor } from "../../src/approval/policy";
 import type { OperationSettings } from "../../src/operations/context";
 import { executeApproved } from "../../src/operations/executor";
@@ -11,6 +11,7 @@ import type { PlanOutcome } from "../../src/operations/types";
 import { modernLab, referenceLab } from "../../src/sim";
 import { createFaults } from "../../src/sim/faults";
 import { type Harness, harness } from "./harness";
+import { partition, QUICK_HA } from "./labs";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -18,19 +19,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-const quickHa = {
-  ha: { deadtimeMs: 200, autoTakeover: false, autoFailback: false, takeoverMs: 100 },
-  timing: { migrationMsPerGiB: 150, shutdownMs: 100, rebootMs: 30_000 },
-};
-
 const failed = (p: PlanOutcome) =>
   p.ok ? {} : Object.fromEntries(p.checks.filter((c) => !c.ok).map((c) => [c.name, c.detail]));
-
-/** Partitions `node` and waits until its peer's HA stack has declared it dead (deadtime). */
-async function partition(x: Harness, node: string, peer: string): Promise<void> {
-  createFaults(x.sim).partition(node);
-  await vi.waitFor(() => expect(x.sim.memberStatus(peer, node).alive).toBe(false), { timeout: 5_000 });
-}
 
 /** `/xen attest-off NODE` by UAPPROVER1, approved by UAPPROVER2 typing the node's name. */
 async function attest(x: Harness, node: string): Promise<string> {
@@ -56,7 +46,7 @@ async function attest(x: Harness, node: string): Promise<string> {
 
 describe("a partitioned node is not proven off", () => {
   it("partition → create refused; ineffective fence → not verified, still refused; attest-off → allowed", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     await partition(h, "ics2", "ics1");
     // The guest still runs on ics2, DRBD Primary there, disconnected on both sides.
     expect(h.sim.findGuestDomain("ics2", "internet")).toBeDefined();
@@ -118,7 +108,7 @@ describe("a partitioned node is not proven off", () => {
   });
 
   it("an approval planned on a proof is refused when the proof disappeared", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     await partition(h, "ics2", "ics1");
     h.sim.nodeDown("ics2");
     const attestId = await attest(h, "ics2");
@@ -135,7 +125,7 @@ describe("a partitioned node is not proven off", () => {
   });
 
   it("refuses to attest a node that answers, and a proof is void once the node is seen alive", async () => {
-    h = await harness(referenceLab(quickHa));
+    h = await harness(referenceLab(QUICK_HA));
     const answering = failed(await h.plan({ action: "attest_off", node: "ics2" }));
     expect(answering["not answering"]).toBe(
       "ics2 answers over SSH: a node that answers is not off, so it cannot be attested off",
@@ -155,7 +145,7 @@ describe("a partitioned node is not proven off", () => {
 
 describe("fence verification with a device that reads power back", () => {
   const modern = (settings: Partial<OperationSettings> = {}) =>
-    harness(modernLab(quickHa), { secretEnv: { XENOPS_SIM_FENCE_PASSWORD: "xenops-lab" }, settings });
+    harness(modernLab(QUICK_HA), { secretEnv: { XENOPS_SIM_FENCE_PASSWORD: "xenops-lab" }, settings });
 
   it("a silent node is powered off, and the power status read back as off verifies it", async () => {
     h = await modern();

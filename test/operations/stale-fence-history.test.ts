@@ -6,10 +6,11 @@
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ClusterConfig } from "../../src/config/schema";
-import type { ClusterState, FenceEvent, HaNodeStatus, NodeState } from "../../src/model";
+import type { ClusterState, FenceEvent, HaNodeStatus } from "../../src/model";
 import { nodeLiveness, provenOff } from "../../src/operations/liveness";
 import { OffProofStore } from "../../src/operations/off-proofs";
 import { closeConnection, createRedisConnection } from "../../src/queue/redis";
+import { haNode } from "../support/node-state";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 
 let redis: Redis;
@@ -22,34 +23,9 @@ afterAll(async () => {
 
 const config = { name: "lab", toolstack: { ha: "pacemaker" } } as unknown as ClusterConfig;
 
-function node(name: string, reachable: boolean, sees: Record<string, HaNodeStatus>, fences: FenceEvent[]) {
-  const n: NodeState = {
-    name,
-    reachable,
-    error: reachable ? null : { code: "ssh_connect_failed", message: "connection refused" },
-    domains: reachable ? [] : null,
-    domainsError: null,
-    xenInfo: null,
-    xenInfoError: null,
-    drbd: reachable ? [] : null,
-    drbdError: null,
-    ha: reachable
-      ? {
-          stack: "pacemaker",
-          observer: name,
-          running: true,
-          dc: null,
-          nodes: Object.entries(sees).map(([x, status]) => ({ name: x, status })),
-          resources: [],
-          localResources: null,
-          fenceHistory: fences,
-        }
-      : null,
-    haError: null,
-    durationMs: 1,
-  };
-  return n;
-}
+/** Pacemaker on `name`, when it answers, with the members' statuses and its fence history. */
+const node = (name: string, reachable: boolean, sees: Record<string, HaNodeStatus>, fences: FenceEvent[]) =>
+  haNode(name, reachable, { stack: "pacemaker", sees, fences });
 
 const fence = (completed: string): FenceEvent => ({
   target: "hv2",

@@ -5,10 +5,11 @@
  */
 import { afterEach, expect, it } from "vitest";
 import { executeApproved } from "../../src/operations/executor";
-import { execInProcess, referenceLab } from "../../src/sim";
+import { execInProcess } from "../../src/sim";
 import { holdCommand } from "../../src/sim/hooks";
 import { quoteArgv } from "../../src/ssh/quote";
 import { type Harness, harness } from "./harness";
+import { twoGuestLab } from "./labs";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -16,27 +17,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-const timing = { migrationMsPerGiB: 150, shutdownMs: 100, rebootMs: 60_000 };
-
-const twoGuests = () =>
-  referenceLab({
-    timing,
-    nodes: [
-      { name: "ics1", memoryMiB: 8191, dom0MemoryMiB: 512, cpus: 2, cpuMhz: 2992 },
-      { name: "ics2", memoryMiB: 8191, dom0MemoryMiB: 512, cpus: 2, cpuMhz: 2992 },
-    ],
-    guests: [
-      { name: "internet", memoryMiB: 3070, vcpus: 2, drbd: ["internet"], home: "ics2", runningOn: "ics2" },
-      { name: "mail", memoryMiB: 2048, vcpus: 1, drbd: ["mail"], home: "ics2", runningOn: "ics2" },
-    ],
-    drbd: [
-      { name: "internet", minor: 0, nodes: ["ics1", "ics2"], sizeMiB: 40960, allowTwoPrimaries: true },
-      { name: "mail", minor: 1, nodes: ["ics1", "ics2"], sizeMiB: 10240, allowTwoPrimaries: true },
-    ],
-  });
-
 it("evacuate: a later guest whose disk disconnected after approval is not promoted or moved", async () => {
-  h = await harness(twoGuests());
+  h = await harness(twoGuestLab());
   const id = await h.approve({ action: "evacuate", node: "ics2" });
   // While the first guest moves, mail's replication link goes away (ics1's copy stops following).
   const hold = holdCommand(h.sim, { argv: (a) => a[1] === "migrate" && a.includes("internet") }, "after");

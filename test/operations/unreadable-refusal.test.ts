@@ -7,10 +7,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createOperationPlanProcessor } from "../../jobs/operation-plan";
 import { createStatusProcessor } from "../../jobs/status";
 import { MemoryCardStore } from "../../src/job-cards/card-store";
+import { renderPlain } from "../../src/message/plain";
 import { RAW_LINES_ON_CARD, unreadableBlocks, unreadableFileText } from "../../src/operations/unreadable";
 import type { OperationPlanJob, StatusJob } from "../../src/queue/schema";
 import { createFaults, execInProcess, referenceLab } from "../../src/sim";
-import { renderPlainText } from "../../src/slack/render/text";
 import { fakeJob, RecordingNotifier } from "../jobs/helpers";
 import { type Harness, harness } from "./harness";
 
@@ -150,7 +150,7 @@ describe("unreadable output rendering", () => {
         raw: Array.from({ length: 45 }, (_, i) => `line-${i + 1}`),
       },
     ];
-    const text = renderPlainText({ text: "x", blocks: unreadableBlocks(items) });
+    const text = renderPlain({ summary: [], blocks: unreadableBlocks(items) });
     expect(text).toContain("(empty output)");
     expect(text).toContain("line-20");
     expect(text).not.toContain("line-21");

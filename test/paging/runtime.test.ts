@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { StaticGroupDirectory } from "../../src/chat/authz";
-import { createDeps } from "../../src/deps";
 import { silentLogger } from "../../src/log";
+import { createDeps } from "../../src/runtime/deps";
 import { referenceLab, Simulation } from "../../src/sim";
 import { RecordingNotifier } from "../approval/helpers";
 import { simInventory, simRunner } from "../events/helpers";

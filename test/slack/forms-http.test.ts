@@ -15,11 +15,11 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StaticGroupDirectory } from "../../src/chat/authz";
 import type { FormCore } from "../../src/chat/types";
-import { createDeps, type Deps } from "../../src/deps";
 import { viewText } from "../../src/forms/text";
 import { LAB_CHANNEL, type Lab, startLab } from "../../src/lab/lab";
 import { deriveJobId } from "../../src/queue/names";
-import { formCoreOf } from "../../src/runtime";
+import { createDeps, type Deps } from "../../src/runtime/deps";
+import { formCoreOf } from "../../src/runtime/forms";
 import { createSlackApp, redisReplayStore, type SlackApp } from "../../src/slack/app";
 import { createSlackNotifier } from "../../src/slack/sender";
 import {

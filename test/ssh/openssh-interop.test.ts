@@ -172,6 +172,81 @@ describe.skipIf(unavailable !== undefined)(
       expect((await runner.run(["false"], { okExitCodes: [1] })).exitCode).toBe(1);
     });
 
+    it("runs a batch of commands in one exec through sshd and the login shell, each as run() gives it", async () => {
+      const commands = [
+        { argv: ["printf", "%s\\0", ...HOSTILE] },
+        { argv: ["printf", "no newline"] },
+        { argv: ["sh", "-c", "echo out; echo 'no such resource' >&2; exit 3"], okExitCodes: [0, 3] },
+        { argv: ["false"] },
+        { argv: ["cat", join(scratch, "missing")] },
+        { argv: ["sh", "-c", "printf '%s' \"$0\" >&2", "A=b"] },
+      ];
+      for (const [label, server, login] of setups()) {
+        const { runner } = runnerFor(server, { user: login });
+        const batched = await runner.runBatch!(commands);
+        const single = await Promise.all(
+          commands.map((c) =>
+            runner.run(c.argv, c.okExitCodes ? { okExitCodes: c.okExitCodes } : {}).then(
+              (r) => ({ ok: true, stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode }),
+              (e: ExecError) => ({
+                ok: false,
+                code: e.code,
+                message: e.message,
+                stdout: e.stdout,
+                stderr: e.stderr,
+                exitCode: e.exitCode,
+              }),
+            ),
+          ),
+        );
+        const shaped = batched.map((o) =>
+          o.ok
+            ? { ok: true, stdout: o.result.stdout, stderr: o.result.stderr, exitCode: o.result.exitCode }
+            : (({ code, message, stdout, stderr, exitCode }: ExecError) => ({
+                ok: false,
+                code,
+                message,
+                stdout,
+                stderr,
+                exitCode,
+              }))(o.error as ExecError),
+        );
+        expect(shaped, label).toEqual(single);
+        expect(
+          shaped.map((o) => o.ok),
+          label,
+        ).toEqual([true, true, true, false, false, true]);
+        const first = batched[0]!;
+        expect(first.ok && first.result.stdout.split("\0").slice(0, -1), label).toEqual(HOSTILE);
+      }
+      expect(existsSync(marker)).toBe(false);
+    });
+
+    it("on a batch timeout kills the whole script's process group (unprivileged login)", async () => {
+      const clock = new TestClock();
+      const { runner, pool } = runnerFor(plain, { user }, "n1", clock);
+      await runner.run(["true"]);
+      const s = uniqueSleep();
+      strays.push(`sleep ${s}`);
+      const pending = runner.runBatch!(
+        [{ argv: ["echo", "first"] }, { argv: ["sleep", s] }, { argv: ["echo", "never"] }],
+        {
+          timeoutMs: 700,
+        },
+      );
+      await waitFor("the batch's sleep to start", () => pidsOf(`sleep ${s}`).length === 1);
+      clock.advance(700);
+      const outcomes = await pending;
+      // Nothing of a batch cut short is trusted. Whether "first" counts as finished (exec_failed) or
+      // not (ssh_timeout) depends on whether its frame reached us before the clock moved.
+      const codes = outcomes.map((o) => !o.ok && (o.error as ExecError).code);
+      expect(["exec_failed", "ssh_timeout"]).toContain(codes[0]);
+      expect(codes.slice(1)).toEqual(["ssh_timeout", "ssh_timeout"]);
+      await waitFor("sshd to kill the batch's sleep", () => pidsOf(`sleep ${s}`).length === 0);
+      await waitFor("the slot to come back", () => pool.stats().nodes.n1!.inFlight === 0);
+      expect((await runner.run(["echo", "next"])).stdout).toBe("next\n");
+    });
+
     it("reuses one connection and runs commands concurrently within MaxSessions", async () => {
       const { pool, runner } = runnerFor(plain);
       const results = await Promise.all(

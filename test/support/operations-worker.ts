@@ -10,8 +10,8 @@ import { pino } from "pino";
 import { StaticGroupDirectory } from "../../src/chat/authz";
 import type { MessageRef, Notifier, OutboundMessage } from "../../src/chat/types";
 import { InventoryConfig } from "../../src/config/schema";
-import { createDeps } from "../../src/deps";
 import type { OperationSettings } from "../../src/operations/context";
+import { createDeps } from "../../src/runtime/deps";
 import { renderPlainText } from "../../src/slack/render/text";
 
 interface WorkerConfig {

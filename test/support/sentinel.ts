@@ -219,7 +219,8 @@ export async function startSentinelSetup(masterName = "xenops"): Promise<Sentine
             : new Promise((r) => c.once("exit", r)),
         ),
       );
-      rmSync(dir, { recursive: true, force: true });
+      // A background AOF rewrite forked by a killed server may still be writing here: retry on ENOTEMPTY.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
     },
   };
 }

@@ -7,7 +7,8 @@
  * `action=status` reads the power without acting, so a fence agent's fence is verified by the power
  * read back as off.
  */
-import type { SecretRef } from "../../config/schema";
+import { z } from "zod";
+import { SecretRef } from "../../config/secret-ref";
 import { XenopsError } from "../../errors";
 import { checkKey, checkValue, requireSecret } from "./params";
 import {
@@ -19,14 +20,27 @@ import {
   REDACTED,
 } from "./types";
 
+const AGENT = /^fence_[a-z0-9_]+$/;
+
+/** The inventory's `toolstack.fence` for this method. */
+export const FenceAgentFenceConfig = z
+  .object({
+    method: z.literal("fence-agent"),
+    agent: z.string().regex(AGENT, "a fence agent such as fence_apc or fence_ipmilan"),
+    /** Options passed on stdin (name=value); per-node overrides under `nodes`. */
+    params: z.record(z.string(), z.string()).default({}),
+    secretParams: z.record(z.string(), SecretRef).default({}),
+    nodes: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+  })
+  .strict();
+
+/** What the driver reads of the config. */
 export interface FenceAgentConfig {
   agent: string;
   params: Record<string, string>;
   secretParams: Record<string, SecretRef>;
   nodes: Record<string, Record<string, string>>;
 }
-
-const AGENT = /^fence_[a-z0-9_]+$/;
 
 /**
  * fencing.py's EC_* codes: 1 generic error, 2 bad arguments (or status OFF), 3 login denied,

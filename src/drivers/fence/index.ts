@@ -1,18 +1,31 @@
 /**
  * Fence drivers by the cluster's configured method (heartbeat stonith, fence agents, Pacemaker's
- * fencer). The registry below is the one place that knows the methods by name: adding one means its
- * driver module and one entry in `fenceMethods`; operations and the doctor only call FenceDriver.
+ * fencer). This file is the one place that knows the methods by name: adding one means its driver
+ * module (with its config schema), one line in `FenceConfig` and one entry in `fenceMethods`;
+ * the inventory, operations and the doctor only call what is here and FenceDriver.
  */
-import type { FenceConfig } from "../../config/schema";
-import { fenceAgentDoctor, fenceAgentDriver } from "./fence-agent";
-import { stonithDoctor, stonithDriver } from "./stonith";
-import { stonithAdminDoctor, stonithAdminDriver } from "./stonith-admin";
+import { z } from "zod";
+import { FenceAgentFenceConfig, fenceAgentDoctor, fenceAgentDriver } from "./fence-agent";
+import { StonithFenceConfig, stonithDoctor, stonithDriver } from "./stonith";
+import { StonithAdminFenceConfig, stonithAdminDoctor, stonithAdminDriver } from "./stonith-admin";
 import type { FenceDoctorInfo, FenceDriver } from "./types";
 
 export { fenceAgentDoctor, fenceAgentDriver } from "./fence-agent";
 export { stonithDoctor, stonithDriver } from "./stonith";
 export { stonithAdminDoctor, stonithAdminDriver } from "./stonith-admin";
 export * from "./types";
+
+/**
+ * The inventory's `toolstack.fence` (src/config/schema.ts uses it): `none`, or one method with the
+ * options its own module declares.
+ */
+export const FenceConfig = z.discriminatedUnion("method", [
+  z.object({ method: z.literal("none") }).strict(),
+  StonithFenceConfig,
+  FenceAgentFenceConfig,
+  StonithAdminFenceConfig,
+]);
+export type FenceConfig = z.infer<typeof FenceConfig>;
 
 /** A configured fence method (`method: none` is no method). */
 export type ConfiguredFence = Exclude<FenceConfig, { method: "none" }>;

@@ -5,8 +5,12 @@
  * power status of its own: the fencer checks its devices when it fences, and its fence history (read
  * with the HA view) is the evidence.
  */
+import { z } from "zod";
 import { plainWord } from "../argv";
 import type { FenceDoctorInfo, FenceDriver } from "./types";
+
+/** The inventory's `toolstack.fence` for this method: no options (the fencer has its own devices). */
+export const StonithAdminFenceConfig = z.object({ method: z.literal("stonith_admin") }).strict();
 
 export const stonithAdminDoctor: FenceDoctorInfo = {
   program: "stonith_admin",

@@ -15,7 +15,8 @@
  * 5 RESETFAIL, 8 OOPS. stonith(8) has no query of one node's power (`-S` is the device's status), so
  * its fence is verified by other evidence only.
  */
-import type { SecretRef } from "../../config/schema";
+import { z } from "zod";
+import { SecretRef } from "../../config/secret-ref";
 import { XenopsError } from "../../errors";
 import { plainWord } from "../argv";
 import { checkKey, checkValue, requireSecret } from "./params";
@@ -28,6 +29,18 @@ import {
   REDACTED,
 } from "./types";
 
+/** The inventory's `toolstack.fence` for this method. */
+export const StonithFenceConfig = z
+  .object({
+    method: z.literal("stonith"),
+    /** heartbeat stonith plugin type, e.g. apcsmart, apcmaster, external/ipmi. */
+    type: z.string().regex(/^[a-z0-9_/.-]+$/),
+    params: z.record(z.string(), z.string()).default({}),
+    secretParams: z.record(z.string(), SecretRef).default({}),
+  })
+  .strict();
+
+/** What the driver reads of the config. */
 export interface StonithConfig {
   type: string;
   params: Record<string, string>;

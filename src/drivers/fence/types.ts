@@ -5,7 +5,7 @@
  * SecretRefs only when the command is about to run, and the plan shows them as `[redacted]`.
  */
 
-import type { SecretRef } from "../../config/schema";
+import type { SecretRef } from "../../config/secret-ref";
 
 export type FenceAction = "reboot" | "off";
 

@@ -2,12 +2,30 @@
 
 import type { CommandRunner } from "../../command-runner";
 import { ExecError } from "../../errors";
-import type { HaConfig } from "../../model";
-import type { DriverCallOptions, GuestsContext, HaConfigDriver } from "../types";
+import type { HaConfig, HaManagedGuest } from "../../model";
+import type { DriverCallOptions, GuestsContext, HaAction, HaConfigDriver } from "../types";
 import { HARESOURCES_PATH, haresourcesToHaConfig, parseHaresources } from "./haresources";
+
+/** heartbeat 2.x on Debian installs its tools here (/usr/lib/heartbeat on older packages). */
+export const HB_TOOLS = "/usr/share/heartbeat";
+
+/** heartbeat moves whole resource groups (stop, then start): hb_takeover and hb_standby. */
+function heartbeatWay(entry: HaManagedGuest, action: HaAction, node: string, holder: string | null): string {
+  if (action === "evacuate")
+    return `put ${node} in standby with heartbeat: on ${node} run \`${HB_TOOLS}/hb_standby all\` (heartbeat stops its groups and starts them on the peer: not a live migration)`;
+  const scope = (on: string) => (entry.preferredNode === on ? "local" : "foreign");
+  const standby =
+    holder && holder !== node ? ` (or on ${holder}: \`${HB_TOOLS}/hb_standby ${scope(holder)}\`)` : "";
+  const how =
+    action === "migrate"
+      ? `heartbeat moves the whole group (${entry.group.join(" ")}), stopping the guest and starting it there: not a live migration`
+      : `heartbeat starts the whole group (${entry.group.join(" ")})`;
+  return `let heartbeat ${action === "migrate" ? "move" : "start"} it: on ${node} run \`${HB_TOOLS}/hb_takeover ${scope(node)}\`${standby}; ${how}`;
+}
 
 export const haresourcesDriver: HaConfigDriver = {
   id: "heartbeat",
+  way: heartbeatWay,
   async read(
     runner: CommandRunner,
     context: GuestsContext,

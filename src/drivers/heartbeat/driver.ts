@@ -17,9 +17,13 @@ import {
   parseRscStatus,
   type RscStatus,
 } from "./cl-status";
+import { readAutoFailback, readHaLogTail } from "./ha-log";
 
+/** heartbeat keeps no fence history (its view has none); its takeovers and fences are in ha-log. */
 export const heartbeatDriver: HaDriver = {
   id: "heartbeat",
+  label: "heartbeat",
+  log: { tail: (runner, options) => readHaLogTail(runner, options), autoFailback: readAutoFailback },
   async view(runner: CommandRunner, options: DriverCallOptions = {}): Promise<HaView> {
     const runOpts = { timeoutMs: options.timeoutMs, signal: options.signal };
     // Exit 1 with "stopped" is a valid answer: heartbeat does not run here.

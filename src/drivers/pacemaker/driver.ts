@@ -21,6 +21,9 @@ const NOT_AVAILABLE = /cluster is not available on this node/i;
 
 export const pacemakerDriver: HaDriver = {
   id: "pacemaker",
+  label: "Pacemaker",
+  // The fencer records every fence in its history, which crm_mon shows (HaView.fenceHistory).
+  fenceHistory: { evidence: "Pacemaker's fencer records the fence" },
   async view(runner: CommandRunner, options: DriverCallOptions = {}): Promise<HaView> {
     const runOpts = { timeoutMs: options.timeoutMs, signal: options.signal };
     let result: ExecResult | ExecError;

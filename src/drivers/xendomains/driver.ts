@@ -27,6 +27,10 @@ export const xendomainsDriver: StartupDriver = {
     options: DriverCallOptions = {},
   ): Promise<StartupConfig> {
     const runOpts = { timeoutMs: options.timeoutMs, signal: options.signal };
+    // The usual directory is listed while the settings are read, so the common case takes one round
+    // (and shares a batch with the other reads of a snapshot); it is used only if the settings keep it.
+    const lsDefault = runner.run(["ls", "-l", DEFAULT_AUTO_DIR], { ...runOpts, okExitCodes: [0, 2] });
+    lsDefault.catch(() => {});
     let configFile: string | null = null;
     let settings: Record<string, string> = {};
     for (const file of XENDOMAINS_FILES) {
@@ -41,7 +45,9 @@ export const xendomainsDriver: StartupDriver = {
     const dir = settings.XENDOMAINS_AUTO || DEFAULT_AUTO_DIR;
     if (!SAFE_PATH.test(dir))
       throw new ParseError(XENDOMAINS_KIND, 0, `XENDOMAINS_AUTO is not a plain path: ${dir.slice(0, 80)}`);
-    const ls = await runner.run(["ls", "-l", dir], { ...runOpts, okExitCodes: [0, 2] });
+    const ls = await (dir === DEFAULT_AUTO_DIR
+      ? lsDefault
+      : runner.run(["ls", "-l", dir], { ...runOpts, okExitCodes: [0, 2] }));
     if (ls.exitCode === 2 && !MISSING.test(ls.stderr)) throw failed(runner, ["ls", "-l", dir], ls);
     const entries = ls.exitCode === 0 ? parseLsLong(ls.stdout) : [];
     return startupConfig(configFile, settings, entries, context.guests);

@@ -169,7 +169,7 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       kill: async () => {},
     };
     let dead = false;
-    // Each of a bot's components on a connection of its own, as src/deps.ts builds them.
+    // Each of a bot's components on a connection of its own, as src/runtime/redis-clients.ts opens them.
     const approvalsRedis = createRedisConnection(options.redisUrl, {
       role: "client",
       name: "xenops:approval",

@@ -16,6 +16,8 @@ export const SLACK_LIMITS = {
   context: 2_900,
   button: 75,
   fallback: 3_000,
+  /** A message without blocks: its text is the whole message. */
+  text: 40_000,
 } as const;
 
 /** Inline parts as mrkdwn. */
@@ -86,8 +88,13 @@ export function toBlock(b: DocBlock): Block {
   }
 }
 
-/** The document as a Slack message (blocks and fallback text), carrying the document itself. */
+/**
+ * The document as a Slack message (blocks and fallback text), carrying the document itself. A document
+ * without blocks is a text message: its summary is the whole text.
+ */
 export function renderSlack(doc: MessageDocument): OutboundMessage {
+  if (doc.blocks.length === 0)
+    return { text: truncate(toMrkdwn(doc.summary), SLACK_LIMITS.text), document: doc };
   return {
     text: truncate(toMrkdwn(doc.summary), SLACK_LIMITS.fallback),
     blocks: doc.blocks.map(toBlock),

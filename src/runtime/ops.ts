@@ -1,21 +1,28 @@
 /**
- * Starting the operations server (src/observability/ops-server.ts) for a running process: /metrics from the deps'
- * Metrics, /healthz checking Redis, the Slack connection (bot processes) and the workers (worker
- * processes), and the bull-board dashboard of the deps' queues behind Basic auth when credentials are
- * configured.
+ * The operations server (src/observability/ops-server.ts) of a running process: /metrics from the deps'
+ * Metrics, /healthz checking Redis, its persistence, the Slack connection (bot processes) and the workers
+ * (worker processes), and the bull-board dashboard of the deps' queues behind Basic auth when credentials
+ * are configured.
  */
 import type { RuntimeEnv } from "../config/env";
-import type { Deps } from "../deps";
 import { errorMessage } from "../errors";
 import type { Logger } from "../log";
+import { type CheckResult, type OpsServer, redisPing, startOpsServer } from "../observability/ops-server";
 import type { WebClient } from "../slack/client";
-import { type CheckResult, type OpsServer, redisPing, startOpsServer } from "./ops-server";
+import type { Deps } from "./deps";
 
 export interface OpsOptions {
   /** 0: any free port. */
   port: number;
   host?: string;
   dashboard?: { username: string; password: string };
+}
+
+/** The health checks that depend on what the process runs. */
+export interface OpsChecks {
+  slack?: () => boolean;
+  slackDelivery?: () => CheckResult;
+  workers: boolean;
 }
 
 /** From XENOPS_OPS_PORT / _HOST and XENOPS_DASHBOARD_USER / _PASSWORD; null when no port is set. */
@@ -27,14 +34,6 @@ export function opsOptionsFromEnv(env: RuntimeEnv): OpsOptions | null {
     ...(env.XENOPS_DASHBOARD_USER && env.XENOPS_DASHBOARD_PASSWORD
       ? { dashboard: { username: env.XENOPS_DASHBOARD_USER, password: env.XENOPS_DASHBOARD_PASSWORD } }
       : {}),
-  };
-}
-
-/** DRBD watch settings from the environment (unset: the job's defaults). */
-export function watchSettingsFromEnv(env: RuntimeEnv): { stallMs?: number; timeoutMs?: number } {
-  return {
-    ...(env.XENOPS_WATCH_STALL_SECONDS ? { stallMs: env.XENOPS_WATCH_STALL_SECONDS * 1000 } : {}),
-    ...(env.XENOPS_WATCH_TIMEOUT_MINUTES ? { timeoutMs: env.XENOPS_WATCH_TIMEOUT_MINUTES * 60_000 } : {}),
   };
 }
 
@@ -81,11 +80,7 @@ export class SlackConnectionCheck {
   }
 }
 
-export async function startOpsFor(
-  deps: Deps,
-  options: OpsOptions,
-  checks: { slack?: () => boolean; slackDelivery?: () => CheckResult; workers: boolean },
-): Promise<OpsServer> {
+export async function startOpsFor(deps: Deps, options: OpsOptions, checks: OpsChecks): Promise<OpsServer> {
   return startOpsServer({
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
@@ -108,4 +103,21 @@ export async function startOpsFor(
       : {}),
     logger: deps.logger.child({ component: "ops" }),
   });
+}
+
+/**
+ * The ops server a mode starts: `ops` null is off, undefined reads XENOPS_OPS_PORT (off when unset). Tells
+ * `onOpsListening` its URL (the lab prints it).
+ */
+export async function startOps(
+  base: { env: RuntimeEnv; logger: Logger; ops?: OpsOptions | null; onOpsListening?: (url: string) => void },
+  deps: Deps,
+  checks: OpsChecks,
+): Promise<OpsServer | null> {
+  const options = base.ops === undefined ? opsOptionsFromEnv(base.env) : base.ops;
+  if (!options) return null;
+  const server = await startOpsFor(deps, options, checks);
+  base.logger.info({ url: server.url, dashboard: options.dashboard !== undefined }, "ops server started");
+  base.onOpsListening?.(server.url);
+  return server;
 }

@@ -1,11 +1,25 @@
 /**
- * The `/xen status` card. Warnings come first (what on-call must see), then each node: reachability,
- * Xen, HA, domains and DRBD. A part that could not be read says "unknown: <error>", never "none".
- * Block Kit limits are respected; a cluster too large for one message gets a summary card plus detail
- * messages for its thread and a plain-text version for a file upload.
+ * The `/xen status` card as a neutral document (src/message/document.ts), so Slack, the console and
+ * plain text show the same content. Warnings come first (what on-call must see), then each node:
+ * reachability, Xen, HA, domains and DRBD. A part that could not be read says "unknown: <error>",
+ * never "none". Sections are packed to Slack's limits, measured on the mrkdwn as sent; a cluster too
+ * large for one message gets a summary card plus detail messages for its thread and a text version for
+ * a file upload.
  */
-import type { Block, OutboundMessage } from "../../chat/types";
-import { truncate } from "../../message/text";
+import type { Block, OutboundMessage } from "../chat/types";
+import { renderConsole } from "../console/render";
+import {
+  context,
+  type DocBlock,
+  date,
+  em,
+  emoji,
+  type Inline,
+  type MessageDocument,
+  pre,
+  strong,
+} from "../message/document";
+import { truncate } from "../message/text";
 import type {
   ClusterState,
   ClusterWarning,
@@ -15,8 +29,8 @@ import type {
   NodeState,
   PartError,
   Severity,
-} from "../../model";
-import { codeBlock, escapeMrkdwn, renderPlainText, slackDate } from "./text";
+} from "../model";
+import { renderSlack, SLACK_LIMITS, toBlock, toMrkdwn } from "../slack/render/document";
 
 /** Slack's documented limits, and a conservative total per message (Slack truncates very long ones). */
 export const BLOCK_KIT_LIMITS = {
@@ -27,11 +41,22 @@ export const BLOCK_KIT_LIMITS = {
   maxMessageChars: 12_000,
 } as const;
 
+/** A section's text is packed up to what the Slack renderer keeps whole (it cuts longer ones). */
+const SECTION_MAX = SLACK_LIMITS.section;
+
+export interface StatusCardDocuments {
+  main: MessageDocument;
+  /** Thread messages carrying what the main card only summarises; null when the main card has it all. */
+  detail: MessageDocument[] | null;
+  /** Everything on one document (for a file upload); null when the main card has it all. */
+  full: MessageDocument | null;
+}
+
 export interface StatusCard {
   main: OutboundMessage;
   /** Thread messages carrying what the main card only summarises; null when the main card has it all. */
   detail: OutboundMessage[] | null;
-  /** The full card as plain text (for a file upload); null when the main card has it all. */
+  /** The full card as text (for a file upload); null when the main card has it all. */
   detailText: string | null;
 }
 
@@ -39,11 +64,14 @@ export interface StatusOptions {
   focus?: { node?: string; guest?: string };
 }
 
+/** Inline parts: one line or several lines of a section. */
+type Text = Inline[];
+
 const SEVERITY_ORDER: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 const SEVERITY_EMOJI: Record<Severity, string> = {
-  critical: ":rotating_light:",
-  warning: ":warning:",
-  info: ":information_source:",
+  critical: "rotating_light",
+  warning: "warning",
+  info: "information_source",
 };
 /** Error texts come from remote nodes: cap them so one chatty error cannot eat a whole section. */
 const MAX_ERROR_CHARS = 300;
@@ -53,6 +81,11 @@ const MAX_NAMES = 8;
 const SUMMARY_WARNING_SECTIONS = 2;
 
 // ---- small formatting helpers ----
+
+/** Length as Slack counts it: the mrkdwn sent. */
+function size(text: readonly Inline[]): number {
+  return toMrkdwn(text).length;
+}
 
 function unknown(err: PartError | null): string {
   if (!err) return "unknown (not reported)";
@@ -104,18 +137,22 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 }
 
 /**
- * A titled table as mrkdwn segments, each within the text limit: a table too long for one section is
- * cut into several code blocks that each repeat the header row.
+ * A titled table as texts, each within the section limit: a table too long for one section is cut
+ * into several verbatim blocks that each repeat the header row.
  */
-function tableSegments(title: string, lines: readonly string[], max: number): string[] {
+function tableSegments(title: string, lines: readonly string[], max: number): Text[] {
   const [head, ...body] = lines;
-  if (head === undefined) return [title];
-  const out: string[] = [];
+  if (head === undefined) return [[strong(title)]];
+  const out: Text[] = [];
   let chunk: string[] = [];
-  const render = (rows: string[], first: boolean) =>
-    `${first ? title : `${title} (cont.)`}\n${codeBlock([head, ...rows])}`;
+  const render = (rows: string[], first: boolean): Text => [
+    strong(title),
+    ...(first ? [] : [" (cont.)"]),
+    "\n",
+    pre([head, ...rows]),
+  ];
   for (const row of body) {
-    if (chunk.length > 0 && render([...chunk, row], out.length === 0).length > max) {
+    if (chunk.length > 0 && size(render([...chunk, row], out.length === 0)) > max) {
       out.push(render(chunk, out.length === 0));
       chunk = [];
     }
@@ -125,24 +162,34 @@ function tableSegments(title: string, lines: readonly string[], max: number): st
   return out;
 }
 
-/** Joins segments into as few texts as possible, each at most `max` characters. */
-function pack(segments: readonly string[], max: number): string[] {
-  const out: string[] = [];
-  let current = "";
-  for (const raw of segments) {
-    const seg = truncate(raw, max);
-    if (current && current.length + 1 + seg.length > max) {
+/**
+ * Joins segments (one per line) into as few texts as possible, each at most `max` characters. A
+ * segment longer than `max` stands alone (the renderer cuts it).
+ */
+function pack(segments: readonly Text[], max: number): Text[] {
+  const out: Text[] = [];
+  let current: Text = [];
+  let currentSize = 0;
+  for (const seg of segments) {
+    const segSize = Math.min(size(seg), max);
+    if (current.length > 0 && currentSize + 1 + segSize > max) {
       out.push(current);
-      current = "";
+      current = [];
+      currentSize = 0;
     }
-    current = current ? `${current}\n${seg}` : seg;
+    if (current.length > 0) {
+      current.push("\n");
+      currentSize += 1;
+    }
+    current.push(...seg);
+    currentSize += segSize;
   }
-  if (current) out.push(current);
+  if (current.length > 0) out.push(current);
   return out;
 }
 
-function section(text: string): Block {
-  return { type: "section", text: { type: "mrkdwn", text } };
+function sectionOf(text: Text): DocBlock {
+  return { kind: "section", text };
 }
 
 function blockChars(b: Block): number {
@@ -160,8 +207,9 @@ function blockChars(b: Block): number {
   }
 }
 
-function chars(blocks: readonly Block[]): number {
-  return blocks.reduce((n, b) => n + blockChars(b), 0);
+/** Characters of the blocks as Slack receives them. */
+function chars(blocks: readonly DocBlock[]): number {
+  return blocks.reduce((n, b) => n + blockChars(toBlock(b)), 0);
 }
 
 // ---- warnings ----
@@ -171,12 +219,12 @@ export function sortWarnings(warnings: readonly ClusterWarning[]): ClusterWarnin
   return [...warnings].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
 }
 
-function warningLine(w: ClusterWarning): string {
+function warningLine(w: ClusterWarning): Text {
   const pct =
     w.kind === "resync_running" && w.percent !== null && !w.message.includes("%")
       ? ` (${w.percent.toFixed(1)}%)`
       : "";
-  return `${SEVERITY_EMOJI[w.severity]} ${escapeMrkdwn(truncate(w.message, MAX_ERROR_CHARS * 2))}${pct}`;
+  return [emoji(SEVERITY_EMOJI[w.severity]), ` ${truncate(w.message, MAX_ERROR_CHARS * 2)}${pct}`];
 }
 
 function relevantWarnings(state: ClusterState, opts: StatusOptions): ClusterWarning[] {
@@ -191,26 +239,26 @@ function relevantWarnings(state: ClusterState, opts: StatusOptions): ClusterWarn
   );
 }
 
-function warningSegments(warnings: readonly ClusterWarning[]): string[] {
-  if (warnings.length === 0) return [":white_check_mark: *No warnings*"];
+function warningSegments(warnings: readonly ClusterWarning[]): Text[] {
+  if (warnings.length === 0) return [[emoji("white_check_mark"), " ", strong("No warnings")]];
   const counts = (["critical", "warning", "info"] as const)
     .map((s) => [s, warnings.filter((w) => w.severity === s).length] as const)
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${n} ${s}`)
     .join(", ");
-  return [`*Warnings* (${counts})`, ...sortWarnings(warnings).map(warningLine)];
+  return [[strong("Warnings"), ` (${counts})`], ...sortWarnings(warnings).map(warningLine)];
 }
 
 // ---- nodes ----
 
 function xenLine(node: NodeState): string {
   const x = node.xenInfo;
-  if (!x) return `Xen: ${escapeMrkdwn(unknown(node.xenInfoError))}`;
+  if (!x) return `Xen: ${unknown(node.xenInfoError)}`;
   const parts = [`Xen ${x.xenVersion ?? "version ?"}`];
   if (x.nrCpus !== null) parts.push(`${x.nrCpus} CPUs`);
   if (x.totalMemoryMiB !== null || x.freeMemoryMiB !== null)
     parts.push(`${x.freeMemoryMiB ?? "?"} of ${x.totalMemoryMiB ?? "?"} MiB free`);
-  return escapeMrkdwn(parts.join(" · "));
+  return parts.join(" · ");
 }
 
 /** Large clusters read the HA view on a sample of nodes: count members from the views read. */
@@ -222,10 +270,10 @@ function haSummary(nodes: readonly NodeState[]): string {
 }
 
 function haLine(ha: HaView | null, err: PartError | null): string {
-  if (!ha && err?.code === "ha_not_sampled") return `HA: ${escapeMrkdwn(err.message)}`;
-  if (!ha) return `HA: ${escapeMrkdwn(unknown(err))}`;
+  if (!ha && err?.code === "ha_not_sampled") return `HA: ${err.message}`;
+  if (!ha) return `HA: ${unknown(err)}`;
   const head = `HA (${ha.stack}, seen from ${ha.observer})`;
-  if (!ha.running) return escapeMrkdwn(`${head}: not running`);
+  if (!ha.running) return `${head}: not running`;
   const parts = [`${head}: running`, ha.dc ? `DC ${ha.dc}` : "no DC"];
   const online = ha.nodes.filter((n) => n.status === "online").length;
   const others = ha.nodes.filter((n) => n.status !== "online").map((n) => `${n.name} ${n.status}`);
@@ -236,7 +284,7 @@ function haLine(ha: HaView | null, err: PartError | null): string {
     `resources ${running}/${ha.resources.length} running${failed.length ? `, failed: ${names(failed)}` : ""}`,
   );
   if (ha.localResources) parts.push(`local resources: ${ha.localResources}`);
-  return escapeMrkdwn(parts.join(" · "));
+  return parts.join(" · ");
 }
 
 /** What xendomains starts at boot on this node, when anything (shown only then, to keep cards short). */
@@ -247,7 +295,7 @@ function bootLine(node: NodeState): string | null {
   const auto = s.auto.map((a) => a.guest ?? a.name);
   if (auto.length > 0) parts.push(`${s.autoDir}: ${names(auto)}`);
   if (s.restore && s.save) parts.push(`restores the guests saved in ${s.save} (XENDOMAINS_RESTORE=true)`);
-  return parts.length > 0 ? escapeMrkdwn(`Boot (xendomains): ${parts.join(" · ")}`) : null;
+  return parts.length > 0 ? `Boot (xendomains): ${parts.join(" · ")}` : null;
 }
 
 function domainName(d: Domain): string {
@@ -301,42 +349,41 @@ function drbdRows(resources: readonly DrbdResourceState[]): string[] {
   return table(["RESOURCE", "PEER", "CONNECTION", "ROLE L/P", "DISK L/P", "SYNC"], rows);
 }
 
-/** The mrkdwn texts (each within the section limit) describing one node. */
-function nodeTexts(node: NodeState, opts: StatusOptions): string[] {
-  const max = BLOCK_KIT_LIMITS.maxTextChars;
-  const title = `*${escapeMrkdwn(node.name)}*`;
+/** The texts (each within the section limit) describing one node. */
+function nodeTexts(node: NodeState, opts: StatusOptions): Text[] {
+  const max = SECTION_MAX;
+  const title = strong(node.name);
   if (!node.reachable) {
     const why = node.error
       ? `${node.error.code}: ${truncate(node.error.message, MAX_ERROR_CHARS)}`
       : "no answer";
     return pack(
       [
-        `${title} :red_circle: unreachable: ${escapeMrkdwn(why)}`,
-        "_Domains, DRBD and HA on this node: unknown (node unreachable)_",
+        [title, " ", emoji("red_circle"), ` unreachable: ${why}`],
+        [em("Domains, DRBD and HA on this node: unknown (node unreachable)")],
       ],
       max,
     );
   }
-  const segments = [
-    `${title} :large_green_circle: reachable · ${xenLine(node)}`,
-    haLine(node.ha, node.haError),
+  const segments: Text[] = [
+    [title, " ", emoji("large_green_circle"), ` reachable · ${xenLine(node)}`],
+    [haLine(node.ha, node.haError)],
   ];
   const boot = bootLine(node);
-  if (boot) segments.push(boot);
+  if (boot) segments.push([boot]);
 
   const guest = opts.focus?.guest;
   if (node.domains === null) {
-    segments.push(`*Domains*: ${escapeMrkdwn(unknown(node.domainsError))}`);
+    segments.push([strong("Domains"), `: ${unknown(node.domainsError)}`]);
   } else {
     const shown = guest ? node.domains.filter((d) => d.guest === guest) : node.domains;
-    if (shown.length === 0)
-      segments.push(guest ? `*Domains*: ${escapeMrkdwn(guest)} not here` : "*Domains*: none");
-    else segments.push(...tableSegments("*Domains*", domainRows(shown), max));
+    if (shown.length === 0) segments.push([strong("Domains"), guest ? `: ${guest} not here` : ": none"]);
+    else segments.push(...tableSegments("Domains", domainRows(shown), max));
   }
 
-  if (node.drbd === null) segments.push(`*DRBD*: ${escapeMrkdwn(unknown(node.drbdError))}`);
-  else if (node.drbd.length === 0) segments.push("*DRBD*: no resources");
-  else segments.push(...tableSegments("*DRBD*", drbdRows(node.drbd), max));
+  if (node.drbd === null) segments.push([strong("DRBD"), `: ${unknown(node.drbdError)}`]);
+  else if (node.drbd.length === 0) segments.push([strong("DRBD"), ": no resources"]);
+  else segments.push(...tableSegments("DRBD", drbdRows(node.drbd), max));
 
   return pack(segments, max);
 }
@@ -352,23 +399,23 @@ function nodesInFocus(state: ClusterState, opts: StatusOptions): NodeState[] {
   });
 }
 
-function focusNote(state: ClusterState, opts: StatusOptions): string | null {
+function focusNote(state: ClusterState, opts: StatusOptions): Text | null {
   const { node, guest } = opts.focus ?? {};
   if (node !== undefined && !state.nodes.some((n) => n.name === node))
-    return `:grey_question: node *${escapeMrkdwn(node)}* is not part of this snapshot`;
+    return [emoji("grey_question"), " node ", strong(node), " is not part of this snapshot"];
   if (guest !== undefined) {
     const hosts = state.nodes.filter((n) => n.domains?.some((d) => d.guest === guest)).map((n) => n.name);
     const blind = state.nodes.filter((n) => n.domains === null).map((n) => n.name);
     const where = hosts.length ? `runs on ${names(hosts)}` : "is not running on any node we could read";
     const caveat = blind.length ? `; domains unknown on ${names(blind)}` : "";
-    return escapeMrkdwn(`Guest ${guest} ${where}${caveat}`);
+    return [`Guest ${guest} ${where}${caveat}`];
   }
   return null;
 }
 
 // ---- assembly ----
 
-function headerBlocks(state: ClusterState, opts: StatusOptions): Block[] {
+function headerBlocks(state: ClusterState, opts: StatusOptions): DocBlock[] {
   const focus = opts.focus?.node ?? opts.focus?.guest;
   const title = truncate(
     `${state.cluster}${focus ? ` / ${focus}` : ""} · ${utc(state.takenAt)}`,
@@ -379,21 +426,17 @@ function headerBlocks(state: ClusterState, opts: StatusOptions): Block[] {
     state.nodes.flatMap((n) => (n.domains ?? []).filter((d) => d.guest !== null).map((d) => d.guest)),
   );
   const blind = state.nodes.filter((n) => n.domains === null).length;
-  const context = [
-    `Snapshot ${slackDate(state.takenAt)}`,
+  const facts = [
     `${reachable}/${state.nodes.length} nodes reachable`,
     `${guests.size} guest${guests.size === 1 ? "" : "s"} seen${blind ? ` (domains unknown on ${blind} node${blind > 1 ? "s" : ""})` : ""}`,
   ].join(" · ");
-  return [
-    { type: "header", text: { type: "plain_text", text: title, emoji: true } },
-    { type: "context", elements: [{ type: "mrkdwn", text: context }] },
-  ];
+  return [{ kind: "heading", text: title }, context("Snapshot ", date(state.takenAt), ` · ${facts}`)];
 }
 
-function nodeBlockGroups(state: ClusterState, opts: StatusOptions): Block[][] {
+function nodeBlockGroups(state: ClusterState, opts: StatusOptions): DocBlock[][] {
   return nodesInFocus(state, opts).map((n) => [
-    { type: "divider" } as Block,
-    ...nodeTexts(n, opts).map(section),
+    { kind: "divider" } as DocBlock,
+    ...nodeTexts(n, opts).map(sectionOf),
   ]);
 }
 
@@ -421,7 +464,7 @@ function overviewLines(nodes: readonly NodeState[]): string[] {
   );
 }
 
-function summaryFields(state: ClusterState, nodes: readonly NodeState[]): Block {
+function summaryFields(state: ClusterState, nodes: readonly NodeState[]): DocBlock {
   const reachable = nodes.filter((n) => n.reachable).length;
   const down = nodes.filter((n) => !n.reachable).map((n) => n.name);
   const resources = nodes.flatMap((n) => n.drbd ?? []);
@@ -432,33 +475,33 @@ function summaryFields(state: ClusterState, nodes: readonly NodeState[]): Block 
     (r) => !r.unconfigured && !r.peers.some((p) => p.connectionState === "Connected"),
   );
   const bySeverity = (s: Severity) => state.warnings.filter((w) => w.severity === s).length;
-  const fields = [
-    `*Nodes*\n${reachable}/${nodes.length} reachable${down.length ? `\nunreachable: ${escapeMrkdwn(names(down))}` : ""}`,
-    `*Warnings*\n${bySeverity("critical")} critical, ${bySeverity("warning")} warning, ${bySeverity("info")} info`,
-    `*DRBD*\n${resources.length} resource views, ${syncing.length} syncing, ${notConnected.length} not connected${
-      nodes.some((n) => n.drbd === null)
-        ? `\nunknown on ${nodes.filter((n) => n.drbd === null).length} nodes`
-        : ""
-    }`,
-    `*HA*\n${haSummary(nodes)}${
-      nodes.some((n) => n.ha === null && n.haError?.code !== "ha_not_sampled")
-        ? `\nunknown on ${nodes.filter((n) => n.ha === null && n.haError?.code !== "ha_not_sampled").length} nodes`
-        : ""
-    }`,
+  const drbdUnknown = nodes.filter((n) => n.drbd === null).length;
+  const haUnknown = nodes.filter((n) => n.ha === null && n.haError?.code !== "ha_not_sampled").length;
+  const fields: Text[] = [
+    [
+      strong("Nodes"),
+      `\n${reachable}/${nodes.length} reachable${down.length ? `\nunreachable: ${names(down)}` : ""}`,
+    ],
+    [
+      strong("Warnings"),
+      `\n${bySeverity("critical")} critical, ${bySeverity("warning")} warning, ${bySeverity("info")} info`,
+    ],
+    [
+      strong("DRBD"),
+      `\n${resources.length} resource views, ${syncing.length} syncing, ${notConnected.length} not connected${
+        drbdUnknown ? `\nunknown on ${drbdUnknown} nodes` : ""
+      }`,
+    ],
+    [strong("HA"), `\n${haSummary(nodes)}${haUnknown ? `\nunknown on ${haUnknown} nodes` : ""}`],
   ];
-  return {
-    type: "section",
-    fields: fields
-      .slice(0, BLOCK_KIT_LIMITS.maxFields)
-      .map((t) => ({ type: "mrkdwn" as const, text: truncate(t, 2_000) })),
-  };
+  return { kind: "section", fields: fields.slice(0, BLOCK_KIT_LIMITS.maxFields) };
 }
 
 /** Packs block groups (never split) into messages within the block and character limits. */
-function packMessages(groups: readonly Block[][], reserve: number): Block[][] {
+function packMessages(groups: readonly DocBlock[][], reserve: number): DocBlock[][] {
   const maxBlocks = BLOCK_KIT_LIMITS.maxBlocks - reserve;
-  const out: Block[][] = [];
-  let current: Block[] = [];
+  const out: DocBlock[][] = [];
+  let current: DocBlock[] = [];
   // A group that alone exceeds a limit (a node with hundreds of domains) is split block by block.
   const fitted = groups.flatMap((g) =>
     g.length > maxBlocks || chars(g) > BLOCK_KIT_LIMITS.maxMessageChars ? g.map((b) => [b]) : [g],
@@ -477,38 +520,41 @@ function packMessages(groups: readonly Block[][], reserve: number): Block[][] {
   return out;
 }
 
-export function renderStatusCard(state: ClusterState, opts: StatusOptions = {}): StatusCard {
-  const max = BLOCK_KIT_LIMITS.maxTextChars;
+/** The status card as documents: the card, its thread messages and the whole of it, when it is split. */
+export function statusCardDocuments(state: ClusterState, opts: StatusOptions = {}): StatusCardDocuments {
   const header = headerBlocks(state, opts);
   const note = focusNote(state, opts);
-  const noteBlocks = note ? [section(note)] : [];
+  const noteBlocks = note ? [sectionOf(note)] : [];
   const warnings = relevantWarnings(state, opts);
-  const warningBlocks = pack(warningSegments(warnings), max).map(section);
+  const warningBlocks = pack(warningSegments(warnings), SECTION_MAX).map(sectionOf);
   const groups = nodeBlockGroups(state, opts);
-  const fallback = `${state.cluster} status (${utc(state.takenAt)}): ${warnings.length} warning${warnings.length === 1 ? "" : "s"}`;
+  const summary: Text = [
+    state.cluster,
+    ` status (${utc(state.takenAt)}): ${warnings.length} warning${warnings.length === 1 ? "" : "s"}`,
+  ];
 
   const full = [...header, ...noteBlocks, ...warningBlocks, ...groups.flat()];
   if (full.length <= BLOCK_KIT_LIMITS.maxBlocks && chars(full) <= BLOCK_KIT_LIMITS.maxMessageChars) {
-    return { main: { text: fallback, blocks: full }, detail: null, detailText: null };
+    return { main: { summary, blocks: full }, detail: null, full: null };
   }
 
   // Too large for one message: a summary card, then everything in the thread and as a file.
   const nodes = nodesInFocus(state, opts);
   const shownWarnings = warningBlocks.slice(0, SUMMARY_WARNING_SECTIONS);
   const restWarnings = warningBlocks.slice(SUMMARY_WARNING_SECTIONS);
-  const head: Block[] = [
+  const head: DocBlock[] = [
     ...header,
     ...noteBlocks,
     ...shownWarnings,
     ...(restWarnings.length
-      ? [section(`_More warnings in the thread (${restWarnings.length} more sections)._`)]
+      ? [sectionOf([em(`More warnings in the thread (${restWarnings.length} more sections).`)])]
       : []),
-    { type: "divider" },
+    { kind: "divider" },
     summaryFields(state, nodes),
   ];
   // As much of the per-node overview as fits next to the warnings; the rest is in the thread anyway.
-  const overview = tableSegments("*Nodes*", overviewLines(nodes), max).map(section);
-  const shownOverview: Block[] = [];
+  const overview = tableSegments("Nodes", overviewLines(nodes), SECTION_MAX).map(sectionOf);
+  const shownOverview: DocBlock[] = [];
   for (const b of overview) {
     const next = [...head, ...shownOverview, b];
     if (next.length + 1 > BLOCK_KIT_LIMITS.maxBlocks || chars(next) + 200 > BLOCK_KIT_LIMITS.maxMessageChars)
@@ -516,32 +562,30 @@ export function renderStatusCard(state: ClusterState, opts: StatusOptions = {}):
     shownOverview.push(b);
   }
   const hidden = overview.length - shownOverview.length;
-  const main: Block[] = [
+  const main: DocBlock[] = [
     ...head,
     ...shownOverview,
-    {
-      type: "context",
-      elements: [
-        {
-          type: "mrkdwn",
-          text: `Per-node detail is in the thread and in the attached file${hidden ? ` (the node overview continues there: ${hidden} more parts)` : ""}.`,
-        },
-      ],
-    },
+    context(
+      `Per-node detail is in the thread and in the attached file${hidden ? ` (the node overview continues there: ${hidden} more parts)` : ""}.`,
+    ),
   ];
 
   const hiddenOverview = overview.slice(shownOverview.length).map((b) => [b]);
   const parts = packMessages([...restWarnings.map((b) => [b]), ...hiddenOverview, ...groups], 1);
-  const detail = parts.map((blocks, i) => {
+  const detail = parts.map((blocks, i): MessageDocument => {
     const label = `${state.cluster} status detail ${i + 1}/${parts.length}`;
-    return {
-      text: label,
-      blocks: [
-        { type: "context", elements: [{ type: "mrkdwn", text: escapeMrkdwn(label) }] } as Block,
-        ...blocks,
-      ],
-    };
+    return { summary: [label], blocks: [context(label), ...blocks] };
   });
-  const detailText = renderPlainText({ text: fallback, blocks: full });
-  return { main: { text: fallback, blocks: main }, detail, detailText };
+  return { main: { summary, blocks: main }, detail, full: { summary, blocks: full } };
+}
+
+/** The status card as Slack messages (each carrying its document) and the text of the whole card. */
+export function renderStatusCard(state: ClusterState, opts: StatusOptions = {}): StatusCard {
+  const docs = statusCardDocuments(state, opts);
+  return {
+    main: renderSlack(docs.main),
+    detail: docs.detail ? docs.detail.map(renderSlack) : null,
+    // The file reads like the console: tables as they are, no markup.
+    detailText: docs.full ? renderConsole(docs.full) : null,
+  };
 }

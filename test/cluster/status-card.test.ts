@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { Block, OutboundMessage } from "../../src/chat/types";
-import { BLOCK_KIT_LIMITS, renderStatusCard } from "../../src/slack/render/status";
+import { BLOCK_KIT_LIMITS, renderStatusCard, statusCardDocuments } from "../../src/cluster/status-card";
+import { renderConsole } from "../../src/console/render";
+import { renderPlain } from "../../src/message/plain";
 import { renderPlainText } from "../../src/slack/render/text";
-import { cluster, domain, drbd, ha, node, warning } from "./fixtures";
+import { cluster, domain, drbd, ha, node, warning } from "../slack/fixtures";
+import { expectNoSlackMarkup } from "../support/markup";
 
 function texts(b: Block): string[] {
   switch (b.type) {
@@ -319,5 +322,115 @@ describe("renderStatusCard", () => {
     const all = messages.map(withinLimits).join("\n");
     expect(all).toContain("*Domains* (cont.)");
     for (let i = 0; i < 150; i++) expect(all).toContain(`guest-with-a-long-name-${i} `);
+  });
+});
+
+describe("status card documents", () => {
+  const twoNodes = () =>
+    cluster([node("ics1"), node("ics2", { drbd: [drbd("r0", { role: "Secondary" }, { role: "Primary" })] })]);
+  const oneUnreachable = () =>
+    cluster([
+      node("ics1", { domains: null, domainsError: { code: "ssh_timeout", message: "xm list <timed> out" } }),
+      node("ics2", {
+        reachable: false,
+        error: { code: "ssh_connect_failed", message: "connect ECONNREFUSED 10.0.0.2:22" },
+        domains: null,
+        drbd: null,
+        ha: null,
+        xenInfo: null,
+      }),
+    ]);
+  const mrkdwn = (text: string) => ({ type: "mrkdwn", text });
+
+  it("renders the same Slack blocks as when it was written as Block Kit", () => {
+    const card = renderStatusCard(oneUnreachable());
+    expect(card.main.text).toBe("lab status (2024-05-01 12:34:56 UTC): 0 warnings");
+    expect(card.main.blocks).toEqual([
+      { type: "header", text: { type: "plain_text", text: "lab · 2024-05-01 12:34:56 UTC", emoji: true } },
+      {
+        type: "context",
+        elements: [
+          mrkdwn(
+            "Snapshot <!date^1714566896^{date_short_pretty} {time_secs}|2024-05-01 12:34:56 UTC> · 1/2 nodes reachable · 0 guests seen (domains unknown on 2 nodes)",
+          ),
+        ],
+      },
+      { type: "section", text: mrkdwn(":white_check_mark: *No warnings*") },
+      { type: "divider" },
+      {
+        type: "section",
+        text: mrkdwn(
+          [
+            "*ics1* :large_green_circle: reachable · Xen 3.0.3 · 8 CPUs · 2048 of 16384 MiB free",
+            "HA (heartbeat, seen from ics1): running · DC ics1 · members 2/2 online · resources 1/1 running · local resources: all",
+            "*Domains*: unknown: ssh_timeout: xm list &lt;timed&gt; out",
+            "*DRBD*",
+            "```",
+            "RESOURCE  PEER  CONNECTION  ROLE L/P           DISK L/P           SYNC",
+            "r0        peer  Connected   Primary/Secondary  UpToDate/UpToDate",
+            "```",
+          ].join("\n"),
+        ),
+      },
+      { type: "divider" },
+      {
+        type: "section",
+        text: mrkdwn(
+          "*ics2* :red_circle: unreachable: ssh_connect_failed: connect ECONNREFUSED 10.0.0.2:22\n_Domains, DRBD and HA on this node: unknown (node unreachable)_",
+        ),
+      },
+    ]);
+    expect(card.main.document).toEqual(statusCardDocuments(oneUnreachable()).main);
+  });
+
+  it("shows two nodes in the console and as plain text, without Slack markup", () => {
+    const doc = statusCardDocuments(twoNodes()).main;
+    const text = renderConsole(doc);
+    expect(text).toContain("lab · 2024-05-01 12:34:56 UTC\n=====");
+    expect(text).toContain("Snapshot 2024-05-01 12:34:56 UTC · 2/2 nodes reachable · 2 guests seen");
+    expect(text).toContain(":white_check_mark: No warnings");
+    expect(text).toContain(
+      "ics1 :large_green_circle: reachable · Xen 3.0.3 · 8 CPUs · 2048 of 16384 MiB free",
+    );
+    expect(text).toMatch(/Domains\nNAME\s+ID\s+MEM MiB\s+VCPUS\s+STATE\nDomain-0\s+0\s+1024/);
+    expect(text).toMatch(/r0\s+peer\s+Connected\s+Secondary\/Primary\s+UpToDate\/UpToDate/);
+    expectNoSlackMarkup(text);
+    const plain = renderPlain(doc);
+    expect(plain).toContain("✅ No warnings");
+    expect(plain).toContain("ics1 🟢 reachable · Xen 3.0.3");
+    expect(plain).toMatch(/\n {4}web-ics2\s+3\s+512\s+1\s+-b----\n/);
+    expectNoSlackMarkup(plain);
+  });
+
+  it("shows an unreachable node in the console and as plain text, without Slack markup", () => {
+    const doc = statusCardDocuments(oneUnreachable()).main;
+    for (const text of [renderConsole(doc), renderPlain(doc)]) {
+      expect(text).toContain("unreachable: ssh_connect_failed: connect ECONNREFUSED 10.0.0.2:22");
+      expect(text).toContain("Domains, DRBD and HA on this node: unknown (node unreachable)");
+      expect(text).toContain("Domains: unknown: ssh_timeout: xm list <timed> out");
+      expect(text).toContain("1/2 nodes reachable");
+      expectNoSlackMarkup(text);
+    }
+    expect(renderPlain(doc)).toContain("ics2 🔴 unreachable");
+  });
+
+  it("gives a split card's thread messages and file the same content as the console", () => {
+    const names = Array.from({ length: 60 }, (_, i) => `node${String(i + 1).padStart(2, "0")}`);
+    const state = cluster(
+      names.map((n) =>
+        node(n, {
+          domains: [domain("Domain-0"), ...Array.from({ length: 6 }, (_, j) => domain(`g-${n}-${j}`))],
+        }),
+      ),
+    );
+    const docs = statusCardDocuments(state);
+    expect(docs.detail).not.toBeNull();
+    const card = renderStatusCard(state);
+    expect(card.detail?.map((m) => m.document)).toEqual(docs.detail);
+    expect(card.detailText).toBe(docs.full ? renderConsole(docs.full) : null);
+    const thread = (docs.detail ?? []).map((d) => renderConsole(d)).join("\n");
+    for (const n of names) expect(thread).toContain(`${n} :large_green_circle: reachable`);
+    expectNoSlackMarkup(thread);
+    expectNoSlackMarkup(card.detailText ?? "");
   });
 });
