@@ -11,6 +11,8 @@
  *      the record was built on (compare-and-set). The lock is for ordering; the CAS is what guarantees the
  *      chain never forks, even if a stalled writer outlives its lock;
  *   4. appends the line to the file and fdatasyncs it, still under the lock.
+ * Appends queued while one is in flight go together (group commit): one lock, one commit and one fdatasync
+ * for up to MAX_BATCH records, so a burst of commands costs a few round trips, not a few per command.
  * If Redis has no head and no stream (fresh or flushed Redis, e.g. the console's embedded one) but the file
  * has records, the chain continues from the file's last record instead of restarting at seq 1.
  */
@@ -56,17 +58,20 @@ return {s, h, src}
 `;
 
 /**
- * KEYS: head, stream. ARGV: expected seq, expected hash, new seq, new hash, record JSON, seeded ("1": the
- * caller continues a chain from its file, accepted only while Redis holds none). Returns {1, entry id} or
- * {0, current seq, current hash}.
+ * KEYS: head, stream. ARGV: expected seq, expected hash, seeded ("1": the caller continues a chain from its
+ * file, accepted only while Redis holds none), then per record (in chain order) its seq, hash and JSON.
+ * Returns {1} or {0, current seq, current hash}.
  */
 const COMMIT_SCRIPT = `${CURRENT_HEAD}
 local s, h, src = current_head()
-if src == "empty" and ARGV[6] == "1" then s, h = ARGV[1], ARGV[2] end
+if src == "empty" and ARGV[3] == "1" then s, h = ARGV[1], ARGV[2] end
 if s ~= ARGV[1] or h ~= ARGV[2] then return {0, s, h} end
-local id = redis.call("XADD", KEYS[2], "*", "seq", ARGV[3], "hash", ARGV[4], "record", ARGV[5])
-redis.call("HSET", KEYS[1], "seq", ARGV[3], "hash", ARGV[4])
-return {1, id}
+local last = #ARGV - 2
+for i = 4, #ARGV, 3 do
+  redis.call("XADD", KEYS[2], "*", "seq", ARGV[i], "hash", ARGV[i + 1], "record", ARGV[i + 2])
+end
+redis.call("HSET", KEYS[1], "seq", ARGV[last], "hash", ARGV[last + 1])
+return {1}
 `;
 
 const RELEASE_SCRIPT = `
@@ -94,6 +99,14 @@ export interface AuditLogOptions {
 
 /** Conflicts only happen when a lock expired under a stalled writer, so this is rarely more than 1. */
 const COMMIT_ATTEMPTS = 20;
+/** Records per group commit: bounds the commit script's arguments and the file write. */
+const MAX_BATCH = 100;
+
+interface Pending {
+  entry: AuditEntry;
+  resolve: (record: AuditRecord) => void;
+  reject: (err: unknown) => void;
+}
 
 export class AuditLog {
   readonly prefix: string;
@@ -105,8 +118,10 @@ export class AuditLog {
   private readonly lockTtlMs: number;
   private readonly sync: boolean;
   private readonly logger: Logger | undefined;
-  /** Appends of this instance run one at a time (the lock would serialize them anyway, only slower). */
-  private tail: Promise<unknown> = Promise.resolve();
+  /** Appends waiting for the batch in flight; each batch of this instance runs after the previous one. */
+  private queue: Pending[] = [];
+  /** The batch loop while it runs (close() waits for it). */
+  private draining: Promise<void> | null = null;
   private closed = false;
 
   constructor(options: AuditLogOptions) {
@@ -138,9 +153,27 @@ export class AuditLog {
           : errorMessage(err);
       return Promise.reject(new XenopsError("invalid_argument", `bad audit entry: ${detail}`));
     }
-    const run = this.tail.then(() => this.appendLocked(clean));
-    this.tail = run.catch(() => {});
-    return run;
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.queue.push({ entry: clean, resolve, reject });
+      this.draining ??= this.drain();
+    });
+  }
+
+  /** Commits what is queued, a batch at a time, until nothing is. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          const records = await this.appendLocked(batch.map((p) => p.entry));
+          for (const [i, p] of batch.entries()) p.resolve(records[i] as AuditRecord);
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.draining = null;
+    }
   }
 
   /** The chain head in Redis (seq 0 and the genesis hash when empty). */
@@ -157,10 +190,11 @@ export class AuditLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.tail;
+    await this.draining;
   }
 
-  private async appendLocked(entry: AuditEntry): Promise<AuditRecord> {
+  /** Appends `entries` as consecutive records, in order; all or none are committed to Redis. */
+  private async appendLocked(entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
     const token = randomUUID();
     await this.lock(token);
     try {
@@ -180,8 +214,15 @@ export class AuditLog {
         }
       }
       for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
-        const record = this.build(entry, head);
-        const line = JSON.stringify(record);
+        const records: AuditRecord[] = [];
+        const args: string[] = [];
+        let prev = head;
+        for (const entry of entries) {
+          const record = this.build(entry, prev);
+          records.push(record);
+          args.push(String(record.seq), record.hash, JSON.stringify(record));
+          prev = { seq: record.seq, hash: record.hash };
+        }
         const result = (await this.redis.eval(
           COMMIT_SCRIPT,
           2,
@@ -189,14 +230,13 @@ export class AuditLog {
           this.keys.stream,
           String(head.seq),
           head.hash,
-          String(record.seq),
-          record.hash,
-          line,
           seeded ? "1" : "0",
-        )) as [number, string, string?];
+          ...args,
+        )) as [number, string?, string?];
         if (result[0] === 1) {
-          await this.writeLine(line, record.seq);
-          return record;
+          const lines = args.filter((_, i) => i % 3 === 2);
+          await this.writeLines(lines, records);
+          return records;
         }
         // Someone committed meanwhile (our lock expired under a stall): rebuild on the new head.
         head = { seq: Number(result[1]), hash: String(result[2]) };
@@ -233,21 +273,24 @@ export class AuditLog {
     }
   }
 
-  private async writeLine(line: string, seq: number): Promise<void> {
+  private async writeLines(lines: readonly string[], records: readonly AuditRecord[]): Promise<void> {
     try {
       await mkdir(dirname(this.file), { recursive: true });
       // Records name users, commands and hosts: readable by the owner only (the mode applies on creation).
       const fh = await open(this.file, "a", 0o600);
       try {
-        await fh.write(`${line}\n`);
+        await fh.write(`${lines.join("\n")}\n`);
         if (this.sync) await fh.datasync();
       } finally {
         await fh.close();
       }
     } catch (err) {
+      const first = records[0]?.seq;
+      const last = records.at(-1)?.seq;
+      const seqs = first === last ? `seq ${first}` : `seqs ${first}-${last}`;
       throw new XenopsError(
         "internal",
-        `audit record seq ${seq} is in Redis but was not written to ${this.file}: ${errorMessage(err)}`,
+        `audit record ${seqs} is in Redis but was not written to ${this.file}: ${errorMessage(err)}`,
         { cause: err },
       );
     }

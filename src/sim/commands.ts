@@ -2,8 +2,10 @@
  * The command dispatcher: what a simulated node does with one SSH exec request. The command line is
  * split with the project's own POSIX word splitter; anything that needs a real shell (pipes,
  * redirections, variables...) is refused, because the simulator never runs a shell and must not
- * silently accept a line a real node would run differently. `sudo -n --` is stripped (root needs
- * no sudo). Which programs exist depends on the node's toolstack, like the packages installed on it.
+ * silently accept a line a real node would run differently. The one exception is `sh -c SCRIPT` in
+ * the exact subset of sh a batch of reads is made of (./shell.ts), each of its commands dispatched
+ * here like a single exec. `sudo -n --` is stripped (root needs no sudo). Which programs exist depends
+ * on the node's toolstack, like the packages installed on it.
  */
 import { XenopsError } from "../errors";
 import { splitCommandLine } from "../ssh/quote";

@@ -159,6 +159,82 @@ describe("AuditLog", () => {
     expect(actors).toEqual(new Set(["UA", "UB"]));
   });
 
+  it("commits appends queued meanwhile together, in the order they were made", async () => {
+    const prefix = uniquePrefix("group");
+    const file = join(dir, `${prefix}.jsonl`);
+    const conn = createRedisConnection(testRedisUrl(), { role: "client" });
+    cleanups.push(() => closeConnection(conn));
+    let commits = 0;
+    const counting = new Proxy(conn, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop !== "eval") return typeof value === "function" ? value.bind(target) : value;
+        return (...args: Parameters<Redis["eval"]>) => {
+          if (String(args[0]).includes("XADD")) commits += 1;
+          return target.eval(...args);
+        };
+      },
+    });
+    const log = new AuditLog({ redis: counting, prefix, file, now: tickingClock() });
+    cleanups.push(() => log.close());
+
+    // A burst, as 150 slash commands at once: the first goes alone, the others wait for it and then go in
+    // batches of at most 100.
+    const records = await Promise.all(Array.from({ length: 150 }, (_, i) => log.append(entry(i + 1))));
+
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(records.map((r) => r.jobId)).toEqual(Array.from({ length: 150 }, (_, i) => `migrate-${i + 1}`));
+    expect(commits).toBe(3);
+    expect(await verifyAuditFile(file)).toEqual({ ok: true, records: 150, lastSeq: 150, problems: [] });
+    expect(await verifyAuditStream(redis, prefix)).toEqual({
+      ok: true,
+      records: 150,
+      lastSeq: 150,
+      problems: [],
+    });
+    expect((await lines(file)).map((l) => JSON.parse(l).seq)).toEqual(records.map((r) => r.seq));
+  });
+
+  it("fails every append of a batch that could not be committed, and goes on with the next", async () => {
+    const prefix = uniquePrefix("group-fail");
+    const file = join(dir, `${prefix}.jsonl`);
+    const conn = createRedisConnection(testRedisUrl(), { role: "client" });
+    cleanups.push(() => closeConnection(conn));
+    let commits = 0;
+    const failing = new Proxy(conn, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop !== "eval") return typeof value === "function" ? value.bind(target) : value;
+        return (...args: Parameters<Redis["eval"]>) => {
+          // The third commit (the batch of entries 3 and 4) is lost with its connection.
+          if (String(args[0]).includes("XADD") && ++commits === 3)
+            return Promise.reject(new Error("connection lost"));
+          return target.eval(...args);
+        };
+      },
+    });
+    const log = new AuditLog({ redis: failing, prefix, file, now: tickingClock() });
+    cleanups.push(() => log.close());
+
+    const first = await log.append(entry(1));
+    // Entry 2 goes alone; 3 and 4 wait for it and go together.
+    const settled = await Promise.allSettled([
+      log.append(entry(2)),
+      log.append(entry(3)),
+      log.append(entry(4)),
+    ]);
+    const after = await log.append(entry(5));
+
+    expect(settled.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected"]);
+    const second = settled[0]?.status === "fulfilled" ? settled[0].value : null;
+    expect(second).toMatchObject({ seq: 2, prevHash: first.hash });
+    expect(settled[1]?.status === "rejected" && settled[1].reason).toBeInstanceOf(XenopsError);
+    // Nothing of the failed batch reached the chain: the next record follows entry 2.
+    expect(after).toMatchObject({ seq: 3, prevHash: second?.hash, jobId: "migrate-5" });
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: true, records: 3, lastSeq: 3 });
+    expect(await verifyAuditStream(redis, prefix)).toMatchObject({ ok: true, records: 3, lastSeq: 3 });
+  });
+
   it("never forks the chain when a stalled writer outlives its lock", async () => {
     const prefix = uniquePrefix("stall");
     const file = join(dir, `${prefix}.jsonl`);

@@ -98,6 +98,56 @@ describe("instrumentProcessor", () => {
     expect(text).not.toMatch(/xenops_ssh_command_errors_total\{cluster="lab",node="ics1"\}/);
   });
 
+  it("records each command of a batch as if run alone, and keeps the runner's batches", async () => {
+    const { audit, metrics, deps, onSsh } = setup();
+    let batches = 0;
+    const inner = runner("ics1");
+    const batching: CommandRunner = {
+      ...inner,
+      async runBatch(commands) {
+        batches++;
+        return commands.map((c) =>
+          c.argv[0] === "false"
+            ? {
+                ok: false as const,
+                error: new ExecError("exec_failed", "ics1: false exited with code 1", {
+                  node: "ics1",
+                  argv: c.argv,
+                  exitCode: 1,
+                  signal: null,
+                  stdout: "",
+                  stderr: "",
+                }),
+              }
+            : { ok: true as const, result: { stdout: "ok", stderr: "", exitCode: 0, durationMs: 1 } },
+        );
+      },
+    };
+    const processor = instrumentProcessor(
+      "status",
+      async () => {
+        const observed = observeRunner(batching, "lab", onSsh);
+        const outcomes = await observed.runBatch!([{ argv: ["xl", "list"] }, { argv: ["false"] }]);
+        expect(outcomes.map((o) => o.ok)).toEqual([true, false]);
+        return { nodes: 1 };
+      },
+      deps,
+    );
+    await processor(fakeJob("status", data), undefined, undefined);
+    expect(batches).toBe(1);
+    expect(audit[0]).toMatchObject({
+      parameters: { commandsRun: 2 },
+      plan: [
+        { node: "ics1", argv: ["xl", "list"] },
+        { node: "ics1", argv: ["false"] },
+      ],
+      exitCodes: [0, 1],
+    });
+    const text = await metrics.render();
+    expect(text).toMatch(/xenops_ssh_command_duration_seconds_count\{cluster="lab",result="ok"\} 1/);
+    expect(text).toMatch(/xenops_ssh_command_errors_total\{cluster="lab",node="ics1"\} 1/);
+  });
+
   it("counts a retried attempt without auditing it, and audits the final failure with its error", async () => {
     const { audit, metrics, deps } = setup();
     const failing = instrumentProcessor(
