@@ -114,7 +114,8 @@ async function main(): Promise<number> {
       section("b. ack latency: 200 concurrent signed /xen status to the HTTP-mode bot (own process)");
       say(
         "  each request signed before its timer; node:http, kept-alive connections opened by an untimed warm-up\n" +
-          "  burst; each burst starts once the bot is idle. Latency: request sent → ack body read.",
+          "  burst; each burst starts once the bot is idle. ack: request sent → ack read; reply: → the command's\n" +
+          "  answer seen (in the ack, or POSTed to its response_url); failed: no 200 or no right answer.",
       );
       const ackLog: string[] = [];
       const acks = await ackBench({ redisUrl, logger, concurrency: 200, bursts: 2, log: ackLog });

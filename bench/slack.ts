@@ -280,10 +280,16 @@ export interface AckResult {
   verb: "status" | "help";
   label: string;
   n: number;
+  /** Request sent → ack read. */
   latencies: number[];
+  /** Request sent → the command's reply seen: the ack's body, or the POST to its response_url. */
+  replyLatencies: number[];
   wallMs: number;
   failures: number;
-  /** CPU time (user + system) the bot process spent during the burst, per request. */
+  /**
+   * CPU time (user + system) of the bot process from the burst's start until it is idle again (replies,
+   * enqueues and audit records of the burst included), per request.
+   */
   botCpuMsPerRequest: number;
   /** CPU time of this process (the client) during the burst, per request: it must stay small. */
   clientCpuMsPerRequest: number;
@@ -293,6 +299,16 @@ export interface AckResult {
 interface SignedRequest {
   body: string;
   headers: Record<string, string>;
+  /** The path of its response_url at the fake Slack. */
+  replyPath: string;
+}
+
+interface Sent {
+  ms: number;
+  /** Date.now() when sent: the fake Slack stamps what reaches a response_url so. */
+  sentAt: number;
+  status: number;
+  text: string;
 }
 
 /** Waits until the process has used no CPU for `quietMs` (at most `maxMs`): the previous burst's tail is done. */
@@ -342,11 +358,13 @@ export async function ackBench(opts: {
     const url = new URL(bot.url ?? "");
     let seq = 0;
     const sign = (verb: "status" | "help"): SignedRequest => {
+      const id = ++seq;
       const body = commandBody({
         text: verb,
         user_id: "UVIEWER1",
         channel_id: LAB_CHANNEL,
-        trigger_id: `bench-${prefix}-${++seq}`,
+        trigger_id: `bench-${prefix}-${id}`,
+        response_url: slack.responseUrl(id),
       });
       const ts = Math.floor(Date.now() / 1000);
       return {
@@ -357,10 +375,12 @@ export async function ackBench(opts: {
           "x-slack-request-timestamp": String(ts),
           "x-slack-signature": signSlackRequest(SIGNING_SECRET, body, ts),
         },
+        replyPath: new URL(slack.responseUrl(id)).pathname,
       };
     };
-    const send = (req: SignedRequest, verb: "status" | "help"): Promise<{ ms: number; ok: boolean }> =>
+    const send = (req: SignedRequest): Promise<Sent> =>
       new Promise((resolve, reject) => {
+        const sentAt = Date.now();
         const t = performance.now();
         const r = request(
           {
@@ -377,22 +397,64 @@ export async function ackBench(opts: {
             res.on("error", reject);
             res.on("end", () => {
               const ms = performance.now() - t;
-              const text = Buffer.concat(chunks).toString("utf8");
-              const expected = verb === "status" ? "Queued as job" : "operate the Xen/DRBD clusters";
-              resolve({ ms, ok: res.statusCode === 200 && text.includes(expected) });
+              resolve({
+                ms,
+                sentAt,
+                status: res.statusCode ?? 0,
+                text: Buffer.concat(chunks).toString("utf8"),
+              });
             });
           },
         );
         r.on("error", reject);
         r.end(req.body);
       });
+    const expected = { status: "Queued as job", help: "operate the Xen/DRBD clusters" };
+    /**
+     * The reply of each command and when it was seen: in the ack's body (a build that answers in the ack, or
+     * an answer ready at once), else at the fake Slack's response_url (waited for, at most 30 s).
+     */
+    const replies = async (
+      verb: "status" | "help",
+      signed: readonly SignedRequest[],
+      sent: readonly Sent[],
+    ) => {
+      const deadline = Date.now() + 30_000;
+      const out: { ms: number; ok: boolean }[] = [];
+      for (const [i, req] of signed.entries()) {
+        const s = sent[i] as Sent;
+        if (s.status !== 200) {
+          out.push({ ms: Number.NaN, ok: false });
+          continue;
+        }
+        if (s.text !== "") {
+          out.push({ ms: s.ms, ok: s.text.includes(expected[verb]) });
+          continue;
+        }
+        let call = slack.calls.find((c) => c.method === "response_url" && c.args.path === req.replyPath);
+        while (!call && Date.now() < deadline) {
+          await sleep(20);
+          call = slack.calls.find((c) => c.method === "response_url" && c.args.path === req.replyPath);
+        }
+        out.push(
+          call
+            ? { ms: call.at - s.sentAt, ok: String(call.args.text ?? "").includes(expected[verb]) }
+            : { ms: Number.NaN, ok: false },
+        );
+      }
+      return out;
+    };
     const burst = (verb: "status" | "help", n: number) => {
       const signed = Array.from({ length: n }, () => sign(verb));
-      return () => Promise.all(signed.map((req) => send(req, verb)));
+      return { signed, fire: () => Promise.all(signed.map((req) => send(req))) };
     };
     // Warm-up: JIT, Redis scripts, then one untimed burst that opens the connections the timed ones reuse.
-    for (let i = 0; i < 20; i++) await burst("status", 1)();
-    await within(60_000, "the warm-up burst", burst("status", opts.concurrency)());
+    for (let i = 0; i < 20; i++) {
+      const one = burst("status", 1);
+      await replies("status", one.signed, await one.fire());
+    }
+    const warm = burst("status", opts.concurrency);
+    await replies("status", warm.signed, await within(60_000, "the warm-up burst", warm.fire()));
     const results: AckResult[] = [];
     // The status bursts are the target; a help burst (no Redis write) shows what the enqueue costs.
     const bursts = [
@@ -405,20 +467,23 @@ export async function ackBench(opts: {
     for (const b of bursts) {
       // Each burst starts with the bot idle (the previous one's audit records and cards written).
       await untilIdle(bot.pid);
-      const fire = burst(b.verb, opts.concurrency);
+      const { signed, fire } = burst(b.verb, opts.concurrency);
       const cpu0 = processCpuMs(bot.pid);
       const client0 = process.cpuUsage();
       const t = performance.now();
       const all = await within(60_000, "a burst of slash commands", fire());
       const wallMs = performance.now() - t;
       const client = process.cpuUsage(client0);
+      const answered = await replies(b.verb, signed, all);
+      await untilIdle(bot.pid);
       results.push({
         verb: b.verb,
         label: b.label,
         n: all.length,
         latencies: all.map((r) => r.ms),
+        replyLatencies: answered.map((r) => r.ms),
         wallMs,
-        failures: all.filter((r) => !r.ok).length,
+        failures: answered.filter((r) => !r.ok).length,
         botCpuMsPerRequest: (processCpuMs(bot.pid) - cpu0) / all.length,
         clientCpuMsPerRequest: (client.user + client.system) / 1000 / all.length,
       });
@@ -453,12 +518,13 @@ export function printAckTable(results: readonly AckResult[]): string[] {
       [
         "run",
         "requests",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
+        "ack p50 ms",
+        "ack p99 ms",
+        "ack max ms",
         "burst wall ms",
+        "reply p99 ms",
         "failed",
-        "bot CPU ms/request",
+        "bot CPU ms/command",
         "client CPU ms/request",
       ],
       results.map((r) => [
@@ -468,6 +534,7 @@ export function printAckTable(results: readonly AckResult[]): string[] {
         fmt(percentile(r.latencies, 99)),
         fmt(Math.max(...r.latencies)),
         fmt(r.wallMs, 0),
+        fmt(percentile(r.replyLatencies.filter(Number.isFinite), 99)),
         String(r.failures),
         fmt(r.botCpuMsPerRequest, 2),
         fmt(r.clientCpuMsPerRequest, 2),
@@ -481,7 +548,7 @@ export function printAckTable(results: readonly AckResult[]): string[] {
     verdict(
       "ack p99 < 100 ms under 200 concurrent /xen status",
       worst < 100 && failed === 0,
-      `worst p99 ${fmt(worst)} ms${failed ? `, ${failed} requests not acked as expected` : ""}`,
+      `worst p99 ${fmt(worst)} ms${failed ? `, ${failed} requests not acked or answered as expected` : ""}`,
     ),
   ];
   for (const l of lines) say(l);

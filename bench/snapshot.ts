@@ -6,8 +6,9 @@
  *   xm list · xm info · cat /proc/drbd · cl_status hbstatus · cl_status listnodes -n ·
  *   cl_status nodestatus NODE (once per cluster member listed by listnodes) · cl_status rscstatus
  * They are not typed in here: one snapshot runs through a recording runner and parallel-ssh gets exactly
- * what it recorded (quoted as the SSH runner quotes them). xenops sends a node's commands as one batch
- * (one SSH exec running them in turn, src/ssh/batch.ts); parallel-ssh runs each command on its own.
+ * what it recorded (quoted as the SSH runner quotes them). xenops sends a node's own reads as one batch
+ * (one SSH exec running them in turn, src/ssh/batch.ts) and its HA reads as another (HA observers
+ * only); parallel-ssh runs each command on its own. BENCH_BATCH_LANES=0 measures xenops unbatched.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";

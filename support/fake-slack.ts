@@ -180,6 +180,14 @@ export class FakeSlack {
     return `http://127.0.0.1:${this.port}/api/`;
   }
 
+  /**
+   * A response_url served by this fake: what is POSTed there is recorded as a call of method
+   * "response_url" (args: the JSON body, plus `path`).
+   */
+  responseUrl(id: string | number = ++this.idCounter): string {
+    return `http://127.0.0.1:${this.port}/response/${id}`;
+  }
+
   get socketConnections(): number {
     return this.sockets.size;
   }
@@ -355,6 +363,14 @@ export class FakeSlack {
       this.record({ method: "upload", args: { fileId }, token: headerToken, status: 200, at: Date.now() });
       res.writeHead(pending ? 200 : 404, { "content-type": "text/plain" });
       res.end(pending ? `OK - ${raw.length}` : "unknown upload");
+      return;
+    }
+
+    if (url.pathname.startsWith("/response/")) {
+      const args = { ...(await parseArgs(raw, contentType)), path: url.pathname };
+      this.record({ method: "response_url", args, token: headerToken, status: 200, at: Date.now() });
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("ok");
       return;
     }
 

@@ -75,16 +75,19 @@ export function createCommandCore(deps: CoreDeps): CommandCore {
 
   return {
     async command(request: CommandRequest): Promise<Reply> {
-      const log = deps.logger.child({
-        user: request.userId,
-        channel: request.channelId,
-        delivery: request.deliveryId,
-      });
+      // Made on first use: most commands log nothing here, and a child logger per command is not free.
+      let child: Logger | undefined;
+      const logOf = (): Logger =>
+        (child ??= deps.logger.child({
+          user: request.userId,
+          channel: request.channelId,
+          delivery: request.deliveryId,
+        }));
       const report = (event: Omit<CommandEvent, "request">): void => {
         try {
           deps.onCommand?.({ request, ...event });
         } catch (err) {
-          log.error({ err }, "command hook failed");
+          logOf().error({ err }, "command hook failed");
         }
       };
       if (request.text.length > MAX_TEXT) {
@@ -95,7 +98,7 @@ export function createCommandCore(deps: CoreDeps): CommandCore {
       const [verb = "help", ...rest] = positionals;
       const spec = byVerb.get(verb.toLowerCase());
       if (!spec) {
-        log.info({ verb: verb.slice(0, 40) }, "unknown verb");
+        logOf().info({ verb: verb.slice(0, 40) }, "unknown verb");
         report({ verb: null, outcome: "unknown_verb" });
         return helpReply(`Unknown verb "${verb.slice(0, 40)}".`);
       }
@@ -105,12 +108,14 @@ export function createCommandCore(deps: CoreDeps): CommandCore {
         inventory: deps.inventory,
         clustersHere,
         jobs: deps.jobs,
-        logger: log,
+        get logger() {
+          return logOf();
+        },
         commands: deps.commands,
         ...(deps.jobAdmin ? { jobAdmin: deps.jobAdmin } : {}),
       };
       if (!(await authorizer.has(request.userId, spec.role))) {
-        log.warn({ verb: spec.verb, needed: spec.role }, "command refused: missing role");
+        logOf().warn({ verb: spec.verb, needed: spec.role }, "command refused: missing role");
         report({
           verb: spec.verb,
           role: spec.role,
@@ -145,7 +150,7 @@ export function createCommandCore(deps: CoreDeps): CommandCore {
           });
           return { text: `${err.message}\nUsage: \`${slash} ${spec.usage}\`` };
         }
-        log.error({ err, verb: spec.verb }, "command failed");
+        logOf().error({ err, verb: spec.verb }, "command failed");
         report({
           verb: spec.verb,
           role: spec.role,

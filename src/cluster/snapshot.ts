@@ -36,12 +36,22 @@ export interface SnapshotOptions {
    */
   haObservers?: number;
   /**
-   * Default 1: a node's own reads (domains, Xen info, DRBD, start-up files) go out as one batch, one
-   * SSH exec (see batching-runner.ts), and its HA reads (view and configuration) as another, at the
-   * same time. N: each spread over up to N batches at once (a shell runs a batch's commands one after
-   * the other: less wall time on slow nodes, more execs). 0: every command its own exec.
+   * A node's own reads (domains, Xen info, DRBD, start-up files) go out as batches, each one SSH exec
+   * (see batching-runner.ts), and its HA reads (view and configuration) as others, at the same time.
+   * N: each spread over up to N batches at once (a shell runs a batch's commands one after the other:
+   * more lanes cost less wall time on slow nodes and more execs). 0: every command its own exec.
+   * Default: `defaultBatchLanes(number of nodes read)`.
    */
   batchLanes?: number;
+}
+
+/**
+ * Lanes per node when the caller does not say: a small cluster (the usual pair) spends a few more
+ * execs to wait for one slow command instead of the sum of them; a large one, where xenops' CPU per
+ * exec is what the user waits for, sends one batch per node. About 16 batches in flight either way.
+ */
+export function defaultBatchLanes(nodeCount: number): number {
+  return Math.max(1, Math.min(4, Math.floor(16 / Math.max(1, nodeCount))));
 }
 
 /** PartError code of a node whose HA view was not read because other nodes' views cover it. */
@@ -121,7 +131,7 @@ export async function snapshotNode(
 ): Promise<NodeState> {
   const started = performance.now();
   const direct = deps.runnerFor(node);
-  const lanes = options.batchLanes ?? 1;
+  const lanes = options.batchLanes ?? defaultBatchLanes(1);
   const runner = lanes === 0 ? direct : batchingRunner(direct, lanes);
   // The HA reads get a batch of their own: the cluster manager's tools are the ones that block when
   // the cluster is in trouble (crm_mon waits for the CIB), and a batch is all or nothing, so a hung
@@ -193,9 +203,11 @@ export async function takeSnapshot(
   const observers = options.haObservers ?? 4;
   // Large clusters: read the HA view on the first `observers` nodes only.
   const sampled = deps.drivers.ha && names.length > observers ? names.slice(0, observers) : null;
+  const perNode: SnapshotOptions =
+    options.batchLanes === undefined ? { ...options, batchLanes: defaultBatchLanes(names.length) } : options;
   const nodes = await Promise.all(
     names.map((name) =>
-      snapshotNode(cluster, name, deps, options, sampled && !sampled.includes(name) ? sampled : null),
+      snapshotNode(cluster, name, deps, perNode, sampled && !sampled.includes(name) ? sampled : null),
     ),
   );
   if (sampled && deps.drivers.ha && !nodes.some((n) => n.ha !== null)) {

@@ -236,7 +236,9 @@ export function createJobQueues(options: JobQueuesOptions): JobQueues {
       throw new XenopsError("internal", `the job queue (Redis) failed: ${errorMessage(err)}`, { cause: err });
     }
     const { created, number } = claimed;
-    log.info({ cluster, name, jobId, jobNumber: number, deliveryId, duplicate: !created }, "job enqueued");
+    // Debug, not info: this runs on the ack of every slash command, the command's audit record names the job,
+    // and the worker logs it at info when it starts.
+    log.debug({ cluster, name, jobId, jobNumber: number, deliveryId, duplicate: !created }, "job enqueued");
     return { jobId, number, duplicate: !created };
   }
 

@@ -31,7 +31,7 @@ export interface Faults {
   partition(node: string, on?: boolean): void;
   /** SSH accepts TCP connections and never answers. */
   hanging(node: string): void;
-  /** Every command on the node waits this long (real time) before it runs. */
+  /** Every command on the node waits this long (real time) before it runs, each one of a batch too. */
   slowSsh(node: string, ms: number): void;
   /** Undoes unreachable/hanging/slowSsh for one node. */
   reachable(node: string): void;

@@ -57,8 +57,9 @@ export interface SlackAppOptions {
   logger: Logger;
   senderLimits?: Partial<SenderLimits>;
   /**
-   * If the core has not answered a slash command by then, ack with a holding text and deliver its reply
-   * later as an ephemeral message: Slack shows an error to the user when the ack misses 3 s.
+   * Socket Mode slash commands and modal submissions: if the core has not answered by then, ack with a
+   * holding text (close the modal) and deliver the reply later as an ephemeral message: Slack shows an
+   * error to the user when the ack misses 3 s. HTTP-mode slash commands do not wait (see the `/xen` handler).
    */
   ackDeadlineMs?: number;
   /**
@@ -143,20 +144,41 @@ export function toActionRequest(body: SlackAction): ActionRequest | null {
 
 type Outcome<T> = { kind: "done"; value: T } | { kind: "failed"; error: unknown } | { kind: "late" };
 
-function settleWithin<T>(
-  work: Promise<T>,
-  ms: number,
-): { first: Promise<Outcome<T>>; final: Promise<Outcome<T>> } {
-  const final = work.then(
+function settle<T>(work: Promise<T>): Promise<Outcome<T>> {
+  return work.then(
     (value): Outcome<T> => ({ kind: "done", value }),
     (error: unknown): Outcome<T> => ({ kind: "failed", error }),
   );
+}
+
+/**
+ * The outcome if `work` settles without waiting on I/O (its promise chain ends in this turn of the event
+ * loop), else "late": setImmediate runs only after every pending microtask.
+ */
+function settledNow<T>(work: Promise<Outcome<T>>): Promise<Outcome<T>> {
+  const late = new Promise<Outcome<T>>((resolve) => setImmediate(() => resolve({ kind: "late" })));
+  return Promise.race([work, late]);
+}
+
+/** The outcome if `work` settles within `ms`, else "late". */
+async function settledWithin<T>(work: Promise<Outcome<T>>, ms: number): Promise<Outcome<T>> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<Outcome<T>>((resolve) => {
     timer = setTimeout(() => resolve({ kind: "late" }), ms);
   });
-  const first = Promise.race([final, late]).finally(() => clearTimeout(timer));
-  return { first, final };
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function settleWithin<T>(
+  work: Promise<T>,
+  ms: number,
+): { first: Promise<Outcome<T>>; final: Promise<Outcome<T>> } {
+  const final = settle(work);
+  return { first: settledWithin(final, ms), final };
 }
 
 // ---- replay protection ----
@@ -452,7 +474,7 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     logger.error({ error: error.code ?? error.name }, "slack listener failed");
   });
 
-  app.command(commandName, async ({ command, ack, context, client }) => {
+  app.command(commandName, async ({ command, ack, context, client, respond }) => {
     const request = toCommandRequest(command);
     if (request.text === "" && opts.forms) {
       // The trigger_id expires 3 s after the command: the first view comes from stored state only.
@@ -471,20 +493,38 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     }
     if (context.retryNum)
       logger.info({ deliveryId: request.deliveryId, retryNum: context.retryNum }, "slack retry");
-    const { first, final } = settleWithin(opts.core.command(request), ackDeadlineMs);
-    const outcome = await first;
-    if (outcome.kind === "done") return ack(asRespond(outcome.value));
-    if (outcome.kind === "failed") {
-      logger.error({ deliveryId: request.deliveryId, err: outcome.error }, "command failed");
+    const work = settle(opts.core.command(request));
+    // HTTP mode puts in the ack only the answers that need no I/O (help, usage errors, refusals): a command
+    // that waits on Redis (the enqueue) is acked at once and its reply follows through response_url, so a
+    // burst of commands is acked in milliseconds instead of after every enqueue of the burst. Socket Mode
+    // answers in the ack what is ready within the ack deadline.
+    const http = opts.mode === "http";
+    const now = http ? await settledNow(work) : await settledWithin(work, ackDeadlineMs);
+    if (now.kind === "done") return ack(asRespond(now.value));
+    if (now.kind === "failed") {
+      logger.error({ deliveryId: request.deliveryId, err: now.error }, "command failed");
       return ack(asRespond({ text: INTERNAL_ERROR_TEXT }));
     }
-    await ack(asRespond({ text: HOLDING_TEXT }));
-    logger.warn({ deliveryId: request.deliveryId, ackDeadlineMs }, "command reply missed the ack deadline");
-    const late = await final;
+    if (http) await ack();
+    else {
+      await ack(asRespond({ text: HOLDING_TEXT }));
+      logger.warn({ deliveryId: request.deliveryId, ackDeadlineMs }, "command reply missed the ack deadline");
+    }
+    // A Slack retry of this delivery finds the same job: the core dedupes on trigger_id.
+    const late = await work;
     if (late.kind === "failed")
       logger.error({ deliveryId: request.deliveryId, err: late.error }, "command failed");
-    const message = late.kind === "done" ? toOutbound(late.value) : { text: INTERNAL_ERROR_TEXT };
-    await sender.postEphemeral(request.channelId, request.userId, message);
+    const reply = late.kind === "done" ? late.value : { text: INTERNAL_ERROR_TEXT };
+    if (http) {
+      try {
+        await respond(asRespond(reply));
+        return;
+      } catch (err) {
+        // An expired or unreachable response_url: the same ephemeral message through the Web API.
+        logger.warn({ deliveryId: request.deliveryId, err }, "command reply via response_url failed");
+      }
+    }
+    await sender.postEphemeral(request.channelId, request.userId, toOutbound(reply));
   });
 
   const incidentForm = opts.forms ? registerForms(app, opts.forms, sender, logger, ackDeadlineMs) : null;

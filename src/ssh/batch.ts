@@ -127,14 +127,16 @@ function splitStream(text: string, name: string, marker: string, count: number):
       );
     pos += begin.length;
     const endTag = `${marker}:e:${i}:`;
-    const end = text.indexOf(endTag, pos);
+    // The first marker after the begin line must be this command's end: one scan finds the end and
+    // proves the output does not hold the marker.
+    const end = text.indexOf(marker, pos);
     if (end < 0)
       throw new BatchFrameError(
         `${name}: end marker of command ${i + 1} of ${count} missing (output cut short)`,
       );
-    const body = text.slice(pos, end);
-    if (body.includes(marker))
+    if (!text.startsWith(endTag, end))
       throw new BatchFrameError(`${name}: marker found inside the output of command ${i + 1} of ${count}`);
+    const body = text.slice(pos, end);
     const status = STATUS.exec(text.slice(end + endTag.length, end + endTag.length + 5));
     const exitCode = status ? Number(status[1]) : Number.NaN;
     if (!status || exitCode > 255)

@@ -69,7 +69,9 @@ describe("an enqueue that times out", () => {
 
   it("says the job may have been queued, and a retry of the same delivery returns that job", async () => {
     const q = queues();
-    // Connections up first (a paused server still accepts connections, not writes).
+    // Connections up first (a paused server still accepts connections, not writes). A 300 ms budget
+    // waits only 50 ms for a new connection, which a loaded machine can miss: a lookup waits longer.
+    expect(await q.lookup(1_000_000)).toBeNull();
     await q.enqueue("lab", "status", { ...payload, deliveryId: "warm" }, { deliveryId: "warm" });
     await admin.call("CLIENT", "PAUSE", "800", "WRITE");
     const err = await q
@@ -110,6 +112,8 @@ describe("an enqueue that times out", () => {
         userId: "UVIEWER1",
         text: "status",
       });
+    // The connection up first: a 300 ms budget waits only 50 ms for it, which a loaded machine can miss.
+    expect(await q.lookup(1_000_000)).toBeNull();
     expect((await request("warm-core")).text).toMatch(/^Queued as job \d+/);
     await admin.call("CLIENT", "PAUSE", "800", "WRITE");
     const late = await request("trigger-1");

@@ -8,7 +8,7 @@
  */
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SnapshotOptions, takeSnapshot } from "../../src/cluster/snapshot";
+import { defaultBatchLanes, type SnapshotOptions, takeSnapshot } from "../../src/cluster/snapshot";
 import { ClusterConfig } from "../../src/config/schema";
 import { driversFor } from "../../src/drivers/registry";
 import type { ClusterState, NodeState } from "../../src/model";
@@ -36,6 +36,8 @@ interface Lab {
   execs: Map<string, string[]>;
   spoil: Map<string, Spoil>;
   snapshot(options?: SnapshotOptions): Promise<ClusterState>;
+  /** With takeSnapshot's own defaults (no batchLanes). */
+  snapshotAsIs(options?: SnapshotOptions): Promise<ClusterState>;
   close(): Promise<void>;
 }
 
@@ -89,12 +91,16 @@ async function startLab(spec: SimClusterSpecInput): Promise<Lab> {
     }),
     logger,
   });
-  return {
+  const lab: Lab = {
     sim,
     config,
     execs,
     spoil,
     async snapshot(options = {}) {
+      // One batch per node unless a test says otherwise: a pair's default spreads its reads over lanes.
+      return lab.snapshotAsIs({ batchLanes: 1, ...options });
+    },
+    async snapshotAsIs(options: SnapshotOptions = {}) {
       for (const n of config.nodes) execs.set(n.name, []);
       return takeSnapshot(
         config,
@@ -108,6 +114,7 @@ async function startLab(spec: SimClusterSpecInput): Promise<Lab> {
       await sim.close();
     },
   };
+  return lab;
 }
 
 /** The state without what differs from one read to the next (time taken). */
@@ -152,6 +159,21 @@ for (const [label, spec] of [
         // heartbeat's cl_status asks in turn (hbstatus, then the nodes listnodes names): the HA
         // batch takes 3 rounds.
         expect(batchedExecs).toEqual(batchedExecs.map(() => 4));
+      }
+    });
+
+    it("by default a pair spreads each node's reads over a few batches: the same state, fewer execs", async () => {
+      const unbatched = await lab.snapshot({ batchLanes: 0 });
+      const unbatchedExecs = [...lab.execs.values()].map((e) => e.length);
+      const one = await lab.snapshot({ batchLanes: 1 });
+      const oneExecs = [...lab.execs.values()].map((e) => e.length);
+      const laned = await lab.snapshotAsIs();
+      const lanedExecs = [...lab.execs.values()].map((e) => e.length);
+      expect(stable(laned)).toEqual(stable(unbatched));
+      expect(stable(laned)).toEqual(stable(one));
+      for (const [i, n] of lanedExecs.entries()) {
+        expect(n).toBeGreaterThan(oneExecs[i]!);
+        expect(n).toBeLessThanOrEqual(unbatchedExecs[i]!);
       }
     });
 
@@ -203,3 +225,9 @@ for (const [label, spec] of [
     }
   });
 }
+
+describe("defaultBatchLanes", () => {
+  it("spreads a small cluster's reads and sends one batch per node on a large one", () => {
+    expect([1, 2, 4, 5, 8, 9, 16, 100, 1000].map(defaultBatchLanes)).toEqual([4, 4, 4, 3, 2, 1, 1, 1, 1]);
+  });
+});

@@ -63,15 +63,29 @@ describe("Slack HTTP mode end to end (signed requests, replay guard, worker, SSH
   }
 
   const status = (trigger: string) =>
-    commandBody({ text: "status", user_id: "UVIEWER1", channel_id: LAB_CHANNEL, trigger_id: trigger });
+    commandBody({
+      text: "status",
+      user_id: "UVIEWER1",
+      channel_id: LAB_CHANNEL,
+      trigger_id: trigger,
+      response_url: slack.responseUrl(trigger),
+    });
 
-  it("acks a correctly signed /xen status with 200 and the job, then delivers the card", async () => {
+  /** The reply the bot sent to the command's response_url (the ack itself is empty: the enqueue waits on Redis). */
+  const replyTo = async (trigger: string) =>
+    (await slack.waitForCall((c) => c.method === "response_url" && c.args.path === `/response/${trigger}`))
+      .args as { response_type?: string; text?: string };
+
+  it("acks a correctly signed /xen status with 200, replies with the job, then delivers the card", async () => {
     const before = await jobCount();
     const mark = cardMark(slack);
-    // The answer is the ack; its latency is measured by npm run bench, not asserted here.
-    const res = await postSigned(stack.url, status(`http-ok-${Date.now()}`));
+    const trigger = `http-ok-${Date.now()}`;
+    // The ack is empty and immediate (its latency is measured by npm run bench, not asserted here); the
+    // job's number follows through response_url.
+    const res = await postSigned(stack.url, status(trigger));
     expect(res.status).toBe(200);
-    const body = JSON.parse(res.text) as { response_type: string; text: string };
+    expect(res.text).toBe("");
+    const body = await replyTo(trigger);
     expect(body.response_type).toBe("ephemeral");
     expect(body.text).toMatch(/^Queued as job \d+: status of lab\. The card will appear in this channel\./);
     expect(await jobCount()).toBe(before + 1);
@@ -112,10 +126,12 @@ describe("Slack HTTP mode end to end (signed requests, replay guard, worker, SSH
 
   it("rejects a replay of an accepted request (401): one job only", async () => {
     const before = await jobCount();
-    const body = status(`http-replay-${Date.now()}`);
+    const trigger = `http-replay-${Date.now()}`;
+    const body = status(trigger);
     const ts = nowSec();
     const first = await postSigned(stack.url, body, { timestampSec: ts });
     expect(first.status).toBe(200);
+    expect((await replyTo(trigger)).text).toMatch(/^Queued as job \d+/);
     expect(await jobCount()).toBe(before + 1);
     const replay = await postSigned(stack.url, body, { timestampSec: ts });
     expect(replay.status).toBe(401);

@@ -15,8 +15,13 @@ describe("Slack app in HTTP mode (Bolt HTTPReceiver + replay guard)", () => {
   let url: string;
   let redis: Redis;
   const log = captureLogger();
+  /** Commands whose text starts with "wait" get their answer only when the test settles it (as an enqueue would). */
+  const waiting = new Map<string, { resolve: (r: { text: string }) => void; reject: (e: Error) => void }>();
   const core = stubCore({
-    command: async (r) => ({ text: `you said ${r.text}` }),
+    command: (r) =>
+      r.text.startsWith("wait")
+        ? new Promise((resolve, reject) => waiting.set(r.text, { resolve, reject }))
+        : Promise.resolve({ text: `you said ${r.text}` }),
     action: async () => ({ text: "done" }),
   });
 
@@ -62,8 +67,14 @@ describe("Slack app in HTTP mode (Bolt HTTPReceiver + replay guard)", () => {
     return { status: res.status, text: await res.text(), headers: res.headers };
   }
 
-  const commandBody = (text: string, trigger = `t-${Math.random()}`) =>
-    stringify({ ...slashCommandPayload({ text, trigger_id: trigger }) });
+  const commandBody = (text: string, trigger = `t-${Math.random()}`, responseUrl?: string) =>
+    stringify({
+      ...slashCommandPayload({
+        text,
+        trigger_id: trigger,
+        ...(responseUrl ? { response_url: responseUrl } : {}),
+      }),
+    });
 
   it("accepts a correctly signed slash command and answers with the ephemeral reply", async () => {
     const res = await post(commandBody("status lab", "http-trigger-1"));
@@ -74,6 +85,48 @@ describe("Slack app in HTTP mode (Bolt HTTPReceiver + replay guard)", () => {
       channelId: "C0OPS",
       text: "status lab",
     });
+  });
+
+  it("acks a command that waits on I/O at once and empty, then replies through response_url", async () => {
+    const responseUrl = slack.responseUrl("wait-ok");
+    const res = await post(commandBody("wait ok", "http-wait-1", responseUrl));
+    expect(res.status).toBe(200);
+    expect(res.text).toBe("");
+    // The core had the command before the ack went out; its answer comes after.
+    waiting.get("wait ok")?.resolve({ text: "Queued as job 7" });
+    const reply = await slack.waitForCall(
+      (c) => c.method === "response_url" && c.args.path === "/response/wait-ok",
+    );
+    expect(reply.args).toEqual({
+      response_type: "ephemeral",
+      text: "Queued as job 7",
+      path: "/response/wait-ok",
+    });
+  });
+
+  it("posts the reply as an ephemeral message when response_url fails", async () => {
+    // Nothing listens there: the POST is refused.
+    const res = await post(commandBody("wait refused", "http-wait-2", "http://127.0.0.1:1/gone"));
+    expect(res.text).toBe("");
+    waiting.get("wait refused")?.resolve({ text: "late answer" });
+    const eph = await slack.waitForCall(
+      (c) => c.method === "chat.postEphemeral" && c.args.text === "late answer",
+    );
+    expect(eph.args).toMatchObject({ channel: "C0OPS", user: "U0ALICE" });
+    expect(log.entries().some((e) => e.msg === "command reply via response_url failed")).toBe(true);
+  });
+
+  it("replies with a generic text through response_url when the core fails after the ack", async () => {
+    const responseUrl = slack.responseUrl("wait-fail");
+    const res = await post(commandBody("wait fail", "http-wait-3", responseUrl));
+    expect(res.text).toBe("");
+    waiting.get("wait fail")?.reject(new Error("boom after the ack"));
+    const reply = await slack.waitForCall(
+      (c) => c.method === "response_url" && c.args.path === "/response/wait-fail",
+    );
+    expect(String(reply.args.text)).toMatch(/failed inside xenops/);
+    expect(String(reply.args.text)).not.toContain("boom");
+    expect(log.entries().some((e) => e.msg === "command failed")).toBe(true);
   });
 
   it("accepts a signed block action, acks empty and replies via chat.postEphemeral", async () => {

@@ -527,6 +527,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
           user_id: OPERATOR,
           channel_id: CHANNEL,
           trigger_id: op.triggerId,
+          response_url: slack.responseUrl(op.triggerId),
         }),
       });
       await deliverLikeSlack(body);
@@ -562,7 +563,11 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       if (!op.approvalId) {
         // Lost only if the user was told it was queued; "nothing was queued" / "may have been
         // queued: see /xen jobs" (Redis restarting or failing over) is an honest answer.
-        const reply = replies.get(body) ?? "";
+        // HTTP-mode bots ack a command that waits on Redis empty and answer through its response_url.
+        const answered = slack.calls.find(
+          (c) => c.method === "response_url" && c.args.path === `/response/${op.triggerId}`,
+        );
+        const reply = replies.get(body) || String(answered?.args.text ?? "");
         op.final = /Queued as job/.test(reply) || reply === "" ? "no approval card" : "not queued (told so)";
         op.detail = reply.slice(0, 200);
         return;
