@@ -18,7 +18,9 @@ ENV NODE_ENV=production \
     XENOPS_AUDIT_FILE=/var/lib/xenops/xenops-audit.jsonl \
     XENOPS_OPS_PORT=9464 \
     XENOPS_OPS_HOST=0.0.0.0 \
-    MALLOC_ARENA_MAX=2
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=131072 \
+    MALLOC_TRIM_THRESHOLD_=262144
 # The state directory, owned by the runtime user (no shell needed: works on minimal bases too).
 COPY --chown=10001:10001 contrib/docker/state/ /var/lib/xenops/
 WORKDIR /var/lib/xenops
@@ -27,8 +29,8 @@ EXPOSE 9464 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.XENOPS_OPS_PORT||9464)+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 USER 10001:10001
-# The node flags and MALLOC_ARENA_MAX of contrib/systemd/ (see there why; npm run bench measures them).
-CMD ["node", "--max-semi-space-size=1", "/opt/xenops/dist/xenops.js", "bot"]
+# The node flags and MALLOC_* settings of contrib/systemd/ (see there why; npm run bench measures them).
+CMD ["node", "--max-semi-space-size=1", "--heap-growing-percent=100", "/opt/xenops/dist/xenops.js", "bot"]
 
 # ---- runtime from a dist/ built outside (CI artefact, air-gapped builds) ----
 FROM runtime-base AS runtime-prebuilt

@@ -49,10 +49,16 @@ const packages = [
   { pkg: "corosync", bins: ["/usr/sbin/corosync"], realHa: true },
   { pkg: "pacemaker", bins: ["/usr/sbin/pacemakerd"], realHa: true },
   { pkg: "pacemaker-cli-utils", bins: ["/usr/sbin/crm_mon", "/usr/sbin/stonith_admin"], realHa: true },
+  // The container test (test/deploy/container.test.ts) builds the image and runs the compose stack on
+  // a Docker engine it starts itself (CI runs `bootstrap --docker`); elsewhere it skips with a reason.
+  { pkg: "docker.io", bins: ["/usr/sbin/dockerd", "/usr/bin/docker"], docker: true },
+  { pkg: "docker-compose", bins: ["/usr/bin/docker-compose"], docker: true },
 ];
 const wantRealHa = process.argv.includes("--real-ha") || process.env.XENOPS_REAL_HA === "1";
+const wantDocker = process.argv.includes("--docker") || process.env.XENOPS_DOCKER === "1";
 const missing = packages
-  .filter((p) => (!p.realHa || wantRealHa) && !p.bins.every((b) => existsSync(b)))
+  .filter((p) => (!p.realHa || wantRealHa) && (!p.docker || wantDocker))
+  .filter((p) => !p.bins.every((b) => existsSync(b)))
   .map((p) => p.pkg);
 if (missing.length > 0) {
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;

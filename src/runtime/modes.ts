@@ -19,6 +19,9 @@ import { createDeps, type Deps } from "./deps";
 import { type OpsOptions, startOps } from "./ops";
 import { openSlackFrontEnd } from "./slack";
 
+/** How long a stopping process waits for Slack messages still queued in the sender. */
+const SHUTDOWN_DRAIN_MS = 5_000;
+
 export interface RuntimeBase {
   inventory: InventoryConfig;
   env: RuntimeEnv;
@@ -89,7 +92,17 @@ export async function startSlackRuntime(
       await ops?.close();
       await slack.stop();
       await deps.close();
-      await slack.drain();
+      // What the jobs posted while stopping goes out, but a paced backlog (hundreds of cards after a
+      // burst of commands) or an unreachable Slack must not keep a stopping process alive.
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        slack.drain().then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), SHUTDOWN_DRAIN_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!drained) logger.warn({ waitedMs: SHUTDOWN_DRAIN_MS }, "stopped with Slack messages not yet sent");
     },
   };
 }

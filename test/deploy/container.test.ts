@@ -6,8 +6,9 @@
  * on this host (host networking: the test's servers listen on loopback). It must reach a healthy
  * /readyz and answer `/xen status`.
  *
- * Slow (an image build on the vfs driver): runs only with XENOPS_DOCKER_TEST=1, and skips with the
- * reason when no Docker engine can start (see test/support/docker.ts).
+ * Runs wherever a Docker engine answers or can be started (as root with `dockerd` installed:
+ * `node scripts/bootstrap.mjs --docker`, which CI runs), else skips and prints why (see
+ * test/support/docker.ts). XENOPS_DOCKER_TEST=0 turns it off.
  */
 import { randomBytes } from "node:crypto";
 import { chmod, chown, copyFile, cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -23,12 +24,8 @@ import { FakeSlack } from "../support/fake-slack";
 import { testRedisUrl, uniquePrefix } from "../support/redis";
 import { buildBundle, freePort, pollHttp, type Ran, ROOT, run } from "./helpers";
 
-const ENABLED = process.env.XENOPS_DOCKER_TEST === "1";
-if (!ENABLED) {
-  process.stderr.write(
-    "container test skipped: set XENOPS_DOCKER_TEST=1 to build the image and run the compose stack\n",
-  );
-}
+const ENABLED = process.env.XENOPS_DOCKER_TEST !== "0";
+if (!ENABLED) process.stderr.write("container test skipped: XENOPS_DOCKER_TEST=0\n");
 const logger = pino({ level: process.env.E2E_LOG_LEVEL ?? "silent" });
 /** The image's user (Dockerfile USER). */
 const UID = 10001;
