@@ -35,6 +35,27 @@ export interface GatherOptions {
   timeoutMs?: number;
   /** Query the fence device (default true). */
   queryFence?: boolean;
+  /**
+   * Nodes read at a time (default: all at once). The monitor's background run reads a few at a time:
+   * nobody waits on it, and reading a large cluster's every node at once is the worker's largest burst
+   * of memory (each node's HA configuration is the whole cluster's).
+   */
+  nodesAtOnce?: number;
+}
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  return out;
 }
 
 function isTransport(err: unknown): boolean {
@@ -275,7 +296,9 @@ export async function gatherFacts(
   const readAt = now();
   // Every read in flight listens on the job's signal: a few dozen at once is expected here.
   if (options.signal) setMaxListeners(100, options.signal);
-  const nodes = await Promise.all(cluster.nodes.map((n) => readNode(cluster, n.name, deps, options)));
+  const nodes = await mapLimited(cluster.nodes, options.nodesAtOnce ?? cluster.nodes.length, (n) =>
+    readNode(cluster, n.name, deps, options),
+  );
   const fence = options.queryFence === false ? null : await queryFence(cluster, nodes, deps, options);
   return { cluster, nodes, fence, readAt };
 }

@@ -18,6 +18,9 @@ import type { CheckResult, CheckStatus, DoctorReport } from "./types";
 
 export const DEFAULT_DOCTOR_EVERY = "24h";
 
+/** Nodes the background doctor reads at a time: a large cluster's run spread out, a pair's unchanged. */
+const BACKGROUND_NODES_AT_ONCE = 8;
+
 /** `monitor.doctorEvery` in ms; null when off. */
 export function doctorEveryMs(cluster: ClusterConfig): number | null {
   const every = cluster.monitor?.doctorEvery ?? DEFAULT_DOCTOR_EVERY;
@@ -101,7 +104,12 @@ export class DoctorRuns {
       const report = await runDoctor(
         cluster,
         { runnerFor: (node) => this.deps.runnerFor(cluster.name, node), secretEnv: this.deps.secretEnv, now },
-        { queryFence: false, timeoutMs: cluster.commandTimeoutMs, ...(signal ? { signal } : {}) },
+        {
+          queryFence: false,
+          timeoutMs: cluster.commandTimeoutMs,
+          nodesAtOnce: BACKGROUND_NODES_AT_ONCE,
+          ...(signal ? { signal } : {}),
+        },
       );
       const previous = await redis.hgetall(this.key(cluster.name, "last"));
       const found = regressions(previous, report);
