@@ -126,12 +126,3 @@ export interface OncallTargets {
 export function oncallMentions(who: OncallTargets): string {
   return [...(who.groups ?? []).map(groupMention), ...(who.users ?? []).map(userMention)].join(" ");
 }
-
-/**
- * For an operation's card that must page: users, then groups, and a visible warning instead of silence
- * when nobody is configured (the page would otherwise go unnoticed).
- */
-export function oncallMentionsOrWarning(who: OncallTargets): string {
-  const all = [...(who.users ?? []).map(userMention), ...(who.groups ?? []).map(groupMention)];
-  return all.length > 0 ? all.join(" ") : "on-call (none configured!)";
-}

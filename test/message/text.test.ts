@@ -11,7 +11,6 @@ import {
   isSlackUserId,
   mentionOrText,
   oncallMentions,
-  oncallMentionsOrWarning,
   progressBar,
   truncate,
   unescapeMrkdwn,
@@ -98,9 +97,5 @@ describe("mentions", () => {
     expect(oncallMentions({ users: ["U1", "U2"], groups: ["S1"] })).toBe("<!subteam^S1> <@U1> <@U2>");
     expect(oncallMentions({ users: [], groups: [] })).toBe("");
     expect(oncallMentions({})).toBe("");
-  });
-  it("oncallMentionsOrWarning: users then groups, a visible warning when nobody is configured", () => {
-    expect(oncallMentionsOrWarning({ users: ["U1"], groups: ["S1"] })).toBe("<@U1> <!subteam^S1>");
-    expect(oncallMentionsOrWarning({ users: [], groups: [] })).toBe("on-call (none configured!)");
   });
 });
