@@ -518,6 +518,9 @@ export class IncidentManager {
     const rec = await this.byKey(key);
     if (rec?.status !== "open") return this.open(e, true);
     const escalated = SEVERITY_RANK[e.severity] > SEVERITY_RANK[rec.severity];
+    // A critical incident's headline follows what happened at once ("is taking over" → "started"):
+    // throttling the message is for evidence and counts, not for the line on-call reads first.
+    const newHeadline = e.severity === "critical" && e.title !== rec.current.title;
     // An incident keeps the worst severity it reached until it is resolved (a dead node that is
     // rebooting after its fence is still the same critical incident).
     if (SEVERITY_RANK[e.severity] >= SEVERITY_RANK[rec.severity]) rec.peakTitle = e.title;
@@ -551,7 +554,7 @@ export class IncidentManager {
         },
       );
     if (repage) this.notePaged(rec, e);
-    await this.maybeUpdateParent(rec, significant || refresh);
+    await this.maybeUpdateParent(rec, significant || refresh || newHeadline);
     await this.save(rec);
   }
 

@@ -39,6 +39,24 @@ function parentNow(x: Harness): string {
 }
 
 describe("heartbeat takes over by itself (reference lab defaults)", () => {
+  it("the incident's headline follows the takeover at once, even within the message's update interval", async () => {
+    // The takeover ends 2 s after heartbeat starts it: less than the 5 s between routine updates.
+    const x = h(referenceLab({ ha: { takeoverMs: 2_000 } }), { haLog: true });
+    await x.poll();
+    x.sim.nodeDown("ics2");
+    await x.poll();
+    x.tick(31_000);
+    const dead = await x.poll();
+    expect(dead.changed[0]?.title).toBe(
+      "ics2 is dead according to heartbeat on ics1: heartbeat is taking over internet on ics1",
+    );
+    expect(parentNow(x)).toContain("heartbeat is taking over internet on ics1");
+    x.tick(2_000);
+    const took = await x.poll();
+    expect(took.happened.map((e) => e.kind)).toEqual(["ha_takeover"]);
+    expect(parentNow(x)).toContain("heartbeat reset it through APCSmart and started internet on ics1");
+  });
+
   it("posts the takeover with heartbeat's STONITH lines as evidence; the incident says what heartbeat did; auto failback is posted", async () => {
     const x = h(referenceLab(), { haLog: true });
     await x.poll();
