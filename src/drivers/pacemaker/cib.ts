@@ -121,12 +121,22 @@ function guestOfPrimitive(
 
 export function cibToHaConfig(cib: Cib, guests: readonly GuestRef[], source: string): HaConfig {
   const out: HaManagedGuest[] = [];
+  const seen = new Set<string>();
+  // Positions of the location constraints naming each resource or collective.
+  const locationsOf = new Map<string, number[]>();
+  cib.locations.forEach((l, i) => {
+    const list = locationsOf.get(l.rsc);
+    if (list) list.push(i);
+    else locationsOf.set(l.rsc, [i]);
+  });
   for (const p of cib.primitives) {
     if (!GUEST_AGENT.test(p.agent)) continue;
     const guest = guestOfPrimitive(p.id, p.params, guests);
-    if (!guest || out.some((m) => m.guest === guest)) continue;
-    // Constraints may name the primitive or any collective around it.
+    if (!guest || seen.has(guest)) continue;
+    seen.add(guest);
+    // Constraints may name the primitive or any collective around it, in the CIB's order.
     const names = new Set([p.id, ...p.parents]);
+    const mine = [...new Set([...names].flatMap((n) => locationsOf.get(n) ?? []))].sort((a, b) => a - b);
     out.push({
       guest,
       resource: p.id,
@@ -134,9 +144,10 @@ export function cibToHaConfig(cib: Cib, guests: readonly GuestRef[], source: str
       preferredNode: null,
       group: [p.id],
       allowMigrate: truthy(p.meta["allow-migrate"] ?? cib.defaults["allow-migrate"]),
-      constraints: cib.locations
-        .filter((l) => names.has(l.rsc))
-        .map(({ id, node, score }) => ({ id, node, score })),
+      constraints: mine.flatMap((i) => {
+        const l = cib.locations[i];
+        return l ? [{ id: l.id, node: l.node, score: l.score }] : [];
+      }),
     });
   }
   return { stack: "pacemaker", source, guests: out };

@@ -111,8 +111,9 @@ const memo = new Map<string, unknown>();
  * otherwise parse n copies of an O(n) document. `ignore` is a span of the text that differs per observer
  * and is not read (crm_mon's origin); two documents equal but for it are the same. Documents are told
  * apart by SHA-256 (hashing is ~50x cheaper than parsing, and only the digest is kept, not the text).
- * The result is cloned so callers never share (or alter) the remembered one; a ParseError is not
- * remembered.
+ * The remembered result is deeply frozen and handed out as is: copying a 100-node status on every
+ * hit cost more than parsing saved, and a caller that tried to alter it would throw rather than
+ * corrupt what the next caller reads. A ParseError is not remembered.
  */
 export function memoParse<T>(
   kind: string,
@@ -129,10 +130,18 @@ export function memoParse<T>(
     const hit = memo.get(key);
     memo.delete(key);
     memo.set(key, hit);
-    return structuredClone(hit) as T;
+    return hit as T;
   }
-  const value = parse(text);
-  memo.set(key, structuredClone(value));
+  const value = deepFreeze(parse(text));
+  memo.set(key, value);
   if (memo.size > MEMO_ENTRIES) memo.delete(memo.keys().next().value as string);
+  return value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
   return value;
 }

@@ -38,8 +38,12 @@ describe("memoParse", () => {
     const b = memoParse("k", big("BBB"), parse, { start: 0, end: 3 });
     expect(parse).toHaveBeenCalledTimes(1);
     expect(b).toEqual(a);
-    // Copies: a caller changing its result changes nobody else's.
-    b.items.push(4);
+    // Shared and frozen: a caller trying to change its result throws, and nobody else's changes.
+    expect(b).toBe(a);
+    expect(() => b.items.push(4)).toThrow(TypeError);
+    expect(() => {
+      (a as { length: number }).length = 0;
+    }).toThrow(TypeError);
     expect(memoParse("k", big("CCC"), parse, { start: 0, end: 3 }).items).toEqual([1, 2, 3]);
     memoParse("k", `${big("AAA")}x`, parse, { start: 0, end: 3 });
     memoParse("other", big("AAA"), parse, { start: 0, end: 3 });
