@@ -13,7 +13,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { takeSnapshot } from "../src/cluster/snapshot";
@@ -468,7 +468,10 @@ export function printSnapshotTables(rows: readonly SnapshotRow[], ratioTarget = 
       verdict(
         `warm ${big.nodes}-node snapshot within 2x of 1-node`,
         ratio <= 2,
-        `${fmt(median(big.warm))} ms vs ${fmt(warm1)} ms = ${fmt(ratio, 2)}x`,
+        `${fmt(median(big.warm))} ms vs ${fmt(warm1)} ms = ${fmt(ratio, 2)}x; ` +
+          `the ${big.nodes}-node snapshot costs ${fmt(big.warmCpuMs, 0)} ms of xenops CPU and ${fmt(big.simCpuMs, 0)} ms ` +
+          `of simulator CPU, at least ${fmt((big.warmCpuMs + big.simCpuMs) / cpus().length, 0)} ms of wall time on ` +
+          `${cpus().length} core(s) shared by both`,
       ),
     );
   }

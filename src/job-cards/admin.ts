@@ -14,7 +14,7 @@ import type { InventoryConfig } from "../config/schema";
 import type { Logger } from "../log";
 import { type Inline, user } from "../message/document";
 import type { JobQueues } from "../queue/queues";
-import { CANCEL_ACTION_ID, renderJobCard } from "./card";
+import { CANCEL_ACTION_ID, queuedState, renderJobCard } from "./card";
 import type { CardStore } from "./card-store";
 import { cancelReason, pointOfNoReturnOf } from "./control";
 import { describeJob } from "./describe";
@@ -216,22 +216,16 @@ async function markCancelledBeforeStart(
     await deps.notifier.update(
       ref,
       renderJobCard({
+        ...queuedState({
+          title,
+          jobId,
+          jobNumber,
+          requestedBy: owner ?? "system",
+          cancellable: false,
+          createdAt: now,
+        }),
         phase: "cancelled",
-        title,
-        jobId,
-        jobNumber,
-        requestedBy: owner ?? "system",
-        cancellable: false,
-        createdAt: now,
-        startedAt: null,
         endedAt: now,
-        step: null,
-        activity: null,
-        summary: null,
-        body: [],
-        notes: [],
-        output: [],
-        pointOfNoReturn: null,
         cancelledBy: by,
       }),
     );

@@ -70,6 +70,33 @@ export interface CardState {
   cancelledBy: string | null;
 }
 
+/** A card's state when its job is queued: nothing started; cancellable unless said otherwise. */
+export function queuedState(
+  info: Pick<CardState, "title" | "jobId" | "jobNumber" | "requestedBy" | "createdAt"> & {
+    cancellable: boolean | undefined;
+  },
+): CardState {
+  return {
+    phase: "queued",
+    title: info.title,
+    jobId: info.jobId,
+    jobNumber: info.jobNumber,
+    requestedBy: info.requestedBy,
+    cancellable: info.cancellable ?? true,
+    createdAt: info.createdAt,
+    startedAt: null,
+    endedAt: null,
+    step: null,
+    activity: null,
+    summary: null,
+    body: [],
+    notes: [],
+    output: [],
+    pointOfNoReturn: null,
+    cancelledBy: null,
+  };
+}
+
 /** Job-specific blocks: document blocks, or Block Kit from a caller that still builds it. */
 export type CardBody = readonly (DocBlock | Block)[];
 
@@ -274,25 +301,14 @@ export class JobCard {
     this.outputLines = options.outputLines ?? 8;
     this.attachOver = options.attachOverChars ?? 2_500;
     this.logger = options.logger;
-    this.state = {
-      phase: "queued",
+    this.state = queuedState({
       title: options.title,
       jobId: options.jobId,
       jobNumber: options.jobNumber ?? null,
       requestedBy: options.requestedBy,
-      cancellable: options.cancellable ?? true,
+      cancellable: options.cancellable,
       createdAt: this.now(),
-      startedAt: null,
-      endedAt: null,
-      step: null,
-      activity: null,
-      summary: null,
-      body: [],
-      notes: [],
-      output: [],
-      pointOfNoReturn: null,
-      cancelledBy: null,
-    };
+    });
     this.refReady = this.resolveRef();
   }
 
@@ -604,25 +620,14 @@ export function renderQueuedCard(info: {
 }): OutboundMessage {
   const now = info.now ?? Date.now();
   return renderJobCard(
-    {
-      phase: "queued",
+    queuedState({
       title: info.title,
       jobId: info.jobId,
       jobNumber: info.jobNumber,
       requestedBy: info.requestedBy,
-      cancellable: info.cancellable ?? true,
+      cancellable: info.cancellable,
       createdAt: now,
-      startedAt: null,
-      endedAt: null,
-      step: null,
-      activity: null,
-      summary: null,
-      body: [],
-      notes: [],
-      output: [],
-      pointOfNoReturn: null,
-      cancelledBy: null,
-    },
+    }),
     { now },
   );
 }

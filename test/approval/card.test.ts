@@ -9,26 +9,11 @@ import { policyFor } from "../../src/approval/policy";
 import type { ApprovalRecord } from "../../src/approval/types";
 import type { Block } from "../../src/chat/types";
 import { renderPlainText } from "../../src/slack/render/text";
-import { migratePlan, splitBrainPlan } from "./helpers";
+import { approvalRecord, migratePlan, splitBrainPlan } from "./plans";
 
-function record(overrides: Partial<ApprovalRecord> = {}): ApprovalRecord {
-  return {
-    id: "AbCdEfGhIjKlMnOp",
-    plan: migratePlan(),
-    policy: policyFor("migrate", {}),
-    requestedBy: "UOPER1",
-    channel: "C0OPS",
-    messageTs: "1700000000.000001",
-    createdAt: "2030-01-01T12:00:00.000Z",
-    expiresAt: "2030-01-01T12:10:00.000Z",
-    status: "pending",
-    approvedBy: [],
-    deniedBy: null,
-    decidedAt: null,
-    executionJobId: null,
-    ...overrides,
-  };
-}
+/** A pending approval of the test migration whose card is posted. */
+const record = (overrides: Partial<ApprovalRecord> = {}): ApprovalRecord =>
+  approvalRecord(migratePlan(), { messageTs: "1700000000.000001", ...overrides });
 
 const actions = (blocks: Block[] | undefined) => blocks?.filter((b) => b.type === "actions") ?? [];
 

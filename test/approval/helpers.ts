@@ -2,7 +2,7 @@
 import type { Redis } from "ioredis";
 import type { ApprovalEngineOptions } from "../../src/approval/engine";
 import { ApprovalEngine } from "../../src/approval/engine";
-import type { ActionPlan, ApprovalRecord } from "../../src/approval/types";
+import type { ApprovalRecord } from "../../src/approval/types";
 import type { AuditEntryInput } from "../../src/audit/schema";
 import { Authorizer, StaticGroupDirectory } from "../../src/chat/authz";
 import type { MessageRef, Notifier, OutboundMessage } from "../../src/chat/types";
@@ -51,76 +51,7 @@ export function authorizer(): Authorizer {
   return new Authorizer(ROLES, new StaticGroupDirectory({ UGROUPIE: ["SAPPROVERS"] }));
 }
 
-export function migratePlan(overrides: Partial<ActionPlan> = {}): ActionPlan {
-  return {
-    action: "migrate",
-    cluster: "lab",
-    summary: "Live-migrate internet from ics2 to ics1",
-    target: { guest: "internet", node: "ics1" },
-    params: { guest: "internet", from: "ics2", to: "ics1" },
-    steps: [
-      {
-        node: "ics1",
-        argv: ["drbdadm", "primary", "internet"],
-        description: "Make DRBD internet primary on ics1 (dual-primary)",
-        destructive: false,
-      },
-      {
-        node: "ics2",
-        argv: ["xm", "migrate", "--live", "internet", "ics1"],
-        description: "Live-migrate internet to ics1",
-        destructive: true,
-      },
-      {
-        node: "ics2",
-        argv: ["logger", "-t", "xenops", "migrated internet; it's on ics1"],
-        description: "Note it in syslog",
-        destructive: false,
-      },
-    ],
-    checks: [
-      { name: "drbd-uptodate", ok: true, detail: "internet UpToDate/UpToDate" },
-      { name: "memory", ok: false, detail: "ics1 has 2048 MiB free, guest needs 3070 MiB" },
-    ],
-    stateHash: "ab".repeat(32),
-    stateSummary: "ics1: up; drbd internet Secondary/UpToDate\nics2: up; internet running",
-    ...overrides,
-  };
-}
-
-export function fencePlan(): ActionPlan {
-  return migratePlan({
-    action: "fence",
-    summary: "Fence ics2 (power off)",
-    target: { node: "ics2" },
-    params: { victim: "ics2" },
-    steps: [
-      {
-        node: "ics1",
-        argv: ["stonith_admin", "--fence", "ics2"],
-        description: "Fence ics2",
-        destructive: true,
-      },
-    ],
-  });
-}
-
-export function splitBrainPlan(): ActionPlan {
-  return migratePlan({
-    action: "split_brain_recover",
-    summary: "Recover split brain of internet, discarding ics2's changes",
-    target: { resource: "internet", node: "ics2" },
-    params: { resource: "internet", victim: "ics2" },
-    steps: [
-      {
-        node: "ics2",
-        argv: ["drbdadm", "--", "--discard-my-data", "connect", "internet"],
-        description: "Discard ics2's data",
-        destructive: true,
-      },
-    ],
-  });
-}
+export { fencePlan, migratePlan, splitBrainPlan } from "./plans";
 
 /** A controllable clock, starting at a fixed time. */
 export class TestClock {

@@ -11,24 +11,18 @@
  *
  * Short settings instead of real minutes; nothing asserts on wall-clock durations.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { APPROVE_ACTION_ID } from "../../src/approval/card";
-import type { ExecutionJournal } from "../../src/approval/types";
-import { StaticGroupDirectory } from "../../src/chat/authz";
-import { type Lab, startLab } from "../../src/lab/lab";
 import { lockKeys } from "../../src/locks/lock";
 import type { OperationSettings } from "../../src/operations/context";
-import { createDeps, type Deps } from "../../src/runtime/deps";
-import { referenceLab } from "../../src/sim";
-import { RecordingNotifier } from "../approval/helpers";
-import { testRedisUrl, uniquePrefix } from "../support/redis";
-
-const ROOT = join(import.meta.dirname, "..", "..");
-const logger = pino({ level: process.env.E2E_LOG_LEVEL ?? "silent" });
+import {
+  cardUpdates,
+  finished,
+  type Line,
+  migrating,
+  newWorker,
+  requestAndApprove,
+  workerScenario,
+} from "./worker-harness";
 
 const BASE: Partial<OperationSettings> = {
   lockTtlMs: 1_000,
@@ -41,172 +35,10 @@ const BASE: Partial<OperationSettings> = {
   progressIntervalMs: 300,
 };
 
-type Line = Record<string, unknown>;
+const scenario = (settings: Partial<OperationSettings>) =>
+  workerScenario({ prefix: "e2e-lease", operations: { ...BASE, ...settings }, waitMs: 30_000 });
 
-interface Worker {
-  child: ChildProcess;
-  lines: Line[];
-  ready: Promise<void>;
-}
-
-function startWorker(env: Record<string, string>): Worker {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/support/operations-worker.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines: Line[] = [];
-  let buf = "";
-  let stderr = "";
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout?.on("data", (d: Buffer) => {
-      buf += d.toString("utf8");
-      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          const parsed = JSON.parse(line) as Line;
-          lines.push(parsed);
-          if (parsed.kind === "ready") resolve();
-        } catch {
-          // not ours
-        }
-      }
-    });
-    child.stderr?.on("data", (d: Buffer) => {
-      stderr += d.toString("utf8");
-    });
-    child.once("exit", (code) =>
-      reject(new Error(`worker exited (${code}) before it was ready: ${stderr.slice(-2000)}`)),
-    );
-  });
-  return { child, lines, ready };
-}
-
-function kill(w: Worker): Promise<void> {
-  return new Promise((resolve) => {
-    if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
-    w.child.once("exit", () => resolve());
-    // A stopped process only dies of SIGKILL, which works on it too.
-    w.child.kill("SIGKILL");
-  });
-}
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-interface Scenario {
-  lab: Lab;
-  deps: Deps;
-  env: Record<string, string>;
-  workers: Worker[];
-  close(): Promise<void>;
-}
-
-async function scenario(settings: Partial<OperationSettings>): Promise<Scenario> {
-  const lab = await startLab({
-    redisUrl: testRedisUrl(),
-    logger,
-    commandTimeoutMs: 3_000,
-    spec: referenceLab({
-      timing: { migrationMsPerGiB: 1_200, shutdownMs: 100, rebootMs: 60_000 },
-      ha: { deadtimeMs: 200, autoTakeover: false, autoFailback: false, takeoverMs: 100 },
-    }),
-  });
-  const prefix = uniquePrefix("e2e-lease");
-  const inventoryFile = join(lab.dir, "inventory.json");
-  await writeFile(inventoryFile, JSON.stringify(lab.inventory));
-  const deps = await createDeps({
-    inventory: lab.inventory,
-    logger,
-    redisUrl: lab.redisUrl,
-    queuePrefix: prefix,
-    secretEnv: {},
-    notifier: new RecordingNotifier(),
-    groups: new StaticGroupDirectory(),
-    ssh: false,
-  });
-  const env = {
-    XENOPS_TEST_WORKER: JSON.stringify({
-      inventoryFile,
-      redisUrl: lab.redisUrl,
-      prefix,
-      operations: { ...BASE, ...settings },
-    }),
-  };
-  const s: Scenario = {
-    lab,
-    deps,
-    env,
-    workers: [],
-    async close() {
-      for (const w of s.workers) w.child.kill("SIGCONT");
-      await Promise.all(s.workers.map(kill));
-      await deps.close();
-      await lab.close();
-    },
-  };
-  return s;
-}
-
-async function newWorker(s: Scenario, env: Record<string, string> = {}): Promise<Worker> {
-  const w = startWorker({ ...s.env, ...env });
-  s.workers.push(w);
-  await w.ready;
-  return w;
-}
-
-async function requestAndApprove(s: Scenario, w: Worker, text: string): Promise<string> {
-  await s.deps.core.command({
-    source: "console",
-    deliveryId: `cmd-${Math.random()}`,
-    teamId: null,
-    channelId: "C0LAB",
-    userId: "UOPER1",
-    text,
-  });
-  const id = await until("the approval card", () => {
-    for (const l of w.lines) {
-      const m = /"action_id":"xenops:approval:approve","value":"([A-Za-z0-9_-]+)"/.exec(
-        JSON.stringify(l.blocks ?? []),
-      );
-      if (m?.[1]) return m[1];
-    }
-    return null;
-  });
-  await s.deps.core.action({
-    source: "console",
-    deliveryId: "click-UAPPROVER1",
-    channelId: "C0LAB",
-    userId: "UAPPROVER1",
-    messageTs: "0",
-    actionId: APPROVE_ACTION_ID,
-    value: id,
-  });
-  return id;
-}
-
-function finished(s: Scenario, id: string): Promise<ExecutionJournal> {
-  return until("the execution to be finished", async () => {
-    const j = await s.deps.approvals.journal(id);
-    return j?.finished ? j : null;
-  });
-}
-
-const cardUpdates = (w: Worker) => w.lines.filter((l) => l.kind === "update" || l.kind === "post");
 const heading = (l: Line) => String(l.text).split("\n")[0] ?? "";
-const migrating = (s: Scenario) => s.lab.sim.cluster.migrationOf("internet") !== undefined;
 
 describe("a worker paused (SIGSTOP) in the middle of a migration", () => {
   it.concurrent("is not taken over while its step may still run; after SIGCONT it finishes", async () => {
@@ -217,12 +49,12 @@ describe("a worker paused (SIGSTOP) in the middle of a migration", () => {
       const demote = s.lab.sim.faults.watchCommands({ argv: ["drbdadm", "secondary"] });
       const first = await newWorker(s);
       const id = await requestAndApprove(s, first, "migrate internet ics1 --override-ha");
-      await until("the migration to run", () => migrating(s));
+      await s.until("the migration to run", () => migrating(s));
       first.child.kill("SIGSTOP");
 
       const second = await newWorker(s, { E2E_LOG_LEVEL: "debug" });
       // Its lease expired and its locks too (both TTLs are 1 s) ...
-      await until(
+      await s.until(
         "the first worker's locks to expire",
         async () => (await s.deps.locks.holders([lockKeys.guest("lab", "internet")]))[0] === null,
       );
@@ -232,7 +64,7 @@ describe("a worker paused (SIGSTOP) in the middle of a migration", () => {
           (l) =>
             l.msg === "execution not taken over" && /step 2 started .* may still run/.test(String(l.why)),
         );
-      await until("three recovery passes that leave it alone", () => refusals().length >= 3);
+      await s.until("three recovery passes that leave it alone", () => refusals().length >= 3);
       const journalDuringPause = await s.deps.approvals.journal(id);
       expect(journalDuringPause?.finished).toBeNull();
       expect(journalDuringPause?.lease?.token).toBe(1);
@@ -242,7 +74,7 @@ describe("a worker paused (SIGSTOP) in the middle of a migration", () => {
       expect(journal.finished?.outcome).toBe("ok");
       // Never taken over: still the first worker's token.
       expect(journal.lease).toMatchObject({ token: 1, owner: expect.stringContaining("exec-") });
-      const final = await until("the first worker's final card", () =>
+      const final = await s.until("the first worker's final card", () =>
         cardUpdates(first).find((l) => heading(l).includes("Done: Live-migrate internet from ics2 to ics1")),
       );
       expect(String(final?.text)).not.toContain("finished by a restarted worker");
@@ -266,7 +98,7 @@ describe("a worker paused (SIGSTOP) in the middle of a migration", () => {
       const demote = s.lab.sim.faults.watchCommands({ argv: ["drbdadm", "secondary"] });
       const first = await newWorker(s);
       const id = await requestAndApprove(s, first, "migrate internet ics1 --override-ha");
-      await until("the migration to run", () => migrating(s));
+      await s.until("the migration to run", () => migrating(s));
       first.child.kill("SIGSTOP");
 
       const second = await newWorker(s);
@@ -274,7 +106,7 @@ describe("a worker paused (SIGSTOP) in the middle of a migration", () => {
       // The second worker took over (token bumped), found the guest on ics1 and completed the demotion.
       expect(journal.finished?.outcome).toBe("ok");
       expect(journal.lease).toMatchObject({ token: 2, owner: expect.stringContaining("recovery-") });
-      await until("the recovered card", () =>
+      await s.until("the recovered card", () =>
         cardUpdates(second).some((l) => heading(l).includes("Done: Live-migrate internet")),
       );
       const finalCard = cardUpdates(second).at(-1);
@@ -282,7 +114,7 @@ describe("a worker paused (SIGSTOP) in the middle of a migration", () => {
 
       const mark = first.lines.length;
       first.child.kill("SIGCONT");
-      const noted = await until("the first worker's note", async () => {
+      const noted = await s.until("the first worker's note", async () => {
         const j = await s.deps.approvals.journal(id);
         return j && j.notes.length > 0 ? j : null;
       });

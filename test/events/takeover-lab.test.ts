@@ -7,15 +7,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { StaticGroupDirectory } from "../../src/chat/authz";
-import { ConsoleNotifier } from "../../src/console/notifier";
-import { ConsoleSession } from "../../src/console/session";
-import { labDirectives } from "../../src/lab/directives";
 import { startLab } from "../../src/lab/lab";
 import { silentLogger } from "../../src/log";
-import { createDeps } from "../../src/runtime/deps";
 import { referenceLab } from "../../src/sim";
-import { testRedisUrl, uniquePrefix } from "../support/redis";
+import { runLabScript } from "../lab/run-script";
+import { testRedisUrl } from "../support/redis";
 
 /** The example's pauses, scaled to the shortened timings. */
 const PAUSES: Record<string, string> = { "5": "1", "45": "6", "85": "14" };
@@ -40,41 +36,15 @@ describe("examples/takeover.txt in the lab console", () => {
       };
       const example = await readFile(new URL("../../examples/takeover.txt", import.meta.url), "utf8");
       const script = example.replace(/^!sleep (\d+)$/gm, (_, s: string) => `!sleep ${PAUSES[s] ?? s}`);
-      let out = "";
-      const write = (t: string) => {
-        out += t;
-      };
-      const notifier = new ConsoleNotifier(write);
-      let session: ConsoleSession | undefined;
-      const deps = await createDeps({
-        inventory,
-        logger: silentLogger(),
-        redisUrl: lab.redisUrl,
-        queuePrefix: uniquePrefix("lab-takeover"),
-        secretEnv: {},
-        notifier,
-        groups: new StaticGroupDirectory(),
-        onEnqueued: (job) => session?.trackJob(job.jobId),
-        sshOptions: { reconnect: { initialDelayMs: 200, maxDelayMs: 1_000 } },
-        events: { removeSchedulersOnStop: true },
-      });
-      session = new ConsoleSession({
-        core: deps.core,
-        notifier,
-        channel: "C0LAB",
-        write,
-        waitForJob: (id, ms) => deps.jobs.waitForJob(id, ms),
+      const { out, problems } = await runLabScript(lab, script, {
         sessionId: "takeover",
-        directive: labDirectives(lab.sim),
+        deps: {
+          inventory,
+          sshOptions: { reconnect: { initialDelayMs: 200, maxDelayMs: 1_000 } },
+          events: { removeSchedulersOnStop: true },
+        },
+        settleMs: 30_000,
       });
-      let problems: unknown[] = [];
-      try {
-        await deps.startWorkers().ready();
-        for (const line of script.split("\n")) await session.line(line);
-        problems = (await session.settle(30_000)).problems;
-      } finally {
-        await deps.close();
-      }
       expect(problems).toEqual([]);
       const messages = out.split(/^--- /m);
       const parents = messages.filter(

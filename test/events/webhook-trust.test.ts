@@ -276,6 +276,21 @@ describe("what a node may speak about", () => {
   });
 });
 
+/** POSTs 300 KiB as ics1, signed with its key, with timestamp `ts`. */
+function sendLarge(server: WebhookServer, ts: number): Promise<Response> {
+  const body = "x".repeat(300 * 1024);
+  return fetch(server.url, {
+    method: "POST",
+    headers: {
+      "x-xenops-timestamp": String(ts),
+      "x-xenops-signature": signWebhook(KEY1, ts, body),
+      "x-xenops-cluster": "lab",
+      "x-xenops-node": "ics1",
+    },
+    body,
+  });
+}
+
 describe("bounded bodies", () => {
   it("answers 413 to a declared body over 16 KiB without reading it", async () => {
     const { x, server } = await setup();
@@ -308,36 +323,14 @@ describe("bounded bodies", () => {
 
   it("checks the timestamp before the body: a stale request is 401 however large", async () => {
     const { x, server } = await setup();
-    const ts = Math.floor(x.sim.now() / 1000) - 3600;
-    const body = "x".repeat(300 * 1024);
-    const res = await fetch(server.url, {
-      method: "POST",
-      headers: {
-        "x-xenops-timestamp": String(ts),
-        "x-xenops-signature": signWebhook(KEY1, ts, body),
-        "x-xenops-cluster": "lab",
-        "x-xenops-node": "ics1",
-      },
-      body,
-    });
+    const res = await sendLarge(server, Math.floor(x.sim.now() / 1000) - 3600);
     expect(res.status).toBe(401);
     expect((await res.text()).trim()).toMatch(/^stale request/);
   });
 
   it("answers 413 (not a reset) to a client that sends 300 KiB", async () => {
     const { x, server } = await setup();
-    const ts = Math.floor(x.sim.now() / 1000);
-    const body = "x".repeat(300 * 1024);
-    const res = await fetch(server.url, {
-      method: "POST",
-      headers: {
-        "x-xenops-timestamp": String(ts),
-        "x-xenops-signature": signWebhook(KEY1, ts, body),
-        "x-xenops-cluster": "lab",
-        "x-xenops-node": "ics1",
-      },
-      body,
-    });
+    const res = await sendLarge(server, Math.floor(x.sim.now() / 1000));
     expect(res.status).toBe(413);
   });
 });
@@ -379,16 +372,33 @@ const haveTools = Promise.all(
   ),
 ).then((x) => x.every(Boolean));
 
+/**
+ * For a contrib script run as `node`: the endpoint on the wall clock, logging to `log`; a scratch `dir`
+ * holding `key` as the node's key file; the script's environment pointing at both.
+ */
+async function hookSetup(node: string, key: string) {
+  const log = capture();
+  const { server } = await setup({ wallClock: true, logger: log.logger });
+  const dir = await mkdtemp(join(tmpdir(), "xenops-hook-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, "key"), `${key}\n`, { mode: 0o600 });
+  const env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    XENOPS_HOOK_CONF: "/nonexistent",
+    XENOPS_URL: server.url,
+    XENOPS_CLUSTER: "lab",
+    XENOPS_NODE: node,
+    XENOPS_SECRET_FILE: join(dir, "key"),
+  };
+  return { log, dir, env };
+}
+
 describe("the contrib scripts", () => {
   it.for(["sh", "bash"])(
     "%s: the DRBD handler sends one event per DRBD 9 peer, signed with the node's key",
     async (shell, ctx) => {
       if (!(await haveTools)) return ctx.skip();
-      const log = capture();
-      const { server } = await setup({ wallClock: true, logger: log.logger });
-      const dir = await mkdtemp(join(tmpdir(), "xenops-hook-"));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      await writeFile(join(dir, "key"), `${KEY2}\n`, { mode: 0o600 });
+      const { log, dir, env } = await hookSetup("ics2", KEY2);
       // An openssl that records its command lines, then runs the real one.
       const real = (await run("sh", ["-c", "command -v openssl"])).stdout.trim();
       const bin = join(dir, "bin");
@@ -401,12 +411,8 @@ describe("the contrib scripts", () => {
       const handler = resolve("contrib/drbd/xenops-drbd-handler.sh");
       const status = await run(shell, [handler, "fence-peer", "4"], {
         env: {
-          PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-          XENOPS_HOOK_CONF: "/nonexistent",
-          XENOPS_URL: server.url,
-          XENOPS_CLUSTER: "lab",
-          XENOPS_NODE: "ics2",
-          XENOPS_SECRET_FILE: join(dir, "key"),
+          ...env,
+          PATH: `${bin}:${env.PATH}`,
           DRBD_RESOURCE: "scratch",
           DRBD_PEERS: "ics3",
           DRBD_MINOR: "1",
@@ -429,19 +435,10 @@ describe("the contrib scripts", () => {
     "%s: several DRBD 9 peers are reported one event each, all accepted",
     async (shell, ctx) => {
       if (!(await haveTools)) return ctx.skip();
-      const log = capture();
-      const { server } = await setup({ wallClock: true, logger: log.logger });
-      const dir = await mkdtemp(join(tmpdir(), "xenops-hook-"));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      await writeFile(join(dir, "key"), `${KEY2}\n`, { mode: 0o600 });
+      const { log, env } = await hookSetup("ics2", KEY2);
       await run(shell, [resolve("contrib/drbd/xenops-drbd-handler.sh"), "before-resync-target"], {
         env: {
-          PATH: process.env.PATH ?? "/usr/bin:/bin",
-          XENOPS_HOOK_CONF: "/nonexistent",
-          XENOPS_URL: server.url,
-          XENOPS_CLUSTER: "lab",
-          XENOPS_NODE: "ics2",
-          XENOPS_SECRET_FILE: join(dir, "key"),
+          ...env,
           DRBD_RESOURCE: "internet",
           DRBD_PEERS: "ics1 ics3",
         },
@@ -458,19 +455,10 @@ describe("the contrib scripts", () => {
     "%s: the HA alert agent signs with the node's key and names the node",
     async (shell, ctx) => {
       if (!(await haveTools)) return ctx.skip();
-      const log = capture();
-      const { server } = await setup({ wallClock: true, logger: log.logger });
-      const dir = await mkdtemp(join(tmpdir(), "xenops-hook-"));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      await writeFile(join(dir, "key"), `${KEY1}\n`, { mode: 0o600 });
+      const { log, dir, env } = await hookSetup("ics1", KEY1);
       await run(shell, [resolve("contrib/ha/xenops-alert.sh")], {
         env: {
-          PATH: process.env.PATH ?? "/usr/bin:/bin",
-          XENOPS_HOOK_CONF: "/nonexistent",
-          XENOPS_URL: server.url,
-          XENOPS_CLUSTER: "lab",
-          XENOPS_NODE: "ics1",
-          XENOPS_SECRET_FILE: join(dir, "key"),
+          ...env,
           XENOPS_STATE_DIR: dir,
           CRM_alert_kind: "node",
           CRM_alert_node: "ics2",

@@ -21,6 +21,12 @@ async function setup(): Promise<{ x: Harness; server: WebhookServer; pokes: stri
   const x = harness(referenceLab({ ha: { autoTakeover: false, autoFailback: false } }));
   cleanups.push(() => x.close());
   const pokes: string[] = [];
+  const server = await startEndpoint(x, pokes, () => x.sim.now());
+  return { x, server, pokes };
+}
+
+/** The endpoint on harness `x`, noting pokes in `pokes`; timestamps checked against `now` (or wall clock). */
+async function startEndpoint(x: Harness, pokes: string[], now?: () => number): Promise<WebhookServer> {
   const server = await startWebhookServer({
     inventory: x.inventory,
     secret: SECRET,
@@ -34,10 +40,10 @@ async function setup(): Promise<{ x: Harness; server: WebhookServer; pokes: stri
     poke: async (c) => {
       pokes.push(c);
     },
-    now: () => x.sim.now(),
+    ...(now ? { now } : {}),
   });
   cleanups.push(() => server.close());
-  return { x, server, pokes };
+  return server;
 }
 
 async function send(
@@ -71,19 +77,26 @@ async function settle(x: Harness, pokes: string[], accepted: number, limitMs = 1
   await x.pipeline.flush("lab");
 }
 
+/** The body of a DRBD handler's report from ics1 about internet (`extra` adds or replaces fields). */
+const drbdReport = (event: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ cluster: "lab", node: "ics1", source: "drbd", event, resource: "internet", ...extra });
+
+/** The environment of the contrib scripts on ics1, posting to `url` with the key file in `dir`. */
+const hookEnv = (url: string, dir: string) => ({
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  XENOPS_HOOK_CONF: "/nonexistent",
+  XENOPS_URL: url,
+  XENOPS_CLUSTER: "lab",
+  XENOPS_NODE: "ics1",
+  XENOPS_SECRET_FILE: join(dir, "secret"),
+});
+
 describe("webhook authentication", () => {
   it("accepts a signed, fresh request once: a replay is refused", async () => {
     const { x, server } = await setup();
     await x.poll();
     const ts = Math.floor(x.sim.now() / 1000);
-    const body = JSON.stringify({
-      cluster: "lab",
-      node: "ics1",
-      source: "drbd",
-      event: "fence-peer",
-      resource: "internet",
-      peer: "ics2",
-    });
+    const body = drbdReport("fence-peer", { peer: "ics2" });
     expect(await send(server, body, { ts })).toEqual({ status: 202, text: "accepted" });
     expect(await send(server, body, { ts })).toEqual({ status: 409, text: "replayed request" });
   });
@@ -91,13 +104,7 @@ describe("webhook authentication", () => {
   it("refuses a bad signature, a wrong secret, a missing one, and a stale or future timestamp", async () => {
     const { x, server } = await setup();
     const ts = Math.floor(x.sim.now() / 1000);
-    const body = JSON.stringify({
-      cluster: "lab",
-      node: "ics1",
-      source: "drbd",
-      event: "split-brain",
-      resource: "internet",
-    });
+    const body = drbdReport("split-brain");
     expect((await send(server, body, { ts, signature: `sha256=${"0".repeat(64)}` })).status).toBe(401);
     expect((await send(server, body, { ts, secret: "not-the-secret" })).text).toBe("bad signature");
     // Signed over another body.
@@ -116,13 +123,7 @@ describe("webhook authentication", () => {
   it("refuses unknown clusters and nodes, bad bodies and other paths", async () => {
     const { x, server } = await setup();
     const ts = Math.floor(x.sim.now() / 1000);
-    const unknown = JSON.stringify({
-      cluster: "lab",
-      node: "ics9",
-      source: "drbd",
-      event: "split-brain",
-      resource: "internet",
-    });
+    const unknown = drbdReport("split-brain", { node: "ics9" });
     expect((await send(server, unknown, { ts })).status).toBe(422);
     const bad = JSON.stringify({
       cluster: "lab",
@@ -143,12 +144,7 @@ describe("what hooks mean", () => {
     x.sim.splitBrain("internet", { bothPrimary: false, oosKiB: 0 });
     // Before any poll sees it: the handler's word is enough to post.
     const ts = Math.floor(x.sim.now() / 1000);
-    const body = JSON.stringify({
-      cluster: "lab",
-      node: "ics1",
-      source: "drbd",
-      event: "split-brain",
-      resource: "internet",
+    const body = drbdReport("split-brain", {
       peer: "ics2",
       details: { DRBD_RESOURCE: "internet", DRBD_PEER: "ics2" },
     });
@@ -221,30 +217,8 @@ describe("the node-side scripts (contrib/)", () => {
     // The scripts sign with the wall clock; the endpoint here checks against the simulated one.
     await server.close();
     const livePokes: string[] = [];
-    const live = await startWebhookServer({
-      inventory: x.inventory,
-      secret: SECRET,
-      host: "127.0.0.1",
-      port: 0,
-      maxSkewSeconds: 300,
-      redis: x.store.redis,
-      keys: x.store.keys,
-      pipeline: x.pipeline,
-      logger: silentLogger(),
-      poke: async (c) => {
-        livePokes.push(c);
-      },
-    });
-    cleanups.push(() => live.close());
-    const env = {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      XENOPS_HOOK_CONF: "/nonexistent",
-      XENOPS_URL: live.url,
-      XENOPS_CLUSTER: "lab",
-      XENOPS_NODE: "ics1",
-      XENOPS_SECRET_FILE: join(dir, "secret"),
-      XENOPS_STATE_DIR: dir,
-    };
+    const live = await startEndpoint(x, livePokes);
+    const env = { ...hookEnv(live.url, dir), XENOPS_STATE_DIR: dir };
     const handler = resolve("contrib/drbd/xenops-drbd-handler.sh");
     const fence = await run("sh", [handler, "fence-peer", "7"], {
       env: { ...env, DRBD_RESOURCE: "internet", DRBD_PEER: "ics2", DRBD_MINOR: "0" },
@@ -295,14 +269,7 @@ describe("the node-side scripts (contrib/)", () => {
     cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("no port");
-    const env = {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      XENOPS_HOOK_CONF: "/nonexistent",
-      XENOPS_URL: `http://127.0.0.1:${address.port}${WEBHOOK_PATH}`,
-      XENOPS_CLUSTER: "lab",
-      XENOPS_NODE: "ics1",
-      XENOPS_SECRET_FILE: join(dir, "secret"),
-    };
+    const env = hookEnv(`http://127.0.0.1:${address.port}${WEBHOOK_PATH}`, dir);
     const exitOf = (p: Promise<unknown>) =>
       p.then(
         () => 0,

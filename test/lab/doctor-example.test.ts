@@ -4,55 +4,19 @@
  */
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { StaticGroupDirectory } from "../../src/chat/authz";
-import { ConsoleNotifier } from "../../src/console/notifier";
-import { ConsoleSession } from "../../src/console/session";
-import { labDirectives } from "../../src/lab/directives";
 import { startLab } from "../../src/lab/lab";
 import { silentLogger } from "../../src/log";
-import { createDeps } from "../../src/runtime/deps";
-import { testRedisUrl, uniquePrefix } from "../support/redis";
+import { testRedisUrl } from "../support/redis";
+import { runLabScript } from "./run-script";
 
 describe("examples/doctor.txt", () => {
   it("the guide's after-sb policy fails; each broken line is caught with its fix", {
     timeout: 120_000,
   }, async () => {
     const lab = await startLab({ redisUrl: testRedisUrl(), logger: silentLogger(), commandTimeoutMs: 5_000 });
-    let out = "";
-    const write = (t: string) => {
-      out += t;
-    };
     try {
       const script = await readFile("examples/doctor.txt", "utf8");
-      const notifier = new ConsoleNotifier(write);
-      let session: ConsoleSession | undefined;
-      const deps = await createDeps({
-        inventory: lab.inventory,
-        logger: silentLogger(),
-        redisUrl: lab.redisUrl,
-        queuePrefix: uniquePrefix("lab-doctor"),
-        secretEnv: {},
-        notifier,
-        groups: new StaticGroupDirectory(),
-        onEnqueued: (job) => session?.trackJob(job.jobId),
-      });
-      session = new ConsoleSession({
-        core: deps.core,
-        notifier,
-        channel: "C0LAB",
-        write,
-        waitForJob: (id, ms) => deps.jobs.waitForJob(id, ms),
-        sessionId: "doctor",
-        directive: labDirectives(lab.sim),
-      });
-      let problems: unknown[] = [];
-      try {
-        await deps.startWorkers().ready();
-        for (const line of script.split("\n")) await session.line(line);
-        problems = (await session.settle(60_000)).problems;
-      } finally {
-        await deps.close();
-      }
+      const { out, problems, session } = await runLabScript(lab, script, { sessionId: "doctor" });
       expect(session.errors).toBe(0);
       expect(problems).toEqual([]);
       const cards = out.split(/^--- /m).filter((m) => m.includes("Doctor of lab"));

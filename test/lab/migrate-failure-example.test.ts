@@ -6,15 +6,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { StaticGroupDirectory } from "../../src/chat/authz";
-import { ConsoleNotifier } from "../../src/console/notifier";
-import { ConsoleSession } from "../../src/console/session";
-import { labDirectives } from "../../src/lab/directives";
 import { startLab } from "../../src/lab/lab";
 import { silentLogger } from "../../src/log";
-import { createDeps } from "../../src/runtime/deps";
 import { referenceLab } from "../../src/sim";
-import { testRedisUrl, uniquePrefix } from "../support/redis";
+import { testRedisUrl } from "../support/redis";
+import { runLabScript } from "./run-script";
 
 describe("examples/migrate-failure.txt", () => {
   it("arrived despite the error → demoted, one Primary, 'moved despite an error'; broke off → undone", {
@@ -26,43 +22,13 @@ describe("examples/migrate-failure.txt", () => {
       spec: referenceLab({ timing: { migrationMsPerGiB: 300, shutdownMs: 1_000, rebootMs: 60_000 } }),
       commandTimeoutMs: 3_000,
     });
-    let out = "";
-    const write = (t: string) => {
-      out += t;
-    };
     try {
       const script = await readFile("examples/migrate-failure.txt", "utf8");
       expect(script).toContain("!sim failMigration internet arrived");
-      const notifier = new ConsoleNotifier(write);
-      let session: ConsoleSession | undefined;
-      const deps = await createDeps({
-        inventory: lab.inventory,
-        logger: silentLogger(),
-        redisUrl: lab.redisUrl,
-        queuePrefix: uniquePrefix("lab-migrate-failure"),
-        secretEnv: {},
-        notifier,
-        groups: new StaticGroupDirectory(),
-        onEnqueued: (job) => session?.trackJob(job.jobId),
-        operations: { migrateVerifyTimeoutMs: 5_000, probeTimeoutMs: 2_000 },
-      });
-      session = new ConsoleSession({
-        core: deps.core,
-        notifier,
-        channel: "C0LAB",
-        write,
-        waitForJob: (id, ms) => deps.jobs.waitForJob(id, ms),
+      const { out, problems } = await runLabScript(lab, script, {
         sessionId: "migrate-failure",
-        directive: labDirectives(lab.sim),
+        deps: { operations: { migrateVerifyTimeoutMs: 5_000, probeTimeoutMs: 2_000 } },
       });
-      let problems: unknown[] = [];
-      try {
-        await deps.startWorkers().ready();
-        for (const line of script.split("\n")) await session.line(line);
-        problems = (await session.settle(60_000)).problems;
-      } finally {
-        await deps.close();
-      }
       expect(problems).toEqual([]);
       expect(out).toContain("lab: the next migration of internet arrives, but its migrate command fails");
       expect(out).toMatch(/⚠️ Done despite an error: Live-migrate internet from ics2 to ics1/);

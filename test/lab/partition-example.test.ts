@@ -6,15 +6,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { StaticGroupDirectory } from "../../src/chat/authz";
-import { ConsoleNotifier } from "../../src/console/notifier";
-import { ConsoleSession } from "../../src/console/session";
-import { labDirectives } from "../../src/lab/directives";
 import { startLab } from "../../src/lab/lab";
 import { silentLogger } from "../../src/log";
-import { createDeps } from "../../src/runtime/deps";
 import { referenceLab } from "../../src/sim";
-import { testRedisUrl, uniquePrefix } from "../support/redis";
+import { testRedisUrl } from "../support/redis";
+import { runLabScript } from "./run-script";
 
 describe("examples/partition.txt", () => {
   it("partition → create refused; ineffective fence → not verified; attest-off → create allowed", {
@@ -28,44 +24,16 @@ describe("examples/partition.txt", () => {
       }),
       commandTimeoutMs: 3_000,
     });
-    let out = "";
-    const write = (t: string) => {
-      out += t;
-    };
     try {
       // The example waits out the reference lab's 30 s deadtime; this lab's is 2 s.
       const script = (await readFile("examples/partition.txt", "utf8")).replace(/^!sleep 35$/m, "!sleep 3");
       expect(script).toContain("!sleep 3\n");
-      const notifier = new ConsoleNotifier(write);
-      let session: ConsoleSession | undefined;
-      const deps = await createDeps({
-        inventory: lab.inventory,
-        logger: silentLogger(),
-        redisUrl: lab.redisUrl,
-        queuePrefix: uniquePrefix("lab-partition"),
-        secretEnv: {},
-        notifier,
-        groups: new StaticGroupDirectory(),
-        onEnqueued: (job) => session?.trackJob(job.jobId),
-        operations: { migrateVerifyTimeoutMs: 5_000, fenceVerifyTimeoutMs: 5_000, probeTimeoutMs: 2_000 },
-      });
-      session = new ConsoleSession({
-        core: deps.core,
-        notifier,
-        channel: "C0LAB",
-        write,
-        waitForJob: (id, ms) => deps.jobs.waitForJob(id, ms),
+      const { out, problems, session } = await runLabScript(lab, script, {
         sessionId: "partition",
-        directive: labDirectives(lab.sim),
+        deps: {
+          operations: { migrateVerifyTimeoutMs: 5_000, fenceVerifyTimeoutMs: 5_000, probeTimeoutMs: 2_000 },
+        },
       });
-      let problems: unknown[] = [];
-      try {
-        await deps.startWorkers().ready();
-        for (const line of script.split("\n")) await session.line(line);
-        problems = (await session.settle(60_000)).problems;
-      } finally {
-        await deps.close();
-      }
       const refusals = out.split(/^--- /m).filter((m) => m.includes("⛔ Refused: Start internet on ics1"));
       // Refused twice (after the partition, after the unverified fence), both times for want of a proof.
       expect(refusals).toHaveLength(2);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { APPROVE_ACTION_ID, approvalCard, DENY_ACTION_ID, renderApprovalCard } from "../../src/approval/card";
 import { policyFor } from "../../src/approval/policy";
-import type { ActionPlan, ApprovalRecord, PlannedStep } from "../../src/approval/types";
+import type { ActionPlan, PlannedStep } from "../../src/approval/types";
 import { renderConsole } from "../../src/console/render";
 import type { MessageDocument } from "../../src/message/document";
 import { renderPlain, renderPlainSummary } from "../../src/message/plain";
@@ -23,42 +23,22 @@ import {
 } from "../../src/operations/render";
 import { type UnreadableOutput, unreadableBlocks } from "../../src/operations/unreadable";
 import { renderSlack } from "../../src/slack/render/document";
+import { migratePlan as approvalMigratePlan, approvalRecord } from "../approval/plans";
 
+/** The approval tests' migration with literal text that is markup in Slack (<, >, &) in a step and a check. */
 function migratePlan(overrides: Partial<ActionPlan> = {}): ActionPlan {
-  return {
-    action: "migrate",
-    cluster: "lab",
-    summary: "Live-migrate internet from ics2 to ics1",
-    target: { guest: "internet", node: "ics1" },
-    params: { guest: "internet", from: "ics2", to: "ics1" },
-    steps: [
-      {
-        node: "ics1",
-        argv: ["drbdadm", "primary", "internet"],
-        description: "Make DRBD internet primary on ics1 (dual-primary)",
-        destructive: false,
-      },
-      {
-        node: "ics2",
-        argv: ["xm", "migrate", "--live", "internet", "ics1"],
-        description: "Live-migrate internet to ics1",
-        destructive: true,
-      },
-      {
-        node: "ics2",
-        argv: ["logger", "-t", "xenops", "moved <internet> & done"],
-        description: "Note it in syslog",
-        destructive: false,
-      },
-    ],
-    checks: [
-      { name: "drbd-uptodate", ok: true, detail: "internet UpToDate/UpToDate" },
-      { name: "memory", ok: false, detail: "ics1 has <2048> MiB free & needs 4096" },
-    ],
-    stateHash: "ab".repeat(32),
-    stateSummary: "ics1: up; no guests\nics2: up; internet running",
+  const plan = approvalMigratePlan();
+  return approvalMigratePlan({
+    steps: plan.steps.map((step) =>
+      step.argv[0] === "logger"
+        ? { ...step, argv: ["logger", "-t", "xenops", "moved <internet> & done"] }
+        : step,
+    ),
+    checks: plan.checks.map((check) =>
+      check.name === "memory" ? { ...check, detail: "ics1 has <2048> MiB free & needs 4096" } : check,
+    ),
     ...overrides,
-  };
+  });
 }
 
 /** An evacuation of `guests` guests as the planner builds it: promote, migrate, demote each. */
@@ -97,25 +77,6 @@ function evacuatePlan(guests: number): ActionPlan {
   });
 }
 
-function record(plan: ActionPlan, overrides: Partial<ApprovalRecord> = {}): ApprovalRecord {
-  return {
-    id: "AbCdEfGhIjKlMnOp",
-    plan,
-    policy: policyFor(plan.action, {}, plan),
-    requestedBy: "UOPER1",
-    channel: "C0OPS",
-    messageTs: null,
-    createdAt: "2030-01-01T12:00:00.000Z",
-    expiresAt: "2030-01-01T12:10:00.000Z",
-    status: "pending",
-    approvedBy: [],
-    deniedBy: null,
-    decidedAt: null,
-    executionJobId: null,
-    ...overrides,
-  };
-}
-
 const unreadable: UnreadableOutput[] = [
   {
     node: "ics1",
@@ -148,7 +109,7 @@ function texts(doc: MessageDocument): string[] {
 
 describe("approval card as a document", () => {
   it("a 3-step migrate: plan, checks, state, requester and buttons, with no markup", () => {
-    const { document } = approvalCard(record(migratePlan()));
+    const { document } = approvalCard(approvalRecord(migratePlan()));
     for (const text of texts(document)) {
       expect(text).toContain("Approval needed: Live-migrate internet from ics2 to ics1");
       expect(text).toContain("requested by @UOPER1");
@@ -167,7 +128,7 @@ describe("approval card as a document", () => {
 
   it("decided: approvers and the denier as readable mentions, no buttons", () => {
     const approved = approvalCard(
-      record(migratePlan(), {
+      approvalRecord(migratePlan(), {
         status: "approved",
         approvedBy: ["UAPPROVER1", "UAPPROVER2"],
         decidedAt: "2030-01-01T12:03:00.000Z",
@@ -180,7 +141,7 @@ describe("approval card as a document", () => {
     );
     expect(console).not.toContain("[Approve]");
     const denied = approvalCard(
-      record(migratePlan(), {
+      approvalRecord(migratePlan(), {
         status: "denied",
         deniedBy: "UAPPROVER2",
         decidedAt: "2030-01-01T12:01:00.000Z",
@@ -190,7 +151,7 @@ describe("approval card as a document", () => {
   });
 
   it("the Slack message carries the document, the mrkdwn mentions and the buttons' ids and values", () => {
-    const rec = record(migratePlan());
+    const rec = approvalRecord(migratePlan());
     const message = renderApprovalCard(rec);
     expect(message.document).toEqual(approvalCard(rec).document);
     const mrkdwn = JSON.stringify(message.blocks);
@@ -219,14 +180,14 @@ describe("approval card as a document", () => {
   });
 
   it("a 60-step evacuate shows its first steps and attaches the whole plan", () => {
-    const card = approvalCard(record(evacuatePlan(20)));
+    const card = approvalCard(approvalRecord(evacuatePlan(20)));
     const [console, plain] = texts(card.document);
     for (const text of [console, plain]) {
       expect(text).toContain("1. on ics1: Promote r1 on ics1");
       expect(text).toMatch(/Steps 1–\d+ of 60 shown/);
     }
     expect(card.attachment?.content).toContain("60. on ics2: Demote r20 on ics2");
-    expect(renderApprovalCard(record(evacuatePlan(20))).attachment).toEqual(card.attachment);
+    expect(renderApprovalCard(approvalRecord(evacuatePlan(20))).attachment).toEqual(card.attachment);
   });
 });
 
@@ -237,7 +198,11 @@ describe("operation cards as documents", () => {
       i < 45 ? "done" : i === 45 ? "running" : "pending",
     );
     const doc = executionCardDocument({
-      record: record(plan, { status: "approved", approvedBy: ["UAPPROVER1"], executionJobId: "exec-1" }),
+      record: approvalRecord(plan, {
+        status: "approved",
+        approvedBy: ["UAPPROVER1"],
+        executionJobId: "exec-1",
+      }),
       statuses,
       notes: plan.steps.map((_, i) => (i < 45 ? "2.0s" : null)),
       phase: "Re-reading <the> cluster",
@@ -259,7 +224,7 @@ describe("operation cards as documents", () => {
   it("a failed execution pages on-call by readable mentions, on the card and in the page", () => {
     const oncall = oncallPartsOrWarning({ users: ["UONCALL1"], groups: ["SONCALL"] });
     const doc = executionCardDocument({
-      record: record(migratePlan(), { status: "approved", approvedBy: ["UAPPROVER1"] }),
+      record: approvalRecord(migratePlan(), { status: "approved", approvedBy: ["UAPPROVER1"] }),
       statuses: ["done", "failed", "skipped"],
       notes: [null, "exit 1", null],
       phase: null,
@@ -342,7 +307,7 @@ describe("operation cards as documents", () => {
 
   it("the execution card's Slack message carries its document", () => {
     const view = {
-      record: record(migratePlan(), { status: "approved" as const, approvedBy: ["UAPPROVER1"] }),
+      record: approvalRecord(migratePlan(), { status: "approved" as const, approvedBy: ["UAPPROVER1"] }),
       statuses: ["done", "running", "pending"] as StepStatusView[],
       notes: [null, null, null],
       phase: null,

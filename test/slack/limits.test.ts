@@ -6,8 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { renderApprovalCard } from "../../src/approval/card";
-import { policyFor } from "../../src/approval/policy";
-import type { ActionPlan, ApprovalRecord, PlannedStep } from "../../src/approval/types";
+import type { ActionPlan, PlannedStep } from "../../src/approval/types";
 import type { Block, OutboundMessage } from "../../src/chat/types";
 import { renderIncident } from "../../src/events/render";
 import { renderJobCard } from "../../src/job-cards/card";
@@ -18,6 +17,7 @@ import { createSlackWebClient } from "../../src/slack/client";
 import { BLOCKS_JSON_BUDGET, blocksSize, fitMessage, SLACK_LIMITS } from "../../src/slack/limits";
 import { renderPlainText } from "../../src/slack/render/text";
 import { SlackSender } from "../../src/slack/sender";
+import { approvalRecord } from "../approval/plans";
 import { FakeSlack, messageLimitError } from "../support/fake-slack";
 import { BOT_TOKEN, captureLogger } from "./helpers";
 
@@ -72,25 +72,6 @@ function evacuatePlan(guests: number): ActionPlan {
   };
 }
 
-function approval(plan: ActionPlan, overrides: Partial<ApprovalRecord> = {}): ApprovalRecord {
-  return {
-    id: "AbCdEfGhIjKlMnOp",
-    plan,
-    policy: policyFor("evacuate", {}),
-    requestedBy: "UOPER1",
-    channel: "C0OPS",
-    messageTs: null,
-    createdAt: "2030-01-01T12:00:00.000Z",
-    expiresAt: "2030-01-01T12:10:00.000Z",
-    status: "pending",
-    approvedBy: [],
-    deniedBy: null,
-    decidedAt: null,
-    executionJobId: null,
-    ...overrides,
-  };
-}
-
 function incidentWithEvidence(lines: string[]) {
   return renderIncident(
     {
@@ -128,7 +109,7 @@ const sections = (m: OutboundMessage) =>
 
 describe("renderers stay within Slack's limits", () => {
   it("a 40-guest evacuate approval card fits, shows its first steps and attaches the whole plan", () => {
-    const card = renderApprovalCard(approval(evacuatePlan(40)));
+    const card = renderApprovalCard(approvalRecord(evacuatePlan(40)));
     // Before: 14.0k of blocks, refused with msg_blocks_too_long.
     expect(blocksSize(card.blocks ?? [])).toBeLessThanOrEqual(BLOCKS_JSON_BUDGET);
     expect(messageLimitError({ text: card.text, blocks: card.blocks })).toBeNull();
@@ -162,7 +143,7 @@ describe("renderers stay within Slack's limits", () => {
       | "pending"
     )[];
     const card = renderExecutionCard({
-      record: approval(plan, { status: "approved", approvedBy: ["UAPPROVER1"] }),
+      record: approvalRecord(plan, { status: "approved", approvedBy: ["UAPPROVER1"] }),
       statuses,
       notes: plan.steps.map(() => null),
       phase: null,
@@ -304,7 +285,7 @@ describe("SlackSender against a Slack that enforces its limits", () => {
 
   it("posts the 40-guest approval card whole and attaches the full plan in its thread", async () => {
     const s = sender();
-    const ref = await s.post("C0OPS", renderApprovalCard(approval(evacuatePlan(40))));
+    const ref = await s.post("C0OPS", renderApprovalCard(approvalRecord(evacuatePlan(40))));
     await s.drain();
     expect(ref).not.toBeNull();
     const posted = slack.messages.get(`C0OPS/${ref?.ts}`);
@@ -345,7 +326,7 @@ describe("SlackSender against a Slack that enforces its limits", () => {
     const metrics = new Metrics({ defaultMetrics: false });
     metrics.observeSender(() => s.stats());
     slack.failWith("chat.postMessage", "invalid_blocks");
-    const card = renderApprovalCard(approval(evacuatePlan(2)));
+    const card = renderApprovalCard(approvalRecord(evacuatePlan(2)));
     const ref = await s.post("C0OPS", card);
     await s.drain();
     expect(ref).not.toBeNull();
@@ -381,7 +362,7 @@ describe("SlackSender against a Slack that enforces its limits", () => {
     const ref = await s.post("C0OPS", { text: "v0" });
     if (!ref) throw new Error("post failed");
     slack.failWith("chat.update", "msg_blocks_too_long");
-    await s.update(ref, renderApprovalCard(approval(evacuatePlan(3))));
+    await s.update(ref, renderApprovalCard(approvalRecord(evacuatePlan(3))));
     await s.drain();
     expect(slack.callsTo("chat.update").map((c) => c.status)).toEqual([200, 200]);
     expect(JSON.stringify(slack.messages.get(`C0OPS/${ref.ts}`)?.blocks)).toContain("msg_blocks_too_long");

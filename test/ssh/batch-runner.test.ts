@@ -6,33 +6,14 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type BatchCommand, type BatchOutcome, type CommandRunner, runBatch } from "../../src/command-runner";
 import { ExecError } from "../../src/errors";
 import { SshPool } from "../../src/ssh/pool";
 import { splitCommandLine } from "../../src/ssh/quote";
-import { startSshServer } from "../../src/ssh/server";
-import {
-  captureLogger,
-  clientKeys,
-  hostKeys,
-  nodeSettings,
-  rejectionOf,
-  type ShellServer,
-  startShellServer,
-  TestClock,
-} from "./helpers";
+import { captureLogger, nodeSettings, perTestCleanups, rejectionOf, TestClock } from "./helpers";
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function shellServer(options: Parameters<typeof startShellServer>[0] = {}): Promise<ShellServer> {
-  const server = await startShellServer(options);
-  cleanups.push(() => server.close());
-  return server;
-}
+const { cleanups, shellServer } = perTestCleanups();
 
 function makePool(
   server: { host: string; port: number },
@@ -231,15 +212,12 @@ describe("SshCommandRunner.runBatch through a real sh", () => {
 
   it("puts sudo -n -- before each command on sudo nodes, not before the shell", async () => {
     const commands: string[] = [];
-    const server = await startSshServer({
-      hostKeys: [hostKeys.privateKey],
-      authorizedKeys: [clientKeys.publicKey],
-      onExec: async (req) => {
+    const server = await shellServer({
+      handler: async (req) => {
         commands.push(req.command);
         return { exitCode: 0 };
       },
     });
-    cleanups.push(() => server.close());
     const { runner } = makePool(server, { sudo: true });
     // The server prints nothing: no frames, so nothing is trusted.
     const outcomes = await runner.runBatch!([

@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
+import { afterEach } from "vitest";
 import type { SshClock } from "../../src/ssh/clock";
 import { generateKeyPair } from "../../src/ssh/keys";
 import type { SshNodeSettings } from "../../src/ssh/pool";
@@ -151,6 +152,23 @@ export async function startShellServer(
     running: () => running,
     attempts: () => attempts,
   });
+}
+
+/**
+ * For a test file: `cleanups` it pushes to during a test run in reverse after that test, and
+ * `shellServer` starts a shell server that is closed so.
+ */
+export function perTestCleanups() {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  async function shellServer(options: Parameters<typeof startShellServer>[0] = {}): Promise<ShellServer> {
+    const server = await startShellServer(options);
+    cleanups.push(() => server.close());
+    return server;
+  }
+  return { cleanups, shellServer };
 }
 
 /** True while a process with this pid exists (and is not a zombie we could still reap). */

@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ExecError, XenopsError } from "../../src/errors";
 import { SshPool, type SshPoolOptions } from "../../src/ssh/pool";
-import { startSshServer } from "../../src/ssh/server";
 import {
   captureLogger,
   clientKeys,
@@ -9,9 +8,9 @@ import {
   nodeSettings,
   oneTurn,
   otherHostKeys,
+  perTestCleanups,
   processAlive,
   rejectionOf,
-  type ShellServer,
   settledFlag,
   shellHandler,
   startShellServer,
@@ -20,16 +19,7 @@ import {
   waitFor,
 } from "./helpers";
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function shellServer(options: Parameters<typeof startShellServer>[0] = {}): Promise<ShellServer> {
-  const server = await startShellServer(options);
-  cleanups.push(() => server.close());
-  return server;
-}
+const { cleanups, shellServer } = perTestCleanups();
 
 function makePool(
   server: { host: string; port: number },
@@ -300,15 +290,12 @@ describe("SshPool: commands", () => {
 
   it("prefixes sudo -n -- on sudo nodes", async () => {
     const commands: string[] = [];
-    const server = await startSshServer({
-      hostKeys: [hostKeys.privateKey],
-      authorizedKeys: [clientKeys.publicKey],
-      onExec: async (req) => {
+    const server = await shellServer({
+      handler: async (req) => {
         commands.push(req.command);
         return { exitCode: 0 };
       },
     });
-    cleanups.push(() => server.close());
     const { runner } = makePool(server, {}, { sudo: true });
     await runner.run(["drbdadm", "primary", "r 0"]);
     expect(commands).toEqual(["sudo -n -- drbdadm primary 'r 0'"]);
@@ -354,10 +341,8 @@ describe("SshPool: commands", () => {
   it("on sudo nodes sends TERM first and closes only after the grace period (sudo cannot relay KILL)", async () => {
     const reasons: string[] = [];
     let started = false;
-    const server = await startSshServer({
-      hostKeys: [hostKeys.privateKey],
-      authorizedKeys: [clientKeys.publicKey],
-      onExec: async (req) => {
+    const server = await shellServer({
+      handler: async (req) => {
         if (req.command !== "sudo -n -- sleep 30") return { exitCode: 0 };
         started = true;
         // A command that ignores TERM and never ends by itself: only the close after the grace
@@ -366,7 +351,6 @@ describe("SshPool: commands", () => {
         return new Promise<never>(() => {});
       },
     });
-    cleanups.push(() => server.close());
     const { pool, runner, clock } = makePool(server, { killGraceMs: 300 }, { sudo: true });
     const pending = rejectionOf(runner.run(["sleep", "30"], { timeoutMs: 100 }));
     await waitFor("the command to run on the server", () => started);
