@@ -19,7 +19,7 @@ ENV NODE_ENV=production \
     XENOPS_OPS_PORT=9464 \
     XENOPS_OPS_HOST=0.0.0.0 \
     MALLOC_ARENA_MAX=2 \
-    MALLOC_MMAP_THRESHOLD_=131072 \
+    MALLOC_MMAP_THRESHOLD_=32768 \
     MALLOC_TRIM_THRESHOLD_=262144
 # The state directory, owned by the runtime user (no shell needed: works on minimal bases too).
 COPY --chown=10001:10001 contrib/docker/state/ /var/lib/xenops/

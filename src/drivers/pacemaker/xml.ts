@@ -132,16 +132,37 @@ export function memoParse<T>(
     memo.set(key, hit);
     return hit as T;
   }
-  const value = deepFreeze(parse(text));
+  const value = detachAndFreeze(parse(text));
   memo.set(key, value);
   if (memo.size > MEMO_ENTRIES) memo.delete(memo.keys().next().value as string);
   return value;
 }
 
-function deepFreeze<T>(value: T): T {
+/**
+ * Deeply frozen, and every string in it a copy of its own. The parser's strings are slices of the
+ * document, itself usually a slice of a whole SSH batch's output: one remembered slice would keep that
+ * whole text alive, so the cache would hold up to MEMO_ENTRIES batches (about 1 MB each at 100 nodes).
+ */
+function detachAndFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const v = record[key];
+      if (typeof v === "string") {
+        // Parse results are plain data: every property is a writable data property until frozen.
+        if (v.length >= 13) record[key] = ownCopy(v);
+      } else detachAndFreeze(v);
+    }
     Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/**
+ * A string that does not point into the text it was cut from. V8 copies substrings shorter than 13
+ * characters (so they are left as they are); a longer one is a view of its parent, and concatenating
+ * then slicing makes V8 flatten it into a new string of its own length first.
+ */
+function ownCopy(s: string): string {
+  return ` ${s}`.slice(1);
 }

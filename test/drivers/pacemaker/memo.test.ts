@@ -3,6 +3,8 @@
  * equal documents are parsed once, the observer's `origin` is the only thing ignored, and callers never
  * share the remembered result.
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it, vi } from "vitest";
 import { parseCib } from "../../../src/drivers/pacemaker/cib";
 import { parseCrmMonXml } from "../../../src/drivers/pacemaker/crm-mon";
@@ -69,5 +71,24 @@ describe("memoParse", () => {
     expect(() => parseCrmMonXml(bad)).toThrow(/malformed/);
     expect(() => parseCrmMonXml(bad)).toThrow(/malformed/);
     expect(() => parseCib(`<cib><configuration>${"<x/>".repeat(5_000)}`)).toThrow();
+  });
+
+  it("keeps no remembered document's text alive through the strings of its result", () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const heapMB = () => {
+      gc();
+      return process.memoryUsage().heapUsed / 1048576;
+    };
+    const before = heapMB();
+    // 40 distinct 1 MB texts, as a batch's whole output around a document; each result keeps a
+    // 30-character string cut from its text (an attribute value, as the XML parser returns them).
+    for (let i = 0; i < 40; i++) {
+      const text = `${i}:${"z".repeat(1_000_000)}ocf:heartbeat:Xen-${String(i).padStart(12, "0")}`;
+      const result = memoParse("retention", text, (t) => ({ resources: [{ agent: t.slice(-30) }] }));
+      expect(result.resources[0]?.agent).toBe(`ocf:heartbeat:Xen-${String(i).padStart(12, "0")}`);
+    }
+    // Were the texts kept, that would be 40 MB.
+    expect(heapMB() - before).toBeLessThan(10);
   });
 });
