@@ -42,6 +42,16 @@ async function guard(fn: () => Promise<number | undefined>): Promise<void> {
   }
 }
 
+/**
+ * A service mode (bot, worker): once its bounded close is done, the process exits. What is left then
+ * (a job past its grace, which the next worker recovers; Slack messages the drain gave up on, which
+ * the log names) must not keep a stopping service alive with its retry timers.
+ */
+async function service(fn: () => Promise<number | undefined>): Promise<void> {
+  await guard(fn);
+  process.exit();
+}
+
 export function registerServeCommands(program: Command): void {
   program
     .command("bot")
@@ -49,7 +59,7 @@ export function registerServeCommands(program: Command): void {
     .option("-c, --config <file>", "inventory file")
     .option("--with-worker", "also run a worker in this process")
     .action((opts: { config?: string; withWorker?: boolean }) =>
-      guard(async () => {
+      service(async () => {
         const { base: b, stop } = await base(opts.config, true);
         const running = await startSlackRuntime(b, { bot: true, worker: opts.withWorker === true });
         await untilSignal();
@@ -64,7 +74,7 @@ export function registerServeCommands(program: Command): void {
     .option("-c, --config <file>", "inventory file")
     .option("--cluster <name...>", "serve only these clusters")
     .action((opts: { config?: string; cluster?: string[] }) =>
-      guard(async () => {
+      service(async () => {
         const { base: b, stop } = await base(opts.config, true);
         const running = await startSlackRuntime(b, {
           bot: false,

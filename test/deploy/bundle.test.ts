@@ -165,6 +165,15 @@ describe("the bundled bot and worker against Redis, the simulated cluster over S
     expect(doctor.stdout).toContain("Slack set-up OK");
     expect(doctor.code).toBe(0);
 
+    // A card Slack holds back for 100 s is pending when the process is told to stop: its bounded
+    // close gives up on it, and the retry timer must not keep the stopping process alive.
+    slack.rateLimit("chat.postMessage", 1, 100);
+    const postsBefore = slack.callsTo("chat.postMessage").length;
+    await slack.sendSlashCommand({ text: "status", user_id: "UVIEWER1", channel_id: LAB_CHANNEL });
+    await slack.waitForCall(
+      (c) => c.method === "chat.postMessage" && slack.callsTo("chat.postMessage").indexOf(c) >= postsBefore,
+      15_000,
+    );
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(stderr).not.toMatch(/"level":(50|60)/);
