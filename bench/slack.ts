@@ -77,8 +77,8 @@ export interface Proc {
   url: string | undefined;
   /** What the process logged (warn and above) and wrote to stderr, last lines first kept. */
   log: string[];
-  /** VmRSS and VmHWM (peak) from /proc, in MB. */
-  rss(): { rssMB: number; peakMB: number };
+  /** VmRSS and VmHWM (peak) from /proc, in MB, and the CPU time used since the start, in s. */
+  rss(): { rssMB: number; peakMB: number; cpuS: number };
   /** The JS heap (processes started from the sources only: the CLI has no IPC channel). */
   memory(): Promise<NodeJS.MemoryUsage | null>;
   close(): Promise<void>;
@@ -88,6 +88,14 @@ function procStatusMB(pid: number, field: "VmRSS" | "VmHWM"): number {
   const text = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1]);
   return kb / 1024;
+}
+
+/** User + system CPU time of a process so far (utime and stime of /proc/PID/stat, in clock ticks of 1/100 s). */
+function procCpuS(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
@@ -173,7 +181,11 @@ async function startCliProc(config: ProcConfig, dir: string): Promise<Proc> {
     pid,
     url: port !== undefined ? `http://127.0.0.1:${port}/slack/events` : undefined,
     log,
-    rss: () => ({ rssMB: procStatusMB(pid, "VmRSS"), peakMB: procStatusMB(pid, "VmHWM") }),
+    rss: () => ({
+      rssMB: procStatusMB(pid, "VmRSS"),
+      peakMB: procStatusMB(pid, "VmHWM"),
+      cpuS: procCpuS(pid),
+    }),
     memory: async () => null,
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
@@ -230,7 +242,11 @@ export async function startProc(config: ProcConfig, dir: string): Promise<Proc> 
     pid,
     url: ready.url,
     log,
-    rss: () => ({ rssMB: procStatusMB(pid, "VmRSS"), peakMB: procStatusMB(pid, "VmHWM") }),
+    rss: () => ({
+      rssMB: procStatusMB(pid, "VmRSS"),
+      peakMB: procStatusMB(pid, "VmHWM"),
+      cpuS: procCpuS(pid),
+    }),
     memory: () =>
       within(
         5_000,
@@ -564,7 +580,16 @@ export interface CardResult {
   coldCardMs: number;
   warmCardMs: number[];
   reachable: string[];
-  memory: { role: string; rssMB: number; peakMB: number; heapMB: number; externalMB: number }[];
+  memory: {
+    role: string;
+    rssMB: number;
+    peakMB: number;
+    cpuS: number;
+    /** CPU used during the warm runs. */
+    warmCpuS: number;
+    heapMB: number;
+    externalMB: number;
+  }[];
 }
 
 export async function cardBench(opts: {
@@ -611,8 +636,11 @@ export async function cardBench(opts: {
     const cardMs: number[] = [];
     const reachable: string[] = [];
     const started = performance.now();
+    // CPU used from the first warm run to the end (background work, the monitor's, included).
+    const cpuAtWarm = new Map<Proc, number>();
     for (const [i, channel] of channels.entries()) {
       if (i > 1 && performance.now() - started > opts.budgetMs) break;
+      if (i === 1) for (const p of procs) cpuAtWarm.set(p, p.rss().cpuS);
       const mark = cardMark(slack);
       const t0 = Date.now();
       const ack = await slack.sendSlashCommand({ text: "status", user_id: "UVIEWER1", channel_id: channel });
@@ -625,9 +653,11 @@ export async function cardBench(opts: {
     const memory = [];
     for (const p of procs) {
       const usage = await p.memory();
+      const rss = p.rss();
       memory.push({
         role: p.role,
-        ...p.rss(),
+        ...rss,
+        warmCpuS: rss.cpuS - (cpuAtWarm.get(p) ?? Number.NaN),
         heapMB: usage ? usage.heapUsed / 1024 / 1024 : Number.NaN,
         externalMB: usage ? usage.external / 1024 / 1024 : Number.NaN,
       });
@@ -682,16 +712,34 @@ export function printMemoryTable(result: CardResult, target: boolean): string[] 
   const peak = parts.reduce((a, m) => a + m.peakMB, 0);
   say(
     table(
-      ["process", "RSS MB", "peak RSS MB", "JS heap used MB", "external MB"],
       [
-        ...parts.map((m) => [m.role, fmt(m.rssMB), fmt(m.peakMB), fmt(m.heapMB), fmt(m.externalMB)]),
-        ["bot + worker", fmt(total), fmt(peak), "", ""],
+        "process",
+        "RSS MB",
+        "peak RSS MB",
+        "CPU s since start",
+        "CPU s, warm runs",
+        "JS heap used MB",
+        "external MB",
+      ],
+      [
+        ...parts.map((m) => [
+          m.role,
+          fmt(m.rssMB),
+          fmt(m.peakMB),
+          fmt(m.cpuS, 2),
+          fmt(m.warmCpuS, 2),
+          fmt(m.heapMB),
+          fmt(m.externalMB),
+        ]),
+        ["bot + worker", fmt(total), fmt(peak), "", "", "", ""],
         ...(idle
           ? [
               [
                 "(reference: same modules loaded, nothing started)",
                 fmt(idle.rssMB),
                 fmt(idle.peakMB),
+                fmt(idle.cpuS, 2),
+                fmt(idle.warmCpuS, 2),
                 fmt(idle.heapMB),
                 fmt(idle.externalMB),
               ],

@@ -36,22 +36,31 @@ export function createStatusProcessor(deps: StatusJobDeps) {
       starting: (cluster) =>
         `:hourglass_flowing_sand: Collecting status of ${cluster.name}${data.target ? ` (${data.target})` : ""} for ${userMention(data.requestedBy)}…`,
       async run({ cluster, log, signal: cancelled, throwIfCancelled, card }) {
-        const state = await takeSnapshot(
-          cluster,
-          {
-            runnerFor: (node) => deps.runnerFor(cluster.name, node),
-            drivers: deps.driversFor(cluster.name),
-            logger: log,
-          },
-          { signal: cancelled },
-        );
-        throwIfCancelled();
-        const focus = data.target
-          ? cluster.nodes.some((n) => n.name === data.target)
-            ? { node: data.target }
-            : { guest: data.target }
-          : undefined;
-        const statusCard = renderStatusCard(state, focus ? { focus } : undefined);
+        // The snapshot is read in a function of its own so that only the card and a few counts outlive
+        // it: the posts below may wait seconds on Slack's pacing, and a 100-node snapshot is megabytes.
+        const { statusCard, nodes, unreachable, warnings } = await (async () => {
+          const state = await takeSnapshot(
+            cluster,
+            {
+              runnerFor: (node) => deps.runnerFor(cluster.name, node),
+              drivers: deps.driversFor(cluster.name),
+              logger: log,
+            },
+            { signal: cancelled },
+          );
+          throwIfCancelled();
+          const focus = data.target
+            ? cluster.nodes.some((n) => n.name === data.target)
+              ? { node: data.target }
+              : { guest: data.target }
+            : undefined;
+          return {
+            statusCard: renderStatusCard(state, focus ? { focus } : undefined),
+            nodes: state.nodes.length,
+            unreachable: state.nodes.filter((n) => !n.reachable).map((n) => n.name),
+            warnings: state.warnings.length,
+          };
+        })();
         await card.done(undefined, { message: statusCard.main });
         const messageTs = (await card.ref())?.ts ?? null;
         if (messageTs) {
@@ -65,15 +74,8 @@ export function createStatusProcessor(deps: StatusJobDeps) {
               threadTs: messageTs,
             });
         }
-        const unreachable = state.nodes.filter((n) => !n.reachable).map((n) => n.name);
-        log.info({ warnings: state.warnings.length, unreachable: unreachable.length }, "status card posted");
-        return {
-          cluster: cluster.name,
-          nodes: state.nodes.length,
-          unreachable,
-          warnings: state.warnings.length,
-          messageTs,
-        };
+        log.info({ warnings, unreachable: unreachable.length }, "status card posted");
+        return { cluster: cluster.name, nodes, unreachable, warnings, messageTs };
       },
     });
   };

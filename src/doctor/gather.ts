@@ -62,6 +62,32 @@ function isTransport(err: unknown): boolean {
   return err instanceof ExecError && err.exitCode === null;
 }
 
+/** Runs one read on a node and files it in its facts, whatever its exit status. */
+async function readInto(
+  facts: NodeFacts,
+  runner: CommandRunner,
+  key: string,
+  argv: string[],
+  options: GatherOptions,
+): Promise<Read> {
+  try {
+    const res = await runner.run(argv, {
+      okExitCodes: ANY_EXIT,
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    facts.reads[key] = { argv, exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
+  } catch (err) {
+    if (options.signal?.aborted) throw err;
+    facts.reads[key] = { argv, exitCode: null, stdout: "", stderr: "", error: errorMessage(err) };
+    if (isTransport(err) && Object.keys(facts.reads).length === 1) {
+      facts.reachable = false;
+      facts.error = errorMessage(err);
+    }
+  }
+  return facts.reads[key] as Read;
+}
+
 async function readNode(
   cluster: ClusterConfig,
   node: string,
@@ -71,24 +97,7 @@ async function readNode(
   const runner = deps.runnerFor(node);
   const now = deps.now ?? Date.now;
   const facts: NodeFacts = { node, reachable: true, reads: {} };
-  const read = async (key: string, argv: string[]): Promise<Read> => {
-    try {
-      const res = await runner.run(argv, {
-        okExitCodes: ANY_EXIT,
-        ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      facts.reads[key] = { argv, exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
-    } catch (err) {
-      if (options.signal?.aborted) throw err;
-      facts.reads[key] = { argv, exitCode: null, stdout: "", stderr: "", error: errorMessage(err) };
-      if (isTransport(err) && Object.keys(facts.reads).length === 1) {
-        facts.reachable = false;
-        facts.error = errorMessage(err);
-      }
-    }
-    return facts.reads[key] as Read;
-  };
+  const read = (key: string, argv: string[]): Promise<Read> => readInto(facts, runner, key, argv, options);
 
   // The clock first: it also tells whether the node answers at all.
   const sentAt = now();
@@ -153,7 +162,6 @@ async function readNode(
   if (ts.ha === "pacemaker")
     jobs.push(
       read(READ.crmVerify, ["crm_verify", "-L"]),
-      read(READ.cib, ["cibadmin", "--query", "--scope", "configuration"]),
       read(READ.corosync, ["cat", "/etc/corosync/corosync.conf"]),
     );
   const probe = { cluster, nodes: [], fence: null, readAt: 0 };
@@ -299,6 +307,27 @@ export async function gatherFacts(
   const nodes = await mapLimited(cluster.nodes, options.nodesAtOnce ?? cluster.nodes.length, (n) =>
     readNode(cluster, n.name, deps, options),
   );
+  if (cluster.toolstack.ha === "pacemaker") await readCibOnce(nodes, deps, options);
   const fence = options.queryFence === false ? null : await queryFence(cluster, nodes, deps, options);
   return { cluster, nodes, fence, readAt };
+}
+
+const CIBADMIN_QUERY = ["cibadmin", "--query", "--scope", "configuration"];
+
+/**
+ * The CIB's configuration, from the first node (in inventory order) that gives it. Every node of a
+ * partition holds the same one and the checks read one copy; asking all of them would move and keep
+ * the whole cluster's configuration once per node (half a megabyte each at 100 nodes). A node that
+ * fails to give it keeps its failed read as evidence, and the next one is asked.
+ */
+async function readCibOnce(
+  nodes: readonly NodeFacts[],
+  deps: GatherDeps,
+  options: GatherOptions,
+): Promise<void> {
+  for (const facts of nodes) {
+    if (!facts.reachable) continue;
+    const r = await readInto(facts, deps.runnerFor(facts.node), READ.cib, [...CIBADMIN_QUERY], options);
+    if (r.exitCode === 0) return;
+  }
 }

@@ -2,6 +2,8 @@
  * The doctor: read every node (gather.ts), run every check (pure, checks/*.ts), order the results
  * (failures first, by area).
  */
+
+import { compareText } from "../compare-text";
 import type { ClusterConfig } from "../config/schema";
 import { checkDrbd } from "./checks/drbd";
 import { checkHeartbeat, checkPacemaker, checkStartup } from "./checks/ha";
@@ -35,8 +37,8 @@ export function orderResults(results: readonly CheckResult[]): CheckResult[] {
     (a, b) =>
       RANK[a.status] - RANK[b.status] ||
       AREAS.indexOf(a.area) - AREAS.indexOf(b.area) ||
-      a.id.localeCompare(b.id) ||
-      (a.subject ?? "").localeCompare(b.subject ?? ""),
+      compareText(a.id, b.id) ||
+      compareText(a.subject ?? "", b.subject ?? ""),
   );
 }
 

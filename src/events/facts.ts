@@ -6,6 +6,8 @@
  * `null` is "not known", never "none": a node that did not answer has `guests: null` and
  * `drbd: null`, and nothing is concluded about what runs there.
  */
+
+import { compareText } from "../compare-text";
 import type { ClusterConfig } from "../config/schema";
 import { fenceHistoryOf } from "../drivers/registry";
 import type { ClusterState, DrbdResourceState, FenceEvent, HaNodeStatus, NodeState } from "../model";
@@ -353,7 +355,7 @@ export function sidesOf(facts: Facts, resource: string): { node: string; side: D
       const side = n.drbd?.[resource];
       return side ? [{ node, side }] : [];
     })
-    .sort((a, b) => a.node.localeCompare(b.node));
+    .sort((a, b) => compareText(a.node, b.node));
 }
 
 /** A node that is up as far as we know: answers, and HA (if any) does not call it dead. */

@@ -7,6 +7,7 @@
  * node (fence, migrate to or from it, start guests on it, split-brain recovery).
  */
 import type { Redis } from "ioredis";
+import { compareText } from "../compare-text";
 import { XenopsError } from "../errors";
 import { formatDurationMinutes } from "../message/text";
 import type { EventKeys } from "./store";
@@ -109,7 +110,7 @@ export class MaintenanceStore {
         if (w) out.push(w);
       }
     } while (cursor !== "0");
-    return out.sort((a, b) => a.node.localeCompare(b.node));
+    return out.sort((a, b) => compareText(a.node, b.node));
   }
 
   /**

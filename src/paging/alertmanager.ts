@@ -17,6 +17,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
 import { z } from "zod";
+import { compareText } from "../compare-text";
 import type { AlertmanagerConfig, ClusterConfig, InventoryConfig } from "../config/schema";
 import { resolveSecret, type SecretEnv } from "../config/secrets";
 import { errorMessage } from "../errors";
@@ -147,7 +148,7 @@ export function alertEvent(
       evidence: [
         `alert ${name} ${alert.status} since ${alert.startsAt}`,
         ...Object.entries(alert.labels)
-          .sort(([a], [b]) => a.localeCompare(b))
+          .sort(([a], [b]) => compareText(a, b))
           .map(([k, v]) => `${k}=${v}`),
         ...(alert.generatorURL ? [`source: ${alert.generatorURL}`] : []),
       ].slice(0, 30),

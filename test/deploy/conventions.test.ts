@@ -18,7 +18,7 @@ import { ROOT } from "./helpers";
 
 const read = (f: string) => readFileSync(join(ROOT, f), "utf8");
 /** The node flags and malloc settings of the units and the image (contrib/systemd/ says why). */
-const NODE_FLAGS = ["--max-semi-space-size=1", "--heap-growing-percent=100"];
+const NODE_FLAGS = ["--max-semi-space-size=1", "--heap-growing-percent=30"];
 const MALLOC_ENV = ["MALLOC_ARENA_MAX=2", "MALLOC_MMAP_THRESHOLD_=32768", "MALLOC_TRIM_THRESHOLD_=262144"];
 
 describe(".env.example", () => {

@@ -51,4 +51,33 @@ describe("gatherFacts", () => {
       everyNode.nodes.map((n) => Object.keys(n.reads).sort()),
     );
   });
+
+  it("reads the CIB from the first node that gives it, not from every node", async () => {
+    const sim = new Simulation(scaleLab(6, { flavour: "modern" }));
+    const cluster = simCluster(sim);
+    const asked: string[] = [];
+    const failing = new Set([cluster.nodes[0]?.name]);
+    const runnerFor = (node: string): CommandRunner => {
+      const inner = runner(sim, node);
+      return {
+        node,
+        async run(argv, o) {
+          if (argv[0] !== "cibadmin") return inner.run(argv, o);
+          asked.push(node);
+          // The first node's cibadmin fails (its cluster stack is down): the next one is asked.
+          if (failing.has(node))
+            return { exitCode: 107, stdout: "", stderr: "Could not connect\n", durationMs: 1 };
+          return inner.run(argv, o);
+        },
+      };
+    };
+    const facts = await gatherFacts(cluster, { runnerFor }, { queryFence: false, nodesAtOnce: 2 });
+    const [first, second] = cluster.nodes.map((n) => n.name);
+    expect(asked).toEqual([first, second]);
+    const cibOf = (node: string | undefined) => facts.nodes.find((n) => n.node === node)?.reads.cib;
+    expect(cibOf(first)).toMatchObject({ exitCode: 107, stderr: "Could not connect\n" });
+    expect(cibOf(second)).toMatchObject({ exitCode: 0 });
+    expect(cibOf(second)?.stdout).toContain("<configuration>");
+    expect(facts.nodes.filter((n) => n.reads.cib !== undefined)).toHaveLength(2);
+  });
 });

@@ -252,4 +252,31 @@ describe("crm_mon XML", () => {
       "fence_history",
     );
   });
+
+  it("leaves out the sections --exclude names, and refuses an unknown one as crm_mon does", async () => {
+    const sim = lab(modernLab());
+    sim.fence("hv2", "reset", { client: "stonith_admin.4242", origin: "hv1", viaFencer: true });
+    const all = await out(sim, "hv1", "crm_mon -1 --output-as=xml");
+    expect(all).toContain("  <node_history>\n");
+    const lean = await out(sim, "hv1", "crm_mon -1 --output-as=xml --exclude=operations");
+    expect(lean).not.toContain("node_history");
+    expect(lean).toContain("<fence_history>");
+    // The document is the full one less the operations section (and the request it echoes).
+    const without = all.replace(/ {2}<node_history>\n[\s\S]*? {2}<\/node_history>\n/, "");
+    expect(lean.replace(" --exclude=operations", "")).toBe(without);
+    expect(await out(sim, "hv1", "crm_mon -1 --output-as=xml --exclude=fencing")).not.toContain(
+      "fence_history",
+    );
+    const back = await out(sim, "hv1", "crm_mon -1 --output-as=xml --exclude=all --include=operations");
+    expect(back).toContain("<node_history>");
+
+    const refused = await run(sim, "hv1", "crm_mon -1 --output-as=xml --exclude=node_history");
+    expect(refused.exitCode).toBe(64);
+    expect(refused.stdout).toBe(
+      '<pacemaker-result api-version="2.38" request="crm_mon -1 --output-as=xml --exclude=node_history">\n' +
+        '  <status code="64" message="Incorrect usage">\n    <errors>\n' +
+        "      <error>crm_mon: --exclude options: all, attributes, bans, counts, dc, failcounts, failures, fencing, fencing-failed, fencing-pending, fencing-succeeded, maint-mode, nodes, none, operations, options, resources, stack, summary, tickets, times</error>\n" +
+        "    </errors>\n  </status>\n</pacemaker-result>\n",
+    );
+  });
 });

@@ -3,6 +3,7 @@
  * nodes and against the inventory and the safety rules (no policy that throws data away by itself).
  */
 import { createHash } from "node:crypto";
+import { compareText } from "../../compare-text";
 import { type DrbdConf, type DrbdConfResource, parseDrbdDump, sizeToKiB } from "../../drivers/drbd-conf";
 import { errorMessage } from "../../errors";
 import { drbdModuleVersion, drbdUtilsVersion, parseIpAddr, versionParts } from "../parse";
@@ -176,7 +177,7 @@ function fingerprint(value: string): string {
 function identicalCheck(name: string, confs: Map<string, DrbdConfResource>): CheckResult {
   const lines = (r: DrbdConfResource, section: string): string[] =>
     Object.entries(r.sections[section] ?? {})
-      .sort(([a], [b]) => a.localeCompare(b))
+      .sort(([a], [b]) => compareText(a, b))
       // shared-secret is compared, never shown.
       .map(
         ([k, v]) =>

@@ -16,6 +16,7 @@
  * different format and is rejected.
  */
 
+import { compareText } from "../../compare-text";
 import { ParseError } from "../../errors";
 import type { DrbdResourceState } from "../../model";
 import {
@@ -253,7 +254,7 @@ export class Events2State {
   snapshot(): Drbd9Resource[] {
     return [...this.resources.values()]
       .map((r) => sortResource(structuredClone(r)))
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort((a, b) => compareText(a.name, b.name));
   }
 
   toResourceStates(): DrbdResourceState[] {

@@ -1,3 +1,4 @@
+import { compareText } from "../../compare-text";
 /**
  * DRBD 9 state as the three drbd-utils outputs show it (`drbdsetup status` text, `drbdsetup status
  * --json`, `drbdsetup events2`), before normalization. One shape for all three so that one
@@ -188,7 +189,7 @@ export function sortResource(r: Drbd9Resource): Drbd9Resource {
   r.connections.sort(
     (a, b) =>
       (a.peerNodeId ?? Number.MAX_SAFE_INTEGER) - (b.peerNodeId ?? Number.MAX_SAFE_INTEGER) ||
-      (a.name ?? "").localeCompare(b.name ?? ""),
+      compareText(a.name ?? "", b.name ?? ""),
   );
   for (const c of r.connections) c.peerDevices.sort((a, b) => a.volume - b.volume);
   return r;

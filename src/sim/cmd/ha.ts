@@ -4,7 +4,7 @@
  * Its errors go through cl_log to stderr: `cl_status[PID]: 2009/01/12_10:00:00 ERROR: ...`.
  */
 import { haTimestamp } from "../render/format";
-import { renderCrmMonXml } from "../render/pacemaker";
+import { renderCrmMonUsageError, renderCrmMonXml } from "../render/pacemaker";
 import type { CommandContext, Program } from "./context";
 import { getoptShort } from "./context";
 
@@ -253,7 +253,18 @@ export const crmMon: Program = (ctx) => {
     return 64;
   }
   const request = ["crm_mon", ...ctx.args].join(" ");
-  ctx.io.stdout(renderCrmMonXml(ctx.sim, ctx.node, request, fenceHistoryLevel(ctx.args)));
+  const sections = crmMonSections(ctx.args);
+  if (typeof sections === "string") {
+    // As crm_mon does: the usage error is itself an XML document, with status 64.
+    ctx.io.stdout(renderCrmMonUsageError(request, sections));
+    return 64;
+  }
+  ctx.io.stdout(
+    renderCrmMonXml(ctx.sim, ctx.node, request, {
+      fenceHistory: sections.has("fencing") ? fenceHistoryLevel(ctx.args) : 0,
+      operations: sections.has("operations"),
+    }),
+  );
   return 0;
 };
 
@@ -263,7 +274,65 @@ function fenceHistoryLevel(args: string[]): number {
   for (const a of args) {
     const m = /^(?:-m|--fence-history=?)([0-3]?)$/.exec(a);
     if (m) level = m[1] === "" || m[1] === undefined ? 2 : Number(m[1]);
-    if (a === "--exclude=fencing" || a === "--exclude=all") level = 0;
   }
   return level;
+}
+
+/** crm_mon's section names (crm_mon.c of the simulated 2.1); XML output starts with all of them. */
+const CRM_MON_SECTIONS = [
+  "attributes",
+  "bans",
+  "counts",
+  "dc",
+  "failcounts",
+  "failures",
+  "fencing",
+  "fencing-failed",
+  "fencing-pending",
+  "fencing-succeeded",
+  "maint-mode",
+  "nodes",
+  "operations",
+  "options",
+  "resources",
+  "stack",
+  "summary",
+  "tickets",
+  "times",
+] as const;
+
+/**
+ * The sections left after --include/--exclude, applied left to right to XML's default (all), as crm_mon
+ * does; "all" and "none" work both ways. The simulator renders what `operations` (node_history) and
+ * `fencing` (fence_history) select and always prints the rest. An unknown name gives crm_mon's message.
+ */
+function crmMonSections(args: readonly string[]): Set<string> | string {
+  const shown = new Set<string>(CRM_MON_SECTIONS);
+  for (const arg of args) {
+    const m = /^--(include|exclude)=(.*)$/.exec(arg);
+    if (!m) continue;
+    const include = m[1] === "include";
+    for (const name of (m[2] ?? "").split(",").filter(Boolean)) {
+      const expanded =
+        name === "all"
+          ? CRM_MON_SECTIONS
+          : name === "none"
+            ? []
+            : name === "fencing"
+              ? ["fencing", "fencing-failed", "fencing-pending", "fencing-succeeded"]
+              : (CRM_MON_SECTIONS as readonly string[]).includes(name)
+                ? [name]
+                : null;
+      if (expanded === null) {
+        const valid = ["all", ...CRM_MON_SECTIONS, "none"].sort().join(", ");
+        return `crm_mon: --${include ? "include" : "exclude"} options: ${valid}`;
+      }
+      if (name === "none") {
+        if (!include) continue;
+        shown.clear();
+      }
+      for (const s of expanded) include ? shown.add(s) : shown.delete(s);
+    }
+  }
+  return shown;
 }

@@ -120,13 +120,20 @@ function clusterResources(sim: Simulation, views: NodeView[]): ResourceItem[] {
   return items;
 }
 
-/** fenceHistory: crm_mon's --fence-history level; 0 leaves fence_history out. */
+export interface CrmMonSections {
+  /** crm_mon's --fence-history level; 0 (or the fencing section excluded) leaves fence_history out. */
+  fenceHistory: number;
+  /** The `operations` section: node_history. */
+  operations: boolean;
+}
+
 export function renderCrmMonXml(
   sim: Simulation,
   observer: SimNode,
   request: string,
-  fenceHistory = 1,
+  sections: CrmMonSections = { fenceHistory: 1, operations: true },
 ): string {
+  const { fenceHistory, operations } = sections;
   const now = sim.now();
   const views: NodeView[] = sim.state.nodes.map((n, i) => {
     const m = sim.memberStatus(observer.name, n.name);
@@ -213,7 +220,7 @@ export function renderCrmMonXml(
   x += "  </resources>\n";
 
   // Operation history: a start and a recurring monitor for everything active on each node.
-  const histories = views.filter((v) => v.online && runningOn(v).length > 0);
+  const histories = operations ? views.filter((v) => v.online && runningOn(v).length > 0) : [];
   if (histories.length > 0) {
     x += "  <node_history>\n";
     for (const v of histories) {
@@ -261,4 +268,17 @@ export function renderCrmMonXml(
   x += '  <status code="0" message="OK"/>\n';
   x += "</pacemaker-result>\n";
   return x;
+}
+
+/** crm_mon's answer to a bad option value in XML mode: the error in a document of its own, status 64. */
+export function renderCrmMonUsageError(request: string, message: string): string {
+  return (
+    `<pacemaker-result api-version="${API_VERSION}" request="${xmlAttr(request)}">\n` +
+    '  <status code="64" message="Incorrect usage">\n' +
+    "    <errors>\n" +
+    `      <error>${xmlAttr(message)}</error>\n` +
+    "    </errors>\n" +
+    "  </status>\n" +
+    "</pacemaker-result>\n"
+  );
 }

@@ -4,11 +4,12 @@ import { ExecError, ParseError, XenopsError } from "../../../src/errors";
 import { HaView } from "../../../src/model";
 import { fakeRunner, fixture } from "../drbd9/helpers";
 
-const CMD = "crm_mon -1 --output-as=xml";
+const CMD = "crm_mon -1 --output-as=xml --exclude=operations";
+const ALL_CMD = "crm_mon -1 --output-as=xml";
 const OLD_CMD = "crm_mon -1 --as-xml";
 
 describe("pacemakerDriver", () => {
-  it("runs crm_mon -1 --output-as=xml and normalizes it", async () => {
+  it("runs crm_mon -1 --output-as=xml without the operations section and normalizes it", async () => {
     const runner = fakeRunner(
       { [CMD]: { stdout: fixture("ha", "crm_mon-xml-3.0.2-trento-saphana-promoted.txt") } },
       "node02",
@@ -16,7 +17,7 @@ describe("pacemakerDriver", () => {
     const view = await pacemakerDriver.view(runner, { timeoutMs: 9000 });
     HaView.parse(view);
     expect(pacemakerDriver.id).toBe("pacemaker");
-    expect(runner.calls).toEqual([["crm_mon", "-1", "--output-as=xml"]]);
+    expect(runner.calls).toEqual([["crm_mon", "-1", "--output-as=xml", "--exclude=operations"]]);
     expect(runner.options[0]?.timeoutMs).toBe(9000);
     expect(view).toMatchObject({ stack: "pacemaker", observer: "node02", running: true, dc: "node01" });
     expect(view.resources).toHaveLength(14);
@@ -30,6 +31,42 @@ describe("pacemakerDriver", () => {
     const view = await pacemakerDriver.view(runner);
     expect(runner.calls.map((c) => c.join(" "))).toEqual([CMD, OLD_CMD]);
     expect(view.nodes.map((n) => n.status)).toEqual(["online", "standby", "unclean"]);
+  });
+
+  it("asks for every section when crm_mon refuses the exclusion (usage error document)", async () => {
+    // What crm_mon 2.1.5 prints for a section name it does not know (here one it knows, refused).
+    const usage =
+      '<pacemaker-result api-version="2.25" request="crm_mon -1 --output-as=xml --exclude=operations">\n' +
+      '  <status code="64" message="Incorrect usage">\n    <errors>\n' +
+      "      <error>crm_mon: --exclude options: all, attributes, nodes, none, resources</error>\n" +
+      "    </errors>\n  </status>\n</pacemaker-result>\n";
+    const runner = fakeRunner({
+      [CMD]: { exitCode: 64, stdout: usage },
+      [ALL_CMD]: { stdout: fixture("ha", "crm_mon-xml-3.0.2-trento-saphana-promoted.txt") },
+    });
+    const view = await pacemakerDriver.view(runner);
+    expect(runner.calls.map((c) => c.join(" "))).toEqual([CMD, ALL_CMD]);
+    expect(view.resources).toHaveLength(14);
+  });
+
+  it("asks for every section when crm_mon does not know --exclude, then --as-xml if that fails too", async () => {
+    const runner = fakeRunner({
+      [CMD]: { exitCode: 64, stderr: "crm_mon: unrecognized option '--exclude=operations'\n" },
+      [ALL_CMD]: { exitCode: 64, stderr: "crm_mon: unknown option --output-as=xml\n" },
+      [OLD_CMD]: { stdout: fixture("ha", "handmade-crm_mon-1.1.18-as-xml-xen-drbd-standby-unclean.txt") },
+    });
+    const view = await pacemakerDriver.view(runner);
+    expect(runner.calls.map((c) => c.join(" "))).toEqual([CMD, ALL_CMD, OLD_CMD]);
+    expect(view.nodes.map((n) => n.status)).toEqual(["online", "standby", "unclean"]);
+  });
+
+  it("does not try other forms after a failure that is not a usage error", async () => {
+    const runner = fakeRunner({
+      [CMD]: { exitCode: 105, stderr: "crm_mon: Error: something else\n" },
+      [ALL_CMD]: { stdout: fixture("ha", "crm_mon-xml-3.0.2-trento-saphana-promoted.txt") },
+    });
+    await expect(pacemakerDriver.view(runner)).rejects.toBeInstanceOf(ExecError);
+    expect(runner.calls.map((c) => c.join(" "))).toEqual([CMD]);
   });
 
   it("reports a node without a running cluster as running: false (2.x XML error document)", async () => {
