@@ -204,8 +204,21 @@ const BASE: Record<string, Program> = {
   blockdev,
 };
 
-/** The programs installed on a node of this simulation. */
+/** programsFor's last answer per simulation, with what it depended on. */
+const installed = new WeakMap<Simulation, { key: string; programs: Record<string, Program> }>();
+
+/** The programs installed on a node of this simulation (built again when the toolstack or fencing changes). */
 export function programsFor(sim: Simulation): Record<string, Program> {
+  const ts = sim.state.toolstack;
+  const key = `${ts.hypervisor}|${ts.ha}|${sim.state.fence?.type ?? ""}`;
+  const known = installed.get(sim);
+  if (known?.key === key) return known.programs;
+  const programs = installPrograms(sim);
+  installed.set(sim, { key, programs });
+  return programs;
+}
+
+function installPrograms(sim: Simulation): Record<string, Program> {
   const ts = sim.state.toolstack;
   const programs: Record<string, Program> = { ...BASE };
   if (ts.hypervisor === "xm") programs.xm = xm;

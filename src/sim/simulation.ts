@@ -116,6 +116,9 @@ export interface SimulationOptions {
 
 export class Simulation {
   readonly state: SimState;
+  /** Lookups by name: every command of a 100-node cluster's snapshot asks for nodes and guests. */
+  private nodeIndex: NameIndex<SimNode> | null = null;
+  private guestIndex: NameIndex<SimGuest> | null = null;
   readonly rng: Rng;
   readonly clock: Clock;
   private skew = 0;
@@ -557,11 +560,13 @@ export class Simulation {
   // ---------------------------------------------------------------- lookups
 
   node(name: string): SimNode | undefined {
-    return this.state.nodes.find((n) => n.name === name);
+    this.nodeIndex = indexed(this.state.nodes, this.nodeIndex);
+    return this.nodeIndex.byName.get(name);
   }
 
   guest(name: string): SimGuest | undefined {
-    return this.state.guests.find((g) => g.name === name);
+    this.guestIndex = indexed(this.state.guests, this.guestIndex);
+    return this.guestIndex.byName.get(name);
   }
 
   resource(name: string): SimDrbdResource | undefined {
@@ -1702,4 +1707,21 @@ function resyncLeft(r: SimDrbdResource, at: number): number {
   if (!r.resync) return 0;
   const done = (r.syncRateKiBps * Math.max(0, at - r.resync.startedAt)) / 1000;
   return Math.max(0, r.resync.totalKiB - done);
+}
+
+interface NameIndex<T extends { name: string }> {
+  list: readonly T[];
+  length: number;
+  byName: Map<string, T>;
+}
+
+/**
+ * The index of `list` by name, rebuilt when the list is another array or has changed length (lab
+ * directives and tests add guests). The first of equal names wins, as Array.find would have it.
+ */
+function indexed<T extends { name: string }>(list: readonly T[], index: NameIndex<T> | null): NameIndex<T> {
+  if (index && index.list === list && index.length === list.length) return index;
+  const byName = new Map<string, T>();
+  for (const item of list) if (!byName.has(item.name)) byName.set(item.name, item);
+  return { list, length: list.length, byName };
 }

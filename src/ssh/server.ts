@@ -59,6 +59,26 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/**
+ * Holds a socket's writes until the end of the tick and sends them together: a command's end is three
+ * SSH packets (exit-status, EOF, close), and each write would otherwise be a system call of its own.
+ */
+function corkPerTick(socket: Socket): void {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  let corked = false;
+  socket.write = ((...args: unknown[]) => {
+    if (!corked && !socket.destroyed) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    return write(...args);
+  }) as Socket["write"];
+}
+
 /** Resolves once everything written so far has been handed to the SSH channel (or it closed). */
 function flushed(stream: Writable, closed: Promise<void>): Promise<void> {
   return Promise.race([
@@ -234,6 +254,7 @@ export async function startSshServer(opts: SshServerOptions): Promise<RunningSsh
     if (policy === "hang") return; // keep it open, never read or answer
     accepted.add(socket);
     socket.setNoDelay(true); // see SshPool: small exchanges, no Nagle delay
+    corkPerTick(socket);
     sshServer.injectSocket(socket);
   });
 

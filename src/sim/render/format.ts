@@ -80,5 +80,6 @@ export function pcmkTimestamp(ms: number): string {
 
 /** XML attribute escaping as libxml2 writes it. */
 export function xmlAttr(s: string): string {
+  if (!/[&<>"]/.test(s)) return s;
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
