@@ -30,7 +30,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.XENOPS_OPS_PORT||9464)+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 USER 10001:10001
 # The node flags and MALLOC_* settings of contrib/systemd/ (see there why; npm run bench measures them).
-CMD ["node", "--max-semi-space-size=1", "--heap-growing-percent=30", "/opt/xenops/dist/xenops.js", "bot"]
+CMD ["node", "--max-semi-space-size=1", "--heap-growing-percent=50", "/opt/xenops/dist/xenops.js", "bot"]
 
 # ---- runtime from a dist/ built outside (CI artefact, air-gapped builds) ----
 FROM runtime-base AS runtime-prebuilt

@@ -46,12 +46,14 @@ export interface SnapshotOptions {
 }
 
 /**
- * Lanes per node when the caller does not say: a small cluster (the usual pair) spends a few more
- * execs to wait for one slow command instead of the sum of them; a large one, where xenops' CPU per
- * exec is what the user waits for, sends one batch per node. About 16 batches in flight either way.
+ * Lanes per node when the caller does not say. A node's own reads are five commands, and a batch runs
+ * its commands one after the other: three lanes or more make the node's wait two slow commands rather
+ * than five, at every size. A small cluster (the usual pair) keeps four lanes. On a large one three
+ * lanes cost xenops about a sixth more CPU than one batch per node and cut the wait by about 40%
+ * (100 nodes, 25 ms per command: about 100 against 170 ms, npm run bench).
  */
 export function defaultBatchLanes(nodeCount: number): number {
-  return Math.max(1, Math.min(4, Math.floor(16 / Math.max(1, nodeCount))));
+  return Math.max(3, Math.min(4, Math.floor(16 / Math.max(1, nodeCount))));
 }
 
 /** PartError code of a node whose HA view was not read because other nodes' views cover it. */

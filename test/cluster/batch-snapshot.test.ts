@@ -227,7 +227,7 @@ for (const [label, spec] of [
 }
 
 describe("defaultBatchLanes", () => {
-  it("spreads a small cluster's reads and sends one batch per node on a large one", () => {
-    expect([1, 2, 4, 5, 8, 9, 16, 100, 1000].map(defaultBatchLanes)).toEqual([4, 4, 4, 3, 2, 1, 1, 1, 1]);
+  it("spreads every node's reads over three or four lanes: two commands deep at every size", () => {
+    expect([1, 2, 4, 5, 8, 9, 16, 100, 1000].map(defaultBatchLanes)).toEqual([4, 4, 4, 3, 3, 3, 3, 3, 3]);
   });
 });
