@@ -36,6 +36,13 @@ export interface SnapshotOptions {
    */
   haObservers?: number;
   /**
+   * Of those observers, the HA configuration (Pacemaker's CIB configuration, heartbeat's haresources)
+   * is read on the first this many; default 2. It is the same on every node (the CIB is replicated,
+   * haresources must be identical), a 100-node CIB is ~0.5 MB, and two reads leave one to spare. If
+   * neither gives it, the other observers are asked.
+   */
+  haConfigReaders?: number;
+  /**
    * A node's own reads (domains, Xen info, DRBD, start-up files) go out as batches, each one SSH exec
    * (see batching-runner.ts), and its HA reads (view and configuration) as others, at the same time.
    * N: each spread over up to N batches at once (a shell runs a batch's commands one after the other:
@@ -130,6 +137,7 @@ export async function snapshotNode(
   deps: SnapshotDeps,
   options: SnapshotOptions = {},
   haObservedOn: readonly string[] | null = null,
+  haConfigReadOn: readonly string[] | null = haObservedOn,
 ): Promise<NodeState> {
   const started = performance.now();
   const direct = deps.runnerFor(node);
@@ -143,7 +151,7 @@ export async function snapshotNode(
   const { hypervisor, drbd, ha, haConfig, startup } = deps.drivers;
   const guests = { guests: cluster.guests.map((g) => ({ name: g.name, configFile: g.configFile })) };
   const none = Promise.resolve({ value: null, error: null } as const);
-  const readHaConfig = haConfig && !haObservedOn;
+  const readHaConfig = haConfig && !haConfigReadOn;
   const [domains, xenInfo, drbdState, haView, haConf, boot] = await Promise.all([
     part(() => hypervisor.listDomains(runner, call)),
     part(() => hypervisor.info(runner, call)),
@@ -181,8 +189,8 @@ export async function snapshotNode(
     ...(haConfig
       ? {
           haConfig: haConf.value,
-          haConfigError: haObservedOn
-            ? { code: HA_NOT_SAMPLED, message: `read on ${haObservedOn.join(", ")}` }
+          haConfigError: haConfigReadOn
+            ? { code: HA_NOT_SAMPLED, message: `read on ${haConfigReadOn.join(", ")}` }
             : strip(haConf.error),
         }
       : {}),
@@ -205,11 +213,19 @@ export async function takeSnapshot(
   const observers = options.haObservers ?? 4;
   // Large clusters: read the HA view on the first `observers` nodes only.
   const sampled = deps.drivers.ha && names.length > observers ? names.slice(0, observers) : null;
+  const configReaders = sampled ? sampled.slice(0, Math.max(1, options.haConfigReaders ?? 2)) : null;
   const perNode: SnapshotOptions =
     options.batchLanes === undefined ? { ...options, batchLanes: defaultBatchLanes(names.length) } : options;
   const nodes = await Promise.all(
     names.map((name) =>
-      snapshotNode(cluster, name, deps, perNode, sampled && !sampled.includes(name) ? sampled : null),
+      snapshotNode(
+        cluster,
+        name,
+        deps,
+        perNode,
+        sampled && !sampled.includes(name) ? sampled : null,
+        configReaders && !configReaders.includes(name) ? configReaders : null,
+      ),
     ),
   );
   if (sampled && deps.drivers.ha && !nodes.some((n) => n.ha !== null)) {
@@ -222,6 +238,19 @@ export async function takeSnapshot(
         if (sampled.includes(node.name) || !node.reachable) return;
         const got = await part(() => ha.view(deps.runnerFor(node.name), call));
         nodes[i] = { ...node, ha: got.value, haError: strip(got.error) };
+      }),
+    );
+  }
+  const haConfig = deps.drivers.haConfig;
+  if (sampled && configReaders && haConfig && !nodes.some((n) => n.haConfig)) {
+    // Neither reader gave the configuration: ask the other observers, as before there were readers.
+    const call = { signal: options.signal, timeoutMs: options.timeoutMs ?? cluster.commandTimeoutMs };
+    const guests = { guests: cluster.guests.map((g) => ({ name: g.name, configFile: g.configFile })) };
+    await Promise.all(
+      nodes.map(async (node, i) => {
+        if (!sampled.includes(node.name) || configReaders.includes(node.name) || !node.reachable) return;
+        const got = await part(() => haConfig.read(deps.runnerFor(node.name), guests, call));
+        nodes[i] = { ...node, haConfig: got.value, haConfigError: strip(got.error) };
       }),
     );
   }

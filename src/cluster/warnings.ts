@@ -28,6 +28,13 @@ function warning(
   };
 }
 
+/** Items by name; the first of a name wins, as `find()` would return it. */
+function firstByName<T extends { name: string }>(items: readonly T[]): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const item of items) if (!map.has(item.name)) map.set(item.name, item);
+  return map;
+}
+
 export function deriveWarnings(cluster: ClusterConfig, nodes: readonly NodeState[]): ClusterWarning[] {
   const out: ClusterWarning[] = [];
 
@@ -115,10 +122,13 @@ export function deriveWarnings(cluster: ClusterConfig, nodes: readonly NodeState
     if (namedPeers.get(resource)?.has(node)) return true;
     return unnamedPeers.has(resource) && running.size < 2 && cluster.nodes.length === 2;
   };
+  // Lookups by name (the first of a name, as find() would): a 100-node cluster declares hundreds.
+  const declared = new Set(cluster.drbd.map((r) => r.name));
+  const resourcesOf = new Map(nodes.map((n) => [n, firstByName(n.drbd ?? [])]));
   for (const node of nodes) {
-    const declared = new Set(cluster.drbd.map((r) => r.name));
+    const own = resourcesOf.get(node);
     for (const name of declared) {
-      const res = node.drbd?.find((r) => r.name === name);
+      const res = own?.get(name);
       if (node.drbd && (!res || res.unconfigured) && expectedOn(name, node.name))
         out.push(
           warning(
@@ -235,6 +245,8 @@ export function deriveWarnings(cluster: ClusterConfig, nodes: readonly NodeState
       placements.set(dom.guest, list);
     }
   }
+  const guestsByName = firstByName(cluster.guests);
+  const nodesByName = firstByName(nodes);
   for (const [guest, where] of placements) {
     const migrating = where.some((w) => w.migration !== null);
     if (migrating) {
@@ -256,12 +268,12 @@ export function deriveWarnings(cluster: ClusterConfig, nodes: readonly NodeState
         ),
       );
     }
-    const guestConfig = cluster.guests.find((g) => g.name === guest);
+    const guestConfig = guestsByName.get(guest);
     for (const w of where) {
       if (w.migration || !guestConfig) continue;
-      const node = nodes.find((n) => n.name === w.node);
+      const node = nodesByName.get(w.node);
       for (const resName of guestConfig.drbd) {
-        const res = node?.drbd?.find((r) => r.name === resName);
+        const res = node ? resourcesOf.get(node)?.get(resName) : undefined;
         if (res && res.role !== "Primary") {
           out.push(
             warning(

@@ -3,6 +3,7 @@
  * command, with keepalives, bounded concurrency per node, and host keys checked against pins.
  * The only other module allowed to import ssh2 is the rest of src/ssh.
  */
+import { Socket } from "node:net";
 import type { Logger } from "pino";
 import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 import ssh2 from "ssh2";
@@ -10,6 +11,7 @@ import type { CommandRunner } from "../command-runner";
 import type { NodeConfig } from "../config/schema";
 import { XenopsError } from "../errors";
 import { realSshClock, type SshClock } from "./clock";
+import { corkPerTick } from "./cork";
 import {
   fingerprintOfBlob,
   type HostKeyPin,
@@ -456,7 +458,12 @@ export class SshPool {
         ...(algorithms ? { algorithms: { serverHostKey: algorithms as ServerHostKeyAlgorithm[] } } : {}),
       };
       try {
-        client.connect(config);
+        // The pool's own socket, so that its writes can be sent a tick at a time (ssh2 takes a socket
+        // that is still connecting and waits for it).
+        const sock = new Socket();
+        corkPerTick(sock);
+        sock.connect({ host: settings.host, port: settings.port });
+        client.connect({ ...config, sock });
         // Commands are small request/response exchanges: Nagle + delayed ACK would add ~40 ms each.
         client.setNoDelay(true);
       } catch (err) {

@@ -10,6 +10,7 @@ import { PassThrough, type Writable } from "node:stream";
 import type { Connection, ParsedKey, ServerChannel, Session } from "ssh2";
 import ssh2 from "ssh2";
 import { XenopsError } from "../errors";
+import { corkPerTick } from "./cork";
 import { fingerprintOfBlob } from "./hostkey";
 
 export interface ExecRequest {
@@ -57,26 +58,6 @@ function parseKeyOrThrow(text: string, what: string): ParsedKey {
 
 function sameBytes(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/**
- * Holds a socket's writes until the end of the tick and sends them together: a command's end is three
- * SSH packets (exit-status, EOF, close), and each write would otherwise be a system call of its own.
- */
-function corkPerTick(socket: Socket): void {
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  let corked = false;
-  socket.write = ((...args: unknown[]) => {
-    if (!corked && !socket.destroyed) {
-      corked = true;
-      socket.cork();
-      process.nextTick(() => {
-        corked = false;
-        socket.uncork();
-      });
-    }
-    return write(...args);
-  }) as Socket["write"];
 }
 
 /** Resolves once everything written so far has been handed to the SSH channel (or it closed). */

@@ -431,6 +431,41 @@ describe("takeSnapshot over SSH: a cluster of pairs (scaleLab)", () => {
     }
   });
 
+  it("reads the HA configuration on two of the observers, and on the other two when neither gives it", async () => {
+    const read = (state: ClusterState) =>
+      state.nodes.map((n) =>
+        n.haConfig ? "config" : `${n.haConfigError?.code}: ${n.haConfigError?.message}`,
+      );
+    const { state } = await lab.snapshot();
+    expect(read(state)).toEqual([
+      "config",
+      "config",
+      "ha_not_sampled: read on n001, n002",
+      "ha_not_sampled: read on n001, n002",
+      "ha_not_sampled: read on n001, n002",
+      "ha_not_sampled: read on n001, n002",
+    ]);
+    for (const name of ["n001", "n002"]) lab.sim.faults.tamper(name, "cat /etc/ha.d/haresources", "fail");
+    const watch = lab.sim.faults.watchCommands({ argv: ["cat", "/etc/ha.d/haresources"] });
+    try {
+      const { state: degraded } = await lab.snapshot();
+      const shown = read(degraded);
+      expect(shown.slice(0, 2).every((x) => x.startsWith("exec_failed: "))).toBe(true);
+      expect(shown.slice(2)).toEqual([
+        "config",
+        "config",
+        "ha_not_sampled: read on n001, n002",
+        "ha_not_sampled: read on n001, n002",
+      ]);
+      // Asked of the four observers only, once each.
+      expect(watch.count).toBe(4);
+      expect(degraded.warnings).toContainEqual(expect.objectContaining({ node: "n001" }));
+    } finally {
+      watch.stop();
+      for (const name of ["n001", "n002"]) lab.sim.faults.untamper(name, "cat /etc/ha.d/haresources");
+    }
+  });
+
   it("shares one abort signal among all its commands without a listener-leak warning", async () => {
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);

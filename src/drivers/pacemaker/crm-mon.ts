@@ -118,16 +118,34 @@ export interface CrmMon {
   fenceHistory: FenceEvent[];
 }
 
+/** Stands for the update's time in the remembered result; no XML attribute can hold U+FFFE. */
+const LAST_UPDATE_TIME = "\uFFFExenops-last-update\uFFFE";
+
 /**
- * crm_mon's XML. Remembered per document (memoParse): `<last_update origin="NODE">` names the node
- * crm_mon ran on, the only difference between nodes in a settled cluster, and is not read.
+ * crm_mon's XML. Remembered per document (memoParse) less its `<last_update>` element, which says when
+ * and where crm_mon ran: the origin differs between nodes and the time between runs, and nothing else
+ * does while the cluster stands still. The element is parsed as `<last_update time="PLACEHOLDER"/>`
+ * and the time read from this document is put in its place, so a status that has not changed is
+ * parsed once, not once per snapshot. An element that would not read back the same way (entities in
+ * it, more than one line, not self-closing) is hashed and parsed as it is.
  */
 export function parseCrmMonXml(text: string): CrmMon {
-  // Only the origin attribute itself: the update's time is read.
-  const m = /(<last_update\b[^>]*?)(\sorigin="[^"]*")/.exec(text.slice(0, 4_096));
-  const start = m ? m.index + (m[1]?.length ?? 0) : -1;
-  const ignore = m ? { start, end: start + (m[2]?.length ?? 0) } : null;
-  return memoParse(CRM_MON_XML_KIND, text, parseCrmMonXmlOnce, ignore);
+  const m = /<last_update\b[^>]*>/.exec(text.slice(0, 4_096));
+  const element = m?.[0];
+  if (m === null || element === undefined || !element.endsWith("/>") || /[&\n\r]/.test(element))
+    return memoParse(CRM_MON_XML_KIND, text, parseCrmMonXmlOnce);
+  const start = m.index;
+  const end = start + element.length;
+  const parsed = memoParse(
+    CRM_MON_XML_KIND,
+    text,
+    (t) => parseCrmMonXmlOnce(`${t.slice(0, start)}<last_update time="${LAST_UPDATE_TIME}"/>${t.slice(end)}`),
+    { start, end },
+  );
+  if (parsed.lastUpdate !== LAST_UPDATE_TIME) return parsed;
+  for (const a of element.matchAll(/\s([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g))
+    if (a[1] === "time") return { ...parsed, lastUpdate: a[2] ?? a[3] ?? "" };
+  return { ...parsed, lastUpdate: null };
 }
 
 function parseCrmMonXmlOnce(text: string): CrmMon {

@@ -1,7 +1,7 @@
 /**
  * The parse cache of large crm_mon/CIB documents (every node of a cluster prints nearly the same one):
- * equal documents are parsed once, the observer's `origin` is the only thing ignored, and callers never
- * share the remembered result.
+ * equal documents are parsed once, crm_mon's `<last_update>` (origin and time) is the only thing ignored
+ * (the time is read from each document), and callers never share the remembered result.
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -56,7 +56,7 @@ describe("memoParse", () => {
     expect(parse).toHaveBeenCalledTimes(5);
   });
 
-  it("crm_mon: nodes' outputs differing in origin share one parse; a different time does not", () => {
+  it("crm_mon: outputs differing only in origin or time share one parse, each with its own time", () => {
     const one = parseCrmMonXml(crmMon("n0", "Mon Mar  4 10:00:00 2024", 300));
     const two = parseCrmMonXml(crmMon("n7", "Mon Mar  4 10:00:00 2024", 300));
     expect(two).toEqual(one);
@@ -64,6 +64,35 @@ describe("memoParse", () => {
     const later = parseCrmMonXml(crmMon("n7", "Mon Mar  4 10:00:10 2024", 300));
     expect(later.lastUpdate).toBe("Mon Mar  4 10:00:10 2024");
     expect(one.lastUpdate).toBe("Mon Mar  4 10:00:00 2024");
+    // The same remembered parse (its parts are shared), not a second one.
+    expect(later.nodes).toBe(one.nodes);
+    expect(later).toEqual({ ...one, lastUpdate: "Mon Mar  4 10:00:10 2024" });
+    // Any other difference is another document.
+    const changed = parseCrmMonXml(
+      crmMon("n7", "Mon Mar  4 10:00:10 2024", 300).replace('name="n5"', 'name="x5"'),
+    );
+    expect(changed.nodes[5]?.name).toBe("x5");
+    expect(changed.nodes).not.toBe(one.nodes);
+  });
+
+  it("crm_mon: the update's time reads exactly as without the cache", () => {
+    const doc = (element: string) => crmMon("n0", "T", 300).replace(/<last_update[^>]*>/, element);
+    const cases: [string, string | null][] = [
+      ['<last_update time="Tue Dec  1 10:00:00 2026" origin="n3"/>', "Tue Dec  1 10:00:00 2026"],
+      ["<last_update origin='n3' time='Tue Dec  1 10:00:01 2026' />", "Tue Dec  1 10:00:01 2026"],
+      ['<last_update origin="n3"/>', null],
+      ['<last_update time=""/>', ""],
+      ['<last_update time="a &amp; b" origin="n3"/>', "a & b"],
+      ['<last_update time="Tue Dec  1\n10:00:02 2026"/>', "Tue Dec  1\n10:00:02 2026"],
+    ];
+    for (const [element, time] of cases) expect(parseCrmMonXml(doc(element)).lastUpdate).toBe(time);
+    // Without a summary there is no update time, whatever element of that name the document has.
+    const noSummary = crmMon("n0", "T", 300)
+      .replace(/ {2}<summary>[\s\S]*<\/summary>\n/, "")
+      .replace("<nodes>", '<nodes><last_update time="elsewhere"/>');
+    const parsed = parseCrmMonXml(noSummary);
+    expect(parsed.dc).toBeNull();
+    expect(parsed.lastUpdate).toBeNull();
   });
 
   it("a malformed large document still fails every time", () => {
