@@ -705,6 +705,18 @@ export function printCardTables(results: readonly CardResult[]): string[] {
   return [];
 }
 
+function memoryRow(label: string, m: CardResult["memory"][number]): string[] {
+  return [
+    label,
+    fmt(m.rssMB),
+    fmt(m.peakMB),
+    fmt(m.cpuS, 2),
+    fmt(m.warmCpuS, 2),
+    fmt(m.heapMB),
+    fmt(m.externalMB),
+  ];
+}
+
 export function printMemoryTable(result: CardResult, target: boolean): string[] {
   const parts = result.memory.filter((m) => m.role === "bot" || m.role === "worker");
   const idle = result.memory.find((m) => m.role === "idle");
@@ -722,29 +734,9 @@ export function printMemoryTable(result: CardResult, target: boolean): string[] 
         "external MB",
       ],
       [
-        ...parts.map((m) => [
-          m.role,
-          fmt(m.rssMB),
-          fmt(m.peakMB),
-          fmt(m.cpuS, 2),
-          fmt(m.warmCpuS, 2),
-          fmt(m.heapMB),
-          fmt(m.externalMB),
-        ]),
+        ...parts.map((m) => memoryRow(m.role, m)),
         ["bot + worker", fmt(total), fmt(peak), "", "", "", ""],
-        ...(idle
-          ? [
-              [
-                "(reference: same modules loaded, nothing started)",
-                fmt(idle.rssMB),
-                fmt(idle.peakMB),
-                fmt(idle.cpuS, 2),
-                fmt(idle.warmCpuS, 2),
-                fmt(idle.heapMB),
-                fmt(idle.externalMB),
-              ],
-            ]
-          : []),
+        ...(idle ? [memoryRow("(reference: same modules loaded, nothing started)", idle)] : []),
       ],
     ),
   );
