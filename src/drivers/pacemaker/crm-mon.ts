@@ -121,31 +121,62 @@ export interface CrmMon {
 /** Stands for the update's time in the remembered result; no XML attribute can hold U+FFFE. */
 const LAST_UPDATE_TIME = "\uFFFExenops-last-update\uFFFE";
 
+/** An attribute on one line, without entities: what reads the same without a parser. */
+const PLAIN_ATTRIBUTE = /\s+([A-Za-z_][\w:.-]*)\s*=\s*(?:"([^"<&\n\r]*)"|'([^'<&\n\r]*)')/y;
+
+/**
+ * The attributes of `<last_update .../>` when it is a self-closing element of plain, distinct ones;
+ * otherwise null. Only then may it be replaced before parsing: a malformed one must fail as it is.
+ */
+function plainLastUpdate(element: string): Map<string, string> | null {
+  const attributes = new Map<string, string>();
+  let at = "<last_update".length;
+  for (;;) {
+    PLAIN_ATTRIBUTE.lastIndex = at;
+    const a = PLAIN_ATTRIBUTE.exec(element);
+    if (!a) break;
+    const name = a[1] as string;
+    if (attributes.has(name)) return null;
+    attributes.set(name, a[2] ?? a[3] ?? "");
+    at = PLAIN_ATTRIBUTE.lastIndex;
+  }
+  return /^\s*\/>$/.test(element.slice(at)) ? attributes : null;
+}
+
 /**
  * crm_mon's XML. Remembered per document (memoParse) less its `<last_update>` element, which says when
  * and where crm_mon ran: the origin differs between nodes and the time between runs, and nothing else
  * does while the cluster stands still. The element is parsed as `<last_update time="PLACEHOLDER"/>`
  * and the time read from this document is put in its place, so a status that has not changed is
- * parsed once, not once per snapshot. An element that would not read back the same way (entities in
- * it, more than one line, not self-closing) is hashed and parsed as it is.
+ * parsed once, not once per snapshot. An element that would not read back the same way without a parser
+ * (entities, more than one line, not self-closing, malformed) is hashed and parsed as it is.
  */
 export function parseCrmMonXml(text: string): CrmMon {
   const m = /<last_update\b[^>]*>/.exec(text.slice(0, 4_096));
   const element = m?.[0];
-  if (m === null || element === undefined || !element.endsWith("/>") || /[&\n\r]/.test(element))
+  const attributes = element === undefined ? null : plainLastUpdate(element);
+  if (m === null || element === undefined || attributes === null)
     return memoParse(CRM_MON_XML_KIND, text, parseCrmMonXmlOnce);
   const start = m.index;
   const end = start + element.length;
   const parsed = memoParse(
     CRM_MON_XML_KIND,
     text,
-    (t) => parseCrmMonXmlOnce(`${t.slice(0, start)}<last_update time="${LAST_UPDATE_TIME}"/>${t.slice(end)}`),
+    (t) => {
+      try {
+        return parseCrmMonXmlOnce(
+          `${t.slice(0, start)}<last_update time="${LAST_UPDATE_TIME}"/>${t.slice(end)}`,
+        );
+      } catch (err) {
+        // A document that cannot be read is reported as it is, not with the placeholder in it.
+        if (err instanceof ParseError) parseCrmMonXmlOnce(t);
+        throw err;
+      }
+    },
     { start, end },
   );
   if (parsed.lastUpdate !== LAST_UPDATE_TIME) return parsed;
-  for (const a of element.matchAll(/\s([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g))
-    if (a[1] === "time") return { ...parsed, lastUpdate: a[2] ?? a[3] ?? "" };
-  return { ...parsed, lastUpdate: null };
+  return { ...parsed, lastUpdate: attributes.get("time") ?? null };
 }
 
 function parseCrmMonXmlOnce(text: string): CrmMon {

@@ -9,6 +9,7 @@ import { describe, expect, it, vi } from "vitest";
 import { parseCib } from "../../../src/drivers/pacemaker/cib";
 import { parseCrmMonXml } from "../../../src/drivers/pacemaker/crm-mon";
 import { memoParse } from "../../../src/drivers/pacemaker/xml";
+import { ParseError } from "../../../src/errors";
 
 function crmMon(origin: string, time: string, nodes: number): string {
   const list = Array.from(
@@ -99,6 +100,32 @@ describe("memoParse", () => {
     const bad = `${crmMon("n0", "t", 300).slice(0, -20)}<oops`;
     expect(() => parseCrmMonXml(bad)).toThrow(/malformed/);
     expect(() => parseCrmMonXml(bad)).toThrow(/malformed/);
+    // An error on the update's own line shows that line as crm_mon printed it.
+    const badLine = crmMon("n0", "Mon Mar  4 10:00:00 2024", 300).replace(
+      'origin="n0"/>',
+      'origin="n0"/><x y/>',
+    );
+    const error = (() => {
+      try {
+        parseCrmMonXml(badLine);
+      } catch (err) {
+        return err as ParseError;
+      }
+      throw new Error("parsed a malformed document");
+    })();
+    expect(error).toBeInstanceOf(ParseError);
+    expect(error.text ?? error.message).toContain('origin="n0"');
+    expect(`${error.message} ${error.text ?? ""}`).not.toContain("xenops-last-update");
+    // A malformed update element is not mended by the cache: it fails, as it would without it.
+    for (const element of [
+      '<last_update time="x" origin="n0" bad/>',
+      '<last_update time="x" time="y"/>',
+      '<last_update time="x"origin="n0"/>',
+      '<last_update time="x" origin="n0">',
+    ])
+      expect(() => parseCrmMonXml(crmMon("n0", "T", 300).replace(/<last_update[^>]*>/, element))).toThrow(
+        /malformed|closed|tag/i,
+      );
     expect(() => parseCib(`<cib><configuration>${"<x/>".repeat(5_000)}`)).toThrow();
   });
 
