@@ -131,6 +131,16 @@ function strip(error: (PartError & { transport: boolean }) | null): PartError | 
     : { code: error.code, message: error.message };
 }
 
+/** What every driver call of a snapshot gets: the caller's signal and the per-command timeout. */
+function callOptions(cluster: ClusterConfig, options: SnapshotOptions) {
+  return { signal: options.signal, timeoutMs: options.timeoutMs ?? cluster.commandTimeoutMs };
+}
+
+/** The configured guests, as the HA configuration and start-up drivers match them. */
+function guestRefs(cluster: ClusterConfig) {
+  return { guests: cluster.guests.map((g) => ({ name: g.name, configFile: g.configFile })) };
+}
+
 export async function snapshotNode(
   cluster: ClusterConfig,
   node: string,
@@ -147,9 +157,9 @@ export async function snapshotNode(
   // the cluster is in trouble (crm_mon waits for the CIB), and a batch is all or nothing, so a hung
   // crm_mon must not take the node's domains and DRBD state down with it.
   const haRunner = lanes === 0 ? direct : batchingRunner(direct, lanes);
-  const call = { signal: options.signal, timeoutMs: options.timeoutMs ?? cluster.commandTimeoutMs };
+  const call = callOptions(cluster, options);
   const { hypervisor, drbd, ha, haConfig, startup } = deps.drivers;
-  const guests = { guests: cluster.guests.map((g) => ({ name: g.name, configFile: g.configFile })) };
+  const guests = guestRefs(cluster);
   const none = Promise.resolve({ value: null, error: null } as const);
   const readHaConfig = haConfig && !haConfigReadOn;
   const [domains, xenInfo, drbdState, haView, haConf, boot] = await Promise.all([
@@ -232,11 +242,10 @@ export async function takeSnapshot(
     // No sampled node gave a view: read it everywhere else, so the HA state is never left unknown
     // just because the sample was unlucky.
     const ha = deps.drivers.ha;
-    const call = { signal: options.signal, timeoutMs: options.timeoutMs ?? cluster.commandTimeoutMs };
     await Promise.all(
       nodes.map(async (node, i) => {
         if (sampled.includes(node.name) || !node.reachable) return;
-        const got = await part(() => ha.view(deps.runnerFor(node.name), call));
+        const got = await part(() => ha.view(deps.runnerFor(node.name), callOptions(cluster, options)));
         nodes[i] = { ...node, ha: got.value, haError: strip(got.error) };
       }),
     );
@@ -244,12 +253,13 @@ export async function takeSnapshot(
   const haConfig = deps.drivers.haConfig;
   if (sampled && configReaders && haConfig && !nodes.some((n) => n.haConfig)) {
     // Neither reader gave the configuration: ask the other observers, as before there were readers.
-    const call = { signal: options.signal, timeoutMs: options.timeoutMs ?? cluster.commandTimeoutMs };
-    const guests = { guests: cluster.guests.map((g) => ({ name: g.name, configFile: g.configFile })) };
     await Promise.all(
       nodes.map(async (node, i) => {
         if (!sampled.includes(node.name) || configReaders.includes(node.name) || !node.reachable) return;
-        const got = await part(() => haConfig.read(deps.runnerFor(node.name), guests, call));
+        const runner = deps.runnerFor(node.name);
+        const got = await part(() =>
+          haConfig.read(runner, guestRefs(cluster), callOptions(cluster, options)),
+        );
         nodes[i] = { ...node, haConfig: got.value, haConfigError: strip(got.error) };
       }),
     );
