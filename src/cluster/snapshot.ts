@@ -2,9 +2,10 @@
  * One cluster snapshot: every node queried in parallel, every part (domains, Xen info, DRBD, HA)
  * read independently, so one node down or hanging costs its own timeout and nothing else, and a
  * part that fails is "unknown" with its error, never "empty". A node's reads, the HA view included,
- * start together; its own reads go out as one batch (one SSH exec) and its HA reads as another. A
- * batch is all or nothing: an output that cannot be split back makes every part it carried unknown,
- * never partly read.
+ * start together; its own reads go out as batches (SSH execs, see SnapshotOptions.batchLanes) and its
+ * HA reads as others. A batch is all or nothing: an output that cannot be split back makes every part
+ * it carried unknown, never partly read. On a large cluster the cluster-wide HA view and configuration
+ * are read on a few nodes only (SnapshotOptions.haObservers, haConfigReaders).
  */
 import { setMaxListeners } from "node:events";
 import type { CommandRunner } from "../command-runner";
