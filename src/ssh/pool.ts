@@ -213,6 +213,13 @@ export class SshPool {
       if (key instanceof Error) {
         throw new XenopsError("config_invalid", `node ${node.name}: cannot read private key: ${key.message}`);
       }
+      // A public key parses too, and ssh2 would refuse it only at connect time.
+      if ((Array.isArray(key) ? key[0] : key)?.getPrivatePEM() == null) {
+        throw new XenopsError(
+          "config_invalid",
+          `node ${node.name}: privateKey holds no private key (a public key?); give the private key file`,
+        );
+      }
       this.nodes.set(node.name, state);
     }
   }
@@ -457,16 +464,20 @@ export class SshPool {
         },
         ...(algorithms ? { algorithms: { serverHostKey: algorithms as ServerHostKeyAlgorithm[] } } : {}),
       };
+      // The pool's own socket, so that its writes can be sent a tick at a time (ssh2 takes a socket
+      // that is still connecting and waits for it).
+      const sock = new Socket();
       try {
-        // The pool's own socket, so that its writes can be sent a tick at a time (ssh2 takes a socket
-        // that is still connecting and waits for it).
-        const sock = new Socket();
         corkPerTick(sock);
         sock.connect({ host: settings.host, port: settings.port });
         client.connect({ ...config, sock });
         // Commands are small request/response exchanges: Nagle + delayed ACK would add ~40 ms each.
         client.setNoDelay(true);
       } catch (err) {
+        // ssh2 refused the configuration before it took the socket: nothing else would ever end it,
+        // nor hear its errors (an unheard "error" event ends the process).
+        sock.on("error", () => {});
+        sock.destroy();
         fail(this.connectError(state, err as Error));
       }
     });

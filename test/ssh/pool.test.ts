@@ -188,6 +188,7 @@ describe("SshPool: connections", () => {
       new SshPool({ nodes: [nodeSettings({ host: "127.0.0.1", port: 1 }, extra)], logger });
     expect(bad({ hostKeyPin: "SHA256:short" })).toThrow(/43 base64/);
     expect(bad({ privateKey: "not a key" })).toThrow(/cannot read private key/);
+    expect(bad({ privateKey: clientKeys.publicKey })).toThrow(/holds no private key/);
     try {
       bad({ privateKey: "not a key" })();
     } catch (error) {
